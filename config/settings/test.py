@@ -1,0 +1,19 @@
+from urllib.parse import urlsplit, urlunsplit
+
+from .base import *  # noqa: F403
+from .base import CACHES, REDIS_URL, RQ_QUEUES, env
+
+DEBUG = False
+# Tests use their own Redis database so that flushing it never touches a running `make up`.
+_redis = urlsplit(REDIS_URL)
+TEST_REDIS_URL = urlunsplit(_redis._replace(path=f"/{env.int('TEST_REDIS_DB', default=15)}"))
+for _cache in CACHES.values():
+    _cache["LOCATION"] = TEST_REDIS_URL
+for _queue in RQ_QUEUES.values():
+    _queue["URL"] = TEST_REDIS_URL
+    _queue["ASYNC"] = True
+
+# Hashing is not what the suite tests; keep it cheap.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+BASE_DOMAIN = "testserver.local"
+ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]

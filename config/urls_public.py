@@ -1,0 +1,18 @@
+"""Root domain: the platform, for operators."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from shared_apps.users.api.views import PlatformTokenView
+
+handler404 = "shared_apps.core.errors.not_found_view"
+handler500 = "shared_apps.core.errors.server_error_view"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/platform/auth/token/", PlatformTokenView.as_view(), name="platform-token"),
+    path("api/platform/", include("shared_apps.organizations.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_public"), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]

@@ -1,0 +1,53 @@
+"""Base pieces every API view builds on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+
+class IsOperator(permissions.BasePermission):
+    """A platform operator (staff user of the public schema) on the root domain."""
+
+    message = "Platform operators only."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and getattr(request._request, "tenant", None) is None
+        )
+
+
+class IsMember(permissions.BasePermission):
+    """An authenticated member of the organization whose host is being served."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and getattr(request._request, "tenant", None) is not None
+        )
+
+
+def parse(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
+    """Validate input with a serializer and return its data; errors render as 400 naming each field."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error body (see shared_apps.core.errors)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )

@@ -1,0 +1,117 @@
+"""One tree of application errors and one renderer, so every failure has the same JSON shape.
+
+Body: {"code": <stable machine code>, "message": <human text>, "details": {...}} and, for validation
+failures, "errors": {field: [messages]} naming each offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class AppError(Exception):
+    """Base of every domain error: a stable code, an HTTP status and extra data for clients."""
+
+    status_code = 400
+    code = "error"
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **details: Any) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = details
+        super().__init__(self.message)
+
+    def as_body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(AppError):
+    """Input that fails a domain rule; `field` names what to fix."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, message: str, *, code: str = "invalid", **details: Any) -> None:
+        super().__init__(message, code=code, **details)
+        self.field = field
+
+    def as_body(self) -> dict[str, Any]:
+        return {**super().as_body(), "errors": {self.field: [self.message]}}
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    message = "You do not have permission to perform this action."
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def _validation_body(errors: Any) -> dict[str, Any]:
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors if isinstance(errors, list) else [errors]}
+    return {"code": "invalid", "message": "Invalid input.", "details": {}, "errors": _flatten(errors)}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler rendering every error in the shape described above."""
+    if isinstance(exc, AppError):
+        return Response(exc.as_body(), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(_validation_body(errors), status=400)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, drf.APIException):
+        return response
+    if isinstance(exc, drf.ValidationError):
+        response.data = _validation_body(exc.detail)
+    else:
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "message": str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail,
+            "details": {},
+        }
+    return response
+
+
+def json_error(status: int, code: str, message: str, **details: Any) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, "details": details}, status=status)
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(404, "not_found", "No such route.", path=request.path)
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return json_error(500, "server_error", "Internal server error.")

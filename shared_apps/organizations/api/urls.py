@@ -1,0 +1,19 @@
+from django.urls import path
+
+from shared_apps.organizations.api import views
+
+urlpatterns = [
+    path("organizations/", views.OrganizationListView.as_view(), name="platform-organizations"),
+    path("organizations/<str:slug>/", views.OrganizationDetailView.as_view(), name="platform-organization"),
+    path(
+        "organizations/<str:slug>/purge/",
+        views.OrganizationPurgeView.as_view(),
+        name="platform-organization-purge",
+    ),
+    path("organizations/<str:slug>/domains/", views.DomainListView.as_view(), name="platform-domains"),
+    path(
+        "organizations/<str:slug>/domains/<str:domain>/",
+        views.DomainDetailView.as_view(),
+        name="platform-domain",
+    ),
+]

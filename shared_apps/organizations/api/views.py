@@ -1,0 +1,93 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared_apps.core.api import ErrorSerializer, IsOperator, parse
+from shared_apps.organizations import selectors, services
+from shared_apps.organizations.api.serializers import (
+    DomainSerializer,
+    OrganizationCreateSerializer,
+    OrganizationSerializer,
+    OrganizationUpdateSerializer,
+    PurgeSerializer,
+)
+
+ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+
+
+class OperatorView(APIView):
+    permission_classes = [IsOperator]
+
+
+class OrganizationListView(OperatorView):
+    @extend_schema(responses={200: OrganizationSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        organizations = selectors.organization_list(status=request.query_params.get("status"))
+        return Response(OrganizationSerializer(organizations, many=True).data)
+
+    @extend_schema(request=OrganizationCreateSerializer, responses={201: OrganizationSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        organization = services.organization_provision(**parse(OrganizationCreateSerializer, request.data))
+        organization = selectors.organization_get(slug=organization.slug)
+        return Response(OrganizationSerializer(organization).data, status=status.HTTP_201_CREATED)
+
+
+class OrganizationDetailView(OperatorView):
+    @extend_schema(responses={200: OrganizationSerializer, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(OrganizationSerializer(selectors.organization_get(slug=slug)).data)
+
+    @extend_schema(request=OrganizationUpdateSerializer, responses={200: OrganizationSerializer, **ERRORS})
+    def patch(self, request: Request, slug: str) -> Response:
+        organization = selectors.organization_get(slug=slug)
+        services.organization_update(
+            organization=organization, **parse(OrganizationUpdateSerializer, request.data)
+        )
+        return Response(OrganizationSerializer(selectors.organization_get(slug=slug)).data)
+
+    @extend_schema(responses={200: OrganizationSerializer, **ERRORS})
+    def delete(self, request: Request, slug: str) -> Response:
+        organization = services.organization_delete(organization=selectors.organization_get(slug=slug))
+        return Response(OrganizationSerializer(organization).data)
+
+
+class OrganizationPurgeView(OperatorView):
+    @extend_schema(request=PurgeSerializer, responses={204: None, **ERRORS})
+    def post(self, request: Request, slug: str) -> Response:
+        data = parse(PurgeSerializer, request.data)
+        services.organization_purge(
+            organization=selectors.organization_get(slug=slug), confirm=data["confirm"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DomainListView(OperatorView):
+    @extend_schema(responses={200: DomainSerializer(many=True), **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        organization = selectors.organization_get(slug=slug)
+        return Response(
+            DomainSerializer(organization.domains.order_by("-is_primary", "domain"), many=True).data
+        )
+
+    @extend_schema(request=DomainSerializer, responses={201: DomainSerializer, **ERRORS})
+    def post(self, request: Request, slug: str) -> Response:
+        data = parse(DomainSerializer, request.data)
+        domain = services.domain_add(
+            organization=selectors.organization_get(slug=slug), domain=data["domain"]
+        )
+        return Response(DomainSerializer(domain).data, status=status.HTTP_201_CREATED)
+
+
+class DomainDetailView(OperatorView):
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, slug: str, domain: str) -> Response:
+        services.domain_remove(organization=selectors.organization_get(slug=slug), domain=domain)
+        return Response(status=status.HTTP_204_NO_CONTENT)

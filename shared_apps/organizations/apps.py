@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class OrganizationsConfig(AppConfig):
+    name = "shared_apps.organizations"
+    label = "organizations"
+
+    def ready(self) -> None:
+        from shared_apps.organizations import routing  # noqa: F401  (cache invalidation signals)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import re
+
+from django.db import models
+from django.db.models import Q
+from django_tenants.models import DomainMixin, TenantMixin
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
+RESERVED_SLUGS = frozenset(
+    {
+        "www",
+        "api",
+        "admin",
+        "app",
+        "public",
+        "static",
+        "media",
+        "mail",
+        "platform",
+        "template",
+        "root",
+        "ftp",
+        "smtp",
+        "imap",
+        "pop",
+        "ns1",
+        "ns2",
+        "dns",
+        "cdn",
+        "assets",
+        "status",
+        "help",
+        "support",
+        "docs",
+        "blog",
+        "billing",
+        "auth",
+        "login",
+        "signup",
+        "dashboard",
+        "internal",
+        "staging",
+        "dev",
+        "test",
+        "localhost",
+        "webmail",
+        "postgres",
+        "information-schema",
+    }
+)
+SCHEMA_PREFIX = "org_"
+
+
+def schema_name_for(slug: str) -> str:
+    """The schema of an organization: a fixed prefix keeps it clear of `pg_*`, `public` and keywords."""
+    return SCHEMA_PREFIX + slug.replace("-", "_")
+
+
+class OrganizationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    DELETED = "deleted", "Deleted"
+    # The empty, migrated schema every new organization is cloned from; never routable.
+    TEMPLATE = "template", "Template"
+
+
+class Plan(models.TextChoices):
+    FREE = "free", "Free"
+    TEAM = "team", "Team"
+    BUSINESS = "business", "Business"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class Organization(TenantMixin):
+    name = models.CharField(max_length=200)
+    slug = models.CharField(max_length=40)
+    status = models.CharField(
+        max_length=16, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
+    )
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    default_currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Schemas are created (cloned) by the provisioning service inside its transaction, never by save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        constraints = [
+            # A deleted organization gives its slug back; only live ones must be unique.
+            models.UniqueConstraint(
+                fields=["slug"], condition=~Q(status="deleted"), name="organization_live_slug_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="organization_status_idx")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == OrganizationStatus.ACTIVE
+
+
+class Domain(DomainMixin):
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.domain

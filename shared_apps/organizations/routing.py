@@ -1,0 +1,62 @@
+"""Host → organization resolution, cached so a warm request costs no SQL query for it.
+
+Entries live in the `platform` cache (not namespaced per schema: routing happens before any schema is
+chosen) and are dropped whenever an organization or one of its domains is saved or deleted: at once, and
+again when the transaction commits, so a concurrent request cannot re-cache the state being replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from shared_apps.organizations.models import Domain, Organization
+
+ROUTE_TTL = 3600
+MISSING_TTL = 30  # unknown hosts are cached briefly so a flood of them cannot hammer the database
+_MISSING = "missing"
+
+
+def _cache() -> Any:
+    return caches["platform"]
+
+
+def _key(host: str) -> str:
+    return f"route:{host}"
+
+
+def organization_for_host(host: str) -> Organization | None:
+    cached = _cache().get(_key(host))
+    if cached == _MISSING:
+        return None
+    if cached is not None:
+        return cached
+    domain = Domain.objects.select_related("tenant").filter(domain=host).first()
+    if domain is None:
+        _cache().set(_key(host), _MISSING, MISSING_TTL)
+        return None
+    _cache().set(_key(host), domain.tenant, ROUTE_TTL)
+    return domain.tenant
+
+
+def forget_hosts(hosts: Iterable[str]) -> None:
+    keys = [_key(host) for host in hosts]
+    if not keys:
+        return
+    _cache().delete_many(keys)
+    transaction.on_commit(lambda: _cache().delete_many(keys))
+
+
+@receiver([post_save, post_delete], sender=Organization)
+def _organization_changed(sender: type, instance: Organization, **kwargs: Any) -> None:
+    forget_hosts(Domain.objects.filter(tenant_id=instance.pk).values_list("domain", flat=True))
+
+
+@receiver([post_save, post_delete], sender=Domain)
+def _domain_changed(sender: type, instance: Domain, **kwargs: Any) -> None:
+    forget_hosts([instance.domain])

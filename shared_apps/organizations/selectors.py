@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from shared_apps.organizations.exceptions import OrganizationNotFound
+from shared_apps.organizations.models import Organization, OrganizationStatus
+
+
+def organization_list(*, status: str | None = None) -> QuerySet[Organization]:
+    """Organizations operators see: never the template. Deleted ones only when asked for by status."""
+    organizations = Organization.objects.exclude(status=OrganizationStatus.TEMPLATE).prefetch_related(
+        "domains"
+    )
+    if status:
+        return organizations.filter(status=status)
+    return organizations.exclude(status=OrganizationStatus.DELETED)
+
+
+def organization_get(*, slug: str) -> Organization:
+    """The live organization with this slug, else the most recently deleted one (for purge)."""
+    organization = (
+        Organization.objects.exclude(status=OrganizationStatus.TEMPLATE)
+        .filter(slug=slug)
+        .prefetch_related("domains")
+        .order_by("deleted_at", "-id")  # NULLs (live) first, then newest deletion
+        .first()
+    )
+    if organization is None:
+        raise OrganizationNotFound(slug=slug)
+    return organization
+
+
+def active_schema_names() -> list[str]:
+    return list(
+        Organization.objects.filter(status=OrganizationStatus.ACTIVE)
+        .order_by("id")
+        .values_list("schema_name", flat=True)
+    )

@@ -1,0 +1,243 @@
+"""Every write on organizations and their domains. Operators reach these through the platform API,
+the admin and the `orgs` management command."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tenants.clone import CloneSchema
+from django_tenants.utils import schema_context, schema_exists
+
+from shared_apps.core.db import connection
+from shared_apps.core.errors import Conflict, InvalidInput
+from shared_apps.organizations.exceptions import (
+    DomainNotFound,
+    DomainTaken,
+    PrimaryDomainRequired,
+    SlugTaken,
+    StatusChangeNotAllowed,
+    TemplateMissing,
+)
+from shared_apps.organizations.models import (
+    RESERVED_SLUGS,
+    SLUG_RE,
+    Domain,
+    Organization,
+    OrganizationStatus,
+    Plan,
+    schema_name_for,
+)
+from shared_apps.users.models import Role, User
+from shared_apps.users.services import validate_new_credentials
+
+HOSTNAME_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+TEMPLATE_SLUG = "template"
+
+
+def validate_slug(slug: object) -> str:
+    if not isinstance(slug, str) or not slug:
+        raise InvalidInput("slug", "A slug is required.", code="required")
+    if slug != slug.strip().lower():
+        raise InvalidInput("slug", "Slugs are lowercase and contain no spaces.", code="invalid_slug")
+    if not 3 <= len(slug) <= 40:
+        raise InvalidInput("slug", "Slugs are 3 to 40 characters long.", code="invalid_slug")
+    if not SLUG_RE.match(slug) or "--" in slug:
+        raise InvalidInput(
+            "slug",
+            "Use lowercase letters, digits and single hyphens; start and end with a letter or digit.",
+            code="invalid_slug",
+        )
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput("slug", f"'{slug}' is reserved.", code="reserved_slug")
+    return slug
+
+
+def _validate_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name", "A name is required.", code="required")
+    if len(name) > 200 or "\x00" in name:
+        raise InvalidInput("name", "Names are at most 200 printable characters.")
+    return name.strip()
+
+
+def _validate_plan(plan: object) -> str:
+    if plan not in Plan.values:
+        raise InvalidInput("plan", f"Unknown plan; expected one of {', '.join(Plan.values)}.")
+    return str(plan)
+
+
+def organization_provision(
+    *,
+    name: str,
+    slug: str,
+    admin_email: str,
+    admin_password: str,
+    admin_name: str = "",
+    plan: str = Plan.FREE,
+) -> Organization:
+    """Create an organization, its primary domain, its schema and its first admin as one operation.
+
+    The schema is cloned from the migrated template (CREATE SCHEMA is transactional in PostgreSQL), so if
+    any step fails nothing is left behind: no row, no domain, no schema.
+    """
+    slug = validate_slug(slug)
+    name = _validate_name(name)
+    plan = _validate_plan(plan)
+    admin_email = validate_new_credentials(
+        email=admin_email,
+        password=admin_password,
+        full_name=admin_name,
+        fields=("admin_email", "admin_password"),
+    )
+    if Organization.objects.filter(slug=slug).exclude(status=OrganizationStatus.DELETED).exists():
+        raise SlugTaken(slug=slug)
+    if not schema_exists(settings.TENANT_BASE_SCHEMA):
+        raise TemplateMissing()
+
+    schema_name = schema_name_for(slug)
+    domain = f"{slug}.{settings.BASE_DOMAIN}"
+    try:
+        with transaction.atomic():
+            connection.set_schema_to_public()
+            organization = Organization(name=name, slug=slug, schema_name=schema_name, plan=plan)
+            organization.save()
+            _clone_template(schema_name)
+            Domain.objects.create(domain=domain, tenant=organization, is_primary=True)
+            with schema_context(schema_name):
+                User.objects.create_user(admin_email, admin_password, role=Role.ADMIN, full_name=admin_name)
+    except IntegrityError as exc:  # lost a race with a concurrent provisioning, or the domain is taken
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+        if "domain" in constraint:
+            raise DomainTaken(domain=domain) from exc
+        raise SlugTaken(slug=slug) from exc
+    except ValidationError as exc:  # the schema exists without an organization row
+        raise Conflict("A schema with this name already exists.", code="schema_exists", slug=slug) from exc
+    return organization
+
+
+def _clone_template(schema_name: str) -> None:
+    # DATA mode copies the template's django_migrations rows (the template holds no customer data), so the
+    # clone is already fully migrated: no `migrate_schemas --fake` run is needed.
+    CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA", set_connection=False)
+
+
+def template_ensure() -> Organization:
+    """Create the template organization and its migrated schema if missing. Idempotent."""
+    template = Organization.objects.filter(schema_name=settings.TENANT_BASE_SCHEMA).first()
+    if template is None:
+        template = Organization(
+            name="Template",
+            slug=TEMPLATE_SLUG,
+            schema_name=settings.TENANT_BASE_SCHEMA,
+            status=OrganizationStatus.TEMPLATE,
+        )
+        template.save()
+    if not schema_exists(template.schema_name):
+        template.create_schema(check_if_exists=True, verbosity=0)
+    return template
+
+
+def organization_update(
+    *, organization: Organization, name: str | None = None, plan: str | None = None, status: str | None = None
+) -> Organization:
+    if status is not None:
+        organization = organization_set_status(organization=organization, status=status)
+    fields = []
+    if name is not None:
+        organization.name = _validate_name(name)
+        fields.append("name")
+    if plan is not None:
+        organization.plan = _validate_plan(plan)
+        fields.append("plan")
+    if fields:
+        organization.save(update_fields=fields)
+    return organization
+
+
+@transaction.atomic
+def organization_set_status(*, organization: Organization, status: str) -> Organization:
+    """Suspend or reactivate. Suspended organizations keep every row; their hosts answer 403."""
+    if status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
+        raise InvalidInput("status", "Status must be 'active' or 'suspended'; use DELETE to delete.")
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if organization.status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
+        raise StatusChangeNotAllowed(current=organization.status, requested=status)
+    if organization.status != status:
+        organization.status = status
+        organization.save(update_fields=["status"])
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization) -> Organization:
+    """Mark deleted and free its subdomain and slug. The data stays, in a renamed schema, until purged."""
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if organization.status in (OrganizationStatus.DELETED, OrganizationStatus.TEMPLATE):
+        raise StatusChangeNotAllowed(current=organization.status, requested=OrganizationStatus.DELETED)
+    Domain.objects.filter(tenant=organization).delete()
+    parked = f"{organization.schema_name}__deleted_{organization.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{organization.schema_name}" RENAME TO "{parked}"')
+    organization.schema_name = parked
+    organization.status = OrganizationStatus.DELETED
+    organization.deleted_at = timezone.now()
+    organization.save(update_fields=["schema_name", "status", "deleted_at"])
+    return organization
+
+
+@transaction.atomic
+def organization_purge(*, organization: Organization, confirm: str) -> None:
+    """Drop a deleted organization's schema and row for good. The slug must be typed again."""
+    if confirm != organization.slug:
+        raise InvalidInput(
+            "confirm", "Type the organization's slug to confirm the purge.", code="confirmation_mismatch"
+        )
+    if organization.status != OrganizationStatus.DELETED:
+        raise Conflict("Only a deleted organization can be purged; delete it first.", code="not_deleted")
+    connection.set_schema_to_public()
+    organization.delete(force_drop=True)
+
+
+def _validate_hostname(domain: object) -> str:
+    if not isinstance(domain, str) or not domain:
+        raise InvalidInput("domain", "A domain is required.", code="required")
+    domain = domain.strip().lower().rstrip(".")
+    if not HOSTNAME_RE.match(domain):
+        raise InvalidInput(
+            "domain", "Enter a valid host name such as crm.example.com.", code="invalid_domain"
+        )
+    base = settings.BASE_DOMAIN
+    if domain == base or domain.endswith("." + base):
+        raise InvalidInput(
+            "domain",
+            f"Hosts under {base} are organization subdomains, not custom domains.",
+            code="reserved_domain",
+        )
+    return domain
+
+
+def domain_add(*, organization: Organization, domain: str) -> Domain:
+    domain = _validate_hostname(domain)
+    if organization.status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
+        raise StatusChangeNotAllowed("Deleted organizations cannot get domains.", current=organization.status)
+    if Domain.objects.filter(domain=domain).exists():
+        raise DomainTaken(domain=domain)
+    try:
+        with transaction.atomic():
+            return Domain.objects.create(domain=domain, tenant=organization, is_primary=False)
+    except IntegrityError as exc:
+        raise DomainTaken(domain=domain) from exc
+
+
+@transaction.atomic
+def domain_remove(*, organization: Organization, domain: str) -> None:
+    row = Domain.objects.filter(tenant=organization, domain=(domain or "").lower()).first()
+    if row is None:
+        raise DomainNotFound(domain=domain)
+    if row.is_primary:
+        raise PrimaryDomainRequired(domain=domain)
+    row.delete()

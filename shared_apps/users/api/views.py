@@ -1,0 +1,50 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared_apps.core.api import ErrorSerializer, IsMember, parse
+from shared_apps.users import services
+from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer}
+
+
+class TokenView(APIView):
+    """Sign in with email and password; the token is shown once."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    require_staff = False
+
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer, **ERRORS}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = parse(CredentialsSerializer, request.data)
+        raw, token = services.token_issue(**data, require_staff=self.require_staff)
+        return Response({"token": raw, "expires_at": token.expires_at})
+
+
+class PlatformTokenView(TokenView):
+    """Operators sign in on the root domain."""
+
+    require_staff = True
+
+
+class SignOutView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(request=None, responses={204: None, 401: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        services.token_revoke(token=request.auth)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: MeSerializer, 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        organization = request._request.tenant  # type: ignore[attr-defined]
+        return Response(MeSerializer(request.user, context={"organization": organization}).data)

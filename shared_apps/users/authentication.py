@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from shared_apps.users.models import AuthToken, User, token_digest
+
+# Writing last_used_at on every request would turn each read into a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`, looked up in the current schema only.
+
+    Tokens live in the schema of the organization (or the public schema for operators) that issued
+    them, so a token from acme is simply unknown on globex's host.
+    """
+
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, AuthToken] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: expected 'Bearer <token>'."
+            )
+        try:
+            raw = header[1].decode()
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        token = AuthToken.objects.select_related("user").filter(digest=token_digest(raw)).first()
+        now = timezone.now()
+        if token is None or token.is_expired(now) or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

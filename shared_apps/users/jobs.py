@@ -1,0 +1,8 @@
+from shared_apps.core.jobs import tenant_job
+from shared_apps.users.services import tokens_purge_expired
+
+
+@tenant_job
+def purge_expired_tokens() -> int:
+    """Periodic, fanned out over every active organization by the scheduler."""
+    return tokens_purge_expired()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from shared_apps.core.errors import InvalidInput
+from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
+from shared_apps.users.models import AuthToken, Role, User, token_digest
+
+TOKEN_PREFIX = "lpt_"  # noqa: S105 (a prefix that makes leaked tokens recognizable, not a secret)
+
+
+def user_create(
+    *, email: str, password: str, role: str = Role.REP, full_name: str = "", is_staff: bool = False
+) -> User:
+    """Create a user in the current schema. Emails are unique per schema, compared case-insensitively."""
+    email = validate_new_credentials(email=email, password=password, full_name=full_name)
+    if role not in Role.values:
+        raise InvalidInput("role", f"Unknown role {role!r}; expected one of {', '.join(Role.values)}.")
+    if User.objects.filter(email=email).exists():
+        raise EmailTaken(email=email)
+    return User.objects.create_user(email, password, role=role, full_name=full_name, is_staff=is_staff)
+
+
+@transaction.atomic
+def token_issue(*, email: str, password: str, require_staff: bool = False) -> tuple[str, AuthToken]:
+    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema."""
+    user = authenticate(username=(email or "").strip().lower(), password=password or "")
+    if user is None or not user.is_active or (require_staff and not user.is_staff):
+        raise InvalidCredentials()
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    ttl = settings.AUTH_TOKEN_TTL_DAYS
+    token = AuthToken.objects.create(
+        digest=token_digest(raw),
+        user=user,
+        expires_at=timezone.now() + timedelta(days=ttl) if ttl else None,
+    )
+    return raw, token
+
+
+def token_revoke(*, token: AuthToken) -> None:
+    token.delete()
+
+
+def tokens_purge_expired() -> int:
+    """Delete expired tokens of the current schema; returns how many. Safe to run twice."""
+    deleted, _ = AuthToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def validate_new_credentials(
+    *, email: object, password: object, full_name: str = "", fields: tuple[str, str] = ("email", "password")
+) -> str:
+    """Check an email and password for a new user; returns the normalized email.
+
+    `fields` names the input fields in errors (provisioning calls them admin_email / admin_password)."""
+    email_field, password_field = fields
+    email = (email or "").strip().lower() if isinstance(email, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(email_field, "Enter a valid email address.") from None
+    if not isinstance(password, str) or not password:
+        raise InvalidInput(password_field, "A password is required.", code="required")
+    try:
+        validate_password(password, User(email=email, full_name=full_name))
+    except ValidationError as exc:
+        raise InvalidInput(password_field, " ".join(exc.messages), code="weak_password") from None
+    return email

@@ -1,0 +1,65 @@
+"""Demo organizations for `make up`. Idempotent: existing organizations and users are kept as they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django_tenants.utils import schema_context
+
+from shared_apps.organizations import selectors as organization_selectors
+from shared_apps.organizations import services as organization_services
+from shared_apps.organizations.exceptions import OrganizationNotFound
+from shared_apps.users.models import Role, User
+
+DEMO_PASSWORD = "demo-pass-2026"
+OPERATOR_EMAIL = "operator@leadpulse.example"
+ORGANIZATIONS = {"acme": "Acme Corporation", "globex": "Globex Industries"}
+MEMBERS = [
+    ("admin", Role.ADMIN, "Ada Admin"),
+    ("manager", Role.MANAGER, "Max Manager"),
+    ("rep1", Role.REP, "Rita Rep"),
+    ("rep2", Role.REP, "Ravi Rep"),
+    ("viewer", Role.VIEWER, "Vera Viewer"),
+]
+
+
+@dataclass
+class SeedResult:
+    operator_email: str
+    organizations: dict[str, list[tuple[str, str]]]
+
+
+def member_email(slug: str, handle: str) -> str:
+    return f"{handle}@{slug}.example"
+
+
+def seed_operator() -> None:
+    if not User.objects.filter(email=OPERATOR_EMAIL).exists():
+        User.objects.create_superuser(OPERATOR_EMAIL, DEMO_PASSWORD, full_name="Olga Operator")
+
+
+def seed_organization(slug: str, name: str) -> list[tuple[str, str]]:
+    try:
+        organization = organization_selectors.organization_get(slug=slug)
+    except OrganizationNotFound:
+        organization = organization_services.organization_provision(
+            name=name,
+            slug=slug,
+            admin_email=member_email(slug, "admin"),
+            admin_password=DEMO_PASSWORD,
+            admin_name="Ada Admin",
+        )
+    with schema_context(organization.schema_name):
+        for handle, role, full_name in MEMBERS:
+            email = member_email(slug, handle)
+            if not User.objects.filter(email=email).exists():
+                User.objects.create_user(email, DEMO_PASSWORD, role=role, full_name=full_name)
+    return [(member_email(slug, handle), role) for handle, role, _ in MEMBERS]
+
+
+def seed_demo() -> SeedResult:
+    seed_operator()
+    return SeedResult(
+        operator_email=OPERATOR_EMAIL,
+        organizations={slug: seed_organization(slug, name) for slug, name in ORGANIZATIONS.items()},
+    )

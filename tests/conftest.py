@@ -1,0 +1,129 @@
+"""Fixtures shared by the whole suite.
+
+Two organizations, acme and globex, are provisioned once per test session through the real provisioning
+service (cloning the template), outside any test transaction; each test then runs in a transaction that
+is rolled back, so rows a test writes never reach the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import django_rq
+import pytest
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from shared_apps.organizations.models import Organization
+from shared_apps.organizations.services import organization_provision, template_ensure
+from shared_apps.users.models import Role, User
+from shared_apps.users.services import token_issue
+
+PASSWORD = "correct-horse-battery"
+TEST_ORGANIZATIONS = {"acme": "Acme Test", "globex": "Globex Test"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        template_ensure()
+        for slug, name in TEST_ORGANIZATIONS.items():
+            if not Organization.objects.filter(slug=slug).exists():
+                organization_provision(
+                    name=name, slug=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD
+                )
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    """Cache entries and queued jobs would outlive the rolled-back rows they describe."""
+    caches["default"].clear()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def public(db: None) -> None:
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def org(db: None) -> Organization:
+    return Organization.objects.get(slug="acme")
+
+
+@pytest.fixture
+def other_org(db: None) -> Organization:
+    return Organization.objects.get(slug="globex")
+
+
+def host_of(organization: Organization | None) -> str:
+    return f"{organization.slug}.{settings.BASE_DOMAIN}" if organization else settings.BASE_DOMAIN
+
+
+@pytest.fixture
+def member(org: Organization) -> Callable[..., User]:
+    """member(role="rep", organization=org) creates a member in that organization's schema."""
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str = Role.REP, organization: Organization | None = None, email: str | None = None
+    ) -> User:
+        organization = organization or org
+        with schema_context(organization.schema_name):
+            return User.objects.create_user(
+                email or f"{role}{next(counter)}@{organization.slug}.test", PASSWORD, role=role
+            )
+
+    return make
+
+
+def client_for(organization: Organization | None, user: User | None = None) -> APIClient:
+    """An API client on the organization's host (the root domain for None), signed in as `user`."""
+    client = APIClient(HTTP_HOST=host_of(organization))
+    if user is not None:
+        schema = organization.schema_name if organization else "public"
+        with schema_context(schema):
+            raw, _ = token_issue(email=user.email, password=PASSWORD, require_staff=organization is None)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(org: Organization, member: Callable[..., User]) -> Callable[..., APIClient]:
+    """api(role="admin", organization=org) returns a signed-in client for a new member of that role."""
+
+    def make(role: str = Role.ADMIN, organization: Organization | None = None) -> APIClient:
+        organization = organization or org
+        return client_for(organization, member(role=role, organization=organization))
+
+    return make
+
+
+@pytest.fixture
+def operator(public: None) -> User:
+    return User.objects.create_superuser("ops@platform.test", PASSWORD)
+
+
+@pytest.fixture
+def platform_api(operator: User) -> APIClient:
+    return client_for(None, operator)
+
+
+@pytest.fixture
+def run_jobs() -> Callable[..., list]:
+    """Run every queued job in this process (rq SimpleWorker on the real Redis); returns the jobs run."""
+
+    def run(queue: str = "default") -> list:
+        rq_queue = django_rq.get_queue(queue)
+        job_ids = list(rq_queue.job_ids)
+        worker = django_rq.get_worker(queue, worker_class="rq.SimpleWorker")
+        worker.work(burst=True)
+        return [rq_queue.fetch_job(job_id) for job_id in job_ids]
+
+    return run
