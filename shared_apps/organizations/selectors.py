@@ -16,15 +16,17 @@ def organization_list(*, status: str | None = None) -> QuerySet[Organization]:
     return organizations.exclude(status=OrganizationStatus.DELETED)
 
 
-def organization_get(*, slug: str) -> Organization:
-    """The live organization with this slug, else the most recently deleted one (for purge)."""
-    organization = (
-        Organization.objects.exclude(status=OrganizationStatus.TEMPLATE)
-        .filter(slug=slug)
-        .prefetch_related("domains")
-        .order_by("deleted_at", "-id")  # NULLs (live) first, then newest deletion
-        .first()
-    )
+def organization_get(*, slug: str, deleted: bool = False) -> Organization:
+    """The live organization with this slug or, with `deleted`, the most recently deleted one.
+
+    A deleted organization gives its slug back, so one slug can name a live organization and several
+    deleted ones waiting for purge."""
+    organizations = Organization.objects.filter(slug=slug).prefetch_related("domains")
+    if deleted:
+        organizations = organizations.filter(status=OrganizationStatus.DELETED).order_by("-deleted_at")
+    else:
+        organizations = organizations.exclude(status__in=[OrganizationStatus.DELETED, OrganizationStatus.TEMPLATE])
+    organization = organizations.first()
     if organization is None:
         raise OrganizationNotFound(slug=slug)
     return organization

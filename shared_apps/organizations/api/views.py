@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from shared_apps.core.api import ErrorSerializer, IsOperator, parse
 from shared_apps.organizations import selectors, services
+from shared_apps.organizations.exceptions import OrganizationNotFound
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,
     OrganizationCreateSerializer,
@@ -55,6 +56,7 @@ class OrganizationDetailView(OperatorView):
 
     @extend_schema(responses={200: OrganizationSerializer, **ERRORS})
     def delete(self, request: Request, slug: str) -> Response:
+        """Mark deleted and free the slug and subdomain; the data waits in its schema for purge."""
         organization = services.organization_delete(organization=selectors.organization_get(slug=slug))
         return Response(OrganizationSerializer(organization).data)
 
@@ -63,9 +65,11 @@ class OrganizationPurgeView(OperatorView):
     @extend_schema(request=PurgeSerializer, responses={204: None, **ERRORS})
     def post(self, request: Request, slug: str) -> Response:
         data = parse(PurgeSerializer, request.data)
-        services.organization_purge(
-            organization=selectors.organization_get(slug=slug), confirm=data["confirm"]
-        )
+        try:
+            organization = selectors.organization_get(slug=slug, deleted=True)
+        except OrganizationNotFound:
+            organization = selectors.organization_get(slug=slug)  # live: the service refuses with 409
+        services.organization_purge(organization=organization, confirm=data["confirm"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -61,7 +61,7 @@ class Command(BaseCommand):
             )
             self._print(selectors.organization_get(slug=organization.slug))
             return
-        organization = selectors.organization_get(slug=options["slug"])
+        organization = selectors.organization_get(slug=options["slug"], deleted=action == "purge")
         if action == "suspend":
             organization = services.organization_set_status(organization=organization, status="suspended")
         elif action == "reactivate":

@@ -1,0 +1,54 @@
+"""Shared bench plumbing: a dedicated database, Django set-up and robust statistics."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+
+def setup_django(database_suffix: str = "_bench") -> None:
+    """Point Django at <db>_bench (created if missing) so benches never touch the dev or test data."""
+    url = urlsplit(os.environ["DATABASE_URL"])
+    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=url.path.rstrip("/") + database_suffix))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    os.environ.setdefault("CACHE_KEY_PREFIX", "lp-bench")
+    from config.devenv import ensure_database
+
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("platform_setup", verbosity=0)
+
+
+@contextmanager
+def timer() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    elapsed: list[float] = []
+    yield lambda: elapsed[0]
+    elapsed.append(time.perf_counter() - start)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"n": len(samples), "p50": statistics.median(samples), "p95": p95, "min": ordered[0]}
+
+
+def report(title: str, rows: dict[str, list[float]], unit: str = "ms", scale: float = 1000.0,
+           baseline: str | None = None) -> None:
+    print(f"\n{title}")
+    base = statistics.median(rows[baseline]) if baseline else None
+    for name, samples in rows.items():
+        stats = summary(samples)
+        ratio = f"  ratio to {baseline}: {statistics.median(samples) / base:.2f}x" if base else ""
+        print(
+            f"  {name:<34} n={stats['n']:<4} p50={stats['p50'] * scale:9.2f} {unit}"
+            f"  p95={stats['p95'] * scale:9.2f} {unit}  min={stats['min'] * scale:9.2f} {unit}{ratio}"
+        )
