@@ -41,8 +41,13 @@ def summary(samples: list[float]) -> dict[str, float]:
     return {"n": len(samples), "p50": statistics.median(samples), "p95": p95, "min": ordered[0]}
 
 
-def report(title: str, rows: dict[str, list[float]], unit: str = "ms", scale: float = 1000.0,
-           baseline: str | None = None) -> None:
+def report(
+    title: str,
+    rows: dict[str, list[float]],
+    unit: str = "ms",
+    scale: float = 1000.0,
+    baseline: str | None = None,
+) -> None:
     print(f"\n{title}")
     base = statistics.median(rows[baseline]) if baseline else None
     for name, samples in rows.items():

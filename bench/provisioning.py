@@ -22,7 +22,11 @@ def main() -> None:
 
     from shared_apps.core.db import connection
     from shared_apps.organizations.models import Domain, Organization, OrganizationStatus
-    from shared_apps.organizations.services import organization_delete, organization_provision, organization_purge
+    from shared_apps.organizations.services import (
+        organization_delete,
+        organization_provision,
+        organization_purge,
+    )
     from shared_apps.users.models import Role, User
 
     password = "bench-password-2026"
@@ -32,14 +36,20 @@ def main() -> None:
             organization = Organization.objects.create(name=slug, slug=slug, schema_name=f"org_{slug}")
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "org_{slug}"')
-            call_command("migrate_schemas", tenant=True, schema_name=f"org_{slug}", interactive=False, verbosity=0)
+            call_command(
+                "migrate_schemas", tenant=True, schema_name=f"org_{slug}", interactive=False, verbosity=0
+            )
             connection.set_schema_to_public()
-            Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=organization, is_primary=True)
+            Domain.objects.create(
+                domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=organization, is_primary=True
+            )
             with schema_context(f"org_{slug}"):
                 User.objects.create_user(f"admin@{slug}.example", password, role=Role.ADMIN)
 
     def clone_path(slug: str) -> None:
-        organization_provision(name=slug, slug=slug, admin_email=f"admin@{slug}.example", admin_password=password)
+        organization_provision(
+            name=slug, slug=slug, admin_email=f"admin@{slug}.example", admin_password=password
+        )
 
     def cleanup() -> None:
         connection.set_schema_to_public()
@@ -49,7 +59,10 @@ def main() -> None:
             organization_purge(organization=organization, confirm=organization.slug)
 
     cleanup()
-    samples: dict[str, list[float]] = {"migrate every migration (baseline)": [], "clone template (LeadPulse)": []}
+    samples: dict[str, list[float]] = {
+        "migrate every migration (baseline)": [],
+        "clone template (LeadPulse)": [],
+    }
     try:
         for round_ in range(ROUNDS):
             for name, path, slug in (

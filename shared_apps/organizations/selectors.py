@@ -25,7 +25,9 @@ def organization_get(*, slug: str, deleted: bool = False) -> Organization:
     if deleted:
         organizations = organizations.filter(status=OrganizationStatus.DELETED).order_by("-deleted_at")
     else:
-        organizations = organizations.exclude(status__in=[OrganizationStatus.DELETED, OrganizationStatus.TEMPLATE])
+        organizations = organizations.exclude(
+            status__in=[OrganizationStatus.DELETED, OrganizationStatus.TEMPLATE]
+        )
     organization = organizations.first()
     if organization is None:
         raise OrganizationNotFound(slug=slug)

@@ -6,7 +6,6 @@ from rest_framework.views import APIView
 
 from shared_apps.core.api import ErrorSerializer, IsOperator, parse
 from shared_apps.organizations import selectors, services
-from shared_apps.organizations.exceptions import OrganizationNotFound
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,
     OrganizationCreateSerializer,
@@ -14,6 +13,7 @@ from shared_apps.organizations.api.serializers import (
     OrganizationUpdateSerializer,
     PurgeSerializer,
 )
+from shared_apps.organizations.exceptions import OrganizationNotFound
 
 ERRORS = {
     400: ErrorSerializer,

@@ -18,7 +18,9 @@ def platform_job() -> str:
     return connection.schema_name
 
 
-def test_job_enqueued_in_an_organization_runs_in_its_schema(org, run_jobs, django_capture_on_commit_callbacks):
+def test_job_enqueued_in_an_organization_runs_in_its_schema(
+    org, run_jobs, django_capture_on_commit_callbacks
+):
     with schema_context(org.schema_name), django_capture_on_commit_callbacks(execute=True):
         django_rq.get_queue("default").enqueue(where_am_i)
     connection.set_schema_to_public()
@@ -35,7 +37,9 @@ def test_enqueue_waits_for_commit(org, django_capture_on_commit_callbacks):
     assert len(callbacks) == 1
 
 
-def test_tenant_job_without_an_organization_fails_loudly(public, run_jobs, django_capture_on_commit_callbacks):
+def test_tenant_job_without_an_organization_fails_loudly(
+    public, run_jobs, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         django_rq.get_queue("default").enqueue(where_am_i)
 
@@ -51,16 +55,18 @@ def test_platform_job_runs_in_public(public, run_jobs, django_capture_on_commit_
     assert job.return_value() == "public"
 
 
-def test_explicit_organization_wins_over_the_active_schema(org, other_org, run_jobs,
-                                                           django_capture_on_commit_callbacks):
+def test_explicit_organization_wins_over_the_active_schema(
+    org, other_org, run_jobs, django_capture_on_commit_callbacks
+):
     with schema_context(org.schema_name), django_capture_on_commit_callbacks(execute=True):
         enqueue_in_organization(other_org.schema_name, where_am_i)
     [job] = run_jobs()
     assert job.return_value() == (other_org.schema_name, ["admin@globex.test"])
 
 
-def test_fan_out_reaches_every_active_organization_once(org, other_org, public, run_jobs,
-                                                        django_capture_on_commit_callbacks):
+def test_fan_out_reaches_every_active_organization_once(
+    org, other_org, public, run_jobs, django_capture_on_commit_callbacks
+):
     services.organization_set_status(organization=other_org, status="suspended")
     with django_capture_on_commit_callbacks(execute=True):
         schemas = fan_out(where_am_i)

@@ -104,7 +104,10 @@ def test_malformed_json_is_400(platform_api):
 
 
 def test_suspend_and_reactivate_through_patch(platform_api):
-    assert platform_api.patch(f"{URL}acme/", {"status": "suspended"}, format="json").json()["status"] == "suspended"
+    assert (
+        platform_api.patch(f"{URL}acme/", {"status": "suspended"}, format="json").json()["status"]
+        == "suspended"
+    )
     assert Organization.objects.get(slug="acme").status == "suspended"
     assert platform_api.patch(f"{URL}acme/", {"status": "active"}, format="json").json()["status"] == "active"
     response = platform_api.patch(f"{URL}acme/", {"status": "deleted"}, format="json")

@@ -9,7 +9,9 @@ from tests.conftest import PASSWORD, client_for
 
 
 def sign_in(organization, email, password=PASSWORD):
-    return client_for(organization).post("/api/auth/token/", {"email": email, "password": password}, format="json")
+    return client_for(organization).post(
+        "/api/auth/token/", {"email": email, "password": password}, format="json"
+    )
 
 
 def test_member_signs_in_and_reads_me(org, member):
