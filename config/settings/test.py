@@ -6,7 +6,11 @@ from .base import CACHES, REDIS_URL, RQ_QUEUES, env
 DEBUG = False
 # Tests use their own Redis database so that flushing it never touches a running `make up`.
 _redis = urlsplit(REDIS_URL)
-TEST_REDIS_URL = urlunsplit(_redis._replace(path=f"/{env.int('TEST_REDIS_DB', default=15)}"))
+_db = env.int("TEST_REDIS_DB", default=15)
+if _redis.scheme == "unix":  # the database number is a query parameter on a socket URL
+    TEST_REDIS_URL = urlunsplit(_redis._replace(query=f"db={_db}"))
+else:
+    TEST_REDIS_URL = urlunsplit(_redis._replace(path=f"/{_db}"))
 for _cache in CACHES.values():
     _cache["LOCATION"] = TEST_REDIS_URL
 for _queue in RQ_QUEUES.values():
