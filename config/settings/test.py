@@ -8,7 +8,7 @@ DEBUG = False
 _redis = urlsplit(REDIS_URL)
 _db = env.int("TEST_REDIS_DB", default=15)
 if _redis.scheme == "unix":  # the database number is a query parameter on a socket URL
-    TEST_REDIS_URL = urlunsplit(_redis._replace(query=f"db={_db}"))
+    TEST_REDIS_URL = f"unix://{_redis.path}?db={_db}"
 else:
     TEST_REDIS_URL = urlunsplit(_redis._replace(path=f"/{_db}"))
 for _cache in CACHES.values():
