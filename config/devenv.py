@@ -153,16 +153,24 @@ def up() -> int:
         _log("stopping")
         return 0
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(processes)
         for cleanup in reversed(cleanups):
             cleanup()
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """Ctrl-C reaches the whole process group: give the children a moment to stop on their own first."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(process.poll() is None for process in processes):
+        time.sleep(0.1)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def main() -> int:
