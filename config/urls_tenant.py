@@ -1,6 +1,6 @@
 """An organization's host: its members' API."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/sign-out/", SignOutView.as_view(), name="sign-out"),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/", include("tenant_apps.leads.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

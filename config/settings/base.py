@@ -58,6 +58,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -71,6 +72,8 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "shared_apps.users",
+    "tenant_apps.leads",
+    "tenant_apps.activities",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

@@ -8,6 +8,8 @@ from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from shared_apps.users.models import User
+
 
 class IsOperator(permissions.BasePermission):
     """A platform operator (staff user of the public schema) on the root domain."""
@@ -51,3 +53,21 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
+
+
+class OrganizationView(APIView):
+    """Base of every organization endpoint: a signed-in member of the organization being served."""
+
+    permission_classes = [IsMember]
+    pagination_class: type | None = None
+
+    @property
+    def member(self) -> User:
+        """The signed-in member (IsMember has checked there is one)."""
+        return self.request.user  # type: ignore[return-value]
+
+    def paginated(self, queryset: Any, serializer_class: type[serializers.Serializer]) -> Any:
+        assert self.pagination_class is not None
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.pagination import Cursor
+from tenant_apps.activities import selectors, services
+from tenant_apps.activities.api.serializers import (
+    ActivityFilterSerializer,
+    ActivityLogSerializer,
+    ActivitySerializer,
+    EmailSerializer,
+    EmailThreadSerializer,
+)
+from tenant_apps.leads.selectors import lead_get
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
+
+
+class TimelineCursor(Cursor):
+    page_size = 50
+
+
+class LeadActivitiesView(OrganizationView):
+    """A lead's timeline, newest first. Append-only: there is no update or delete."""
+
+    pagination_class = TimelineCursor
+
+    @extend_schema(
+        parameters=[
+            ActivityFilterSerializer,
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: ActivitySerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, lead_id: int) -> Response:
+        filters = parse(ActivityFilterSerializer, request.query_params)
+        activities = selectors.activity_list(lead=lead_get(lead_id=lead_id), types=filters.get("type"))
+        return self.paginated(activities, ActivitySerializer)
+
+    @extend_schema(request=ActivityLogSerializer, responses={201: ActivitySerializer, **ERRORS})
+    def post(self, request: Request, lead_id: int) -> Response:
+        data = parse(ActivityLogSerializer, request.data)
+        activity = services.activity_log(lead_id=lead_id, actor=self.member, **data)
+        return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+
+class LeadEmailsView(OrganizationView):
+    @extend_schema(
+        request=EmailSerializer, responses={201: ActivitySerializer, 200: ActivitySerializer, **ERRORS}
+    )
+    def post(self, request: Request, lead_id: int) -> Response:
+        """Record an email; 201 when new, 200 with the existing activity when its Message-ID is known."""
+        data = parse(EmailSerializer, request.data)
+        raw = data.pop("raw", None)
+        recorded = services.email_record(lead_id=lead_id, actor=self.member, raw=raw, fields=data)
+        return Response(
+            ActivitySerializer(recorded.activity).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
+
+
+class LeadEmailThreadsView(OrganizationView):
+    @extend_schema(responses={200: EmailThreadSerializer(many=True), **ERRORS})
+    def get(self, request: Request, lead_id: int) -> Response:
+        threads = selectors.email_threads(lead=lead_get(lead_id=lead_id))
+        return Response(EmailThreadSerializer(threads, many=True).data)

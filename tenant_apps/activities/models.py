@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ActivityType(models.TextChoices):
+    EMAIL = "EMAIL", "Email"
+    CALL = "CALL", "Call"
+    MEETING = "MEETING", "Meeting"
+    NOTE = "NOTE", "Note"
+    STAGE_CHANGE = "STAGE_CHANGE", "Stage change"
+    OWNER_CHANGE = "OWNER_CHANGE", "Owner change"
+    TASK = "TASK", "Task"
+    CREATED = "CREATED", "Created"
+    SYSTEM = "SYSTEM", "System"
+
+
+# Types a member may log by hand; the rest are written by services only.
+LOGGABLE_TYPES = (
+    ActivityType.EMAIL,
+    ActivityType.CALL,
+    ActivityType.MEETING,
+    ActivityType.NOTE,
+    ActivityType.TASK,
+)
+# Logging one of these means the lead was contacted.
+CONTACT_TYPES = (ActivityType.EMAIL, ActivityType.CALL, ActivityType.MEETING, ActivityType.NOTE)
+
+
+class Activity(models.Model):
+    """One entry of a lead's timeline: the audit log. Append-only, enforced by a database trigger."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="activities")
+    type = models.CharField(max_length=16, choices=ActivityType.choices)
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    # PROTECT: the trigger would refuse the UPDATE that SET_NULL needs; members are deactivated, not deleted
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    # email threading (EMAIL activities only)
+    message_id = models.CharField(max_length=300, blank=True, default="")
+    thread_id = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead", "-created_at", "-id"], name="activity_lead_created_idx"),
+            models.Index(fields=["lead", "type", "-created_at"], name="activity_lead_type_idx"),
+            models.Index(fields=["type", "created_at"], name="activity_type_created_idx"),
+            models.Index(
+                fields=["lead", "thread_id"], name="activity_thread_idx", condition=~Q(thread_id="")
+            ),
+        ]
+        constraints = [
+            # an email recorded twice (same Message-ID on the same lead) is one activity
+            models.UniqueConstraint(
+                fields=["lead", "message_id"], condition=~Q(message_id=""), name="activity_unique_message"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} on lead {self.lead_id}"

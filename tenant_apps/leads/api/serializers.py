@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from tenant_apps.leads.models import Lead, Note, Source, Stage
+
+
+class OwnerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    owner = OwnerSerializer(allow_null=True)
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "company",
+            "source",
+            "stage",
+            "value",
+            "currency",
+            "owner",
+            "tags",
+            "score",
+            "stage_changed_at",
+            "last_contacted_at",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "allowed_transitions",
+        ]
+        read_only_fields = fields
+
+    def get_allowed_transitions(self, lead: Lead) -> list[str]:
+        return list(lead.allowed_stages())
+
+
+class LeadWriteSerializer(serializers.Serializer):
+    """Typing of the input; the rules (normalization, duplicates, membership) live in the service."""
+
+    name = serializers.CharField(max_length=200)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
+    value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    currency = serializers.CharField(max_length=3, required=False)
+    owner = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), max_length=20, required=False)
+    score = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
+
+    def to_service(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        if "owner" in data:
+            data["owner_id"] = data.pop("owner")
+        return data
+
+
+class LeadCreateSerializer(LeadWriteSerializer):
+    allow_duplicate = serializers.BooleanField(required=False, default=False)
+
+
+class LeadUpdateSerializer(LeadWriteSerializer):
+    stage = serializers.CharField(required=False, help_text="Refused: use the transition endpoint.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class TransitionSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+def _csv(choices: list[str], name: str) -> serializers.CharField:
+    return serializers.CharField(required=False, help_text=f"comma-separated {name}: {', '.join(choices)}")
+
+
+class LeadFilterSerializer(serializers.Serializer):
+    stage = _csv(Stage.values, "stages")
+    source = _csv(Source.values, "sources")  # type: ignore[assignment]
+    owner = serializers.CharField(required=False, help_text='"me", "none" or a member id')
+    tag = serializers.CharField(required=False, max_length=50)
+    value_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    value_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    last_contacted_after = serializers.DateTimeField(required=False)
+    last_contacted_before = serializers.DateTimeField(required=False)
+
+    def _choices(self, value: str, allowed: list[str]) -> list[str]:
+        values = [item.strip() for item in value.split(",") if item.strip()]
+        unknown = [item for item in values if item not in allowed]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown: {', '.join(unknown)}; expected {', '.join(allowed)}."
+            )
+        return values
+
+    def validate_stage(self, value: str) -> list[str]:
+        return self._choices(value.upper(), Stage.values)
+
+    def validate_source(self, value: str) -> list[str]:
+        return self._choices(value.lower(), Source.values)
+
+    def validate_owner(self, value: str) -> str | int:
+        if value in ("me", "none"):
+            return value
+        if not value.isdigit() or len(value) > 18:
+            raise serializers.ValidationError('Use "me", "none" or a member id.')
+        return int(value)
+
+    def validate_tag(self, value: str) -> str:
+        return " ".join(value.split()).lower()
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Note
+        fields = ["id", "body", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.pagination import Cursor
+from tenant_apps.leads import selectors, services
+from tenant_apps.leads.api.serializers import (
+    LeadCreateSerializer,
+    LeadFilterSerializer,
+    LeadSerializer,
+    LeadUpdateSerializer,
+    NoteSerializer,
+    TransitionSerializer,
+)
+from tenant_apps.leads.models import Note
+
+ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+
+
+class LeadCursor(Cursor):
+    orderings = ("created_at", "updated_at", "stage_changed_at", "value", "score", "name")
+
+
+def _lead_response(lead_id: int, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(LeadSerializer(selectors.lead_get(lead_id=lead_id)).data, status=status_code)
+
+
+class LeadListView(OrganizationView):
+    pagination_class = LeadCursor
+
+    @extend_schema(
+        parameters=[
+            LeadFilterSerializer,
+            OpenApiParameter("ordering", str),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: LeadSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        filters = parse(LeadFilterSerializer, request.query_params)
+        leads = selectors.lead_list(actor=self.member, filters=filters)
+        return self.paginated(leads, LeadSerializer)
+
+    @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        serializer = LeadCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.to_service()
+        lead = services.lead_create(actor=self.member, allow_duplicate=data.pop("allow_duplicate"), **data)
+        return _lead_response(lead.pk, status.HTTP_201_CREATED)
+
+
+class LeadDetailView(OrganizationView):
+    @extend_schema(responses={200: LeadSerializer, **ERRORS})
+    def get(self, request: Request, lead_id: int) -> Response:
+        return _lead_response(lead_id)
+
+    @extend_schema(request=LeadUpdateSerializer, responses={200: LeadSerializer, **ERRORS})
+    def patch(self, request: Request, lead_id: int) -> Response:
+        serializer = LeadUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.lead_update(lead_id=lead_id, actor=self.member, changes=serializer.to_service())
+        return _lead_response(lead_id)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, lead_id: int) -> Response:
+        services.lead_delete(lead_id=lead_id, actor=self.member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LeadRestoreView(OrganizationView):
+    @extend_schema(request=None, responses={200: LeadSerializer, **ERRORS})
+    def post(self, request: Request, lead_id: int) -> Response:
+        services.lead_restore(lead_id=lead_id, actor=self.member)
+        return _lead_response(lead_id)
+
+
+class LeadPurgeView(OrganizationView):
+    @extend_schema(request=None, responses={204: None, **ERRORS})
+    def post(self, request: Request, lead_id: int) -> Response:
+        services.lead_purge(lead_id=lead_id, actor=self.member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LeadTransitionView(OrganizationView):
+    @extend_schema(request=TransitionSerializer, responses={200: LeadSerializer, **ERRORS})
+    def post(self, request: Request, lead_id: int) -> Response:
+        data = parse(TransitionSerializer, request.data)
+        services.lead_transition(
+            lead_id=lead_id, to_stage=data["stage"], actor=self.member, reason=data["reason"]
+        )
+        return _lead_response(lead_id)
+
+
+class LeadStageHistoryView(OrganizationView):
+    @extend_schema(responses={200: dict, **ERRORS})
+    def get(self, request: Request, lead_id: int) -> Response:
+        return Response(selectors.stage_history(lead=selectors.lead_get(lead_id=lead_id)))
+
+
+class NoteCursor(Cursor):
+    pass
+
+
+class LeadNotesView(OrganizationView):
+    pagination_class = NoteCursor
+
+    @extend_schema(responses={200: NoteSerializer(many=True), **ERRORS})
+    def get(self, request: Request, lead_id: int) -> Response:
+        lead = selectors.lead_get(lead_id=lead_id)
+        return self.paginated(Note.objects.filter(lead=lead), NoteSerializer)
+
+    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer, **ERRORS})
+    def post(self, request: Request, lead_id: int) -> Response:
+        data: dict[str, Any] = parse(NoteSerializer, request.data)
+        note = services.note_create(lead_id=lead_id, actor=self.member, body=data["body"])
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Stage(models.TextChoices):
+    NEW = "NEW", "New"
+    CONTACTED = "CONTACTED", "Contacted"
+    QUALIFIED = "QUALIFIED", "Qualified"
+    PROPOSAL = "PROPOSAL", "Proposal"
+    NEGOTIATION = "NEGOTIATION", "Negotiation"
+    WON = "WON", "Won"
+    LOST = "LOST", "Lost"
+
+
+# The pipeline: the only stage changes there are. WON is final; LOST may be re-opened.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Stage.NEW: (Stage.CONTACTED, Stage.LOST),
+    Stage.CONTACTED: (Stage.QUALIFIED, Stage.LOST),
+    Stage.QUALIFIED: (Stage.PROPOSAL, Stage.LOST),
+    Stage.PROPOSAL: (Stage.NEGOTIATION, Stage.LOST),
+    Stage.NEGOTIATION: (Stage.WON, Stage.LOST),
+    Stage.WON: (),
+    Stage.LOST: (Stage.NEW,),
+}
+OPEN_STAGES = (Stage.NEW, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION)
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Web"
+    REFERRAL = "referral", "Referral"
+    ADS = "ads", "Ads"
+    EVENT = "event", "Event"
+    OUTBOUND = "outbound", "Outbound"
+    IMPORT = "import", "Import"
+    OTHER = "other", "Other"
+
+
+class LeadQuerySet(models.QuerySet["Lead"]):
+    def alive(self) -> LeadQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+
+class Lead(models.Model):
+    name = models.CharField(max_length=200)
+    email = models.CharField(max_length=254, blank=True, default="")
+    phone = models.CharField(max_length=40, blank=True, default="")
+    phone_normalized = models.CharField(max_length=20, blank=True, default="", editable=False)
+    company = models.CharField(max_length=200, blank=True, default="")
+    # normalized company + name: the third duplicate-detection key
+    identity_key = models.CharField(max_length=420, blank=True, default="", editable=False)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.OTHER)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    value = models.DecimalField(max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, default="USD")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    score = models.IntegerField(default=0)
+    stage_changed_at = models.DateTimeField(default=timezone.now)
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0), name="lead_value_not_negative"),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="lead_stage_known"),
+        ]
+        indexes = [
+            # a rep's pipeline: "my open leads by stage"
+            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            # the board and stage reports: "leads in PROPOSAL, newest first"
+            models.Index(fields=["stage", "created_at"], name="lead_stage_created_idx"),
+            # follow-up: "not contacted since ..."
+            models.Index(fields=["last_contacted_at"], name="lead_last_contacted_idx"),
+            # the default list: live leads, newest first (cursor pagination on created_at, id)
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="lead_alive_created_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            # duplicate detection on create
+            models.Index(fields=["email"], name="lead_email_idx", condition=~Q(email="")),
+            models.Index(
+                fields=["phone_normalized"], name="lead_phone_idx", condition=~Q(phone_normalized="")
+            ),
+            models.Index(fields=["identity_key"], name="lead_identity_idx", condition=~Q(identity_key="")),
+            GinIndex(fields=["tags"], name="lead_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def allowed_stages(self) -> tuple[str, ...]:
+        return TRANSITIONS[self.stage]
+
+    def can_transition_to(self, stage: str) -> bool:
+        return stage in TRANSITIONS[self.stage]
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Note(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["lead", "-created_at"], name="note_lead_created_idx")]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on lead {self.lead_id}"

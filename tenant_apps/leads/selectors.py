@@ -1,0 +1,81 @@
+"""Reads on leads with their rules: deleted leads are invisible unless asked for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from shared_apps.users.models import User
+from tenant_apps.leads.exceptions import LeadNotFound
+from tenant_apps.leads.models import Lead
+
+
+def lead_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
+    """Live leads with their owner joined (a page costs one query). `filters` keys: stage (list), owner
+    ("me" | "none" | id), source, tag, value_min/max, created_after/before, last_contacted_after/before."""
+    leads = Lead.objects.alive().select_related("owner")
+    for key, value in (filters or {}).items():
+        if value in (None, "", []):
+            continue
+        leads = _FILTERS[key](leads, value, actor)
+    return leads
+
+
+def _owner(leads: QuerySet[Lead], value: Any, actor: User | None) -> QuerySet[Lead]:
+    if value == "me":
+        return leads.filter(owner_id=actor.pk if actor else None)
+    if value == "none":
+        return leads.filter(owner__isnull=True)
+    return leads.filter(owner_id=value)
+
+
+_FILTERS: dict[str, Any] = {
+    "stage": lambda leads, value, actor: leads.filter(stage__in=value),
+    "owner": _owner,
+    "source": lambda leads, value, actor: leads.filter(source__in=value),
+    "tag": lambda leads, value, actor: leads.filter(tags__contains=[value]),
+    "value_min": lambda leads, value, actor: leads.filter(value__gte=Decimal(value)),
+    "value_max": lambda leads, value, actor: leads.filter(value__lte=Decimal(value)),
+    "created_after": lambda leads, value, actor: leads.filter(created_at__gte=value),
+    "created_before": lambda leads, value, actor: leads.filter(created_at__lt=value),
+    "last_contacted_after": lambda leads, value, actor: leads.filter(last_contacted_at__gte=value),
+    "last_contacted_before": lambda leads, value, actor: leads.filter(last_contacted_at__lt=value),
+}
+
+
+def lead_get(*, lead_id: int, include_deleted: bool = False) -> Lead:
+    leads = Lead.objects.select_related("owner")
+    if not include_deleted:
+        leads = leads.alive()
+    lead = leads.filter(pk=lead_id).first()
+    if lead is None:
+        raise LeadNotFound(id=lead_id)
+    return lead
+
+
+def stage_history(*, lead: Lead, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each stage the lead entered, from its STAGE_CHANGE activities: entered_at, left_at, duration."""
+    from django.utils import timezone
+
+    from tenant_apps.activities.models import Activity, ActivityType
+
+    changes = (
+        Activity.objects.filter(lead=lead, type=ActivityType.STAGE_CHANGE)
+        .order_by("occurred_at", "id")
+        .values_list("metadata", "occurred_at")
+    )
+    first_stage = changes[0][0].get("from", lead.stage) if changes else lead.stage
+    spans: list[dict[str, Any]] = [{"stage": first_stage, "entered_at": lead.created_at}]
+    for metadata, at in changes:
+        spans[-1]["left_at"] = at
+        spans.append({"stage": metadata.get("to"), "entered_at": at})
+    spans[-1]["left_at"] = None
+    now = now or timezone.now()
+    for span in spans:
+        end = span["left_at"] or now
+        span["duration_seconds"] = max(0.0, (end - span["entered_at"]).total_seconds())
+        span["current"] = span["left_at"] is None
+    return spans

@@ -1,0 +1,333 @@
+"""Every write on leads: each writes its activity in the same transaction and announces itself on commit."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from shared_apps.core.db import connection
+from shared_apps.core.errors import Forbidden, InvalidInput
+from shared_apps.core.events import publish_on_commit
+from shared_apps.core.validation import clean_text
+from shared_apps.organizations.models import Organization
+from shared_apps.users.models import Role, User
+from tenant_apps.activities.models import ActivityType
+from tenant_apps.activities.services import activity_record
+from tenant_apps.leads import normalize
+from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
+from tenant_apps.leads.models import Lead, Note, Source, Stage
+
+MAX_VALUE = Decimal("9999999999.99")
+EDITABLE_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "company",
+    "source",
+    "value",
+    "currency",
+    "owner_id",
+    "tags",
+    "score",
+)
+
+
+def _organization_currency() -> str:
+    tenant = getattr(connection, "tenant", None)
+    currency = getattr(tenant, "default_currency", None)
+    if currency:
+        return str(currency)
+    organization = (
+        Organization.objects.filter(schema_name=connection.schema_name).only("default_currency").first()
+    )
+    return organization.default_currency if organization else "USD"
+
+
+def _clean_value(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput("value", "A number is required.") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_VALUE:
+        raise InvalidInput("value", f"Between 0 and {MAX_VALUE}.")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput("value", "At most 2 decimal places.")
+    return amount
+
+
+def _clean_owner(owner_id: Any) -> int | None:
+    if owner_id in (None, ""):
+        return None
+    if isinstance(owner_id, bool) or not isinstance(owner_id, int):
+        raise InvalidInput("owner", "A member id is required.")
+    if not User.objects.filter(pk=owner_id, is_active=True).exists():
+        raise InvalidInput("owner", "Not an active member of this organization.", code="unknown_member")
+    return owner_id
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalize the editable fields present in `fields`."""
+    cleaned: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "name":
+            cleaned["name"] = clean_text(value, field="name", max_length=200, required=True)
+        elif key in ("company",):
+            cleaned[key] = clean_text(value, field=key, max_length=200)
+        elif key == "email":
+            cleaned["email"] = normalize.email(clean_text(value, field="email", max_length=254))
+        elif key == "phone":
+            cleaned["phone"] = clean_text(value, field="phone", max_length=40)
+            cleaned["phone_normalized"] = normalize.phone(cleaned["phone"])
+        elif key == "source":
+            if value not in Source.values:
+                raise InvalidInput("source", f"Expected one of {', '.join(Source.values)}.")
+            cleaned["source"] = value
+        elif key == "value":
+            cleaned["value"] = _clean_value(value)
+        elif key == "currency":
+            cleaned["currency"] = normalize.currency(clean_text(value, field="currency"))
+        elif key == "owner_id":
+            cleaned["owner_id"] = _clean_owner(value)
+        elif key == "tags":
+            cleaned["tags"] = normalize.tags(value)
+        elif key == "score":
+            if isinstance(value, bool) or not isinstance(value, int) or not -1_000_000 <= value <= 1_000_000:
+                raise InvalidInput("score", "An integer between -1000000 and 1000000.")
+            cleaned["score"] = value
+    return cleaned
+
+
+def _lock_identities(keys: list[str]) -> None:
+    """Serialize creations that share an email, phone or identity key, so two can't both pass the check."""
+    with connection.cursor() as cursor:
+        for key in sorted(keys):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{connection.schema_name}:{key}"]
+            )
+
+
+def _find_duplicate(*, email: str, phone_normalized: str, identity_key: str) -> tuple[Lead, str] | None:
+    alive = Lead.objects.alive()
+    for field, value in (
+        ("email", email),
+        ("phone_normalized", phone_normalized),
+        ("identity_key", identity_key),
+    ):
+        if value:
+            lead = alive.filter(**{field: value}).order_by("id").first()
+            if lead is not None:
+                return lead, {"phone_normalized": "phone", "identity_key": "company and name"}.get(
+                    field, field
+                )
+    return None
+
+
+def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: Any) -> Lead:
+    """Create a lead with its CREATED activity. Refuses a duplicate (same email, phone, or company + name)
+    unless `allow_duplicate`."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "Unknown field.")
+    if "stage" in fields:
+        raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
+    cleaned = _clean({"name": fields.get("name"), **fields})
+    cleaned.setdefault("currency", _organization_currency())
+    cleaned["identity_key"] = normalize.identity_key(cleaned["name"], cleaned.get("company", ""))
+    keys = {
+        "email": cleaned.get("email", ""),
+        "phone_normalized": cleaned.get("phone_normalized", ""),
+        "identity_key": cleaned["identity_key"],
+    }
+    with transaction.atomic():
+        if not allow_duplicate:
+            _lock_identities([value for value in keys.values() if value])
+            duplicate = _find_duplicate(**keys)
+            if duplicate is not None:
+                raise DuplicateLead(existing_id=duplicate[0].pk, matched_on=duplicate[1])
+        now = timezone.now()
+        lead = Lead.objects.create(**cleaned, stage=Stage.NEW, stage_changed_at=now, created_at=now)
+        activity_record(
+            lead=lead,
+            type=ActivityType.CREATED,
+            actor_id=actor.pk if actor else None,
+            subject=f"Lead created: {lead.name}",
+            metadata={"source": lead.source, "owner_id": lead.owner_id},
+        )
+        publish_on_commit(
+            "lead.created", record_id=lead.pk, actor_id=actor.pk if actor else None, stage=lead.stage
+        )
+    return lead
+
+
+def _locked(lead_id: int, *, deleted: bool = False) -> Lead:
+    lead = Lead.objects.select_for_update().filter(pk=lead_id, deleted_at__isnull=not deleted).first()
+    if lead is None:
+        raise LeadNotFound(id=lead_id)
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead_id: int, actor: User | None, changes: dict[str, Any]) -> Lead:
+    """Change editable fields. The stage is not one of them: it changes only through lead_transition.
+    An owner change writes OWNER_CHANGE; other changes a SYSTEM activity listing old and new values."""
+    if "stage" in changes:
+        raise InvalidInput(
+            "stage", "The stage changes only through POST /api/leads/<id>/transition/.", code="use_transition"
+        )
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "Unknown or read-only field.")
+    cleaned = _clean(changes)
+    lead = _locked(lead_id)
+    actor_id = actor.pk if actor else None
+    diff = {key: (getattr(lead, key), value) for key, value in cleaned.items() if getattr(lead, key) != value}
+    if not diff:
+        return lead
+    for key, (_old, new) in diff.items():
+        setattr(lead, key, new)
+    if {"name", "company"} & diff.keys():
+        lead.identity_key = normalize.identity_key(lead.name, lead.company)
+    lead.save()
+
+    if "owner_id" in diff:
+        previous, current = diff.pop("owner_id")
+        activity_record(
+            lead=lead,
+            type=ActivityType.OWNER_CHANGE,
+            actor_id=actor_id,
+            subject="Owner changed",
+            metadata={"from": previous, "to": current},
+        )
+        publish_on_commit(
+            "lead.owner_changed", record_id=lead.pk, actor_id=actor_id, previous=previous, current=current
+        )
+    diff.pop("phone_normalized", None)
+    if diff:
+        changed = {key: [_plain(old), _plain(new)] for key, (old, new) in diff.items()}
+        activity_record(
+            lead=lead,
+            type=ActivityType.SYSTEM,
+            actor_id=actor_id,
+            subject="Lead updated",
+            metadata={"event": "updated", "changes": changed},
+        )
+        publish_on_commit("lead.updated", record_id=lead.pk, actor_id=actor_id, fields=sorted(changed))
+    return lead
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+@transaction.atomic
+def lead_transition(*, lead_id: int, to_stage: str, actor: User | None, reason: str = "") -> Lead:
+    """Move a lead along the pipeline. Only the transitions in TRANSITIONS exist; the row is locked so
+    concurrent transitions of one lead serialize and the STAGE_CHANGE history is always a valid chain."""
+    if to_stage not in Stage.values:
+        raise InvalidInput("stage", f"Unknown stage; expected one of {', '.join(Stage.values)}.")
+    reason = clean_text(reason, field="reason", max_length=1000)
+    lead = _locked(lead_id)
+    if not lead.can_transition_to(to_stage):
+        raise TransitionNotAllowed(current=lead.stage, requested=to_stage, allowed=lead.allowed_stages())
+    previous, lead.stage, lead.stage_changed_at = lead.stage, to_stage, timezone.now()
+    lead.save(update_fields=["stage", "stage_changed_at", "updated_at"])
+    actor_id = actor.pk if actor else None
+    activity_record(
+        lead=lead,
+        type=ActivityType.STAGE_CHANGE,
+        actor_id=actor_id,
+        subject=f"Moved to {to_stage}",
+        metadata={"from": previous, "to": to_stage, "reason": reason},
+        occurred_at=lead.stage_changed_at,
+    )
+    publish_on_commit(
+        "lead.stage_changed", record_id=lead.pk, actor_id=actor_id, previous=previous, current=to_stage
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_delete(*, lead_id: int, actor: User | None) -> Lead:
+    """Soft delete: hidden from lists, search and analytics; restorable."""
+    lead = _locked(lead_id)
+    lead.deleted_at = timezone.now()
+    lead.save(update_fields=["deleted_at", "updated_at"])
+    actor_id = actor.pk if actor else None
+    activity_record(
+        lead=lead,
+        type=ActivityType.SYSTEM,
+        actor_id=actor_id,
+        subject="Lead deleted",
+        metadata={"event": "deleted"},
+    )
+    publish_on_commit("lead.deleted", record_id=lead.pk, actor_id=actor_id)
+    return lead
+
+
+@transaction.atomic
+def lead_restore(*, lead_id: int, actor: User | None) -> Lead:
+    lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+    if lead is None:
+        raise LeadNotFound(id=lead_id)
+    if lead.deleted_at is None:
+        raise LeadNotDeleted(id=lead_id)
+    lead.deleted_at = None
+    lead.save(update_fields=["deleted_at", "updated_at"])
+    actor_id = actor.pk if actor else None
+    activity_record(
+        lead=lead,
+        type=ActivityType.SYSTEM,
+        actor_id=actor_id,
+        subject="Lead restored",
+        metadata={"event": "restored"},
+    )
+    publish_on_commit("lead.restored", record_id=lead.pk, actor_id=actor_id)
+    return lead
+
+
+@transaction.atomic
+def lead_purge(*, lead_id: int, actor: User) -> None:
+    """Remove a deleted lead for good, with its notes and its timeline. Admins only.
+
+    The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge)."""
+    if actor.role != Role.ADMIN:
+        raise Forbidden("Only an admin can purge a lead.")
+    lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+    if lead is None:
+        raise LeadNotFound(id=lead_id)
+    if lead.deleted_at is None:
+        raise LeadNotDeleted("Delete the lead before purging it.", id=lead_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL leadpulse.purge = 'on'")
+    lead.delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL leadpulse.purge = 'off'")
+    publish_on_commit("lead.purged", record_id=lead_id, actor_id=actor.pk)
+
+
+def _alive(lead_id: int) -> Lead:
+    lead = Lead.objects.alive().filter(pk=lead_id).first()
+    if lead is None:
+        raise LeadNotFound(id=lead_id)
+    return lead
+
+
+@transaction.atomic
+def note_create(*, lead_id: int, actor: User | None, body: Any) -> Note:
+    body = clean_text(body, field="body", max_length=20_000, required=True)
+    lead = _alive(lead_id)
+    actor_id = actor.pk if actor else None
+    note = Note.objects.create(lead=lead, body=body, author_id=actor_id)
+    activity_record(
+        lead=lead,
+        type=ActivityType.NOTE,
+        actor_id=actor_id,
+        subject="Note",
+        body=body,
+        metadata={"note_id": note.pk},
+    )
+    publish_on_commit("lead.note_added", record_id=lead.pk, actor_id=actor_id, note_id=note.pk)
+    return note
