@@ -34,7 +34,7 @@ class DomainEvent:
 
 
 def subscribe(topic_prefix: str, handler: Handler) -> Callable[[], None]:
-    """Call `handler` for each event whose topic starts with `topic_prefix` ("" = all); returns unsubscribe."""
+    """Call `handler` for each event whose topic starts with `topic_prefix` ("" = all); returns an undo."""
     _subscribers[topic_prefix].append(handler)
     return lambda: _subscribers[topic_prefix].remove(handler)
 
