@@ -71,3 +71,14 @@ class OrganizationView(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers instead of silently turning them into text."""
+
+    default_error_messages = {"not_a_string": "Expected a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)

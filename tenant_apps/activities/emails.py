@@ -77,7 +77,7 @@ def _finish(
     message_id: list[str],
     subject: str,
     body: str,
-    date: datetime,
+    date_header: Any,
     in_reply_to: list[str],
     references: list[str],
     sender: str,
@@ -85,7 +85,9 @@ def _finish(
     cc: str,
 ) -> ParsedEmail:
     subject, body = subject[:300], body[:MAX_BODY_CHARS]
-    msgid = message_id[0] if message_id else _generated_id(sender, to, subject, date.isoformat(), body)
+    date = _date(date_header)
+    # without a Message-ID, the id is derived from what was sent (not from when we saw it)
+    msgid = message_id[0] if message_id else _generated_id(sender, to, subject, _clean(date_header), body)
     addresses = [address.lower() for _name, address in getaddresses([sender]) if address]
     headers = {
         "from": sender,
@@ -126,7 +128,7 @@ def parse_raw(raw: Any) -> ParsedEmail:
             message_id=_ids(message.get("Message-ID"), field_name="raw"),
             subject=_clean(message.get("Subject")),
             body=body,
-            date=_date(message.get("Date")),
+            date_header=message.get("Date"),
             in_reply_to=_ids(message.get("In-Reply-To"), field_name="raw"),
             references=_ids(message.get("References"), field_name="raw"),
             sender=sender,
@@ -147,7 +149,7 @@ def parse_fields(fields: dict[str, Any]) -> ParsedEmail:
         message_id=_ids(fields.get("message_id"), field_name="message_id"),
         subject=_clean(fields.get("subject")),
         body=_clean(fields.get("body")),
-        date=_date(fields.get("date")),
+        date_header=fields.get("date"),
         in_reply_to=_ids(fields.get("in_reply_to"), field_name="in_reply_to"),
         references=_ids(fields.get("references"), field_name="references"),
         sender=sender,

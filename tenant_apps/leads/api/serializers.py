@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from shared_apps.core.api import StrictCharField
 from tenant_apps.leads.models import Lead, Note, Source, Stage
 
 
@@ -48,16 +49,25 @@ class LeadSerializer(serializers.ModelSerializer):
 class LeadWriteSerializer(serializers.Serializer):
     """Typing of the input; the rules (normalization, duplicates, membership) live in the service."""
 
-    name = serializers.CharField(max_length=200)
-    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200)
+    email = StrictCharField(max_length=254, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=40, required=False, allow_blank=True)
+    company = StrictCharField(max_length=200, required=False, allow_blank=True)
     source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
     value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    currency = serializers.CharField(max_length=3, required=False)
+    currency = StrictCharField(max_length=3, required=False)
     owner = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
-    tags = serializers.ListField(child=serializers.CharField(max_length=50), max_length=20, required=False)
+    tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
     score = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A misspelled field silently ignored would look like a saved change: refuse it.
+        unknown = (
+            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        )
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return attrs
 
     def to_service(self) -> dict[str, Any]:
         data = dict(self.validated_data)
@@ -68,6 +78,7 @@ class LeadWriteSerializer(serializers.Serializer):
 
 class LeadCreateSerializer(LeadWriteSerializer):
     allow_duplicate = serializers.BooleanField(required=False, default=False)
+    stage = serializers.CharField(required=False, help_text="Refused: new leads start in NEW.")
 
 
 class LeadUpdateSerializer(LeadWriteSerializer):

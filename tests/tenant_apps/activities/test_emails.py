@@ -1,0 +1,133 @@
+import pytest
+from django_tenants.utils import schema_context
+
+from shared_apps.users.models import Role
+from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.leads.models import Lead
+
+FIRST = """\
+From: Jane Doe <jane@initech.example>
+To: sales@acme.example
+Subject: Pricing question
+Date: Mon, 16 Nov 2026 09:30:00 +0000
+Message-ID: <first-1@initech.example>
+Content-Type: text/plain; charset=utf-8
+
+Hi, what does the enterprise plan cost?
+"""
+
+REPLY = """\
+From: Rita Rep <rep1@acme.example>
+To: Jane Doe <jane@initech.example>
+Subject: Re: Pricing question
+Date: Mon, 16 Nov 2026 10:00:00 +0000
+Message-ID: <reply-2@acme.example>
+In-Reply-To: <first-1@initech.example>
+References: <first-1@initech.example>
+
+It depends on seats. Call tomorrow?
+"""
+
+HTML_ONLY = """\
+From: jane@initech.example
+Subject: Another topic
+Message-ID: <other-3@initech.example>
+Content-Type: text/html
+
+<p>Separate <b>thread</b></p>
+"""
+
+
+@pytest.fixture
+def lead(make_lead):
+    return make_lead(name="Jane Doe", email="jane@initech.example")
+
+
+def post(client, lead, **body):
+    return client.post(f"/api/leads/{lead.pk}/emails/", body, format="json")
+
+
+def test_raw_email_is_recorded_with_its_headers(api, lead, org):
+    response = post(api(Role.REP), lead, raw=FIRST)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["type"], body["subject"], body["message_id"]) == (
+        "EMAIL",
+        "Pricing question",
+        "<first-1@initech.example>",
+    )
+    assert body["body"].startswith("Hi, what does")
+    assert body["metadata"]["direction"] == "inbound"
+    assert body["occurred_at"] == "2026-11-16T09:30:00Z"
+    with schema_context(org.schema_name):
+        assert Lead.objects.get(pk=lead.pk).last_contacted_at.isoformat() == "2026-11-16T09:30:00+00:00"
+
+
+def test_replies_join_the_thread_and_threads_are_listed(api, lead):
+    client = api(Role.REP)
+    post(client, lead, raw=FIRST)
+    reply = post(client, lead, raw=REPLY).json()
+    assert reply["thread_id"] == "<first-1@initech.example>"
+    assert reply["metadata"]["direction"] == "outbound"
+    other = post(client, lead, raw=HTML_ONLY).json()
+    assert other["body"].split() == ["Separate", "thread"]
+    # parsed fields work too, with the reference given as a bare id
+    post(
+        client,
+        lead,
+        **{
+            "from": "jane@initech.example",
+            "subject": "Re: Re: Pricing question",
+            "message_id": "third-4@initech.example",
+            "in_reply_to": "<reply-2@acme.example>",
+            "body": "Tomorrow works.",
+        },
+    )
+
+    threads = client.get(f"/api/leads/{lead.pk}/email-threads/").json()
+    # latest message first: the undated reply was recorded last, so its thread leads
+    assert [thread["thread_id"] for thread in threads] == [
+        "<first-1@initech.example>",
+        "<other-3@initech.example>",
+    ]
+    pricing = threads[0]
+    assert pricing["count"] == 3
+    assert [message["message_id"] for message in pricing["messages"]] == [
+        "<first-1@initech.example>",
+        "<reply-2@acme.example>",
+        "<third-4@initech.example>",
+    ]
+
+
+def test_the_same_message_is_recorded_once(api, lead, org):
+    client = api(Role.REP)
+    first = post(client, lead, raw=FIRST)
+    again = post(client, lead, raw=FIRST)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    with schema_context(org.schema_name):
+        assert Activity.objects.filter(lead_id=lead.pk, type=ActivityType.EMAIL).count() == 1
+
+
+def test_a_message_without_message_id_is_still_recognized_when_sent_again(api, lead):
+    client = api(Role.REP)
+    raw = "From: jane@initech.example\nSubject: no id\n\nbody\n"
+    assert post(client, lead, raw=raw).status_code == 201
+    assert post(client, lead, raw=raw).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"raw": "just some text without headers"}, "raw"),
+        ({"raw": ""}, "raw"),
+        ({"raw": 42}, "raw"),
+        ({}, "raw"),
+        ({"from": "a@b.c", "message_id": "<<bad"}, "message_id"),
+        ({"from": "a@b.c", "date": "the day after tomorrow"}, "date"),
+    ],
+)
+def test_bad_emails_are_400(api, lead, body, field):
+    response = post(api(Role.REP), lead, **body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
