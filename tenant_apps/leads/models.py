@@ -59,8 +59,10 @@ class Lead(models.Model):
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
     value = models.DecimalField(max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default="USD")
+    # no single-column index: (owner, stage) serves lookups by owner alone too
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads",
+        db_index=False,
     )
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     score = models.IntegerField(default=0)
