@@ -34,7 +34,9 @@ class Activity(models.Model):
     """One entry of a lead's timeline: the audit log. Append-only, enforced by a database trigger."""
 
     # no single-column index: (lead, created_at) serves lookups by lead alone too
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="activities", db_index=False)
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     type = models.CharField(max_length=16, choices=ActivityType.choices)
     subject = models.CharField(max_length=300, blank=True, default="")
     body = models.TextField(blank=True, default="")
