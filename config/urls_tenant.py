@@ -13,6 +13,11 @@ urlpatterns = [
     path("api/auth/sign-out/", SignOutView.as_view(), name="sign-out"),
     path("api/me/", MeView.as_view(), name="me"),
     path("api/", include("tenant_apps.leads.api.urls")),
+    path("api/", include("tenant_apps.accounts.api.urls")),
+    path("api/", include("tenant_apps.contacts.api.urls")),
+    path("api/", include("tenant_apps.opportunities.api.urls")),
+    path("api/", include("tenant_apps.tasks.api.urls")),
+    path("api/", include("tenant_apps.segments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

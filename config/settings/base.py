@@ -74,6 +74,11 @@ TENANT_APPS = [
     "shared_apps.users",
     "tenant_apps.leads",
     "tenant_apps.activities",
+    "tenant_apps.accounts",
+    "tenant_apps.contacts",
+    "tenant_apps.opportunities",
+    "tenant_apps.tasks",
+    "tenant_apps.segments",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

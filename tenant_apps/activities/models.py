@@ -15,6 +15,9 @@ class ActivityType(models.TextChoices):
     OWNER_CHANGE = "OWNER_CHANGE", "Owner change"
     TASK = "TASK", "Task"
     CREATED = "CREATED", "Created"
+    STATUS_CHANGE = "STATUS_CHANGE", "Status change"
+    CONVERTED = "CONVERTED", "Converted"
+    MERGED = "MERGED", "Merged"
     SYSTEM = "SYSTEM", "System"
 
 
@@ -33,9 +36,40 @@ CONTACT_TYPES = (ActivityType.EMAIL, ActivityType.CALL, ActivityType.MEETING, Ac
 class Activity(models.Model):
     """One entry of a lead's timeline: the audit log. Append-only, enforced by a database trigger."""
 
-    # no single-column index: (lead, created_at) serves lookups by lead alone too
+    # The record(s) the activity is on: at least one. A contact's or an opportunity's activity also carries
+    # its account (at the time), so an account's timeline is one index range. No single-column indexes:
+    # the (record, created_at) ones serve lookups by record alone too.
     lead = models.ForeignKey(
-        "leads.Lead", on_delete=models.CASCADE, related_name="activities", db_index=False
+        "leads.Lead",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
+    )
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
+    )
+    opportunity = models.ForeignKey(
+        "opportunities.Opportunity",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
     type = models.CharField(max_length=16, choices=ActivityType.choices)
     subject = models.CharField(max_length=300, blank=True, default="")
@@ -52,6 +86,9 @@ class Activity(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["lead", "-created_at", "-id"], name="activity_lead_created_idx"),
+            models.Index(fields=["contact", "-created_at", "-id"], name="activity_contact_created_idx"),
+            models.Index(fields=["account", "-created_at", "-id"], name="activity_account_created_idx"),
+            models.Index(fields=["opportunity", "-created_at", "-id"], name="activity_opp_created_idx"),
             models.Index(fields=["lead", "type", "-created_at"], name="activity_lead_type_idx"),
             models.Index(fields=["type", "created_at"], name="activity_type_created_idx"),
             models.Index(
@@ -59,6 +96,13 @@ class Activity(models.Model):
             ),
         ]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False)
+                | Q(contact__isnull=False)
+                | Q(account__isnull=False)
+                | Q(opportunity__isnull=False),
+                name="activity_on_a_record",
+            ),
             # an email recorded twice (same Message-ID on the same lead) is one activity
             models.UniqueConstraint(
                 fields=["lead", "message_id"], condition=~Q(message_id=""), name="activity_unique_message"
@@ -67,3 +111,39 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} on lead {self.lead_id}"
+
+
+class Note(models.Model):
+    """A note on one record; each note is also a NOTE activity on that record's timeline."""
+
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    opportunity = models.ForeignKey(
+        "opportunities.Opportunity", null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False)
+                | Q(contact__isnull=False)
+                | Q(account__isnull=False)
+                | Q(opportunity__isnull=False),
+                name="note_on_a_record",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"note {self.pk}"

@@ -44,7 +44,8 @@ class Source(models.TextChoices):
 
 class LeadQuerySet(models.QuerySet["Lead"]):
     def alive(self) -> LeadQuerySet:
-        return self.filter(deleted_at__isnull=True)
+        """Neither soft-deleted nor merged into another lead."""
+        return self.filter(deleted_at__isnull=True, merged_into__isnull=True)
 
 
 class Lead(models.Model):
@@ -61,7 +62,11 @@ class Lead(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     # no single-column index: (owner, stage) serves lookups by owner alone too
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
         db_index=False,
     )
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
@@ -71,6 +76,22 @@ class Lead(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set when merged into another lead: the row stays as a tombstone pointing there.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(null=True, blank=True)
+    # Conversion (once) into an account, a contact and optionally an opportunity.
+    converted_at = models.DateTimeField(null=True, blank=True)
+    converted_account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="converted_leads"
+    )
+    converted_contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    converted_opportunity = models.ForeignKey(
+        "opportunities.Opportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = LeadQuerySet.as_manager()
 
@@ -113,18 +134,3 @@ class Lead(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
-
-
-class Note(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
-    body = models.TextField()
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["lead", "-created_at"], name="note_lead_created_idx")]
-
-    def __str__(self) -> str:
-        return f"note {self.pk} on lead {self.lead_id}"

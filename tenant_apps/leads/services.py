@@ -11,14 +11,15 @@ from django.utils import timezone
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
+from shared_apps.core.timeline import timeline_switch
 from shared_apps.core.validation import clean_text
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
-from tenant_apps.activities.models import ActivityType
+from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record
 from tenant_apps.leads import normalize
 from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
-from tenant_apps.leads.models import Lead, Note, Source, Stage
+from tenant_apps.leads.models import Lead, Source, Stage
 
 MAX_VALUE = Decimal("9999999999.99")
 EDITABLE_FIELDS = (
@@ -300,11 +301,8 @@ def lead_purge(*, lead_id: int, actor: User) -> None:
         raise LeadNotFound(id=lead_id)
     if lead.deleted_at is None:
         raise LeadNotDeleted("Delete the lead before purging it.", id=lead_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL leadpulse.purge = 'on'")
-    lead.delete()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL leadpulse.purge = 'off'")
+    with timeline_switch("purge"):
+        lead.delete()
     publish_on_commit("lead.purged", record_id=lead_id, actor_id=actor.pk)
 
 

@@ -5,7 +5,8 @@ from typing import Any
 from rest_framework import serializers
 
 from shared_apps.core.api import StrictCharField
-from tenant_apps.leads.models import Lead, Note, Source, Stage
+from tenant_apps.activities.models import Note
+from tenant_apps.leads.models import Lead, Source, Stage
 
 
 class OwnerSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
+from tenant_apps.activities.models import Note
 from tenant_apps.leads import selectors, services
 from tenant_apps.leads.api.serializers import (
     LeadCreateSerializer,
@@ -18,7 +19,6 @@ from tenant_apps.leads.api.serializers import (
     NoteSerializer,
     TransitionSerializer,
 )
-from tenant_apps.leads.models import Note
 
 ERRORS = {
     400: ErrorSerializer,

@@ -1,0 +1,41 @@
+"""Model pieces every record type of the customer model shares."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+
+class AliveQuerySet(models.QuerySet):
+    def alive(self) -> AliveQuerySet:
+        """Neither soft-deleted nor merged into another record."""
+        return self.filter(deleted_at__isnull=True, merged_into__isnull=True)
+
+
+class CustomerRecord(models.Model):
+    """Owner, tags, timestamps, soft delete and merge tombstone, as every record type has them."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set when merged into another record of the same type: the row stays as a tombstone pointing there.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AliveQuerySet.as_manager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+from shared_apps.core.models import CustomerRecord
+
+
+class Contact(CustomerRecord):
+    """A person, optionally at one account."""
+
+    name = models.CharField(max_length=200)
+    email = models.CharField(max_length=254, blank=True, default="")
+    phone = models.CharField(max_length=40, blank=True, default="")
+    phone_normalized = models.CharField(max_length=20, blank=True, default="", editable=False)
+    title = models.CharField(max_length=200, blank=True, default="")
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        db_index=False,
+    )
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "name"], name="contact_account_idx"),
+            models.Index(fields=["owner", "-created_at"], name="contact_owner_idx"),
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="contact_alive_created_idx",
+                condition=Q(deleted_at__isnull=True, merged_into__isnull=True),
+            ),
+            models.Index(fields=["email"], name="contact_email_idx", condition=~Q(email="")),
+            models.Index(
+                fields=["phone_normalized"], name="contact_phone_idx", condition=~Q(phone_normalized="")
+            ),
+            GinIndex(fields=["tags"], name="contact_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
