@@ -5,7 +5,11 @@ import pkgutil
 import sys
 from pathlib import Path
 
-NAMES = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name not in {"common"})
+NAMES = sorted(
+    m.name
+    for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+    if m.name not in {"common", "bypass", "settings_bypass"}
+)
 
 
 def main() -> int:

@@ -53,7 +53,8 @@ def main() -> None:
 
     def cleanup() -> None:
         connection.set_schema_to_public()
-        for organization in Organization.objects.filter(slug__startswith="bench"):
+        mine = Organization.objects.filter(slug__regex=r"^(benchm|bench-c)[0-9]+$")
+        for organization in mine:
             if organization.status != OrganizationStatus.DELETED:
                 organization = organization_delete(organization=organization)
             organization_purge(organization=organization, confirm=organization.slug)

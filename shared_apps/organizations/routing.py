@@ -22,8 +22,16 @@ MISSING_TTL = 30  # unknown hosts are cached briefly so a flood of them cannot h
 _MISSING = "missing"
 
 
+_route_cache: Any = None
+
+
 def _cache() -> Any:
-    return caches["platform"]
+    # One process-wide client: under ASGI `caches[...]` is per request context, and a fresh client per
+    # request would open a new Redis connection for every request.
+    global _route_cache
+    if _route_cache is None:
+        _route_cache = caches.create_connection("platform")
+    return _route_cache
 
 
 def _key(host: str) -> str:

@@ -15,16 +15,37 @@ from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_metadata, clean_text
 from shared_apps.users.models import User
 from tenant_apps.activities.emails import ParsedEmail, parse_fields, parse_raw
-from tenant_apps.activities.models import CONTACT_TYPES, LOGGABLE_TYPES, Activity, ActivityType
+from tenant_apps.activities.models import CONTACT_TYPES, LOGGABLE_TYPES, Activity, ActivityType, Note
 from tenant_apps.leads.models import Lead
 from tenant_apps.leads.selectors import lead_get
+
+Record = Any  # a Lead, Contact, Account or Opportunity
+
+
+def anchors_of(record: Record) -> dict[str, Any]:
+    """The activity/note/task anchor fields for a record: itself, plus its account for a contact or an
+    opportunity (so an account's timeline is one index range)."""
+    from tenant_apps.accounts.models import Account
+    from tenant_apps.contacts.models import Contact
+    from tenant_apps.opportunities.models import Opportunity
+
+    if isinstance(record, Lead):
+        return {"lead": record}
+    if isinstance(record, Contact):
+        return {"contact": record, "account_id": record.account_id}
+    if isinstance(record, Opportunity):
+        return {"opportunity": record, "account_id": record.account_id}
+    if isinstance(record, Account):
+        return {"account": record}
+    raise TypeError(f"not a customer record: {record!r}")
 
 
 def activity_record(
     *,
-    lead: Lead,
     type: str,
     actor_id: int | None,
+    lead: Lead | None = None,
+    record: Record | None = None,
     subject: str = "",
     body: str = "",
     metadata: dict[str, Any] | None = None,
@@ -32,14 +53,18 @@ def activity_record(
     message_id: str = "",
     thread_id: str = "",
 ) -> Activity:
-    """Append one activity. Callers hold the transaction that made the change it records.
+    """Append one activity on `record` (or `lead`). Callers hold the transaction that made the change.
 
-    Contact activities (email, call, meeting, note) move the lead's last_contacted_at forward, never back.
+    Contact activities (email, call, meeting, note) move the lead's or contact's last_contacted_at forward,
+    never back; any activity on an account's records moves the account's last_activity_at forward.
     """
+    record = record if record is not None else lead
+    assert record is not None, "an activity is on a record"
+    anchors = anchors_of(record)
     now = timezone.now()
     occurred_at = occurred_at or now
     activity = Activity.objects.create(
-        lead=lead,
+        **anchors,
         type=type,
         subject=subject[:300],
         body=body,
@@ -50,13 +75,46 @@ def activity_record(
         message_id=message_id,
         thread_id=thread_id,
     )
-    if type in CONTACT_TYPES and occurred_at <= now:
-        Lead.objects.filter(pk=lead.pk).filter(
-            Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=occurred_at)
-        ).update(last_contacted_at=occurred_at, updated_at=F("updated_at"))
-        if lead.last_contacted_at is None or lead.last_contacted_at < occurred_at:
-            lead.last_contacted_at = occurred_at
+    if occurred_at > now:
+        return activity  # a scheduled meeting has not happened yet
+    if type in CONTACT_TYPES and hasattr(record, "last_contacted_at"):
+        _move_forward(record.__class__, record, "last_contacted_at", occurred_at)
+    account_id = anchors.get("account_id") or (record.pk if "account" in anchors else None)
+    if account_id:
+        from tenant_apps.accounts.models import Account
+
+        _move_forward(Account, Account(pk=account_id), "last_activity_at", occurred_at)
     return activity
+
+
+def _move_forward(model: Any, record: Record, field: str, at: datetime) -> None:
+    model.objects.filter(pk=record.pk).filter(
+        Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": at})
+    ).update(**{field: at, "updated_at": F("updated_at")})
+    current = getattr(record, field, None)
+    if current is None or current < at:
+        setattr(record, field, at)
+
+
+def note_add(*, record: Record, actor: User | None, body: Any) -> Note:
+    """A note on any record, with its NOTE activity on that record's timeline."""
+    body = clean_text(body, field="body", max_length=20_000, required=True)
+    actor_id = actor.pk if actor else None
+    anchors = {key: value for key, value in anchors_of(record).items() if key != "account_id"}
+    with transaction.atomic():
+        note = Note.objects.create(**anchors, body=body, author_id=actor_id)
+        activity_record(
+            record=record,
+            type=ActivityType.NOTE,
+            actor_id=actor_id,
+            subject="Note",
+            body=body,
+            metadata={"note_id": note.pk},
+        )
+        publish_on_commit(
+            f"{record._meta.model_name}.note_added", record_id=record.pk, actor_id=actor_id, note_id=note.pk
+        )
+    return note
 
 
 def activity_log(

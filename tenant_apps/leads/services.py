@@ -16,7 +16,7 @@ from shared_apps.core.validation import clean_text
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
-from tenant_apps.activities.services import activity_record
+from tenant_apps.activities.services import activity_record, note_add
 from tenant_apps.leads import normalize
 from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
 from tenant_apps.leads.models import Lead, Source, Stage
@@ -313,19 +313,5 @@ def _alive(lead_id: int) -> Lead:
     return lead
 
 
-@transaction.atomic
 def note_create(*, lead_id: int, actor: User | None, body: Any) -> Note:
-    body = clean_text(body, field="body", max_length=20_000, required=True)
-    lead = _alive(lead_id)
-    actor_id = actor.pk if actor else None
-    note = Note.objects.create(lead=lead, body=body, author_id=actor_id)
-    activity_record(
-        lead=lead,
-        type=ActivityType.NOTE,
-        actor_id=actor_id,
-        subject="Note",
-        body=body,
-        metadata={"note_id": note.pk},
-    )
-    publish_on_commit("lead.note_added", record_id=lead.pk, actor_id=actor_id, note_id=note.pk)
-    return note
+    return note_add(record=_alive(lead_id), actor=actor, body=body)
