@@ -1,7 +1,7 @@
 from urllib.parse import urlsplit, urlunsplit
 
 from .base import *  # noqa: F403
-from .base import CACHES, REDIS_URL, RQ_QUEUES, env
+from .base import CACHES, DATABASES, REDIS_URL, RQ_QUEUES, env
 
 DEBUG = False
 # Tests use their own Redis database so that flushing it never touches a running `make up`.
@@ -21,3 +21,6 @@ for _queue in RQ_QUEUES.values():
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 BASE_DOMAIN = "testserver.local"
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
+
+# Separate names let several test runs share one server (parallel work on one machine).
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_leadpulse")}

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.users.models import User
@@ -82,3 +83,17 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+
+def merged_response(*, survivor_id: int, path: str) -> Response:
+    """What a merged record's URL answers: 301 to the survivor, with its id in a JSON body."""
+    response = Response(
+        {
+            "code": "merged",
+            "message": "This record was merged into another one.",
+            "details": {"survivor_id": survivor_id},
+        },
+        status=301,
+    )
+    response["Location"] = path
+    return response
