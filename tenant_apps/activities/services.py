@@ -119,15 +119,17 @@ def note_add(*, record: Record, actor: User | None, body: Any) -> Note:
 
 def activity_log(
     *,
-    lead_id: int,
     actor: User | None,
     type: str,
+    lead_id: int | None = None,
+    record: Record | None = None,
     subject: Any = "",
     body: Any = "",
     metadata: Any = None,
     occurred_at: datetime | None = None,
 ) -> Activity:
-    """A member logs a call, meeting, email, note or task on a lead's timeline."""
+    """A member logs a call, meeting, email, note or task on a record's timeline (`record`, or the lead
+    `lead_id`). A logged NOTE is a note too (note_add), so the notes list and the timeline always agree."""
     if type not in LOGGABLE_TYPES:
         raise InvalidInput(
             "type", f"Members log one of {', '.join(LOGGABLE_TYPES)}; the rest are written by LeadPulse."
@@ -136,9 +138,15 @@ def activity_log(
     body = clean_text(body, field="body", max_length=100_000)
     metadata = clean_metadata(metadata)
     with transaction.atomic():
-        lead = lead_get(lead_id=lead_id)
+        if record is None:
+            record = lead_get(lead_id=lead_id or 0)
+        if type == ActivityType.NOTE:
+            note = note_add(record=record, actor=actor, body=body)
+            return Activity.objects.get(
+                type=ActivityType.NOTE, metadata__note_id=note.pk, **{record._meta.model_name: record}
+            )
         activity = activity_record(
-            lead=lead,
+            record=record,
             type=type,
             actor_id=actor.pk if actor else None,
             subject=subject,
@@ -147,8 +155,8 @@ def activity_log(
             occurred_at=occurred_at,
         )
         publish_on_commit(
-            "lead.activity_logged",
-            record_id=lead.pk,
+            f"{record._meta.model_name}.activity_logged",
+            record_id=record.pk,
             actor_id=activity.actor_id,
             activity_id=activity.pk,
             type=type,

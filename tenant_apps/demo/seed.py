@@ -1,4 +1,4 @@
-"""Demo organizations for `make up`. Idempotent: existing organizations and users are kept as they are."""
+"""Demo organizations for `make up`. Idempotent: existing organizations, users and leads are kept as is."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from django_tenants.utils import schema_context
 from shared_apps.organizations import selectors as organization_selectors
 from shared_apps.organizations import services as organization_services
 from shared_apps.organizations.exceptions import OrganizationNotFound
+from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
+from tenant_apps.demo.leads import seed_leads
+from tenant_apps.leads.models import Lead
 
 DEMO_PASSWORD = "demo-pass-2026"
 OPERATOR_EMAIL = "operator@leadpulse.example"
 ORGANIZATIONS = {"acme": "Acme Corporation", "globex": "Globex Industries"}
+# Enough for lists, filters and reports to look lived-in, few enough to seed in seconds.
+LEAD_COUNTS = {"acme": 300, "globex": 200}
 MEMBERS = [
     ("admin", Role.ADMIN, "Ada Admin"),
     ("manager", Role.MANAGER, "Max Manager"),
@@ -27,6 +32,8 @@ MEMBERS = [
 class SeedResult:
     operator_email: str
     organizations: dict[str, list[tuple[str, str]]]
+    # live leads per organization after seeding (seeded now or kept from an earlier run)
+    leads: dict[str, int]
 
 
 def member_email(slug: str, handle: str) -> str:
@@ -38,7 +45,7 @@ def seed_operator() -> None:
         User.objects.create_superuser(OPERATOR_EMAIL, DEMO_PASSWORD, full_name="Olga Operator")
 
 
-def seed_organization(slug: str, name: str) -> list[tuple[str, str]]:
+def seed_organization(slug: str, name: str) -> tuple[Organization, list[tuple[str, str]]]:
     try:
         organization = organization_selectors.organization_get(slug=slug)
     except OrganizationNotFound:
@@ -54,12 +61,17 @@ def seed_organization(slug: str, name: str) -> list[tuple[str, str]]:
             email = member_email(slug, handle)
             if not User.objects.filter(email=email).exists():
                 User.objects.create_user(email, DEMO_PASSWORD, role=role, full_name=full_name)
-    return [(member_email(slug, handle), role) for handle, role, _ in MEMBERS]
+    return organization, [(member_email(slug, handle), role) for handle, role, _ in MEMBERS]
 
 
 def seed_demo() -> SeedResult:
     seed_operator()
-    return SeedResult(
-        operator_email=OPERATOR_EMAIL,
-        organizations={slug: seed_organization(slug, name) for slug, name in ORGANIZATIONS.items()},
-    )
+    result = SeedResult(operator_email=OPERATOR_EMAIL, organizations={}, leads={})
+    for slug, name in ORGANIZATIONS.items():
+        organization, members = seed_organization(slug, name)
+        # after the members: they own and work the leads
+        seed_leads(organization=organization, count=LEAD_COUNTS[slug])
+        with schema_context(organization.schema_name):
+            result.leads[slug] = Lead.objects.alive().count()
+        result.organizations[slug] = members
+    return result

@@ -56,7 +56,7 @@ def _clean_value(value: Any) -> Decimal:
         raise InvalidInput("value", f"Between 0 and {MAX_VALUE}.")
     if amount != amount.quantize(Decimal("0.01")):
         raise InvalidInput("value", "At most 2 decimal places.")
-    return amount
+    return amount.quantize(Decimal("0.01"))  # 40800 and 40800.00 are the same value: compare and store alike
 
 
 def _clean_owner(owner_id: Any) -> int | None:

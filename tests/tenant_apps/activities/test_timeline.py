@@ -151,3 +151,23 @@ def test_notes_are_on_the_timeline(api, make_lead, org):
         note = Activity.objects.get(lead_id=lead.pk, type=ActivityType.NOTE)
         assert note.body == "Prefers email"
         assert Lead.objects.get(pk=lead.pk).last_contacted_at == note.occurred_at
+
+
+def test_a_logged_note_is_a_note_too(api, make_lead):
+    lead = make_lead()
+    client = api(Role.REP)
+    logged = client.post(
+        f"/api/leads/{lead.pk}/activities/", {"type": "NOTE", "body": "via timeline"}, format="json"
+    )
+    assert (logged.status_code, logged.json()["type"]) == (201, "NOTE")
+    assert [note["body"] for note in client.get(f"/api/leads/{lead.pk}/notes/").json()["results"]] == [
+        "via timeline"
+    ]
+
+
+def test_an_equal_value_is_not_a_change(api, make_lead, org):
+    lead = make_lead(value="40800.00")
+    response = api(Role.ADMIN).patch(f"/api/leads/{lead.pk}/", {"value": "40800"}, format="json")
+    assert response.json()["value"] == "40800.00"
+    with schema_context(org.schema_name):
+        assert not Activity.objects.filter(lead_id=lead.pk, type=ActivityType.SYSTEM).exists()

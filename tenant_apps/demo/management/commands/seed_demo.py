@@ -7,7 +7,10 @@ from tenant_apps.demo.seed import DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo operator and the demo organizations acme and globex (keeps existing data)."
+    help = (
+        "Create the demo operator and the demo organizations acme and globex with their members and leads "
+        "(keeps existing data)."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         result = seed_demo()
@@ -20,6 +23,6 @@ class Command(BaseCommand):
             f"    operator: {result.operator_email}",
         ]
         for slug, members in result.organizations.items():
-            lines.append(f"  {slug}: http://{slug}.{base}:{port}/api/docs/")
+            lines.append(f"  {slug}: http://{slug}.{base}:{port}/api/docs/   {result.leads[slug]} leads")
             lines.extend(f"    {role:<8} {email}" for email, role in members)
         self.stdout.write("\n".join(lines) + "\n")
