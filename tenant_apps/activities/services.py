@@ -142,9 +142,8 @@ def activity_log(
             record = lead_get(lead_id=lead_id or 0)
         if type == ActivityType.NOTE:
             note = note_add(record=record, actor=actor, body=body)
-            return Activity.objects.get(
-                type=ActivityType.NOTE, metadata__note_id=note.pk, **{record._meta.model_name: record}
-            )
+            anchor = {str(record._meta.model_name): record}
+            return Activity.objects.get(type=ActivityType.NOTE, metadata__note_id=note.pk, **anchor)
         activity = activity_record(
             record=record,
             type=type,
