@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.models import CustomerRecord
+from shared_apps.core.search import folded, weighted_vector
 
 
 class AccountStatus(models.TextChoices):
@@ -36,6 +38,12 @@ class Account(CustomerRecord):
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.PROSPECT)
     last_activity_at = models.DateTimeField(null=True, blank=True)
 
+    search_vector = models.GeneratedField(
+        expression=weighted_vector(A=["name"], B=["domain", "industry"]),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
     class Meta:
         indexes = [
             models.Index(fields=["owner", "status"], name="account_owner_status_idx"),
@@ -48,6 +56,8 @@ class Account(CustomerRecord):
             ),
             models.Index(fields=["domain"], name="account_domain_idx", condition=~Q(domain="")),
             GinIndex(fields=["tags"], name="account_tags_gin"),
+            GinIndex(fields=["search_vector"], name="account_search_gin"),
+            GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="account_name_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from shared_apps.core.search import weighted_vector
 
 
 class ActivityType(models.TextChoices):
@@ -134,6 +138,10 @@ class Note(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
+    search_vector = models.GeneratedField(
+        expression=weighted_vector(C=["body"]), output_field=SearchVectorField(), db_persist=True
+    )
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -143,6 +151,10 @@ class Note(models.Model):
                 | Q(opportunity__isnull=False),
                 name="note_on_a_record",
             ),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="note_search_gin"),
+            models.Index(fields=["lead", "-created_at"], name="note_lead_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
 from shared_apps.core.models import CustomerRecord
+from shared_apps.core.search import folded, weighted_vector
 
 
 class Contact(CustomerRecord):
@@ -25,6 +27,12 @@ class Contact(CustomerRecord):
     )
     last_contacted_at = models.DateTimeField(null=True, blank=True)
 
+    search_vector = models.GeneratedField(
+        expression=weighted_vector(A=["name"], B=["email", "title"]),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
     class Meta:
         indexes = [
             models.Index(fields=["account", "name"], name="contact_account_idx"),
@@ -39,6 +47,8 @@ class Contact(CustomerRecord):
                 fields=["phone_normalized"], name="contact_phone_idx", condition=~Q(phone_normalized="")
             ),
             GinIndex(fields=["tags"], name="contact_tags_gin"),
+            GinIndex(fields=["search_vector"], name="contact_search_gin"),
+            GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="contact_name_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
+
+from shared_apps.core.search import folded, weighted_vector
 
 
 class Stage(models.TextChoices):
@@ -93,6 +96,13 @@ class Lead(models.Model):
         "opportunities.Opportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Full-text search: name first, then company and email. Kept by PostgreSQL itself (a generated column).
+    search_vector = models.GeneratedField(
+        expression=weighted_vector(A=["name"], B=["company", "email"]),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
     objects = LeadQuerySet.as_manager()
 
     class Meta:
@@ -120,6 +130,11 @@ class Lead(models.Model):
             ),
             models.Index(fields=["identity_key"], name="lead_identity_idx", condition=~Q(identity_key="")),
             GinIndex(fields=["tags"], name="lead_tags_gin"),
+            GinIndex(fields=["search_vector"], name="lead_search_gin"),
+            # fuzzy matches on misspelled names, companies and emails (pg_trgm)
+            GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="lead_name_trgm"),
+            GinIndex(OpClass(folded("company"), name="gin_trgm_ops"), name="lead_company_trgm"),
+            GinIndex(OpClass(F("email"), name="gin_trgm_ops"), name="lead_email_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from shared_apps.core.models import CustomerRecord
+from shared_apps.core.search import folded, weighted_vector
 
 
 class OpportunityStage(models.TextChoices):
@@ -54,6 +56,12 @@ class Opportunity(CustomerRecord):
         "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    search_vector = models.GeneratedField(
+        expression=weighted_vector(A=["name"], B=["close_reason"]),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
     class Meta:
         verbose_name_plural = "opportunities"
         constraints = [
@@ -75,6 +83,8 @@ class Opportunity(CustomerRecord):
                 condition=Q(deleted_at__isnull=True, merged_into__isnull=True),
             ),
             GinIndex(fields=["tags"], name="opportunity_tags_gin"),
+            GinIndex(fields=["search_vector"], name="opportun_search_gin"),
+            GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="opportun_name_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -6,11 +6,15 @@ the question is which index serves each query, not whether a scan wins on a tabl
 from datetime import timedelta
 
 import pytest
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
+from django.db.models import Value
 from django.utils import timezone
 
+from shared_apps.core.search import folded
 from tenant_apps.activities.models import Activity
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.search.selectors import TrigramMatch
 
 
 @pytest.fixture
@@ -46,7 +50,18 @@ def plan(queryset) -> str:
     return queryset.explain()
 
 
+def _full_text():
+    query = SearchQuery("1234:*", search_type="raw", config="simple")
+    return Lead.objects.alive().filter(search_vector=query)
+
+
+def _fuzzy():
+    return Lead.objects.alive().filter(TrigramMatch(folded("name"), Value("laed 12")))
+
+
 PATTERNS = [
+    ("search: full text with prefixes", _full_text, "lead_search_gin"),
+    ("search: misspelled name", _fuzzy, "lead_name_trgm"),
     (
         "a rep's open leads by stage",
         lambda: Lead.objects.filter(owner_id=1, stage=Stage.PROPOSAL),

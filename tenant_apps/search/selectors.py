@@ -1,0 +1,215 @@
+"""Search across record types: full-text (stored weighted tsvectors, prefix matching for type-ahead) plus
+pg_trgm similarity for misspellings, ranked together, with the usual filters. Deleted and merged records
+never appear (each type's `.alive()`), and every query is bounded by an index and a LIMIT."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.db.models import BooleanField, F, FloatField, Func, Q, QuerySet, TextField, Value
+from django.db.models.functions import Greatest, NullIf
+
+from shared_apps.core.errors import InvalidInput
+from shared_apps.core.search import folded
+from shared_apps.users.models import User
+from tenant_apps.accounts.models import Account
+from tenant_apps.activities.models import Note
+from tenant_apps.contacts.models import Contact
+from tenant_apps.leads.models import Lead
+from tenant_apps.opportunities.models import Opportunity
+
+MIN_QUERY_CHARS = 2
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 8
+MAX_PAGES = 10
+TRIGRAM_THRESHOLD = 0.3
+START, STOP = "\x01", "\x02"  # markers for ts_headline, turned into <mark> after HTML-escaping
+
+
+class TrigramMatch(Func):
+    """`a % b`: pg_trgm similarity above the threshold, served by the (folded) trigram GIN indexes."""
+
+    arg_joiner = " %% "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
+@dataclass(frozen=True)
+class SearchType:
+    model: Any
+    title: str  # field shown as the result's title
+    snippet_fields: tuple[str, ...]
+    fuzzy_fields: tuple[str, ...]  # trigram-indexed (folded) fields
+    stage_field: str | None = None
+
+
+TYPES: dict[str, SearchType] = {
+    "lead": SearchType(Lead, "name", ("name", "company", "email"), ("name", "company"), "stage"),
+    "contact": SearchType(Contact, "name", ("name", "email", "title"), ("name",)),
+    "account": SearchType(Account, "name", ("name", "domain", "industry"), ("name",)),
+    "opportunity": SearchType(Opportunity, "name", ("name",), ("name",), "stage"),
+    "note": SearchType(Note, "body", ("body",), ()),
+}
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def parse_query(q: Any) -> tuple[str, list[str]]:
+    """The cleaned text and its search terms; refuses what can only be a mistake or an attack."""
+    if not isinstance(q, str) or not q.strip():
+        raise InvalidInput("q", "A search text is required.", code="required")
+    if "\x00" in q:
+        raise InvalidInput("q", "NUL characters are not allowed.")
+    q = " ".join(q.split())
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidInput("q", f"At most {MAX_QUERY_CHARS} characters.", code="max_length")
+    if len(q) < MIN_QUERY_CHARS:
+        raise InvalidInput("q", f"At least {MIN_QUERY_CHARS} characters.", code="min_length")
+    terms = re.findall(r"[a-z0-9]+", fold(q))[:MAX_TERMS]
+    return q, terms
+
+
+def _owner_filter(value: Any, actor: User | None) -> Q:
+    if value == "me":
+        return Q(owner_id=actor.pk if actor else None)
+    if value == "none":
+        return Q(owner__isnull=True)
+    return Q(owner_id=value)
+
+
+def _candidates(
+    kind: str,
+    spec: SearchType,
+    *,
+    text: str,
+    terms: list[str],
+    filters: dict[str, Any],
+    actor: User | None,
+    limit: int,
+) -> QuerySet | None:
+    model = spec.model
+    rows = model.objects.all()
+    if kind == "note":
+        rows = rows.filter(
+            Q(lead__deleted_at__isnull=True, lead__merged_into__isnull=True)
+            | Q(contact__deleted_at__isnull=True, contact__merged_into__isnull=True)
+            | Q(account__deleted_at__isnull=True, account__merged_into__isnull=True)
+            | Q(opportunity__deleted_at__isnull=True, opportunity__merged_into__isnull=True)
+        )
+    else:
+        rows = rows.alive()
+    if filters.get("stage"):
+        if spec.stage_field is None:
+            return None  # this type has no stage: nothing of it can match a stage filter
+        rows = rows.filter(**{f"{spec.stage_field}__in": filters["stage"]})
+    if filters.get("owner") not in (None, ""):
+        if kind == "note":
+            return None
+        rows = rows.filter(_owner_filter(filters["owner"], actor))
+    if filters.get("tag"):
+        if kind == "note":
+            return None
+        rows = rows.filter(tags__contains=[filters["tag"]])
+    if filters.get("created_after"):
+        rows = rows.filter(created_at__gte=filters["created_after"])
+    if filters.get("created_before"):
+        rows = rows.filter(created_at__lt=filters["created_before"])
+
+    # prefix matching on every term: "jan do" finds "Jane Doe" as it is typed
+    query = SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
+    match = Q(search_vector=query)
+    similarity: Any = Value(0.0)
+    if spec.fuzzy_fields:
+        folded_text = fold(text)
+        sims = [
+            Func(folded(field), Value(folded_text), function="similarity", output_field=FloatField())
+            for field in spec.fuzzy_fields
+        ]
+        for field in spec.fuzzy_fields:
+            match |= Q(TrigramMatch(folded(field), Value(folded_text)))
+        similarity = Greatest(*sims) if len(sims) > 1 else sims[0]
+    return (
+        rows.filter(match)
+        .annotate(rank=SearchRank(F("search_vector"), query) * 2 + similarity)
+        .order_by("-rank", "-id")
+        .values("id", "rank")[:limit]
+    )
+
+
+def search(
+    *,
+    actor: User | None,
+    q: Any,
+    types: list[str],
+    filters: dict[str, Any],
+    page: int = 1,
+    page_size: int = 20,
+) -> dict[str, Any]:
+    text, terms = parse_query(q)
+    if not terms:  # only punctuation or symbols: nothing can match, and nothing is scanned
+        return {"results": [], "page": page, "has_more": False}
+    page = max(1, min(page, MAX_PAGES))
+    limit = page * page_size + 1
+    hits: list[tuple[float, str, int]] = []
+    for kind in types:
+        spec = TYPES[kind]
+        rows = _candidates(kind, spec, text=text, terms=terms, filters=filters, actor=actor, limit=limit)
+        if rows is not None:
+            hits += [(float(row["rank"]), kind, row["id"]) for row in rows]
+    hits.sort(key=lambda hit: (-hit[0], hit[1], -hit[2]))
+    window = hits[(page - 1) * page_size : page * page_size]
+    return {
+        "results": _render(window, terms),
+        "page": page,
+        "has_more": len(hits) > page * page_size and page < MAX_PAGES,
+    }
+
+
+def _render(window: list[tuple[float, str, int]], terms: list[str]) -> list[dict[str, Any]]:
+    """Titles and highlighted snippets, computed for the page's rows only (ts_headline is costly)."""
+    by_kind: dict[str, list[int]] = {}
+    for _rank, kind, record_id in window:
+        by_kind.setdefault(kind, []).append(record_id)
+    query = SearchQuery(" | ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
+    details: dict[tuple[str, int], dict[str, Any]] = {}
+    for kind, ids in by_kind.items():
+        spec = TYPES[kind]
+        # "name · company · email", skipping empty fields
+        text = Func(
+            Value(" · "),
+            *(NullIf(F(field), Value("")) for field in spec.snippet_fields),
+            function="concat_ws",
+            output_field=TextField(),
+        )
+        rows = spec.model.objects.filter(pk__in=ids).annotate(
+            snippet=SearchHeadline(
+                text, query, config="simple", start_sel=START, stop_sel=STOP, max_words=30, min_words=10
+            )
+        )
+        for row in rows:
+            details[(kind, row.pk)] = {
+                "title": str(getattr(row, spec.title))[:200],
+                "snippet": html.escape(row.snippet).replace(START, "<mark>").replace(STOP, "</mark>"),
+                "created_at": row.created_at,
+                **_links(kind, row),
+            }
+    return [
+        {"type": kind, "id": record_id, "rank": round(rank, 4), **details[(kind, record_id)]}
+        for rank, kind, record_id in window
+        if (kind, record_id) in details
+    ]
+
+
+def _links(kind: str, row: Any) -> dict[str, Any]:
+    if kind == "note":
+        for anchor in ("lead", "contact", "account", "opportunity"):
+            if getattr(row, f"{anchor}_id"):
+                return {"record": {"type": anchor, "id": getattr(row, f"{anchor}_id")}}
+    return {}
