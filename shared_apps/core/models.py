@@ -30,8 +30,9 @@ class CustomerRecord(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Set when merged into another record of the same type: the row stays as a tombstone pointing there.
+    # (no index: nearly every row is NULL here, and a NULL-heavy index only misleads the planner)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     merged_at = models.DateTimeField(null=True, blank=True)
 
