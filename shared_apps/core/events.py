@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[["DomainEvent"], None]
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
+# Called inside the publishing transaction (before commit): for writes that must commit or roll back with
+# the change itself, such as a webhook outbox. They must not fail for reasons unrelated to the change.
+_transactional: dict[str, list[Handler]] = defaultdict(list)
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,21 @@ def subscribe(topic_prefix: str, handler: Handler) -> Callable[[], None]:
     return lambda: _subscribers[topic_prefix].remove(handler)
 
 
+def subscribe_in_transaction(topic_prefix: str, handler: Handler) -> Callable[[], None]:
+    """Call `handler` inside the publishing transaction; an exception rolls the change back. Returns an undo."""
+    _transactional[topic_prefix].append(handler)
+    return lambda: _transactional[topic_prefix].remove(handler)
+
+
 def publish_on_commit(topic: str, *, record_id: int, actor_id: int | None = None, **data: Any) -> None:
+    """Announce a change: transactional subscribers now, inside the transaction; the others after commit."""
     event = DomainEvent(
         topic=topic, record_id=record_id, schema_name=connection.schema_name, actor_id=actor_id, data=data
     )
+    for prefix, handlers in list(_transactional.items()):
+        if event.topic.startswith(prefix):
+            for handler in list(handlers):
+                handler(event)
     transaction.on_commit(lambda: dispatch(event))
 
 

@@ -219,3 +219,19 @@ def test_paths_fixture_is_valid():
             assert step in TRANSITIONS[current]
             current = step
         assert current == stage
+
+
+def test_transactional_subscribers_commit_or_roll_back_with_the_change(make_lead, in_org, admin):
+    from django.db import transaction
+
+    lead = make_lead()
+    seen = []
+    undo = events.subscribe_in_transaction("lead.stage_changed", seen.append)
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.lead_transition(lead_id=lead.pk, to_stage=Stage.CONTACTED, actor=admin)
+            assert len(seen) == 1  # called inside the transaction, before any commit
+            raise RuntimeError("roll back")
+    finally:
+        undo()
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.NEW
