@@ -79,6 +79,7 @@ TENANT_APPS = [
     "tenant_apps.opportunities",
     "tenant_apps.tasks",
     "tenant_apps.segments",
+    "tenant_apps.notifications",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
@@ -135,6 +136,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
+# Outgoing mail (reminders, sequences): EMAIL_URL such as smtp://user:pass@host:587/?tls=True; the console
+# backend by default, so nothing leaves a development machine unless configured.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@leadpulse.example>")
+
 # Member API tokens expire after this many days (0 = never).
 AUTH_TOKEN_TTL_DAYS = env.int("AUTH_TOKEN_TTL_DAYS", default=30)
 
