@@ -43,7 +43,7 @@ def subscribe(topic_prefix: str, handler: Handler) -> Callable[[], None]:
 
 
 def subscribe_in_transaction(topic_prefix: str, handler: Handler) -> Callable[[], None]:
-    """Call `handler` inside the publishing transaction; an exception rolls the change back. Returns an undo."""
+    """Call `handler` inside the publishing transaction (an exception rolls the change back); returns undo."""
     _transactional[topic_prefix].append(handler)
     return lambda: _transactional[topic_prefix].remove(handler)
 

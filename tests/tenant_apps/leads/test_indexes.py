@@ -52,11 +52,11 @@ def plan(queryset) -> str:
 
 def _full_text():
     query = SearchQuery("1234:*", search_type="raw", config="simple")
-    return Lead.objects.alive().filter(search_vector=query)
+    return Lead.objects.filter(search_vector=query)
 
 
 def _fuzzy():
-    return Lead.objects.alive().filter(TrigramMatch(folded("name"), Value("laed 12")))
+    return Lead.objects.filter(TrigramMatch(folded("name"), Value("laed 12")))
 
 
 PATTERNS = [

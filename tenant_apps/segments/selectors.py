@@ -1,0 +1,147 @@
+"""Reads on segments, and their evaluation: a segment's rows are computed at read time, with the same
+visibility as the record lists (deleted and merged records never appear)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from shared_apps.core.errors import InvalidInput
+from shared_apps.users.models import User
+from tenant_apps.accounts.models import Account
+from tenant_apps.contacts.models import Contact
+from tenant_apps.leads.models import OPEN_STAGES, Lead
+from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
+from tenant_apps.segments.exceptions import PresetNotFound, SegmentNotFound, SegmentOutdated
+from tenant_apps.segments.fields import clean_definition, definition_q
+from tenant_apps.segments.models import RecordType, Segment
+
+MODELS: dict[str, type[models.Model]] = {
+    RecordType.LEAD: Lead,
+    RecordType.CONTACT: Contact,
+    RecordType.ACCOUNT: Account,
+    RecordType.OPPORTUNITY: Opportunity,
+}
+DEFAULT_ORDERING = ("-created_at", "-id")
+
+
+def segment_visible(*, actor: User) -> QuerySet[Segment]:
+    """The actor's own segments and every shared one; others' private segments do not exist for them."""
+    return Segment.objects.filter(Q(owner_id=actor.pk) | Q(shared=True)).select_related("owner")
+
+
+def segment_list(*, actor: User, filters: dict[str, Any] | None = None) -> QuerySet[Segment]:
+    """Visible segments with their owner joined. `filters` keys: record_type, mine (bool)."""
+    segments = segment_visible(actor=actor)
+    filters = filters or {}
+    if filters.get("record_type"):
+        segments = segments.filter(record_type=filters["record_type"])
+    if filters.get("mine") is not None:
+        mine = Q(owner_id=actor.pk)
+        segments = segments.filter(mine) if filters["mine"] else segments.exclude(mine)
+    return segments
+
+
+def segment_get(*, actor: User, segment_id: int) -> Segment:
+    segment = segment_visible(actor=actor).filter(pk=segment_id).first()
+    if segment is None:
+        raise SegmentNotFound(id=segment_id)
+    return segment
+
+
+def records(record_type: str) -> QuerySet[Any]:
+    """Live records of one type: what the record lists show."""
+    model: Any = MODELS[record_type]
+    return model.objects.alive()
+
+
+def segment_results(*, segment: Segment, actor: User, now: datetime | None = None) -> QuerySet[Any]:
+    """The records matching the segment now, as one queryset (relative conditions resolve against `now`
+    and the actor). A definition the whitelist no longer accepts is a conflict, never a query."""
+    try:
+        definition = clean_definition(segment.record_type, segment.definition)
+    except InvalidInput as error:
+        raise SegmentOutdated(
+            f"This segment's definition is no longer valid ({error.message}); edit it.", id=segment.pk
+        ) from None
+    condition = definition_q(segment.record_type, definition, actor_id=actor.pk, now=now or timezone.now())
+    return records(segment.record_type).filter(condition)
+
+
+# ---- presets -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    name: str
+    record_type: str
+    description: str
+    condition: Callable[[User, datetime], Q]
+    ordering: tuple[str, ...] = DEFAULT_ORDERING
+
+
+def quarter_of(day: date) -> tuple[date, date]:
+    """First and last day of the calendar quarter holding `day`."""
+    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    next_first = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
+    return first, next_first - timedelta(days=1)
+
+
+def _high_value_closing_this_quarter(actor: User, now: datetime) -> Q:
+    first, last = quarter_of(timezone.localdate(now))
+    return Q(
+        closed_at__isnull=True,
+        expected_close_date__gte=first,
+        expected_close_date__lte=last,
+        amount__gte=10_000,
+    ) & ~Q(stage__in=CLOSED_STAGES)
+
+
+PRESETS: dict[str, Preset] = {
+    preset.key: preset
+    for preset in (
+        Preset(
+            key="my_open_leads",
+            name="My open leads",
+            record_type=RecordType.LEAD,
+            description="Leads I own that are not won or lost.",
+            condition=lambda actor, now: Q(owner_id=actor.pk, stage__in=OPEN_STAGES),
+        ),
+        Preset(
+            key="no_activity_30_days",
+            name="No activity in 30 days",
+            record_type=RecordType.LEAD,
+            description="Open leads not contacted in the last 30 days, or never.",
+            condition=lambda actor, now: (
+                Q(stage__in=OPEN_STAGES)
+                & (Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=now - timedelta(days=30)))
+            ),
+        ),
+        Preset(
+            key="high_value_closing_this_quarter",
+            name="High-value deals closing this quarter",
+            record_type=RecordType.OPPORTUNITY,
+            description="Open opportunities of 10,000 or more expected to close this calendar quarter, "
+            "largest first.",
+            condition=_high_value_closing_this_quarter,
+            ordering=("-amount", "-id"),
+        ),
+    )
+}
+
+
+def preset_get(*, key: str) -> Preset:
+    if key not in PRESETS:
+        raise PresetNotFound(key=key[:100])
+    return PRESETS[key]
+
+
+def preset_results(*, preset: Preset, actor: User, now: datetime | None = None) -> QuerySet[Any]:
+    return records(preset.record_type).filter(preset.condition(actor, now or timezone.now()))

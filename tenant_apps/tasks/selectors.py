@@ -1,0 +1,96 @@
+"""Reads on tasks. A task lives as long as its record does: tasks on a deleted or merged record are
+invisible (they come back when the record is restored)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from shared_apps.users.models import User
+from tenant_apps.tasks.exceptions import TaskNotFound
+from tenant_apps.tasks.models import Task, TaskStatus
+
+ANCHORS = ("lead", "contact", "account", "opportunity")
+# Tasks without a due date sort after every dated one (cursor pagination cannot page over NULLs).
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def anchor_of(task: Task) -> Any:
+    """The record the task is on."""
+    return next(getattr(task, name) for name in ANCHORS if getattr(task, f"{name}_id") is not None)
+
+
+def _anchor_alive() -> Q:
+    condition = Q()
+    for name in ANCHORS:
+        condition &= Q(**{f"{name}__isnull": True}) | Q(
+            **{f"{name}__deleted_at__isnull": True, f"{name}__merged_into__isnull": True}
+        )
+    return condition
+
+
+def live_tasks() -> QuerySet[Task]:
+    return Task.objects.filter(_anchor_alive())
+
+
+def _overdue(now: datetime) -> Q:
+    return Q(status=TaskStatus.OPEN, due_at__lt=now)
+
+
+def task_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Task]:
+    """Live tasks with their assignee and record joined (a page costs one query), annotated with `due_sort`
+    (the due date, or never) for ordering. `filters` keys: assignee ("me" | "none" | id), status (list),
+    due_before, due_after, overdue (bool), lead, contact, account, opportunity (record ids)."""
+    tasks = (
+        live_tasks()
+        .select_related("assignee", *ANCHORS)
+        .annotate(due_sort=Coalesce(F("due_at"), Value(NEVER)))
+    )
+    for key, value in (filters or {}).items():
+        if value is None or value in ("", []):
+            continue
+        tasks = _FILTERS[key](tasks, value, actor)
+    return tasks
+
+
+def _assignee(tasks: QuerySet[Task], value: Any, actor: User | None) -> QuerySet[Task]:
+    if value == "me":
+        return tasks.filter(assignee_id=actor.pk if actor else None)
+    if value == "none":
+        return tasks.filter(assignee__isnull=True)
+    return tasks.filter(assignee_id=value)
+
+
+def _overdue_filter(tasks: QuerySet[Task], value: bool, actor: User | None) -> QuerySet[Task]:
+    condition = _overdue(timezone.now())
+    return tasks.filter(condition) if value else tasks.exclude(condition)
+
+
+def _on_record(name: str) -> Any:
+    return lambda tasks, value, actor: tasks.filter(**{f"{name}_id": value})
+
+
+_FILTERS: dict[str, Any] = {
+    "assignee": _assignee,
+    "status": lambda tasks, value, actor: tasks.filter(status__in=value),
+    "due_before": lambda tasks, value, actor: tasks.filter(due_at__lt=value),
+    "due_after": lambda tasks, value, actor: tasks.filter(due_at__gte=value),
+    "overdue": _overdue_filter,
+    **{name: _on_record(name) for name in ANCHORS},
+}
+
+
+def task_overdue(*, actor: User) -> QuerySet[Task]:
+    """The actor's open tasks whose due date has passed (what reminders go out for)."""
+    return task_list(actor=actor, filters={"assignee": "me", "overdue": True})
+
+
+def task_get(*, task_id: int) -> Task:
+    task = task_list(actor=None).filter(pk=task_id).first()
+    if task is None:
+        raise TaskNotFound(id=task_id)
+    return task
