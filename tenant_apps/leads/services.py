@@ -164,7 +164,12 @@ def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: 
 
 
 def _locked(lead_id: int, *, deleted: bool = False) -> Lead:
-    lead = Lead.objects.select_for_update().filter(pk=lead_id, deleted_at__isnull=not deleted).first()
+    # a merged lead is a tombstone: nothing writes to it any more
+    lead = (
+        Lead.objects.select_for_update()
+        .filter(pk=lead_id, deleted_at__isnull=not deleted, merged_into__isnull=True)
+        .first()
+    )
     if lead is None:
         raise LeadNotFound(id=lead_id)
     return lead
@@ -270,7 +275,7 @@ def lead_delete(*, lead_id: int, actor: User | None) -> Lead:
 
 @transaction.atomic
 def lead_restore(*, lead_id: int, actor: User | None) -> Lead:
-    lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+    lead = Lead.objects.select_for_update().filter(pk=lead_id, merged_into__isnull=True).first()
     if lead is None:
         raise LeadNotFound(id=lead_id)
     if lead.deleted_at is None:
@@ -296,7 +301,7 @@ def lead_purge(*, lead_id: int, actor: User) -> None:
     The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge)."""
     if actor.role != Role.ADMIN:
         raise Forbidden("Only an admin can purge a lead.")
-    lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+    lead = Lead.objects.select_for_update().filter(pk=lead_id, merged_into__isnull=True).first()
     if lead is None:
         raise LeadNotFound(id=lead_id)
     if lead.deleted_at is None:

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ErrorSerializer, OrganizationView, merged_response, parse
 from shared_apps.core.pagination import Cursor
 from tenant_apps.activities.models import Note
+from tenant_apps.dedupe.selectors import merged_into
 from tenant_apps.leads import selectors, services
 from tenant_apps.leads.api.serializers import (
     LeadCreateSerializer,
@@ -19,6 +21,8 @@ from tenant_apps.leads.api.serializers import (
     NoteSerializer,
     TransitionSerializer,
 )
+from tenant_apps.leads.exceptions import LeadNotFound
+from tenant_apps.leads.models import Lead
 
 ERRORS = {
     400: ErrorSerializer,
@@ -64,9 +68,17 @@ class LeadListView(OrganizationView):
 
 
 class LeadDetailView(OrganizationView):
-    @extend_schema(responses={200: LeadSerializer, **ERRORS})
+    @extend_schema(responses={200: LeadSerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
-        return _lead_response(lead_id)
+        """A merged lead answers 301 with the survivor's id."""
+        try:
+            return _lead_response(lead_id)
+        except LeadNotFound:
+            # looked up only on a miss: a live lead costs no extra query
+            survivor_id = merged_into(model=Lead, record_id=lead_id)
+            if survivor_id is None:
+                raise
+            return merged_response(survivor_id=survivor_id, path=reverse("lead", args=[survivor_id]))
 
     @extend_schema(request=LeadUpdateSerializer, responses={200: LeadSerializer, **ERRORS})
     def patch(self, request: Request, lead_id: int) -> Response:

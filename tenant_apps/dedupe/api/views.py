@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from tenant_apps.dedupe import selectors, services
+from tenant_apps.dedupe.api.serializers import (
+    AccountSuggestionSerializer,
+    ContactSuggestionSerializer,
+    LeadSuggestionSerializer,
+    MergeResultSerializer,
+    MergeSerializer,
+)
+
+ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+
+
+class _MergeView(OrganizationView):
+    merge: Callable[..., services.Merge]
+
+    @extend_schema(request=MergeSerializer, responses={200: MergeResultSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Merge the `merged` records into `survivor`: chosen fields, united tags, and everything that
+        pointed at them (timeline, notes, tasks, links) moves to it; the merged ones remain as tombstones."""
+        data = parse(MergeSerializer, request.data)
+        merge = self.merge(
+            survivor_id=data["survivor"],
+            merged_ids=data["merged"],
+            field_winners=data["fields"],
+            actor=self.member,
+        )
+        return Response(MergeResultSerializer(merge).data)
+
+
+class LeadMergeView(_MergeView):
+    merge = staticmethod(services.lead_merge)
+
+
+class ContactMergeView(_MergeView):
+    merge = staticmethod(services.contact_merge)
+
+
+class AccountMergeView(_MergeView):
+    merge = staticmethod(services.account_merge)
+
+
+def _suggestions(serializer: type[serializers.Serializer], suggestions: list[Any]) -> Response:
+    return Response(serializer(suggestions, many=True).data)
+
+
+class LeadDuplicatesView(OrganizationView):
+    @extend_schema(responses={200: LeadSuggestionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, lead_id: int) -> Response:
+        """Live leads that look like this one, best first (at most 20), with why."""
+        return _suggestions(LeadSuggestionSerializer, selectors.lead_duplicates(lead_id=lead_id))
+
+
+class ContactDuplicatesView(OrganizationView):
+    @extend_schema(responses={200: ContactSuggestionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, contact_id: int) -> Response:
+        """Live contacts that look like this one, best first (at most 20), with why."""
+        return _suggestions(ContactSuggestionSerializer, selectors.contact_duplicates(contact_id=contact_id))
+
+
+class AccountDuplicatesView(OrganizationView):
+    @extend_schema(responses={200: AccountSuggestionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, account_id: int) -> Response:
+        """Live accounts that look like this one, best first (at most 20), with why."""
+        return _suggestions(AccountSuggestionSerializer, selectors.account_duplicates(account_id=account_id))
