@@ -207,6 +207,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Several record types have a stage or a status: name their enums apart in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStageEnum": "tenant_apps.leads.models.Stage",
+        "OpportunityStageEnum": "tenant_apps.opportunities.models.OpportunityStage",
+        "AccountStatusEnum": "tenant_apps.accounts.models.AccountStatus",
+        "ActivityTypeEnum": "tenant_apps.activities.models.ActivityType",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from shared_apps.core.api import StrictCharField
+from tenant_apps.accounts.api.records import IdField, RecordFilterSerializer, StrictSerializer
+from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
+from tenant_apps.activities.api.serializers import ActorSerializer
+from tenant_apps.leads.api.serializers import OwnerSerializer
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    owner = OwnerSerializer(allow_null=True)
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "industry",
+            "size",
+            "status",
+            "owner",
+            "tags",
+            "last_activity_at",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ]
+        read_only_fields = fields
+
+
+class AccountWriteSerializer(StrictSerializer):
+    name = StrictCharField(max_length=200)
+    domain = StrictCharField(
+        max_length=2000, required=False, allow_blank=True, help_text="normalized: acme.com"
+    )
+    industry = StrictCharField(max_length=100, required=False, allow_blank=True)
+    size = serializers.ChoiceField(choices=AccountSize.choices, required=False, allow_blank=True)
+    owner = IdField(required=False, allow_null=True)
+    tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+
+
+class AccountCreateSerializer(AccountWriteSerializer):
+    status = serializers.ChoiceField(
+        choices=AccountStatus.choices, required=False, help_text="the starting status (prospect by default)"
+    )
+
+
+class AccountUpdateSerializer(AccountWriteSerializer):
+    status = serializers.CharField(required=False, help_text="Refused: use the status endpoint.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class AccountStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    reason = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class AccountStatusChangeSerializer(serializers.ModelSerializer):
+    actor = ActorSerializer(allow_null=True)
+
+    class Meta:
+        model = AccountStatusChange
+        fields = ["id", "from_status", "to_status", "actor", "reason", "at"]
+        read_only_fields = fields
+
+
+class AccountFilterSerializer(RecordFilterSerializer):
+    status = serializers.CharField(
+        required=False, help_text=f"comma-separated statuses: {', '.join(AccountStatus.values)}"
+    )
+    industry = serializers.CharField(required=False, max_length=100)
+    size = serializers.CharField(
+        required=False, help_text=f"comma-separated sizes: {', '.join(AccountSize.values)}"
+    )
+    inactive_since = serializers.DateTimeField(
+        required=False, help_text="no activity since then (last_activity_at before it, or never)"
+    )
+
+    def validate_status(self, value: str) -> list[str]:
+        return self.choices(value.lower(), AccountStatus.values)
+
+    def validate_size(self, value: str) -> list[str]:
+        return self.choices(value, AccountSize.values)
+
+    def validate_industry(self, value: str) -> str:
+        return value.strip()

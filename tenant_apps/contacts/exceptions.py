@@ -1,0 +1,11 @@
+from shared_apps.core.errors import Conflict, NotFound
+
+
+class ContactNotFound(NotFound):
+    code = "contact_not_found"
+    message = "No such contact."
+
+
+class ContactNotDeleted(Conflict):
+    code = "contact_not_deleted"
+    message = "Only a deleted contact can be restored."

@@ -1,0 +1,128 @@
+"""Every write on contacts: each writes its activity in the same transaction and announces itself on
+commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from shared_apps.core.events import publish_on_commit
+from shared_apps.core.validation import clean_text
+from shared_apps.users.models import User
+from tenant_apps.accounts.services import (
+    check_fields,
+    clean_account,
+    clean_owner,
+    clean_tags,
+    created_metadata,
+    record_activity_log,
+    record_changes_save,
+    record_restore,
+    record_soft_delete,
+)
+from tenant_apps.activities.models import Activity, ActivityType, Note
+from tenant_apps.activities.services import activity_record, note_add
+from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound
+from tenant_apps.contacts.models import Contact
+from tenant_apps.leads import normalize
+
+CONTACT_FIELDS = ("name", "email", "phone", "title", "account_id", "owner_id", "tags")
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "name":
+            cleaned["name"] = clean_text(value, field="name", max_length=200, required=True)
+        elif key == "email":
+            cleaned["email"] = normalize.email(clean_text(value, field="email", max_length=254))
+        elif key == "phone":
+            cleaned["phone"] = clean_text(value, field="phone", max_length=40)
+            cleaned["phone_normalized"] = normalize.phone(cleaned["phone"])
+        elif key == "title":
+            cleaned["title"] = clean_text(value, field="title", max_length=200)
+        elif key == "account_id":
+            cleaned["account_id"] = clean_account(value)
+        elif key == "owner_id":
+            cleaned["owner_id"] = clean_owner(value)
+        elif key == "tags":
+            cleaned["tags"] = clean_tags(value)
+    return cleaned
+
+
+def contact_create(*, actor: User | None, from_lead_id: int | None = None, **fields: Any) -> Contact:
+    """Create a contact, at a live account or none, with its CREATED activity (on the account's timeline
+    too); `from_lead_id` names the lead a conversion made it from."""
+    check_fields(fields, CONTACT_FIELDS)
+    cleaned = _clean({"name": fields.get("name"), **fields})
+    actor_id = actor.pk if actor else None
+    with transaction.atomic():
+        contact = Contact.objects.create(**cleaned)
+        suffix, metadata = created_metadata(
+            from_lead_id, account_id=contact.account_id, owner_id=contact.owner_id
+        )
+        activity_record(
+            record=contact,
+            type=ActivityType.CREATED,
+            actor_id=actor_id,
+            subject=f"Contact created: {contact.name}{suffix}",
+            metadata=metadata,
+        )
+        publish_on_commit(
+            "contact.created", record_id=contact.pk, actor_id=actor_id, account_id=contact.account_id
+        )
+    return contact
+
+
+def _locked(contact_id: int) -> Contact:
+    contact = Contact.objects.select_for_update().alive().filter(pk=contact_id).first()
+    if contact is None:
+        raise ContactNotFound(id=contact_id)
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, contact_id: int, actor: User | None, changes: dict[str, Any]) -> Contact:
+    """Change editable fields; moving to another account needs a live one (activities already written stay
+    on the account they were on)."""
+    check_fields(changes, CONTACT_FIELDS)
+    cleaned = _clean(changes)
+    contact = _locked(contact_id)
+    record_changes_save(record=contact, cleaned=cleaned, actor_id=actor.pk if actor else None)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, contact_id: int, actor: User | None) -> Contact:
+    """Soft delete: hidden from lists and lookups, restorable."""
+    contact = _locked(contact_id)
+    record_soft_delete(record=contact, actor_id=actor.pk if actor else None)
+    return contact
+
+
+@transaction.atomic
+def contact_restore(*, contact_id: int, actor: User | None) -> Contact:
+    contact = Contact.objects.select_for_update().filter(pk=contact_id, merged_into__isnull=True).first()
+    if contact is None:
+        raise ContactNotFound(id=contact_id)
+    if contact.deleted_at is None:
+        raise ContactNotDeleted(id=contact_id)
+    record_restore(record=contact, actor_id=actor.pk if actor else None)
+    return contact
+
+
+def _alive(contact_id: int) -> Contact:
+    contact = Contact.objects.alive().filter(pk=contact_id).first()
+    if contact is None:
+        raise ContactNotFound(id=contact_id)
+    return contact
+
+
+def contact_note_add(*, contact_id: int, actor: User | None, body: Any) -> Note:
+    return note_add(record=_alive(contact_id), actor=actor, body=body)
+
+
+def contact_activity_log(*, contact_id: int, actor: User | None, **activity: Any) -> Activity:
+    """Log an activity on the contact; a call, meeting, email or note moves last_contacted_at forward."""
+    return record_activity_log(record=_alive(contact_id), actor=actor, **activity)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from shared_apps.core.api import StrictCharField
+from tenant_apps.accounts.api.records import IdField, RecordFilterSerializer, RefSerializer, StrictSerializer
+from tenant_apps.leads.api.serializers import OwnerSerializer
+from tenant_apps.opportunities.models import Opportunity, OpportunityStage
+
+
+class OpportunitySerializer(serializers.ModelSerializer):
+    account = RefSerializer()
+    primary_contact = RefSerializer(allow_null=True)
+    owner = OwnerSerializer(allow_null=True)
+    is_closed = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Opportunity
+        fields = [
+            "id",
+            "name",
+            "account",
+            "primary_contact",
+            "amount",
+            "currency",
+            "stage",
+            "probability",
+            "expected_close_date",
+            "is_closed",
+            "closed_at",
+            "close_reason",
+            "source_lead",
+            "owner",
+            "tags",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ]
+        read_only_fields = fields
+
+
+class OpportunityWriteSerializer(StrictSerializer):
+    id_fields = ("owner", "account", "primary_contact")
+
+    name = StrictCharField(max_length=200)
+    account = IdField(help_text="a live account's id")
+    primary_contact = IdField(
+        required=False, allow_null=True, help_text="a contact of the account (or of none)"
+    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    currency = StrictCharField(max_length=3, required=False)
+    probability = serializers.IntegerField(
+        required=False, min_value=0, max_value=100, help_text="the stage's default unless given"
+    )
+    expected_close_date = serializers.DateField(required=False, allow_null=True)
+    owner = IdField(required=False, allow_null=True)
+    tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+
+
+class OpportunityCreateSerializer(OpportunityWriteSerializer):
+    stage = serializers.ChoiceField(
+        choices=OpportunityStage.choices,
+        required=False,
+        help_text="an open stage (QUALIFICATION by default); close through the stage endpoint",
+    )
+
+
+class OpportunityUpdateSerializer(OpportunityWriteSerializer):
+    stage = serializers.CharField(required=False, help_text="Refused: use the stage endpoint.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class OpportunityStageSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=OpportunityStage.choices)
+    reason = StrictCharField(
+        max_length=1000, required=False, allow_blank=True, default="", help_text="required for CLOSED_LOST"
+    )
+
+
+class OpportunityFilterSerializer(RecordFilterSerializer):
+    stage = serializers.CharField(
+        required=False, help_text=f"comma-separated stages: {', '.join(OpportunityStage.values)}"
+    )
+    account = IdField(required=False)
+    closing_after = serializers.DateField(required=False, help_text="expected close date on or after")
+    closing_before = serializers.DateField(required=False, help_text="expected close date before")
+    amount_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    amount_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    open = serializers.BooleanField(
+        required=False, allow_null=True, help_text="true: open ones only; false: closed ones only"
+    )
+
+    def validate_stage(self, value: str) -> list[str]:
+        return self.choices(value.upper(), OpportunityStage.values)

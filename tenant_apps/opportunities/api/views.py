@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.pagination import Cursor
+from tenant_apps.accounts.api.records import (
+    ERRORS,
+    LIST_PARAMETERS,
+    RecordActivitiesView,
+    RecordNotesView,
+    redirect_if_merged,
+)
+from tenant_apps.activities.models import Activity, Note
+from tenant_apps.opportunities import selectors, services
+from tenant_apps.opportunities.api.serializers import (
+    OpportunityCreateSerializer,
+    OpportunityFilterSerializer,
+    OpportunitySerializer,
+    OpportunityStageSerializer,
+    OpportunityUpdateSerializer,
+)
+from tenant_apps.opportunities.models import Opportunity
+
+
+class OpportunityCursor(Cursor):
+    orderings = ("created_at", "updated_at", "name", "amount", "probability")
+
+
+def _opportunity_response(opportunity_id: int, status_code: int = status.HTTP_200_OK) -> Response:
+    opportunity = selectors.opportunity_get(opportunity_id=opportunity_id)
+    return Response(OpportunitySerializer(opportunity).data, status=status_code)
+
+
+class OpportunityListView(OrganizationView):
+    pagination_class = OpportunityCursor
+
+    @extend_schema(
+        parameters=[OpportunityFilterSerializer, *LIST_PARAMETERS],
+        responses={200: OpportunitySerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        """Live opportunities, newest first unless ?ordering= says otherwise; cursor paginated."""
+        filters = parse(OpportunityFilterSerializer, request.query_params)
+        opportunities = selectors.opportunity_list(actor=self.member, filters=filters)
+        return self.paginated(opportunities, OpportunitySerializer)
+
+    @extend_schema(request=OpportunityCreateSerializer, responses={201: OpportunitySerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Create an opportunity on a live account, in an open stage."""
+        serializer = OpportunityCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        opportunity = services.opportunity_create(actor=self.member, **serializer.to_service())
+        return _opportunity_response(opportunity.pk, status.HTTP_201_CREATED)
+
+
+class OpportunityDetailView(OrganizationView):
+    @extend_schema(responses={200: OpportunitySerializer, 301: ErrorSerializer, **ERRORS})
+    def get(self, request: Request, opportunity_id: int) -> Response:
+        """A merged opportunity answers 301 with the survivor's id."""
+        opportunity = selectors.opportunity_get(opportunity_id=opportunity_id, include_merged=True)
+        return redirect_if_merged(opportunity, "opportunity") or Response(
+            OpportunitySerializer(opportunity).data
+        )
+
+    @extend_schema(request=OpportunityUpdateSerializer, responses={200: OpportunitySerializer, **ERRORS})
+    def patch(self, request: Request, opportunity_id: int) -> Response:
+        """Change fields; the stage changes only through the stage endpoint (400 here)."""
+        serializer = OpportunityUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.opportunity_update(
+            opportunity_id=opportunity_id, actor=self.member, changes=serializer.to_service()
+        )
+        return _opportunity_response(opportunity_id)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, opportunity_id: int) -> Response:
+        services.opportunity_delete(opportunity_id=opportunity_id, actor=self.member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OpportunityRestoreView(OrganizationView):
+    @extend_schema(request=None, responses={200: OpportunitySerializer, **ERRORS})
+    def post(self, request: Request, opportunity_id: int) -> Response:
+        services.opportunity_restore(opportunity_id=opportunity_id, actor=self.member)
+        return _opportunity_response(opportunity_id)
+
+
+class OpportunityStageView(OrganizationView):
+    @extend_schema(request=OpportunityStageSerializer, responses={200: OpportunitySerializer, **ERRORS})
+    def post(self, request: Request, opportunity_id: int) -> Response:
+        """Move an open opportunity to any stage; CLOSED_WON and CLOSED_LOST are final (409 after)."""
+        data = parse(OpportunityStageSerializer, request.data)
+        services.opportunity_transition(
+            opportunity_id=opportunity_id, stage=data["stage"], actor=self.member, reason=data["reason"]
+        )
+        return _opportunity_response(opportunity_id)
+
+
+class OpportunityNotesView(RecordNotesView):
+    def get_record(self, record_id: int) -> Opportunity:
+        return selectors.opportunity_get(opportunity_id=record_id)
+
+    def add_note(self, record_id: int, body: str) -> Note:
+        return services.opportunity_note_add(opportunity_id=record_id, actor=self.member, body=body)
+
+
+class OpportunityActivitiesView(RecordActivitiesView):
+    def get_record(self, record_id: int) -> Opportunity:
+        return selectors.opportunity_get(opportunity_id=record_id)
+
+    def log(self, record_id: int, data: dict[str, Any]) -> Activity:
+        return services.opportunity_activity_log(opportunity_id=record_id, actor=self.member, **data)
