@@ -36,7 +36,7 @@ EDITABLE_FIELDS = (
 )
 
 
-def _organization_currency() -> str:
+def organization_currency() -> str:
     tenant = getattr(connection, "tenant", None)
     currency = getattr(tenant, "default_currency", None)
     if currency:
@@ -135,7 +135,7 @@ def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: 
     if "stage" in fields:
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
     cleaned = _clean({"name": fields.get("name"), **fields})
-    cleaned.setdefault("currency", _organization_currency())
+    cleaned.setdefault("currency", organization_currency())
     cleaned["identity_key"] = normalize.identity_key(cleaned["name"], cleaned.get("company", ""))
     keys = {
         "email": cleaned.get("email", ""),

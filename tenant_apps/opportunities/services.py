@@ -30,7 +30,7 @@ from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads import normalize
-from tenant_apps.leads.services import _organization_currency
+from tenant_apps.leads.services import organization_currency
 from tenant_apps.opportunities.exceptions import (
     OpportunityClosed,
     OpportunityNotDeleted,
@@ -143,7 +143,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
             )
         raise InvalidInput("stage", f"Expected one of {', '.join(OPEN_STAGES)}.")
     cleaned = _clean({"name": fields.get("name"), "account_id": fields.get("account_id"), **fields})
-    cleaned.setdefault("currency", _organization_currency())
+    cleaned.setdefault("currency", organization_currency())
     cleaned.setdefault("probability", STAGE_PROBABILITY[stage])
     _check_primary_contact(cleaned.get("primary_contact_id"), cleaned["account_id"])
     actor_id = actor.pk if actor else None
