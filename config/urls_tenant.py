@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from shared_apps.users.api import members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
 
 handler404 = "shared_apps.core.errors.not_found_view"
@@ -12,6 +13,20 @@ urlpatterns = [
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/sign-out/", SignOutView.as_view(), name="sign-out"),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/members/", members.MemberListView.as_view(), name="members"),
+    path("api/members/<int:member_id>/", members.MemberDetailView.as_view(), name="member"),
+    path(
+        "api/members/<int:member_id>/deactivate/",
+        members.MemberDeactivateView.as_view(),
+        name="member-deactivate",
+    ),
+    path(
+        "api/members/<int:member_id>/reactivate/",
+        members.MemberReactivateView.as_view(),
+        name="member-reactivate",
+    ),
+    path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
+    path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("api/", include("tenant_apps.leads.api.urls")),
     path("api/", include("tenant_apps.accounts.api.urls")),
     path("api/", include("tenant_apps.contacts.api.urls")),

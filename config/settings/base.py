@@ -141,6 +141,16 @@ PASSWORD_HASHERS = [
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@leadpulse.example>")
 
+
+# Requests per API key or member, by plan; sign-in attempts per client address and email.
+THROTTLE_RATES_BY_PLAN = {
+    "free": env("THROTTLE_FREE", default="300/min"),
+    "team": env("THROTTLE_TEAM", default="1200/min"),
+    "business": env("THROTTLE_BUSINESS", default="3000/min"),
+    "enterprise": env("THROTTLE_ENTERPRISE", default="6000/min"),
+}
+THROTTLE_SIGN_IN_RATE = env("THROTTLE_SIGN_IN", default="10/min")
+
 # Member API tokens expire after this many days (0 = never).
 AUTH_TOKEN_TTL_DAYS = env.int("AUTH_TOKEN_TTL_DAYS", default=30)
 
@@ -186,7 +196,10 @@ RQ = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["shared_apps.users.authentication.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "shared_apps.users.authentication.BearerTokenAuthentication",
+        "shared_apps.users.apikeys.ApiKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

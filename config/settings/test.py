@@ -24,3 +24,7 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 
 # Separate names let several test runs share one server (parallel work on one machine).
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_leadpulse")}
+
+# The suite makes many requests per member; throttling has its own tests with small limits.
+THROTTLE_RATES_BY_PLAN = {plan: "100000/min" for plan in ("free", "team", "business", "enterprise")}
+THROTTLE_SIGN_IN_RATE = "100000/min"

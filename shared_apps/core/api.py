@@ -9,7 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.users.models import User
+from shared_apps.core import idempotency
+from shared_apps.core.permissions import RolePermission
+from shared_apps.core.throttling import PlanRateThrottle
+from shared_apps.users.models import Role, User
 
 
 class IsOperator(permissions.BasePermission):
@@ -56,11 +59,42 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-class OrganizationView(APIView):
-    """Base of every organization endpoint: a signed-in member of the organization being served."""
+class _Replay(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
 
-    permission_classes = [IsMember]
+
+class OrganizationView(APIView):
+    """Base of every organization endpoint: a signed-in member of the organization being served, whose role
+    (and API key scope) allows the method (see shared_apps.core.permissions), within the plan's request rate,
+    with Idempotency-Key support on POST. Subclasses narrow with `read_role` / `write_role` / `resource`."""
+
+    permission_classes = [IsMember, RolePermission]
+    throttle_classes = [PlanRateThrottle]
+    read_role: str = Role.VIEWER
+    write_role: str = Role.REP
+    resource: str | None = None
     pagination_class: type | None = None
+    _idempotency: tuple[str, str] | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        claimed = idempotency.claim(request)
+        if isinstance(claimed, Response):
+            raise _Replay(claimed)
+        self._idempotency = claimed
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Replay):
+            return exc.response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._idempotency is not None and not response.has_header("Idempotent-Replayed"):
+            idempotency.remember(self._idempotency, response)
+            self._idempotency = None
+        return response
 
     @property
     def member(self) -> User:

@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class AppError(Exception):
@@ -80,6 +79,9 @@ def _validation_body(errors: Any) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler rendering every error in the shape described above."""
+    # imported here: rest_framework.views loads the authentication classes, which import this module
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, AppError):
         return Response(exc.as_body(), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -80,6 +80,8 @@ class Organization(TenantMixin):
     )
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     default_currency = models.CharField(max_length=3, default="USD")
+    # Reps see only their own and unassigned leads and opportunities unless this is on.
+    reps_see_all_leads = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 

@@ -25,6 +25,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.encode():
             return None
+        if len(header) == 2 and header[1].startswith(b"lpk_"):
+            return None  # an API key: ApiKeyAuthentication's
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: expected 'Bearer <token>'."

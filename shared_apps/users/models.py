@@ -4,6 +4,7 @@ import hashlib
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -75,3 +76,34 @@ class AuthToken(models.Model):
 
     def is_expired(self, now: Any = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", "Read only"
+    WRITE = "write", "Read and write"
+
+
+class ApiKey(models.Model):
+    """A key for an integration, in one organization's schema (so it works on that organization's host only).
+
+    The raw key (`lpk_<prefix>_<secret>`) is shown once; only its SHA-256 digest is stored. `prefix` makes a
+    leaked key recognizable and findable without the secret."""
+
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.READ)
+    # Resource names the key may use (e.g. "leads", "accounts"); empty = all resources.
+    resources = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def is_usable(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -11,7 +11,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from shared_apps.core.errors import InvalidInput
+from shared_apps.core.errors import Conflict, InvalidInput, NotFound
+from shared_apps.core.validation import clean_text
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
 from shared_apps.users.models import AuthToken, Role, User, token_digest
 
@@ -75,3 +76,58 @@ def validate_new_credentials(
     except ValidationError as exc:
         raise InvalidInput(password_field, " ".join(exc.messages), code="weak_password") from None
     return email
+
+
+def member_invite(*, email: str, role: str, full_name: str = "", password: str | None = None) -> User:
+    """Add a member to the current organization. Without a password the account cannot sign in until one is
+    set (an unusable password), which is what an invitation is."""
+    if password:
+        return user_create(email=email, password=password, role=role, full_name=full_name)
+    email = (email or "").strip().lower() if isinstance(email, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput("email", "Enter a valid email address.") from None
+    if role not in Role.values:
+        raise InvalidInput("role", f"Unknown role; expected one of {', '.join(Role.values)}.")
+    if User.objects.filter(email=email).exists():
+        raise EmailTaken(email=email)
+    return User.objects.create_user(email, None, role=role, full_name=full_name)
+
+
+def _other_active_admins(user: User) -> bool:
+    return User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk).exists()
+
+
+@transaction.atomic
+def member_update(*, member_id: int, role: str | None = None, full_name: str | None = None) -> User:
+    """Change a member's role or name. The organization always keeps at least one active admin."""
+    user = User.objects.select_for_update().filter(pk=member_id).first()
+    if user is None:
+        raise NotFound("No such member.", code="member_not_found")
+    if role is not None:
+        if role not in Role.values:
+            raise InvalidInput("role", f"Unknown role; expected one of {', '.join(Role.values)}.")
+        if user.role == Role.ADMIN and role != Role.ADMIN and not _other_active_admins(user):
+            raise Conflict("The last admin cannot be demoted.", code="last_admin")
+        user.role = role
+    if full_name is not None:
+        user.full_name = clean_text(full_name, field="full_name", max_length=200)
+    user.save(update_fields=["role", "full_name"])
+    return user
+
+
+@transaction.atomic
+def member_set_active(*, member_id: int, active: bool) -> User:
+    """Deactivate or reactivate. A deactivated member's tokens are deleted and their sessions and API keys
+    stop working at once (authentication checks is_active); the records they own stay."""
+    user = User.objects.select_for_update().filter(pk=member_id).first()
+    if user is None:
+        raise NotFound("No such member.", code="member_not_found")
+    if not active and user.role == Role.ADMIN and user.is_active and not _other_active_admins(user):
+        raise Conflict("The last admin cannot be deactivated.", code="last_admin")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        AuthToken.objects.filter(user=user).delete()
+    return user

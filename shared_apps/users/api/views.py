@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.core.api import ErrorSerializer, IsMember, parse
+from shared_apps.core.throttling import SignInRateThrottle
 from shared_apps.users import services
 from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
 
@@ -17,6 +18,7 @@ class TokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [SignInRateThrottle]
     require_staff = False
 
     @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer, **ERRORS}, auth=[])

@@ -1,0 +1,137 @@
+"""Members and API keys of an organization (admins manage; every member may list members, e.g. to assign)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.api import ErrorSerializer, OrganizationView, StrictCharField, parse
+from shared_apps.core.pagination import Cursor
+from shared_apps.users import apikeys, services
+from shared_apps.users.models import ApiKey, ApiKeyScope, Role, User
+
+ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "role", "is_active", "date_joined", "last_login"]
+        read_only_fields = fields
+
+
+class MemberInviteSerializer(serializers.Serializer):
+    email = StrictCharField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices)
+    full_name = StrictCharField(max_length=200, required=False, default="")
+    password = serializers.CharField(max_length=200, required=False, write_only=True, trim_whitespace=False)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    full_name = StrictCharField(max_length=200, required=False)
+
+
+class MemberCursor(Cursor):
+    ordering = ("email",)
+
+
+class MemberListView(OrganizationView):
+    write_role = Role.ADMIN
+    pagination_class = MemberCursor
+
+    @extend_schema(responses={200: MemberSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return self.paginated(User.objects.all(), MemberSerializer)
+
+    @extend_schema(request=MemberInviteSerializer, responses={201: MemberSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        member = services.member_invite(**parse(MemberInviteSerializer, request.data))
+        return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(OrganizationView):
+    write_role = Role.ADMIN
+
+    @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer, **ERRORS})
+    def patch(self, request: Request, member_id: int) -> Response:
+        member = services.member_update(member_id=member_id, **parse(MemberUpdateSerializer, request.data))
+        return Response(MemberSerializer(member).data)
+
+
+class MemberDeactivateView(OrganizationView):
+    write_role = Role.ADMIN
+    active = False
+
+    @extend_schema(request=None, responses={200: MemberSerializer, **ERRORS})
+    def post(self, request: Request, member_id: int) -> Response:
+        return Response(
+            MemberSerializer(services.member_set_active(member_id=member_id, active=self.active)).data
+        )
+
+
+class MemberReactivateView(MemberDeactivateView):
+    active = True
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "resources",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    scope = serializers.ChoiceField(choices=ApiKeyScope.choices, default=ApiKeyScope.READ)
+    resources = serializers.ListField(child=StrictCharField(max_length=40), required=False, max_length=20)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The key itself: shown once, store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiKeyListView(OrganizationView):
+    read_role = write_role = Role.ADMIN
+    pagination_class = Cursor
+
+    @extend_schema(responses={200: ApiKeySerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return self.paginated(ApiKey.objects.all(), ApiKeySerializer)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        raw, key = apikeys.api_key_create(actor=self.member, **parse(ApiKeyCreateSerializer, request.data))
+        body = dict(ApiKeySerializer(key).data, key=raw)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyRevokeView(OrganizationView):
+    read_role = write_role = Role.ADMIN
+
+    @extend_schema(request=None, responses={200: ApiKeySerializer, **ERRORS})
+    def post(self, request: Request, key_id: int) -> Response:
+        return Response(ApiKeySerializer(apikeys.api_key_revoke(key_id=key_id)).data)

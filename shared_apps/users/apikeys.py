@@ -1,0 +1,113 @@
+"""API keys for integrations: issue (shown once), authenticate, revoke."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from shared_apps.core.errors import InvalidInput, NotFound
+from shared_apps.core.validation import clean_text
+from shared_apps.users.models import ApiKey, ApiKeyScope, User, token_digest
+
+KEY_PREFIX = "lpk_"
+RESOURCES = frozenset(
+    {
+        "leads",
+        "activities",
+        "accounts",
+        "contacts",
+        "opportunities",
+        "tasks",
+        "segments",
+        "search",
+        "analytics",
+        "imports",
+        "exports",
+        "webhooks",
+        "notifications",
+        "sequences",
+        "rules",
+        "pipeline",
+    }
+)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_key_create(
+    *,
+    actor: User,
+    name: str,
+    scope: str = ApiKeyScope.READ,
+    resources: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[str, ApiKey]:
+    """Issue a key; returns the raw key (shown once) and its row."""
+    name = clean_text(name, field="name", max_length=200, required=True)
+    if scope not in ApiKeyScope.values:
+        raise InvalidInput("scope", f"Expected one of {', '.join(ApiKeyScope.values)}.")
+    resources = sorted(set(resources or []))
+    unknown = [resource for resource in resources if resource not in RESOURCES]
+    if unknown:
+        raise InvalidInput("resources", f"Unknown resources: {', '.join(unknown)}.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("expires_at", "Must be in the future.")
+    prefix = secrets.token_hex(4)
+    raw = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        digest=token_digest(raw),
+        scope=scope,
+        resources=resources,
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    return raw, key
+
+
+@transaction.atomic
+def api_key_revoke(*, key_id: int) -> ApiKey:
+    key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
+    if key is None:
+        raise NotFound("No such API key.", code="api_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer lpk_...` or `X-API-Key: lpk_...`, looked up in the current schema only.
+
+    The request acts as the key's creator, within the key's scope (checked by RolePermission); a key stops
+    working when revoked, expired, or when its creator is deactivated."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        raw = request.META.get("HTTP_X_API_KEY", "")
+        if not raw:
+            header = authentication.get_authorization_header(request).split()
+            if (
+                len(header) == 2
+                and header[0].lower() == b"bearer"
+                and header[1].startswith(KEY_PREFIX.encode())
+            ):
+                raw = header[1].decode(errors="replace")
+        if not raw:
+            return None
+        if not raw.startswith(KEY_PREFIX) or len(raw) > 200:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        key = ApiKey.objects.select_related("created_by").filter(digest=token_digest(raw)).first()
+        now = timezone.now()
+        if key is None or not key.is_usable(now) or not key.created_by.is_active:
+            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return key.created_by, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
