@@ -7,5 +7,14 @@ from rq.cron import register
 
 from shared_apps.core.jobs import fan_out
 from shared_apps.users.jobs import purge_expired_tokens
+from tenant_apps.reminders.jobs import create_idle_lead_follow_ups, send_due_task_reminders
+from tenant_apps.sequences.jobs import send_due_sequence_steps
 
 register(fan_out, queue_name="low", args=(purge_expired_tokens,), cron="17 3 * * *")
+# every minute: reminders for tasks that fell due, sequence steps that are due (both idempotent)
+register(fan_out, queue_name="default", args=(send_due_task_reminders,), cron="* * * * *")
+register(fan_out, queue_name="default", args=(send_due_sequence_steps,), cron="* * * * *")
+# daily: follow-up tasks for leads nobody contacted for the organization's idle_days
+register(
+    fan_out, queue_name="low", args=(create_idle_lead_follow_ups,), kwargs={"queue": "low"}, cron="0 6 * * *"
+)

@@ -36,6 +36,8 @@ urlpatterns = [
     path("api/", include("tenant_apps.dedupe.api.urls")),
     path("api/", include("tenant_apps.search.api.urls")),
     path("api/", include("tenant_apps.notifications.api.urls")),
+    path("api/", include("tenant_apps.reminders.api.urls")),
+    path("api/", include("tenant_apps.sequences.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -80,6 +80,8 @@ TENANT_APPS = [
     "tenant_apps.tasks",
     "tenant_apps.segments",
     "tenant_apps.notifications",
+    "tenant_apps.reminders",
+    "tenant_apps.sequences",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

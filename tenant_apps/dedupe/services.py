@@ -58,6 +58,8 @@ class MergeSpec:
     # Timestamps the survivor takes the latest of: it was contacted when any of the records was.
     latest: tuple[str, ...] = ()
     check: Callable[[Any, list[Any]], None] | None = None
+    # Foreign keys deliberately left on the tombstone ("app.Model.field"), with the reason in the spec.
+    stays: tuple[str, ...] = ()
     # After the winning values are copied: derived keys, history rows. Gets (survivor, changes, actor_id).
     finish: Callable[[Any, dict[str, list[Any]], int | None], None] | None = None
 
@@ -121,6 +123,16 @@ LEAD = MergeSpec(
         Relation("notes", Note, "lead_id"),
         Relation("tasks", Task, "lead_id"),
         Relation("opportunities", Opportunity, "source_lead_id"),
+    ),
+    # History of the merged lead, not of the survivor: sequence enrollments (the sequences app stops the
+    # merged lead's on lead.merged, and the survivor may be enrolled in the same sequence), rule runs and
+    # routing decisions (an audit of what happened to that record), and its score (recomputed for the
+    # survivor from the moved activities).
+    stays=(
+        "sequences.Enrollment.lead_id",
+        "automation.RuleRun.lead_id",
+        "automation.RoutingAssignment.lead_id",
+        "automation.LeadScore.lead_id",
     ),
     latest=("last_contacted_at",),
     check=_check_lead_conversions,

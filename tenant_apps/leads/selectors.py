@@ -6,17 +6,39 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from shared_apps.users.models import User
+from shared_apps.core.db import connection
+from shared_apps.core.errors import Forbidden
+from shared_apps.users.models import Role, User
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead
 
 
+def leads_visible_to(actor: User | None) -> QuerySet[Lead]:
+    """The leads a member may see: all of them, except for reps, who see their own and unassigned ones
+    unless the organization lets reps see all leads. `None` is the system (jobs, services): everything."""
+    leads = Lead.objects.all()
+    if actor is None or actor.role != Role.REP:
+        return leads
+    if getattr(connection.tenant, "reps_see_all_leads", False):
+        return leads
+    return leads.filter(Q(owner_id=actor.pk) | Q(owner__isnull=True))
+
+
+def lead_for_write(*, actor: User, lead_id: int) -> Lead:
+    """A lead the member may change: visible (else 404, existence not revealed) and, for a rep, their own
+    (else 403)."""
+    lead = lead_get(lead_id=lead_id, actor=actor, include_deleted=True)
+    if actor.role == Role.REP and lead.owner_id != actor.pk:
+        raise Forbidden("Reps change only the leads they own.", code="not_your_lead")
+    return lead
+
+
 def lead_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
-    """Live leads with their owner joined (a page costs one query). `filters` keys: stage (list), owner
-    ("me" | "none" | id), source, tag, value_min/max, created_after/before, last_contacted_after/before."""
-    leads = Lead.objects.alive().select_related("owner")
+    """Live leads the actor may see, with their owner joined (a page costs one query). `filters` keys: stage
+    (list), owner ("me" | "none" | id), source, tag, value_min/max, created_after/before, last_contacted_*."""
+    leads = leads_visible_to(actor).alive().select_related("owner")
     for key, value in (filters or {}).items():
         if value in (None, "", []):
             continue
@@ -46,8 +68,8 @@ _FILTERS: dict[str, Any] = {
 }
 
 
-def lead_get(*, lead_id: int, include_deleted: bool = False) -> Lead:
-    leads = Lead.objects.select_related("owner")
+def lead_get(*, lead_id: int, include_deleted: bool = False, actor: User | None = None) -> Lead:
+    leads = leads_visible_to(actor).select_related("owner")
     if not include_deleted:
         leads = leads.alive()
     lead = leads.filter(pk=lead_id).first()

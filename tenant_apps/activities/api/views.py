@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ErrorSerializer, parse
 from shared_apps.core.pagination import Cursor
 from tenant_apps.activities import selectors, services
 from tenant_apps.activities.api.serializers import (
@@ -15,6 +15,7 @@ from tenant_apps.activities.api.serializers import (
     EmailSerializer,
     EmailThreadSerializer,
 )
+from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import lead_get
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
@@ -24,7 +25,7 @@ class TimelineCursor(Cursor):
     page_size = 50
 
 
-class LeadActivitiesView(OrganizationView):
+class LeadActivitiesView(LeadView):
     """A lead's timeline, newest first. Append-only: there is no update or delete."""
 
     pagination_class = TimelineCursor
@@ -49,7 +50,7 @@ class LeadActivitiesView(OrganizationView):
         return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
 
 
-class LeadEmailsView(OrganizationView):
+class LeadEmailsView(LeadView):
     @extend_schema(
         request=EmailSerializer, responses={201: ActivitySerializer, 200: ActivitySerializer, **ERRORS}
     )
@@ -64,7 +65,7 @@ class LeadEmailsView(OrganizationView):
         )
 
 
-class LeadEmailThreadsView(OrganizationView):
+class LeadEmailThreadsView(LeadView):
     @extend_schema(responses={200: EmailThreadSerializer(many=True), **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
         threads = selectors.email_threads(lead=lead_get(lead_id=lead_id))

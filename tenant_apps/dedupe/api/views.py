@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.users.models import Role
 from tenant_apps.dedupe import selectors, services
 from tenant_apps.dedupe.api.serializers import (
     AccountSuggestionSerializer,
@@ -17,6 +18,8 @@ from tenant_apps.dedupe.api.serializers import (
     MergeResultSerializer,
     MergeSerializer,
 )
+from tenant_apps.leads.api.views import LeadView
+from tenant_apps.leads.selectors import leads_visible_to
 
 ERRORS = {
     400: ErrorSerializer,
@@ -28,6 +31,9 @@ ERRORS = {
 
 
 class _MergeView(OrganizationView):
+    # Merging rewrites several records, some maybe owned by others: a manager's call, not a rep's.
+    write_role = Role.MANAGER
+
     merge: Callable[..., services.Merge]
 
     @extend_schema(request=MergeSerializer, responses={200: MergeResultSerializer, **ERRORS})
@@ -60,11 +66,18 @@ def _suggestions(serializer: type[serializers.Serializer], suggestions: list[Any
     return Response(serializer(suggestions, many=True).data)
 
 
-class LeadDuplicatesView(OrganizationView):
+class LeadDuplicatesView(LeadView):
     @extend_schema(responses={200: LeadSuggestionSerializer(many=True), **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
         """Live leads that look like this one, best first (at most 20), with why."""
-        return _suggestions(LeadSuggestionSerializer, selectors.lead_duplicates(lead_id=lead_id))
+        suggestions = selectors.lead_duplicates(lead_id=lead_id)
+        # a rep is shown only the candidates they may see
+        visible = set(
+            leads_visible_to(self.member)
+            .filter(pk__in=[s.record.pk for s in suggestions])
+            .values_list("pk", flat=True)
+        )
+        return _suggestions(LeadSuggestionSerializer, [s for s in suggestions if s.record.pk in visible])
 
 
 class ContactDuplicatesView(OrganizationView):

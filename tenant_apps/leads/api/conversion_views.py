@@ -7,8 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import OrganizationView, StrictCharField
+from shared_apps.core.api import StrictCharField
 from tenant_apps.accounts.api.records import ERRORS, IdField, StrictSerializer
+from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.conversion import lead_convert
 
 
@@ -50,7 +51,7 @@ class LeadConversionSerializer(serializers.Serializer):
     converted_at = serializers.DateTimeField(source="lead.converted_at")
 
 
-class LeadConvertView(OrganizationView):
+class LeadConvertView(LeadView):
     @extend_schema(request=LeadConvertSerializer, responses={201: LeadConversionSerializer, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
         """Convert a QUALIFIED, PROPOSAL, NEGOTIATION or WON lead, once (409 after, with the linked ids)."""

@@ -5,6 +5,7 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -41,6 +42,21 @@ def _lead_response(lead_id: int, status_code: int = status.HTTP_200_OK) -> Respo
     return Response(LeadSerializer(selectors.lead_get(lead_id=lead_id)).data, status=status_code)
 
 
+class LeadView(OrganizationView):
+    """Base of every endpoint under /api/leads/<lead_id>/: a lead the member may not see is a 404 (its
+    existence is not revealed), and a rep may change only their own leads (403)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        lead_id = kwargs.get("lead_id")
+        if lead_id is None:
+            return
+        if not selectors.leads_visible_to(self.member).filter(pk=lead_id).exists():
+            raise LeadNotFound(id=lead_id)
+        if request.method not in SAFE_METHODS:
+            selectors.lead_for_write(actor=self.member, lead_id=lead_id)
+
+
 class LeadListView(OrganizationView):
     pagination_class = LeadCursor
 
@@ -67,7 +83,7 @@ class LeadListView(OrganizationView):
         return _lead_response(lead.pk, status.HTTP_201_CREATED)
 
 
-class LeadDetailView(OrganizationView):
+class LeadDetailView(LeadView):
     @extend_schema(responses={200: LeadSerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
         """A merged lead answers 301 with the survivor's id."""
@@ -93,21 +109,21 @@ class LeadDetailView(OrganizationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LeadRestoreView(OrganizationView):
+class LeadRestoreView(LeadView):
     @extend_schema(request=None, responses={200: LeadSerializer, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
         services.lead_restore(lead_id=lead_id, actor=self.member)
         return _lead_response(lead_id)
 
 
-class LeadPurgeView(OrganizationView):
+class LeadPurgeView(LeadView):
     @extend_schema(request=None, responses={204: None, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
         services.lead_purge(lead_id=lead_id, actor=self.member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LeadTransitionView(OrganizationView):
+class LeadTransitionView(LeadView):
     @extend_schema(request=TransitionSerializer, responses={200: LeadSerializer, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
         data = parse(TransitionSerializer, request.data)
@@ -117,7 +133,7 @@ class LeadTransitionView(OrganizationView):
         return _lead_response(lead_id)
 
 
-class LeadStageHistoryView(OrganizationView):
+class LeadStageHistoryView(LeadView):
     @extend_schema(responses={200: dict, **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
         return Response(selectors.stage_history(lead=selectors.lead_get(lead_id=lead_id)))
@@ -127,7 +143,7 @@ class NoteCursor(Cursor):
     pass
 
 
-class LeadNotesView(OrganizationView):
+class LeadNotesView(LeadView):
     pagination_class = NoteCursor
 
     @extend_schema(responses={200: NoteSerializer(many=True), **ERRORS})

@@ -177,3 +177,37 @@ def test_idempotency_key_in_flight_is_409_and_keys_are_per_caller(api, org):
         idempotency.remember = original
     response = client.post("/api/leads/", {"name": "C"}, format="json", HTTP_IDEMPOTENCY_KEY="slow")
     assert (response.status_code, response.json()["code"]) == (409, "idempotency_in_flight")
+
+
+def test_reps_see_their_own_and_unassigned_leads_and_change_only_their_own(org, member, make_lead, api):
+    rep = member(role=Role.REP)
+    mine = make_lead(name="mine", owner_id=rep.pk)
+    free = make_lead(name="unassigned")
+    theirs = make_lead(name="someone else's", owner_id=member(role=Role.REP).pk)
+    client = client_for(org, rep)
+
+    assert sorted(row["name"] for row in client.get("/api/leads/").json()["results"]) == [
+        "mine",
+        "unassigned",
+    ]
+    assert client.get(f"/api/leads/{theirs.pk}/").status_code == 404  # existence not revealed
+    assert client.get(f"/api/leads/{theirs.pk}/activities/").status_code == 404
+    assert (
+        client.post(f"/api/leads/{theirs.pk}/transition/", {"stage": "LOST"}, format="json").status_code
+        == 404
+    )
+    assert client.patch(f"/api/leads/{mine.pk}/", {"name": "still mine"}, format="json").status_code == 200
+    forbidden = client.patch(f"/api/leads/{free.pk}/", {"name": "grab"}, format="json")
+    assert (forbidden.status_code, forbidden.json()["code"]) == (403, "not_your_lead")
+    # managers see everything
+    assert len(api(Role.MANAGER).get("/api/leads/").json()["results"]) == 3
+
+
+def test_an_organization_can_let_reps_see_all_leads(org, member, make_lead):
+    rep = member(role=Role.REP)
+    make_lead(name="someone else's", owner_id=member(role=Role.REP).pk)
+    org.reps_see_all_leads = True
+    org.save(update_fields=["reps_see_all_leads"])
+    assert [row["name"] for row in client_for(org, rep).get("/api/leads/").json()["results"]] == [
+        "someone else's"
+    ]

@@ -48,7 +48,7 @@ def post(client, lead, **body):
 
 
 def test_raw_email_is_recorded_with_its_headers(api, lead, org):
-    response = post(api(Role.REP), lead, raw=FIRST)
+    response = post(api(Role.MANAGER), lead, raw=FIRST)
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["type"], body["subject"], body["message_id"]) == (
@@ -64,7 +64,7 @@ def test_raw_email_is_recorded_with_its_headers(api, lead, org):
 
 
 def test_replies_join_the_thread_and_threads_are_listed(api, lead):
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     post(client, lead, raw=FIRST)
     reply = post(client, lead, raw=REPLY).json()
     assert reply["thread_id"] == "<first-1@initech.example>"
@@ -100,7 +100,7 @@ def test_replies_join_the_thread_and_threads_are_listed(api, lead):
 
 
 def test_the_same_message_is_recorded_once(api, lead, org):
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     first = post(client, lead, raw=FIRST)
     again = post(client, lead, raw=FIRST)
     assert (first.status_code, again.status_code) == (201, 200)
@@ -110,7 +110,7 @@ def test_the_same_message_is_recorded_once(api, lead, org):
 
 
 def test_a_message_without_message_id_is_still_recognized_when_sent_again(api, lead):
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     raw = "From: jane@initech.example\nSubject: no id\n\nbody\n"
     assert post(client, lead, raw=raw).status_code == 201
     assert post(client, lead, raw=raw).status_code == 200
@@ -128,6 +128,6 @@ def test_a_message_without_message_id_is_still_recognized_when_sent_again(api, l
     ],
 )
 def test_bad_emails_are_400(api, lead, body, field):
-    response = post(api(Role.REP), lead, **body)
+    response = post(api(Role.MANAGER), lead, **body)
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]

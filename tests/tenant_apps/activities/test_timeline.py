@@ -54,7 +54,7 @@ def test_there_is_no_route_to_change_or_delete_activities(api, make_lead):
 
 def test_logging_a_call_updates_last_contacted_at_only_forward(api, make_lead, org):
     lead = make_lead()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = f"/api/leads/{lead.pk}/activities/"
     recent = timezone.now() - timedelta(hours=1)
     response = client.post(
@@ -92,14 +92,14 @@ def test_logging_a_call_updates_last_contacted_at_only_forward(api, make_lead, o
 )
 def test_bad_activity_input_is_400(api, make_lead, body, field):
     lead = make_lead()
-    response = api(Role.REP).post(f"/api/leads/{lead.pk}/activities/", body, format="json")
+    response = api(Role.MANAGER).post(f"/api/leads/{lead.pk}/activities/", body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
 
 
 def test_timeline_is_newest_first_cursor_paginated_and_filterable(api, make_lead):
     lead = make_lead(stage=Stage.QUALIFIED)  # CREATED + 2 STAGE_CHANGE
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     for index in range(3):
         client.post(f"/api/leads/{lead.pk}/activities/", {"type": "NOTE", "body": f"n{index}"}, format="json")
     first = client.get(f"/api/leads/{lead.pk}/activities/?page_size=4").json()
@@ -142,7 +142,7 @@ def test_stage_history_has_entered_left_and_duration(api, make_lead):
 
 def test_notes_are_on_the_timeline(api, make_lead, org):
     lead = make_lead()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     created = client.post(f"/api/leads/{lead.pk}/notes/", {"body": "Prefers email"}, format="json")
     assert created.status_code == 201
     assert client.get(f"/api/leads/{lead.pk}/notes/").json()["results"][0]["body"] == "Prefers email"
@@ -155,7 +155,7 @@ def test_notes_are_on_the_timeline(api, make_lead, org):
 
 def test_a_logged_note_is_a_note_too(api, make_lead):
     lead = make_lead()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     logged = client.post(
         f"/api/leads/{lead.pk}/activities/", {"type": "NOTE", "body": "via timeline"}, format="json"
     )

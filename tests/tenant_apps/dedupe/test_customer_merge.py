@@ -31,7 +31,7 @@ def test_merging_contacts_moves_timeline_notes_tasks_opportunities_and_conversio
     own, before = counts(survivor), total(survivor, merged)
     first_timeline = activity_list(record=first_account).count()
 
-    response = api(Role.REP).post(
+    response = api(Role.MANAGER).post(
         "/api/contacts/merge/",
         {
             "survivor": survivor.pk,
@@ -137,7 +137,7 @@ def test_merging_accounts_moves_contacts_opportunities_conversions_history_and_t
 
 def test_account_status_kept_by_the_survivor_writes_no_history(api, in_org, make_account):
     survivor, merged = make_account(name="a"), make_account(name="b", status=AccountStatus.CUSTOMER)
-    response = api(Role.REP).post(
+    response = api(Role.MANAGER).post(
         "/api/accounts/merge/",
         {"survivor": survivor.pk, "merged": [merged.pk], "fields": {"status": survivor.pk}},
         format="json",

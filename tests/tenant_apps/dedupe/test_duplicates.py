@@ -52,7 +52,7 @@ def test_suggestions_are_capped_at_twenty_best_first(api, in_org, make_lead):
     for index in range(22):
         make_lead(name=f"Other {index}", email="shared@acme.test")
     exact = make_lead(name="Popular Name", email="shared@acme.test")
-    rows = suggestions(api(Role.REP), f"/api/leads/{lead.pk}/duplicates/")
+    rows = suggestions(api(Role.MANAGER), f"/api/leads/{lead.pk}/duplicates/")
     assert len(rows) == 20
     assert rows[0]["id"] == exact.pk  # email and the very same name
     assert [row["score"] for row in rows] == sorted((row["score"] for row in rows), reverse=True)
@@ -63,14 +63,15 @@ def test_suggestions_cost_the_same_queries_however_many_match(api, in_org, make_
     make_lead(name="x", email="few@acme.test")
     for index in range(15):
         make_lead(name=f"y{index}", email="many@acme.test")
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     client.get(f"/api/leads/{few.pk}/duplicates/")  # warm the routing cache and the token
     sizes = []
     for lead in (few, many):
         with CaptureQueriesContext(connection) as queries:
             sizes.append((len(suggestions(client, f"/api/leads/{lead.pk}/duplicates/")), len(queries)))
     assert [size for size, _ in sizes] == [1, 15]
-    assert sizes[0][1] == sizes[1][1] <= 4, sizes
+    # + the visibility check of the lead and of the candidates (reps see only some leads)
+    assert sizes[0][1] == sizes[1][1] <= 6, sizes
 
 
 def test_contact_and_account_suggestions(api, in_org, make_contact, make_account):
@@ -78,7 +79,7 @@ def test_contact_and_account_suggestions(api, in_org, make_contact, make_account
     same_domain = make_account(name="Totally Different", domain="acme.test")
     spelled = make_account(name="ACME Corp.")
     make_account(name="Initech", domain="initech.test")
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     rows = suggestions(client, f"/api/accounts/{acme.pk}/duplicates/")
     assert [(row["id"], row["reasons"][0].split(" ")[0]) for row in rows] == [
         (same_domain.pk, "domain"),
@@ -101,7 +102,7 @@ def test_contact_and_account_suggestions(api, in_org, make_contact, make_account
 def test_suggestions_of_unknown_deleted_or_merged_records_are_404(
     api, in_org, admin, make_lead, make_account
 ):
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     lead, other = make_lead(), make_lead()
     services.lead_merge(survivor_id=other.pk, merged_ids=[lead.pk], field_winners={}, actor=admin)
     assert client.get(f"/api/leads/{lead.pk}/duplicates/").status_code == 404
@@ -116,9 +117,9 @@ def test_suggestions_never_cross_organizations(api, org, other_org, make_lead):
     ours = make_lead(name="Shared Name", email="same@both.test")
     theirs = make_lead(name="Shared Name", email="same@both.test", organization=other_org)
     mine = make_lead(name="Shared Name", email="same@both.test")
-    rows = suggestions(api(Role.REP), f"/api/leads/{ours.pk}/duplicates/")
+    rows = suggestions(api(Role.MANAGER), f"/api/leads/{ours.pk}/duplicates/")
     assert [row["id"] for row in rows] == [mine.pk]
-    rows = suggestions(api(Role.REP, organization=other_org), f"/api/leads/{theirs.pk}/duplicates/")
+    rows = suggestions(api(Role.MANAGER, organization=other_org), f"/api/leads/{theirs.pk}/duplicates/")
     assert rows == []
 
 

@@ -131,7 +131,7 @@ def test_merging_leads_takes_the_chosen_fields_unites_tags_and_moves_every_relat
 def test_a_merged_lead_answers_301_with_its_survivor_and_leaves_lists(api, in_org, admin, make_lead):
     survivor, merged = make_lead(name="keeper"), make_lead(name="gone")
     services.lead_merge(survivor_id=survivor.pk, merged_ids=[merged.pk], field_winners={}, actor=admin)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
 
     response = client.get(f"/api/leads/{merged.pk}/")
     assert response.status_code == 301
@@ -182,7 +182,7 @@ def test_a_converted_lead_merges_only_into_a_lead_converted_into_the_same_accoun
         converted_at=now, converted_account=account, converted_contact=contact
     )
     Lead.objects.filter(pk=other_account.pk).update(converted_at=now, converted_account=elsewhere)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
 
     refused = client.post(
         "/api/leads/merge/", {"survivor": plain.pk, "merged": [converted.pk]}, format="json"

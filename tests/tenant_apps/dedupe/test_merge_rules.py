@@ -1,6 +1,7 @@
 """What a merge refuses, and that a refused or failed merge leaves everything as it was."""
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -21,7 +22,12 @@ def test_merge_moves_every_kind_of_relation(spec):
         for relation in spec.model._meta.get_fields(include_hidden=True)
         if relation.is_relation and relation.auto_created and not relation.concrete
     } - {(spec.model, "merged_into_id")}
-    assert pointing == {(relation.model, relation.field) for relation in spec.relations}
+    stays = set()
+    for label in spec.stays:
+        app_model, field = label.rsplit(".", 1)
+        if apps.is_installed(f"tenant_apps.{app_model.split('.')[0]}"):
+            stays.add((apps.get_model(app_model), field))
+    assert pointing - stays == {(relation.model, relation.field) for relation in spec.relations}
     assert set(RELATED[spec.model]) == {relation.label for relation in spec.relations}
 
 
@@ -79,13 +85,13 @@ def merge(client, survivor, merged, fields=None, kind="leads"):
     ],
 )
 def test_bad_merge_input_is_400_naming_the_field(api, in_org, body, field):
-    response = api(Role.REP).post("/api/leads/merge/", body, format="json")
+    response = api(Role.MANAGER).post("/api/leads/merge/", body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"], response.json()
 
 
 def test_malformed_json_is_400(api):
-    response = api(Role.REP).post("/api/leads/merge/", "{nope", content_type="application/json")
+    response = api(Role.MANAGER).post("/api/leads/merge/", "{nope", content_type="application/json")
     assert response.status_code == 400
 
 
@@ -93,7 +99,7 @@ def test_malformed_json_is_400(api):
 def test_field_choices_are_per_record_type(api, in_org, kind, make_contact, make_account):
     make = make_contact if kind == "contacts" else make_account
     survivor, merged = make(name="a"), make(name="b")
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     response = merge(client, survivor.pk, [merged.pk], {"company": merged.pk}, kind=kind)  # a lead field
     assert (response.status_code, response.json()["details"]["name"]) == (400, "company")
     assert merge(client, survivor.pk, [merged.pk], {"name": merged.pk}, kind=kind).status_code == 200
@@ -101,7 +107,7 @@ def test_field_choices_are_per_record_type(api, in_org, kind, make_contact, make
 
 def test_unknown_ids_are_404_and_name_them(api, pair):
     survivor, merged = pair
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     response = merge(client, survivor.pk, [merged.pk, 987654321])
     assert (response.status_code, response.json()["code"]) == (404, "lead_not_found")
     assert response.json()["details"]["ids"] == [987654321]
@@ -113,7 +119,7 @@ def test_unknown_ids_are_404_and_name_them(api, pair):
 def test_deleted_and_already_merged_records_are_409(api, in_org, admin, make_lead):
     survivor, deleted, merged, other = (make_lead(name=name) for name in ("s", "d", "m", "o"))
     services.lead_merge(survivor_id=other.pk, merged_ids=[merged.pk], field_winners={}, actor=admin)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     client.delete(f"/api/leads/{deleted.pk}/")
     before = {lead.pk: counts(lead) for lead in (survivor, deleted, merged, other)}
 
@@ -133,7 +139,7 @@ def test_deleted_and_already_merged_records_are_409(api, in_org, admin, make_lea
 def test_too_many_tags_together_is_400_and_merges_nothing(api, in_org, make_lead):
     survivor = make_lead(tags=[f"a{index}" for index in range(15)])
     merged = make_lead(tags=[f"b{index}" for index in range(10)])
-    response = merge(api(Role.REP), survivor.pk, [merged.pk])
+    response = merge(api(Role.MANAGER), survivor.pk, [merged.pk])
     assert (response.status_code, response.json()["code"]) == (400, "too_many_tags")
     assert "tags" in response.json()["errors"]
     assert Lead.objects.get(pk=merged.pk).merged_into_id is None

@@ -125,7 +125,7 @@ def test_conversion_creates_account_contact_and_opportunity_linked_to_the_lead(a
 def test_the_account_timeline_rolls_up_the_converted_lead(api, make_lead, make_account):
     account = make_account(name="Existing")
     lead = make_lead(stage=Stage.PROPOSAL, name="Sam")
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     client.post(f"/api/leads/{lead.pk}/notes/", {"body": "before conversion"}, format="json")
     response = convert(client, lead, account=account.pk)
     assert (response.status_code, response.json()["account_created"]) == (201, False)
@@ -222,7 +222,7 @@ def test_only_a_qualified_or_later_lead_converts(api, make_lead, org, stage):
 def test_the_opportunity_starts_where_the_lead_is(api, make_lead, org, stage, opportunity_stage):
     lead = make_lead(stage=stage, company="Initech", value="100.00")
     response = convert(
-        api(Role.REP), lead, create_opportunity=True, opportunity_name="Big deal", amount="250.00"
+        api(Role.MANAGER), lead, create_opportunity=True, opportunity_name="Big deal", amount="250.00"
     )
     assert response.status_code == 201, response.content
     with schema_context(org.schema_name):

@@ -25,7 +25,7 @@ def stage_changes(org, lead_id):
 
 def test_transition_updates_the_stage_and_appends_its_activity(api, make_lead, org):
     lead = make_lead()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     response = client.post(
         f"/api/leads/{lead.pk}/transition/", {"stage": "CONTACTED", "reason": "called"}, format="json"
     )

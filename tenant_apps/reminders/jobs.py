@@ -1,0 +1,18 @@
+"""rq entry points, fanned out to every active organization by the scheduler (config/cron.py). Each runs in
+its organization's schema (shared_apps.core.jobs), calls one service and is safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tenant_apps.reminders import services
+
+
+def send_due_task_reminders(now: datetime | None = None) -> int:
+    """Every minute: remind assignees of the tasks that fell due since the last run."""
+    return services.task_reminders_send(now=now)
+
+
+def create_idle_lead_follow_ups(now: datetime | None = None) -> int:
+    """Daily: a follow-up task for each lead nobody contacted for the organization's idle_days."""
+    return len(services.idle_lead_follow_ups_create(now=now))

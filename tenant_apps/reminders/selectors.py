@@ -1,0 +1,44 @@
+"""Reads behind the follow-up automation: the settings, the tasks whose reminder is due, the idle leads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
+
+from tenant_apps.leads.models import OPEN_STAGES, Lead
+from tenant_apps.reminders.models import FollowUpSettings
+from tenant_apps.tasks.models import Task, TaskStatus
+from tenant_apps.tasks.selectors import live_tasks
+
+
+def follow_up_settings_get() -> FollowUpSettings:
+    """The organization's settings; the defaults (unsaved) until an admin first changes them."""
+    return FollowUpSettings.objects.select_related("updated_by").filter(pk=1).first() or FollowUpSettings()
+
+
+def tasks_due_for_reminder(*, now: datetime) -> QuerySet[Task]:
+    """Open, live tasks past their due time with an active assignee and no reminder for that due time yet.
+
+    A reminder is per due time: `reminded_at` earlier than `due_at` means the task was pushed back after
+    its last reminder, so the new due time gets one too."""
+    return (
+        live_tasks()
+        .filter(status=TaskStatus.OPEN, due_at__lte=now, assignee__isnull=False, assignee__is_active=True)
+        .filter(Q(reminded_at__isnull=True) | Q(reminded_at__lt=F("due_at")))
+    )
+
+
+def idle_leads(*, cutoff: datetime) -> QuerySet[Lead]:
+    """Open, live leads with an active owner, not contacted since `cutoff` (created before it when never
+    contacted), with no open task (someone is already following up) and no task created since `cutoff`
+    (so a follow-up closed without contact is followed by the next one only after another idle period)."""
+    tasks = Task.objects.filter(lead=OuterRef("pk"))
+    return (
+        Lead.objects.alive()
+        .filter(stage__in=OPEN_STAGES, owner__isnull=False, owner__is_active=True)
+        .annotate(idle_since=Coalesce("last_contacted_at", "created_at"))
+        .filter(idle_since__lt=cutoff)
+        .filter(~Exists(tasks.filter(status=TaskStatus.OPEN)), ~Exists(tasks.filter(created_at__gte=cutoff)))
+    )

@@ -1,0 +1,64 @@
+"""Reads on sequences and enrollments: deleted sequences are invisible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from tenant_apps.sequences.exceptions import EnrollmentNotFound, SequenceNotFound
+from tenant_apps.sequences.models import Enrollment, EnrollmentStatus, SentStep, Sequence, SequenceStep
+
+
+def sequence_list() -> QuerySet[Sequence]:
+    """Live sequences with their steps in order and the count of running enrollments (a page: 2 queries)."""
+    return (
+        Sequence.objects.alive()
+        .select_related("created_by")
+        .prefetch_related(Prefetch("steps", queryset=SequenceStep.objects.order_by("position")))
+        .annotate(
+            active_enrollments=Count("enrollments", filter=Q(enrollments__status=EnrollmentStatus.ACTIVE))
+        )
+    )
+
+
+def sequence_get(*, sequence_id: int) -> Sequence:
+    sequence = sequence_list().filter(pk=sequence_id).first()
+    if sequence is None:
+        raise SequenceNotFound(id=sequence_id)
+    return sequence
+
+
+def enrollment_list(*, sequence_id: int, filters: dict[str, Any] | None = None) -> QuerySet[Enrollment]:
+    """A live sequence's enrollments with their lead, enroller and sent steps (a page: 2 queries).
+    `filters` keys: status (list), lead (id)."""
+    if not Sequence.objects.alive().filter(pk=sequence_id).exists():
+        raise SequenceNotFound(id=sequence_id)
+    enrollments = (
+        Enrollment.objects.filter(sequence_id=sequence_id)
+        .select_related("lead", "enrolled_by")
+        .prefetch_related(Prefetch("sent_steps", queryset=SentStep.objects.order_by("position")))
+    )
+    filters = filters or {}
+    if filters.get("status"):
+        enrollments = enrollments.filter(status__in=filters["status"])
+    if filters.get("lead"):
+        enrollments = enrollments.filter(lead_id=filters["lead"])
+    return enrollments
+
+
+def enrollment_get(*, enrollment_id: int) -> Enrollment:
+    enrollment = (
+        Enrollment.objects.filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
+        .select_related("lead", "enrolled_by")
+        .prefetch_related(Prefetch("sent_steps", queryset=SentStep.objects.order_by("position")))
+        .first()
+    )
+    if enrollment is None:
+        raise EnrollmentNotFound(id=enrollment_id)
+    return enrollment
+
+
+def enrollments_due(*, now: Any) -> QuerySet[Enrollment]:
+    """Running enrollments whose next step is due (served by enrollment_due_idx)."""
+    return Enrollment.objects.filter(status=EnrollmentStatus.ACTIVE, next_send_at__lte=now)

@@ -1,0 +1,714 @@
+"""Every write on sequences and enrollments, and the sending of their emails.
+
+A lead enrolled in a sequence is sent its steps one by one, each `delay` after the previous one, until the
+last step went out (completed) or something stops it: the lead replies, is won or lost, is unenrolled, or
+the sequence is deleted. Stopping is announced by events (see subscribe_to_events) and checked again under
+the enrollment's row lock right before every send, so a stopped enrollment never sends another email.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import Counter
+from datetime import datetime, timedelta
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Coalesce
+from django.template import TemplateSyntaxError
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from shared_apps.core.errors import AppError, InvalidInput
+from shared_apps.core.events import DomainEvent, publish_on_commit, subscribe
+from shared_apps.core.validation import clean_text
+from shared_apps.users.models import User
+from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.activities.services import activity_record, email_record
+from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.sequences.exceptions import (
+    AlreadyEnrolled,
+    EnrollmentNotActive,
+    EnrollmentNotFound,
+    LeadClosed,
+    SequenceEmpty,
+    SequenceNotFound,
+)
+from tenant_apps.sequences.models import (
+    MAX_DELAY_DAYS,
+    MAX_STEPS,
+    Enrollment,
+    EnrollmentStatus,
+    SentStep,
+    SentStepStatus,
+    Sequence,
+    SequenceStep,
+    StopReason,
+)
+from tenant_apps.sequences.selectors import enrollments_due
+from tenant_apps.sequences.templating import compile_template, context_for, render
+
+logger = logging.getLogger(__name__)
+
+STEP_FIELDS = ("subject", "body", "delay_days", "delay_hours")
+SEQUENCE_FIELDS = ("name", "description", "steps")
+MAX_ID = 2**63 - 1
+SEND_BATCH = 200
+# A reservation older than this belongs to a send that died (rq's job timeout is 10 minutes): its email may
+# or may not have gone out, and it is never sent again.
+STALE_RESERVATION = timedelta(minutes=15)
+CLOSED_STAGES = {Stage.WON: StopReason.WON, Stage.LOST: StopReason.LOST}
+
+
+class SequenceSendFailed(AppError):
+    status_code = 503
+    code = "sequence_send_failed"
+    message = "The mail server could not take the email now; it will be retried."
+
+
+# ---------------------------------------------------------------------------------------------- sequences
+
+
+def _clean_int(value: Any, *, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(field, f"A whole number from {low} to {high}.")
+    return value
+
+
+def _clean_template(value: Any, *, field: str, position: int, max_length: int) -> str:
+    source = clean_text(value, field=field, max_length=max_length, required=True)
+    try:
+        compile_template(source)
+    except TemplateSyntaxError as error:
+        raise InvalidInput(
+            field, f"Step {position}: {error}", code="template_invalid", position=position
+        ) from None
+    return source
+
+
+def _clean_steps(steps: Any) -> list[dict[str, Any]]:
+    """Each step's fields, typed and bounded; each template compiled, so an error names its step."""
+    if not isinstance(steps, list | tuple):
+        raise InvalidInput("steps", "Expected a list of steps.")
+    if len(steps) > MAX_STEPS:
+        raise InvalidInput("steps", f"At most {MAX_STEPS} steps.")
+    cleaned = []
+    for index, step in enumerate(steps):
+        prefix, position = f"steps[{index}]", index + 1
+        if not isinstance(step, dict):
+            raise InvalidInput(prefix, f"Step {position}: expected an object.", position=position)
+        unknown = sorted(set(step) - set(STEP_FIELDS))
+        if unknown:
+            raise InvalidInput(
+                f"{prefix}.{unknown[0]}", f"Step {position}: unknown field.", position=position
+            )
+        cleaned.append(
+            {
+                "subject": _clean_template(
+                    step.get("subject"), field=f"{prefix}.subject", position=position, max_length=300
+                ),
+                "body": _clean_template(
+                    step.get("body"), field=f"{prefix}.body", position=position, max_length=20_000
+                ),
+                "delay_days": _clean_int(
+                    step.get("delay_days", 0), field=f"{prefix}.delay_days", low=0, high=MAX_DELAY_DAYS
+                ),
+                "delay_hours": _clean_int(
+                    step.get("delay_hours", 0), field=f"{prefix}.delay_hours", low=0, high=23
+                ),
+            }
+        )
+    return cleaned
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "name":
+            cleaned["name"] = clean_text(value, field="name", max_length=200, required=True)
+        elif key == "description":
+            cleaned["description"] = clean_text(value, field="description", max_length=2000)
+        elif key == "steps":
+            cleaned["steps"] = _clean_steps(value)
+    return cleaned
+
+
+@transaction.atomic
+def sequence_create(*, actor: User | None, name: Any, description: Any = "", steps: Any = ()) -> Sequence:
+    """A sequence with its steps, in the given order. Every template must compile (see templating)."""
+    cleaned = _clean({"name": name, "description": description, "steps": list(steps)})
+    actor_id = actor.pk if actor else None
+    sequence = Sequence.objects.create(
+        name=cleaned["name"], description=cleaned["description"], created_by_id=actor_id
+    )
+    SequenceStep.objects.bulk_create(
+        SequenceStep(sequence=sequence, position=position, **step)
+        for position, step in enumerate(cleaned["steps"], start=1)
+    )
+    publish_on_commit(
+        "sequence.created", record_id=sequence.pk, actor_id=actor_id, steps=len(cleaned["steps"])
+    )
+    return sequence
+
+
+def _locked_sequence(sequence_id: int) -> Sequence:
+    sequence = Sequence.objects.alive().select_for_update().filter(pk=sequence_id).first()
+    if sequence is None:
+        raise SequenceNotFound(id=sequence_id)
+    return sequence
+
+
+@transaction.atomic
+def sequence_update(*, sequence_id: int, actor: User | None, changes: dict[str, Any]) -> Sequence:
+    """Change the name, the description or the steps. `steps` replaces the whole list: steps are rewritten
+    in place by position, so running enrollments carry on from their position with the new content; a
+    changed delay reschedules their pending step, and enrollments past a removed last step complete."""
+    unknown = set(changes) - set(SEQUENCE_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "Unknown field.")
+    cleaned = _clean(changes)
+    sequence = _locked_sequence(sequence_id)
+    changed: list[str] = [
+        key for key in ("name", "description") if key in cleaned and getattr(sequence, key) != cleaned[key]
+    ]
+    for key in changed:
+        setattr(sequence, key, cleaned[key])
+    if "steps" in cleaned and _replace_steps(sequence, cleaned["steps"]):
+        changed.append("steps")
+    if changed:
+        sequence.save()
+        publish_on_commit(
+            "sequence.updated", record_id=sequence.pk, actor_id=actor.pk if actor else None, fields=changed
+        )
+    return sequence
+
+
+def _replace_steps(sequence: Sequence, steps: list[dict[str, Any]]) -> bool:
+    existing = {step.position: step for step in SequenceStep.objects.filter(sequence=sequence)}
+    changed = False
+    for position, fields in enumerate(steps, start=1):
+        step = existing.pop(position, None)
+        if step is None:
+            SequenceStep.objects.create(sequence=sequence, position=position, **fields)
+            changed = True
+            continue
+        delay = step.delay
+        diff = [key for key, value in fields.items() if getattr(step, key) != value]
+        if not diff:
+            continue
+        for key in diff:
+            setattr(step, key, fields[key])
+        step.save(update_fields=diff)
+        changed = True
+        if step.delay != delay:
+            # the pending step of running enrollments counts from their last send (or enrollment) again
+            Enrollment.objects.filter(
+                sequence=sequence, status=EnrollmentStatus.ACTIVE, next_position=position
+            ).update(
+                next_send_at=ExpressionWrapper(
+                    Coalesce(F("last_sent_at"), F("enrolled_at")) + Value(step.delay),
+                    output_field=DateTimeField(),
+                )
+            )
+    if existing:
+        SequenceStep.objects.filter(pk__in=[step.pk for step in existing.values()]).delete()
+        changed = True
+        now = timezone.now()
+        for enrollment in Enrollment.objects.select_for_update().filter(
+            sequence=sequence, status=EnrollmentStatus.ACTIVE, next_position__gt=len(steps)
+        ):
+            _complete(enrollment, sequence=sequence, now=now)
+    return changed
+
+
+@transaction.atomic
+def sequence_delete(*, sequence_id: int, actor: User | None) -> None:
+    """Soft delete: the sequence disappears, its running enrollments stop (reason sequence_deleted) and the
+    history of what was sent stays."""
+    sequence = _locked_sequence(sequence_id)
+    now = timezone.now()
+    sequence.deleted_at = now
+    sequence.save(update_fields=["deleted_at", "updated_at"])
+    actor_id = actor.pk if actor else None
+    for enrollment in Enrollment.objects.select_for_update().filter(
+        sequence=sequence, status=EnrollmentStatus.ACTIVE
+    ):
+        _stop(enrollment, reason=StopReason.SEQUENCE_DELETED, actor_id=actor_id, now=now, sequence=sequence)
+    publish_on_commit("sequence.deleted", record_id=sequence.pk, actor_id=actor_id)
+
+
+# -------------------------------------------------------------------------------------------- enrollments
+
+
+@transaction.atomic
+def sequence_enroll(
+    *, sequence_id: int, lead_id: Any, actor: User | None, now: datetime | None = None
+) -> Enrollment:
+    """Enroll a live, open lead with an email address in a sequence that has steps, once at a time per
+    sequence; its first step is scheduled `delay` after now. The lead is locked, so a concurrent move to
+    WON or LOST either comes first (and refuses this) or stops the new enrollment right after."""
+    if isinstance(lead_id, bool) or not isinstance(lead_id, int) or not 1 <= lead_id <= MAX_ID:
+        raise InvalidInput("lead", "A lead id is required.")
+    now = now or timezone.now()
+    sequence = Sequence.objects.alive().filter(pk=sequence_id).first()
+    if sequence is None:
+        raise SequenceNotFound(id=sequence_id)
+    lead = Lead.objects.alive().select_for_update(no_key=True).filter(pk=lead_id).first()
+    if lead is None:
+        raise InvalidInput("lead", "No such lead.", code="unknown_record", id=lead_id)
+    if not lead.email:
+        raise InvalidInput("lead", "The lead has no email address to send the sequence to.", code="no_email")
+    if lead.stage in CLOSED_STAGES:
+        raise LeadClosed(stage=lead.stage)
+    first = SequenceStep.objects.filter(sequence=sequence, position=1).first()
+    if first is None:
+        raise SequenceEmpty(id=sequence.pk)
+    running = Enrollment.objects.filter(sequence=sequence, lead=lead, status=EnrollmentStatus.ACTIVE).first()
+    if running is not None:
+        raise AlreadyEnrolled(enrollment_id=running.pk)
+    actor_id = actor.pk if actor else None
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                sequence=sequence,
+                lead=lead,
+                enrolled_by_id=actor_id,
+                enrolled_at=now,
+                next_position=1,
+                next_send_at=now + first.delay,
+            )
+    except IntegrityError:  # enrolled concurrently (enrollment_one_active)
+        raise AlreadyEnrolled() from None
+    activity_record(
+        lead=lead,
+        type=ActivityType.SYSTEM,
+        actor_id=actor_id,
+        subject=f"Enrolled in sequence: {sequence.name}",
+        metadata={"event": "sequence_enrolled", "sequence_id": sequence.pk, "enrollment_id": enrollment.pk},
+    )
+    publish_on_commit(
+        "sequence.enrolled",
+        record_id=enrollment.pk,
+        actor_id=actor_id,
+        sequence_id=sequence.pk,
+        lead_id=lead.pk,
+    )
+    return enrollment
+
+
+@transaction.atomic
+def sequence_unenroll(*, enrollment_id: int, actor: User | None) -> Enrollment:
+    """Stop a running enrollment (reason unenrolled); nothing more is sent, even by a job already queued.
+    A finished enrollment is a conflict."""
+    enrollment = (
+        Enrollment.objects.select_for_update(of=("self",))  # not the sequence row it joins
+        .filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
+        .first()
+    )
+    if enrollment is None:
+        raise EnrollmentNotFound(id=enrollment_id)
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        raise EnrollmentNotActive(status=enrollment.status, stop_reason=enrollment.stop_reason)
+    _stop(enrollment, reason=StopReason.UNENROLLED, actor_id=actor.pk if actor else None, now=timezone.now())
+    return enrollment
+
+
+def enrollments_stop(*, lead_id: int, reason: str, details: dict[str, Any] | None = None) -> list[int]:
+    """Stop the lead's running enrollments; returns the ids stopped. Each is locked and checked again, so
+    an enrollment that finished meanwhile is left alone."""
+    stopped = []
+    ids = Enrollment.objects.filter(lead_id=lead_id, status=EnrollmentStatus.ACTIVE).values_list(
+        "pk", flat=True
+    )
+    for enrollment_id in list(ids):
+        with transaction.atomic():
+            enrollment = Enrollment.objects.select_for_update().filter(pk=enrollment_id).first()
+            if enrollment is not None and enrollment.status == EnrollmentStatus.ACTIVE:
+                _stop(enrollment, reason=reason, actor_id=None, now=timezone.now(), details=details)
+                stopped.append(enrollment_id)
+    return stopped
+
+
+def enrollments_stop_on_reply(*, lead_id: int, activity_id: int) -> list[int]:
+    """An inbound email stops the lead's running enrollments (reason replied) when it is threaded to one of
+    their emails (In-Reply-To/References) or arrived after the enrollment: either way the lead wrote."""
+    email = Activity.objects.filter(pk=activity_id, lead_id=lead_id, type=ActivityType.EMAIL).first()
+    if email is None or email.metadata.get("direction") != "inbound":
+        return []
+    stopped = []
+    for enrollment in Enrollment.objects.filter(lead_id=lead_id, status=EnrollmentStatus.ACTIVE):
+        threaded = bool(email.thread_id) and email.thread_id in _threads_of(enrollment)
+        if threaded or email.occurred_at >= enrollment.enrolled_at:
+            details = {"activity_id": email.pk, "thread_id": email.thread_id, "threaded": threaded}
+            with transaction.atomic():
+                locked = Enrollment.objects.select_for_update().filter(pk=enrollment.pk).first()
+                if locked is not None and locked.status == EnrollmentStatus.ACTIVE:
+                    _stop(
+                        locked, reason=StopReason.REPLIED, actor_id=None, now=timezone.now(), details=details
+                    )
+                    stopped.append(locked.pk)
+    return stopped
+
+
+def _threads_of(enrollment: Enrollment) -> set[str]:
+    """The threads of the enrollment's emails; a reservation's Message-ID counts too (a reply can name an
+    email whose activity was never recorded)."""
+    rows = SentStep.objects.filter(enrollment=enrollment).values_list("message_id", "activity__thread_id")
+    return {value for row in rows for value in row if value}
+
+
+def _stop(
+    enrollment: Enrollment,
+    *,
+    reason: str,
+    actor_id: int | None,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+    sequence: Sequence | None = None,
+) -> None:
+    """The caller holds the enrollment's row lock."""
+    sequence = sequence or Sequence.objects.get(pk=enrollment.sequence_id)
+    enrollment.status = EnrollmentStatus.STOPPED
+    enrollment.stop_reason = reason
+    enrollment.stop_details = details or {}
+    enrollment.finished_at = now
+    enrollment.next_send_at = None
+    enrollment.save(update_fields=["status", "stop_reason", "stop_details", "finished_at", "next_send_at"])
+    activity_record(
+        lead=Lead(pk=enrollment.lead_id),
+        type=ActivityType.SYSTEM,
+        actor_id=actor_id,
+        subject=f"Sequence stopped: {sequence.name} ({StopReason(reason).label.lower()})",
+        metadata={
+            "event": "sequence_stopped",
+            "sequence_id": sequence.pk,
+            "enrollment_id": enrollment.pk,
+            "reason": reason,
+            **(details or {}),
+        },
+    )
+    publish_on_commit(
+        "sequence.enrollment_stopped",
+        record_id=enrollment.pk,
+        actor_id=actor_id,
+        sequence_id=sequence.pk,
+        lead_id=enrollment.lead_id,
+        reason=reason,
+    )
+
+
+def _complete(enrollment: Enrollment, *, now: datetime, sequence: Sequence | None = None) -> None:
+    """The caller holds the enrollment's row lock."""
+    sequence = sequence or Sequence.objects.get(pk=enrollment.sequence_id)
+    enrollment.status = EnrollmentStatus.COMPLETED
+    enrollment.finished_at = now
+    enrollment.next_send_at = None
+    enrollment.save(update_fields=["status", "finished_at", "next_send_at", "next_position", "last_sent_at"])
+    activity_record(
+        lead=Lead(pk=enrollment.lead_id),
+        type=ActivityType.SYSTEM,
+        actor_id=None,
+        subject=f"Sequence completed: {sequence.name}",
+        metadata={"event": "sequence_completed", "sequence_id": sequence.pk, "enrollment_id": enrollment.pk},
+    )
+    publish_on_commit(
+        "sequence.enrollment_completed",
+        record_id=enrollment.pk,
+        sequence_id=sequence.pk,
+        lead_id=enrollment.lead_id,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ sending
+
+
+def sequence_steps_send_due(*, now: datetime | None = None) -> dict[str, int]:
+    """Send every step that is due (up to SEND_BATCH a run; the rest next run); returns outcome counts.
+    One enrollment failing (mail server down) does not keep the others from going out."""
+    now = now or timezone.now()
+    ids = list(
+        enrollments_due(now=now).order_by("next_send_at", "pk").values_list("pk", flat=True)[:SEND_BATCH]
+    )
+    outcomes: Counter[str] = Counter()
+    for enrollment_id in ids:
+        try:
+            outcomes[enrollment_step_send(enrollment_id=enrollment_id, now=now)] += 1
+        except Exception:
+            logger.exception("sending the next step of enrollment %s failed", enrollment_id)
+            outcomes["error"] += 1
+    return dict(outcomes)
+
+
+def enrollment_step_send(*, enrollment_id: int, now: datetime | None = None) -> str:
+    """Send an enrollment's due step, at most once; returns what happened ("sent", "not_due", "stopped",
+    "completed", "in_flight", "delivery_unknown", "delivery_failed", "inactive", "busy").
+
+    Two transactions, both holding the enrollment's row lock:
+    1. reserve: check the enrollment is still running and due and that nothing stops it (lead replied,
+       won/lost, deleted, sequence deleted), render the step, generate its Message-ID and write the
+       SentStep row (unique per enrollment and step), then commit;
+    2. deliver: lock again, check again (an unenroll or a reply may have come in between: the reservation
+       is then dropped and nothing is sent), send through Django's email backend with that Message-ID,
+       record the EMAIL activity (so a reply threads to it), mark the SentStep sent and schedule the next
+       step, then commit.
+
+    A retried or concurrent job finds the reservation and sends nothing. The trade-off that remains: if
+    the process dies after the mail server took the email but before (2) commits, the reservation stays
+    "pending" and the email is never sent again, so it went out once or not at all: at most once, never
+    twice. After STALE_RESERVATION such a reservation is marked "unknown" and the enrollment stops
+    (reason delivery_unknown) for a member to look at rather than guessing. A mail server that refuses
+    the message outright (an SMTP or network error before it took it) is the one case that releases the
+    reservation, to be retried on the next run; a permanent refusal (5xx) stops the enrollment instead.
+
+    Must run outside a transaction: (1) has to be durable before the email leaves.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        outcome, reservation = _reserve(enrollment_id=enrollment_id, now=now)
+    if reservation is None:
+        return outcome
+    return _deliver(reservation_id=reservation.pk, now=now)
+
+
+def _reserve(*, enrollment_id: int, now: datetime) -> tuple[str, SentStep | None]:
+    # skip_locked: an enrollment locked by another run is being handled right now
+    enrollment = Enrollment.objects.select_for_update(skip_locked=True).filter(pk=enrollment_id).first()
+    if enrollment is None:
+        return "busy", None
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        return "inactive", None
+    if enrollment.next_send_at is None or enrollment.next_send_at > now:
+        return "not_due", None
+    sequence = Sequence.objects.get(pk=enrollment.sequence_id)
+    lead = Lead.objects.select_related("owner").filter(pk=enrollment.lead_id).first()
+    stop = _stop_reason(enrollment, sequence=sequence, lead=lead)
+    if stop is not None:
+        _stop(enrollment, reason=stop[0], details=stop[1], actor_id=None, now=now, sequence=sequence)
+        return "stopped", None
+    earlier = SentStep.objects.filter(enrollment=enrollment, position=enrollment.next_position).first()
+    if earlier is not None:
+        return _resolve_earlier(enrollment, earlier, sequence=sequence, now=now), None
+    step = SequenceStep.objects.filter(sequence=sequence, position=enrollment.next_position).first()
+    if step is None:  # the sequence was shortened past this enrollment's place
+        _complete(enrollment, sequence=sequence, now=now)
+        return "completed", None
+    assert lead is not None  # _stop_reason stops enrollments of missing leads
+    values = context_for(lead=lead, owner=lead.owner)
+    reservation = SentStep.objects.create(
+        enrollment=enrollment,
+        step=step,
+        position=step.position,
+        message_id=make_msgid(domain=_message_id_domain()),
+        recipient=lead.email,
+        # a subject is one line: a template's newlines would make an invalid header
+        subject=" ".join(render(step.subject, values).split())[:300],
+        body=render(step.body, values),
+        status=SentStepStatus.PENDING,
+        reserved_at=now,
+    )
+    return "reserved", reservation
+
+
+def _resolve_earlier(enrollment: Enrollment, earlier: SentStep, *, sequence: Sequence, now: datetime) -> str:
+    """This step was reserved before: by a run still sending it, or by one that died mid-send."""
+    if earlier.status == SentStepStatus.PENDING and now - earlier.reserved_at < STALE_RESERVATION:
+        return "in_flight"
+    if earlier.status == SentStepStatus.SENT:  # sent and scheduled commit together; kept for safety
+        _advance(enrollment, sequence=sequence, now=now)
+        return "already_sent"
+    if earlier.status == SentStepStatus.PENDING:
+        earlier.status = SentStepStatus.UNKNOWN
+        earlier.save(update_fields=["status"])
+    _stop(
+        enrollment,
+        reason=StopReason.DELIVERY_UNKNOWN,
+        actor_id=None,
+        now=now,
+        sequence=sequence,
+        details={"position": earlier.position, "message_id": earlier.message_id},
+    )
+    return "delivery_unknown"
+
+
+def _deliver(*, reservation_id: int, now: datetime) -> str:
+    failure: Exception | None = None
+    with transaction.atomic():
+        # the same lock order as everywhere: enrollment first
+        enrollment_id = SentStep.objects.values_list("enrollment_id", flat=True).get(pk=reservation_id)
+        enrollment = Enrollment.objects.select_for_update().get(pk=enrollment_id)
+        reservation = SentStep.objects.select_for_update().get(pk=reservation_id)
+        if reservation.status != SentStepStatus.PENDING:
+            return "inactive"
+        if enrollment.status != EnrollmentStatus.ACTIVE or enrollment.next_position != reservation.position:
+            reservation.delete()  # nothing went out: stopped between reserving and sending
+            return "stopped"
+        sequence = Sequence.objects.get(pk=enrollment.sequence_id)
+        lead = Lead.objects.select_related("owner").filter(pk=enrollment.lead_id).first()
+        stop = _stop_reason(enrollment, sequence=sequence, lead=lead)
+        if stop is not None:
+            reservation.delete()
+            _stop(enrollment, reason=stop[0], details=stop[1], actor_id=None, now=now, sequence=sequence)
+            return "stopped"
+        assert lead is not None
+        message = EmailMessage(
+            subject=reservation.subject,
+            body=reservation.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[reservation.recipient],
+            reply_to=[lead.owner.email] if lead.owner is not None and lead.owner.email else None,
+            headers={"Message-ID": reservation.message_id, "Date": format_datetime(now)},
+        )
+        try:
+            message.send()
+        except smtplib.SMTPException as error:
+            reservation.delete()  # the server did not take it: nothing went out
+            if not _permanent(error):
+                failure = error  # the next run tries again
+            else:
+                details = {"position": reservation.position, "error": str(error)[:500]}
+                _stop(
+                    enrollment,
+                    reason=StopReason.DELIVERY_FAILED,
+                    actor_id=None,
+                    now=now,
+                    sequence=sequence,
+                    details=details,
+                )
+                return "delivery_failed"
+        except OSError as error:  # no connection to the mail server
+            reservation.delete()
+            failure = error
+        else:
+            recorded = email_record(
+                lead_id=lead.pk,
+                actor=None,
+                fields={
+                    "from": settings.DEFAULT_FROM_EMAIL,
+                    "to": reservation.recipient,
+                    "subject": reservation.subject,
+                    "body": reservation.body,
+                    "message_id": reservation.message_id,
+                    "date": now,
+                },
+            )
+            reservation.status = SentStepStatus.SENT
+            reservation.sent_at = now
+            reservation.activity = recorded.activity
+            reservation.save(update_fields=["status", "sent_at", "activity"])
+            _advance(enrollment, sequence=sequence, now=now)
+            publish_on_commit(
+                "sequence.step_sent",
+                record_id=enrollment.pk,
+                sequence_id=sequence.pk,
+                lead_id=lead.pk,
+                position=reservation.position,
+                message_id=reservation.message_id,
+            )
+    if failure is not None:
+        raise SequenceSendFailed(enrollment_id=enrollment_id, error=str(failure)[:500]) from failure
+    return "sent"
+
+
+def _permanent(error: smtplib.SMTPException) -> bool:
+    """The server refused this recipient or this message for good (5xx); anything else (a greylisting 4xx,
+    a disconnect, bad credentials on our side) is worth trying again later."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
+
+
+def _advance(enrollment: Enrollment, *, sequence: Sequence, now: datetime) -> None:
+    """After a send: the next step is due its delay after now; past the last step the enrollment completes."""
+    enrollment.last_sent_at = now
+    enrollment.next_position += 1
+    step = SequenceStep.objects.filter(sequence=sequence, position=enrollment.next_position).first()
+    if step is None:
+        _complete(enrollment, sequence=sequence, now=now)
+        return
+    enrollment.next_send_at = now + step.delay
+    enrollment.save(update_fields=["last_sent_at", "next_position", "next_send_at"])
+
+
+def _stop_reason(
+    enrollment: Enrollment, *, sequence: Sequence, lead: Lead | None
+) -> tuple[str, dict[str, Any]] | None:
+    """Why this enrollment must not send, checked under its lock before every send (the events may have
+    been missed: a crash between a commit and its subscribers)."""
+    if sequence.deleted_at is not None:
+        return StopReason.SEQUENCE_DELETED, {}
+    if lead is None or lead.deleted_at is not None or lead.merged_into_id is not None:
+        cause = "merged" if lead is not None and lead.merged_into_id is not None else "deleted"
+        return StopReason.LEAD_UNAVAILABLE, {"cause": cause}
+    if lead.stage in CLOSED_STAGES:
+        return CLOSED_STAGES[Stage(lead.stage)], {"stage": lead.stage}
+    if not lead.email:
+        return StopReason.LEAD_UNAVAILABLE, {"cause": "no_email"}
+    replies = Activity.objects.filter(lead=lead, type=ActivityType.EMAIL, metadata__direction="inbound")
+    threads = _threads_of(enrollment)
+    reply = (
+        replies.filter(Q(thread_id__in=threads) | Q(occurred_at__gte=enrollment.enrolled_at))
+        .order_by("occurred_at", "pk")
+        .first()
+    )
+    if reply is not None:
+        threaded = reply.thread_id in threads
+        return StopReason.REPLIED, {
+            "activity_id": reply.pk,
+            "thread_id": reply.thread_id,
+            "threaded": threaded,
+        }
+    return None
+
+
+def _message_id_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rpartition("@")[2] or str(DNS_NAME)
+
+
+# ------------------------------------------------------------------------------------------------- events
+
+
+def on_email_recorded(event: DomainEvent) -> None:
+    if event.data.get("direction") != "inbound" or not isinstance(event.data.get("activity_id"), int):
+        return
+    with schema_context(event.schema_name):
+        enrollments_stop_on_reply(lead_id=event.record_id, activity_id=event.data["activity_id"])
+
+
+def on_stage_changed(event: DomainEvent) -> None:
+    current = event.data.get("current")
+    if current not in CLOSED_STAGES:
+        return
+    with schema_context(event.schema_name):
+        enrollments_stop(
+            lead_id=event.record_id, reason=CLOSED_STAGES[Stage(current)], details={"stage": current}
+        )
+
+
+def on_lead_gone(event: DomainEvent) -> None:
+    """A deleted lead, or leads merged into another one: nothing more goes to them."""
+    if event.topic == "lead.merged":
+        lead_ids, cause = [i for i in event.data.get("merged_ids", []) if isinstance(i, int)], "merged"
+    else:
+        lead_ids, cause = [event.record_id], "deleted"
+    with schema_context(event.schema_name):
+        for lead_id in lead_ids:
+            enrollments_stop(lead_id=lead_id, reason=StopReason.LEAD_UNAVAILABLE, details={"cause": cause})
+
+
+_subscribed: list[Any] = []
+
+
+def subscribe_to_events() -> None:
+    """Called once from AppConfig.ready()."""
+    if not _subscribed:
+        _subscribed.append(subscribe("lead.email_recorded", on_email_recorded))
+        _subscribed.append(subscribe("lead.stage_changed", on_stage_changed))
+        _subscribed.append(subscribe("lead.deleted", on_lead_gone))
+        _subscribed.append(subscribe("lead.merged", on_lead_gone))

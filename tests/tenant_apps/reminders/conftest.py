@@ -1,0 +1,1 @@
+from tests.tenant_apps.sequences.smtp import _smtp_server, smtp  # noqa: F401 (fixtures)
