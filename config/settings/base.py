@@ -142,6 +142,8 @@ PASSWORD_HASHERS = [
 # backend by default, so nothing leaves a development machine unless configured.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@leadpulse.example>")
+# A hung mail server must not hold a job (and the row locks it took) until the job's own timeout.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 
 # Requests per API key or member, by plan; sign-in attempts per client address and email.

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from shared_apps.core.db import connection
 from shared_apps.core.errors import NotFound
 from shared_apps.users.models import User
 from tenant_apps.notifications.models import Notification
@@ -38,7 +40,13 @@ def notify(
     except IntegrityError:
         return Notification.objects.get(recipient=recipient, key=key[:200])
     if email and recipient.email:
-        transaction.on_commit(lambda: notification_email(notification_id=notification.pk))
+        schema = connection.schema_name  # the callback may run after another schema was entered
+
+        def send() -> None:
+            with schema_context(schema):
+                notification_email(notification_id=notification.pk)
+
+        transaction.on_commit(send)
     return notification
 
 
