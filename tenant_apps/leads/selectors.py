@@ -12,10 +12,10 @@ from shared_apps.core.db import connection
 from shared_apps.core.errors import Forbidden
 from shared_apps.users.models import Role, User
 from tenant_apps.leads.exceptions import LeadNotFound
-from tenant_apps.leads.models import Lead
+from tenant_apps.leads.models import Lead, LeadQuerySet
 
 
-def leads_visible_to(actor: User | None) -> QuerySet[Lead]:
+def leads_visible_to(actor: User | None) -> LeadQuerySet:
     """The leads a member may see: all of them, except for reps, who see their own and unassigned ones
     unless the organization lets reps see all leads. `None` is the system (jobs, services): everything."""
     leads = Lead.objects.all()
