@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.core import idempotency
+from shared_apps.core.errors import etag_of
 from shared_apps.core.permissions import RolePermission
 from shared_apps.core.throttling import PlanRateThrottle
 from shared_apps.users.models import Role, User
@@ -91,6 +93,14 @@ class OrganizationView(APIView):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
+        # every single record answered carries its version, for If-Match on the next write
+        data = getattr(response, "data", None)
+        if isinstance(data, dict) and data.get("updated_at") and response.status_code < 300:
+            updated_at = data["updated_at"]
+            if isinstance(updated_at, str):
+                updated_at = parse_datetime(updated_at)
+            if updated_at is not None:
+                response["ETag"] = etag_of(updated_at)
         if self._idempotency is not None and not response.has_header("Idempotent-Replayed"):
             idempotency.remember(self._idempotency, response)
             self._idempotency = None

@@ -117,3 +117,24 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
     return json_error(500, "server_error", "Internal server error.")
+
+
+class PreconditionFailed(AppError):
+    status_code = 412
+    code = "precondition_failed"
+    message = "The record changed since you read it (If-Match does not match its ETag); read it again."
+
+
+def etag_of(updated_at: Any) -> str:
+    """A record's version for optimistic concurrency: its last update, to the microsecond."""
+    return f'"{int(updated_at.timestamp() * 1_000_000):x}"'
+
+
+def check_if_match(if_match: str | None, updated_at: Any) -> None:
+    """Refuse a write based on a stale read: If-Match must name the record's current ETag (or be "*")."""
+    if if_match is None:
+        return
+    current = etag_of(updated_at)
+    given = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    if "*" not in given and current not in given:
+        raise PreconditionFailed(current_etag=current)

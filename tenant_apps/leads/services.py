@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared_apps.core.db import connection
-from shared_apps.core.errors import Forbidden, InvalidInput
+from shared_apps.core.errors import Forbidden, InvalidInput, check_if_match
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
 from shared_apps.core.validation import clean_text
@@ -176,9 +176,12 @@ def _locked(lead_id: int, *, deleted: bool = False) -> Lead:
 
 
 @transaction.atomic
-def lead_update(*, lead_id: int, actor: User | None, changes: dict[str, Any]) -> Lead:
+def lead_update(
+    *, lead_id: int, actor: User | None, changes: dict[str, Any], if_match: str | None = None
+) -> Lead:
     """Change editable fields. The stage is not one of them: it changes only through lead_transition.
-    An owner change writes OWNER_CHANGE; other changes a SYSTEM activity listing old and new values."""
+    An owner change writes OWNER_CHANGE; other changes a SYSTEM activity listing old and new values.
+    With `if_match` (an ETag the client read), a lead changed since then is refused (412), under the lock."""
     if "stage" in changes:
         raise InvalidInput(
             "stage", "The stage changes only through POST /api/leads/<id>/transition/.", code="use_transition"
@@ -188,6 +191,7 @@ def lead_update(*, lead_id: int, actor: User | None, changes: dict[str, Any]) ->
         raise InvalidInput(sorted(unknown)[0], "Unknown or read-only field.")
     cleaned = _clean(changes)
     lead = _locked(lead_id)
+    check_if_match(if_match, lead.updated_at)
     actor_id = actor.pk if actor else None
     diff = {key: (getattr(lead, key), value) for key, value in cleaned.items() if getattr(lead, key) != value}
     if not diff:

@@ -100,7 +100,12 @@ class LeadDetailView(LeadView):
     def patch(self, request: Request, lead_id: int) -> Response:
         serializer = LeadUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.lead_update(lead_id=lead_id, actor=self.member, changes=serializer.to_service())
+        services.lead_update(
+            lead_id=lead_id,
+            actor=self.member,
+            changes=serializer.to_service(),
+            if_match=request.headers.get("If-Match"),
+        )
         return _lead_response(lead_id)
 
     @extend_schema(responses={204: None, **ERRORS})

@@ -155,3 +155,24 @@ def test_lead_endpoints_require_a_member(org, make_lead):
         ("get", f"/api/leads/{lead.pk}/activities/"),
     ]:
         assert getattr(anonymous, method)(url).status_code == 401
+
+
+def test_stale_if_match_is_412_and_nothing_is_overwritten(api, make_lead, org):
+    lead = make_lead(name="Original")
+    alice, bob = api(Role.MANAGER), api(Role.MANAGER)
+    etag = alice.get(f"/api/leads/{lead.pk}/")["ETag"]
+    assert bob.get(f"/api/leads/{lead.pk}/")["ETag"] == etag
+
+    first = alice.patch(f"/api/leads/{lead.pk}/", {"name": "Alice's"}, format="json", HTTP_IF_MATCH=etag)
+    assert first.status_code == 200 and first["ETag"] != etag
+    second = bob.patch(f"/api/leads/{lead.pk}/", {"name": "Bob's"}, format="json", HTTP_IF_MATCH=etag)
+    assert (second.status_code, second.json()["code"]) == (412, "precondition_failed")
+    assert second.json()["details"]["current_etag"] == first["ETag"]
+    with schema_context(org.schema_name):
+        assert Lead.objects.get(pk=lead.pk).name == "Alice's"
+    assert (
+        bob.patch(
+            f"/api/leads/{lead.pk}/", {"name": "Bob's"}, format="json", HTTP_IF_MATCH=first["ETag"]
+        ).status_code
+        == 200
+    )
