@@ -18,5 +18,5 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "X-API-Key",
-            "description": "An organization API key (lpk_...); also accepted as `Authorization: Bearer lpk_...`.",
+            "description": "An organization API key (lpk_...), also accepted as a Bearer token.",
         }
