@@ -123,6 +123,38 @@ def _clone_template(schema_name: str) -> None:
     # DATA mode copies the template's django_migrations rows (the template holds no customer data), so the
     # clone is already fully migrated: no `migrate_schemas --fake` run is needed.
     CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA", set_connection=False)
+    constraint_names_align(schema_name)
+
+
+# Unique constraints whose name differs between the template and a schema, matched by table and columns.
+_RENAMED_CONSTRAINTS = """
+SELECT crel.relname, c.conname, t.conname
+FROM pg_constraint t
+JOIN pg_class trel ON trel.oid = t.conrelid
+JOIN pg_namespace tn ON tn.oid = trel.relnamespace AND tn.nspname = %(template)s
+JOIN pg_namespace cn ON cn.nspname = %(schema)s
+JOIN pg_class crel ON crel.relnamespace = cn.oid AND crel.relname = trel.relname
+JOIN pg_constraint c ON c.conrelid = crel.oid AND c.contype = t.contype
+WHERE t.contype = 'u' AND c.conname <> t.conname
+  AND (SELECT array_agg(attname ORDER BY attname) FROM pg_attribute
+       WHERE attrelid = crel.oid AND attnum = ANY (c.conkey))
+    = (SELECT array_agg(attname ORDER BY attname) FROM pg_attribute
+       WHERE attrelid = trel.oid AND attnum = ANY (t.conkey))
+"""
+
+
+def constraint_names_align(schema_name: str) -> int:
+    """Give a cloned schema's unique constraints the template's names (the clone function lets PostgreSQL
+    name them), so a later migration that drops or alters one by name works in every organization.
+    Idempotent; returns how many were renamed."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RENAMED_CONSTRAINTS, {"template": settings.TENANT_BASE_SCHEMA, "schema": schema_name})
+        renames = cursor.fetchall()
+        for table, current, wanted in renames:
+            cursor.execute(
+                f'ALTER TABLE "{schema_name}"."{table}" RENAME CONSTRAINT "{current}" TO "{wanted}"'
+            )
+    return len(renames)
 
 
 def template_ensure() -> Organization:

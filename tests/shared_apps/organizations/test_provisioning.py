@@ -111,3 +111,17 @@ def test_failure_after_the_schema_was_cloned_drops_the_schema_too():
         provision("late")
     assert leftovers("late") == {"organization": False, "domain": True, "schema": False}
     assert Domain.objects.get(domain=f"late.{settings.BASE_DOMAIN}").tenant == acme
+
+
+def test_a_clone_keeps_the_templates_constraint_names():
+    provision("namesake")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT n.nspname, rel.relname, c.conname FROM pg_constraint c
+               JOIN pg_class rel ON rel.oid = c.conrelid JOIN pg_namespace n ON n.oid = rel.relnamespace
+               WHERE n.nspname IN ('org_template', 'org_namesake')"""
+        )
+        names: dict[str, set] = {"org_template": set(), "org_namesake": set()}
+        for schema, table, name in cursor.fetchall():
+            names[schema].add((table, name))
+    assert names["org_namesake"] == names["org_template"]

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from shared_apps.organizations.services import template_ensure
+from shared_apps.organizations.models import Organization
+from shared_apps.organizations.services import constraint_names_align, template_ensure
 
 
 class Command(BaseCommand):
@@ -12,4 +14,9 @@ class Command(BaseCommand):
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
         template_ensure()
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
+        # organizations cloned before the constraint-name fix get the template's names too
+        for schema in Organization.objects.exclude(schema_name=settings.TENANT_BASE_SCHEMA).values_list(
+            "schema_name", flat=True
+        ):
+            constraint_names_align(schema)
         self.stdout.write(self.style.SUCCESS("Platform schema, template and organizations are migrated."))
