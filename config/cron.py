@@ -7,10 +7,13 @@ from rq.cron import register
 
 from shared_apps.core.jobs import fan_out
 from shared_apps.users.jobs import purge_expired_tokens
+from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.reminders.jobs import create_idle_lead_follow_ups, send_due_task_reminders
 from tenant_apps.sequences.jobs import send_due_sequence_steps
 
 register(fan_out, queue_name="low", args=(purge_expired_tokens,), cron="17 3 * * *")
+# hourly: catch up with stage changes and re-take today's pipeline snapshot (changes also trigger it)
+register(fan_out, queue_name="low", args=(analytics_refresh,), kwargs={"queue": "low"}, cron="7 * * * *")
 # every minute: reminders for tasks that fell due, sequence steps that are due (both idempotent)
 register(fan_out, queue_name="default", args=(send_due_task_reminders,), cron="* * * * *")
 register(fan_out, queue_name="default", args=(send_due_sequence_steps,), cron="* * * * *")

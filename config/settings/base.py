@@ -79,6 +79,7 @@ TENANT_APPS = [
     "tenant_apps.opportunities",
     "tenant_apps.tasks",
     "tenant_apps.segments",
+    "tenant_apps.analytics",
     "tenant_apps.notifications",
     "tenant_apps.reminders",
     "tenant_apps.sequences",

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from tenant_apps.leads.models import Source, Stage
+
+MAX_PERIOD_DAYS = 3 * 366
+# Far enough from date.min/max that adding a period or a day never overflows.
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+
+
+class StrictQuerySerializer(serializers.Serializer):
+    """Refuses parameters it does not know: a misspelled one silently ignored would look like a filter."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = (
+            sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        )
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown parameter."] for key in unknown})
+        return attrs
+
+
+def _date_field(help_text: str) -> serializers.DateField:
+    return serializers.DateField(required=False, help_text=help_text)
+
+
+class PeriodQuerySerializer(StrictQuerySerializer):
+    """date_from .. date_to, inclusive, at most three years; by default the last 90 days."""
+
+    date_from = _date_field("first day (YYYY-MM-DD); default: 89 days before date_to")
+    date_to = _date_field("last day, inclusive (YYYY-MM-DD); default: today")
+
+    def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
+        date_to = date_to or timezone.localdate()
+        if date_from is None:
+            date_from = max(EARLIEST, date_to - timedelta(days=89))
+        return date_from, date_to
+
+    def validate_date_from(self, value: date) -> date:
+        return self._bounded(value)
+
+    def validate_date_to(self, value: date) -> date:
+        return self._bounded(value)
+
+    def _bounded(self, value: date) -> date:
+        if not EARLIEST <= value <= LATEST:
+            raise serializers.ValidationError(f"Between {EARLIEST} and {LATEST}.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        date_from, date_to = self.default_period(attrs.get("date_from"), attrs.get("date_to"))
+        if date_from > date_to:
+            raise serializers.ValidationError({"date_from": ["Must be on or before date_to."]})
+        if (date_to - date_from).days >= MAX_PERIOD_DAYS:
+            raise serializers.ValidationError(
+                {"date_from": [f"At most {MAX_PERIOD_DAYS} days before date_to."]}
+            )
+        return {**attrs, "date_from": date_from, "date_to": date_to}
+
+
+class PipelineQuerySerializer(PeriodQuerySerializer):
+    """The history's period defaults to the last 30 days."""
+
+    owner = serializers.CharField(required=False, help_text='"me", "none" (unassigned) or a member id')
+
+    def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
+        date_to = date_to or timezone.localdate()
+        return date_from or max(EARLIEST, date_to - timedelta(days=29)), date_to
+
+    def validate_owner(self, value: str) -> str | int:
+        if value in ("me", "none"):
+            return value
+        if not value.isdigit() or len(value) > 18:
+            raise serializers.ValidationError('Use "me", "none" or a member id.')
+        return int(value)
+
+
+class ForecastQuerySerializer(PeriodQuerySerializer):
+    """By default this month and the eleven after it."""
+
+    def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
+        today = timezone.localdate()
+        date_from = date_from or date(today.year, today.month, 1)
+        if date_to is None:
+            year, month = date_from.year + (date_from.month + 11) // 12, (date_from.month + 11) % 12 + 1
+            date_to = date(year, month, 1) - timedelta(days=1)
+        return date_from, date_to
+
+
+# ---- responses (OpenAPI and rendering) ----------------------------------------------------------------
+
+
+class ReportOwnerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+def _money() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=2)
+
+
+class StageFiguresSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    count = serializers.IntegerField()
+    total_value = _money()
+    weighted_value = _money()
+
+
+class OpenFiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    total_value = _money()
+    weighted_value = _money()
+
+
+class OwnerPipelineSerializer(serializers.Serializer):
+    owner = ReportOwnerSerializer(allow_null=True)
+    stages = StageFiguresSerializer(many=True)
+    open = OpenFiguresSerializer()
+
+
+class PipelineDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    stages = StageFiguresSerializer(many=True)
+    open = OpenFiguresSerializer()
+
+
+class PipelineSerializer(serializers.Serializer):
+    snapshot_date = serializers.DateField(allow_null=True, help_text="the snapshot the current figures are")
+    as_of = serializers.DateTimeField(allow_null=True, help_text="when that snapshot was taken")
+    stages = StageFiguresSerializer(many=True)
+    open = OpenFiguresSerializer(help_text="the open stages (not WON or LOST) together")
+    by_owner = OwnerPipelineSerializer(many=True)
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    history = PipelineDaySerializer(many=True, help_text="one entry per day with a snapshot")
+
+
+class StepSerializer(serializers.Serializer):
+    # plain strings: a second and third name for the Stage enum would muddle the OpenAPI schema
+    from_stage = serializers.CharField()
+    to_stage = serializers.CharField()
+    exits = serializers.IntegerField(help_text="changes out of from_stage in the period")
+    advanced = serializers.IntegerField(help_text="of which to to_stage")
+    lost = serializers.IntegerField(help_text="of which to LOST")
+    rate = serializers.FloatField(allow_null=True, help_text="advanced / exits")
+
+
+class ConversionFiguresSerializer(serializers.Serializer):
+    steps = StepSerializer(many=True)
+    won = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    reopened = serializers.IntegerField(help_text="LOST back to NEW")
+    win_rate = serializers.FloatField(allow_null=True, help_text="won / (won + lost)")
+
+
+class SourceConversionSerializer(ConversionFiguresSerializer):
+    source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]
+
+
+class OwnerConversionSerializer(ConversionFiguresSerializer):
+    owner = ReportOwnerSerializer(allow_null=True)
+
+
+class ConversionSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    overall = ConversionFiguresSerializer()
+    by_source = SourceConversionSerializer(many=True)
+    by_owner = OwnerConversionSerializer(many=True)
+
+
+class CycleFiguresSerializer(serializers.Serializer):
+    won = serializers.IntegerField()
+    average_days = serializers.FloatField(allow_null=True)
+    median_days = serializers.FloatField(allow_null=True)
+    p75_days = serializers.FloatField(allow_null=True)
+
+
+class SourceCycleSerializer(CycleFiguresSerializer):
+    source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]
+
+
+class CycleLengthSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    approximate = serializers.BooleanField(help_text="percentiles read from histograms (within ~4.5%)")
+    overall = CycleFiguresSerializer()
+    by_source = SourceCycleSerializer(many=True)
+
+
+class StageTimeSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    exits = serializers.IntegerField(help_text="stays in the stage that ended in the period")
+    average_days = serializers.FloatField(allow_null=True)
+    median_days = serializers.FloatField(allow_null=True)
+
+
+class TimeInStageSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    approximate = serializers.BooleanField(help_text="medians read from histograms (within ~4.5%)")
+    stages = StageTimeSerializer(many=True)
+
+
+class ForecastFiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    amount = _money()
+    weighted_amount = _money()
+
+
+class ForecastMonthSerializer(ForecastFiguresSerializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+
+
+class ForecastSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    months = ForecastMonthSerializer(many=True)
+    total = ForecastFiguresSerializer()
+    overdue = ForecastFiguresSerializer(help_text="open, expected before today")
+    undated = ForecastFiguresSerializer(help_text="open, no expected close date")

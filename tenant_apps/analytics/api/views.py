@@ -1,0 +1,121 @@
+"""Thin views: parse the query, read a cached report, render it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from tenant_apps.analytics import selectors
+from tenant_apps.analytics.api.serializers import (
+    ConversionSerializer,
+    CycleLengthSerializer,
+    ForecastQuerySerializer,
+    ForecastSerializer,
+    PeriodQuerySerializer,
+    PipelineQuerySerializer,
+    PipelineSerializer,
+    TimeInStageSerializer,
+)
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+
+
+class ReportView(OrganizationView):
+    """A report: `report` builds it from the parsed query, `output` renders it; both cached together."""
+
+    name: str
+    query: type[serializers.Serializer] = PeriodQuerySerializer
+    output: type[serializers.Serializer]
+    report: Callable[..., dict[str, Any]]
+
+    def params(self, request: Request) -> dict[str, Any]:
+        return parse(self.query, request.query_params)
+
+    def get(self, request: Request) -> Response:
+        params = self.params(request)
+        build = type(self).report
+        return Response(selectors.cached(self.name, params, lambda: dict(self.output(build(**params)).data)))
+
+
+class PipelineView(ReportView):
+    name = "pipeline"
+    query = PipelineQuerySerializer
+    output = PipelineSerializer
+    report = selectors.pipeline_report
+
+    def params(self, request: Request) -> dict[str, Any]:
+        params = super().params(request)
+        if params.get("owner") == "me":
+            params["owner"] = self.member.pk
+        return params
+
+    @extend_schema(
+        parameters=[PipelineQuerySerializer],
+        responses={200: PipelineSerializer, **ERRORS},
+        summary="Current pipeline by stage and owner, and its daily history",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class ConversionView(ReportView):
+    name = "conversion"
+    output = ConversionSerializer
+    report = selectors.conversion_report
+
+    @extend_schema(
+        parameters=[PeriodQuerySerializer],
+        responses={200: ConversionSerializer, **ERRORS},
+        summary="Stage-to-stage conversion and win rates over a period, by source and by owner",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class CycleLengthView(ReportView):
+    name = "cycle-length"
+    output = CycleLengthSerializer
+    report = selectors.cycle_length_report
+
+    @extend_schema(
+        parameters=[PeriodQuerySerializer],
+        responses={200: CycleLengthSerializer, **ERRORS},
+        summary="Days from creation to WON (average, median, p75) by source",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class TimeInStageView(ReportView):
+    name = "time-in-stage"
+    output = TimeInStageSerializer
+    report = selectors.time_in_stage_report
+
+    @extend_schema(
+        parameters=[PeriodQuerySerializer],
+        responses={200: TimeInStageSerializer, **ERRORS},
+        summary="Average and median days spent in each stage",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class ForecastView(ReportView):
+    name = "forecast"
+    query = ForecastQuerySerializer
+    output = ForecastSerializer
+    report = selectors.forecast_report
+
+    @extend_schema(
+        parameters=[ForecastQuerySerializer],
+        responses={200: ForecastSerializer, **ERRORS},
+        summary="Probability-weighted open opportunities by expected close month",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)

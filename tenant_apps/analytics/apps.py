@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AnalyticsConfig(AppConfig):
+    name = "tenant_apps.analytics"
+    label = "analytics"
+
+    def ready(self) -> None:
+        from tenant_apps.analytics.services import subscribe_to_events
+
+        subscribe_to_events()
