@@ -8,6 +8,7 @@ from rq.cron import register
 from shared_apps.core.jobs import fan_out
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
+from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
 from tenant_apps.reminders.jobs import create_idle_lead_follow_ups, send_due_task_reminders
 from tenant_apps.sequences.jobs import send_due_sequence_steps
 
@@ -21,3 +22,7 @@ register(fan_out, queue_name="default", args=(send_due_sequence_steps,), cron="*
 register(
     fan_out, queue_name="low", args=(create_idle_lead_follow_ups,), kwargs={"queue": "low"}, cron="0 6 * * *"
 )
+# every 10 minutes: rules triggered by time (leads idle for N days, tasks past due); hourly: scores that
+# time-windowed scoring rules may have moved
+register(fan_out, queue_name="default", args=(evaluate_time_triggers,), cron="*/10 * * * *")
+register(fan_out, queue_name="low", args=(refresh_stale_scores,), kwargs={"queue": "low"}, cron="37 * * * *")

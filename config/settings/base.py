@@ -83,6 +83,7 @@ TENANT_APPS = [
     "tenant_apps.notifications",
     "tenant_apps.reminders",
     "tenant_apps.sequences",
+    "tenant_apps.automation",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

@@ -1,0 +1,144 @@
+"""How automation hears about lead changes: a subscriber of lead and task events that queues, once the
+change commits, the rule evaluation (and routing) and the score recomputation of the lead.
+
+It subscribes *inside* the publishing transaction (subscribe_in_transaction) for two things an
+after-commit subscriber cannot know reliably:
+
+- the depth: a rule's actions run with `events_at_depth(depth + 1)`; an event published by them is
+  queued with that depth, whatever transaction the actions run in (an after-commit callback may run long
+  after the context is gone, e.g. when the caller holds an outer transaction);
+- the old values of a lead.updated: the event names the changed fields only; the SYSTEM "updated"
+  activity that lead_update wrote just before publishing, under the lead's row lock, has [old, new].
+
+Nothing is queued before the commit (django-rq enqueues on commit), so rolled-back changes start nothing.
+The hook never raises: a failure here must not undo the change it was told about.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django_tenants.utils import get_public_schema_name
+from rq import Retry
+
+from shared_apps.core.events import DomainEvent, subscribe_in_transaction
+from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.automation.models import TriggerType
+from tenant_apps.automation.selectors import automation_summary
+from tenant_apps.automation.triggers import TOPIC_TRIGGERS
+
+logger = logging.getLogger(__name__)
+
+_depth: ContextVar[int] = ContextVar("automation_event_depth", default=0)
+# rq delivers at least once and retries a failed job; every job here is idempotent.
+RETRY = Retry(max=3, interval=[10, 60, 300])
+# Events that never change what a score counts.
+NO_RESCORE = frozenset({"lead.deleted", "lead.purged"})
+PERIODIC_TOPICS = frozenset({"lead.idle", "lead.task_overdue"})
+
+
+@contextmanager
+def events_at_depth(depth: int) -> Iterator[None]:
+    """Events published inside this block are evaluated at `depth` (rule actions: their own depth + 1)."""
+    token = _depth.set(depth)
+    try:
+        yield
+    finally:
+        _depth.reset(token)
+
+
+def current_depth() -> int:
+    return _depth.get()
+
+
+def _lead_of(event: DomainEvent) -> int | None:
+    if event.topic.startswith("lead."):
+        return event.record_id
+    if event.topic.startswith("task.") and event.data.get("anchor_type") == "lead":
+        anchor = event.data.get("anchor_id")
+        return anchor if isinstance(anchor, int) else None
+    return None
+
+
+def _update_changes(lead_id: int) -> dict[str, Any] | None:
+    """{field: [old, new]} of the lead.updated being published (its activity is the lead's latest
+    "updated" one: lead_update holds the lead's row lock until commit)."""
+    metadata = (
+        Activity.objects.filter(lead_id=lead_id, type=ActivityType.SYSTEM, metadata__event="updated")
+        .order_by("-id")
+        .values_list("metadata", flat=True)
+        .first()
+    )
+    changes = metadata.get("changes") if isinstance(metadata, dict) else None
+    return changes if isinstance(changes, dict) else None
+
+
+def _rules_may_answer(topic: str, summary: dict[str, Any]) -> bool:
+    if topic not in TOPIC_TRIGGERS or topic in PERIODIC_TOPICS:
+        return False
+    if topic == "lead.created" and summary["routing"]:
+        return True
+    return bool(set(TOPIC_TRIGGERS[topic]) & set(summary["triggers"]))
+
+
+def _rescores(event: DomainEvent) -> bool:
+    if event.topic in NO_RESCORE:
+        return False
+    # the score's own write (by nobody): recomputing would find the same score. A member's hand-set score
+    # is recomputed, and so replaced, while scoring rules are active.
+    own_write = event.actor_id is None and list(event.data.get("fields") or []) == ["score"]
+    return not (event.topic == "lead.updated" and own_write)
+
+
+def on_event(event: DomainEvent) -> None:
+    try:
+        _queue_work(event)
+    except Exception:  # never undo the publisher's change over automation
+        logger.exception("automation could not queue work for %s of %s", event.topic, event.record_id)
+
+
+def _queue_work(event: DomainEvent) -> None:
+    from shared_apps.core.jobs import enqueue_in_organization
+    from tenant_apps.automation import jobs
+
+    if event.schema_name == get_public_schema_name():
+        return
+    lead_id = _lead_of(event)
+    if lead_id is None:
+        return
+    summary = automation_summary()
+    depth = current_depth()
+    if _rules_may_answer(event.topic, summary):
+        data = dict(event.data)
+        if event.topic == "lead.updated" and TriggerType.FIELD_CHANGED in summary["triggers"]:
+            changes = _update_changes(lead_id)
+            # the activity must describe this very update (the same fields), or it is not used
+            if changes is not None and sorted(changes) == sorted(event.data.get("fields") or []):
+                data["changes"] = changes
+        enqueue_in_organization(
+            event.schema_name,
+            jobs.evaluate_rules,
+            event.topic,
+            lead_id,
+            depth,
+            uuid.uuid4().hex,  # the event's identity for RuleRun: the same in every delivery of this job
+            data,
+            retry=RETRY,
+        )
+    if summary["scoring"] and _rescores(event):
+        enqueue_in_organization(event.schema_name, jobs.recompute_score, lead_id, depth, retry=RETRY)
+
+
+_subscribed: list[Any] = []
+
+
+def subscribe_to_events() -> None:
+    """Called once from AppConfig.ready()."""
+    if not _subscribed:
+        _subscribed.append(subscribe_in_transaction("lead.", on_event))
+        _subscribed.append(subscribe_in_transaction("task.", on_event))

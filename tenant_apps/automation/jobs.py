@@ -1,0 +1,46 @@
+"""rq entry points. Functions under tenant_apps run in the schema their job was enqueued for (see
+shared_apps.core.jobs); each calls one service and is safe to run twice (rq delivers at least once)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tenant_apps.automation import scoring, services
+from tenant_apps.automation.triggers import RuleEvent
+
+
+def evaluate_rules(
+    topic: str, lead_id: int, depth: int, event_key: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """After a lead event (queued by hooks): routing for a new lead, then the rules answering the event.
+    A rule runs once per event_key, however often this job is delivered."""
+    event = RuleEvent(topic=topic, lead_id=lead_id, key=event_key, depth=depth, data=data)
+    return services.rules_evaluate(event=event)
+
+
+def recompute_score(lead_id: int, depth: int = 0) -> int | None:
+    """After a lead or task event of the lead: its score from scratch (twice gives the same score)."""
+    stored = scoring.score_recompute(lead_id=lead_id, depth=depth)
+    return stored.score if stored else None
+
+
+def rescore_leads(after_id: int = 0) -> int:
+    """After a scoring rule changed: every live lead, one batch per job, each batch queueing the next."""
+    from shared_apps.core.db import connection
+    from shared_apps.core.jobs import enqueue_in_organization
+
+    lead_ids = scoring.rescore_batch(after_id=after_id)
+    if len(lead_ids) == scoring.RESCORE_BATCH:
+        enqueue_in_organization(connection.schema_name, rescore_leads, lead_ids[-1], queue="low")
+    return len(lead_ids)
+
+
+def evaluate_time_triggers(now: datetime | None = None) -> dict[str, int]:
+    """Every 10 minutes for every active organization (config/cron.py): idle and task-overdue rules."""
+    return services.time_triggers_evaluate(now=now)
+
+
+def refresh_stale_scores(now: datetime | None = None) -> int:
+    """Hourly for every active organization: scores that time-windowed scoring rules may have moved."""
+    return scoring.stale_scores_refresh(now=now)
