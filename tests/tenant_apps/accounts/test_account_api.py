@@ -380,7 +380,11 @@ def test_history_notes_and_timelines_cost_the_same_queries_whatever_the_page_siz
                 response = client.get(f"{url}?page_size={size}")
             assert len(response.json()["results"]) == size
             counts.append(len(queries))
-        assert counts[0] == counts[1] <= 4, (url, counts)
+        # the account's timeline reads its converted leads' ids first (one more query, two index ranges)
+        assert counts[0] == counts[1] <= (5 if url.endswith(f"{account.pk}/activities/") else 4), (
+            url,
+            counts,
+        )
 
 
 def test_soft_delete_hides_restore_brings_back(api, make_account, org):
