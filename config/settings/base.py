@@ -5,6 +5,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import environ
 
+from shared_apps.core.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -98,6 +100,7 @@ ROOT_URLCONF = "config.urls_tenant"
 
 MIDDLEWARE = [
     "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
+    "shared_apps.core.logging.RequestContextMiddleware",  # request id, access log, request metrics
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,6 +149,7 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@leadpulse.example>")
 # A hung mail server must not hold a job (and the row locks it took) until the job's own timeout.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
 
 
 # Requests per API key or member, by plan; sign-in attempts per client address and email.
@@ -235,10 +239,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"rq.worker": {"level": "INFO"}},
-}
+# LOG_FORMAT=json: one JSON object per line with request id, organization, member, route, status, duration
+# (and job id, queue, schema inside rq jobs); production defaults to json.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="INFO"))
+# /metrics on the root domain answers this bearer token (or an operator's); empty = operators only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")

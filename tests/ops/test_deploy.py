@@ -1,0 +1,174 @@
+# ruff: noqa: S607  (linters found on PATH, by name, is the point)
+"""What of deploy/ can be checked without Docker or a cluster: files parse, agree with each other, and
+pass their own linters where those are installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = DEPLOY.parent
+
+
+def k8s_documents() -> list[dict]:
+    return [
+        doc
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+    ]
+
+
+def test_compose_has_every_service_and_a_one_shot_migration():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler", "migrate"}
+    assert services["migrate"]["command"] == ["migrate"] and services["migrate"]["restart"] == "no"
+    for name in ("web", "worker", "scheduler"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert services[name]["command"] == [name]
+    assert "platform_setup" in (DEPLOY / "entrypoint.sh").read_text()
+
+
+def test_k8s_manifests_have_deployments_probes_a_job_and_a_service():
+    docs = k8s_documents()
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    assert {
+        ("Deployment", "leadpulse-web"),
+        ("Deployment", "leadpulse-worker"),
+        ("Deployment", "leadpulse-scheduler"),
+        ("Job", "leadpulse-migrate"),
+        ("Service", "leadpulse-web"),
+        ("ConfigMap", "leadpulse-config"),
+    } <= kinds
+    config = next(doc for doc in docs if doc["kind"] == "ConfigMap")
+    for doc in docs:
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        spec = doc["spec"]["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        labels = doc["spec"]["template"]["metadata"]["labels"]
+        if doc["kind"] == "Deployment":
+            assert doc["spec"]["selector"]["matchLabels"] == labels
+        [container] = spec["containers"]
+        refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+        assert refs == {"leadpulse-config", "leadpulse-secrets"}
+        if doc["kind"] == "Deployment":
+            assert "readinessProbe" in container and "livenessProbe" in container
+    web = next(
+        doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "leadpulse-web"
+    )
+    [container] = web["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # the Host header picks the organization: probes must name the root domain
+    host = container["readinessProbe"]["httpGet"]["httpHeaders"][0]["value"]
+    assert host == config["data"]["BASE_DOMAIN"]
+    service = next(doc for doc in docs if doc["kind"] == "Service")
+    assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
+
+
+def test_probe_paths_exist_in_both_urlconfs():
+    from django.urls import resolve
+
+    for urlconf in ("config.urls_public", "config.urls_tenant"):
+        assert resolve("/healthz", urlconf=urlconf).url_name == "healthz"
+        assert resolve("/readyz", urlconf=urlconf).url_name == "readyz"
+
+
+def test_gunicorn_config_imports_with_uvicorn_workers():
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", DEPLOY / "gunicorn.conf.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.worker_class == "uvicorn.workers.UvicornWorker"
+    assert module.workers >= 1 and module.max_requests > 0
+    importlib.import_module("uvicorn.workers")
+
+
+def test_dockerfile_copies_files_that_exist_and_runs_as_non_root():
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert text.startswith("#") and "FROM python:3.11-slim" in text
+    assert re.search(r"^USER leadpulse$", text, re.M)
+    assert "pip install -r requirements.lock" in text
+    for line in re.findall(r"^COPY (.+)$", text, re.M):
+        for source in line.split()[:-1]:
+            assert (ROOT / source).exists(), source
+
+
+def test_entrypoint_runs_commands_and_is_valid_shell():
+    entrypoint = DEPLOY / "entrypoint.sh"
+    assert entrypoint.stat().st_mode & 0o111
+    subprocess.run(["sh", "-n", str(entrypoint)], check=True)
+    done = subprocess.run(
+        [str(entrypoint), "echo", "passed-through"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "passed-through"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_units_verify(tmp_path):
+    units = sorted((DEPLOY / "systemd").glob("*.service"))
+    assert [unit.name for unit in units] == [
+        "leadpulse-scheduler.service",
+        "leadpulse-web.service",
+        "leadpulse-worker.service",
+    ]
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *map(str, units)], capture_output=True, text=True
+    )
+    # The target machine's paths (/srv/leadpulse) do not exist here; any other complaint is a bug.
+    problems = [line for line in done.stderr.splitlines() if line.strip() and "/srv/leadpulse" not in line]
+    assert not problems, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_nginx_site_passes_nginx_t(tmp_path):
+    site = (DEPLOY / "nginx" / "leadpulse.conf").read_text()
+    cert = tmp_path / "cert.pem"
+    key = tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=example.com",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    site = site.replace("/etc/letsencrypt/live/example.com/fullchain.pem", str(cert))
+    site = site.replace("/etc/letsencrypt/live/example.com/privkey.pem", str(key))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; events {{}}\n"
+        f"http {{ access_log off; {site} }}\n"
+    )
+    done = subprocess.run(
+        ["nginx", "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_nginx_site_serves_the_root_and_wildcard_and_streams_sse():
+    site = (DEPLOY / "nginx" / "leadpulse.conf").read_text()
+    assert "server_name example.com *.example.com;" in site
+    assert "proxy_set_header Host $host;" in site
+    stream = site[site.index("location /api/pipeline/stream") :]
+    assert "proxy_buffering off;" in stream[: stream.index("}")]
