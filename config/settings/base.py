@@ -151,7 +151,6 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@lead
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 
-
 # Requests per API key or member, by plan; sign-in attempts per client address and email.
 THROTTLE_RATES_BY_PLAN = {
     "free": env("THROTTLE_FREE", default="300/min"),
