@@ -11,6 +11,7 @@ from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
 from tenant_apps.reminders.jobs import create_idle_lead_follow_ups, send_due_task_reminders
 from tenant_apps.sequences.jobs import send_due_sequence_steps
+from tenant_apps.webhooks.jobs import webhooks_sweep
 
 register(fan_out, queue_name="low", args=(purge_expired_tokens,), cron="17 3 * * *")
 # hourly: catch up with stage changes and re-take today's pipeline snapshot (changes also trigger it)
@@ -22,6 +23,8 @@ register(fan_out, queue_name="default", args=(send_due_sequence_steps,), cron="*
 register(
     fan_out, queue_name="low", args=(create_idle_lead_follow_ups,), kwargs={"queue": "low"}, cron="0 6 * * *"
 )
+# every minute: webhook events and deliveries a lost job or a killed worker left behind
+register(fan_out, queue_name="default", args=(webhooks_sweep,), cron="* * * * *")
 # every 10 minutes: rules triggered by time (leads idle for N days, tasks past due); hourly: scores that
 # time-windowed scoring rules may have moved
 register(fan_out, queue_name="default", args=(evaluate_time_triggers,), cron="*/10 * * * *")

@@ -85,6 +85,7 @@ TENANT_APPS = [
     "tenant_apps.notifications",
     "tenant_apps.reminders",
     "tenant_apps.sequences",
+    "tenant_apps.webhooks",
     "tenant_apps.automation",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
@@ -149,6 +150,9 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@leadpulse.example>")
 # A hung mail server must not hold a job (and the row locks it took) until the job's own timeout.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# Webhook URLs resolving to private, loopback or link-local addresses are refused unless this is on.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
 
 # Requests per API key or member, by plan; sign-in attempts per client address and email.

@@ -1,0 +1,327 @@
+"""Webhook outbox: events per second and latency from commit to received, through real rq worker processes.
+
+Events come from `lead_create` (lead, activity and outbox row in one transaction, the delivery job
+enqueued on commit). BENCH_WEBHOOK_WORKERS (2) `manage.py rqworker default` processes deliver them: rq's
+forking Worker as `make up` runs it, or BENCH_WEBHOOK_WORKER_CLASS=rq.SimpleWorker (no fork per job). The
+receiver runs in another process on 127.0.0.1 and notes when each event arrives. Two runs of
+BENCH_WEBHOOK_EVENTS (2000): one transaction per event, as fast as one process commits (latency at that
+pace), and every event in one transaction, as an import would (what the delivery side sustains).
+Throughput is events / (last received - first commit). The baseline, measured in the same run, is the
+same signed POSTs sent directly from one process without outbox, queue or worker.
+
+Runs on `<db>_bench` and a Redis database of its own (BENCH_REDIS_DB, 13) so no `make up` worker takes
+its jobs; the `benchhooks` organization stays between runs, the leads, events and endpoint do not.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.common import setup_django, summary
+
+EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "2000"))
+WORKERS = int(os.environ.get("BENCH_WEBHOOK_WORKERS", "2"))
+WORKER_CLASS = os.environ.get("BENCH_WEBHOOK_WORKER_CLASS", "")  # "" = rq's forking Worker
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
+DRAIN_TIMEOUT = float(os.environ.get("BENCH_WEBHOOK_TIMEOUT", "600"))
+SLUG = "benchhooks"
+PASSWORD = "bench-password-2026"
+CREATED_TAG = "bench-webhooks"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---- the receiver (its own process, so it does not share the producer's interpreter lock) --------------
+
+
+def _receiver(port_out: Any) -> None:
+    """POST: answer 200 at once and note (event id, lead id, time received). GET: every note as JSON."""
+    notes: list[tuple[str, int, float]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received = time.time()
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            record = json.loads(body).get("record") or {}
+            notes.append((self.headers.get("X-LeadPulse-Event-Id", ""), int(record.get("id", 0)), received))
+
+        def do_GET(self) -> None:
+            payload = json.dumps(notes).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    port_out.put(server.server_address[1])
+    server.serve_forever()
+
+
+def _notes(port: int) -> list[tuple[str, int, float]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/")
+        return [tuple(note) for note in json.loads(conn.getresponse().read())]  # type: ignore[misc]
+    finally:
+        conn.close()
+
+
+# ---- set-up --------------------------------------------------------------------------------------------
+
+
+def _own_redis() -> None:
+    """Point REDIS_URL at a database of its own: a running `make up` worker must not take bench jobs."""
+    url = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    if url.scheme == "unix":
+        query = "&".join(part for part in url.query.split("&") if part and not part.startswith("db="))
+        os.environ["REDIS_URL"] = urlunsplit(url._replace(query=f"{query}&db={REDIS_DB}".lstrip("&")))
+    else:
+        os.environ["REDIS_URL"] = urlunsplit(url._replace(path=f"/{REDIS_DB}"))
+
+
+def _organization() -> Any:
+    from shared_apps.organizations.models import Organization, OrganizationStatus
+    from shared_apps.organizations.services import organization_provision
+
+    organization = Organization.objects.filter(slug=SLUG).exclude(status=OrganizationStatus.DELETED).first()
+    if organization is None:
+        organization = organization_provision(
+            name="Bench webhooks", slug=SLUG, admin_email=f"admin@{SLUG}.example", admin_password=PASSWORD
+        )
+    return organization
+
+
+def _clean() -> None:
+    """Inside the bench schema: what a previous (maybe interrupted) run left."""
+    from django.db import transaction
+
+    from shared_apps.core.db import connection
+    from tenant_apps.leads.models import Lead
+    from tenant_apps.webhooks.models import Endpoint, OutboxEvent
+
+    Endpoint.objects.all().delete()
+    OutboxEvent.objects.all().delete()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL leadpulse.purge = 'on'")  # the timeline's append-only escape hatch
+        Lead.objects.filter(tags__contains=[CREATED_TAG]).delete()
+
+
+def _empty_queues() -> None:
+    import django_rq
+
+    for name in ("default", "low"):
+        queue = django_rq.get_queue(name)
+        queue.empty()
+        for registry in (queue.scheduled_job_registry, queue.failed_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
+
+
+def _start_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    import django_rq
+    from rq import Worker
+
+    run = uuid.uuid4().hex[:8]
+    names = {f"bench-webhooks-{run}-{index}" for index in range(WORKERS)}
+    command = [sys.executable, "manage.py", "rqworker", "default"]
+    if WORKER_CLASS:
+        command += ["--worker-class", WORKER_CLASS]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (read if the workers fail to start)
+    workers = [
+        subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+            [*command, "--name", name], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
+        )
+        for name in sorted(names)
+    ]
+    connection = django_rq.get_connection("default")
+    deadline = time.monotonic() + 60
+    while not names <= {worker.name for worker in Worker.all(connection=connection)}:
+        if time.monotonic() > deadline or any(worker.poll() is not None for worker in workers):
+            _stop(workers)
+            log.seek(0)
+            raise RuntimeError(
+                f"the rq workers did not start:\n{log.read().decode(errors='replace')[-3000:]}"
+            )
+        time.sleep(0.1)
+    return workers
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+# ---- the two measurements ------------------------------------------------------------------------------
+
+
+def _baseline(url: str, secret: str) -> tuple[list[float], float]:
+    """The same signed POSTs, sent directly, one after another: per-request latency and total time."""
+    from django.utils import timezone
+
+    from tenant_apps.webhooks import signing, transport
+
+    latencies = []
+    start = time.perf_counter()
+    for index in range(EVENTS):
+        event_id = str(uuid.uuid4())
+        payload = {
+            "id": event_id,
+            "type": "lead.created",
+            "occurred_at": timezone.now().isoformat(),
+            "record": {"type": "lead", "id": -1 - index},
+            "actor_id": None,
+            "data": {"stage": "NEW"},
+        }
+        body = signing.body_of(payload)
+        headers = {
+            "Content-Type": "application/json",
+            signing.EVENT_ID_HEADER: event_id,
+            signing.SIGNATURE_HEADER: signing.signature_header(secret, int(time.time()), body),
+        }
+        sent = time.perf_counter()
+        response = transport.post(url, body, headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"baseline POST failed: {response}")
+        latencies.append(time.perf_counter() - sent)
+    return latencies, time.perf_counter() - start
+
+
+def _wait_for(port: int, lead_ids: set[int]) -> list[tuple[str, int, float]]:
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while time.monotonic() < deadline:
+        notes = [note for note in _notes(port) if note[1] in lead_ids]
+        if len({lead_id for _, lead_id, _ in notes}) >= len(lead_ids):
+            return notes
+        time.sleep(0.2)
+    raise RuntimeError(f"not every event arrived within {DRAIN_TIMEOUT:.0f} s")
+
+
+def _one_by_one(port: int, admin: Any) -> dict[str, Any]:
+    """EVENTS leads created one transaction each, as fast as one process can."""
+    from tenant_apps.leads.services import lead_create
+
+    committed: dict[int, float] = {}
+    start = time.perf_counter()
+    for index in range(EVENTS):
+        lead = lead_create(actor=admin, name=f"Hook lead {index}", tags=[CREATED_TAG], allow_duplicate=True)
+        committed[lead.pk] = time.time()  # lead_create has committed when it returns
+    produced = time.perf_counter() - start
+    return {"committed": committed, "notes": _wait_for(port, set(committed)), "produced": produced}
+
+
+def _burst(port: int, admin: Any) -> dict[str, Any]:
+    """EVENTS leads created in one transaction (an import): every job is enqueued at the same commit."""
+    from django.db import transaction
+
+    from tenant_apps.leads.services import lead_create
+
+    start = time.perf_counter()
+    with transaction.atomic():
+        ids = [
+            lead_create(actor=admin, name=f"Burst lead {index}", tags=[CREATED_TAG], allow_duplicate=True).pk
+            for index in range(EVENTS)
+        ]
+    at = time.time()  # the on-commit callbacks (enqueueing every job) have run too
+    produced = time.perf_counter() - start
+    return {"committed": dict.fromkeys(ids, at), "notes": _wait_for(port, set(ids)), "produced": produced}
+
+
+def _report(title: str, run: dict[str, Any], baseline_rate: float) -> None:
+    committed: dict[int, float] = run["committed"]
+    first_received: dict[int, float] = {}
+    for _, lead_id, at in sorted(run["notes"], key=lambda note: note[2]):
+        first_received.setdefault(lead_id, at)
+    latencies = [first_received[lead_id] - committed[lead_id] for lead_id in committed]
+    span = max(first_received.values()) - min(committed.values())
+    print(f"  {title}")
+    _line("commit -> received", latencies)
+    print(
+        f"    {len(committed) / span:.0f} events/s delivered (first commit -> last received: {span:.1f} s; "
+        f"direct POSTs: {baseline_rate / (len(committed) / span):.1f}x that); producing took "
+        f"{run['produced']:.1f} s ({len(committed) / run['produced']:.0f} commits/s); "
+        f"{len(run['notes']) - len(first_received)} duplicate receipts"
+    )
+
+
+def main() -> None:
+    os.environ["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "true"  # the receiver is on 127.0.0.1
+    _own_redis()
+    setup_django()
+    from django_tenants.utils import schema_context
+
+    from shared_apps.users.models import Role, User
+    from tenant_apps.webhooks.models import Delivery
+    from tenant_apps.webhooks.services import endpoint_create
+
+    organization = _organization()
+    context = multiprocessing.get_context("spawn")
+    ports = context.Queue()
+    receiver = context.Process(target=_receiver, args=(ports,), daemon=True)
+    receiver.start()
+    port = int(ports.get(timeout=30))
+    url = f"http://127.0.0.1:{port}/hook"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "LOG_LEVEL": "WARNING"}
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with schema_context(organization.schema_name):
+            _clean()
+            _empty_queues()
+            admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()
+            created = endpoint_create(actor=admin, url=url, event_types=["lead.created"])
+            baseline, baseline_total = _baseline(url, created.secret)
+            workers = _start_workers(env)
+            one_by_one = _one_by_one(port, admin)
+            burst = _burst(port, admin)
+            statuses = dict(Counter(Delivery.objects.values_list("status", flat=True)))
+    finally:
+        _stop(workers)
+        receiver.terminate()
+        with schema_context(organization.schema_name):
+            _clean()
+            _empty_queues()
+
+    kind = WORKER_CLASS or "rq.Worker, a forked work horse per job as `make up` runs it"
+    baseline_rate = EVENTS / baseline_total
+    print(f"\nWebhook outbox: {EVENTS} lead.created events per run, {WORKERS} worker process(es) ({kind})")
+    print("  baseline: the same signed POSTs sent directly from one process (no outbox, queue or worker)")
+    _line("POST -> answered", baseline)
+    print(f"    {baseline_rate:.0f} POSTs/s")
+    _report("outbox, one transaction per event (latency at the producer's pace):", one_by_one, baseline_rate)
+    _report("outbox, every event in one transaction (throughput of the delivery side):", burst, baseline_rate)
+    print(f"  deliveries by status: {statuses}")
+
+
+def _line(name: str, samples: list[float]) -> None:
+    stats = summary(samples)
+    p50, p95, mean = stats["p50"] * 1000, stats["p95"] * 1000, statistics.fmean(samples) * 1000
+    print(f"    {name:<20} n={stats['n']:<5} p50={p50:8.2f} ms  p95={p95:8.2f} ms  mean={mean:8.2f} ms")

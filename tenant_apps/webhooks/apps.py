@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "tenant_apps.webhooks"
+    label = "webhooks"
+
+    def ready(self) -> None:
+        from shared_apps.core.events import subscribe_in_transaction
+        from tenant_apps.webhooks.services import outbox_record
+
+        # Every topic: the outbox row must commit or roll back with the change itself.
+        subscribe_in_transaction("", outbox_record)

@@ -1,0 +1,25 @@
+"""rq entry points. Functions under tenant_apps run in the schema their job was enqueued for (see
+shared_apps.core.jobs); each calls services and is safe to run twice (rq delivers at least once): a
+delivery is claimed under a row lock with a lease, and one already delivered is not sent again."""
+
+from __future__ import annotations
+
+from tenant_apps.webhooks import services
+
+
+def deliver_event(event_id: str) -> dict[int, str | None]:
+    """After the change commits: create the event's deliveries (once) and attempt each of them."""
+    return {
+        delivery_id: services.delivery_attempt(delivery_id=delivery_id)
+        for delivery_id in services.event_dispatch(event_id=event_id)
+    }
+
+
+def deliver_attempt(delivery_id: int) -> str | None:
+    """A retry (scheduled with backoff), a redelivery, or the sweep's catch-up of a stuck delivery."""
+    return services.delivery_attempt(delivery_id=delivery_id)
+
+
+def webhooks_sweep() -> dict[str, int]:
+    """Every minute for every active organization (config/cron.py)."""
+    return services.webhooks_sweep()
