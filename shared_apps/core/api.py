@@ -76,6 +76,8 @@ class OrganizationView(APIView):
     read_role: str = Role.VIEWER
     write_role: str = Role.REP
     resource: str | None = None
+    # Response fields shown once (a new key's secret): never kept for an Idempotency-Key replay.
+    secret_fields: tuple[str, ...] = ()
     pagination_class: type | None = None
     _idempotency: tuple[str, str] | None = None
 
@@ -102,7 +104,7 @@ class OrganizationView(APIView):
             if updated_at is not None:
                 response["ETag"] = etag_of(updated_at)
         if self._idempotency is not None and not response.has_header("Idempotent-Replayed"):
-            idempotency.remember(self._idempotency, response)
+            idempotency.remember(self._idempotency, response, secret_fields=self.secret_fields)
             self._idempotency = None
         return response
 

@@ -67,12 +67,16 @@ def claim(request: Request) -> tuple[str, str] | Response | None:
     return response
 
 
-def remember(claimed: tuple[str, str], response: Any) -> None:
+def remember(claimed: tuple[str, str], response: Any, *, secret_fields: tuple[str, ...] = ()) -> None:
+    """Keep the response for replays, without the fields shown only once (a replay says they are withheld:
+    24 hours of secrets in Redis would outlive their single showing)."""
     key, body_hash = claimed
     if response.status_code >= 500:
         cache.delete(key)  # a failure is not an answer: let the client retry
         return
     data = getattr(response, "data", None)
+    if secret_fields and isinstance(data, dict):
+        data = {**data, **{field: None for field in secret_fields if field in data}, "secret_withheld": True}
     try:
         json.dumps(data, default=str)
     except (TypeError, ValueError):

@@ -33,6 +33,8 @@ RECORD_EVENTS: dict[str, tuple[str, ...]] = {
     "opportunity": ("created", "updated", "owner_changed", "stage_changed", "deleted", "restored"),
     "task": ("created", "updated", "completed", "cancelled", "reopened", "due"),
     "activity": ("created",),
+    # a rule's "send webhook" action (tenant_apps.automation): the record is the lead the rule ran on
+    "rule": ("webhook",),
 }
 EVENT_TYPES: frozenset[str] = frozenset(
     f"{namespace}.{verb}" for namespace, verbs in RECORD_EVENTS.items() for verb in verbs

@@ -133,7 +133,8 @@ def webhook_event_of(event: DomainEvent) -> tuple[str, dict[str, Any], dict[str,
         for old, new in (("previous", "from"), ("current", "to")):
             if old in data:
                 data[new] = data.pop(old)
-    return event_type, {"type": namespace, "id": event.record_id}, _plain(data)
+    record_type = "lead" if namespace == "rule" else namespace
+    return event_type, {"type": record_type, "id": event.record_id}, _plain(data)
 
 
 def outbox_record(event: DomainEvent) -> None:

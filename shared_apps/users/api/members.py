@@ -116,6 +116,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 class ApiKeyListView(OrganizationView):
     read_role = write_role = Role.ADMIN
+    secret_fields = ("key",)
     pagination_class = Cursor
 
     @extend_schema(responses={200: ApiKeySerializer(many=True), **ERRORS})

@@ -48,6 +48,8 @@ class WebhookView(OrganizationView):
 
 
 class EndpointListView(WebhookView):
+    secret_fields = ("secret",)
+
     """Webhook endpoints of the organization (admins only)."""
 
     pagination_class = EndpointCursor

@@ -170,7 +170,7 @@ def test_idempotency_key_in_flight_is_409_and_keys_are_per_caller(api, org):
     from shared_apps.core import idempotency
 
     original = idempotency.remember
-    idempotency.remember = lambda claimed, response: None  # the first request never finishes
+    idempotency.remember = lambda claimed, response, **kwargs: None  # the first request never finishes
     try:
         client.post("/api/leads/", {"name": "C"}, format="json", HTTP_IDEMPOTENCY_KEY="slow")
     finally:
@@ -211,3 +211,22 @@ def test_an_organization_can_let_reps_see_all_leads(org, member, make_lead):
     assert [row["name"] for row in client_for(org, rep).get("/api/leads/").json()["results"]] == [
         "someone else's"
     ]
+
+
+def test_an_idempotent_replay_never_repeats_a_secret(api):
+    admin = api(Role.ADMIN)
+    body = {"name": "ci"}
+    first = admin.post("/api/api-keys/", body, format="json", HTTP_IDEMPOTENCY_KEY="key-1")
+    again = admin.post("/api/api-keys/", body, format="json", HTTP_IDEMPOTENCY_KEY="key-1")
+    assert first.json()["key"].startswith("lpk_")
+    assert (again.json()["id"], again.json()["key"], again.json()["secret_withheld"]) == (
+        first.json()["id"],
+        None,
+        True,
+    )
+    stored = [
+        value
+        for key in cache._cache.get_client().scan_iter("*idem:*")  # type: ignore[attr-defined]
+        for value in [cache._cache.get_client().get(key)]
+    ]  # type: ignore[attr-defined]
+    assert all(first.json()["key"].encode() not in value for value in stored)
