@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from shared_apps.organizations.models import Organization
-from shared_apps.organizations.services import constraint_names_align, template_ensure
+from shared_apps.organizations.services import constraint_names_align
 
 
 class Command(BaseCommand):
@@ -11,9 +11,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         verbosity = int(options.get("verbosity", 1))  # type: ignore[call-overload]
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
-        template_ensure()
-        call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
+        # public, the template, then only the organizations behind it (one query finds them), in parallel
+        call_command("migrate_organizations", verbosity=verbosity)
         # organizations cloned before the constraint-name fix get the template's names too
         for schema in Organization.objects.exclude(schema_name=settings.TENANT_BASE_SCHEMA).values_list(
             "schema_name", flat=True
