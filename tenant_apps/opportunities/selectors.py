@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from shared_apps.users.models import User
 from tenant_apps.accounts.selectors import COMMON_FILTERS, Filter, apply_filters
@@ -30,11 +30,25 @@ _FILTERS: dict[str, Filter] = {
 }
 
 
+def opportunities_visible_to(actor: User | None) -> QuerySet[Opportunity]:
+    """Like leads: reps see their own and unassigned opportunities unless the organization lets them see
+    all; everyone else (and the system, `None`) sees every one."""
+    from shared_apps.core.db import connection
+    from shared_apps.users.models import Role
+
+    opportunities = Opportunity.objects.all()
+    if actor is None or actor.role != Role.REP or getattr(connection.tenant, "reps_see_all_leads", False):
+        return opportunities
+    return opportunities.filter(Q(owner_id=actor.pk) | Q(owner__isnull=True))
+
+
 def opportunity_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Opportunity]:
     """Live opportunities with owner, account and primary contact joined (a page costs one query).
     `filters` keys: stage (list), owner ("me" | "none" | id), account, closing_after/before (expected close
     date, from inclusive, to exclusive), amount_min/max, open (bool), tag, created_after/before."""
-    opportunities = Opportunity.objects.alive().select_related("owner", "account", "primary_contact")
+    opportunities = (
+        opportunities_visible_to(actor).alive().select_related("owner", "account", "primary_contact")
+    )
     return apply_filters(opportunities, filters, _FILTERS, actor)
 
 

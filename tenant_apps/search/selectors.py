@@ -18,12 +18,14 @@ from django.db.models.functions import Greatest, NullIf
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.search import folded
-from shared_apps.users.models import User
+from shared_apps.users.models import Role, User
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Note
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
+from tenant_apps.leads.selectors import leads_visible_to
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.opportunities.selectors import opportunities_visible_to
 
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
@@ -78,6 +80,14 @@ def parse_query(q: Any) -> tuple[str, list[str]]:
     return q, terms
 
 
+def _narrowed(actor: User | None) -> bool:
+    return (
+        actor is not None
+        and actor.role == Role.REP
+        and not getattr(connection.tenant, "reps_see_all_leads", False)
+    )
+
+
 def _owner_filter(value: Any, actor: User | None) -> Q:
     if value == "me":
         return Q(owner_id=actor.pk if actor else None)
@@ -107,6 +117,15 @@ def _candidates(
         )
     else:
         rows = rows.alive()
+    # the same visibility as the lists: a rep finds only the leads and deals they may open
+    if kind == "lead":
+        rows = rows.filter(pk__in=leads_visible_to(actor).values("pk")) if _narrowed(actor) else rows
+    elif kind == "opportunity":
+        rows = rows.filter(pk__in=opportunities_visible_to(actor).values("pk")) if _narrowed(actor) else rows
+    elif kind == "note" and _narrowed(actor):
+        rows = rows.filter(Q(lead__isnull=True) | Q(lead__in=leads_visible_to(actor).values("pk"))).filter(
+            Q(opportunity__isnull=True) | Q(opportunity__in=opportunities_visible_to(actor).values("pk"))
+        )
     if filters.get("stage"):
         if spec.stage_field is None:
             return None  # this type has no stage: nothing of it can match a stage filter

@@ -1,3 +1,4 @@
+from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -6,9 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.core.api import ErrorSerializer, IsMember, parse
+from shared_apps.core.errors import InvalidInput
 from shared_apps.core.throttling import SignInRateThrottle
 from shared_apps.users import services
 from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
+from shared_apps.users.models import ApiKey, AuthToken
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer}
 
@@ -39,7 +42,13 @@ class SignOutView(APIView):
 
     @extend_schema(request=None, responses={204: None, 401: ErrorSerializer})
     def post(self, request: Request) -> Response:
-        services.token_revoke(token=request.auth)  # type: ignore[arg-type]
+        """Revoke the bearer token used, or end the browser session; an API key is revoked by an admin."""
+        if isinstance(request.auth, AuthToken):
+            services.token_revoke(token=request.auth)
+        elif isinstance(request.auth, ApiKey):
+            raise InvalidInput("Authorization", "API keys are revoked at /api/api-keys/<id>/revoke/.")
+        else:
+            logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,11 +4,14 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.errors import Forbidden
 from shared_apps.core.pagination import Cursor
+from shared_apps.users.models import Role
 from tenant_apps.accounts.api.records import (
     ERRORS,
     LIST_PARAMETERS,
@@ -25,6 +28,7 @@ from tenant_apps.opportunities.api.serializers import (
     OpportunityStageSerializer,
     OpportunityUpdateSerializer,
 )
+from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity
 
 
@@ -35,6 +39,28 @@ class OpportunityCursor(Cursor):
 def _opportunity_response(opportunity_id: int, status_code: int = status.HTTP_200_OK) -> Response:
     opportunity = selectors.opportunity_get(opportunity_id=opportunity_id)
     return Response(OpportunitySerializer(opportunity).data, status=status_code)
+
+
+class _VisibleOpportunity:
+    """A hidden opportunity is a 404 under /api/opportunities/<id>/; a rep changes only their own (403)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        opportunity_id = kwargs.get("opportunity_id")
+        if opportunity_id is None:
+            return
+        member = request.user
+        visible = (
+            selectors.opportunities_visible_to(member).filter(pk=opportunity_id).values("owner_id").first()
+        )
+        if visible is None:
+            raise OpportunityNotFound(id=opportunity_id)
+        if (
+            request.method not in SAFE_METHODS
+            and member.role == Role.REP
+            and visible["owner_id"] != member.pk
+        ):
+            raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
 
 
 class OpportunityListView(OrganizationView):
@@ -59,7 +85,7 @@ class OpportunityListView(OrganizationView):
         return _opportunity_response(opportunity.pk, status.HTTP_201_CREATED)
 
 
-class OpportunityDetailView(OrganizationView):
+class OpportunityDetailView(_VisibleOpportunity, OrganizationView):
     @extend_schema(responses={200: OpportunitySerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, opportunity_id: int) -> Response:
         """A merged opportunity answers 301 with the survivor's id."""
@@ -84,14 +110,14 @@ class OpportunityDetailView(OrganizationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OpportunityRestoreView(OrganizationView):
+class OpportunityRestoreView(_VisibleOpportunity, OrganizationView):
     @extend_schema(request=None, responses={200: OpportunitySerializer, **ERRORS})
     def post(self, request: Request, opportunity_id: int) -> Response:
         services.opportunity_restore(opportunity_id=opportunity_id, actor=self.member)
         return _opportunity_response(opportunity_id)
 
 
-class OpportunityStageView(OrganizationView):
+class OpportunityStageView(_VisibleOpportunity, OrganizationView):
     @extend_schema(request=OpportunityStageSerializer, responses={200: OpportunitySerializer, **ERRORS})
     def post(self, request: Request, opportunity_id: int) -> Response:
         """Move an open opportunity to any stage; CLOSED_WON and CLOSED_LOST are final (409 after)."""
@@ -102,7 +128,7 @@ class OpportunityStageView(OrganizationView):
         return _opportunity_response(opportunity_id)
 
 
-class OpportunityNotesView(RecordNotesView):
+class OpportunityNotesView(_VisibleOpportunity, RecordNotesView):
     def get_record(self, record_id: int) -> Opportunity:
         return selectors.opportunity_get(opportunity_id=record_id)
 
@@ -110,7 +136,7 @@ class OpportunityNotesView(RecordNotesView):
         return services.opportunity_note_add(opportunity_id=record_id, actor=self.member, body=body)
 
 
-class OpportunityActivitiesView(RecordActivitiesView):
+class OpportunityActivitiesView(_VisibleOpportunity, RecordActivitiesView):
     def get_record(self, record_id: int) -> Opportunity:
         return selectors.opportunity_get(opportunity_id=record_id)
 

@@ -230,3 +230,21 @@ def test_an_idempotent_replay_never_repeats_a_secret(api):
         for value in [cache._cache.get_client().get(key)]
     ]  # type: ignore[attr-defined]
     assert all(first.json()["key"].encode() not in value for value in stored)
+
+
+def test_search_and_opportunities_hide_other_reps_records(org, member, make_lead, api):
+    from tenant_apps.accounts.models import Account
+    from tenant_apps.opportunities.models import Opportunity
+
+    rep, other = member(role=Role.REP), member(role=Role.REP)
+    make_lead(name="Zebulon Hidden", owner_id=other.pk)
+    make_lead(name="Zebulon Mine", owner_id=rep.pk)
+    with schema_context(org.schema_name):
+        account = Account.objects.create(name="Acct")
+        theirs = Opportunity.objects.create(account=account, name="Their deal", owner=other)
+    client = client_for(org, rep)
+    found = [row["title"] for row in client.get("/api/search/", {"q": "zebulon"}).json()["results"]]
+    assert found == ["Zebulon Mine"]
+    assert client.get("/api/opportunities/").json()["results"] == []
+    assert client.get(f"/api/opportunities/{theirs.pk}/").status_code == 404
+    assert api(Role.MANAGER).get(f"/api/opportunities/{theirs.pk}/").status_code == 200

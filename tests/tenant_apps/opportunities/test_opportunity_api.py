@@ -62,7 +62,7 @@ def test_create_defaults_and_writes_created_on_the_opportunity_and_its_account(
 @pytest.mark.parametrize(("stage", "probability"), [("DISCOVERY", 25), ("PROPOSAL", 50), ("NEGOTIATION", 75)])
 def test_probability_defaults_from_the_stage(api, make_account, stage, probability):
     account = make_account()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     body = {"name": "D", "account": account.pk, "stage": stage}
     assert client.post("/api/opportunities/", body, format="json").json()["probability"] == probability
     given = client.post("/api/opportunities/", {**body, "probability": 5}, format="json").json()
@@ -72,7 +72,7 @@ def test_probability_defaults_from_the_stage(api, make_account, stage, probabili
 def test_the_primary_contact_is_of_the_account_or_of_none(api, make_account, make_contact, org):
     account, other = make_account(), make_account()
     unattached, elsewhere = make_contact(), make_contact(account=other)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     ok = client.post(
         "/api/opportunities/",
         {"name": "D", "account": account.pk, "primary_contact": unattached.pk},
@@ -164,7 +164,7 @@ def test_moving_between_open_stages_takes_the_stage_probability(api, make_opport
 @pytest.mark.parametrize(("stage", "probability"), [("CLOSED_WON", 100), ("CLOSED_LOST", 0)])
 def test_closing_is_final(api, make_opportunity, stage, probability):
     opportunity = make_opportunity(stage="PROPOSAL")
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = f"/api/opportunities/{opportunity.pk}/stage/"
     response = client.post(url, {"stage": stage, "reason": "Budget decision"}, format="json")
     assert response.status_code == 200
@@ -191,7 +191,7 @@ def test_closing_is_final(api, make_opportunity, stage, probability):
 
 def test_losing_needs_a_reason(api, make_opportunity, org):
     opportunity = make_opportunity()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = f"/api/opportunities/{opportunity.pk}/stage/"
     for body in ({"stage": "CLOSED_LOST"}, {"stage": "CLOSED_LOST", "reason": "   "}):
         response = client.post(url, body, format="json")
@@ -213,7 +213,7 @@ def test_losing_needs_a_reason(api, make_opportunity, org):
 )
 def test_bad_stage_changes(api, make_opportunity, org, body, status_code, field_or_code):
     opportunity = make_opportunity()
-    response = api(Role.REP).post(f"/api/opportunities/{opportunity.pk}/stage/", body, format="json")
+    response = api(Role.MANAGER).post(f"/api/opportunities/{opportunity.pk}/stage/", body, format="json")
     assert response.status_code == status_code, response.content
     if status_code == 400:
         assert field_or_code in response.json()["errors"]
@@ -229,7 +229,7 @@ def test_patch_refuses_stage_and_keeps_the_primary_contact_consistent(
     first, second = make_account(), make_account()
     contact = make_contact(account=first)
     opportunity = make_opportunity(account=first, primary_contact_id=contact.pk)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = f"/api/opportunities/{opportunity.pk}/"
     refused = client.patch(url, {"stage": "PROPOSAL"}, format="json")
     assert (refused.status_code, refused.json()["code"], list(refused.json()["errors"])) == (
