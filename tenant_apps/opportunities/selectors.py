@@ -30,7 +30,7 @@ _FILTERS: dict[str, Filter] = {
 }
 
 
-def opportunities_visible_to(actor: User | None) -> QuerySet[Opportunity]:
+def opportunities_visible_to(actor: User | None) -> Any:
     """Like leads: reps see their own and unassigned opportunities unless the organization lets them see
     all; everyone else (and the system, `None`) sees every one."""
     from shared_apps.core.db import connection

@@ -49,7 +49,7 @@ class _VisibleOpportunity:
         opportunity_id = kwargs.get("opportunity_id")
         if opportunity_id is None:
             return
-        member = request.user
+        member: Any = request.user  # IsMember has run: a signed-in member
         visible = (
             selectors.opportunities_visible_to(member).filter(pk=opportunity_id).values("owner_id").first()
         )
