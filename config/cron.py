@@ -9,6 +9,7 @@ from shared_apps.core.jobs import fan_out
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
+from tenant_apps.realtime.jobs import prune_event_log
 from tenant_apps.reminders.jobs import create_idle_lead_follow_ups, send_due_task_reminders
 from tenant_apps.sequences.jobs import send_due_sequence_steps
 from tenant_apps.webhooks.jobs import webhooks_sweep
@@ -29,3 +30,5 @@ register(fan_out, queue_name="default", args=(webhooks_sweep,), cron="* * * * *"
 # time-windowed scoring rules may have moved
 register(fan_out, queue_name="default", args=(evaluate_time_triggers,), cron="*/10 * * * *")
 register(fan_out, queue_name="low", args=(refresh_stale_scores,), kwargs={"queue": "low"}, cron="37 * * * *")
+# daily: the real-time stream's event log keeps REALTIME_RETENTION_DAYS (7)
+register(fan_out, queue_name="low", args=(prune_event_log,), kwargs={"queue": "low"}, cron="47 4 * * *")

@@ -45,6 +45,7 @@ urlpatterns = [
     path("api/", include("tenant_apps.analytics.api.urls")),
     path("api/", include("tenant_apps.webhooks.api.urls")),
     path("api/", include("tenant_apps.automation.api.urls")),
+    path("api/", include("tenant_apps.realtime.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

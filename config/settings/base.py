@@ -87,6 +87,7 @@ TENANT_APPS = [
     "tenant_apps.sequences",
     "tenant_apps.webhooks",
     "tenant_apps.automation",
+    "tenant_apps.realtime",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 

@@ -1,0 +1,48 @@
+"""Database access from the streams' async code.
+
+django-tenants keeps the active schema on the connection, not in a context variable, and an async view has
+no connection of its own: every query runs in a thread, inside `schema_context(schema)` entered right there.
+The threads are a small pool of the process's own (REALTIME_DB_THREADS), so however many streams are open,
+their queries (sign-in, replay) use at most that many connections, and an idle stream holds none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django_tenants.utils import schema_context
+
+from tenant_apps.realtime import conf
+
+T = TypeVar("T")
+_executor: ThreadPoolExecutor | None = None
+
+
+def executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        threads = max(1, int(conf.value("REALTIME_DB_THREADS")))
+        _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="realtime-db")
+    return _executor
+
+
+async def in_schema(
+    schema: str, fn: Callable[..., T], *args: Any, request_thread: bool = False, **kwargs: Any
+) -> T:
+    """Run `fn(*args, **kwargs)` in a pool thread with the organization's schema active. `request_thread`:
+    in the request's own thread instead (under WSGI, where that thread holds the request's connection)."""
+
+    def call() -> T:
+        if not request_thread:
+            # like a request boundary: drop a connection that broke or outlived CONN_MAX_AGE
+            close_old_connections()
+        with schema_context(schema):
+            return fn(*args, **kwargs)
+
+    if request_thread:
+        return await sync_to_async(call)()
+    return await sync_to_async(call, thread_sensitive=False, executor=executor())()

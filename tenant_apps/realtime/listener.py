@@ -1,0 +1,242 @@
+"""One LISTEN connection per process, fanning the committed events out to this process's streams.
+
+The first stream starts it (lazily, in the server's event loop). It is one asyncio task holding one async
+psycopg connection (application_name `leadpulse-realtime-listener`) that LISTENs on `leadpulse_events`.
+A notification carries "<schema>:<id>" only; for the schemas that have streams here, the task reads the new
+rows of the event log once, on that same connection, and hands the events to every stream of the schema.
+Streams of other organizations never see them: subscriptions are keyed by schema.
+
+If the connection fails, the task reconnects (with backoff) and tells every stream to catch up from the log
+(RESYNC): notifications sent while nobody listened are lost, the rows are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from psycopg import sql
+
+from tenant_apps.realtime import conf
+from tenant_apps.realtime.events import StreamEvent
+from tenant_apps.realtime.models import CHANNEL, EventLog
+
+logger = logging.getLogger(__name__)
+
+APPLICATION_NAME = "leadpulse-realtime-listener"
+# an idle connection is probed this often, so a silently dead one is noticed
+KEEPALIVE_SECONDS = 30.0
+FETCH_CHUNK = 500
+# OPTIONS keys that are Django's, not libpq's
+_DJANGO_OPTIONS = {
+    "isolation_level",
+    "server_side_binding",
+    "pool",
+    "assume_role",
+    "cursor_factory",
+    "context",
+}
+
+
+class Signal(enum.Enum):
+    HEARTBEAT = "heartbeat"
+    # the listener reconnected: events may have been missed, read them from the log
+    RESYNC = "resync"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """More events than REALTIME_QUEUE_LIMIT were waiting for this stream (a slow client, or one huge
+    transaction): they were dropped up to `last_id`, and the client is told to reload (`reset`)."""
+
+    last_id: int
+
+
+Item = StreamEvent | Signal | Skipped
+
+
+class Subscription:
+    """One stream's inbox: events and signals in arrival order, taken in batches."""
+
+    __slots__ = ("_items", "_limit", "_waiter", "schema")
+
+    def __init__(self, schema: str, limit: int) -> None:
+        self.schema = schema
+        self._items: list[Item] = []
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+
+    def push(self, items: Iterable[Item]) -> None:
+        self._items.extend(items)
+        if len(self._items) > self._limit:
+            # bounded memory per stream; what is dropped stays in the log
+            last = max((item.id for item in self._items if isinstance(item, StreamEvent)), default=0)
+            skipped = max((item.last_id for item in self._items if isinstance(item, Skipped)), default=0)
+            self._items = [Skipped(max(last, skipped))]
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> list[Item]:
+        """Wait for something, then take everything waiting (one write to the client for a burst)."""
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        items, self._items = self._items, []
+        return items
+
+
+class Listener:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._subscriptions: dict[str, set[Subscription]] = defaultdict(set)
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- what streams use ----------------------------------------------------------------------------
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Start the listener if needed; whether it is listening within `timeout` seconds."""
+        if not self._tasks:
+            self._tasks = [self.loop.create_task(self._run()), self.loop.create_task(self._heartbeat())]
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def subscribe(self, schema: str) -> Subscription:
+        subscription = Subscription(schema, int(conf.value("REALTIME_QUEUE_LIMIT")))
+        self._subscriptions[schema].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscriptions = self._subscriptions.get(subscription.schema)
+        if subscriptions is not None:
+            subscriptions.discard(subscription)
+            if not subscriptions:
+                del self._subscriptions[subscription.schema]
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        self._ready.clear()
+
+    def stream_count(self) -> int:
+        return sum(len(subscriptions) for subscriptions in self._subscriptions.values())
+
+    # ---- the task ------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff, connected_before = 0.5, False
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(**connect_params(), autocommit=True) as conn:
+                    await conn.execute("SET TIME ZONE 'UTC'")
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    if connected_before:
+                        self._broadcast(Signal.RESYNC)
+                    connected_before, backoff = True, 0.5
+                    self._ready.set()
+                    await self._listen(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("realtime listener lost its connection; reconnecting", exc_info=True)
+            self._ready.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        while True:
+            batch = [notify async for notify in conn.notifies(timeout=KEEPALIVE_SECONDS, stop_after=1)]
+            if not batch:
+                await conn.execute("SELECT 1")
+                continue
+            # whatever else has arrived already: one query for a burst (one transaction may commit many)
+            batch += [notify async for notify in conn.notifies(timeout=0)]
+            await self._dispatch(conn, [notify.payload for notify in batch])
+
+    async def _dispatch(self, conn: psycopg.AsyncConnection[Any], payloads: list[str]) -> None:
+        ids: dict[str, list[int]] = defaultdict(list)
+        for payload in payloads:
+            schema, _, raw_id = payload.rpartition(":")
+            if schema in self._subscriptions and raw_id.isdigit():
+                ids[schema].append(int(raw_id))
+        for schema, schema_ids in ids.items():
+            try:
+                events = await _fetch(conn, schema, schema_ids)
+            except psycopg.Error:
+                if conn.closed or conn.broken:
+                    raise
+                # one organization's schema is gone (purged) or broken: not a reason to drop everyone's
+                logger.warning("realtime listener could not read %s's events", schema, exc_info=True)
+                continue
+            for subscription in list(self._subscriptions.get(schema, ())):
+                subscription.push(events)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(conf.value("REALTIME_HEARTBEAT_SECONDS"))
+            self._broadcast(Signal.HEARTBEAT)
+
+    def _broadcast(self, signal: Signal) -> None:
+        for subscriptions in list(self._subscriptions.values()):
+            for subscription in list(subscriptions):
+                subscription.push((signal,))
+
+
+async def _fetch(conn: psycopg.AsyncConnection[Any], schema: str, ids: list[int]) -> list[StreamEvent]:
+    """The rows of `ids` in one organization's log, in id (commit) order. `schema` is one that a stream of
+    this process subscribed to (its request's organization), never a name taken from a payload alone."""
+    query = sql.SQL(
+        "SELECT id, topic, record_id, actor_id, owner_id, data, created_at FROM {}.{} "
+        "WHERE id = ANY(%s) ORDER BY id"
+    ).format(sql.Identifier(schema), sql.Identifier(EventLog._meta.db_table))
+    events: list[StreamEvent] = []
+    for start in range(0, len(ids), FETCH_CHUNK):
+        cursor = await conn.execute(query, [ids[start : start + FETCH_CHUNK]])
+        events.extend(StreamEvent(*row) for row in await cursor.fetchall())
+    events.sort(key=lambda event: event.id)
+    return events
+
+
+def connect_params() -> dict[str, Any]:
+    database = settings.DATABASES["default"]
+    params: dict[str, Any] = {
+        key: value
+        for key, value in (database.get("OPTIONS") or {}).items()
+        if key not in _DJANGO_OPTIONS and value not in (None, "")
+    }
+    params.update(
+        dbname=database["NAME"],
+        user=database.get("USER") or None,
+        password=database.get("PASSWORD") or None,
+        host=database.get("HOST") or None,
+        port=database.get("PORT") or None,
+        application_name=APPLICATION_NAME,
+    )
+    return {key: value for key, value in params.items() if value is not None}
+
+
+_listener: Listener | None = None
+
+
+def get_listener() -> Listener:
+    """This process's listener, bound to the running event loop (a new loop, as in tests, gets a new one)."""
+    global _listener
+    loop = asyncio.get_running_loop()
+    if _listener is None or _listener.loop is not loop:
+        _listener = Listener(loop)
+    return _listener

@@ -1,0 +1,73 @@
+"""Writes of the event log: the transactional subscriber that records what streams carry, and retention."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Subquery
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
+
+from shared_apps.core.events import DomainEvent, subscribe_in_transaction
+from tenant_apps.leads.models import Lead
+from tenant_apps.realtime import conf
+from tenant_apps.realtime.models import PRUNED_TOPIC, EventLog
+
+# What the stream carries: every lead change, imports' progress and outcome, and notifications.
+STREAMED_TOPICS = ("lead.", "import.", "notification.")
+# The stream speaks like the webhooks: a stage or owner change goes from one value to another.
+RENAMED = {"previous": "from", "current": "to"}
+
+_subscribed: list[Callable[[], None]] = []
+
+
+def subscribe_to_events() -> None:
+    """Called once at start-up (RealtimeConfig.ready)."""
+    if not _subscribed:
+        _subscribed.extend(subscribe_in_transaction(prefix, event_record) for prefix in STREAMED_TOPICS)
+
+
+def event_record(event: DomainEvent) -> None:
+    """Log a streamed event inside the transaction that publishes it, so it commits or rolls back with the
+    change. The commit itself numbers the row and announces it (NOTIFY, sent on commit only): a rolled-back
+    change is never streamed. Lead events carry the lead's owner at that moment, which decides who sees them
+    (selectors.visible_to); a purged lead, gone already, keeps the owner its last event had."""
+    if event.schema_name == get_public_schema_name():
+        return
+    owner: Any = None
+    if event.topic == "lead.purged":
+        owner = Subquery(
+            EventLog.objects.filter(record_id=event.record_id, topic__startswith="lead.")
+            .order_by("-id")
+            .values("owner_id")[:1]
+        )
+    elif event.topic.startswith("lead."):
+        owner = Subquery(Lead.objects.filter(pk=event.record_id).values("owner_id")[:1])
+    EventLog.objects.create(
+        topic=event.topic,
+        record_id=event.record_id,
+        actor_id=event.actor_id,
+        owner_id=owner,
+        data={RENAMED.get(key, key): value for key, value in event.data.items()},
+    )
+
+
+@transaction.atomic
+def event_log_prune(*, days: float | None = None, now: datetime | None = None) -> int:
+    """Remove the events older than the retention (REALTIME_RETENTION_DAYS); returns how many.
+
+    The newest removed event stays as a `log.pruned` marker, so a client resuming from before it is told
+    to reload (a `reset`) instead of silently missing what was removed."""
+    days = conf.value("REALTIME_RETENTION_DAYS") if days is None else days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    boundary = EventLog.objects.filter(created_at__lt=cutoff).aggregate(boundary=Max("id"))["boundary"]
+    if boundary is None:
+        return 0
+    removed, _ = EventLog.objects.filter(id__lt=boundary).exclude(topic=PRUNED_TOPIC).delete()
+    EventLog.objects.filter(id__lt=boundary, topic=PRUNED_TOPIC).delete()  # the previous marker
+    marked = EventLog.objects.filter(id=boundary).exclude(topic=PRUNED_TOPIC)
+    removed += marked.update(topic=PRUNED_TOPIC, record_id=0, actor_id=None, owner_id=None, data={})
+    return removed

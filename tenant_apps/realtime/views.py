@@ -1,0 +1,207 @@
+"""GET /api/pipeline/stream: the organization's committed changes, as server-sent events.
+
+    curl -N http://acme.localhost:8000/api/pipeline/stream -H "Authorization: Bearer lpt_…"
+
+For a member signed in with a bearer token, an API key covering `pipeline`, or the web app's session. Frames:
+
+    retry: 3000                          first, with a `: connected` comment
+    id: 42                               one per event, in commit order; ids increase per organization
+    event: lead.stage_changed            the topic: lead.created | lead.stage_changed | lead.updated |
+    data: {"id": 42, "topic": …,           lead.owner_changed | lead.deleted | lead.restored | lead.purged |
+           "record_id": 7, "actor_id": 3,  lead.merged | lead.converted | other lead.* | import.progress |
+           "owner_id": 5,                  notification.*
+           "data": {"from": "NEW", "to": "CONTACTED"}, "occurred_at": "…Z"}
+    id: 42 / event: ready                once the replay is done: {"last_event_id": 42}, live from here
+    id: 97 / event: reset                {"reason", "last_event_id"}: events were missed and will not be
+                                         sent (pruned, more than REALTIME_REPLAY_LIMIT behind, an unknown
+                                         id, or more than REALTIME_QUEUE_LIMIT waiting): reload, then go on
+    : heartbeat                          a comment every REALTIME_HEARTBEAT_SECONDS (15) when idle
+
+Resuming: the `Last-Event-ID` header (sent by EventSource on reconnection) or `?last_event_id=` replays the
+events after that id from the log, then continues live, without gaps or duplicates: the stream subscribes
+first, replays second and drops live events it already sent. Without either, it starts live.
+
+Each stream is an async generator waiting on an in-process inbox fed by the process's one listener
+(listener.py); it holds no database connection while it waits. Streams end after about
+REALTIME_STREAM_MAX_SECONDS, and the client reconnects with its Last-Event-ID, so credentials are checked
+again. What a member is sent is decided by selectors.visible_to.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+from shared_apps.core.errors import json_error
+from shared_apps.core.permissions import RolePermission
+from shared_apps.users.apikeys import ApiKeyAuthentication
+from shared_apps.users.authentication import BearerTokenAuthentication
+from shared_apps.users.models import Role
+from tenant_apps.realtime import conf, selectors
+from tenant_apps.realtime.db import in_schema
+from tenant_apps.realtime.events import HEARTBEAT, frame
+from tenant_apps.realtime.listener import Listener, Signal, Skipped, get_listener
+from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
+
+RETRY_MILLISECONDS = 3000
+MAX_EVENT_ID = 2**63 - 1
+
+
+class _StreamScope:
+    """What RolePermission reads from a view: any member may read; an API key must cover `pipeline`."""
+
+    resource = "pipeline"
+    read_role = Role.VIEWER
+    write_role = Role.ADMIN
+
+
+class _Refused(Exception):
+    def __init__(self, response: JsonResponse) -> None:
+        self.response = response
+
+
+def _authenticate(request: HttpRequest, *, reps_see_all_leads: bool) -> Viewer:
+    """The member behind the request: bearer token or API key (the API's own authentication classes),
+    else the session. Runs in a database thread, inside the organization's schema."""
+    session_user = request.user  # lazy (AuthenticationMiddleware); DRF's Request replaces request.user
+    drf_request = Request(request, authenticators=[BearerTokenAuthentication(), ApiKeyAuthentication()])
+    try:
+        user = drf_request.user
+        if not user.is_authenticated:
+            drf_request.user = user = session_user
+        if not (user.is_authenticated and user.is_active):
+            raise exceptions.NotAuthenticated()
+        permission = RolePermission()
+        if not permission.has_permission(drf_request, _StreamScope()):
+            raise exceptions.PermissionDenied(permission.message)
+    except exceptions.APIException as exc:
+        codes = exc.get_codes()
+        response = json_error(
+            exc.status_code, codes if isinstance(codes, str) else exc.default_code, str(exc.detail)
+        )
+        if exc.status_code == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        raise _Refused(response) from None
+    return Viewer.of(user, reps_see_all_leads=reps_see_all_leads)  # type: ignore[arg-type]
+
+
+def _last_event_id(request: HttpRequest) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or ""
+    raw = raw.strip()
+    if not raw:
+        return None
+    # (the length first: int() refuses strings of thousands of digits with an error of its own)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_EVENT_ID:
+        raise _Refused(
+            JsonResponse(
+                {
+                    "code": "invalid",
+                    "message": "Invalid input.",
+                    "details": {},
+                    "errors": {"last_event_id": ["An event id (a non-negative integer) is required."]},
+                },
+                status=400,
+            )
+        )
+    return int(raw)
+
+
+@csrf_exempt  # it reads only; any other method gets a 405 (not a CSRF failure)
+async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    if request.method != "GET":
+        response = json_error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
+        response["Allow"] = "GET"
+        return response
+    organization = request.tenant  # type: ignore[attr-defined]
+    schema = organization.schema_name
+    asgi = isinstance(request, ASGIRequest)
+    try:
+        viewer = await in_schema(
+            schema,
+            _authenticate,
+            request,
+            reps_see_all_leads=organization.reps_see_all_leads,
+            request_thread=not asgi,
+        )
+        last_event_id = _last_event_id(request)
+    except _Refused as refused:
+        return refused.response
+    if not asgi:
+        # under WSGI (runserver) Django would buffer the endless stream and hold a worker forever
+        return json_error(501, "asgi_required", "Live updates need the ASGI server (uvicorn, `make up`).")
+    listener = get_listener()
+    if not await listener.wait_ready(conf.value("REALTIME_LISTEN_TIMEOUT_SECONDS")):
+        response = json_error(503, "stream_unavailable", "Live updates are unavailable; retry shortly.")
+        response["Retry-After"] = "5"
+        return response
+    # The request's own thread may hold a connection (the host lookup, on a cache miss): a stream may stay
+    # open for hours and must not keep it.
+    await sync_to_async(connections.close_all)()
+    stream = StreamingHttpResponse(
+        _stream(listener=listener, schema=schema, viewer=viewer, last_event_id=last_event_id),
+        content_type="text/event-stream",
+    )
+    stream["Cache-Control"] = "no-cache"
+    stream["X-Accel-Buffering"] = "no"  # nginx: pass each frame on at once
+    return stream
+
+
+async def _stream(
+    *, listener: Listener, schema: str, viewer: Viewer, last_event_id: int | None
+) -> AsyncIterator[bytes]:
+    subscription = listener.subscribe(schema)  # before reading the log: nothing committed in between is lost
+    try:
+        limit = int(conf.value("REALTIME_REPLAY_LIMIT"))
+        replay = await in_schema(schema, selectors.events_after, after_id=last_event_id, limit=limit)
+        chunks = [f"retry: {RETRY_MILLISECONDS}\n: connected\n\n".encode(), *_replayed(replay, viewer)]
+        position = replay.position
+        chunks.append(frame("ready", {"last_event_id": position}, event_id=position))
+        yield b"".join(chunks)
+
+        loop = listener.loop
+        deadline = loop.time() + conf.value("REALTIME_STREAM_MAX_SECONDS") * random.uniform(0.9, 1.1)
+        while True:
+            items = await subscription.get()
+            chunks, heartbeat = [], False
+            for item in items:
+                if item is Signal.HEARTBEAT:
+                    heartbeat = True
+                elif item is Signal.RESYNC:
+                    replay = await in_schema(schema, selectors.events_after, after_id=position, limit=limit)
+                    chunks.extend(_replayed(replay, viewer))
+                    position = replay.position
+                elif isinstance(item, Skipped):
+                    if item.last_id > position:
+                        position = item.last_id
+                        chunks.append(_reset("too_far_behind", position))
+                elif not isinstance(item, Signal) and item.id > position:
+                    position = item.id
+                    if visible_to(viewer, item):
+                        chunks.append(item.frame)
+            if heartbeat and not chunks:
+                chunks.append(HEARTBEAT)
+            if chunks:
+                yield b"".join(chunks)
+            if loop.time() > deadline:
+                return
+    finally:
+        listener.unsubscribe(subscription)
+
+
+def _replayed(replay: Replay, viewer: Viewer) -> list[bytes]:
+    chunks = [event.frame for event in replay.events if visible_to(viewer, event)]
+    if replay.reset:
+        chunks.append(_reset(replay.reset, replay.position))
+    return chunks
+
+
+def _reset(reason: str, position: int) -> bytes:
+    return frame("reset", {"reason": reason, "last_event_id": position}, event_id=position)

@@ -1,0 +1,201 @@
+"""The stream's rules without a server: who sees what, how frames look, and the replay/live seam."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
+from shared_apps.users.models import Role
+from tenant_apps.realtime import views
+from tenant_apps.realtime.events import StreamEvent
+from tenant_apps.realtime.listener import Listener, Signal, Skipped, Subscription
+from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
+
+REP, OTHER = 7, 8
+
+
+def event(topic: str = "lead.updated", *, id: int = 1, owner_id: int | None = None, actor_id=None, **data):
+    return StreamEvent(
+        id=id,
+        topic=topic,
+        record_id=100 + id,
+        actor_id=actor_id,
+        owner_id=owner_id,
+        data=data,
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+
+def viewer(role: str = Role.REP, sees_all: bool = False, id: int = REP) -> Viewer:
+    return Viewer(id=id, role=role, sees_all_leads=role != Role.REP or sees_all)
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.MANAGER, Role.VIEWER])
+def test_members_above_rep_see_every_lead_event(role):
+    assert visible_to(viewer(role), event(owner_id=OTHER))
+
+
+def test_a_rep_sees_own_and_unassigned_leads_and_an_owner_change_away():
+    rep = viewer()
+    assert visible_to(rep, event(owner_id=REP))
+    assert visible_to(rep, event(owner_id=None))
+    assert not visible_to(rep, event(owner_id=OTHER))
+    assert visible_to(rep, event("lead.owner_changed", owner_id=OTHER, **{"from": REP, "to": OTHER}))
+    assert not visible_to(rep, event("lead.owner_changed", owner_id=OTHER, **{"from": 99, "to": OTHER}))
+    assert visible_to(viewer(sees_all=True), event(owner_id=OTHER))  # the organization lets reps see all
+
+
+def test_notifications_go_to_their_recipient_and_import_progress_to_its_importer():
+    assert visible_to(viewer(Role.ADMIN), event("notification.created", recipient_id=REP))
+    assert not visible_to(viewer(Role.ADMIN, id=OTHER), event("notification.created", recipient_id=REP))
+    assert visible_to(viewer(), event("import.progress", actor_id=REP, done=1))
+    assert visible_to(viewer(), event("import.done", actor_id=REP, imported=10))
+    assert not visible_to(viewer(Role.ADMIN, id=OTHER), event("import.progress", actor_id=REP, done=1))
+    assert not visible_to(viewer(Role.ADMIN), event("account.created"))
+
+
+def test_an_event_is_one_frame_whatever_its_data_holds():
+    frame = event("lead.updated", id=42, owner_id=3, note="two\nlines\n\nand a blank one").frame
+    lines = frame.decode().split("\n")
+    assert lines[:2] == ["id: 42", "event: lead.updated"]
+    assert lines[2].startswith("data: {") and lines[3:] == ["", ""]
+    assert '"occurred_at":"2026-01-02T03:04:05Z"' in lines[2] and '"owner_id":3' in lines[2]
+
+
+class FakeListener(Listener):
+    """A listener that never connects; its one subscription is filled by the test."""
+
+    def __init__(self, loop: Any, items: list[Any]) -> None:
+        super().__init__(loop)
+        self.subscription = Subscription("org_acme", limit=100)
+        self.subscription.push(items)
+        self.unsubscribed = False
+
+    def subscribe(self, schema: str) -> Subscription:
+        return self.subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.unsubscribed = True
+
+
+def run_stream(monkeypatch, replays: list[Replay], live: list[Any], chunks: int, who: Viewer | None = None):
+    """Feed `_stream` a replay (then `replays[1:]` on RESYNC) and live items; return its chunks."""
+    asked: list[Any] = []
+
+    async def in_schema(schema, fn, *, after_id, limit):
+        asked.append(after_id)
+        return replays[len(asked) - 1]
+
+    monkeypatch.setattr(views, "in_schema", in_schema)
+
+    async def read() -> tuple[list[bytes], bool, bool]:
+        import asyncio
+
+        listener = FakeListener(asyncio.get_running_loop(), live)
+        stream = views._stream(
+            listener=listener, schema="org_acme", viewer=who or viewer(Role.ADMIN), last_event_id=3
+        )
+        out = []
+        ended = False
+        try:
+            for _ in range(chunks):
+                out.append(await asyncio.wait_for(stream.__anext__(), 1))
+        except StopAsyncIteration:
+            ended = True
+        await stream.aclose()
+        return out, ended, listener.unsubscribed
+
+    out, ended, unsubscribed = async_to_sync(read)()
+    assert unsubscribed  # whatever ends the stream, its inbox goes
+    return out, ended, asked
+
+
+def ids_in(chunk: bytes) -> list[int]:
+    return [int(line[4:]) for line in chunk.decode().split("\n") if line.startswith("id: ")]
+
+
+def test_live_events_already_replayed_are_dropped(monkeypatch):
+    # subscribed first: 5 and 6 arrived live while the replay (4, 5, 6) was being read
+    replay = Replay(events=[event(id=4), event(id=5), event(id=6)], position=6)
+    out, ended, asked = run_stream(monkeypatch, [replay], [event(id=5), event(id=6), event(id=7)], chunks=2)
+    assert asked == [3]
+    first, live = out
+    assert first.startswith(b"retry: 3000\n: connected\n\n")
+    assert ids_in(first) == [4, 5, 6, 6]  # the replay, then `ready` at 6
+    assert b'event: ready\ndata: {"last_event_id":6}' in first
+    assert ids_in(live) == [7] and not ended
+
+
+def test_a_reset_replaces_an_impossible_replay(monkeypatch):
+    out, _, _ = run_stream(monkeypatch, [Replay([], 90, reset="pruned")], [], chunks=1)
+    assert b'id: 90\nevent: reset\ndata: {"reason":"pruned","last_event_id":90}' in out[0]
+
+
+def test_events_hidden_from_the_member_still_move_the_position(monkeypatch):
+    rep = viewer()
+    live = [event(id=7, owner_id=OTHER), event(id=8, owner_id=REP), event(id=7, owner_id=REP)]
+    out, _, _ = run_stream(monkeypatch, [Replay([], 6)], live, chunks=2, who=rep)
+    assert ids_in(out[1]) == [8]
+
+
+def test_a_heartbeat_is_sent_only_when_nothing_else_is(monkeypatch):
+    out, _, _ = run_stream(monkeypatch, [Replay([], 6)], [Signal.HEARTBEAT, Signal.HEARTBEAT], chunks=2)
+    assert out[1] == b": heartbeat\n\n"
+    out, _, _ = run_stream(monkeypatch, [Replay([], 6)], [Signal.HEARTBEAT, event(id=7)], chunks=2)
+    assert b"heartbeat" not in out[1] and ids_in(out[1]) == [7]
+
+
+def test_after_the_listener_reconnects_the_stream_catches_up_from_the_log(monkeypatch):
+    replays = [Replay([], 6), Replay([event(id=7), event(id=8)], 8)]
+    out, _, asked = run_stream(monkeypatch, replays, [Signal.RESYNC, event(id=8), event(id=9)], chunks=2)
+    assert asked == [3, 6]
+    assert ids_in(out[1]) == [7, 8, 9]
+
+
+def test_a_stream_too_far_behind_skips_ahead_and_says_so(monkeypatch):
+    subscription = Subscription("org_acme", limit=2)
+    subscription.push([event(id=1), event(id=2)])
+    subscription.push([event(id=3)])  # one too many: memory stays bounded, the client is told
+    assert async_to_sync(subscription.get)() == [Skipped(3)]
+    out, ended, _ = run_stream(
+        monkeypatch, [Replay([], 6)], [Skipped(9), event(id=8), event(id=10)], chunks=2
+    )
+    assert ids_in(out[1]) == [9, 10] and not ended
+    assert b'id: 9\nevent: reset\ndata: {"reason":"too_far_behind","last_event_id":9}' in out[1]
+
+
+def test_a_listener_that_cannot_connect_is_not_ready(monkeypatch):
+    from tenant_apps.realtime import listener as module
+
+    monkeypatch.setattr(module, "connect_params", lambda: {"host": "127.0.0.1", "port": 1, "dbname": "none"})
+
+    async def try_it() -> bool:
+        import asyncio
+
+        listener = Listener(asyncio.get_running_loop())
+        try:
+            return await listener.wait_ready(0.3)
+        finally:
+            listener.stop()
+
+    assert async_to_sync(try_it)() is False
+
+
+def test_under_wsgi_the_stream_refuses_instead_of_buffering_forever(org, other_org, api):
+    from tests.conftest import client_for
+
+    # credentials are checked as under ASGI (in the request's thread and transaction here) ...
+    assert client_for(org).get("/api/pipeline/stream").status_code == 401
+    assert (
+        api(organization=other_org)
+        .get("/api/pipeline/stream", HTTP_HOST=f"acme.{settings.BASE_DOMAIN}")
+        .status_code
+        == 401
+    )
+    # ... then a member is told to use the ASGI server instead of getting a response that never ends
+    response = api(Role.VIEWER).get("/api/pipeline/stream")
+    assert response.status_code == 501 and response.json()["code"] == "asgi_required"
