@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEVENV := $(BIN)/python -m config.devenv
 
-.PHONY: up test lint format lock bench clean
+.PHONY: up test lint format lock bench clean browser
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,15 @@ $(BIN)/.installed: requirements.lock
 up: $(BIN)/.installed
 	$(DEVENV) up
 
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed lint browser
 	$(DEVENV) run -- $(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium: installed when missing, if we are root (else they skip, saying so).
+browser:
+	@command -v chromium >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "chromium is not installed and installing it needs root: the browser tests will be skipped"; fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

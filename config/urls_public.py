@@ -20,4 +20,6 @@ urlpatterns = [
     path("api/platform/", include("shared_apps.organizations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_public"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # the operator console, after every /api/ route
+    path("", include("shared_apps.console.urls")),
 ]

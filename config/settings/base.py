@@ -67,6 +67,8 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "tenant_apps.demo",
+    # the operator console on the root domain (templates only, no models)
+    "shared_apps.console",
 ]
 # Installed in every organization's schema: its members, their tokens and the customer model.
 TENANT_APPS = [
@@ -88,6 +90,10 @@ TENANT_APPS = [
     "tenant_apps.webhooks",
     "tenant_apps.automation",
     "tenant_apps.realtime",
+    "tenant_apps.imports",
+    # the members' web app: no models, so no tables in any schema; listed with the tenant apps because it
+    # serves organization hosts only (INSTALLED_APPS is the union: its templates and static files are found)
+    "tenant_apps.web",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))
 
@@ -132,6 +138,11 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 AUTH_USER_MODEL = "users.User"
+# Both the organization hosts (members) and the root domain (operators' console) sign in at /sign-in/;
+# sessions live in the schema of the host that issued them.
+LOGIN_URL = "/sign-in/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/sign-in/"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -155,6 +166,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # Webhook URLs resolving to private, loopback or link-local addresses are refused unless this is on.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
+# CSV imports: an upload over IMPORT_MAX_BYTES is refused with 413, a file of more rows with 400.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=2_000_000)
+# Files of CSV exports run as jobs, one directory per organization (workers and web servers share it).
+EXPORTS_DIR = Path(env("EXPORTS_DIR", default=str(BASE_DIR / ".data" / "exports")))
 
 # Requests per API key or member, by plan; sign-in attempts per client address and email.
 THROTTLE_RATES_BY_PLAN = {
@@ -213,6 +229,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "shared_apps.users.authentication.BearerTokenAuthentication",
         "shared_apps.users.apikeys.ApiKeyAuthentication",
+        # the web app's pages call the API with the browser's session (CSRF-checked); explicit credentials
+        # (a token or a key) come first
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,0 +1,159 @@
+"""The operators' console on the root domain: organizations listed, provisioned, suspended and reactivated
+through the organizations' services, and a link to the admin. Operators are staff users of the public schema,
+signed in with a session of that schema."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from shared_apps.console.forms import ProvisionForm, SignInForm, StatusFilterForm, StatusForm
+from shared_apps.core.errors import AppError, InvalidInput
+from shared_apps.core.throttling import SignInRateThrottle
+from shared_apps.organizations import selectors, services
+
+View = Callable[..., HttpResponse]
+
+
+def operator_required(view: View) -> View:
+    """A signed-in operator, else the console's sign-in page; a signed-in non-operator gets a 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            return render(request, "console/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class _SignInThrottle(SignInRateThrottle):
+    """The platform API's sign-in limit (same counter: per client address and email), for the form."""
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        email = str(request.POST.get("email", "")).strip().lower()
+        ident = hashlib.sha256(f"{self.get_ident(request)}|{email}".encode()).hexdigest()[:32]
+        return f"throttle:sign-in:{ident}"
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "/"
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        throttle = _SignInThrottle()
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+            form.add_error(None, f"Too many attempts. Try again in {int(throttle.wait() or 60)} seconds.")
+            status = 429
+        elif form.is_valid():
+            user = authenticate(
+                request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
+            )
+            if user is not None and user.is_active and user.is_staff:
+                login(request, user)
+                return redirect(_safe_next(request))
+            form.add_error(None, "Email or password is wrong, or this is not an operator account.")
+            status = 400
+        else:
+            status = 400
+    return render(request, "console/sign_in.html", {"form": form, "next": _safe_next(request)}, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("console:sign-in")
+
+
+def _port_suffix(request: HttpRequest) -> str:
+    """The port the console is reached on, so links to organization hosts work in development too."""
+    host = request.get_host()
+    return ":" + host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
+
+
+def _page(request: HttpRequest, form: ProvisionForm, status: int = 200) -> HttpResponse:
+    filters = StatusFilterForm(request.GET)
+    chosen = filters.cleaned_data["status"] if filters.is_valid() else ""
+    context = {
+        "organizations": selectors.organization_list(status=chosen or None).order_by("slug"),
+        "filters": filters,
+        "form": form,
+        "port": _port_suffix(request),
+        "base_domain": settings.BASE_DOMAIN,
+    }
+    return render(request, "console/organizations.html", context, status=status)
+
+
+@operator_required
+@require_GET
+def organizations(request: HttpRequest) -> HttpResponse:
+    return _page(request, ProvisionForm())
+
+
+@operator_required
+@require_POST
+def provision(request: HttpRequest) -> HttpResponse:
+    """Provision an organization: the service creates the row, the schema, the domain and the first admin at
+    once (or nothing). Its validation errors show on the form's fields."""
+    form = ProvisionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            organization = services.organization_provision(
+                name=data["name"],
+                slug=data["slug"],
+                plan=data["plan"],
+                admin_email=data["admin_email"],
+                admin_name=data["admin_name"],
+                admin_password=data["admin_password"],
+            )
+        except InvalidInput as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        except AppError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                f"{organization.name} is ready at {organization.slug}.{settings.BASE_DOMAIN}.",
+            )
+            return redirect("console:organizations")
+    return _page(request, form, status=400)
+
+
+@operator_required
+@require_POST
+def set_status(request: HttpRequest, slug: str) -> HttpResponse:
+    form = StatusForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise InvalidInput("status", "Status must be active or suspended.")
+        organization = selectors.organization_get(slug=slug)
+        organization = services.organization_set_status(
+            organization=organization, status=form.cleaned_data["status"]
+        )
+    except AppError as error:
+        messages.error(request, error.message)
+    else:
+        verb = "reactivated" if organization.is_active else "suspended"
+        messages.success(request, f"{organization.name} {verb}.")
+    return redirect("console:organizations")

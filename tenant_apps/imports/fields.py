@@ -1,0 +1,694 @@
+"""What each record type imports, as SQL: the normalization and checks of every field (the rules of the record
+services and of tenant_apps.leads.normalize, written set-based), the duplicate keys, and the columns an import
+writes on create and on update.
+
+Expressions read a staged row's raw values (`r_<field>`, stripped), its normalized values (`v_<field>`) and,
+for updates, the plan row `p` and the record `r`. Every value that is not a column goes through `quote()`, so
+nothing a file holds ever becomes SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from tenant_apps.accounts.models import Account, AccountSize, AccountStatus
+from tenant_apps.contacts.models import Contact
+from tenant_apps.imports.models import RecordType
+from tenant_apps.leads import normalize
+from tenant_apps.leads.models import Lead, Source, Stage
+from tenant_apps.leads.services import MAX_VALUE
+
+NOW = "{now}"  # replaced by the batch's timestamp literal
+
+
+def quote(value: Any) -> str:
+    """A SQL literal for a Python value (str, int, Decimal, bool, None, list of str)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "ARRAY[" + ", ".join(quote(item) for item in value) + "]::text[]"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("NUL in a SQL literal")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def in_list(expression: str, values: list[str] | tuple[str, ...]) -> str:
+    return f"{expression} IN ({', '.join(quote(value) for value in values)})"
+
+
+# --- normalizations shared with the record services, in SQL ------------------------------------------------
+
+EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+DOMAIN_RE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+NOT_ASCII = r"[^\x01-\x7f]"
+
+
+def unescaped(column: str) -> str:
+    """A staged cell (already stripped) without the quote an export put before = + - @ (CSV injection
+    escaping), so that an exported file imports back as it was."""
+    return (
+        f"CASE WHEN left({column}, 1) = '''' AND substr({column}, 2, 1) IN ('=', '+', '-', '@') "
+        f"THEN substr({column}, 2) ELSE coalesce({column}, '') END"
+    )
+
+
+def ascii_lower(column: str) -> str:
+    """normalize._fold's first steps: NFKD, ASCII only, lower case. (normalize() runs only on text that is
+    not ASCII: it is the costly part and changes nothing in ASCII.)"""
+    return (
+        f"lower(CASE WHEN {column} ~ {quote(NOT_ASCII)} "
+        f"THEN regexp_replace(normalize({column}, NFKD), {quote(NOT_ASCII)}, '', 'g') ELSE {column} END)"
+    )
+
+
+def collapsed(column: str) -> str:
+    """normalize._fold's last step: runs of anything but a-z and 0-9 as one space, trimmed (the regexp
+    replacement only where the text is not already so, as most names are)."""
+    return (
+        f"CASE WHEN {column} ~ '^[a-z0-9]+( [a-z0-9]+)*$' THEN {column} "
+        f"ELSE btrim(regexp_replace({column}, '[^a-z0-9]+', ' ', 'g')) END"
+    )
+
+
+def without_suffixes(folded: str) -> str:
+    """The folded company's words without legal suffixes (each replaced twice: ' inc inc ' overlaps)."""
+    expression = f"' ' || {folded} || ' '"
+    for suffix in sorted(normalize.COMPANY_SUFFIXES):
+        expression = f"replace(replace({expression}, ' {suffix} ', ' '), ' {suffix} ', ' ')"
+    return f"btrim({expression})"
+
+
+def identity(folded_name: str, folded_company: str) -> str:
+    """normalize.identity_key from the folded name and company: 'company words|name', '' without a company."""
+    return f"coalesce(left(nullif({without_suffixes(folded_company)}, '') || '|' || {folded_name}, 420), '')"
+
+
+def identity_key(name: str, company: str) -> str:
+    """normalize.identity_key of two expressions, in one (for the few rows an update or a revert touches)."""
+    return identity(fold(name), fold(company))
+
+
+def fold(expression: str) -> str:
+    return f"btrim(regexp_replace({ascii_lower(expression)}, '[^a-z0-9]+', ' ', 'g'))"
+
+
+# what a valid number holds besides digits (normalize.phone allows whitespace and these)
+PHONE_SEPARATORS = "E' \\t\\r\\n\\x0b\\f()+./-'"
+
+
+def phone_digits(phone: str) -> str:
+    """normalize.phone of a valid stored number: its digits, with the leading + kept."""
+    return (
+        f"(CASE WHEN left({phone}, 1) = '+' THEN '+' ELSE '' END "
+        f"|| regexp_replace({phone}, '[^0-9]', '', 'g'))"
+    )
+
+
+def domain(raw: str) -> str:
+    """accounts.services.normalize_domain of an ASCII name (others are converted in Python first): no scheme,
+    credentials, path, port, trailing dot or leading www."""
+    host = f"regexp_replace(lower({raw}), '^[a-z][a-z0-9+.-]*://', '')"
+    host = f"regexp_replace({host}, '[/?#].*$', '')"
+    host = f"regexp_replace({host}, '^.*@', '')"
+    host = f"regexp_replace({host}, ':[0-9]*$', '')"
+    return f"regexp_replace(rtrim({host}, '.'), '^www\\.', '')"
+
+
+TAG_SEPARATORS = re.compile(r"[;,|]")
+
+
+def tags_cell(cell: str, extra: list[str]) -> tuple[str | None, str]:
+    """A tags cell (tags separated by ; , or |) with the import's tags, as normalize.tags makes them, joined
+    by ';' (None: no tags in the cell), and the problem ('' when none). Done while the file is read: per
+    cell, it costs less in Python than in SQL."""
+    if not cell:
+        return None, ""
+    if cell[:1] == "'" and cell[1:2] and cell[1:2] in "=+-@":
+        cell = cell[1:]
+    pieces = (" ".join(piece.split()).lower() for piece in TAG_SEPARATORS.split(cell))
+    found = list(dict.fromkeys(tag for tag in (*pieces, *extra) if tag))
+    if len(found) > normalize.MAX_TAGS or any(len(tag) > 50 for tag in found):
+        return None, f"at most {normalize.MAX_TAGS} tags of 1 to 50 characters"
+    return ";".join(found), ""
+
+
+# --- the specs ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    condition: str  # SQL, true when the row is wrong
+    code: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Key:
+    """A duplicate key: the staged row's normalized value and the same value of an existing record `x`."""
+
+    value: str
+    existing: str
+    label: str
+    field: str
+
+
+@dataclass(frozen=True)
+class UpdateColumn:
+    """A column an update may change: its new value (over the plan row `p` and the record `r`) and whether
+    the file gives one."""
+
+    column: str
+    new: str
+    given: str
+    derived: bool = False  # computed from other columns: kept for revert, not listed as a change
+
+
+@dataclass
+class Context:
+    """What the SQL depends on besides the row: the import and its options."""
+
+    import_id: int
+    mapped: set[str]
+    default_owner_id: int | None
+    tags: list[str]
+    currency: str
+    actor_id: int | None
+
+    def raw(self, name: str) -> str | None:
+        """The raw column of a mapped field; None when no column maps to it."""
+        return f"r_{name}" if name in self.mapped else None
+
+    def text(self, name: str) -> str:
+        return self.raw(name) or "''"
+
+    def given(self, name: str) -> str:
+        """SQL true when the plan row `p` has a value for the field (an update sets only those)."""
+        raw = self.raw(name)
+        return f"p.{raw} <> ''" if raw else "FALSE"
+
+    def too_long(self, name: str, limit: int) -> list[Check]:
+        raw = self.raw(name)
+        return (
+            [Check(f"length({raw}) > {limit}", "too_long", name, f"at most {limit} characters")]
+            if raw
+            else []
+        )
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One record type; subclasses give each piece of SQL."""
+
+    record_type: str
+    model: type[models.Model]
+    label: str  # "Lead"
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+    aliases: dict[str, str]
+    returning: tuple[str, ...]  # the created rows' columns the CREATED activity needs
+    free_text: tuple[str, ...]  # fields an export escapes against formulas (the rest are codes or numbers)
+    # field -> (SQL predicate over the staged column `{raw}`, Python normalization) for the rows SQL can't do
+    python_fixes: dict[str, tuple[str, Callable[[str], str]]] = field(default_factory=dict)
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    def values(self, ctx: Context) -> dict[str, str]:
+        """Normalized values over the raw columns (and the owner `o` / account `a` lookups). A name
+        starting with h_ is a step towards another value, dropped from the plan; the others become v_*."""
+        owner = ctx.raw("owner")
+        default_owner = f"{quote(ctx.default_owner_id)}::bigint"
+        constant = f"{quote(list(ctx.tags))}" if ctx.tags else "'{}'::text[]"
+        return {
+            "name": ctx.text("name"),
+            "owner_id": f"CASE WHEN {owner} = '' THEN {default_owner} ELSE o.id END"
+            if owner
+            else default_owner,
+            # a tags cell arrives normalized (tags_cell), the import's tags included
+            "tags": f"CASE WHEN h_tags IS NULL THEN {constant} ELSE string_to_array(h_tags, ';') END"
+            if ctx.raw("tags")
+            else constant,
+        }
+
+    def derived(self, ctx: Context) -> list[dict[str, str]]:
+        """Further levels of values, each over the ones before."""
+        return []
+
+    def checks(self, ctx: Context) -> list[Check]:
+        checks = [Check("v_name = ''", "required", "name", "required"), *ctx.too_long("name", 200)]
+        if ctx.raw("owner"):
+            checks.append(
+                Check(
+                    "r_owner <> '' AND v_owner_id IS NULL",
+                    "unknown_owner",
+                    "owner",
+                    "no active member has this email or id",
+                )
+            )
+        if ctx.raw("tags"):
+            checks.append(
+                Check(
+                    "h_tags_bad <> ''",
+                    "invalid_tags",
+                    "tags",
+                    f"at most {normalize.MAX_TAGS} tags of 1 to 50 characters",
+                )
+            )
+        return checks
+
+    def duplicate_keys(self) -> list[Key]:
+        raise NotImplementedError
+
+    def insert(self, ctx: Context) -> dict[str, str]:
+        """Column -> value over the plan row `p` for a created record."""
+        return {
+            "name": "p.v_name",
+            "owner_id": "p.v_owner_id",
+            "tags": "p.v_tags::varchar(50)[]",
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+
+    def updates(self, ctx: Context) -> list[UpdateColumn]:
+        tags_given = f"({ctx.given('tags')} OR cardinality(p.v_tags) > 0)"
+        union = (
+            "r.tags || ARRAY(SELECT tag FROM unnest(p.v_tags) WITH ORDINALITY AS u(tag, position) "
+            "WHERE tag <> ALL(r.tags) ORDER BY position)::varchar(50)[]"
+        )
+        return [
+            UpdateColumn("name", "p.v_name", ctx.given("name")),
+            UpdateColumn("owner_id", "p.v_owner_id", ctx.given("owner")),
+            UpdateColumn("tags", union, tags_given),
+        ]
+
+    def derived_updates(self) -> dict[str, str]:
+        """Columns recomputed after an update from the new values (`new_<column>`)."""
+        return {}
+
+    def recompute(self) -> dict[str, str]:
+        """Columns computed from the others, over the stored record `r` (after a revert restored them)."""
+        return {}
+
+    def created_metadata(self, ctx: Context) -> dict[str, str]:
+        """The CREATED activity's metadata, over the created row `i`."""
+        return {"owner_id": "i.owner_id"}
+
+
+def _person_values(ctx: Context, values: dict[str, str]) -> None:
+    values["email"] = f"lower({ctx.text('email')})"
+    phone = ctx.raw("phone")
+    values["phone"] = phone or "''"
+    if phone:
+        values["h_phone_chars"] = f"({phone} !~ '[^0-9\\s()+./-]' AND strpos(substr({phone}, 2), '+') = 0)"
+        values["h_phone_digits"] = f"translate({phone}, {PHONE_SEPARATORS}, '')"
+
+
+def _person_derived(ctx: Context) -> dict[str, str]:
+    """normalize.phone: digits only, the leading + kept, 7 to 15 digits; '' when not a valid number."""
+    phone = ctx.raw("phone")
+    if not phone:
+        return {"phone_normalized": "''"}
+    return {
+        "phone_normalized": f"CASE WHEN {phone} <> '' AND h_phone_chars "
+        "AND h_phone_digits ~ '^[0-9]{7,15}$' "
+        f"THEN CASE WHEN {phone} ^@ '+' THEN '+' ELSE '' END || h_phone_digits ELSE '' END"
+    }
+
+
+def _person_checks(ctx: Context) -> list[Check]:
+    checks: list[Check] = []
+    if ctx.raw("email"):
+        checks.append(
+            Check(
+                f"v_email <> '' AND (length(v_email) > 254 OR v_email !~ {quote(EMAIL_RE)})",
+                "invalid_email",
+                "email",
+                "not a valid email address",
+            )
+        )
+    if ctx.raw("phone"):
+        checks += ctx.too_long("phone", 40)
+        checks.append(
+            Check(
+                "r_phone <> '' AND v_phone_normalized = ''",
+                "invalid_phone",
+                "phone",
+                "7 to 15 digits, with spaces, dashes, dots, parentheses and a leading +",
+            )
+        )
+    return checks
+
+
+def _person_updates(ctx: Context) -> list[UpdateColumn]:
+    return [
+        UpdateColumn("email", "p.v_email", ctx.given("email")),
+        UpdateColumn("phone", "p.v_phone", ctx.given("phone")),
+        UpdateColumn("phone_normalized", "p.v_phone_normalized", ctx.given("phone"), derived=True),
+    ]
+
+
+def _phone_recompute() -> dict[str, str]:
+    return {"phone_normalized": f"CASE WHEN r.phone = '' THEN '' ELSE {phone_digits('r.phone')} END"}
+
+
+def _person_insert() -> dict[str, str]:
+    return {column: f"p.v_{column}" for column in ("email", "phone", "phone_normalized")}
+
+
+def _choice(ctx: Context, name: str, values: list[str], code: str) -> list[Check]:
+    if not ctx.raw(name):
+        return []
+    return [Check(f"NOT {in_list(f'v_{name}', values)}", code, name, f"expected one of {', '.join(values)}")]
+
+
+class LeadSpec(Spec):
+    def values(self, ctx: Context) -> dict[str, str]:
+        values = super().values(ctx)
+        _person_values(ctx, values)
+        source, stage, value, currency = (ctx.raw(name) for name in ("source", "stage", "value", "currency"))
+        values["company"] = ctx.text("company")
+        values["h_name_lower"] = ascii_lower(values["name"])
+        values["h_company_lower"] = ascii_lower(values["company"])
+        values["source"] = (
+            f"CASE WHEN {source} = '' THEN 'import' ELSE lower({source}) END" if source else "'import'"
+        )
+        values["stage"] = f"CASE WHEN {stage} = '' THEN 'NEW' ELSE upper({stage}) END" if stage else "'NEW'"
+        values["value"] = (
+            f"CASE WHEN {value} = '' THEN 0::numeric "
+            f"WHEN {value} ~ {quote(NUMBER_RE)} THEN {value}::numeric END"
+            if value
+            else "0::numeric"
+        )
+        values["currency"] = (
+            f"CASE WHEN {currency} = '' THEN {quote(ctx.currency)} ELSE upper({currency}) END"
+            if currency
+            else quote(ctx.currency)
+        )
+        return values
+
+    def derived(self, ctx: Context) -> list[dict[str, str]]:
+        folded = {"h_name": collapsed("h_name_lower"), "h_company": collapsed("h_company_lower")}
+        return [{**_person_derived(ctx), **folded}, {"identity_key": identity("h_name", "h_company")}]
+
+    def checks(self, ctx: Context) -> list[Check]:
+        checks = super().checks(ctx) + _person_checks(ctx) + ctx.too_long("company", 200)
+        checks += _choice(ctx, "source", Source.values, "unknown_source")
+        checks += _choice(ctx, "stage", Stage.values, "unknown_stage")
+        if ctx.raw("value"):
+            checks.append(Check("v_value IS NULL", "not_a_number", "value", "not a number"))
+            checks.append(
+                Check(
+                    f"v_value < 0 OR v_value > {MAX_VALUE} OR v_value <> round(v_value, 2)",
+                    "out_of_range",
+                    "value",
+                    f"between 0 and {MAX_VALUE}, with at most 2 decimal places",
+                )
+            )
+        if ctx.raw("currency"):
+            checks.append(
+                Check(
+                    f"NOT {in_list('v_currency', sorted(normalize.CURRENCIES))}",
+                    "unknown_currency",
+                    "currency",
+                    "an ISO 4217 currency code such as USD or EUR",
+                )
+            )
+        return checks
+
+    def duplicate_keys(self) -> list[Key]:
+        return [
+            Key("v_email", "x.email", "email", "email"),
+            Key("v_phone_normalized", "x.phone_normalized", "phone", "phone"),
+            Key("v_identity_key", "x.identity_key", "company and name", "company"),
+        ]
+
+    def insert(self, ctx: Context) -> dict[str, str]:
+        return {
+            **super().insert(ctx),
+            **_person_insert(),
+            **{
+                column: f"p.v_{column}"
+                for column in ("company", "identity_key", "source", "stage", "currency")
+            },
+            "value": "round(p.v_value, 2)",
+            # an import is the one place a lead starts beyond NEW (its CREATED activity says so)
+            "stage_changed_at": NOW,
+        }
+
+    def updates(self, ctx: Context) -> list[UpdateColumn]:
+        # never the stage: only lead_transition moves a lead along the pipeline
+        return (
+            super().updates(ctx)
+            + _person_updates(ctx)
+            + [
+                UpdateColumn("company", "p.v_company", ctx.given("company")),
+                UpdateColumn("source", "p.v_source", ctx.given("source")),
+                UpdateColumn("value", "round(p.v_value, 2)", ctx.given("value")),
+                UpdateColumn("currency", "p.v_currency", ctx.given("currency")),
+            ]
+        )
+
+    def derived_updates(self) -> dict[str, str]:
+        return {"identity_key": identity_key("new_name", "new_company")}
+
+    def recompute(self) -> dict[str, str]:
+        return {"identity_key": identity_key("r.name", "r.company"), **_phone_recompute()}
+
+    def created_metadata(self, ctx: Context) -> dict[str, str]:
+        return {"source": "i.source", **super().created_metadata(ctx), "stage": "i.stage"}
+
+
+class ContactSpec(Spec):
+    def values(self, ctx: Context) -> dict[str, str]:
+        values = super().values(ctx)
+        _person_values(ctx, values)
+        values["title"] = ctx.text("title")
+        account = ctx.raw("account")
+        values["account_id"] = (
+            f"CASE WHEN {account} = '' THEN NULL ELSE a.id END" if account else "NULL::bigint"
+        )
+        return values
+
+    def derived(self, ctx: Context) -> list[dict[str, str]]:
+        return [_person_derived(ctx)]
+
+    def checks(self, ctx: Context) -> list[Check]:
+        checks = super().checks(ctx) + _person_checks(ctx) + ctx.too_long("title", 200)
+        if ctx.raw("account"):
+            checks.append(
+                Check(
+                    "r_account <> '' AND v_account_id IS NULL",
+                    "unknown_account",
+                    "account",
+                    "no live account has this id or name",
+                )
+            )
+        return checks
+
+    def duplicate_keys(self) -> list[Key]:
+        return [
+            Key("v_email", "x.email", "email", "email"),
+            Key("v_phone_normalized", "x.phone_normalized", "phone", "phone"),
+        ]
+
+    def insert(self, ctx: Context) -> dict[str, str]:
+        return {
+            **super().insert(ctx),
+            **_person_insert(),
+            "title": "p.v_title",
+            "account_id": "p.v_account_id",
+        }
+
+    def updates(self, ctx: Context) -> list[UpdateColumn]:
+        return (
+            super().updates(ctx)
+            + _person_updates(ctx)
+            + [
+                UpdateColumn("title", "p.v_title", ctx.given("title")),
+                UpdateColumn("account_id", "p.v_account_id", ctx.given("account")),
+            ]
+        )
+
+    def recompute(self) -> dict[str, str]:
+        return _phone_recompute()
+
+    def created_metadata(self, ctx: Context) -> dict[str, str]:
+        return {"account_id": "i.account_id", **super().created_metadata(ctx)}
+
+
+def _domain_to_ascii(value: str) -> str:
+    """An international domain name in the ASCII (punycode) form account services store; the value as it
+    was when it is no domain at all (the SQL check then reports it)."""
+    from shared_apps.core.errors import InvalidInput
+    from tenant_apps.accounts.services import normalize_domain
+
+    try:
+        return normalize_domain(value)
+    except InvalidInput:
+        return value
+
+
+class AccountSpec(Spec):
+    def values(self, ctx: Context) -> dict[str, str]:
+        values = super().values(ctx)
+        raw_domain, size, status = (ctx.raw(name) for name in ("domain", "size", "status"))
+        values["domain"] = (
+            f"CASE WHEN {raw_domain} = '' THEN '' ELSE {domain(raw_domain)} END" if raw_domain else "''"
+        )
+        values["industry"] = ctx.text("industry")
+        values["size"] = size or "''"
+        values["status"] = (
+            f"CASE WHEN {status} = '' THEN 'prospect' ELSE lower({status}) END" if status else "'prospect'"
+        )
+        return values
+
+    def checks(self, ctx: Context) -> list[Check]:
+        checks = super().checks(ctx) + ctx.too_long("industry", 100)
+        if ctx.raw("domain"):
+            checks.append(
+                Check(
+                    f"r_domain <> '' AND (v_domain !~ {quote(DOMAIN_RE)} OR length(v_domain) > 253 "
+                    "OR v_domain ~ '\\.[0-9]+$')",
+                    "invalid_domain",
+                    "domain",
+                    "a domain such as acme.com",
+                )
+            )
+        if ctx.raw("size"):
+            checks.append(
+                Check(
+                    f"v_size <> '' AND NOT {in_list('v_size', AccountSize.values)}",
+                    "unknown_size",
+                    "size",
+                    f"expected one of {', '.join(AccountSize.values)}",
+                )
+            )
+        checks += _choice(ctx, "status", AccountStatus.values, "unknown_status")
+        return checks
+
+    def duplicate_keys(self) -> list[Key]:
+        return [
+            Key("v_domain", "x.domain", "domain", "domain"),
+            Key("lower(v_name)", "lower(x.name)", "name", "name"),
+        ]
+
+    def insert(self, ctx: Context) -> dict[str, str]:
+        columns = ("domain", "industry", "size", "status")
+        return {
+            **super().insert(ctx),
+            **{column: f"p.v_{column}" for column in columns},
+            "last_activity_at": NOW,  # its CREATED activity
+        }
+
+    def updates(self, ctx: Context) -> list[UpdateColumn]:
+        # never the status: only account_set_status changes it, keeping its history
+        return [
+            *super().updates(ctx),
+            UpdateColumn("domain", "p.v_domain", ctx.given("domain")),
+            UpdateColumn("industry", "p.v_industry", ctx.given("industry")),
+            UpdateColumn("size", "p.v_size", ctx.given("size")),
+        ]
+
+    def created_metadata(self, ctx: Context) -> dict[str, str]:
+        return {"status": "i.status", **super().created_metadata(ctx)}
+
+
+_COMMON_ALIASES = {
+    "full_name": "name",
+    "owner_email": "owner",
+    "assigned_to": "owner",
+    "labels": "tags",
+    "tag": "tags",
+}
+_PERSON_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "e_mail_address": "email",
+    "mail": "email",
+    "phone_number": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "mobile": "phone",
+    "contact_name": "name",
+}
+
+SPECS: dict[str, Spec] = {
+    RecordType.LEAD: LeadSpec(
+        record_type=RecordType.LEAD,
+        model=Lead,
+        label="Lead",
+        fields=("name", "email", "phone", "company", "source", "stage", "value", "currency", "owner", "tags"),
+        required=("name",),
+        aliases={
+            **_COMMON_ALIASES,
+            **_PERSON_ALIASES,
+            "lead": "name",
+            "lead_name": "name",
+            "company_name": "company",
+            "organization": "company",
+            "organisation": "company",
+            "lead_source": "source",
+            "status": "stage",
+            "lead_status": "stage",
+            "amount": "value",
+            "deal_value": "value",
+        },
+        returning=("id", "name", "source", "owner_id", "stage"),
+        free_text=("name", "email", "phone", "company", "owner"),
+    ),
+    RecordType.CONTACT: ContactSpec(
+        record_type=RecordType.CONTACT,
+        model=Contact,
+        label="Contact",
+        fields=("name", "email", "phone", "title", "account", "owner", "tags"),
+        required=("name",),
+        aliases={
+            **_COMMON_ALIASES,
+            **_PERSON_ALIASES,
+            "job_title": "title",
+            "position": "title",
+            "account_name": "account",
+            "account_id": "account",
+            "company": "account",
+            "company_name": "account",
+        },
+        returning=("id", "name", "account_id", "owner_id"),
+        free_text=("name", "email", "phone", "title", "account", "owner"),
+    ),
+    RecordType.ACCOUNT: AccountSpec(
+        record_type=RecordType.ACCOUNT,
+        model=Account,
+        label="Account",
+        fields=("name", "domain", "industry", "size", "status", "owner", "tags"),
+        required=("name",),
+        aliases={
+            **_COMMON_ALIASES,
+            "account": "name",
+            "account_name": "name",
+            "company": "name",
+            "company_name": "name",
+            "website": "domain",
+            "url": "domain",
+            "employees": "size",
+            "company_size": "size",
+            "sector": "industry",
+        },
+        returning=("id", "name", "status", "owner_id"),
+        free_text=("name", "domain", "industry", "owner"),
+        python_fixes={"domain": ("{raw} ~ '[^\\x01-\\x7f]'", _domain_to_ascii)},
+    ),
+}

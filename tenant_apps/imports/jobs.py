@@ -1,0 +1,19 @@
+"""rq entry points. Functions under tenant_apps run in the schema their job was enqueued for (see
+shared_apps.core.jobs); each calls one service and is safe to run twice (rq delivers at least once)."""
+
+from __future__ import annotations
+
+from tenant_apps.imports import services
+
+
+def import_run_job(import_id: int) -> str:
+    """Run or resume an import (resumes at its checkpoint when a killed worker's job is retried)."""
+    return services.import_run(import_id=import_id).status
+
+
+def import_revert_job(import_id: int) -> str:
+    return services.import_revert_run(import_id=import_id).status
+
+
+def export_run_job(export_id: int) -> str:
+    return services.export_run(export_id=export_id).status

@@ -1,0 +1,269 @@
+# ruff: noqa: S608  (SQL is built from model table names and constant columns; values are parameters)
+"""Reads of imports and exports, and the export queries: the rows a record list shows the member with the
+same filters (the list selectors themselves build the filtered set), as CSV, read through a server-side
+cursor so that memory stays flat whatever the size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from shared_apps.core.db import connection
+from shared_apps.core.errors import InvalidInput
+from shared_apps.users.models import Role, User
+from tenant_apps.accounts.models import Account
+from tenant_apps.accounts.selectors import account_list
+from tenant_apps.activities.models import Activity
+from tenant_apps.contacts.models import Contact
+from tenant_apps.contacts.selectors import contact_list
+from tenant_apps.imports import csvio
+from tenant_apps.imports.exceptions import ExportNotFound, ImportNotFound
+from tenant_apps.imports.models import Export, ExportType, Import, ImportRowError
+from tenant_apps.leads.models import Lead
+from tenant_apps.leads.selectors import lead_list, leads_visible_to
+
+FETCH_ROWS = 5000
+CHUNK_BYTES = 256 * 1024
+
+
+def import_list() -> QuerySet[Import]:
+    return Import.objects.select_related("created_by", "default_owner")
+
+
+def import_get(*, import_id: int) -> Import:
+    run = import_list().filter(pk=import_id).first()
+    if run is None:
+        raise ImportNotFound(id=import_id)
+    return run
+
+
+def import_errors_csv(*, run: Import) -> Iterator[bytes]:
+    """errors.csv: every row the import did not write, in file order, with its line, whether it failed or
+    was skipped, why, and the row's values under the file's own column names (formula-escaped)."""
+    fields = [name for name, _ in sorted(run.mapping.items(), key=lambda item: item[1])]
+    header = [
+        "line",
+        "outcome",
+        "code",
+        "field",
+        "message",
+        *(run.header[run.mapping[name]] for name in fields),
+    ]
+    errors = (
+        ImportRowError.objects.filter(import_run=run)
+        .order_by("row_number")
+        .values_list("line", "skipped", "code", "field", "message", "values")
+    )
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        batch: list[tuple[Any, ...]] = []
+        for line, skipped, code, field, message, values in errors.iterator(chunk_size=FETCH_ROWS):
+            cells = (csvio.escape_cell(str(values.get(name, ""))) for name in fields)
+            batch.append((line, "skipped" if skipped else "failed", code, field, message, *cells))
+            if len(batch) >= FETCH_ROWS:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    yield from csvio.csv_chunks(header, batches())
+
+
+def export_get(*, export_id: int, actor: User) -> Export:
+    """An export the member asked for (admins see every export); others' exports do not exist for them."""
+    exports = Export.objects.filter(pk=export_id)
+    if actor.role != Role.ADMIN:
+        exports = exports.filter(created_by_id=actor.pk)
+    export = exports.first()
+    if export is None:
+        raise ExportNotFound(id=export_id)
+    return export
+
+
+def export_list(*, actor: User) -> QuerySet[Export]:
+    exports = Export.objects.all()
+    return exports if actor.role == Role.ADMIN else exports.filter(created_by_id=actor.pk)
+
+
+# --- export queries --------------------------------------------------------------------------------------
+
+
+def _text(expression: str) -> str:
+    return csvio.sql_escaped(expression)
+
+
+def _time(expression: str) -> str:
+    return f"""to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+_OWNER = f"LEFT JOIN {User._meta.db_table} u ON u.id = r.owner_id"
+# record type -> (columns: header and SQL over the record `r` and its joins, joins)
+COLUMNS: dict[str, tuple[list[tuple[str, str]], str]] = {
+    ExportType.LEADS: (
+        [
+            ("id", "r.id"),
+            ("name", _text("r.name")),
+            ("email", _text("r.email")),
+            ("phone", _text("r.phone")),
+            ("company", _text("r.company")),
+            ("source", "r.source"),
+            ("stage", "r.stage"),
+            ("value", "r.value"),
+            ("currency", "r.currency"),
+            ("owner", _text("u.email")),
+            ("tags", _text("array_to_string(r.tags, ';')")),
+            ("score", "r.score"),
+            ("created_at", _time("r.created_at")),
+            ("updated_at", _time("r.updated_at")),
+            ("stage_changed_at", _time("r.stage_changed_at")),
+            ("last_contacted_at", _time("r.last_contacted_at")),
+        ],
+        _OWNER,
+    ),
+    ExportType.CONTACTS: (
+        [
+            ("id", "r.id"),
+            ("name", _text("r.name")),
+            ("email", _text("r.email")),
+            ("phone", _text("r.phone")),
+            ("title", _text("r.title")),
+            ("account", _text("a.name")),
+            ("account_id", "r.account_id"),
+            ("owner", _text("u.email")),
+            ("tags", _text("array_to_string(r.tags, ';')")),
+            ("created_at", _time("r.created_at")),
+            ("updated_at", _time("r.updated_at")),
+            ("last_contacted_at", _time("r.last_contacted_at")),
+        ],
+        f"{_OWNER} LEFT JOIN {Account._meta.db_table} a ON a.id = r.account_id",
+    ),
+    ExportType.ACCOUNTS: (
+        [
+            ("id", "r.id"),
+            ("name", _text("r.name")),
+            ("domain", _text("r.domain")),
+            ("industry", _text("r.industry")),
+            ("size", "r.size"),
+            ("status", "r.status"),
+            ("owner", _text("u.email")),
+            ("tags", _text("array_to_string(r.tags, ';')")),
+            ("last_activity_at", _time("r.last_activity_at")),
+            ("created_at", _time("r.created_at")),
+            ("updated_at", _time("r.updated_at")),
+        ],
+        _OWNER,
+    ),
+    ExportType.ACTIVITIES: (
+        [
+            ("id", "r.id"),
+            ("type", "r.type"),
+            ("occurred_at", _time("r.occurred_at")),
+            ("created_at", _time("r.created_at")),
+            ("lead_id", "r.lead_id"),
+            ("contact_id", "r.contact_id"),
+            ("account_id", "r.account_id"),
+            ("opportunity_id", "r.opportunity_id"),
+            ("actor", _text("u.email")),
+            ("subject", _text("r.subject")),
+            ("body", _text("r.body")),
+            ("metadata", "r.metadata::text"),
+        ],
+        f"LEFT JOIN {User._meta.db_table} u ON u.id = r.actor_id",
+    ),
+}
+MODELS: dict[str, Any] = {
+    ExportType.LEADS: Lead,
+    ExportType.CONTACTS: Contact,
+    ExportType.ACCOUNTS: Account,
+    ExportType.ACTIVITIES: Activity,
+}
+SEGMENT_TYPES = {ExportType.LEADS: "lead", ExportType.CONTACTS: "contact", ExportType.ACCOUNTS: "account"}
+
+
+def activity_export_list(*, actor: User | None, filters: dict[str, Any]) -> QuerySet[Activity]:
+    """Activities on records the member may see (a rep's hidden leads hide their timelines too); `filters`:
+    type (list), created_after/before."""
+    activities = Activity.objects.all()
+    if actor is not None and actor.role == Role.REP:
+        visible = leads_visible_to(actor).values("pk")
+        activities = activities.filter(Q(lead__isnull=True) | Q(lead_id__in=visible))
+    if filters.get("type"):
+        activities = activities.filter(type__in=filters["type"])
+    if filters.get("created_after"):
+        activities = activities.filter(created_at__gte=filters["created_after"])
+    if filters.get("created_before"):
+        activities = activities.filter(created_at__lt=filters["created_before"])
+    return activities
+
+
+def export_records(*, record_type: str, actor: User, filters: dict[str, Any]) -> QuerySet[Any]:
+    """The records of a list with these filters (the list selectors' own keys, plus `segment`: a saved
+    segment's id, whose conditions are added)."""
+    filters = dict(filters)
+    segment_id = filters.pop("segment", None)
+    records: QuerySet[Any]
+    if record_type == ExportType.LEADS:
+        records = lead_list(actor=actor, filters=filters)
+    elif record_type == ExportType.CONTACTS:
+        records = contact_list(actor=actor, filters=filters)
+    elif record_type == ExportType.ACCOUNTS:
+        records = account_list(actor=actor, filters=filters)
+    else:
+        records = activity_export_list(actor=actor, filters=filters)
+    if segment_id is not None:
+        from tenant_apps.segments.selectors import segment_get, segment_results
+
+        segment = segment_get(actor=actor, segment_id=segment_id)
+        if SEGMENT_TYPES.get(ExportType(record_type)) != segment.record_type:
+            raise InvalidInput("segment", f"This segment is of {segment.record_type}s, not {record_type}.")
+        records = records.filter(pk__in=segment_results(segment=segment, actor=actor).values("pk"))
+    return records
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    header: list[str]
+    sql: str
+    params: tuple[Any, ...]
+
+
+def export_query(*, record_type: str, actor: User, filters: dict[str, Any]) -> ExportQuery:
+    """The SQL of an export: its columns (text cells formula-escaped) for the ids the list selector picks."""
+    records = export_records(record_type=record_type, actor=actor, filters=filters)
+    ids_sql, params = records.order_by().values("pk").query.sql_with_params()
+    columns, joins = COLUMNS[record_type]
+    table = MODELS[record_type]._meta.db_table
+    select = ", ".join(f'{sql} AS "{name}"' for name, sql in columns)
+    sql = f"SELECT {select} FROM {table} r {joins} WHERE r.id IN ({ids_sql}) ORDER BY r.id"
+    return ExportQuery(header=[name for name, _ in columns], sql=sql, params=tuple(params))
+
+
+class ExportStream:
+    """The export's CSV (header first), as PostgreSQL writes it with COPY ... TO STDOUT, chunk by chunk as
+    the rows arrive: memory stays flat whatever the size, and no row becomes a Python object. `rows` holds
+    the count once the stream is exhausted."""
+
+    def __init__(self, query: ExportQuery) -> None:
+        self.query = query
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        with connection.cursor() as cursor:
+            statement = f"COPY ({self.query.sql}) TO STDOUT (FORMAT csv, HEADER)"
+            # psycopg's own cursor: Django's debug wrapper has a copy() without parameters
+            with cursor.cursor.copy(statement, self.query.params) as copy:
+                # PostgreSQL sends a message per row: gather them into chunks of about CHUNK_BYTES
+                parts: list[bytes] = []
+                size = 0
+                for data in copy:
+                    parts.append(bytes(data))
+                    size += len(data)
+                    if size >= CHUNK_BYTES:
+                        yield b"".join(parts)
+                        parts, size = [], 0
+                if parts:
+                    yield b"".join(parts)
+            self.rows = max(0, cursor.rowcount)

@@ -1,0 +1,526 @@
+"""Every write of imports and exports. Uploads are stored and queued here; the work runs in rq jobs (jobs.py)
+that call import_run / import_revert_run / export_run, each safe to deliver twice (rq delivers at least once):
+one worker at a time per import (a session advisory lock, released if the worker dies), finished work is
+never redone, and a retried import resumes at its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Func, IntegerField
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rq import Retry
+
+from shared_apps.core.db import connection
+from shared_apps.core.errors import InvalidInput
+from shared_apps.core.events import publish_on_commit
+from shared_apps.users.models import User
+from tenant_apps.accounts.services import clean_owner, clean_tags
+from tenant_apps.imports import csvio
+from tenant_apps.imports.exceptions import (
+    BadFile,
+    FileTooLarge,
+    ImportFileError,
+    ImportNotCancellable,
+    ImportNotFound,
+    ImportNotRevertible,
+)
+from tenant_apps.imports.fields import SPECS, Spec
+from tenant_apps.imports.models import (
+    ChangeKind,
+    DuplicatePolicy,
+    Export,
+    ExportStatus,
+    ExportType,
+    Import,
+    ImportChange,
+    ImportChunk,
+    ImportPhase,
+    ImportStatus,
+)
+from tenant_apps.imports.pipeline import Pipeline
+from tenant_apps.leads.services import organization_currency
+
+CHUNK_BYTES = 1 << 20
+BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)
+REVERT_BATCH = 10_000
+MAX_ATTEMPTS = 5
+RETRY = Retry(max=3, interval=[10, 60, 300])
+JOB_TIMEOUT = 3600
+# Called after each committed batch; tests make it raise to stand for a worker killed between batches.
+after_batch: Callable[[Import], None] | None = None
+
+
+# --- shared ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _exclusive(name: str) -> Iterator[bool]:
+    """A session advisory lock (not a transaction's: the work spans many), yielding whether we hold it.
+    A worker that dies drops its connection and with it the lock."""
+    key = f"{connection.schema_name}:imports:{name}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _last_attempt() -> bool:
+    """Whether rq will not retry the current job if it fails now (no job: called directly, no retry)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def _enqueue(func: Callable[..., Any], record_id: int) -> None:
+    from shared_apps.core.jobs import enqueue_in_organization
+
+    # django-rq enqueues when the transaction commits: a rolled-back upload starts nothing
+    enqueue_in_organization(
+        connection.schema_name, func, record_id, queue="low", retry=RETRY, job_timeout=JOB_TIMEOUT
+    )
+
+
+def progress_data(run: Import) -> dict[str, Any]:
+    return {
+        "status": run.status,
+        "rows_read": run.rows_read,
+        "imported": run.imported,
+        "updated": run.updated,
+        "skipped": run.skipped,
+        "failed": run.failed,
+        "progress": run.progress,
+    }
+
+
+# --- upload ----------------------------------------------------------------------------------------------
+
+
+def resolve_mapping(
+    spec: Spec, header: list[str], *, has_header: bool, mapping: dict[str, Any] | None
+) -> dict[str, int]:
+    """field -> column index. An explicit mapping names columns (headers, case and spacing aside, or 1-based
+    numbers) and the field each holds (null ignores the column); without one, headers are matched to the
+    fields and their aliases. Every required field needs a column."""
+    keys = [csvio.header_key(name) for name in header]
+    columns: dict[str, int] = {}
+    if mapping:
+        for column, field in mapping.items():
+            if field in (None, ""):
+                continue
+            if field not in spec.fields:
+                raise InvalidInput(
+                    "mapping",
+                    f"Unknown field {field!r}; {spec.record_type} fields: {', '.join(spec.fields)}.",
+                )
+            index = _column_index(str(column), header, keys, has_header=has_header)
+            if field in columns and columns[field] != index:
+                raise InvalidInput("mapping", f"Two columns map to {field}.")
+            columns[field] = index
+    else:
+        for index, key in enumerate(keys):
+            field = key if key in spec.fields else spec.aliases.get(key)
+            if field is not None and field not in columns:
+                columns[field] = index
+        if not columns:
+            raise InvalidInput(
+                "mapping",
+                f"No column header names a {spec.record_type} field ({', '.join(spec.fields)}): "
+                "give a mapping.",
+                code="no_columns",
+            )
+    missing = [field for field in spec.required if field not in columns]
+    if missing:
+        raise InvalidInput("mapping", f"No column gives {', '.join(missing)} (required).", code="required")
+    return columns
+
+
+def _column_index(column: str, header: list[str], keys: list[str], *, has_header: bool) -> int:
+    if has_header:
+        wanted = csvio.header_key(column)
+        matches = [index for index, key in enumerate(keys) if key == wanted]
+        if len(matches) > 1:
+            raise InvalidInput("mapping", f"Several columns are called {column!r}.")
+        if matches:
+            return matches[0]
+    if column.isdigit() and 1 <= int(column) <= len(header):
+        return int(column) - 1
+    raise InvalidInput("mapping", f"The file has no column {column!r}.", code="unknown_column")
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    """Up to `size` bytes (fewer only at the end of the stream)."""
+    parts, missing = [], size
+    while missing > 0:
+        data = stream.read(missing)
+        if not data:
+            break
+        parts.append(data)
+        missing -= len(data)
+    return b"".join(parts)
+
+
+def import_create(
+    *,
+    actor: User,
+    file: IO[bytes],
+    record_type: Any,
+    file_name: str = "",
+    dry_run: bool = False,
+    duplicate_policy: Any = DuplicatePolicy.SKIP,
+    owner_id: Any = None,
+    tags: Any = None,
+    mapping: dict[str, Any] | None = None,
+    has_header: bool = True,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> Import:
+    """Store an uploaded CSV file and queue its import (a tenant job, enqueued when the transaction commits).
+
+    A file that is not CSV text, is empty, or whose columns give no required field is refused here (400
+    naming `file` or `mapping`), as is a file over IMPORT_MAX_BYTES (413) or IMPORT_MAX_ROWS rows (400);
+    the rows themselves are checked by the job, each failing alone."""
+    spec = SPECS.get(record_type)
+    if spec is None:
+        raise InvalidInput("record_type", f"Expected one of {', '.join(SPECS)}.")
+    if duplicate_policy not in DuplicatePolicy.values:
+        raise InvalidInput("duplicate_policy", f"Expected one of {', '.join(DuplicatePolicy.values)}.")
+    owner_id = clean_owner(owner_id)
+    tags = clean_tags(list(tags or []))
+    if delimiter is not None and delimiter not in csvio.DELIMITERS:
+        raise InvalidInput("delimiter", "One of , ; tab |.")
+    if encoding is not None and encoding not in csvio.ENCODINGS:
+        raise InvalidInput("encoding", f"One of {', '.join(csvio.ENCODINGS)}.")
+    max_bytes, max_rows = settings.IMPORT_MAX_BYTES, settings.IMPORT_MAX_ROWS
+
+    sample = _read(file, csvio.SAMPLE_BYTES)
+    complete = len(sample) < csvio.SAMPLE_BYTES
+    if len(sample) > max_bytes:
+        raise FileTooLarge(f"At most {max_bytes} bytes.", max_bytes=max_bytes)
+    sniffed = csvio.sniff(
+        sample, complete=complete, encoding=encoding, delimiter=delimiter, has_header=has_header
+    )
+    columns = resolve_mapping(spec, sniffed.header, has_header=has_header, mapping=mapping)
+    if sniffed.rows_in_sample > max_rows:
+        raise BadFile(f"At most {max_rows} rows.", code="too_many_rows", max_rows=max_rows)
+
+    with transaction.atomic():
+        run = Import.objects.create(
+            record_type=spec.record_type,
+            dry_run=bool(dry_run),
+            duplicate_policy=duplicate_policy,
+            default_owner_id=owner_id,
+            tags=tags,
+            mapping=columns,
+            header=sniffed.header,
+            has_header=has_header,
+            delimiter=sniffed.delimiter,
+            encoding=sniffed.encoding,
+            file_name=(file_name or "")[:255].replace("\x00", ""),
+            created_by=actor,
+        )
+        size, lines, last = 0, 0, b""
+        sequence = 0
+        data = sample
+        while data:
+            size += len(data)
+            if size > max_bytes:
+                raise FileTooLarge(f"At most {max_bytes} bytes.", max_bytes=max_bytes)
+            lines += data.count(b"\n") or data.count(b"\r")
+            last = data[-1:]
+            ImportChunk.objects.create(import_run=run, seq=sequence, data=data)
+            sequence += 1
+            data = _read(file, CHUNK_BYTES)
+        # rows <= lines; only a file that may be over the limit is counted exactly (quoted newlines)
+        bound = lines + (0 if last in (b"\n", b"\r") else 1) - (1 if has_header else 0)
+        if bound > max_rows and _count_rows(run) > max_rows:
+            raise BadFile(f"At most {max_rows} rows.", code="too_many_rows", max_rows=max_rows)
+        run.file_size = size
+        run.save(update_fields=["file_size"])
+        _enqueue(_job("import_run_job"), run.pk)
+        publish_on_commit(
+            "import.created",
+            record_id=run.pk,
+            actor_id=actor.pk,
+            record_type=run.record_type,
+            dry_run=run.dry_run,
+        )
+    return run
+
+
+def _count_rows(run: Import) -> int:
+    chunks = (
+        bytes(data)
+        for data in ImportChunk.objects.filter(import_run=run).order_by("seq").values_list("data", flat=True)
+    )
+    rows = csvio.iter_rows(
+        chunks,
+        encoding=run.encoding,
+        delimiter=run.delimiter,
+        has_header=run.has_header,
+        width=len(run.header),
+        columns=[0],
+        max_rows=2**62,
+    )
+    try:
+        return sum(1 for _ in rows)
+    except (ImportFileError, UnicodeDecodeError):
+        return 0  # the job reports what is wrong with the file
+
+
+def _job(name: str) -> Callable[..., Any]:
+    from tenant_apps.imports import jobs
+
+    return getattr(jobs, name)  # type: ignore[no-any-return]
+
+
+# --- running ---------------------------------------------------------------------------------------------
+
+
+def import_run(*, import_id: int) -> Import:
+    """Run a queued import, or resume a running one whose worker died, from its checkpoint: batches of rows
+    each commit their records, activities, errors and counts with the checkpoint, so no row is written twice
+    or lost, and imported + updated + skipped + failed = rows read when it is done. Cancel is honoured
+    between batches. A finished import is left as it is (at-least-once delivery)."""
+    with _exclusive(f"import:{import_id}") as mine:
+        run = Import.objects.filter(pk=import_id).first()
+        if run is None:
+            raise ImportNotFound(id=import_id)
+        if not mine or run.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+            return run
+        pipeline = Pipeline(run, currency=organization_currency())
+        if run.cancel_requested:  # cancelled while its worker was gone
+            return _finish(run, ImportStatus.CANCELLED, pipeline)
+        Import.objects.filter(pk=run.pk).update(
+            status=ImportStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), timezone.now()),
+        )
+        run.refresh_from_db()
+        if run.attempts > MAX_ATTEMPTS:
+            error = f"Gave up after {MAX_ATTEMPTS} attempts. {run.error}"
+            return _finish(run, ImportStatus.FAILED, pipeline, error=error)
+        try:
+            if run.phase != ImportPhase.WRITING or not pipeline.plan_ready():
+                Import.objects.filter(pk=run.pk).update(phase=ImportPhase.PREPARING)
+                pipeline.build(rebuild=run.checkpoint > 0)
+            return _write(run, pipeline)
+        except ImportFileError as error:
+            return _finish(run, ImportStatus.FAILED, pipeline, error=str(error))
+        except Exception as error:
+            Import.objects.filter(pk=run.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+            if _last_attempt():
+                _finish(run, ImportStatus.FAILED, pipeline, error=f"{type(error).__name__}: {error}"[:2000])
+            raise
+
+
+def _write(run: Import, pipeline: Pipeline) -> Import:
+    total = run.rows_read or 0
+    while run.checkpoint < total:
+        if Import.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            return _finish(run, ImportStatus.CANCELLED, pipeline)
+        high = min(run.checkpoint + BATCH_ROWS, total)
+        with transaction.atomic():
+            counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
+            Import.objects.filter(pk=run.pk).update(
+                checkpoint=high,
+                imported=F("imported") + counts.imported,
+                updated=F("updated") + counts.updated,
+                skipped=F("skipped") + counts.skipped,
+                failed=F("failed") + counts.failed,
+            )
+            run.refresh_from_db()
+            publish_on_commit(
+                "import.progress", record_id=run.pk, actor_id=run.created_by_id, **progress_data(run)
+            )
+        if after_batch is not None:
+            after_batch(run)
+    return _finish(run, ImportStatus.DONE, pipeline)
+
+
+def _finish(run: Import, status: str, pipeline: Pipeline | None = None, *, error: str = "") -> Import:
+    with transaction.atomic():
+        if pipeline is not None:
+            pipeline.drop()
+        ImportChunk.objects.filter(import_run=run).delete()  # the file is not needed any more
+        Import.objects.filter(pk=run.pk).update(
+            status=status, phase=ImportPhase.FINISHED, finished_at=timezone.now(), error=error
+        )
+        run.refresh_from_db()
+        publish_on_commit(
+            f"import.{status}", record_id=run.pk, actor_id=run.created_by_id, **progress_data(run)
+        )
+    return run
+
+
+@transaction.atomic
+def import_cancel(*, import_id: int, actor: User) -> Import:
+    """A queued import is cancelled at once; a running one stops after its current batch (what it wrote
+    stays, and can be reverted). A finished import has nothing to cancel (409)."""
+    run = Import.objects.select_for_update().filter(pk=import_id).first()
+    if run is None:
+        raise ImportNotFound(id=import_id)
+    if run.status == ImportStatus.QUEUED:
+        return _finish(run, ImportStatus.CANCELLED)
+    if run.status != ImportStatus.RUNNING:
+        raise ImportNotCancellable(status=run.status)
+    if not run.cancel_requested:
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+        publish_on_commit("import.cancel_requested", record_id=run.pk, actor_id=actor.pk)
+    return run
+
+
+@transaction.atomic
+def import_revert(*, import_id: int, actor: User) -> Import:
+    """Queue the undoing of a finished (done or cancelled) import, once: the records it created are
+    soft-deleted (restorable, with their timelines, like lead_delete), and the records it updated get their
+    previous values back, field by field, where nobody changed the field since."""
+    run = Import.objects.select_for_update().filter(pk=import_id).first()
+    if run is None:
+        raise ImportNotFound(id=import_id)
+    if run.dry_run or run.status not in (ImportStatus.DONE, ImportStatus.CANCELLED):
+        raise ImportNotRevertible(status=run.status, dry_run=run.dry_run)
+    if not ImportChange.objects.filter(import_run=run).exists():
+        raise ImportNotRevertible("This import created and updated nothing.", status=run.status)
+    run.status = ImportStatus.REVERTING
+    run.reverted = {"removed": 0, "restored": 0, "conflicts": 0}
+    run.reverted_by = actor
+    run.save(update_fields=["status", "reverted", "reverted_by"])
+    _enqueue(_job("import_revert_job"), run.pk)
+    publish_on_commit("import.reverting", record_id=run.pk, actor_id=actor.pk)
+    return run
+
+
+def import_revert_run(*, import_id: int) -> Import:
+    """Revert in batches of changes, each committed with its checkpoint (safe to run twice, resumable)."""
+    with _exclusive(f"revert:{import_id}") as mine:
+        run = Import.objects.filter(pk=import_id).first()
+        if run is None:
+            raise ImportNotFound(id=import_id)
+        if not mine or run.status != ImportStatus.REVERTING:
+            return run
+        pipeline = Pipeline(run, currency=organization_currency())
+        while True:
+            with transaction.atomic():
+                high = _revert_batch_end(run)
+                if high is None:
+                    break
+                counts = pipeline.revert_batch(
+                    run.revert_checkpoint, high, actor_id=run.reverted_by_id, now=timezone.now()
+                )
+                totals = {key: run.reverted.get(key, 0) + value for key, value in counts.items()}
+                Import.objects.filter(pk=run.pk).update(revert_checkpoint=high, reverted=totals)
+                run.refresh_from_db()
+            if after_batch is not None:
+                after_batch(run)
+        with transaction.atomic():
+            Import.objects.filter(pk=run.pk).update(status=ImportStatus.REVERTED, reverted_at=timezone.now())
+            run.refresh_from_db()
+            publish_on_commit(
+                "import.reverted", record_id=run.pk, actor_id=run.reverted_by_id, **run.reverted
+            )
+        return run
+
+
+def _revert_batch_end(run: Import) -> int | None:
+    """The last change of the next revert batch: about REVERT_BATCH records (a created batch at least)."""
+    changes = (
+        ImportChange.objects.filter(import_run=run, id__gt=run.revert_checkpoint)
+        .order_by("id")
+        .annotate(
+            records=Coalesce(Func(F("record_ids"), function="cardinality", output_field=IntegerField()), 0)
+        )
+        .values_list("id", "kind", "records")[:REVERT_BATCH]
+    )
+    high, total = None, 0
+    for change_id, kind, records in changes:
+        if high is not None and total + (records if kind == ChangeKind.CREATED else 1) > REVERT_BATCH:
+            break
+        high = change_id
+        total += records if kind == ChangeKind.CREATED else 1
+    return high
+
+
+# --- exports ---------------------------------------------------------------------------------------------
+
+
+def exports_dir() -> Path:
+    return Path(settings.EXPORTS_DIR) / connection.schema_name
+
+
+def export_create(*, actor: User, record_type: Any, filters: dict[str, Any]) -> Export:
+    """Queue an export of the rows a list with these (validated) filters shows the actor, as a CSV file."""
+    if record_type not in ExportType.values:
+        raise InvalidInput("record_type", f"Expected one of {', '.join(ExportType.values)}.")
+    stored = json.loads(json.dumps(filters, cls=DjangoJSONEncoder))
+    with transaction.atomic():
+        export = Export.objects.create(record_type=record_type, filters=stored, created_by=actor)
+        _enqueue(_job("export_run_job"), export.pk)
+    return export
+
+
+def export_run(*, export_id: int) -> Export:
+    """Write the export's file (under EXPORTS_DIR/<schema>/, renamed into place when complete), with the
+    creator's visibility. Safe to run twice: a finished export is left alone; a partial file is rewritten."""
+    from tenant_apps.imports import selectors
+
+    with _exclusive(f"export:{export_id}") as mine:
+        export = Export.objects.select_related("created_by").filter(pk=export_id).first()
+        if export is None or not mine or export.status in (ExportStatus.DONE, ExportStatus.FAILED):
+            return export  # type: ignore[return-value]
+        if export.created_by is None:  # whose visibility would apply? nobody's: refuse
+            Export.objects.filter(pk=export.pk).update(
+                status=ExportStatus.FAILED, error="The member who asked for it no longer exists."
+            )
+            export.refresh_from_db()
+            return export
+        Export.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING)
+        directory = exports_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"export-{export.pk}.csv"
+        partial = directory / f"{name}.part"
+        try:
+            query = selectors.export_query(
+                record_type=export.record_type, actor=export.created_by, filters=dict(export.filters)
+            )
+            stream = selectors.ExportStream(query)
+            with open(partial, "wb") as out:
+                for chunk in stream:
+                    out.write(chunk)
+            rows = stream.rows
+            os.replace(partial, directory / name)
+        except Exception as error:
+            partial.unlink(missing_ok=True)
+            if _last_attempt():
+                Export.objects.filter(pk=export.pk).update(
+                    status=ExportStatus.FAILED,
+                    error=f"{type(error).__name__}: {error}"[:2000],
+                    finished_at=timezone.now(),
+                )
+            raise
+        Export.objects.filter(pk=export.pk).update(
+            status=ExportStatus.DONE,
+            rows=rows,
+            size_bytes=(directory / name).stat().st_size,
+            file_name=name,
+            finished_at=timezone.now(),
+        )
+        export.refresh_from_db()
+        return export

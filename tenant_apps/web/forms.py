@@ -1,0 +1,147 @@
+"""Typing of what the pages post; the rules (normalization, membership, transitions) stay in the services,
+whose errors the views show next to the form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+from tenant_apps.accounts.models import AccountStatus
+from tenant_apps.imports.models import DuplicatePolicy
+from tenant_apps.imports.models import RecordType as ImportRecordType
+from tenant_apps.leads.models import Source, Stage
+from tenant_apps.opportunities.models import OpportunityStage
+from tenant_apps.tasks.models import TaskStatus
+
+MAX_ID = 2**63 - 1
+
+
+def _id_field(**kwargs: Any) -> forms.IntegerField:
+    return forms.IntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_ID)], **kwargs)
+
+
+class SignInForm(forms.Form):
+    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"}))
+    password = forms.CharField(
+        max_length=200, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def clean_email(self) -> str:
+        return str(self.cleaned_data["email"]).strip().lower()
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CallForm(forms.Form):
+    subject = forms.CharField(max_length=300, required=False)
+    body = forms.CharField(max_length=100_000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class MoveForm(forms.Form):
+    stage = forms.ChoiceField(choices=Stage.choices)
+    reason = forms.CharField(max_length=1000, required=False)
+
+
+class AssignForm(forms.Form):
+    """An empty owner unassigns."""
+
+    owner = _id_field(required=False)
+
+
+class LeadForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    company = forms.CharField(max_length=200, required=False)
+    email = forms.CharField(max_length=254, required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    source = forms.ChoiceField(choices=Source.choices, required=False)
+    value = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    currency = forms.CharField(max_length=3, required=False)
+    tags = forms.CharField(max_length=1100, required=False, help_text="Comma-separated.")
+
+    def changes(self) -> dict[str, Any]:
+        """The service's field names and values for what was posted (blank optional fields are cleared,
+        a blank value, source or currency left as it was)."""
+        data = dict(self.cleaned_data)
+        for key in ("source", "currency", "value"):
+            if data.get(key) in ("", None):
+                data.pop(key, None)
+        data["tags"] = [tag for tag in (data.get("tags") or "").split(",") if tag.strip()]
+        return data
+
+
+class LeadCreateForm(LeadForm):
+    allow_duplicate = forms.BooleanField(required=False, label="Create it even if a similar lead exists")
+
+    def changes(self) -> dict[str, Any]:
+        data = super().changes()
+        data.pop("allow_duplicate", None)
+        if not data["tags"]:
+            data.pop("tags")
+        return data
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(max_length=300)
+    due_at = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+
+
+class LeadFilterForm(forms.Form):
+    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    stage = forms.ChoiceField(choices=[("", "Any stage"), *Stage.choices], required=False)
+    owner = forms.CharField(max_length=20, required=False)
+    source = forms.ChoiceField(choices=[("", "Any source"), *Source.choices], required=False)
+    tag = forms.CharField(max_length=50, required=False)
+    segment = _id_field(required=False)
+    preset = forms.CharField(max_length=100, required=False)
+    cursor = forms.CharField(max_length=300, required=False)
+    page = forms.IntegerField(min_value=1, max_value=10, required=False)
+
+    def clean_owner(self) -> str | int | None:
+        value = self.cleaned_data["owner"]
+        if value in ("", None):
+            return None
+        if value in ("me", "none"):
+            return str(value)
+        if not str(value).isdigit() or len(str(value)) > 18:
+            raise forms.ValidationError('Use "me", "none" or a member id.')
+        return int(value)
+
+    def clean_tag(self) -> str:
+        return " ".join(str(self.cleaned_data["tag"]).split()).lower()
+
+
+class RecordFilterForm(forms.Form):
+    """Accounts, contacts, opportunities: a search text, an owner and the type's status or stage."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    owner = forms.ChoiceField(choices=[("", "Anyone"), ("me", "Me"), ("none", "No owner")], required=False)
+    status = forms.ChoiceField(choices=[("", "Any status"), *AccountStatus.choices], required=False)
+    stage = forms.ChoiceField(choices=[("", "Any stage"), *OpportunityStage.choices], required=False)
+    cursor = forms.CharField(max_length=300, required=False)
+
+
+class TaskFilterForm(forms.Form):
+    mine = forms.ChoiceField(choices=[("1", "Mine"), ("0", "Everyone's")], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), ("overdue", "Overdue"), *TaskStatus.choices], required=False
+    )
+    cursor = forms.CharField(max_length=300, required=False)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file")
+    record_type = forms.ChoiceField(choices=ImportRecordType.choices, label="The rows are")
+    duplicate_policy = forms.ChoiceField(
+        choices=DuplicatePolicy.choices,
+        initial=DuplicatePolicy.SKIP,
+        label="A row matching an existing record",
+    )
+    dry_run = forms.BooleanField(required=False, label="Dry run: check and count, write nothing")

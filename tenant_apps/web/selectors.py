@@ -1,0 +1,276 @@
+"""Reads the web pages need beyond the apps' own selectors: the board's columns, the dashboard's figures and
+keyset pages. Each builds on the apps' selectors (so visibility rules apply once) and costs a constant
+number of queries whatever the data size."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.fields.json import KT
+from django.db.models.functions import RowNumber, TruncWeek
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from shared_apps.core.errors import InvalidInput
+from shared_apps.core.permissions import has_role
+from shared_apps.users.models import Role, User
+from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, Lead, Stage
+from tenant_apps.leads.selectors import lead_list, leads_visible_to
+from tenant_apps.tasks.models import Task
+from tenant_apps.tasks.selectors import task_list
+
+CARDS_PER_STAGE = 50
+PAGE_SIZE = 25
+
+
+# ---- money ---------------------------------------------------------------------------------------------
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def money(amount: Any, currency: str) -> str:
+    """'$12,300' for the common currencies, '12,300 CHF' otherwise; cents only when there are some."""
+    value = Decimal(amount or 0)
+    text = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def totals_text(totals: dict[str, Decimal], default_currency: str) -> str:
+    """A column's total: one amount per currency found in it (amounts in different currencies are never
+    added together), the organization's currency first."""
+    totals = {code: amount for code, amount in totals.items() if amount}
+    if not totals:
+        return money(0, default_currency)
+    ordered = sorted(totals.items(), key=lambda item: (item[0] != default_currency, item[0]))
+    return " + ".join(money(amount, currency) for currency, amount in ordered)
+
+
+# ---- the board -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    stage: str
+    label: str
+    count: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    total_text: str = ""
+    cards: list[Lead] = field(default_factory=list)
+
+    @property
+    def hidden(self) -> int:
+        """Leads of the stage beyond the cards shown."""
+        return max(0, self.count - len(self.cards))
+
+
+def stage_summary(*, actor: User, default_currency: str) -> dict[str, Column]:
+    """Count and total value of the actor's visible live leads per stage, every stage listed (one query)."""
+    columns = {stage: Column(stage=stage, label=label) for stage, label in Stage.choices}
+    rows = (
+        lead_list(actor=actor)
+        .select_related(None)
+        .order_by()
+        .values("stage", "currency")
+        .annotate(count=Count("id"), total=Sum("value"))
+    )
+    for row in rows:
+        column = columns[row["stage"]]
+        column.count += row["count"]
+        column.totals[row["currency"]] = column.totals.get(row["currency"], Decimal(0)) + (row["total"] or 0)
+    for column in columns.values():
+        column.total_text = totals_text(column.totals, default_currency)
+    return columns
+
+
+def board(*, actor: User, default_currency: str) -> list[Column]:
+    """The Kanban: every stage with its count and total, and its most recently moved cards (at most
+    CARDS_PER_STAGE each, all stages in one query)."""
+    columns = stage_summary(actor=actor, default_currency=default_currency)
+    ranked = lead_list(actor=actor).annotate(
+        rank=Window(
+            RowNumber(), partition_by=[F("stage")], order_by=[F("stage_changed_at").desc(), F("id").desc()]
+        )
+    )
+    for lead in ranked.filter(rank__lte=CARDS_PER_STAGE).order_by("stage", "rank"):
+        columns[lead.stage].cards.append(lead)
+    return list(columns.values())
+
+
+def forward_stage(stage: str) -> str | None:
+    """The next step along the pipeline (reopening for LOST); None for WON."""
+    return next((option for option in TRANSITIONS[stage] if option != Stage.LOST), None)
+
+
+# ---- keyset pages --------------------------------------------------------------------------------------
+
+
+def encode_cursor(at: datetime, record_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{record_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str, *, name: str = "cursor") -> tuple[datetime, int]:
+    """The (timestamp, id) a page starts after; a cursor that was not ours is a 400 naming the parameter."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        at_text, id_text = raw.rsplit("|", 1)
+        at, record_id = parse_datetime(at_text), int(id_text)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(name, "Invalid cursor.") from None
+    if at is None or not 0 < record_id < 2**63:
+        raise InvalidInput(name, "Invalid cursor.")
+    return at, record_id
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+
+
+def keyset_page(
+    rows: QuerySet[Any],
+    *,
+    cursor: str | None,
+    size: int = PAGE_SIZE,
+    at: str = "created_at",
+    descending: bool = True,
+) -> Page:
+    """`size` rows ordered by (`at`, id), newest first unless not `descending`, after the cursor, and the
+    cursor of the next page (one query: a row more than the page tells whether there is a next page)."""
+    if cursor:
+        after_at, after_id = decode_cursor(cursor)
+        beyond = "lt" if descending else "gt"
+        rows = rows.filter(
+            Q(**{f"{at}__{beyond}": after_at}) | Q(**{at: after_at, f"id__{beyond}": after_id})
+        )
+    sign = "-" if descending else ""
+    found = list(rows.order_by(f"{sign}{at}", f"{sign}id")[: size + 1])
+    page, more = found[:size], len(found) > size
+    last = page[-1] if page else None
+    return Page(page, encode_cursor(getattr(last, at), last.pk) if more and last is not None else None)
+
+
+# ---- the dashboard -------------------------------------------------------------------------------------
+
+STEPS = tuple(zip(OPEN_STAGES, (*OPEN_STAGES[1:], Stage.WON), strict=True))
+CONVERSION_DAYS = 90
+TREND_WEEKS = 12
+
+
+@dataclass
+class Step:
+    from_stage: str
+    to_stage: str
+    exits: int
+    advanced: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.advanced / self.exits if self.exits else None
+
+
+@dataclass
+class Conversion:
+    days: int
+    steps: list[Step]
+    won: int
+    lost: int
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / (self.won + self.lost) if self.won + self.lost else None
+
+
+def _stage_changes(actor: User, since: datetime) -> QuerySet[Activity]:
+    visible = leads_visible_to(actor).alive().values("pk")
+    return Activity.objects.filter(type=ActivityType.STAGE_CHANGE, occurred_at__gte=since, lead__in=visible)
+
+
+def conversion(*, actor: User, days: int = CONVERSION_DAYS, now: datetime | None = None) -> Conversion:
+    """Stage changes of the last `days` days on the leads the actor sees (one query): each forward step's
+    share of the leads that left its stage, and won / (won + lost)."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    rows = (
+        _stage_changes(actor, since)
+        .order_by()
+        .values(source=KT("metadata__from"), target=KT("metadata__to"))
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        counts[(row["source"], row["target"])] += row["n"]
+    steps = [
+        Step(
+            from_stage=source,
+            to_stage=target,
+            exits=sum(n for (origin, _), n in counts.items() if origin == source),
+            advanced=counts.get((source, target), 0),
+        )
+        for source, target in STEPS
+    ]
+    won = sum(n for (_, target), n in counts.items() if target == Stage.WON)
+    lost = sum(n for (_, target), n in counts.items() if target == Stage.LOST)
+    return Conversion(days=days, steps=steps, won=won, lost=lost)
+
+
+@dataclass
+class Week:
+    start: datetime
+    created: int = 0
+    won: int = 0
+
+
+def weekly_trend(*, actor: User, weeks: int = TREND_WEEKS, now: datetime | None = None) -> list[Week]:
+    """Leads created and leads won per week over the last `weeks` weeks, oldest first (two queries)."""
+    now = timezone.localtime(now or timezone.now())
+    this_week = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = this_week - timedelta(weeks=weeks - 1)
+    series = {
+        first + timedelta(weeks=index): Week(start=first + timedelta(weeks=index)) for index in range(weeks)
+    }
+    created = (
+        lead_list(actor=actor)
+        .select_related(None)
+        .filter(created_at__gte=first)
+        .annotate(week=TruncWeek("created_at"))
+        .order_by()
+        .values("week")
+        .annotate(n=Count("id"))
+    )
+    for row in created:
+        if row["week"] in series:
+            series[row["week"]].created = row["n"]
+    won = (
+        _stage_changes(actor, first)
+        .filter(metadata__to=Stage.WON)
+        .annotate(week=TruncWeek("occurred_at"))
+        .order_by()
+        .values("week")
+        .annotate(n=Count("id"))
+    )
+    for row in won:
+        if row["week"] in series:
+            series[row["week"]].won = row["n"]
+    return list(series.values())
+
+
+def overdue_tasks(*, actor: User, limit: int = 10) -> list[Task]:
+    """Open tasks past their due date, soonest overdue first: a manager's whole team's, anyone else's own."""
+    filters: dict[str, Any] = {"overdue": True}
+    if not has_role(actor, Role.MANAGER):
+        filters["assignee"] = "me"
+    return list(task_list(actor=actor, filters=filters).order_by("due_at", "id")[:limit])
+
+
+def members() -> QuerySet[User]:
+    """Active members, for owner and assignee choices."""
+    return User.objects.filter(is_active=True).only("id", "email", "full_name").order_by("full_name", "email")

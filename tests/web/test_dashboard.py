@@ -1,0 +1,65 @@
+"""The dashboard: pipeline value by stage, conversion, the weekly trend and overdue tasks, as SVG charts."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from shared_apps.users.models import Role
+from tenant_apps.leads.models import Stage
+from tenant_apps.tasks.services import task_create
+from tenant_apps.web import selectors
+
+
+def test_the_dashboard_draws_its_charts(web, make_lead, org):
+    client = web(Role.MANAGER)
+    make_lead(name="Open one", value="1000.00", stage=Stage.CONTACTED)
+    make_lead(name="Won one", value="4000.00", stage=Stage.WON)
+    make_lead(name="Lost one", value="10.00", stage=Stage.LOST)
+    lead = make_lead(name="With a late task")
+    with schema_context(org.schema_name):
+        task_create(
+            actor=client.user,
+            title="Overdue call",
+            due_at=timezone.now() - timedelta(hours=3),
+            lead_id=lead.pk,
+        )
+    body = client.get("/").content.decode()
+    assert body.count("<svg") == 3
+    for chart in ("chart-pipeline", "chart-conversion", "chart-trend"):
+        assert f'id="{chart}"' in body and f'aria-labelledby="{chart}-title"' in body
+    assert "<title>Won: $4,000 · 1</title>" in body
+    assert "Overdue call" in body
+    assert re.search(r"Win rate.*?<strong>50%</strong>", body, re.S)
+    assert "$1,000" in body  # open pipeline: NEW (0) + CONTACTED (1000)
+
+
+def test_conversion_counts_each_step(in_org, make_lead, admin):
+    make_lead(stage=Stage.QUALIFIED)
+    make_lead(stage=Stage.CONTACTED)
+    make_lead(stage=Stage.LOST)
+    result = selectors.conversion(actor=admin)
+    by_step = {(step.from_stage, step.to_stage): (step.advanced, step.exits) for step in result.steps}
+    assert by_step[(Stage.NEW, Stage.CONTACTED)] == (2, 3)
+    assert by_step[(Stage.CONTACTED, Stage.QUALIFIED)] == (1, 1)
+    assert (result.won, result.lost, result.win_rate) == (0, 1, 0.0)
+
+
+def test_the_trend_counts_created_and_won_per_week(in_org, make_lead, admin):
+    make_lead(stage=Stage.WON)
+    make_lead()
+    weeks = selectors.weekly_trend(actor=admin)
+    assert len(weeks) == selectors.TREND_WEEKS
+    assert (weeks[-1].created, weeks[-1].won) == (2, 1)
+    assert sum(week.created for week in weeks[:-1]) == 0
+
+
+def test_money_never_adds_currencies():
+    from decimal import Decimal
+
+    assert selectors.money(Decimal("1234.50"), "USD") == "$1,234.50"
+    assert selectors.money(Decimal("1000"), "CHF") == "1,000 CHF"
+    assert selectors.totals_text({"EUR": Decimal(5), "USD": Decimal(7)}, "USD") == "$7 + €5"
