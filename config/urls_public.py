@@ -19,7 +19,11 @@ urlpatterns = [
     path("api/platform/auth/token/", PlatformTokenView.as_view(), name="platform-token"),
     path("api/platform/", include("shared_apps.organizations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_public"), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
     # the operator console, after every /api/ route
     path("", include("shared_apps.console.urls")),
 ]

@@ -48,7 +48,11 @@ urlpatterns = [
     path("api/", include("tenant_apps.realtime.urls")),
     path("api/", include("tenant_apps.imports.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
     # the web app, after every /api/ route
     path("", include("tenant_apps.web.urls")),
 ]

@@ -13,6 +13,8 @@ from tenant_apps.leads.api.serializers import OwnerSerializer
 
 class AccountSerializer(serializers.ModelSerializer):
     owner = OwnerSerializer(allow_null=True)
+    # declared so the schema lists "" (no size given): read-only model fields lose allow_blank
+    size = serializers.ChoiceField(choices=AccountSize.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Account

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -138,8 +138,21 @@ class LeadTransitionView(LeadView):
         return _lead_response(lead_id)
 
 
+STAGE_STAYS = inline_serializer(
+    "LeadStageStay",
+    fields={
+        "stage": serializers.CharField(allow_null=True),
+        "entered_at": serializers.DateTimeField(),
+        "left_at": serializers.DateTimeField(allow_null=True),
+        "duration_seconds": serializers.FloatField(),
+        "current": serializers.BooleanField(),
+    },
+    many=True,
+)
+
+
 class LeadStageHistoryView(LeadView):
-    @extend_schema(responses={200: dict, **ERRORS})
+    @extend_schema(responses={200: STAGE_STAYS, **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
         return Response(selectors.stage_history(lead=selectors.lead_get(lead_id=lead_id)))
 

@@ -29,7 +29,7 @@ class NotificationListView(OrganizationView):
 
     @extend_schema(
         parameters=[OpenApiParameter("unread", bool)],
-        responses={200: NotificationSerializer(many=True), 401: ErrorSerializer},
+        responses={200: NotificationSerializer(many=True), 400: ErrorSerializer, 401: ErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         notifications = Notification.objects.filter(recipient=self.member)

@@ -31,7 +31,7 @@ def url_of(record_type, record):
 @pytest.mark.parametrize("record_type", RECORD_TYPES)
 def test_notes_are_on_the_timeline(api, make_record, org, record_type):
     record = make_record(record_type)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = url_of(record_type, record)
     created = client.post(f"{url}notes/", {"body": "Prefers email"}, format="json")
     assert created.status_code == 201, created.content
@@ -53,7 +53,7 @@ def test_members_log_activities_and_the_account_moves_forward(api, make_record, 
     account_id = record.pk if record_type == "account" else record.account_id
     with schema_context(org.schema_name):
         Account.objects.filter(pk=account_id).update(last_activity_at=None)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = f"{url_of(record_type, record)}activities/"
     recent = timezone.now() - timedelta(hours=1)
     response = client.post(
@@ -81,7 +81,7 @@ def test_members_log_activities_and_the_account_moves_forward(api, make_record, 
 
 def test_contact_activities_move_last_contacted_at_only_forward(api, make_contact, org):
     contact = make_contact()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     url = f"/api/contacts/{contact.pk}/activities/"
     recent = timezone.now() - timedelta(hours=1)
     client.post(url, {"type": "EMAIL", "occurred_at": recent.isoformat()}, format="json")
@@ -109,7 +109,7 @@ def test_contact_activities_move_last_contacted_at_only_forward(api, make_contac
 @pytest.mark.parametrize("record_type", RECORD_TYPES)
 def test_bad_activity_input_is_400(api, make_record, org, record_type, body, field):
     record = make_record(record_type)
-    response = api(Role.REP).post(f"{url_of(record_type, record)}activities/", body, format="json")
+    response = api(Role.MANAGER).post(f"{url_of(record_type, record)}activities/", body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
 
@@ -130,7 +130,7 @@ def test_the_account_timeline_rolls_up_its_contacts_and_opportunities(
     contact = make_contact(account=account)
     opportunity = make_opportunity(account=account)
     make_contact(account=elsewhere)
-    client = api(Role.REP)
+    client = api(Role.MANAGER)
     client.post(f"/api/contacts/{contact.pk}/activities/", {"type": "CALL", "subject": "c"}, format="json")
     client.post(f"/api/opportunities/{opportunity.pk}/stage/", {"stage": "PROPOSAL"}, format="json")
     client.post(f"/api/accounts/{account.pk}/notes/", {"body": "a"}, format="json")
