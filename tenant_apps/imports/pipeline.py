@@ -303,6 +303,7 @@ class Pipeline:
             f"{message} AS message FROM ({level}) e"
         )
         execute(f"CREATE INDEX ON {self.plan} (n)")
+        execute(f"ANALYZE {self.plan}")  # the passes below and the batches join it: plan them with statistics
         if run.duplicate_policy == DuplicatePolicy.CREATE:
             return
         label = spec.label.lower()

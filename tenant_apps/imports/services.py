@@ -264,11 +264,17 @@ def import_create(
     return run
 
 
+def _delete_file(run: Import) -> None:
+    """The stored file is not needed once the import finished. (A plain DELETE: the ORM's would load every
+    chunk into memory first.)"""
+    with connection.cursor() as cursor:
+        table = ImportChunk._meta.db_table
+        cursor.execute(f'DELETE FROM "{table}" WHERE import_run_id = %s', [run.pk])  # noqa: S608
+
+
 def _count_rows(run: Import) -> int:
-    chunks = (
-        bytes(data)
-        for data in ImportChunk.objects.filter(import_run=run).order_by("seq").values_list("data", flat=True)
-    )
+    stored = ImportChunk.objects.filter(import_run=run).order_by("seq").values_list("data", flat=True)
+    chunks = (bytes(data) for data in stored.iterator(chunk_size=1))
     rows = csvio.iter_rows(
         chunks,
         encoding=run.encoding,
@@ -358,7 +364,7 @@ def _finish(run: Import, status: str, pipeline: Pipeline | None = None, *, error
     with transaction.atomic():
         if pipeline is not None:
             pipeline.drop()
-        ImportChunk.objects.filter(import_run=run).delete()  # the file is not needed any more
+        _delete_file(run)
         Import.objects.filter(pk=run.pk).update(
             status=status, phase=ImportPhase.FINISHED, finished_at=timezone.now(), error=error
         )
