@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEVENV := $(BIN)/python -m config.devenv
 
-.PHONY: up test lint format lock bench clean browser
+.PHONY: up test lint format lock bench clean browser deploy-tools
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/.installed: requirements.lock
 up: $(BIN)/.installed
 	$(DEVENV) up
 
-test: $(BIN)/.installed lint browser
+test: $(BIN)/.installed lint browser deploy-tools
 	$(DEVENV) run -- $(BIN)/pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium: installed when missing, if we are root (else they skip, saying so).
@@ -23,6 +23,19 @@ browser:
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	else echo "chromium is not installed and installing it needs root: the browser tests will be skipped"; fi
+
+# tests/ops/test_deploy.py checks the nginx site with `nginx -t` and the units with `systemd-analyze verify`:
+# Debian's nginx-light (a few hundred KB) and systemd are installed when missing, if we are root (else
+# those two tests are skipped, saying so).
+deploy-tools:
+	@command -v nginx >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light) \
+		|| echo "could not install nginx-light: the nginx test will be skipped"; \
+	else echo "nginx is not installed and installing it needs root: the nginx test will be skipped"; fi
+	@command -v systemd-analyze >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd) \
+		|| echo "could not install systemd: the systemd test will be skipped"; \
+	else echo "systemd-analyze is not installed and installing it needs root: the systemd test will be skipped"; fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from shared_apps.core import health, metrics
 from shared_apps.users.api.views import PlatformTokenView
 
+handler400 = "shared_apps.core.errors.bad_request_view"
 handler404 = "shared_apps.core.errors.not_found_view"
 handler500 = "shared_apps.core.errors.server_error_view"
 

@@ -7,6 +7,7 @@ from shared_apps.core import health
 from shared_apps.users.api import members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
 
+handler400 = "shared_apps.core.errors.bad_request_view"
 handler404 = "shared_apps.core.errors.not_found_view"
 handler500 = "shared_apps.core.errors.server_error_view"
 

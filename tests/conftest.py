@@ -14,12 +14,13 @@ import django_rq
 import pytest
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, connections
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
+from shared_apps.organizations import placement
 from shared_apps.organizations.models import Organization
-from shared_apps.organizations.services import organization_provision, template_ensure
+from shared_apps.organizations.services import database_prepare, organization_provision, template_ensure
 from shared_apps.users.models import Role, User
 from shared_apps.users.services import token_issue
 
@@ -28,8 +29,9 @@ TEST_ORGANIZATIONS = {"acme": "Acme Test", "globex": "Globex Test"}
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     with django_db_blocker.unblock():
+        created = _second_database_setup()
         connection.set_schema_to_public()
         template_ensure()
         for slug, name in TEST_ORGANIZATIONS.items():
@@ -37,6 +39,29 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
                 organization_provision(
                     name=name, slug=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD
                 )
+    yield
+    if created is not None:
+        with django_db_blocker.unblock():
+            placement.close_all()
+            connections[SECOND_DATABASE].creation.destroy_test_db(created, verbosity=0)
+
+
+SECOND_DATABASE = "shard2"
+
+
+def _second_database_setup() -> str | None:
+    """Every test sees two databases organizations can be placed on (migrate_organizations goes through
+    both): the second one's test database is made here when pytest-django did not make it (no test of the
+    run asked for it by name). Returns the original name when it was made here, to destroy it after."""
+    second = connections[SECOND_DATABASE]
+    test_name = settings.DATABASES[SECOND_DATABASE]["TEST"]["NAME"]
+    created = None
+    if second.settings_dict["NAME"] != test_name:
+        created = second.settings_dict["NAME"]
+        second.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    database_prepare(SECOND_DATABASE)
+    placement.close_all()
+    return created
 
 
 @pytest.fixture(autouse=True)

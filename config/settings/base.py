@@ -41,11 +41,54 @@ ALLOWED_HOSTS_EXTRA = env.list("ALLOWED_HOSTS_EXTRA", default=[])
 
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *ALLOWED_HOSTS_EXTRA]
 
+
+def databases_extra(value: str) -> dict[str, dict]:
+    """DATABASES_EXTRA: `alias=postgres://...` pairs, separated by spaces or commas."""
+    extra = {}
+    for pair in value.replace(",", " ").split():
+        alias, _, url = pair.partition("=")
+        if not alias.isidentifier() or not url or alias in ("default", "primary"):
+            raise ValueError(f"DATABASES_EXTRA: expected alias=postgres://..., got {pair!r}")
+        extra[alias] = database_from_url(url)
+    return extra
+
+
 DATABASES = {
-    "default": database_from_url(env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/leadpulse"))
+    "default": database_from_url(env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/leadpulse")),
+    # Further databases organizations can be placed on (shared_apps/organizations/placement.py).
+    **databases_extra(env("DATABASES_EXTRA", default="")),
 }
-DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# The primary's connection while an organization on another database is active: a mirror of "default"
+# that never opens a connection of its own (placement swaps the primary's wrapper in).
+DATABASES["primary"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# Organizations created without naming a database are placed here.
+NEW_ORGANIZATION_DATABASE = env("NEW_ORGANIZATION_DATABASE", default="default")
+# A job for an organization being moved waits this long for the move's write freeze to end.
+MOVE_JOB_WAIT_SECONDS = env.float("MOVE_JOB_WAIT_SECONDS", default=120.0)
+DATABASE_ROUTERS = (
+    "shared_apps.organizations.placement.PlacementRouter",
+    "django_tenants.routers.TenantSyncRouter",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Connections (deploy/README.md, "Connections and poolers"). A physical connection that has served more
+# than DB_CONN_MAX_SCHEMAS organizations' schemas is closed at the end of the request or job, which bounds
+# PostgreSQL's per-session catalog caches (0 = never). DB_POOL=1 uses Django's psycopg pool instead of
+# persistent connections (then DB_CONN_MAX_AGE does not apply; connections live DB_POOL_MAX_LIFETIME s).
+DB_CONN_MAX_SCHEMAS = env.int("DB_CONN_MAX_SCHEMAS", default=200)
+DB_POOL = env.bool("DB_POOL", default=False)
+if DB_POOL:
+    for _database in DATABASES.values():
+        _database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+        _database["OPTIONS"] = {
+            **_database["OPTIONS"],
+            "pool": {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+                "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=1800.0),
+            },
+        }
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
@@ -109,6 +152,7 @@ ROOT_URLCONF = "config.urls_tenant"
 MIDDLEWARE = [
     "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
     "shared_apps.core.logging.RequestContextMiddleware",  # request id, access log, request metrics
+    "shared_apps.core.connections.ConnectionRecycleMiddleware",  # DB_CONN_MAX_SCHEMAS, when the response ends
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

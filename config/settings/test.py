@@ -25,6 +25,15 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 
 # Separate names let several test runs share one server (parallel work on one machine).
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_leadpulse")}
+# A second database on the same server for placement and moves (tests/shared_apps/organizations).
+DATABASES.setdefault(
+    "shard2",
+    {**DATABASES["default"], "NAME": f"{DATABASES['default']['NAME']}_shard2", "TEST": {}},
+)
+# Created empty: Django's own `migrate` on an alias other than "default" records every migration while
+# django-tenants' router skips them all; placement.database_prepare migrates it for real.
+DATABASES["shard2"]["TEST"] = {"NAME": f"{DATABASES['default']['TEST']['NAME']}_shard2", "MIGRATE": False}
+DATABASES["primary"]["TEST"] = {"MIRROR": "default"}
 
 # The suite makes many requests per member; throttling has its own tests with small limits.
 THROTTLE_RATES_BY_PLAN = {plan: "100000/min" for plan in ("free", "team", "business", "enterprise")}

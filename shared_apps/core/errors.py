@@ -111,6 +111,12 @@ def json_error(status: int, code: str, message: str, **details: Any) -> JsonResp
     return JsonResponse({"code": code, "message": message, "details": details}, status=status)
 
 
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """What Django refuses before a view answers (a body over its limits, too many fields, a suspicious
+    request): the same JSON shape as every other error, not Django's HTML page."""
+    return json_error(400, "bad_request", "The request could not be read.")
+
+
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error(404, "not_found", "No such route.", path=request.path)
 

@@ -1,10 +1,11 @@
 """Liveness and readiness probes, served on every host (the root domain and every organization's).
 
 `/healthz` answers as long as the process can run a view: no I/O, so a slow database never gets a healthy
-process restarted. `/readyz` checks what a request needs: the database answers, Redis answers, and no
-migration is waiting for the public schema or the template (the schema every organization is cloned from
-and kept level with). The migration check walks the migration graph, so its result is cached per process
-for MIGRATION_CHECK_TTL seconds; the database and Redis are asked on every call.
+process restarted. `/readyz` checks what a request needs: every database organizations are placed on
+answers, Redis answers, and no migration is waiting for any database's public schema or template (the
+schema every organization is cloned from and kept level with). The migration check walks the migration
+graph, so its result is cached per process for MIGRATION_CHECK_TTL seconds; the databases and Redis are
+asked on every call.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from shared_apps.core.db import connection
+from shared_apps.organizations import placement
 
 MIGRATION_CHECK_TTL = 30.0
 
@@ -36,9 +38,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    """Every database organizations are placed on answers (one `SELECT 1` each)."""
+    for alias in placement.database_aliases():
+        try:
+            with placement.using(alias), connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception as exc:
+            if alias == placement.DEFAULT:
+                raise
+            raise type(exc)(f"{alias}: {exc}") from exc
 
 
 def _check_redis() -> None:
@@ -64,11 +73,13 @@ def _check_migrations(now: float) -> dict[str, list[str]]:
         checked_at = _migrations_checked["at"]
         if checked_at is not None and now - checked_at < MIGRATION_CHECK_TTL:
             return _migrations_checked["pending"]
-    pending = {
-        schema: found
-        for schema in (get_public_schema_name(), settings.TENANT_BASE_SCHEMA)
-        if (found := pending_migrations(schema))
-    }
+    pending = {}
+    for alias in placement.database_aliases():
+        prefix = "" if alias == placement.DEFAULT else f"{alias}:"
+        with placement.using(alias):
+            for schema in (get_public_schema_name(), settings.TENANT_BASE_SCHEMA):
+                if found := pending_migrations(schema):
+                    pending[prefix + schema] = found
     with _lock:
         _migrations_checked.update(at=now, pending=pending)
     return pending

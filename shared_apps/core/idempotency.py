@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http.request import RawPostDataException
 from rest_framework.request import Request
@@ -32,10 +34,55 @@ def _caller(request: Request) -> str:
     return f"key{request.auth.pk}" if isinstance(request.auth, ApiKey) else f"member{request.user.pk}"
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+CHUNK = 1 << 20
+
+
+def _form_hash(request: Request) -> str:
+    """Multipart and form bodies, fingerprinted from what Django parsed (which streams files to disk and
+    applies its field limits) rather than from request.body, which refuses anything over
+    DATA_UPLOAD_MAX_MEMORY_SIZE: the fields, and each file's name and digest. Files are rewound after."""
+    request.data  # noqa: B018  (parses: fields into request.POST, files into request.FILES)
+    files: dict[str, list[tuple[str, int, str]]] = {}
+    for name, uploads in sorted(request.FILES.lists()):
+        for upload in uploads:
+            digest = hashlib.sha256()
+            for chunk in upload.chunks(CHUNK):
+                digest.update(chunk)
+            upload.seek(0)
+            files.setdefault(name, []).append((upload.name or "", upload.size or 0, digest.hexdigest()))
+    fields = sorted(request.POST.lists())
+    return hashlib.sha256(json.dumps([fields, sorted(files.items())], default=str).encode()).hexdigest()
+
+
+def _stream_hash(request: Request) -> str:
+    """A body too big for request.body (a text/csv upload): hashed while it is copied to a spooled file
+    (memory, then disk), which then stands in for the request's stream so the view reads the same bytes."""
+    django_request = request._request
+    spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+    digest = hashlib.sha256()
+    while chunk := django_request.read(CHUNK):
+        digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    django_request._stream = spool  # type: ignore[assignment]
+    django_request._read_started = False  # type: ignore[attr-defined]
+    return digest.hexdigest()
+
+
 def _body_hash(request: Request) -> str:
+    if request.content_type.startswith(FORM_TYPES):
+        return _form_hash(request)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if limit is not None and length > limit:
+        return _stream_hash(request)
     try:
         body = request._request.body
-    except RawPostDataException:  # the stream was consumed (multipart): hash what was parsed
+    except RawPostDataException:  # the stream was consumed already: hash what was parsed
         body = json.dumps(request.data, sort_keys=True, default=str).encode()
     return hashlib.sha256(body).hexdigest()
 

@@ -18,8 +18,11 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from rq.job import Job
 from rq.queue import Queue
 
+from shared_apps.core import tracing
+from shared_apps.core.connections import job_boundary as connections_boundary
 from shared_apps.core.db import connection
 from shared_apps.core.errors import AppError
+from shared_apps.organizations import placement
 
 SCHEMA_META_KEY = "schema_name"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,17 +75,26 @@ class OrganizationJob(Job):
     """Runs the job function inside the schema recorded in its meta."""
 
     def perform(self) -> Any:
+        with tracing.job_span(self):
+            return self._perform_in_schema()
+
+    def _perform_in_schema(self) -> Any:
         schema = self.meta.get(SCHEMA_META_KEY)
         _recycle_connections()
         try:
             if schema is None:
                 if _needs_organization(self.func):
                     raise MissingOrganizationContext(function=self.func_name)
+                placement.activate(placement.DEFAULT)
                 connection.set_schema_to_public()
                 return super().perform()
+            placement.activate(placement.DEFAULT)
+            placement.activate(placement.job_database(schema))
             with schema_context(schema):
                 return super().perform()
         finally:
+            connections_boundary(schema)  # DB_CONN_MAX_SCHEMAS, on the database the job used
+            placement.activate(placement.DEFAULT)
             _recycle_connections()
 
 

@@ -4,7 +4,7 @@
 `X-Request-ID` when it is sane, else a new one; echoed in the response), puts it with the organization's
 slug in a context variable that every log line of the request picks up, and writes one access line per
 request with the member, route, status and duration. Inside rq jobs `JobContextFilter` adds the job's id,
-queue and organization schema. `LOG_FORMAT=json` selects `JsonFormatter`; plain text otherwise.
+queue, organization schema and slug. `LOG_FORMAT=json` selects `JsonFormatter`; plain text otherwise.
 """
 
 from __future__ import annotations
@@ -120,6 +120,11 @@ class JobContextFilter(logging.Filter):
             record.job_id = job.id
             record.queue = job.origin
             record.schema = job.meta.get("schema_name")
+            # the slug, as on request lines: recorded at enqueue, or found when the job started
+            # (shared_apps.core.tracing.job_span); never looked up here, inside a logging call
+            organization = job.meta.get("organization")
+            if organization is not None:
+                record.organization = organization
         return True
 
 

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
 import tarfile
 import zipfile
 from datetime import UTC, datetime
@@ -32,6 +29,7 @@ from django_tenants.utils import schema_exists
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Conflict, InvalidInput
+from shared_apps.organizations import pgdump, placement
 from shared_apps.organizations.exceptions import SlugTaken
 from shared_apps.organizations.models import (
     Domain,
@@ -39,7 +37,7 @@ from shared_apps.organizations.models import (
     OrganizationStatus,
     schema_name_for,
 )
-from shared_apps.organizations.services import validate_slug
+from shared_apps.organizations.services import schema_drop, validate_slug
 
 FORMAT_VERSION = 1
 # Bookkeeping and credentials: not the customer's data, and secrets must not leave in an export.
@@ -56,67 +54,6 @@ EXPORT_SKIPPED_TABLES = frozenset(
     }
 )
 EXPORT_SECRET_COLUMN = re.compile(r"^(password|secret|.*_secret|.*_hash)$")
-
-
-def _database() -> dict[str, Any]:
-    return settings.DATABASES["default"]
-
-
-def _server_major() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version_num")
-        return int(cursor.fetchone()[0]) // 10000
-
-
-def _tool_major(path: str) -> int | None:
-    try:
-        # the path is one of our own candidates, not input
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout  # noqa: S603
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    match = re.search(r"(\d+)(?:\.\d+)?", out.split(")")[-1])
-    return int(match.group(1)) if match else None
-
-
-def pg_tool(name: str) -> str:
-    """The client tool matching the server's major version: Debian's versioned install, the embedded
-    pgserver's, or the one on PATH (pg_dump refuses servers newer than itself)."""
-    major = _server_major()
-    candidates = [f"/usr/lib/postgresql/{major}/bin/{name}"]
-    try:
-        import pgserver  # the embedded server `make up` may use
-
-        candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name))
-    except ImportError:
-        pass
-    on_path = shutil.which(name)
-    if on_path:
-        candidates.append(on_path)
-    for candidate in candidates:
-        if os.access(candidate, os.X_OK) and _tool_major(candidate) == major:
-            return candidate
-    if on_path:
-        return on_path
-    raise RuntimeError(f"{name} for PostgreSQL {major} not found")
-
-
-def _pg_env() -> dict[str, str]:
-    db = _database()
-    env = dict(os.environ)
-    env.update(
-        {
-            key: str(value)
-            for key, value in {
-                "PGHOST": db["HOST"],
-                "PGPORT": db["PORT"],
-                "PGUSER": db["USER"],
-                "PGPASSWORD": db["PASSWORD"],
-                "PGDATABASE": db["NAME"],
-            }.items()
-            if value
-        }
-    )
-    return env
 
 
 def _quote(identifier: str) -> str:
@@ -168,36 +105,35 @@ def organization_backup(*, organization: Organization, path: str | Path) -> dict
     if organization.status == OrganizationStatus.TEMPLATE:
         raise InvalidInput("slug", "The template is not an organization.", code="template")
     connection.set_schema_to_public()
-    dump = subprocess.run(  # noqa: S603 (argument list, no shell; the schema name comes from our table)
-        [
-            pg_tool("pg_dump"),
-            "--schema",
-            organization.schema_name,
-            "--no-owner",
-            "--no-privileges",
-            "--format=plain",
-            "--encoding=UTF8",
-        ],
-        env=_pg_env(),
-        capture_output=True,
-        check=False,
-    )
-    if dump.returncode != 0:
-        raise RuntimeError(f"pg_dump failed: {dump.stderr.decode(errors='replace').strip()}")
-    manifest = {
-        "format": FORMAT_VERSION,
-        "kind": "leadpulse-organization-backup",
-        "slug": organization.slug,
-        "schema_name": organization.schema_name,
-        "created_at": datetime.now(UTC).isoformat(),
-        "server_version": _server_major(),
-        "tables": table_counts(organization.schema_name),
-    }
+    with placement.using(organization.database):
+        dump = schema_dump(organization.schema_name)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "kind": "leadpulse-organization-backup",
+            "slug": organization.slug,
+            "schema_name": organization.schema_name,
+            "created_at": datetime.now(UTC).isoformat(),
+            "server_version": pgdump.server_major(),
+            "tables": table_counts(organization.schema_name),
+        }
     with tarfile.open(path, "w:gz") as archive:
         _add_bytes(archive, "manifest.json", json.dumps(manifest, indent=2).encode())
         _add_bytes(archive, "organization.json", json.dumps(_public_rows(organization), indent=2).encode())
-        _add_bytes(archive, "schema.sql", dump.stdout)
+        _add_bytes(archive, "schema.sql", dump)
     return manifest
+
+
+def schema_dump(schema: str) -> bytes:
+    """pg_dump of one schema (DDL and data, plain SQL) from the active database."""
+    return pgdump.dump_schema(schema)
+
+
+def schema_replay(sql: str, *, old: str, new: str) -> None:
+    """Replay a `schema_dump` into the active database, renaming schema `old` to `new` in the DDL only
+    (never in the data). Runs in the caller's transaction."""
+    with connection.cursor() as cursor:
+        pgdump.replay(cursor, pgdump.prepared_segments(sql), old=old, new=new)
+    connection.set_schema_to_public()
 
 
 def _read_backup(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -222,75 +158,40 @@ def _read_backup(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], str]
     return manifest, public, sql
 
 
-_COPY_HEADER = re.compile(r"^COPY .* FROM stdin;$")
-
-
-def _segments(sql: str) -> list[tuple[str, str]]:
-    """Split a plain dump into ("sql", text) and ("copy", header + data) segments."""
-    segments: list[tuple[str, str]] = []
-    buffer: list[str] = []
-    lines = iter(sql.splitlines(keepends=True))
-    for line in lines:
-        if _COPY_HEADER.match(line.rstrip("\n")):
-            segments.append(("sql", "".join(buffer)))
-            buffer = []
-            data = []
-            for row in lines:
-                if row.rstrip("\n") == "\\.":
-                    break
-                data.append(row)
-            segments.append(("copy", line.rstrip("\n")[: -len(" FROM stdin;")] + "\n" + "".join(data)))
-            continue
-        buffer.append(line)
-    segments.append(("sql", "".join(buffer)))
-    return segments
-
-
-def _rename_schema_in_ddl(text: str, old: str, new: str) -> str:
-    if old == new:
-        return text
-    # pg_dump writes the schema unquoted when it is a plain lowercase identifier, quoted otherwise.
-    text = text.replace(f'"{old}".', f'"{new}".').replace(f'"{old}";', f'"{new}";')
-    return re.sub(rf'(?<![\w"$]){re.escape(old)}(?=[.;\s])', new, text)
-
-
-def _prepare_sql(text: str) -> str:
-    # Session-wide settings would outlive the restore on Django's connection: keep them to this transaction,
-    # and leave search_path alone (every name in the dump is qualified; django-tenants tracks search_path).
-    text = re.sub(r"^SET (?!LOCAL)", "SET LOCAL ", text, flags=re.MULTILINE)
-    # psql meta-commands (recent pg_dump brackets its output with \restrict / \unrestrict) are not SQL
-    text = re.sub(r"^\\\S+.*$", "", text, flags=re.MULTILINE)
-    return re.sub(r"^SELECT pg_catalog\.set_config\('search_path'.*$", "", text, flags=re.MULTILINE)
-
-
 @transaction.atomic
-def organization_restore(*, path: str | Path, slug: str | None = None) -> Organization:
-    """Recreate an organization from a backup under its own slug or a new one, in one transaction.
+def organization_restore(
+    *, path: str | Path, slug: str | None = None, database: str | None = None
+) -> Organization:
+    """Recreate an organization from a backup under its own slug or a new one, on the primary or another
+    database (`database`, else NEW_ORGANIZATION_DATABASE), in one transaction (on another database: that
+    database's transaction, committed first; the schema is dropped again if recording the organization on
+    the primary fails).
 
     Refused when a live organization has the slug (409) or its schema name is taken."""
     manifest, public, sql = _read_backup(path)
     slug = validate_slug(slug or manifest["slug"])
+    database = placement.validate_database(database or settings.NEW_ORGANIZATION_DATABASE)
     connection.set_schema_to_public()
     if Organization.objects.filter(slug=slug).exclude(status=OrganizationStatus.DELETED).exists():
         raise SlugTaken(slug=slug)
     schema_name = schema_name_for(slug)
-    if schema_exists(schema_name) or Organization.objects.filter(schema_name=schema_name).exists():
+    with placement.using(database):
+        taken = schema_exists(schema_name)
+    if taken or Organization.objects.filter(schema_name=schema_name).exists():
         raise Conflict("A schema with this name already exists.", code="schema_exists", slug=slug)
 
-    old = manifest["schema_name"]
-    with connection.cursor() as cursor:
-        for kind, text in _segments(sql):
-            if kind == "sql":
-                statements = _prepare_sql(_rename_schema_in_ddl(text, old, schema_name))
-                if statements.strip():
-                    cursor.execute(statements)
-            else:
-                header, _, data = text.partition("\n")
-                header = _rename_schema_in_ddl(header, old, schema_name) + " FROM STDIN"
-                with cursor.cursor.copy(header) as copy:  # type: ignore[attr-defined]
-                    copy.write(data)
-    connection.set_schema_to_public()
+    with placement.using(database), transaction.atomic():
+        schema_replay(sql, old=manifest["schema_name"], new=schema_name)
+    if database != placement.DEFAULT:
+        try:
+            return _restore_rows(public, slug=slug, schema_name=schema_name, database=database)
+        except BaseException:
+            schema_drop(schema_name, database=database)
+            raise
+    return _restore_rows(public, slug=slug, schema_name=schema_name, database=database)
 
+
+def _restore_rows(public: dict[str, Any], *, slug: str, schema_name: str, database: str) -> Organization:
     source = public["organization"]
     status = (
         source["status"] if source["status"] == OrganizationStatus.SUSPENDED else OrganizationStatus.ACTIVE
@@ -303,6 +204,7 @@ def organization_restore(*, path: str | Path, slug: str | None = None) -> Organi
         plan=source["plan"],
         default_currency=source["default_currency"],
         reps_see_all_leads=source["reps_see_all_leads"],
+        database=database,
     )
     Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=organization, is_primary=True)
     if slug == source["slug"]:
@@ -322,7 +224,11 @@ def organization_export(*, organization: Organization, path: str | Path) -> dict
     schema = organization.schema_name
     connection.set_schema_to_public()
     tables: dict[str, Any] = {}
-    with connection.cursor() as cursor, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    with (
+        placement.using(organization.database),
+        connection.cursor() as cursor,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
         cursor.execute(
             "SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position) "
             "FROM information_schema.columns WHERE table_schema = %s GROUP BY table_name ORDER BY table_name",

@@ -5,9 +5,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
+from rest_framework.permissions import SAFE_METHODS
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import json_error
+from shared_apps.organizations import placement
 from shared_apps.organizations.models import OrganizationStatus
 from shared_apps.organizations.routing import organization_for_host
 
@@ -23,6 +25,7 @@ class OrganizationRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        placement.activate(placement.DEFAULT)  # this thread may have served another database's organization
         connection.set_schema_to_public()
         request.tenant = None  # type: ignore[attr-defined]
         host, _port = split_domain_port(request._get_raw_host())  # type: ignore[attr-defined]
@@ -55,6 +58,16 @@ class OrganizationRoutingMiddleware:
             # BASE_DOMAIN and its subdomains), so the rest of Django may trust this Host header.
             raw_host = request._get_raw_host()  # type: ignore[attr-defined]
             request.get_host = lambda: raw_host  # type: ignore[method-assign]
+        if organization.moving_since is not None and request.method not in SAFE_METHODS:
+            response = json_error(
+                503,
+                "organization_moving",
+                "This organization is moving to another database; writes resume in a few seconds.",
+                organization=organization.slug,
+            )
+            response["Retry-After"] = "5"
+            return response
+        placement.activate(organization.database)
         connection.set_tenant(organization)
         request.tenant = organization  # type: ignore[attr-defined]
         request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]

@@ -9,17 +9,20 @@ schema's `django_migrations` answers that for all of them at once; only the orga
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections
 from django_tenants.utils import schema_exists
 
 from shared_apps.core.db import connection
 from shared_apps.core.health import pending_migrations
+from shared_apps.organizations import placement
+from shared_apps.organizations.batch_migrate import migrate_schemas_batch
+from shared_apps.organizations.cloning import template_lock
 from shared_apps.organizations.models import Organization
 
 
@@ -56,13 +59,13 @@ class MigrationReport:
         return lines
 
 
-def organization_schemas() -> list[str]:
-    """Every organization's schema but the template's, deleted ones included (as `migrate_schemas` does)."""
-    return list(
-        Organization.objects.exclude(schema_name__in=["public", settings.TENANT_BASE_SCHEMA])
-        .order_by("id")
-        .values_list("schema_name", flat=True)
-    )
+def organization_schemas(*, database: str | None = None) -> list[str]:
+    """Every organization's schema but the template's, deleted ones included (as `migrate_schemas` does);
+    with `database`, those placed on it only."""
+    organizations = Organization.objects.exclude(schema_name__in=["public", settings.TENANT_BASE_SCHEMA])
+    if database is not None:
+        organizations = organizations.filter(database=database)
+    return list(organizations.order_by("id").values_list("schema_name", flat=True))
 
 
 def _quote(identifier: str) -> str:
@@ -107,74 +110,83 @@ def schemas_behind(schemas: list[str]) -> tuple[list[str], list[str]]:
     return [s for s in schemas if s in behind], missing
 
 
-def _migrate_one(schema: str, verbosity: int) -> tuple[str, str | None]:
-    try:
-        call_command(
-            "migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=verbosity
-        )
-    except Exception as exc:  # one organization failing must not stop the others; reported at the end
-        return schema, f"{type(exc).__name__}: {exc}"
-    finally:
-        connection.set_schema_to_public()
-    return schema, None
-
-
-def _migrate_one_star(args: tuple[str, int]) -> tuple[str, str | None]:
-    return _migrate_one(*args)
+# Schemas per task of a worker process: one migration loader and one connection for them all.
+BATCH_SIZE = 100
 
 
 def migrate_schemas_parallel(
     schemas: list[str], *, workers: int, verbosity: int = 0
 ) -> dict[str, str | None]:
-    """Run `migrate_schemas --schema=<s>` for each schema, `workers` at a time (forked processes)."""
+    """Migrate each schema to the latest migrations, in batches run by `workers` forked processes."""
     if workers <= 1 or len(schemas) <= 1:
-        return dict(_migrate_one(s, verbosity) for s in schemas)
-    # Forked children must not share the parent's socket: close it; each child opens its own.
-    connections.close_all()
+        return dict(migrate_schemas_batch(schemas))
+    # Forked children must not share the parent's sockets: close them; each child opens its own.
+    placement.close_all()
     context = multiprocessing.get_context("fork")
-    # Recycling workers keeps each one's per-connection catalog cache bounded (it grows per schema touched).
-    with context.Pool(processes=workers, maxtasksperchild=100) as pool:
-        results = pool.map(_migrate_one_star, [(s, verbosity) for s in schemas], chunksize=4)
-    return dict(results)
+    # Batches share one migration loader (batch_migrate.py); each closes its connection at the end, which
+    # keeps the per-connection catalog cache bounded (it grows per schema touched).
+    size = max(1, min(BATCH_SIZE, -(-len(schemas) // workers)))
+    batches = [schemas[i : i + size] for i in range(0, len(schemas), size)]
+    with context.Pool(processes=workers) as pool:
+        results = pool.map(functools.partial(migrate_schemas_batch, close=True), batches, chunksize=1)
+    return dict(item for batch in results for item in batch)
 
 
 def migrate_organizations(*, workers: int = 2, dry_run: bool = False, verbosity: int = 0) -> MigrationReport:
-    """Bring public, the template and every organization to the latest migrations. Idempotent.
+    """Bring public, the template and every organization to the latest migrations, on every database
+    organizations are placed on (the primary first). Idempotent."""
+    started = time.perf_counter()
+    report = MigrationReport(dry_run=dry_run)
+    for database in placement.database_aliases():
+        with placement.using(database):
+            _migrate_database(database, report, workers=workers, dry_run=dry_run, verbosity=verbosity)
+    connection.set_schema_to_public()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _migrate_database(
+    database: str, report: MigrationReport, *, workers: int, dry_run: bool, verbosity: int
+) -> None:
+    """One database (active as `default`): its public schema, its template, then its organizations.
 
     The template is migrated before the organizations are compared with it, so it is the reference."""
     from shared_apps.organizations.services import template_ensure
 
-    started = time.perf_counter()
-    report = MigrationReport(dry_run=dry_run)
-    report.public_pending = pending_migrations("public")
-    if report.public_pending and not dry_run:
+    label = "" if database == placement.DEFAULT else f"{database}:"
+    public_pending = pending_migrations("public")
+    report.public_pending += [label + name for name in public_pending]
+    if public_pending and not dry_run:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
     connection.set_schema_to_public()
     if not dry_run:
-        template_ensure()
+        with template_lock():  # clones wait while the template is created (or find it complete)
+            template_ensure(database=database)
     if schema_exists(settings.TENANT_BASE_SCHEMA):
-        report.template_pending = pending_migrations(settings.TENANT_BASE_SCHEMA)
+        template_pending = pending_migrations(settings.TENANT_BASE_SCHEMA)
     else:  # only on a dry run: the template is created above otherwise
-        report.template_pending = ["(the template schema does not exist yet)"]
-    if report.template_pending and not dry_run:
-        call_command(
-            "migrate_schemas",
-            tenant=True,
-            schema_name=settings.TENANT_BASE_SCHEMA,
-            interactive=False,
-            verbosity=verbosity,
-        )
+        template_pending = ["(the template schema does not exist yet)"]
+    report.template_pending += [label + name for name in template_pending]
+    if template_pending and not dry_run:
+        with template_lock():  # no clone reads a half-migrated template (see cloning.py)
+            call_command(
+                "migrate_schemas",
+                tenant=True,
+                schema_name=settings.TENANT_BASE_SCHEMA,
+                interactive=False,
+                verbosity=verbosity,
+            )
     connection.set_schema_to_public()
-    schemas = organization_schemas()
-    report.checked = len(schemas)
+    schemas = organization_schemas(database=database)
+    report.checked += len(schemas)
     if schema_exists(settings.TENANT_BASE_SCHEMA):
-        report.behind, report.missing_schemas = schemas_behind(schemas)
+        behind, missing = schemas_behind(schemas)
     else:
-        report.behind = schemas
-    if report.behind and not dry_run:
-        results = migrate_schemas_parallel(report.behind, workers=workers, verbosity=verbosity)
-        report.migrated = [s for s in report.behind if results.get(s) is None]
-        report.failed = {s: error for s, error in results.items() if error is not None}
+        behind, missing = schemas, []
+    report.behind += behind
+    report.missing_schemas += missing
+    if behind and not dry_run:
+        results = migrate_schemas_parallel(behind, workers=workers, verbosity=verbosity)
+        report.migrated += [s for s in behind if results.get(s) is None]
+        report.failed.update({s: error for s, error in results.items() if error is not None})
     connection.set_schema_to_public()
-    report.seconds = time.perf_counter() - started
-    return report

@@ -84,6 +84,10 @@ class Organization(TenantMixin):
     reps_see_all_leads = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The DATABASES alias its schema lives on (see shared_apps/organizations/placement.py).
+    database = models.CharField(max_length=63, default="default")
+    # Set while the organization is being moved to another database: writes answer 503 until it clears.
+    moving_since = models.DateTimeField(null=True, blank=True)
 
     # Schemas are created (cloned) by the provisioning service inside its transaction, never by save().
     auto_create_schema = False

@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
+from shared_apps.organizations import placement
 from tenant_apps.realtime import conf
 
 T = TypeVar("T")
@@ -31,16 +32,22 @@ def executor() -> ThreadPoolExecutor:
 
 
 async def in_schema(
-    schema: str, fn: Callable[..., T], *args: Any, request_thread: bool = False, **kwargs: Any
+    schema: str,
+    fn: Callable[..., T],
+    *args: Any,
+    request_thread: bool = False,
+    database: str = placement.DEFAULT,
+    **kwargs: Any,
 ) -> T:
-    """Run `fn(*args, **kwargs)` in a pool thread with the organization's schema active. `request_thread`:
-    in the request's own thread instead (under WSGI, where that thread holds the request's connection)."""
+    """Run `fn(*args, **kwargs)` in a pool thread with the organization's schema (on its `database`) active.
+    `request_thread`: in the request's own thread instead (under WSGI, where that thread holds the
+    request's connection)."""
 
     def call() -> T:
         if not request_thread:
             # like a request boundary: drop a connection that broke or outlived CONN_MAX_AGE
             close_old_connections()
-        with schema_context(schema):
+        with placement.using(database), schema_context(schema):
             return fn(*args, **kwargs)
 
     if request_thread:

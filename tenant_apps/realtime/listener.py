@@ -97,8 +97,9 @@ class Subscription:
 
 
 class Listener:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, database: str = "default") -> None:
         self.loop = loop
+        self.database = database  # NOTIFY reaches the sessions of its own database only: one listener each
         self._subscriptions: dict[str, set[Subscription]] = defaultdict(set)
         self._ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -142,7 +143,9 @@ class Listener:
         backoff, connected_before = 0.5, False
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(**connect_params(), autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    **connect_params(self.database), autocommit=True
+                ) as conn:
                     await conn.execute("SET TIME ZONE 'UTC'")
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
                     if connected_before:
@@ -212,8 +215,8 @@ async def _fetch(conn: psycopg.AsyncConnection[Any], schema: str, ids: list[int]
     return events
 
 
-def connect_params() -> dict[str, Any]:
-    database = settings.DATABASES["default"]
+def connect_params(alias: str = "default") -> dict[str, Any]:
+    database = settings.DATABASES[alias]
     params: dict[str, Any] = {
         key: value
         for key, value in (database.get("OPTIONS") or {}).items()
@@ -230,13 +233,14 @@ def connect_params() -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-_listener: Listener | None = None
+_listeners: dict[str, Listener] = {}
 
 
-def get_listener() -> Listener:
-    """This process's listener, bound to the running event loop (a new loop, as in tests, gets a new one)."""
-    global _listener
+def get_listener(database: str = "default") -> Listener:
+    """This process's listener on `database` (where the organization is placed), bound to the running event
+    loop (a new loop, as in tests, gets a new one)."""
     loop = asyncio.get_running_loop()
-    if _listener is None or _listener.loop is not loop:
-        _listener = Listener(loop)
-    return _listener
+    listener = _listeners.get(database)
+    if listener is None or listener.loop is not loop:
+        listener = _listeners[database] = Listener(loop, database)
+    return listener

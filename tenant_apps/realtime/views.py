@@ -42,6 +42,7 @@ from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
 from shared_apps.core.permissions import RolePermission
+from shared_apps.organizations import placement
 from shared_apps.users.apikeys import ApiKeyAuthentication
 from shared_apps.users.authentication import BearerTokenAuthentication
 from shared_apps.users.models import Role
@@ -130,6 +131,7 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
             request,
             reps_see_all_leads=organization.reps_see_all_leads,
             request_thread=not asgi,
+            database=organization.database,
         )
         last_event_id = _last_event_id(request)
     except _Refused as refused:
@@ -137,7 +139,7 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
     if not asgi:
         # under WSGI (runserver) Django would buffer the endless stream and hold a worker forever
         return json_error(501, "asgi_required", "Live updates need the ASGI server (uvicorn, `make up`).")
-    listener = get_listener()
+    listener = get_listener(organization.database)
     if not await listener.wait_ready(conf.value("REALTIME_LISTEN_TIMEOUT_SECONDS")):
         response = json_error(503, "stream_unavailable", "Live updates are unavailable; retry shortly.")
         response["Retry-After"] = "5"
@@ -146,7 +148,13 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
     # open for hours and must not keep it.
     await sync_to_async(connections.close_all)()
     stream = StreamingHttpResponse(
-        _stream(listener=listener, schema=schema, viewer=viewer, last_event_id=last_event_id),
+        _stream(
+            listener=listener,
+            schema=schema,
+            database=organization.database,
+            viewer=viewer,
+            last_event_id=last_event_id,
+        ),
         content_type="text/event-stream",
     )
     stream["Cache-Control"] = "no-cache"
@@ -155,12 +163,19 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
 
 
 async def _stream(
-    *, listener: Listener, schema: str, viewer: Viewer, last_event_id: int | None
+    *,
+    listener: Listener,
+    schema: str,
+    viewer: Viewer,
+    last_event_id: int | None,
+    database: str = placement.DEFAULT,
 ) -> AsyncIterator[bytes]:
     subscription = listener.subscribe(schema)  # before reading the log: nothing committed in between is lost
     try:
         limit = int(conf.value("REALTIME_REPLAY_LIMIT"))
-        replay = await in_schema(schema, selectors.events_after, after_id=last_event_id, limit=limit)
+        replay = await in_schema(
+            schema, selectors.events_after, after_id=last_event_id, limit=limit, database=database
+        )
         chunks = [f"retry: {RETRY_MILLISECONDS}\n: connected\n\n".encode(), *_replayed(replay, viewer)]
         position = replay.position
         chunks.append(frame("ready", {"last_event_id": position}, event_id=position))
@@ -175,7 +190,9 @@ async def _stream(
                 if item is Signal.HEARTBEAT:
                     heartbeat = True
                 elif item is Signal.RESYNC:
-                    replay = await in_schema(schema, selectors.events_after, after_id=position, limit=limit)
+                    replay = await in_schema(
+                        schema, selectors.events_after, after_id=position, limit=limit, database=database
+                    )
                     chunks.extend(_replayed(replay, viewer))
                     position = replay.position
                 elif isinstance(item, Skipped):

@@ -5,9 +5,11 @@ pass their own linters where those are installed."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,132 @@ def test_nginx_site_serves_the_root_and_wildcard_and_streams_sse():
     assert "proxy_set_header Host $host;" in site
     stream = site[site.index("location /api/pipeline/stream") :]
     assert "proxy_buffering off;" in stream[: stream.index("}")]
+
+
+# The oldest Kubernetes the manifests promise to work on, and the newest whose schema the package bundles.
+K8S_VERSIONS = ("1.30.0", "latest")
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_k8s_manifests_validate_against_the_kubernetes_schema(version):
+    """Every document against the official JSON schema (bundled offline by kubernetes-validate), strictly:
+    a misspelt field is an error, not something the API server silently drops."""
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version() if version == "latest" else version
+    docs = k8s_documents()
+    assert len(docs) >= 6
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda web: web["spec"].update(replica=2), "'replica' was unexpected"),
+        (
+            lambda web: web["spec"]["template"]["spec"]["containers"][0].update(
+                ports=[{"containerPort": "80"}]
+            ),
+            "is not of type 'integer'",
+        ),
+    ],
+)
+def test_the_schema_check_catches_a_misspelt_field_or_a_wrong_type(spoil, message):
+    import kubernetes_validate
+
+    web = next(doc for doc in k8s_documents() if doc["kind"] == "Deployment")
+    spoil(web)
+    with pytest.raises(kubernetes_validate.ValidationError, match=re.escape(message)):
+        kubernetes_validate.validate(web, kubernetes_validate.latest_version(), strict=True)
+
+
+def _server_url(database: str) -> str:
+    """A URL for `database` on the server the tests use (TCP or the embedded server's Unix socket)."""
+    from django.conf import settings
+
+    server = settings.DATABASES["default"]
+    credentials = server["USER"] + (f":{server['PASSWORD']}" if server["PASSWORD"] else "")
+    if server["HOST"].startswith("/"):
+        return f"postgres://{credentials}@/{database}?host={server['HOST']}"
+    return f"postgres://{credentials}@{server['HOST']}:{server['PORT'] or 5432}/{database}"
+
+
+def test_entrypoint_migrate_sets_up_a_fresh_database(tmp_path):
+    """The image's `migrate` step, as the compose file and the k8s Job run it, against a new, empty database
+    on the local server (made and dropped here): public schema migrated, the template schema made, and a
+    second run (the next release) has nothing to do."""
+    import uuid
+
+    import psycopg
+    from django.conf import settings
+
+    name = f"lp_entrypoint_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(
+        psycopg.conninfo.make_conninfo(**_libpq(_server_url("postgres"))), autocommit=True
+    )
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DJANGO_", "TEST_", "OTEL_", "PYTEST"))
+        }
+        env.update(
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            SECRET_KEY="entrypoint-test-" + "x" * 50,
+            BASE_DOMAIN="example.test",
+            DATABASE_URL=_server_url(name),
+            REDIS_URL=settings.CACHES["default"]["LOCATION"],
+            LOG_FORMAT="plain",
+            HOME=str(tmp_path),
+        )
+        for _ in range(2):
+            done = subprocess.run(
+                [str(DEPLOY / "entrypoint.sh"), "migrate"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            assert "Platform schema, template and organizations are migrated." in done.stdout
+
+        with psycopg.connect(psycopg.conninfo.make_conninfo(**_libpq(_server_url(name)))) as db:
+            applied = db.execute("SELECT count(*) FROM public.django_migrations").fetchone()
+            assert applied is not None and applied[0] > 20
+            template = settings.TENANT_BASE_SCHEMA
+            rows = db.execute(
+                "SELECT schema_name FROM public.organizations_organization WHERE schema_name = %s", [template]
+            ).fetchall()
+            assert rows == [(template,)]
+            tables = {
+                row[0]
+                for row in db.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [template]
+                )
+            }
+            assert {"leads_lead", "users_user", "django_migrations"} <= tables
+            assert "leads_lead" not in {
+                row[0]
+                for row in db.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+            }
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _libpq(url: str) -> dict[str, str]:
+    from config.settings.base import database_from_url
+
+    parsed = database_from_url(url)
+    params = {"dbname": parsed["NAME"], "user": parsed["USER"], "host": parsed["HOST"]}
+    if parsed["PORT"]:
+        params["port"] = parsed["PORT"]
+    if parsed["PASSWORD"]:
+        params["password"] = parsed["PASSWORD"]
+    return params

@@ -5,10 +5,12 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from shared_apps.core import health
+from shared_apps.organizations import placement
 from tests.conftest import client_for
 
 
@@ -62,6 +64,19 @@ def test_readyz_is_503_when_redis_is_down(public):
     assert response.json()["checks"]["redis"] == "error: ConnectionError"
 
 
+def test_readyz_checks_every_database_organizations_are_placed_on(public, monkeypatch):
+    assert "shard2" in placement.database_aliases()
+    monkeypatch.setitem(settings.DATABASES["shard2"], "PORT", "1")  # nothing listens there
+    placement._wrapper("shard2").close()  # this thread's connection to it: reconnects with the new port
+    try:
+        response = client_for(None).get("/readyz")
+    finally:
+        monkeypatch.undo()
+        placement._wrapper("shard2").close()
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "error: OperationalError"
+
+
 def test_readyz_is_503_when_the_database_is_down(public):
     with mock.patch.object(health, "_check_database", side_effect=OSError("gone")):
         response = client_for(None).get("/readyz")
@@ -77,13 +92,14 @@ def test_migration_check_is_cached(public):
     with mock.patch.object(health, "pending_migrations", return_value=[]) as check:
         client_for(None).get("/readyz")
         client_for(None).get("/readyz")
-    assert check.call_count == 2  # public + template, once
+    databases = len(placement.database_aliases())
+    assert check.call_count == 2 * databases  # public + template of each database, once
     with (
         mock.patch.object(health.time, "monotonic", return_value=10**9),
         mock.patch.object(health, "pending_migrations", return_value=[]) as check,
     ):
         client_for(None).get("/readyz")
-    assert check.call_count == 2
+    assert check.call_count == 2 * databases
 
 
 def test_pending_migrations_finds_an_unrecorded_migration(public):

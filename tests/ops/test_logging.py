@@ -106,3 +106,26 @@ def test_log_format_env_picks_the_formatter():
     assert logging_config("plain", "INFO")["handlers"]["console"]["formatter"] == "plain"
     logging.config.dictConfig(logging_config("json", "WARNING"))  # the config itself is valid
     logging.config.dictConfig(settings.LOGGING)
+
+
+def test_job_lines_name_the_organization_like_request_lines(org, db):
+    """A job's lines carry the organization's slug (not only its schema), so one search by organization finds
+    its requests and its jobs: from the job's meta, or found once per schema when the job starts."""
+    import django_rq
+
+    from shared_apps.core import tracing
+
+    tracing._slugs.clear()
+    job = django_rq.get_queue("default").create_job(_log_in_job, meta={"schema_name": org.schema_name})
+    with tracing.job_span(job):
+        line = json.loads(job.perform())
+    assert (line["organization"], line["schema"], line["job_id"]) == ("acme", org.schema_name, job.id)
+    assert tracing._slugs == {org.schema_name: "acme"}
+
+    given = django_rq.get_queue("default").create_job(
+        _log_in_job, meta={"schema_name": org.schema_name, "organization": "named-at-enqueue"}
+    )
+    assert json.loads(given.perform())["organization"] == "named-at-enqueue"  # no lookup needed
+    public_job = django_rq.get_queue("default").create_job(_log_in_job)
+    with tracing.job_span(public_job):
+        assert "organization" not in json.loads(public_job.perform())

@@ -66,3 +66,33 @@ def test_expired_operator_token_is_refused(operator):
     client = client_for(None, operator)
     AuthToken.objects.filter(user=operator).update(expires_at="2000-01-01T00:00:00Z")
     assert client.get("/metrics").status_code == 401
+
+
+def _boom() -> None:
+    raise RuntimeError("boom")
+
+
+def test_finished_and_failed_jobs_are_counted_by_queue(
+    public, platform_api, run_jobs, django_capture_on_commit_callbacks
+):
+    import django_rq
+
+    def state(found: dict, name: str) -> float:
+        return found[("leadpulse_rq_jobs", (("queue", "low"), ("state", name)))]
+
+    before = samples(platform_api.get("/metrics"))
+    queue = django_rq.get_queue("low")
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.enqueue(print, "ok")
+        queue.enqueue(_boom)
+    assert [job.get_status() for job in run_jobs("low")] == ["finished", "failed"]
+    after = samples(platform_api.get("/metrics"))
+    assert (
+        state(after, "finished") - state(before, "finished"),
+        state(after, "failed") - state(before, "failed"),
+    ) == (
+        1,
+        1,
+    )
+    for job_id in queue.failed_job_registry.get_job_ids() + queue.finished_job_registry.get_job_ids():
+        queue.fetch_job(job_id).delete()

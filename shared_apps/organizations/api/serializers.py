@@ -14,7 +14,18 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organization
-        fields = ["slug", "name", "status", "plan", "default_currency", "domains", "created_at", "deleted_at"]
+        fields = [
+            "slug",
+            "name",
+            "status",
+            "plan",
+            "default_currency",
+            "domains",
+            "database",
+            "moving_since",
+            "created_at",
+            "deleted_at",
+        ]
         read_only_fields = fields
 
 
@@ -25,6 +36,11 @@ class OrganizationCreateSerializer(serializers.Serializer):
     admin_password = serializers.CharField(max_length=200, write_only=True)
     admin_name = serializers.CharField(max_length=200, required=False, default="")
     plan = serializers.ChoiceField(choices=Plan.choices, required=False, default=Plan.FREE)
+    database = serializers.CharField(
+        max_length=63,
+        required=False,
+        help_text="The database alias to place the organization on (default: NEW_ORGANIZATION_DATABASE).",
+    )
 
 
 class OrganizationUpdateSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from shared_apps.core.db import connection
+from shared_apps.organizations import placement
 
 
 class CSVRenderer(BaseRenderer):
@@ -36,8 +37,10 @@ class CSVRenderer(BaseRenderer):
         return b"" if data is None else json.dumps(data, default=str).encode()
 
 
-def _in_schema(schema: str, produce: Callable[[], Iterator[bytes]]) -> Generator[bytes, None, None]:
-    with schema_context(schema):
+def _in_schema(
+    database: str, schema: str, produce: Callable[[], Iterator[bytes]]
+) -> Generator[bytes, None, None]:
+    with placement.using(database), schema_context(schema):
         yield from produce()
 
 
@@ -57,7 +60,7 @@ async def _async(iterator: Generator[bytes, None, None]) -> AsyncIterator[bytes]
 def csv_response(
     request: Request, produce: Callable[[], Iterator[bytes]], filename: str
 ) -> StreamingHttpResponse:
-    iterator = _in_schema(connection.schema_name, produce)
+    iterator = _in_schema(placement.active_database(), connection.schema_name, produce)
     content: Any = _async(iterator) if isinstance(request._request, ASGIRequest) else iterator
     response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

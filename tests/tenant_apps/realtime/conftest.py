@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.core.timeline import timeline_switch
+from shared_apps.organizations import placement
 from shared_apps.users.models import Role, User
 from shared_apps.users.services import token_issue
 from tenant_apps.leads.models import Lead
@@ -52,7 +53,7 @@ def committed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         except BaseException as exc:
             outcome["error"] = exc
         finally:
-            connections.close_all()
+            placement.close_all()  # Django's connections and those to other databases the thread used
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -281,3 +281,45 @@ def test_the_listener_reconnects_and_streams_catch_up_on_what_it_missed(open_str
     frames = stream.events(2)
     assert [frame.json["record_id"] for frame in frames] == [missed, after]
     assert int(frames[0].id) < int(frames[1].id)
+
+
+def test_an_organization_on_another_database_streams_from_that_databases_listener(open_stream, world):
+    from django_tenants.utils import schema_context
+
+    from shared_apps.organizations import placement
+    from shared_apps.organizations.models import Domain, Organization
+    from shared_apps.organizations.services import organization_provision, schema_drop
+    from shared_apps.users.services import token_issue
+    from tests.conftest import PASSWORD
+
+    def provision() -> str:
+        organization_provision(
+            name="Far Away", slug="faraway", admin_email="admin@faraway.test", admin_password=PASSWORD,
+            database="shard2",
+        )  # fmt: skip
+        with placement.using("shard2"), schema_context("org_faraway"):
+            return token_issue(email="admin@faraway.test", password=PASSWORD)[0]
+
+    def far_lead() -> int:
+        with placement.using("shard2"), schema_context("org_faraway"):
+            return services.lead_create(actor=None, name="Far lead", allow_duplicate=True).pk
+
+    def remove() -> None:
+        for organization in Organization.objects.filter(slug="faraway"):
+            schema_drop(organization.schema_name, database="shard2")
+            Domain.objects.filter(tenant=organization).delete()
+            organization.delete(force_drop=False)
+
+    world.tokens["faraway"] = committed(provision)
+    try:
+        far, near = open_stream("faraway", "faraway"), open_stream("acme", "acme")
+        assert far.status == 200, far.response.read()
+        far.until_ready()
+        near.until_ready()
+        lead_id = committed(far_lead)
+        [created] = far.events(1)
+        assert created.event == "lead.created" and created.json["record_id"] == lead_id
+        assert near.quiet_for(heartbeats=2) == []
+        far.close()
+    finally:
+        committed(remove)

@@ -86,7 +86,7 @@ def run_stream(monkeypatch, replays: list[Replay], live: list[Any], chunks: int,
     """Feed `_stream` a replay (then `replays[1:]` on RESYNC) and live items; return its chunks."""
     asked: list[Any] = []
 
-    async def in_schema(schema, fn, *, after_id, limit):
+    async def in_schema(schema, fn, *, after_id, limit, database="default"):
         asked.append(after_id)
         return replays[len(asked) - 1]
 

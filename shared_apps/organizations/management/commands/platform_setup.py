@@ -13,9 +13,10 @@ class Command(BaseCommand):
         verbosity = int(options.get("verbosity", 1))  # type: ignore[call-overload]
         # public, the template, then only the organizations behind it (one query finds them), in parallel
         call_command("migrate_organizations", verbosity=verbosity)
-        # organizations cloned before the constraint-name fix get the template's names too
-        for schema in Organization.objects.exclude(schema_name=settings.TENANT_BASE_SCHEMA).values_list(
-            "schema_name", flat=True
-        ):
-            constraint_names_align(schema)
+        # organizations cloned before the constraint-name fix get the template's names too (one query)
+        constraint_names_align(
+            *Organization.objects.exclude(schema_name=settings.TENANT_BASE_SCHEMA).values_list(
+                "schema_name", flat=True
+            )
+        )
         self.stdout.write(self.style.SUCCESS("Platform schema, template and organizations are migrated."))

@@ -1,0 +1,354 @@
+"""Organizations on several databases: placement, requests and jobs routed by it, moves, migrations,
+backup/restore across databases. `shard2` is a second test database on the same server.
+
+Moves and cross-database provisioning commit on two connections (pg_dump reads committed data), so these
+tests run outside the usual rolled-back test transaction and remove what they create themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from io import StringIO
+from typing import Any
+
+import django_rq
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+from django.utils import timezone
+from django_tenants.utils import schema_context, schema_exists
+from rest_framework.test import APIClient
+
+from shared_apps.core.db import connection
+from shared_apps.core.jobs import enqueue_in_organization, tenant_job
+from shared_apps.organizations import moving, placement
+from shared_apps.organizations.backup import table_counts
+from shared_apps.organizations.migrating import migrate_organizations
+from shared_apps.organizations.models import Domain, Organization
+from shared_apps.organizations.services import database_prepare, organization_provision, schema_drop
+from shared_apps.users.models import AuthToken, User
+from shared_apps.users.services import token_issue
+from tenant_apps.leads.models import Lead
+from tests.conftest import PASSWORD, host_of
+
+SHARD = "shard2"
+
+
+def test_the_second_database_is_a_test_database(shard):
+    # tests/conftest.py makes it for every run
+    name = connections[SHARD].settings_dict["NAME"]
+    assert name == settings.DATABASES[SHARD]["TEST"]["NAME"] and name.startswith("test")
+    assert placement.database_aliases() == ["default", SHARD]
+
+
+@pytest.fixture(scope="module")
+def shard(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        if not connections[SHARD].settings_dict["NAME"].startswith("test"):
+            pytest.fail("the shard2 test database was not set up (run the whole module)")
+        database_prepare(SHARD)
+        yield
+        placement.close_all()  # the test database can only be dropped once nobody is connected
+
+
+@pytest.fixture
+def committed(shard: None, django_db_blocker: Any) -> Iterator[Callable[..., Organization]]:
+    """committed(slug, database) provisions an organization for real; it is removed after the test."""
+    made: list[str] = []
+
+    def provision(slug: str, database: str = SHARD) -> Organization:
+        made.append(slug)
+        return organization_provision(
+            name=slug.title(),
+            slug=slug,
+            admin_email=f"admin@{slug}.test",
+            admin_password=PASSWORD,
+            database=database,
+        )
+
+    with django_db_blocker.unblock():
+        try:
+            yield provision
+        finally:
+            placement.activate(placement.DEFAULT)
+            connection.set_schema_to_public()
+            for organization in Organization.objects.filter(slug__in=made):
+                for database in placement.database_aliases():
+                    schema_drop(organization.schema_name, database=database)
+                Domain.objects.filter(tenant=organization).delete()
+                organization.delete(force_drop=False)
+
+
+def client_of(organization: Organization, admin: str = "") -> APIClient:
+    client = APIClient(HTTP_HOST=host_of(organization))
+    with placement.using(organization.database), schema_context(organization.schema_name):
+        raw, _ = token_issue(email=admin or f"admin@{organization.slug}.test", password=PASSWORD)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def schema_on(database: str, schema: str) -> bool:
+    with placement.using(database):
+        return schema_exists(schema)
+
+
+def lead_names(database: str, schema: str) -> list[str]:
+    with placement.using(database), schema_context(schema):
+        return sorted(Lead.objects.values_list("name", flat=True))
+
+
+def test_provisioning_places_the_schema_on_the_chosen_database(committed):
+    organization = committed("shardco")
+    assert Organization.objects.get(slug="shardco").database == SHARD
+    assert schema_on(SHARD, "org_shardco") and not schema_on("default", "org_shardco")
+    with placement.using(SHARD), schema_context("org_shardco"):
+        assert User.objects.filter(email="admin@shardco.test").exists()
+    assert organization.database == SHARD
+
+
+def test_requests_read_and_write_the_organizations_own_database(committed):
+    primary = committed("homeco", database="default")
+    remote = committed("remoteco")
+    home_client, remote_client = client_of(primary), client_of(remote)
+    # interleaved on one thread and one set of connections: each request sees only its own database
+    pairs = ((remote_client, "Remote lead"), (home_client, "Home lead"), (remote_client, "Two"))
+    for number, (client, name) in enumerate(pairs):
+        response = client.post(
+            "/api/leads/", {"name": name, "email": f"x{number}@example.com"}, format="json"
+        )
+        assert response.status_code == 201, response.content
+    assert lead_names(SHARD, "org_remoteco") == ["Remote lead", "Two"]
+    assert lead_names("default", "org_homeco") == ["Home lead"]
+    listed = remote_client.get("/api/leads/").json()
+    assert sorted(lead["name"] for lead in listed["results"]) == ["Remote lead", "Two"]
+    # the root domain after an organization on another database: the platform is on the primary again
+    assert APIClient(HTTP_HOST=settings.BASE_DOMAIN).get("/healthz").status_code == 200
+    assert placement.active_database() == placement.DEFAULT
+
+
+def test_an_organization_of_one_database_cannot_reach_anothers_data(committed):
+    remote = committed("remoteco")
+    committed("homeco", database="default")
+    remote_client = client_of(remote)
+    remote_client.post("/api/leads/", {"name": "Mine", "email": "m@example.com"}, format="json")
+    # the other organization's host with this organization's token: refused, nothing leaks
+    stranger = APIClient(HTTP_HOST=f"homeco.{settings.BASE_DOMAIN}")
+    stranger.credentials(HTTP_AUTHORIZATION=remote_client._credentials["HTTP_AUTHORIZATION"])
+    assert stranger.get("/api/leads/").status_code == 401
+
+
+@tenant_job
+def where_am_i() -> tuple[str, int]:
+    return connection.settings_dict["NAME"], Lead.objects.count()
+
+
+def test_jobs_run_on_the_organizations_database_even_after_a_move(committed):
+    remote = committed("jobco")
+    client_of(remote).post("/api/leads/", {"name": "Job lead", "email": "j@example.com"}, format="json")
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    job = enqueue_in_organization("org_jobco", where_am_i)
+    moved = enqueue_in_organization("org_jobco", where_am_i)
+    django_rq.get_worker("default", worker_class="rq.SimpleWorker").work(burst=True, max_jobs=1)
+    job.refresh()
+    assert job.return_value() == (settings.DATABASES[SHARD]["TEST"]["NAME"], 1)
+    call_command("org_move", "jobco", "--to", "default", stdout=StringIO())
+    django_rq.get_worker("default", worker_class="rq.SimpleWorker").work(burst=True)
+    moved.refresh()
+    assert moved.return_value() == (connections["primary"].settings_dict["NAME"], 1)
+    assert placement.active_database() == placement.DEFAULT
+
+
+def test_move_copies_verifies_switches_and_drops_the_source(committed):
+    organization = committed("moveco", database="default")
+    client = client_of(organization)
+    for name in ("Ada", "Grace", "Linus"):
+        client.post("/api/leads/", {"name": name, "email": f"{name}@example.com"}, format="json")
+    with schema_context("org_moveco"):
+        lead = Lead.objects.get(name="Ada")
+        before = table_counts("org_moveco")
+
+    out = StringIO()
+    call_command("org_move", "moveco", "--to", SHARD, stdout=out)
+    assert "moved moveco from default to shard2" in out.getvalue()
+    assert Organization.objects.get(slug="moveco").database == SHARD
+    assert not schema_on("default", "org_moveco")
+    with placement.using(SHARD):
+        assert table_counts("org_moveco") == before
+    # the same token, the same ids, now served from the other database; ids keep counting up
+    assert client.get(f"/api/leads/{lead.pk}/").json()["name"] == "Ada"
+    created = client.post("/api/leads/", {"name": "After", "email": "a@example.com"}, format="json")
+    assert created.status_code == 201 and created.json()["id"] > lead.pk
+    stage = client.post(f"/api/leads/{lead.pk}/transition/", {"stage": "CONTACTED"}, format="json")
+    assert stage.status_code == 200, stage.content
+
+    call_command("org_move", "moveco", "--to", "default", stdout=StringIO())
+    assert Organization.objects.get(slug="moveco").database == "default"
+    assert not schema_on(SHARD, "org_moveco")
+    assert lead_names("default", "org_moveco") == ["Ada", "After", "Grace", "Linus"]
+
+
+def test_a_move_whose_copy_does_not_verify_changes_nothing(committed, monkeypatch):
+    organization = committed("badcopy", database="default")
+    client_of(organization).post("/api/leads/", {"name": "Kept", "email": "k@example.com"}, format="json")
+    real_replay = moving.schema_replay
+
+    def lossy_replay(sql: str, *, old: str, new: str) -> None:
+        real_replay(sql, old=old, new=new)
+        with connection.cursor() as cursor:  # a row lost on the way (the target's own transaction)
+            cursor.execute(f'DELETE FROM "{new}".leads_lead')
+
+    monkeypatch.setattr(moving, "schema_replay", lossy_replay)
+    with pytest.raises(CommandError, match="move_verification_failed"):
+        call_command("org_move", "badcopy", "--to", SHARD, stdout=StringIO())
+    organization.refresh_from_db()
+    assert organization.database == "default" and organization.moving_since is None
+    assert not schema_on(SHARD, "org_badcopy")
+    assert lead_names("default", "org_badcopy") == ["Kept"]
+
+
+def test_writes_answer_503_while_the_organization_is_moving_and_reads_go_on(committed):
+    organization = committed("frozenco")
+    client = client_of(organization)
+    Organization.objects.filter(pk=organization.pk).update(moving_since=timezone.now())
+    Organization.objects.get(pk=organization.pk).save()  # drops the cached route like a move does
+    refused = client.post("/api/leads/", {"name": "Late", "email": "l@example.com"}, format="json")
+    assert refused.status_code == 503 and refused["Retry-After"] == "5"
+    assert refused.json()["code"] == "organization_moving"
+    assert client.get("/api/leads/").status_code == 200
+    assert lead_names(SHARD, "org_frozenco") == []
+
+
+def test_a_write_waiting_on_the_moves_lock_fails_instead_of_landing_in_the_old_copy(committed):
+    organization = committed("racer", database="default")
+    client_of(organization).post("/api/leads/", {"name": "Before", "email": "b@example.com"}, format="json")
+    outcome: dict[str, Any] = {}
+
+    def late_writer() -> None:
+        # a request past the freeze check just before it was set, writing once the move holds its lock
+        try:
+            with connection.cursor() as cursor:
+                for _ in range(500):
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'org_racer' "
+                        "AND c.relname = 'leads_lead' AND l.mode = 'ExclusiveLock' AND l.granted"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.01)
+                else:
+                    outcome["never_locked"] = True
+                    return
+                cursor.execute("UPDATE org_racer.leads_lead SET name = 'Late'")
+                outcome["written"] = True
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=late_writer)
+    thread.start()
+    call_command("org_move", "racer", "--to", SHARD, stdout=StringIO())
+    thread.join(30)
+    assert "never_locked" not in outcome and "written" not in outcome
+    assert "error" in outcome  # the table it waited for is gone: the write failed loudly
+    assert Organization.objects.get(slug="racer").database == SHARD
+    assert lead_names(SHARD, "org_racer") == ["Before"]
+    assert not schema_on("default", "org_racer")
+
+
+def test_moves_are_refused_for_unknown_targets_and_no_ops(committed):
+    committed("stayco")
+    with pytest.raises(CommandError, match="invalid_choice"):
+        call_command("org_move", "stayco", "--to", "nowhere", stdout=StringIO())
+    with pytest.raises(CommandError, match="already_there"):
+        call_command("org_move", "stayco", "--to", SHARD, stdout=StringIO())
+
+
+def test_migrate_organizations_brings_every_database_level(committed):
+    committed("behindco")
+    with placement.using(SHARD), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM org_behindco.django_migrations WHERE app = 'accounts' "
+            "AND name = '0003_alter_account_merged_into'"
+        )
+    report = migrate_organizations(workers=1)
+    assert "org_behindco" in report.behind and "org_behindco" in report.migrated
+    assert not report.failed
+    assert migrate_organizations(workers=1).behind == []
+
+
+def test_backup_restores_into_another_database_under_a_new_slug(committed, tmp_path):
+    source = committed("backco", database="default")
+    client_of(source).post("/api/leads/", {"name": "Saved", "email": "s@example.com"}, format="json")
+    path = str(tmp_path / "backco.tar.gz")
+    call_command("org_backup", "backco", path, stdout=StringIO())
+    out = StringIO()
+    try:
+        call_command("org_restore", path, "--slug", "backco2", "--database", SHARD, stdout=out)
+        assert "on shard2" in out.getvalue()
+        restored = Organization.objects.get(slug="backco2")
+        assert restored.database == SHARD
+        assert lead_names(SHARD, "org_backco2") == ["Saved"]
+        assert (
+            client_of(restored, "admin@backco.test").get("/api/leads/").json()["results"][0]["name"]
+            == "Saved"
+        )
+    finally:
+        for organization in Organization.objects.filter(slug="backco2"):
+            schema_drop(organization.schema_name, database=SHARD)
+            Domain.objects.filter(tenant=organization).delete()
+            organization.delete(force_drop=False)
+
+
+def test_operators_choose_the_database_when_creating_and_see_it(committed):
+    operator = User.objects.create_superuser("placement-ops@platform.test", PASSWORD)
+    try:
+        raw, _ = token_issue(email=operator.email, password=PASSWORD, require_staff=True)
+        client = APIClient(HTTP_HOST=settings.BASE_DOMAIN)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        body = {"name": "Api Co", "slug": "apico", "admin_email": "a@apico.test", "admin_password": PASSWORD}
+        refused = client.post("/api/platform/organizations/", {**body, "database": "nowhere"}, format="json")
+        assert refused.status_code == 400 and "database" in refused.json()["errors"]
+        assert not Organization.objects.filter(slug="apico").exists()
+        created = client.post("/api/platform/organizations/", {**body, "database": SHARD}, format="json")
+        assert created.status_code == 201, created.content
+        assert created.json()["database"] == SHARD
+        assert schema_on(SHARD, "org_apico")
+    finally:
+        for organization in Organization.objects.filter(slug="apico"):
+            schema_drop(organization.schema_name, database=SHARD)
+            Domain.objects.filter(tenant=organization).delete()
+            organization.delete(force_drop=False)
+        # the public schema has no activities table for Django's cascade to look into
+        AuthToken.objects.filter(user_id=operator.pk)._raw_delete(AuthToken.objects.db)
+        User.objects.filter(pk=operator.pk)._raw_delete(User.objects.db)
+
+
+def test_a_placed_connection_draws_from_its_own_databases_pool(shard, monkeypatch):
+    # DB_POOL=1 gives every alias a psycopg pool, which Django keys by alias; the placed wrapper is
+    # named "default" and must still get the second database's pool, not the primary's.
+    for alias in ("default", SHARD):
+        options = {**settings.DATABASES[alias]["OPTIONS"], "pool": {"min_size": 0, "max_size": 1}}
+        monkeypatch.setitem(settings.DATABASES[alias], "OPTIONS", options)
+        monkeypatch.setitem(settings.DATABASES[alias], "CONN_MAX_AGE", 0)
+    wrapper = connections.create_connection(SHARD)
+    placed = placement._placed_class(type(wrapper))
+    wrapper.__class__ = placed
+    wrapper.placement_alias, wrapper.alias = SHARD, "default"
+    try:
+        wrapper.pool.open()
+        with wrapper.pool.connection() as raw:
+            assert (
+                raw.execute("SELECT current_database()").fetchone()[0]
+                == (settings.DATABASES[SHARD]["TEST"]["NAME"])
+            )
+        assert wrapper.pool is not type(wrapper)._connection_pools.get("default")
+    finally:
+        wrapper.close_pool()
+    assert SHARD not in type(wrapper)._connection_pools
