@@ -38,8 +38,9 @@ def main() -> None:
     from config.devenv import ensure_database
 
     east = _east_url()
-    ensure_database(east)
+    # before anything imports the settings module (ensure_database does): DATABASES is read once
     os.environ["DATABASES_EXTRA"] = f"east={east}"
+    ensure_database(east)
     setup_django(SUFFIX)
     logging.disable(logging.INFO)
     from django.conf import settings

@@ -75,7 +75,7 @@ def ensure_database(url: str) -> None:
     """Create the database named in the URL if it does not exist (the server's `postgres` DB must)."""
     import psycopg
 
-    from config.settings.base import database_from_url
+    from config.dburl import database_from_url
 
     settings = database_from_url(url)
     params = {

@@ -57,8 +57,14 @@ def _second_database_setup() -> str | None:
     test_name = settings.DATABASES[SECOND_DATABASE]["TEST"]["NAME"]
     created = None
     if second.settings_dict["NAME"] != test_name:
+        # Created empty (Django's create_test_db would run django-tenants' migrate for every organization
+        # of the primary against it); database_prepare migrates it for real.
         created = second.settings_dict["NAME"]
-        second.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        with second._nodb_cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{test_name}"')
+            cursor.execute(f'CREATE DATABASE "{test_name}"')
+        settings.DATABASES[SECOND_DATABASE]["NAME"] = test_name
+        second.settings_dict["NAME"] = test_name
     database_prepare(SECOND_DATABASE)
     placement.close_all()
     return created

@@ -36,3 +36,27 @@ def test_allowed_hosts_follow_the_base_domain():
         check=True,
     )
     assert result.stdout.strip() == "['crm.example.com', '.crm.example.com']"
+
+
+def test_databases_extra_names_each_database_and_refuses_what_it_cannot_read():
+    import pytest
+
+    from config.dburl import databases_extra
+
+    parsed = databases_extra("east=postgres://u@db-east:5433/crm, west=postgres://u@/crm?host=/run/pg")
+    assert sorted(parsed) == ["east", "west"]
+    assert (parsed["east"]["HOST"], parsed["east"]["PORT"], parsed["east"]["NAME"]) == (
+        "db-east",
+        "5433",
+        "crm",
+    )
+    assert parsed["west"]["HOST"] == "/run/pg"
+    assert databases_extra("") == {}
+    for bad in (
+        "postgres://nohost",
+        "default=postgres://x/y",
+        "primary=postgres://x/y",
+        "9east=postgres://x/y",
+    ):
+        with pytest.raises(ValueError, match="DATABASES_EXTRA"):
+            databases_extra(bad)

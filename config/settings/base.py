@@ -1,34 +1,16 @@
 """Settings shared by every environment. Everything an operator may change comes from the environment."""
 
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import environ
 
+from config.dburl import database_from_url, databases_extra
 from shared_apps.core.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
-
-
-def database_from_url(url: str) -> dict:
-    """Parse DATABASE_URL, including a Unix-socket host given as `?host=/path` (the embedded server)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    return {
-        "ENGINE": "django_tenants.postgresql_backend",
-        "NAME": parts.path.lstrip("/") or "leadpulse",
-        "USER": parts.username or "postgres",
-        "PASSWORD": parts.password or "",
-        "HOST": query.pop("host", None) or parts.hostname or "",
-        "PORT": str(parts.port or ""),
-        "OPTIONS": query,
-        # Recycle connections: each schema touched grows the connection's catalog cache.
-        "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=300),
-        "CONN_HEALTH_CHECKS": True,
-    }
 
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -40,17 +22,6 @@ BASE_DOMAIN = env("BASE_DOMAIN", default="localhost").lower().strip(".")
 ALLOWED_HOSTS_EXTRA = env.list("ALLOWED_HOSTS_EXTRA", default=[])
 
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *ALLOWED_HOSTS_EXTRA]
-
-
-def databases_extra(value: str) -> dict[str, dict]:
-    """DATABASES_EXTRA: `alias=postgres://...` pairs, separated by spaces or commas."""
-    extra = {}
-    for pair in value.replace(",", " ").split():
-        alias, _, url = pair.partition("=")
-        if not alias.isidentifier() or not url or alias in ("default", "primary"):
-            raise ValueError(f"DATABASES_EXTRA: expected alias=postgres://..., got {pair!r}")
-        extra[alias] = database_from_url(url)
-    return extra
 
 
 DATABASES = {

@@ -60,15 +60,25 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def table_counts(schema: str) -> dict[str, int]:
-    with connection.cursor() as cursor:
+def table_counts(schema: str, *, on: Any = None) -> dict[str, int]:
+    """Exact row counts of every table of `schema`, on the active database or on connection `on`."""
+    with (on or connection).cursor() as cursor:
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", [schema])
         tables = [row[0] for row in cursor.fetchall()]
-        counts = {}
-        for table in tables:
-            cursor.execute(f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)}")  # noqa: S608
-            counts[table] = int(cursor.fetchone()[0])
-    return counts
+        if not tables:
+            return {}
+        # one statement: a round trip per table adds up on a remote database
+        cursor.execute(
+            " UNION ALL ".join(
+                f"SELECT {_literal(table)}, count(*) FROM {_quote(schema)}.{_quote(table)}"  # noqa: S608
+                for table in tables
+            )
+        )
+        return {str(table): int(count) for table, count in cursor.fetchall()}
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _public_rows(organization: Organization) -> dict[str, Any]:

@@ -1,17 +1,20 @@
-"""Moving an organization to another database (see placement.py).
+"""Moving an organization to another database (see placement.py and docs/placement.md).
 
+0. Before anything is frozen, the schema's structure (tables, indexes, constraints, triggers, from a
+   schema-only pg_dump) is replayed on the target in a transaction of a session of its own, left open:
+   nobody sees it, and the freeze below holds only the rows.
 1. Freeze: `moving_since` is set, so the organization's hosts answer writes with 503 + Retry-After (reads
    go on) and its jobs wait (placement.job_database).
 2. On the source database, in one transaction, every table of the schema is locked IN EXCLUSIVE MODE: that
    waits for writes already under way and blocks late ones, while reads (and pg_dump) go on.
-3. The schema is dumped with pg_dump and replayed on the target in the target's own transaction; row counts
-   of every table are compared on both sides before that transaction commits (a mismatch rolls it back and
-   the organization stays where it was).
+3. The rows are dumped (data-only pg_dump, triggers disabled while they load: they ran on the source) and
+   loaded into the target's open transaction; the row counts of every table are compared on both sides,
+   then the target commits (a mismatch rolls it back and the organization stays where it was).
 4. The placement is switched on the primary (and the freeze lifted), then the source schema is dropped in
    the locking transaction: a write that was waiting on the lock fails (the table is gone) instead of
    landing in a copy nobody reads.
 
-The freeze lasts as long as the copy: seconds for an ordinary organization (bench/placement.py).
+The freeze lasts as long as the rows take to copy: bench/placement.py measures it.
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Conflict
-from shared_apps.organizations import placement
-from shared_apps.organizations.backup import schema_dump, schema_replay, table_counts
+from shared_apps.organizations import pgdump, placement
+from shared_apps.organizations.backup import table_counts
 from shared_apps.organizations.exceptions import StatusChangeNotAllowed
 from shared_apps.organizations.models import Domain, Organization, OrganizationStatus
 from shared_apps.organizations.routing import forget_hosts
@@ -88,32 +91,44 @@ def organization_move(*, organization: Organization, to: str) -> MoveReport:
             )
 
     report = MoveReport(slug=organization.slug, source=source, target=to)
-    frozen_at = time.perf_counter()
-    _freeze(organization, timezone.now())
+    with placement.using(source):
+        structure = pgdump.prepared_segments(
+            pgdump.dump_schema(schema, extra_args=["--schema-only"]).decode()
+        )
+    target = connections.create_connection(to)  # a session of its own: its transaction spans the steps
     copied = switched = False
     try:
-        with placement.using(source), transaction.atomic():
-            _lock_schema(schema)
-            counts = table_counts(schema)
-            copy_started = time.perf_counter()
-            dump = schema_dump(schema)
-            with placement.using(to), transaction.atomic():
-                schema_replay(dump.decode(), old=schema, new=schema)
-                if table_counts(schema) != counts:
+        target.set_autocommit(False)
+        with target.cursor() as cursor:
+            pgdump.replay(cursor, structure, old=schema, new=schema)
+        frozen_at = time.perf_counter()
+        _freeze(organization, timezone.now())
+        try:
+            with placement.using(source), transaction.atomic():
+                _lock_schema(schema)
+                counts = table_counts(schema)
+                copy_started = time.perf_counter()
+                rows = pgdump.dump_schema(schema, extra_args=["--data-only", "--disable-triggers"])
+                with target.cursor() as cursor:
+                    pgdump.replay(cursor, pgdump.prepared_segments(rows.decode()), old=schema, new=schema)
+                if table_counts(schema, on=target) != counts:
                     raise MoveVerificationFailed(slug=organization.slug, database=to)
-            copied = True
-            report.copy_seconds = time.perf_counter() - copy_started
-            # On the primary; when the source is the primary this is part of the locking transaction.
-            Organization.objects.filter(pk=organization.pk).update(database=to, moving_since=None)
-            switched = source != placement.DEFAULT
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    except BaseException:
-        if copied and not switched:  # the copy was committed but the organization never pointed at it
-            schema_drop(schema, database=to)
-        if not switched:
-            _freeze(organization, None)
-        raise
+                target.commit()
+                copied = True
+                report.copy_seconds = time.perf_counter() - copy_started
+                # On the primary; when the source is the primary this is part of the locking transaction.
+                Organization.objects.filter(pk=organization.pk).update(database=to, moving_since=None)
+                switched = source != placement.DEFAULT
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        except BaseException:
+            if copied and not switched:  # the copy was committed but the organization never pointed at it
+                schema_drop(schema, database=to)
+            if not switched:
+                _freeze(organization, None)
+            raise
+    finally:
+        target.close()  # rolls back whatever was not committed
     forget_hosts(Domain.objects.filter(tenant_id=organization.pk).values_list("domain", flat=True))
     report.frozen_seconds = time.perf_counter() - frozen_at
     report.counts = counts

@@ -24,8 +24,10 @@ from typing import Any
 from asgiref.local import Local
 from django.apps import apps
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db import connections
 from django.db.models import Model
+from django.dispatch import receiver
 
 from shared_apps.core.db import connection as tenant_connection
 from shared_apps.core.errors import InvalidInput
@@ -88,6 +90,14 @@ def activate(alias: str) -> None:
     if connections[DEFAULT].in_atomic_block:
         raise RuntimeError("cannot switch databases inside a transaction")
     _switch(alias)
+
+
+@receiver(request_finished)
+def _request_finished(**kwargs: Any) -> None:
+    """The response is closed (a streamed one too): whatever the thread does next starts on the primary,
+    not on the database of the organization it just served."""
+    if active_database() != DEFAULT and not connections[DEFAULT].in_atomic_block:
+        _switch(DEFAULT)
 
 
 def _switch(alias: str) -> None:

@@ -294,7 +294,7 @@ def test_entrypoint_migrate_sets_up_a_fresh_database(tmp_path):
 
 
 def _libpq(url: str) -> dict[str, str]:
-    from config.settings.base import database_from_url
+    from config.dburl import database_from_url
 
     parsed = database_from_url(url)
     params = {"dbname": parsed["NAME"], "user": parsed["USER"], "host": parsed["HOST"]}

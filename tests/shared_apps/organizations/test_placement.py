@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from shared_apps.core.db import connection
 from shared_apps.core.jobs import enqueue_in_organization, tenant_job
-from shared_apps.organizations import moving, placement
+from shared_apps.organizations import pgdump, placement
 from shared_apps.organizations.backup import table_counts
 from shared_apps.organizations.migrating import migrate_organizations
 from shared_apps.organizations.models import Domain, Organization
@@ -195,14 +195,16 @@ def test_move_copies_verifies_switches_and_drops_the_source(committed):
 def test_a_move_whose_copy_does_not_verify_changes_nothing(committed, monkeypatch):
     organization = committed("badcopy", database="default")
     client_of(organization).post("/api/leads/", {"name": "Kept", "email": "k@example.com"}, format="json")
-    real_replay = moving.schema_replay
+    real_replay = pgdump.replay
 
-    def lossy_replay(sql: str, *, old: str, new: str) -> None:
-        real_replay(sql, old=old, new=new)
-        with connection.cursor() as cursor:  # a row lost on the way (the target's own transaction)
-            cursor.execute(f'DELETE FROM "{new}".leads_lead')
+    def lossy_replay(cursor: Any, prepared: list, *, old: str, new: str) -> None:
+        real_replay(cursor, prepared, old=old, new=new)
+        if any(kind == "copy" and "leads_lead" in text.partition("\n")[0] for kind, text in prepared):
+            cursor.execute(
+                f'DELETE FROM "{new}".leads_lead'
+            )  # a row lost on the way, in the target's transaction
 
-    monkeypatch.setattr(moving, "schema_replay", lossy_replay)
+    monkeypatch.setattr(pgdump, "replay", lossy_replay)
     with pytest.raises(CommandError, match="move_verification_failed"):
         call_command("org_move", "badcopy", "--to", SHARD, stdout=StringIO())
     organization.refresh_from_db()
@@ -352,3 +354,12 @@ def test_a_placed_connection_draws_from_its_own_databases_pool(shard, monkeypatc
     finally:
         wrapper.close_pool()
     assert SHARD not in type(wrapper)._connection_pools
+
+
+def test_after_a_request_the_thread_is_back_on_the_primary(committed):
+    remote = committed("afterco")
+    assert client_of(remote).get("/api/leads/").status_code == 200
+    # code running after the response on the same thread (a test, a command) must not be on `shard2`
+    assert placement.active_database() == placement.DEFAULT
+    assert connection.settings_dict["NAME"] == connections["primary"].settings_dict["NAME"]
+    assert schema_on("default", "org_acme")
