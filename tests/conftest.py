@@ -31,7 +31,7 @@ TEST_ORGANIZATIONS = {"acme": "Acme Test", "globex": "Globex Test"}
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     with django_db_blocker.unblock():
-        created = _second_database_setup()
+        _second_database("create")
         connection.set_schema_to_public()
         template_ensure()
         for slug, name in TEST_ORGANIZATIONS.items():
@@ -40,34 +40,28 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
                     name=name, slug=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD
                 )
     yield
-    if created is not None:
-        with django_db_blocker.unblock():
-            placement.close_all()
-            connections[SECOND_DATABASE].creation.destroy_test_db(created, verbosity=0)
+    with django_db_blocker.unblock():
+        _second_database("drop")
 
 
 SECOND_DATABASE = "shard2"
 
 
-def _second_database_setup() -> str | None:
+def _second_database(action: str) -> None:
     """Every test sees two databases organizations can be placed on (migrate_organizations goes through
-    both): the second one's test database is made here when pytest-django did not make it (no test of the
-    run asked for it by name). Returns the original name when it was made here, to destroy it after."""
+    both). The second one's test database is made empty here, for every run (Django's create_test_db would
+    run django-tenants' migrate for every organization of the primary against it), and migrated for real by
+    database_prepare; it is dropped at the end."""
     second = connections[SECOND_DATABASE]
-    test_name = settings.DATABASES[SECOND_DATABASE]["TEST"]["NAME"]
-    created = None
-    if second.settings_dict["NAME"] != test_name:
-        # Created empty (Django's create_test_db would run django-tenants' migrate for every organization
-        # of the primary against it); database_prepare migrates it for real.
-        created = second.settings_dict["NAME"]
-        with second._nodb_cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{test_name}"')
-            cursor.execute(f'CREATE DATABASE "{test_name}"')
-        settings.DATABASES[SECOND_DATABASE]["NAME"] = test_name
-        second.settings_dict["NAME"] = test_name
-    database_prepare(SECOND_DATABASE)
+    name = settings.DATABASES[SECOND_DATABASE]["TEST"]["NAME"]
     placement.close_all()
-    return created
+    with second._nodb_cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if action == "create":
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    if action == "create":
+        database_prepare(SECOND_DATABASE)
+        placement.close_all()
 
 
 @pytest.fixture(autouse=True)

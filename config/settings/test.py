@@ -25,6 +25,10 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 
 # Separate names let several test runs share one server (parallel work on one machine).
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_leadpulse")}
+# The name itself is the test database's too: a run in which no test asks pytest-django for the database
+# (a module whose tests all manage their own transactions) must fail to connect, never reach the data of
+# the database DATABASE_URL names.
+DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
 # A second database on the same server for placement and moves (tests/shared_apps/organizations).
 DATABASES.setdefault(
     "shard2",
@@ -33,7 +37,7 @@ DATABASES.setdefault(
 # Created empty: Django's own `migrate` on an alias other than "default" records every migration while
 # django-tenants' router skips them all; placement.database_prepare migrates it for real.
 DATABASES["shard2"]["TEST"] = {"NAME": f"{DATABASES['default']['TEST']['NAME']}_shard2", "MIGRATE": False}
-DATABASES["primary"]["TEST"] = {"MIRROR": "default"}
+DATABASES["primary"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
 # The suite makes many requests per member; throttling has its own tests with small limits.
 THROTTLE_RATES_BY_PLAN = {plan: "100000/min" for plan in ("free", "team", "business", "enterprise")}

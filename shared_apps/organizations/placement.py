@@ -104,12 +104,18 @@ def _switch(alias: str) -> None:
     current = active_database()
     if current == DEFAULT:
         _state.primary = connections[DEFAULT]
+        # whatever this thread had under `primary` (a never-used wrapper; the test runner may have wrapped
+        # its methods), put back when the primary is active again
+        _state.primary_slot = getattr(connections._connections, PRIMARY, None)
     primary = _state.primary
     if alias == DEFAULT:
         connections[DEFAULT] = primary
         # `primary` names the primary's wrapper only while another database is active: the same object
         # under two names would confuse whatever treats aliases as distinct connections (the test runner)
-        if PRIMARY in connections.settings:
+        slot = getattr(_state, "primary_slot", None)
+        if slot is not None:
+            connections[PRIMARY] = slot
+        else:
             with suppress(AttributeError):
                 del connections[PRIMARY]
     else:

@@ -38,8 +38,10 @@ from tests.conftest import PASSWORD, host_of
 SHARD = "shard2"
 
 
-def test_the_second_database_is_a_test_database(shard):
-    # tests/conftest.py makes it for every run
+@pytest.mark.django_db  # so that pytest-django sets up the test database when this module runs alone
+def test_the_second_database_is_a_test_database():
+    # tests/conftest.py makes it for every run; no placement switch here (the test runner wraps this
+    # test's connections, the others below run outside its transactions)
     name = connections[SHARD].settings_dict["NAME"]
     assert name == settings.DATABASES[SHARD]["TEST"]["NAME"] and name.startswith("test")
     assert placement.database_aliases() == ["default", SHARD]
