@@ -121,8 +121,9 @@ PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
 
 MIDDLEWARE = [
-    "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
+    # first, so the routing middleware's own answers (unknown host, suspended, moving) are logged and counted
     "shared_apps.core.logging.RequestContextMiddleware",  # request id, access log, request metrics
+    "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
     "shared_apps.core.connections.ConnectionRecycleMiddleware",  # DB_CONN_MAX_SCHEMAS, when the response ends
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -84,7 +84,12 @@ class RequestContextMiddleware:
             response = self.get_response(request)
             duration = time.perf_counter() - start
             route = route_of(request)
-            fields.update(route=route, member_id=member_id_of(request))
+            tenant = getattr(request, "tenant", None)  # set by the routing middleware, which runs after this
+            fields.update(
+                route=route,
+                member_id=member_id_of(request),
+                organization=tenant.slug if tenant is not None else None,
+            )
             response[REQUEST_ID_HEADER] = fields["request_id"]
             access_log.info(
                 "%s %s %s",

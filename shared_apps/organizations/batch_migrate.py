@@ -81,9 +81,15 @@ class _Migrator:
 
     def migrate(self, schema: str) -> None:
         connection = self.connection
-        connection.set_schema(schema, include_public=False)
-        self.executor.recorder._has_table = False  # type: ignore[attr-defined]  # it remembers the previous schema's answer
-        self.executor.recorder.ensure_schema()  # (a schema without django_migrations gets it here)
+        # Whether django_migrations exists, by name: the recorder asks the introspection's table list, which
+        # scans every relation of the database (0.24 s per schema at 1,000 organizations).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [f"{_quote(schema)}.django_migrations"])
+            has_table = cursor.fetchone()[0] is not None
+        self.executor.recorder._has_table = has_table  # type: ignore[attr-defined]
+        if not has_table:  # its run creates the table (in the schema, not public)
+            connection.set_schema(schema, include_public=False)
+            self.executor.recorder.ensure_schema()
         connection.set_schema(schema)
         loader = self.executor.loader
         loader.applied_migrations = self.executor.recorder.applied_migrations()  # type: ignore[assignment]

@@ -9,6 +9,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import json_error
+from shared_apps.core.logging import bind
 from shared_apps.organizations import placement
 from shared_apps.organizations.models import OrganizationStatus
 from shared_apps.organizations.routing import organization_for_host
@@ -69,6 +70,7 @@ class OrganizationRoutingMiddleware:
             return response
         placement.activate(organization.database)
         connection.set_tenant(organization)
+        bind(organization=organization.slug)  # the request's later log lines name it
         request.tenant = organization  # type: ignore[attr-defined]
         request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]
         return self.get_response(request)

@@ -67,6 +67,19 @@ def test_root_domain_and_unknown_routes_are_logged(public, access_lines):
     assert line["route"] == "unmatched" and line["status"] == 404
 
 
+def test_answers_of_the_routing_middleware_are_logged_and_counted(public, access_lines):
+    from shared_apps.core import metrics
+
+    counted = metrics.REQUESTS.labels(route="unmatched", method="GET", status="404")
+    before = counted._value.get()
+    response = client_for(None).get("/api/leads/", HTTP_HOST=f"nobody.{settings.BASE_DOMAIN}")
+    assert response.status_code == 404 and response.json()["code"] == "organization_not_found"
+    [line] = access_lines()
+    assert line["status"] == 404 and line["organization"] is None and line["route"] == "unmatched"
+    assert response["X-Request-ID"] == line["request_id"]
+    assert counted._value.get() == before + 1
+
+
 def test_other_log_lines_of_a_request_carry_its_id(org):
     seen: list[dict] = []
 
