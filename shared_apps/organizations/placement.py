@@ -106,7 +106,7 @@ def _switch(alias: str) -> None:
         _state.primary = connections[DEFAULT]
         # whatever this thread had under `primary` (a never-used wrapper; the test runner may have wrapped
         # its methods), put back when the primary is active again
-        _state.primary_slot = getattr(connections._connections, PRIMARY, None)
+        _state.primary_slot = getattr(connections._connections, PRIMARY, None)  # type: ignore[attr-defined]
     primary = _state.primary
     if alias == DEFAULT:
         connections[DEFAULT] = primary
