@@ -309,3 +309,15 @@ def test_constraint_names_of_older_clones_are_aligned_in_one_pass(org, other_org
     assert constraint_names_align(org.schema_name, other_org.schema_name) == 1
     assert constraint_names_align(org.schema_name, other_org.schema_name) == 0
     assert catalog(org.schema_name)["constraints"] == catalog(TEMPLATE)["constraints"]
+
+
+def test_migrate_organizations_captures_the_template_so_no_clone_pays_for_it(dumps):
+    from django.core.cache import caches
+
+    from shared_apps.organizations import placement
+
+    caches["platform"].clear()
+    migrate_organizations(workers=1)
+    assert dumps == [TEMPLATE] * len(placement.database_aliases())  # one capture per database
+    provision("after-migrate")
+    assert dumps == [TEMPLATE] * len(placement.database_aliases())
