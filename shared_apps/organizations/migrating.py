@@ -80,7 +80,8 @@ def _literal(value: str) -> str:
 
 
 def schemas_behind(schemas: list[str]) -> tuple[list[str], list[str]]:
-    """(schemas missing a migration the template has applied, schemas that do not exist), in two queries.
+    """(schemas missing a migration the template has applied, schemas that do not exist), in one query
+    plus one per LEVEL_CHECK_CHUNK schemas.
 
     A schema without a `django_migrations` table is behind (its run creates the table); a schema that
     does not exist at all cannot be migrated and is reported instead."""
@@ -97,20 +98,27 @@ def schemas_behind(schemas: list[str]) -> tuple[list[str], list[str]]:
         missing = [s for s in schemas if s not in existing]
         with_table = [s for s in schemas if existing.get(s)]
         behind = {s for s in schemas if s in existing and not existing[s]}
-        if with_table:
-            # Rows are compared by (app, name); rows a schema has beyond the template's do not matter.
-            # Identifiers and literals are quoted; the names come from the Organization table.
-            branch = "SELECT {} AS s, app, name FROM {}.django_migrations"
-            union = " UNION ALL ".join(branch.format(_literal(s), _quote(s)) for s in with_table)
-            query = (
-                "WITH t AS (SELECT app, name FROM {}.django_migrations), m AS ({}) "
-                "SELECT m.s, count(*) FROM m JOIN t ON t.app = m.app AND t.name = m.name GROUP BY m.s "
-                "HAVING count(*) = (SELECT count(*) FROM t)"
-            )
+        # Rows are compared by (app, name); rows a schema has beyond the template's do not matter.
+        # Identifiers and literals are quoted; the names come from the Organization table. One query per
+        # LEVEL_CHECK_CHUNK schemas: planning one UNION ALL of every schema grows faster than linearly (123 s
+        # for 5,000 against 1.6 s in chunks of 500) and locks every schema's table at once.
+        branch = "SELECT {} AS s, app, name FROM {}.django_migrations"
+        query = (
+            "WITH t AS (SELECT app, name FROM {}.django_migrations), m AS ({}) "
+            "SELECT m.s, count(*) FROM m JOIN t ON t.app = m.app AND t.name = m.name GROUP BY m.s "
+            "HAVING count(*) = (SELECT count(*) FROM t)"
+        )
+        level: set[str] = set()
+        for start in range(0, len(with_table), LEVEL_CHECK_CHUNK):
+            chunk = with_table[start : start + LEVEL_CHECK_CHUNK]
+            union = " UNION ALL ".join(branch.format(_literal(s), _quote(s)) for s in chunk)
             cursor.execute(query.format(_quote(template), union))
-            level = {row[0] for row in cursor.fetchall()}
-            behind |= {s for s in with_table if s not in level}
+            level |= {row[0] for row in cursor.fetchall()}
+        behind |= {s for s in with_table if s not in level}
     return [s for s in schemas if s in behind], missing
+
+
+LEVEL_CHECK_CHUNK = 500
 
 
 # Schemas per task of a worker process: one migration loader and one connection for them all.

@@ -74,6 +74,17 @@ def test_finding_the_organizations_behind_costs_two_queries_whatever_their_numbe
     assert count == len([q for q in two.captured_queries if "search_path" not in q["sql"]]) == 2
 
 
+def test_many_organizations_are_compared_in_chunks_with_the_same_answer(org, other_org, monkeypatch):
+    from shared_apps.organizations import migrating
+
+    _forget(other_org.schema_name)
+    schemas = [org.schema_name, other_org.schema_name]
+    monkeypatch.setattr(migrating, "LEVEL_CHECK_CHUNK", 1)
+    with CaptureQueriesContext(connection) as chunked:
+        assert schemas_behind(schemas) == ([other_org.schema_name], [])
+    assert len([q for q in chunked.captured_queries if "search_path" not in q["sql"]]) == 1 + 2
+
+
 def test_a_missing_schema_is_reported_not_migrated(org):
     behind, missing = schemas_behind([org.schema_name, "org_no_such_schema"])
     assert behind == [] and missing == ["org_no_such_schema"]
