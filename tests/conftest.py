@@ -7,6 +7,7 @@ is rolled back, so rows a test writes never reach the next one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -85,6 +86,33 @@ def org(db: None) -> Organization:
 @pytest.fixture
 def other_org(db: None) -> Organization:
     return Organization.objects.get(slug="globex")
+
+
+class InThread:
+    """`fn(*args)` running in a thread of its own, as a server thread or a worker would: its own connections
+    (to every database, closed when it ends), outside the test's transaction. `join()` returns fn's value or
+    raises its exception."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.outcome: dict[str, Any] = {}
+        self.thread = threading.Thread(target=self._run, args=(fn, args))
+        self.thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self.outcome["value"] = fn(*args)
+        except BaseException as exc:
+            self.outcome["error"] = exc
+        finally:
+            placement.close_all()
+
+    def join(self, timeout: float | None = None) -> Any:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise TimeoutError("the thread did not finish in time")
+        if "error" in self.outcome:
+            raise self.outcome["error"]
+        return self.outcome.get("value")
 
 
 def host_of(organization: Organization | None) -> str:

@@ -82,13 +82,12 @@ class OrganizationJob(Job):
         schema = self.meta.get(SCHEMA_META_KEY)
         _recycle_connections()
         try:
+            placement.activate(placement.DEFAULT)  # the organization's placement is read on the primary
             if schema is None:
                 if _needs_organization(self.func):
                     raise MissingOrganizationContext(function=self.func_name)
-                placement.activate(placement.DEFAULT)
                 connection.set_schema_to_public()
                 return super().perform()
-            placement.activate(placement.DEFAULT)
             placement.activate(placement.job_database(schema))
             with schema_context(schema):
                 return super().perform()

@@ -140,7 +140,9 @@ def _provision_rows(
             # On the primary this is a savepoint of the same transaction; on another database it is that
             # database's own transaction, committed just before the primary's.
             with placement.using(database), transaction.atomic():
-                _clone_template(schema_name)
+                # The replayed dump carries the template's django_migrations rows (the template holds no
+                # customer data), so the clone is already fully migrated, constraint names included.
+                clone_template(schema_name)
                 with schema_context(schema_name):
                     User.objects.create_user(
                         admin_email, admin_password, role=Role.ADMIN, full_name=admin_name
@@ -156,12 +158,6 @@ def _provision_rows(
 def schema_drop(schema_name: str, *, database: str) -> None:
     with placement.using(database), connection.cursor() as cursor:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
-
-
-def _clone_template(schema_name: str) -> None:
-    # The replayed dump carries the template's django_migrations rows (the template holds no customer data),
-    # so the clone is already fully migrated, and its constraint names are the template's.
-    clone_template(schema_name)
 
 
 # Unique constraints whose name differs between the template and a schema, matched by table and columns.
@@ -261,18 +257,21 @@ def organization_set_status(*, organization: Organization, status: str) -> Organ
 
 @transaction.atomic
 def organization_delete(*, organization: Organization) -> Organization:
-    """Mark deleted and free its subdomain and slug. The data stays, in a renamed schema, until purged."""
+    """Mark deleted and free its subdomain and slug. The data stays, in a renamed schema, until purged.
+
+    The schema is renamed on the organization's own database, last: on the primary inside this transaction;
+    on another database just before this transaction commits."""
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     if organization.status in (OrganizationStatus.DELETED, OrganizationStatus.TEMPLATE):
         raise StatusChangeNotAllowed(current=organization.status, requested=OrganizationStatus.DELETED)
     Domain.objects.filter(tenant=organization).delete()
-    parked = f"{organization.schema_name}__deleted_{organization.pk}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'ALTER SCHEMA "{organization.schema_name}" RENAME TO "{parked}"')
+    current, parked = organization.schema_name, f"{organization.schema_name}__deleted_{organization.pk}"
     organization.schema_name = parked
     organization.status = OrganizationStatus.DELETED
     organization.deleted_at = timezone.now()
     organization.save(update_fields=["schema_name", "status", "deleted_at"])
+    with placement.using(organization.database), connection.cursor() as cursor:
+        cursor.execute(f'ALTER SCHEMA "{current}" RENAME TO "{parked}"')
     return organization
 
 
@@ -285,8 +284,9 @@ def organization_purge(*, organization: Organization, confirm: str) -> None:
         )
     if organization.status != OrganizationStatus.DELETED:
         raise Conflict("Only a deleted organization can be purged; delete it first.", code="not_deleted")
-    connection.set_schema_to_public()
-    organization.delete(force_drop=True)
+    with placement.using(organization.database):  # the schema is dropped where it lives
+        connection.set_schema_to_public()
+        organization.delete(force_drop=True)
 
 
 def _validate_hostname(domain: object) -> str:

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connections
+
+from tests.conftest import InThread
 
 
 @pytest.fixture
@@ -15,21 +15,6 @@ def in_own_thread(db: None) -> Callable[[Callable[[], Any]], Any]:
     admins; keep it read-only), closed when it ends. Returns body's result, raises its exception."""
 
     def run(body: Callable[[], Any]) -> Any:
-        outcome: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                outcome["value"] = body()
-            except BaseException as exc:
-                outcome["error"] = exc
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")
+        return InThread(body).join()
 
     return run

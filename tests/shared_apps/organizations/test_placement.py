@@ -7,7 +7,6 @@ tests run outside the usual rolled-back test transaction and remove what they cr
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from io import StringIO
@@ -29,11 +28,17 @@ from shared_apps.organizations import pgdump, placement
 from shared_apps.organizations.backup import table_counts
 from shared_apps.organizations.migrating import migrate_organizations
 from shared_apps.organizations.models import Domain, Organization
-from shared_apps.organizations.services import database_prepare, organization_provision, schema_drop
+from shared_apps.organizations.services import (
+    database_prepare,
+    organization_delete,
+    organization_provision,
+    organization_purge,
+    schema_drop,
+)
 from shared_apps.users.models import AuthToken, User
 from shared_apps.users.services import token_issue
 from tenant_apps.leads.models import Lead
-from tests.conftest import PASSWORD, host_of
+from tests.conftest import PASSWORD, InThread, host_of
 
 SHARD = "shard2"
 
@@ -239,37 +244,27 @@ def test_writes_answer_503_while_the_organization_is_moving_and_reads_go_on(comm
 def test_a_write_waiting_on_the_moves_lock_fails_instead_of_landing_in_the_old_copy(committed):
     organization = committed("racer", database="default")
     client_of(organization).post("/api/leads/", {"name": "Before", "email": "b@example.com"}, format="json")
-    outcome: dict[str, Any] = {}
 
     def late_writer() -> None:
         # a request past the freeze check just before it was set, writing once the move holds its lock
-        try:
-            with connection.cursor() as cursor:
-                for _ in range(500):
-                    cursor.execute(
-                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'org_racer' "
-                        "AND c.relname = 'leads_lead' AND l.mode = 'ExclusiveLock' AND l.granted"
-                    )
-                    if cursor.fetchone()[0]:
-                        break
-                    time.sleep(0.01)
-                else:
-                    outcome["never_locked"] = True
-                    return
-                cursor.execute("UPDATE org_racer.leads_lead SET name = 'Late'")
-                outcome["written"] = True
-        except Exception as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
+        with connection.cursor() as cursor:
+            for _ in range(500):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'org_racer' "
+                    "AND c.relname = 'leads_lead' AND l.mode = 'ExclusiveLock' AND l.granted"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError("the move never locked the table")
+            cursor.execute("UPDATE org_racer.leads_lead SET name = 'Late'")
 
-    thread = threading.Thread(target=late_writer)
-    thread.start()
+    writer = InThread(late_writer)
     call_command("org_move", "racer", "--to", SHARD, stdout=StringIO())
-    thread.join(30)
-    assert "never_locked" not in outcome and "written" not in outcome
-    assert "error" in outcome  # the table it waited for is gone: the write failed loudly
+    with pytest.raises(DatabaseError):  # the table it waited for is gone: the write failed loudly
+        writer.join(30)
     assert Organization.objects.get(slug="racer").database == SHARD
     assert lead_names(SHARD, "org_racer") == ["Before"]
     assert not schema_on("default", "org_racer")
@@ -380,24 +375,26 @@ def test_a_job_of_a_frozen_organization_waits_for_the_move_to_finish(committed):
     organization = committed("waitco")
     Organization.objects.filter(pk=organization.pk).update(moving_since=timezone.now())
     job = django_rq.get_queue("default").create_job(where_am_i, meta={"schema_name": "org_waitco"})
-    ran: dict[str, Any] = {}
 
-    def work() -> None:
-        try:
-            ran["value"] = job.perform()  # what the worker calls (its signal handlers need the main thread)
-            ran["at"] = time.monotonic()
-        except Exception as exc:
-            ran["error"] = exc
-        finally:
-            placement.close_all()
+    def work() -> tuple[Any, float]:
+        value = job.perform()  # what the worker calls (its signal handlers need the main thread)
+        return value, time.monotonic()
 
-    thread = threading.Thread(target=work)
-    thread.start()
+    worker = InThread(work)
     time.sleep(1.5)
-    assert "at" not in ran  # still waiting for the freeze to lift
+    assert worker.thread.is_alive()  # still waiting for the freeze to lift
     lifted = time.monotonic()
     Organization.objects.filter(pk=organization.pk).update(moving_since=None)
-    thread.join(30)
-    assert "error" not in ran, ran
-    assert ran["at"] >= lifted
-    assert ran["value"] == (settings.DATABASES[SHARD]["TEST"]["NAME"], 0)
+    value, ran_at = worker.join(30)
+    assert ran_at >= lifted
+    assert value == (settings.DATABASES[SHARD]["TEST"]["NAME"], 0)
+
+
+def test_deleting_and_purging_an_organization_on_another_database(committed):
+    organization = committed("goneco")
+    deleted = organization_delete(organization=organization)
+    assert deleted.schema_name != "org_goneco"
+    assert schema_on(SHARD, deleted.schema_name) and not schema_on(SHARD, "org_goneco")
+    organization_purge(organization=deleted, confirm="goneco")
+    assert not schema_on(SHARD, deleted.schema_name)
+    assert not Organization.objects.filter(pk=organization.pk).exists()

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
 from shared_apps.core.errors import InvalidInput
+from shared_apps.organizations import placement
 from shared_apps.organizations.models import Organization
 from tenant_apps.analytics import services
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=options["slug"]).exclude(status="deleted").first()
         if organization is None:
             raise CommandError(f"no live organization {options['slug']!r}")
-        with schema_context(organization.schema_name):
+        with placement.using(organization.database), schema_context(organization.schema_name):
             if options["rebuild_facts"]:
                 result = services.analytics_rebuild()
                 self.stdout.write(f"re-ingested {result['ingested']} stage changes")
