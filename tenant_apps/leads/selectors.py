@@ -6,31 +6,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from shared_apps.core.db import connection
 from shared_apps.core.errors import Forbidden
-from shared_apps.users.models import Role, User
+from shared_apps.users.models import User
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, LeadQuerySet
+from tenant_apps.records import visibility
 
 
 def leads_visible_to(actor: User | None) -> LeadQuerySet:
-    """The leads a member may see: all of them, except for reps, who see their own and unassigned ones
-    unless the organization lets reps see all leads. `None` is the system (jobs, services): everything."""
-    leads = Lead.objects.all()
-    if actor is None or actor.role != Role.REP:
-        return leads
-    if getattr(connection.tenant, "reps_see_all_leads", False):
-        return leads
-    return leads.filter(Q(owner_id=actor.pk) | Q(owner__isnull=True))
+    """The leads a member may see (the policy: tenant_apps.records.visibility.leads_for)."""
+    return visibility.leads_for(actor)  # type: ignore[no-any-return]
 
 
 def lead_for_write(*, actor: User, lead_id: int) -> Lead:
     """A lead the member may change: visible (else 404, existence not revealed) and, for a rep, their own
     (else 403)."""
     lead = lead_get(lead_id=lead_id, actor=actor, include_deleted=True)
-    if actor.role == Role.REP and lead.owner_id != actor.pk:
+    if not visibility.can_change(actor, lead):
         raise Forbidden("Reps change only the leads they own.", code="not_your_lead")
     return lead
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from shared_apps.users.models import User
 from tenant_apps.accounts.selectors import COMMON_FILTERS, Filter, apply_filters
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
+from tenant_apps.records import visibility
 
 
 def _open(opportunities: QuerySet[Any], value: Any, actor: User | None) -> QuerySet[Any]:
@@ -31,15 +32,8 @@ _FILTERS: dict[str, Filter] = {
 
 
 def opportunities_visible_to(actor: User | None) -> Any:
-    """Like leads: reps see their own and unassigned opportunities unless the organization lets them see
-    all; everyone else (and the system, `None`) sees every one."""
-    from shared_apps.core.db import connection
-    from shared_apps.users.models import Role
-
-    opportunities = Opportunity.objects.all()
-    if actor is None or actor.role != Role.REP or getattr(connection.tenant, "reps_see_all_leads", False):
-        return opportunities
-    return opportunities.filter(Q(owner_id=actor.pk) | Q(owner__isnull=True))
+    """The opportunities a member may see (the policy: tenant_apps.records.visibility.opportunities_for)."""
+    return visibility.opportunities_for(actor)
 
 
 def opportunity_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Opportunity]:

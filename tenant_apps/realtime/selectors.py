@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from django.db.models import Max
 
-from shared_apps.users.models import Role, User
+from shared_apps.users.models import User
 from tenant_apps.realtime.events import StreamEvent
 from tenant_apps.realtime.models import PRUNED_TOPIC, EventLog
+from tenant_apps.records import visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +24,14 @@ class Viewer:
     @classmethod
     def of(cls, member: User, *, reps_see_all_leads: bool) -> Viewer:
         return cls(
-            id=member.pk, role=member.role, sees_all_leads=member.role != Role.REP or reps_see_all_leads
+            id=member.pk,
+            role=member.role,
+            sees_all_leads=visibility.sees_all_leads(member, reps_see_all_leads=reps_see_all_leads),
         )
 
 
 def visible_to(member: Viewer, event: StreamEvent) -> bool:
-    """Whether `member` is sent `event`. Lead events follow the leads' own rule (leads_visible_to): all of
+    """Whether `member` is sent `event`. Lead events follow the leads' own rule (records.visibility): all of
     them, except for reps, who get the leads they own and unassigned ones unless the organization lets reps
     see every lead; an owner change also goes to the previous owner, whose board loses the lead.
     A notification (data: recipient_id) goes to its recipient only; an import's progress and outcome to the

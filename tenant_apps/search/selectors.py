@@ -18,14 +18,13 @@ from django.db.models.functions import Greatest, NullIf
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.search import folded
-from shared_apps.users.models import Role, User
+from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Note
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
-from tenant_apps.leads.selectors import leads_visible_to
 from tenant_apps.opportunities.models import Opportunity
-from tenant_apps.opportunities.selectors import opportunities_visible_to
+from tenant_apps.records import visibility
 
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
@@ -59,6 +58,14 @@ TYPES: dict[str, SearchType] = {
     "opportunity": SearchType(Opportunity, "name", ("name",), ("name",), "stage"),
     "note": SearchType(Note, "body", ("body",), ()),
 }
+# each type's policy (tenant_apps.records.visibility)
+VISIBLE: dict[str, Any] = {
+    "lead": visibility.leads_for,
+    "contact": visibility.contacts_for,
+    "account": visibility.accounts_for,
+    "opportunity": visibility.opportunities_for,
+    "note": visibility.notes_for,
+}
 
 
 def fold(text: str) -> str:
@@ -80,14 +87,6 @@ def parse_query(q: Any) -> tuple[str, list[str]]:
     return q, terms
 
 
-def _narrowed(actor: User | None) -> bool:
-    return (
-        actor is not None
-        and actor.role == Role.REP
-        and not getattr(connection.tenant, "reps_see_all_leads", False)
-    )
-
-
 def _owner_filter(value: Any, actor: User | None) -> Q:
     if value == "me":
         return Q(owner_id=actor.pk if actor else None)
@@ -106,8 +105,8 @@ def _candidates(
     actor: User | None,
     limit: int,
 ) -> list[tuple[float, int]] | None:
-    model = spec.model
-    rows = model.objects.all()
+    # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
+    rows = VISIBLE[kind](actor)
     if kind == "note":
         rows = rows.filter(
             Q(lead__deleted_at__isnull=True, lead__merged_into__isnull=True)
@@ -117,15 +116,12 @@ def _candidates(
         )
     else:
         rows = rows.alive()
-    # the same visibility as the lists: a rep finds only the leads and deals they may open
-    if kind == "lead":
-        rows = rows.filter(pk__in=leads_visible_to(actor).values("pk")) if _narrowed(actor) else rows
-    elif kind == "opportunity":
-        rows = rows.filter(pk__in=opportunities_visible_to(actor).values("pk")) if _narrowed(actor) else rows
-    elif kind == "note" and _narrowed(actor):
-        rows = rows.filter(Q(lead__isnull=True) | Q(lead__in=leads_visible_to(actor).values("pk"))).filter(
-            Q(opportunity__isnull=True) | Q(opportunity__in=opportunities_visible_to(actor).values("pk"))
-        )
+    # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
+    rows = (
+        rows.filter(pk__in=VISIBLE[kind](actor).values("pk"))
+        if not visibility.sees_all_leads(actor)
+        else rows
+    )
     if filters.get("stage"):
         if spec.stage_field is None:
             return None  # this type has no stage: nothing of it can match a stage filter

@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
 from shared_apps.core.errors import Forbidden
 from shared_apps.core.pagination import Cursor
-from shared_apps.users.models import Role
 from tenant_apps.accounts.api.records import (
     ERRORS,
     LIST_PARAMETERS,
@@ -30,6 +29,7 @@ from tenant_apps.opportunities.api.serializers import (
 )
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records import visibility
 
 
 class OpportunityCursor(Cursor):
@@ -51,15 +51,11 @@ class _VisibleOpportunity:
             return
         member: Any = request.user  # IsMember has run: a signed-in member
         visible = (
-            selectors.opportunities_visible_to(member).filter(pk=opportunity_id).values("owner_id").first()
+            visibility.opportunities_for(member).filter(pk=opportunity_id).only("pk", "owner_id").first()
         )
         if visible is None:
             raise OpportunityNotFound(id=opportunity_id)
-        if (
-            request.method not in SAFE_METHODS
-            and member.role == Role.REP
-            and visible["owner_id"] != member.pk
-        ):
+        if request.method not in SAFE_METHODS and not visibility.can_change(member, visible):
             raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
 
 
