@@ -4,16 +4,24 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.leads.models import Lead
+from tenant_apps.records import visibility
 
 
 def activity_list(
-    *, lead: Lead | None = None, record: Any = None, types: list[str] | None = None
+    *,
+    lead: Lead | None = None,
+    record: Any = None,
+    types: list[str] | None = None,
+    actor: User | None = None,
 ) -> QuerySet[Activity]:
-    """A record's timeline (newest first is the API's cursor ordering), with actors joined.
+    """A record's timeline (newest first is the API's cursor ordering), with actors joined, carrying only
+    the activities `actor` may see (None: all of them).
 
-    An account's timeline rolls up its contacts', opportunities' and converted leads' activities."""
+    An account's timeline rolls up its contacts', opportunities' and converted leads' activities: a rep's
+    roll-up leaves out those of leads and deals hidden from them (records.visibility)."""
     from tenant_apps.accounts.models import Account
 
     record = record if record is not None else lead
@@ -28,7 +36,9 @@ def activity_list(
         activities = Activity.objects.filter(rolled_up)
     else:
         activities = Activity.objects.filter(**{record._meta.model_name: record})
-    activities = activities.select_related("actor")
+    # joins on the lead's / deal's primary key per row of the index range(s) above, not a scan of the
+    # visible ids: the timeline stays bounded by its indexes (bench/records.py)
+    activities = activities.filter(visibility.hanging_visible(actor)).select_related("actor")
     if types:
         activities = activities.filter(type__in=types)
     return activities

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
@@ -23,7 +23,8 @@ from tenant_apps.imports import csvio
 from tenant_apps.imports.exceptions import ExportNotFound, ImportNotFound
 from tenant_apps.imports.models import Export, ExportType, Import, ImportRowError
 from tenant_apps.leads.models import Lead
-from tenant_apps.leads.selectors import lead_list, leads_visible_to
+from tenant_apps.leads.selectors import lead_list
+from tenant_apps.records import visibility
 
 FETCH_ROWS = 5000
 CHUNK_BYTES = 256 * 1024
@@ -184,12 +185,10 @@ SEGMENT_TYPES = {ExportType.LEADS: "lead", ExportType.CONTACTS: "contact", Expor
 
 
 def activity_export_list(*, actor: User | None, filters: dict[str, Any]) -> QuerySet[Activity]:
-    """Activities on records the member may see (a rep's hidden leads hide their timelines too); `filters`:
+    """Activities on records the member may see (a rep's hidden leads and deals hide their timelines too;
+    records.visibility); `filters`:
     type (list), created_after/before."""
-    activities = Activity.objects.all()
-    if actor is not None and actor.role == Role.REP:
-        visible = leads_visible_to(actor).values("pk")
-        activities = activities.filter(Q(lead__isnull=True) | Q(lead_id__in=visible))
+    activities: QuerySet[Activity] = visibility.activities_for(actor)
     if filters.get("type"):
         activities = activities.filter(type__in=filters["type"])
     if filters.get("created_after"):

@@ -36,8 +36,8 @@ system (jobs acting for nobody, services, migrations), which sees and changes ev
 
     may_write(actor) -> bool                          any write at all (viewers: no)
 
-The organization's setting is `connection.tenant.reps_see_all_leads` (read with a default of False: a job
-may run with a stand-in tenant). It covers leads and opportunities alike.
+The organization's setting is `connection.tenant.reps_see_all_leads` (a job running with a stand-in tenant
+reads it from the organization's row). It covers leads and opportunities alike.
 """
 
 from __future__ import annotations
@@ -60,8 +60,24 @@ def sees_all_leads(actor: User | None, *, reps_see_all_leads: bool | None = None
     if actor is None or actor.role != Role.REP:
         return True
     if reps_see_all_leads is None:
-        reps_see_all_leads = bool(getattr(connection.tenant, "reps_see_all_leads", False))
+        reps_see_all_leads = _organization_lets_reps_see_all()
     return reps_see_all_leads
+
+
+def _organization_lets_reps_see_all() -> bool:
+    tenant = connection.tenant
+    setting = getattr(tenant, "reps_see_all_leads", None)
+    if setting is None:
+        # A stand-in tenant (django-tenants' FakeTenant: a job inside schema_context) does not carry the
+        # organization's settings: read them from its row, or a rep's job-built export or segment would
+        # follow the default instead of the organization's choice. Once jobs run with the real
+        # Organization as the tenant this branch is never taken.
+        from shared_apps.organizations.models import Organization
+
+        schema = getattr(tenant, "schema_name", None)
+        row = Organization.objects.filter(schema_name=schema).values_list("reps_see_all_leads", flat=True)
+        setting = bool(row.first()) if schema else False
+    return bool(setting)
 
 
 def may_write(actor: User | None) -> bool:

@@ -18,6 +18,7 @@ from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
+from tenant_apps.records import visibility
 from tenant_apps.segments.exceptions import PresetNotFound, SegmentNotFound, SegmentOutdated
 from tenant_apps.segments.fields import clean_definition, definition_q
 from tenant_apps.segments.models import RecordType, Segment
@@ -55,10 +56,19 @@ def segment_get(*, actor: User, segment_id: int) -> Segment:
     return segment
 
 
-def records(record_type: str) -> QuerySet[Any]:
-    """Live records of one type: what the record lists show."""
-    model: Any = MODELS[record_type]
-    return model.objects.alive()
+# each record type's visibility policy: a segment or preset narrows exactly like the record's own list
+VISIBLE: dict[str, Callable[[User | None], Any]] = {
+    RecordType.LEAD: visibility.leads_for,
+    RecordType.CONTACT: visibility.contacts_for,
+    RecordType.ACCOUNT: visibility.accounts_for,
+    RecordType.OPPORTUNITY: visibility.opportunities_for,
+}
+
+
+def records(record_type: str, actor: User | None) -> QuerySet[Any]:
+    """Live records of one type that `actor` may see: what the record lists show them (results and counts
+    alike come from this queryset)."""
+    return VISIBLE[record_type](actor).alive()  # type: ignore[no-any-return]
 
 
 def segment_results(*, segment: Segment, actor: User, now: datetime | None = None) -> QuerySet[Any]:
@@ -71,7 +81,7 @@ def segment_results(*, segment: Segment, actor: User, now: datetime | None = Non
             f"This segment's definition is no longer valid ({error.message}); edit it.", id=segment.pk
         ) from None
     condition = definition_q(segment.record_type, definition, actor_id=actor.pk, now=now or timezone.now())
-    return records(segment.record_type).filter(condition)
+    return records(segment.record_type, actor).filter(condition)
 
 
 # ---- presets -------------------------------------------------------------------------------------------
@@ -144,4 +154,4 @@ def preset_get(*, key: str) -> Preset:
 
 
 def preset_results(*, preset: Preset, actor: User, now: datetime | None = None) -> QuerySet[Any]:
-    return records(preset.record_type).filter(preset.condition(actor, now or timezone.now()))
+    return records(preset.record_type, actor).filter(preset.condition(actor, now or timezone.now()))

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from shared_apps.users.models import User
+from tenant_apps.records import visibility
 from tenant_apps.sequences.exceptions import EnrollmentNotFound, SequenceNotFound
 from tenant_apps.sequences.models import Enrollment, EnrollmentStatus, SentStep, Sequence, SequenceStep
 
@@ -29,13 +31,16 @@ def sequence_get(*, sequence_id: int) -> Sequence:
     return sequence
 
 
-def enrollment_list(*, sequence_id: int, filters: dict[str, Any] | None = None) -> QuerySet[Enrollment]:
-    """A live sequence's enrollments with their lead, enroller and sent steps (a page: 2 queries).
-    `filters` keys: status (list), lead (id)."""
+def enrollment_list(
+    *, sequence_id: int, filters: dict[str, Any] | None = None, actor: User | None = None
+) -> QuerySet[Enrollment]:
+    """A live sequence's enrollments of leads `actor` may see, with their lead, enroller and sent steps (a
+    page: 2 queries). `filters` keys: status (list), lead (id)."""
     if not Sequence.objects.alive().filter(pk=sequence_id).exists():
         raise SequenceNotFound(id=sequence_id)
     enrollments = (
-        Enrollment.objects.filter(sequence_id=sequence_id)
+        visibility.enrollments_for(actor)
+        .filter(sequence_id=sequence_id)
         .select_related("lead", "enrolled_by")
         .prefetch_related(Prefetch("sent_steps", queryset=SentStep.objects.order_by("position")))
     )
@@ -47,9 +52,11 @@ def enrollment_list(*, sequence_id: int, filters: dict[str, Any] | None = None) 
     return enrollments
 
 
-def enrollment_get(*, enrollment_id: int) -> Enrollment:
+def enrollment_get(*, enrollment_id: int, actor: User | None = None) -> Enrollment:
+    """One enrollment of a live sequence, on a lead `actor` may see (else EnrollmentNotFound)."""
     enrollment = (
-        Enrollment.objects.filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
+        visibility.enrollments_for(actor)
+        .filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
         .select_related("lead", "enrolled_by")
         .prefetch_related(Prefetch("sent_steps", queryset=SentStep.objects.order_by("position")))
         .first()

@@ -32,6 +32,7 @@ from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import activity_record, email_record
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.records import visibility
 from tenant_apps.sequences.exceptions import (
     AlreadyEnrolled,
     EnrollmentNotActive,
@@ -260,7 +261,7 @@ def sequence_enroll(
     if sequence is None:
         raise SequenceNotFound(id=sequence_id)
     lead = Lead.objects.alive().select_for_update(no_key=True).filter(pk=lead_id).first()
-    if lead is None:
+    if lead is None or not visibility.can_see(actor, lead):  # a hidden lead answers like a missing one
         raise InvalidInput("lead", "No such lead.", code="unknown_record", id=lead_id)
     if not lead.email:
         raise InvalidInput("lead", "The lead has no email address to send the sequence to.", code="no_email")
@@ -307,7 +308,8 @@ def sequence_unenroll(*, enrollment_id: int, actor: User | None) -> Enrollment:
     """Stop a running enrollment (reason unenrolled); nothing more is sent, even by a job already queued.
     A finished enrollment is a conflict."""
     enrollment = (
-        Enrollment.objects.select_for_update(of=("self",))  # not the sequence row it joins
+        visibility.enrollments_for(actor)
+        .select_for_update(of=("self",))  # not the sequence row it joins
         .filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
         .first()
     )

@@ -1,5 +1,6 @@
 """Reads on tasks. A task lives as long as its record does: tasks on a deleted or merged record are
-invisible (they come back when the record is restored)."""
+invisible (they come back when the record is restored). A task is visible to a member exactly when its
+record is (tenant_apps.records.visibility)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shared_apps.users.models import User
+from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
 from tenant_apps.tasks.models import Task, TaskStatus
 
@@ -33,8 +35,11 @@ def _anchor_alive() -> Q:
     return condition
 
 
-def live_tasks() -> QuerySet[Task]:
-    return Task.objects.filter(_anchor_alive())
+def live_tasks(actor: User | None = None) -> QuerySet[Task]:
+    """Tasks on live records that `actor` may see (tasks are visible exactly when their record is;
+    None: every one)."""
+    tasks: QuerySet[Task] = visibility.tasks_for(actor)
+    return tasks.filter(_anchor_alive())
 
 
 def _overdue(now: datetime) -> Q:
@@ -46,7 +51,7 @@ def task_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> Q
     (the due date, or never) for ordering. `filters` keys: assignee ("me" | "none" | id), status (list),
     due_before, due_after, overdue (bool), lead, contact, account, opportunity (record ids)."""
     tasks = (
-        live_tasks()
+        live_tasks(actor)
         .select_related("assignee", *ANCHORS)
         .annotate(due_sort=Coalesce(F("due_at"), Value(NEVER)))
     )
@@ -89,8 +94,10 @@ def task_overdue(*, actor: User) -> QuerySet[Task]:
     return task_list(actor=actor, filters={"assignee": "me", "overdue": True})
 
 
-def task_get(*, task_id: int) -> Task:
-    task = task_list(actor=None).filter(pk=task_id).first()
+def task_get(*, task_id: int, actor: User | None = None) -> Task:
+    """One live task `actor` may see (TaskNotFound for a task on a hidden record: it does not exist for
+    them)."""
+    task = task_list(actor=actor).filter(pk=task_id).first()
     if task is None:
         raise TaskNotFound(id=task_id)
     return task

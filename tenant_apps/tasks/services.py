@@ -9,7 +9,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from shared_apps.core.errors import InvalidInput
+from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
@@ -19,6 +19,7 @@ from tenant_apps.activities.services import activity_record
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskAnchorInvalid, TaskNotFound, TaskTransitionNotAllowed
 from tenant_apps.tasks.models import Task, TaskStatus
 from tenant_apps.tasks.selectors import ANCHORS, anchor_of, live_tasks
@@ -83,9 +84,10 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _anchor(given: dict[str, int | None]) -> tuple[str, models.Model]:
+def _anchor(given: dict[str, int | None], actor: User | None) -> tuple[str, models.Model]:
     """The one live record a new task is on, locked against a concurrent delete or merge (which would
-    otherwise leave the task on a tombstone)."""
+    otherwise leave the task on a tombstone). A record the actor may not see answers exactly like a missing
+    one (its existence and name are not revealed)."""
     present = [name for name in ANCHORS if given.get(name) is not None]
     if len(present) != 1:
         raise TaskAnchorInvalid(
@@ -96,7 +98,7 @@ def _anchor(given: dict[str, int | None]) -> tuple[str, models.Model]:
     record_id = _clean_id(given[name], field=name)
     model: Any = ANCHOR_MODELS[name]
     record = model.objects.alive().select_for_update(no_key=True).filter(pk=record_id).first()
-    if record is None:
+    if record is None or not visibility.can_see(actor, record):
         raise InvalidInput(name, f"No such {name}.", code="unknown_record", id=record_id)
     return name, record
 
@@ -134,7 +136,7 @@ def task_create(
     cleaned = _clean({"title": title, "description": description, "due_at": due_at})
     cleaned["assignee_id"] = actor_id if isinstance(assignee_id, _Actor) else _clean_assignee(assignee_id)
     name, record = _anchor(
-        {"lead": lead_id, "contact": contact_id, "account": account_id, "opportunity": opportunity_id}
+        {"lead": lead_id, "contact": contact_id, "account": account_id, "opportunity": opportunity_id}, actor
     )
     task = Task.objects.create(**cleaned, **{name: record}, status=TaskStatus.OPEN, created_by_id=actor_id)
     activity_record(
@@ -148,11 +150,14 @@ def task_create(
     return task
 
 
-def _locked(task_id: int) -> Task:
-    """The task, locked; a task whose record was deleted or merged away is gone with it."""
-    task = live_tasks().select_for_update(of=("self",)).filter(pk=task_id).first()
+def _locked(task_id: int, actor: User | None) -> Task:
+    """The task, locked; a task whose record was deleted or merged away is gone with it, and so is one on a
+    record the actor may not see (404). A visible task the actor may not change is a 403."""
+    task = live_tasks(actor).select_for_update(of=("self",)).filter(pk=task_id).first()
     if task is None:
         raise TaskNotFound(id=task_id)
+    if not visibility.can_change(actor, task):
+        raise Forbidden("You may not change this task.", code="task_forbidden")
     return task
 
 
@@ -174,7 +179,7 @@ def task_update(*, task_id: int, actor: User | None, changes: dict[str, Any]) ->
     if unknown:
         raise InvalidInput(sorted(unknown)[0], "Unknown or read-only field.")
     cleaned = _clean(changes)
-    task = _locked(task_id)
+    task = _locked(task_id, actor)
     diff = {key: (getattr(task, key), value) for key, value in cleaned.items() if getattr(task, key) != value}
     if not diff:
         return task
@@ -201,7 +206,7 @@ def task_transition(*, task_id: int, to_status: str, actor: User | None) -> Task
     completed_at; reopening clears it."""
     if to_status not in TaskStatus.values:
         raise InvalidInput("status", f"Expected one of {', '.join(TaskStatus.values)}.")
-    task = _locked(task_id)
+    task = _locked(task_id, actor)
     allowed = TRANSITIONS[task.status]
     if to_status not in allowed:
         raise TaskTransitionNotAllowed(current=task.status, requested=to_status, allowed=allowed)

@@ -23,6 +23,7 @@ from tenant_apps.activities.selectors import activity_list
 from tenant_apps.dedupe.selectors import merged_into
 from tenant_apps.leads.api.serializers import NoteSerializer
 from tenant_apps.leads.api.views import NoteCursor
+from tenant_apps.records import visibility
 
 ERRORS = {
     400: ErrorSerializer,
@@ -142,7 +143,8 @@ class RecordNotesView(OrganizationView):
     )
     def get(self, request: Request, **kwargs: int) -> Response:
         record = self.get_record(_record_id(kwargs))
-        return self.paginated(Note.objects.filter(**{record._meta.model_name: record}), NoteSerializer)
+        notes = visibility.notes_for(self.member).filter(**{record._meta.model_name: record})
+        return self.paginated(notes, NoteSerializer)
 
     @extend_schema(request=NoteSerializer, responses={201: NoteSerializer, **ERRORS})
     def post(self, request: Request, **kwargs: int) -> Response:
@@ -174,9 +176,8 @@ class RecordActivitiesView(OrganizationView):
     def get(self, request: Request, **kwargs: int) -> Response:
         filters = parse(ActivityFilterSerializer, request.query_params)
         record = self.get_record(_record_id(kwargs))
-        return self.paginated(
-            activity_list(record=record, types=filters.get("type")), RecordActivitySerializer
-        )
+        activities = activity_list(record=record, types=filters.get("type"), actor=self.member)
+        return self.paginated(activities, RecordActivitySerializer)
 
     @extend_schema(request=ActivityLogSerializer, responses={201: RecordActivitySerializer, **ERRORS})
     def post(self, request: Request, **kwargs: int) -> Response:

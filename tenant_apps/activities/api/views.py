@@ -40,7 +40,9 @@ class LeadActivitiesView(LeadView):
     )
     def get(self, request: Request, lead_id: int) -> Response:
         filters = parse(ActivityFilterSerializer, request.query_params)
-        activities = selectors.activity_list(lead=lead_get(lead_id=lead_id), types=filters.get("type"))
+        activities = selectors.activity_list(
+            lead=lead_get(lead_id=lead_id), types=filters.get("type"), actor=self.member
+        )
         return self.paginated(activities, ActivitySerializer)
 
     @extend_schema(request=ActivityLogSerializer, responses={201: ActivitySerializer, **ERRORS})

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.errors import Forbidden
 from tenant_apps.analytics import selectors
 from tenant_apps.analytics.api.serializers import (
     ConversionSerializer,
@@ -22,6 +23,7 @@ from tenant_apps.analytics.api.serializers import (
     PipelineSerializer,
     TimeInStageSerializer,
 )
+from tenant_apps.records import visibility
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 
@@ -40,7 +42,17 @@ class ReportView(OrganizationView):
     def get(self, request: Request) -> Response:
         params = self.params(request)
         build = type(self).report
-        return Response(selectors.cached(self.name, params, lambda: dict(self.output(build(**params)).data)))
+        data = selectors.cached(self.name, params, lambda: dict(self.output(build(**params)).data))
+        if "by_owner" in data and not visibility.sees_all_leads(self.member):
+            # a rep kept to their own leads and deals sees their own row of the per-owner breakdown only
+            # (the organization's totals stay: they name no record)
+            data = {**data, "by_owner": [row for row in data["by_owner"] if _owner_id(row) == self.member.pk]}
+        return Response(data)
+
+
+def _owner_id(row: dict[str, Any]) -> int | None:
+    owner = row.get("owner")
+    return owner.get("id") if isinstance(owner, dict) else None
 
 
 class PipelineView(ReportView):
@@ -53,6 +65,13 @@ class PipelineView(ReportView):
         params = super().params(request)
         if params.get("owner") == "me":
             params["owner"] = self.member.pk
+        owner = params.get("owner")
+        if owner not in (None, "none", self.member.pk) and not visibility.sees_all_leads(self.member):
+            raise Forbidden(
+                'Reps see only their own pipeline: owner must be "me" or "none".',
+                code="owner_not_visible",
+                field="owner",
+            )
         return params
 
     @extend_schema(

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
+from shared_apps.users.models import User
 from tenant_apps.sequences import selectors, services
 from tenant_apps.sequences.api.serializers import (
     EnrollmentFilterSerializer,
@@ -41,8 +42,8 @@ def _sequence_response(sequence_id: int, status_code: int = status.HTTP_200_OK) 
     )
 
 
-def _enrollment_response(enrollment_id: int, status_code: int = status.HTTP_200_OK) -> Response:
-    enrollment = selectors.enrollment_get(enrollment_id=enrollment_id)
+def _enrollment_response(enrollment_id: int, actor: User, status_code: int = status.HTTP_200_OK) -> Response:
+    enrollment = selectors.enrollment_get(enrollment_id=enrollment_id, actor=actor)
     return Response(EnrollmentSerializer(enrollment).data, status=status_code)
 
 
@@ -94,7 +95,7 @@ class SequenceEnrollView(OrganizationView):
         enrollment = services.sequence_enroll(
             sequence_id=sequence_id, lead_id=data["lead"], actor=self.member
         )
-        return _enrollment_response(enrollment.pk, status.HTTP_201_CREATED)
+        return _enrollment_response(enrollment.pk, self.member, status.HTTP_201_CREATED)
 
 
 class SequenceEnrollmentsView(OrganizationView):
@@ -107,7 +108,7 @@ class SequenceEnrollmentsView(OrganizationView):
     def get(self, request: Request, sequence_id: int) -> Response:
         """The sequence's enrollments, newest first, with what each was sent."""
         filters = parse(EnrollmentFilterSerializer, request.query_params)
-        enrollments = selectors.enrollment_list(sequence_id=sequence_id, filters=filters)
+        enrollments = selectors.enrollment_list(sequence_id=sequence_id, filters=filters, actor=self.member)
         return self.paginated(enrollments, EnrollmentSerializer)
 
 
@@ -116,4 +117,4 @@ class EnrollmentUnenrollView(OrganizationView):
     def post(self, request: Request, enrollment_id: int) -> Response:
         """Stop a running enrollment: nothing more is sent. 409 when it already finished."""
         services.sequence_unenroll(enrollment_id=enrollment_id, actor=self.member)
-        return _enrollment_response(enrollment_id)
+        return _enrollment_response(enrollment_id, self.member)

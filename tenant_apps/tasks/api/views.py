@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
+from shared_apps.users.models import User
 from tenant_apps.tasks import selectors, services
 from tenant_apps.tasks.api.serializers import (
     TaskCreateSerializer,
@@ -40,8 +41,8 @@ class OverdueCursor(Cursor):
     ordering = ("due_at", "id")
 
 
-def _task_response(task_id: int, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(TaskSerializer(selectors.task_get(task_id=task_id)).data, status=status_code)
+def _task_response(task_id: int, actor: User, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(TaskSerializer(selectors.task_get(task_id=task_id, actor=actor)).data, status=status_code)
 
 
 class TaskListView(OrganizationView):
@@ -60,7 +61,7 @@ class TaskListView(OrganizationView):
         serializer = TaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = services.task_create(actor=self.member, **serializer.to_service())
-        return _task_response(task.pk, status.HTTP_201_CREATED)
+        return _task_response(task.pk, self.member, status.HTTP_201_CREATED)
 
 
 class TaskOverdueView(OrganizationView):
@@ -76,14 +77,14 @@ class TaskOverdueView(OrganizationView):
 class TaskDetailView(OrganizationView):
     @extend_schema(responses={200: TaskSerializer, **ERRORS})
     def get(self, request: Request, task_id: int) -> Response:
-        return _task_response(task_id)
+        return _task_response(task_id, self.member)
 
     @extend_schema(request=TaskUpdateSerializer, responses={200: TaskSerializer, **ERRORS})
     def patch(self, request: Request, task_id: int) -> Response:
         serializer = TaskUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.task_update(task_id=task_id, actor=self.member, changes=serializer.to_service())
-        return _task_response(task_id)
+        return _task_response(task_id, self.member)
 
 
 class _TaskStatusView(OrganizationView):
@@ -91,7 +92,7 @@ class _TaskStatusView(OrganizationView):
 
     def post(self, request: Request, task_id: int) -> Response:
         services.task_transition(task_id=task_id, to_status=self.to_status, actor=self.member)
-        return _task_response(task_id)
+        return _task_response(task_id, self.member)
 
 
 class TaskCompleteView(_TaskStatusView):
