@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from shared_apps.users.models import User
 from tenant_apps.accounts.exceptions import AccountNotFound
 from tenant_apps.accounts.models import Account, AccountStatusChange
+from tenant_apps.records import visibility
 
 Filter = Callable[[QuerySet[Any], Any, User | None], QuerySet[Any]]
 
@@ -56,7 +57,8 @@ _FILTERS: dict[str, Filter] = {
 def account_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Account]:
     """Live accounts with their owner joined (a page costs one query). `filters` keys: status (list), owner
     ("me" | "none" | id), industry, size (list), tag, created_after/before, inactive_since."""
-    return apply_filters(Account.objects.alive().select_related("owner"), filters, _FILTERS, actor)
+    accounts = visibility.accounts_for(actor).alive().select_related("owner")
+    return apply_filters(accounts, filters, _FILTERS, actor)
 
 
 def account_get(*, account_id: int, include_deleted: bool = False, include_merged: bool = False) -> Account:

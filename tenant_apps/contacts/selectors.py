@@ -10,6 +10,7 @@ from shared_apps.users.models import User
 from tenant_apps.accounts.selectors import COMMON_FILTERS, Filter, apply_filters
 from tenant_apps.contacts.exceptions import ContactNotFound
 from tenant_apps.contacts.models import Contact
+from tenant_apps.records import visibility
 
 
 def _account(contacts: QuerySet[Any], value: Any, actor: User | None) -> QuerySet[Any]:
@@ -22,7 +23,7 @@ _FILTERS: dict[str, Filter] = {**COMMON_FILTERS, "account": _account}
 def contact_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Contact]:
     """Live contacts with owner and account joined (a page costs one query). `filters` keys: account
     (id | "none"), owner ("me" | "none" | id), tag, created_after/before."""
-    contacts = Contact.objects.alive().select_related("owner", "account")
+    contacts = visibility.contacts_for(actor).alive().select_related("owner", "account")
     return apply_filters(contacts, filters, _FILTERS, actor)
 
 

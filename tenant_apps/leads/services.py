@@ -20,6 +20,7 @@ from tenant_apps.activities.services import activity_record, note_add
 from tenant_apps.leads import normalize
 from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
 from tenant_apps.leads.models import Lead, Source, Stage
+from tenant_apps.records import visibility
 
 MAX_VALUE = Decimal("9999999999.99")
 EDITABLE_FIELDS = (
@@ -147,7 +148,8 @@ def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: 
             _lock_identities([value for value in keys.values() if value])
             duplicate = _find_duplicate(**keys)
             if duplicate is not None:
-                raise DuplicateLead(existing_id=duplicate[0].pk, matched_on=duplicate[1])
+                existing = duplicate[0].pk if visibility.can_see(actor, duplicate[0]) else None
+                raise DuplicateLead(existing_id=existing, matched_on=duplicate[1])
         now = timezone.now()
         lead = Lead.objects.create(**cleaned, stage=Stage.NEW, stage_changed_at=now, created_at=now)
         activity_record(

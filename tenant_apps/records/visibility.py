@@ -72,11 +72,14 @@ def _organization_lets_reps_see_all() -> bool:
         # organization's settings: read them from its row, or a rep's job-built export or segment would
         # follow the default instead of the organization's choice. Once jobs run with the real
         # Organization as the tenant this branch is never taken.
+        from shared_apps.organizations import placement
         from shared_apps.organizations.models import Organization
 
+        # organization rows live on the primary, whichever database the job's schema is placed on
+        primary = placement.DEFAULT if placement.active_database() == placement.DEFAULT else placement.PRIMARY
         schema = getattr(tenant, "schema_name", None)
-        row = Organization.objects.filter(schema_name=schema).values_list("reps_see_all_leads", flat=True)
-        setting = bool(row.first()) if schema else False
+        rows = Organization.objects.using(primary).filter(schema_name=schema)
+        setting = bool(rows.values_list("reps_see_all_leads", flat=True).first())
     return bool(setting)
 
 

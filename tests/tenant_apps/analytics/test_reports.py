@@ -62,7 +62,7 @@ def test_pipeline_now_by_stage_and_owner(pipeline, api):
 def test_pipeline_history_from_back_filled_snapshots(pipeline, api):
     services.snapshot_backfill(date_from=date(2026, 1, 4), date_to=date(2026, 1, 7))
     services.snapshot_take()
-    client = api(Role.REP)
+    client = api(Role.MANAGER)  # a rep may not read another owner's pipeline (test_rep_visibility.py)
     body = get(client, "pipeline", date_from="2026-01-04", date_to="2026-02-04")
 
     history = {entry["date"]: figures(entry["stages"]) for entry in body["history"]}
