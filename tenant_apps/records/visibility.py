@@ -30,7 +30,9 @@ system (jobs acting for nobody, services, migrations), which sees and changes ev
         accounts, contacts and hanging records (tasks, notes, enrolments) they can see. Managers and admins
         change everything.
 
-    record_visible(actor, kind, record_id) -> bool    kind: "lead" | "opportunity" | "account" | "contact"
+    records_for(kind, actor) -> QuerySet               kind: "lead" | "opportunity" | "account" | "contact" |
+                                                      "task" | "note" | "activity" | "enrollment"
+    record_visible(actor, kind, record_id) -> bool
         Whether a record of that kind exists and the actor may see it (for "create a task on lead 7", where
         a hidden record must answer exactly like a missing one).
 
@@ -42,6 +44,7 @@ reads it from the organization's row). It covers leads and opportunities alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
@@ -49,7 +52,6 @@ from django.db.models import Model, Q, QuerySet
 from shared_apps.core.db import connection
 from shared_apps.users.models import Role, User
 
-KINDS = ("lead", "opportunity", "account", "contact")
 # the record types a hanging row (task, note, activity, enrolment) can point at and that can be hidden
 NARROWED_ANCHORS = ("lead", "opportunity")
 
@@ -199,11 +201,23 @@ def can_change(actor: User | None, record: Model) -> bool:
     return can_see(actor, record)
 
 
+# each record type's policy, by the name the API and segments use for the type
+POLICIES: dict[str, Callable[[User | None], Any]] = {
+    "lead": leads_for,
+    "opportunity": opportunities_for,
+    "account": accounts_for,
+    "contact": contacts_for,
+    "task": tasks_for,
+    "note": notes_for,
+    "activity": activities_for,
+    "enrollment": enrollments_for,
+}
+
+
+def records_for(kind: str, actor: User | None) -> Any:
+    """The records of one type (a key of POLICIES) that `actor` may see."""
+    return POLICIES[kind](actor)
+
+
 def record_visible(actor: User | None, kind: str, record_id: int) -> bool:
-    finder = {
-        "lead": leads_for,
-        "opportunity": opportunities_for,
-        "account": accounts_for,
-        "contact": contacts_for,
-    }[kind]
-    return bool(finder(actor).filter(pk=record_id).exists())
+    return bool(records_for(kind, actor).filter(pk=record_id).exists())

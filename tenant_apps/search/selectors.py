@@ -58,14 +58,6 @@ TYPES: dict[str, SearchType] = {
     "opportunity": SearchType(Opportunity, "name", ("name",), ("name",), "stage"),
     "note": SearchType(Note, "body", ("body",), ()),
 }
-# each type's policy (tenant_apps.records.visibility)
-VISIBLE: dict[str, Any] = {
-    "lead": visibility.leads_for,
-    "contact": visibility.contacts_for,
-    "account": visibility.accounts_for,
-    "opportunity": visibility.opportunities_for,
-    "note": visibility.notes_for,
-}
 
 
 def fold(text: str) -> str:
@@ -106,7 +98,7 @@ def _candidates(
     limit: int,
 ) -> list[tuple[float, int]] | None:
     # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
-    rows = VISIBLE[kind](actor)
+    rows = visibility.records_for(kind, actor)
     if kind == "note":
         rows = rows.filter(
             Q(lead__deleted_at__isnull=True, lead__merged_into__isnull=True)
@@ -116,12 +108,6 @@ def _candidates(
         )
     else:
         rows = rows.alive()
-    # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
-    rows = (
-        rows.filter(pk__in=VISIBLE[kind](actor).values("pk"))
-        if not visibility.sees_all_leads(actor)
-        else rows
-    )
     if filters.get("stage"):
         if spec.stage_field is None:
             return None  # this type has no stage: nothing of it can match a stage filter

@@ -56,19 +56,10 @@ def segment_get(*, actor: User, segment_id: int) -> Segment:
     return segment
 
 
-# each record type's visibility policy: a segment or preset narrows exactly like the record's own list
-VISIBLE: dict[str, Callable[[User | None], Any]] = {
-    RecordType.LEAD: visibility.leads_for,
-    RecordType.CONTACT: visibility.contacts_for,
-    RecordType.ACCOUNT: visibility.accounts_for,
-    RecordType.OPPORTUNITY: visibility.opportunities_for,
-}
-
-
 def records(record_type: str, actor: User | None) -> QuerySet[Any]:
-    """Live records of one type that `actor` may see: what the record lists show them (results and counts
-    alike come from this queryset)."""
-    return VISIBLE[record_type](actor).alive()  # type: ignore[no-any-return]
+    """Live records of one type that `actor` may see (the record type's visibility policy): what the record
+    lists show them. Results and counts alike come from this queryset."""
+    return visibility.records_for(record_type, actor).alive()  # type: ignore[no-any-return]
 
 
 def segment_results(*, segment: Segment, actor: User, now: datetime | None = None) -> QuerySet[Any]:
