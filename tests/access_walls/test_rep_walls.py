@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -17,7 +16,7 @@ from tests.access_walls.conftest import hide
 from tests.access_walls.registry import EXEMPT, HIDDEN_IDS, LISTS, Look
 from tests.access_walls.support import MARKER, Frame, HiddenRecords
 from tests.isolation.routes import Route, tenant_routes
-from tests.isolation.support import Credentials, call
+from tests.isolation.support import Credentials, auth, call, excerpt
 
 ROUTES = {route.key: route for route in tenant_routes()}
 READS = ("GET", "HEAD")
@@ -41,18 +40,6 @@ def test_every_route_has_a_rep_case():
     if both:
         message.append(f"Both cased and exempt: {', '.join(both)}")
     assert not message, "\n".join(message)
-
-
-def auth(route: Route, credentials: Credentials) -> dict[str, str]:
-    """The API with the bearer token, the pages with the session (as their users have them)."""
-    kinds = credentials.kinds()
-    headers = kinds["bearer token"] if route.is_api else kinds["session cookie"]
-    return {**headers, "HTTP_X_REQUESTED_WITH": "fetch"}  # the pages' scripts get JSON, not a redirect
-
-
-def excerpt(response: Any) -> str:
-    body = b"(a stream)" if response.streaming else response.content[:300]
-    return f"{response.status_code} {body!r}"
 
 
 @dataclass(frozen=True)
@@ -92,10 +79,7 @@ def test_rep2s_records_are_not_found_by_rep1(
 ):
     problems = []
     for aim in HIDDEN_IDS[route.key](hidden):
-        path = route.path(**aim.kwargs) + (f"?{urlencode(aim.query)}" if aim.query else "")
-        methods = aim.methods or tuple(method for method in route.methods if method != "OPTIONS")
-        for method in methods:
-            send = {"body": aim.body, "content": aim.content, "form": not route.is_api}
+        for method, path, send in aim.requests(route):
             asked = call(walled, method, path, headers=auth(route, rep1), **send)
             # rep2 sending the same finds the record: the factory aimed right
             control = call(walled, method, path, headers=auth(route, rep2), **send)

@@ -3,17 +3,17 @@ can see, is refused with a 403, except the caller's own session, token, password
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from dataclasses import replace
 
 import pytest
 
 from shared_apps.organizations.models import Organization
 from tests.access_walls.registry import VIEWER_MAY_WRITE
-from tests.access_walls.test_rep_walls import ROUTES, auth, excerpt
+from tests.access_walls.test_rep_walls import ROUTES
 from tests.isolation.registry import REGISTRY as ISOLATION
 from tests.isolation.registry import Aim
 from tests.isolation.routes import Route
-from tests.isolation.support import BODY_METHODS, Credentials, Records, call
+from tests.isolation.support import BODY_METHODS, Credentials, Records, auth, call, excerpt
 
 WRITES = (*BODY_METHODS, "DELETE")
 WRITABLE = [
@@ -33,11 +33,10 @@ def test_a_viewer_write_is_refused(route: Route, walled: Organization, viewer: C
     aims = ISOLATION[route.key](shared) if route.key in ISOLATION else [Aim(body={})]
     problems = []
     for aim in aims:
-        path = route.path(**aim.kwargs) + (f"?{urlencode(aim.query)}" if aim.query else "")
-        for method in (method for method in route.methods if method in WRITES):
-            body = aim.body if aim.body is not None else {}
-            send = {"body": body, "content": aim.content, "form": not route.is_api}
+        writes = tuple(method for method in route.methods if method in WRITES)
+        every_write = replace(aim, methods=writes, body=aim.body if aim.body is not None else {})
+        for method, path, send in every_write.requests(route):
             response = call(walled, method, path, headers=auth(route, viewer), **send)
             if response.status_code != 403:
-                problems.append(f"{method} {path} {body} by a viewer: {excerpt(response)}, expected 403")
+                problems.append(f"{method} {path} {send['body']} by a viewer: {excerpt(response)}")
     assert not problems, "\n".join(problems)
