@@ -123,7 +123,8 @@ LISTS: dict[str, Lister] = {
     "tasks": _look("/api/tasks/"),
     "tasks-overdue": _look("/api/tasks/overdue/"),
     "search": _look("/api/search/", q=MARKER),
-    "segment-results": lambda frame: [Look(f"/api/segments/{frame.segment}/results/")],
+    # rep1's own segment (a segment is its author's): nobody else can ask it, so no control
+    "segment-results": lambda frame: [Look(f"/api/segments/{frame.segment}/results/", marker=False)],
     "segment-preset-results": _look("/api/segments/presets/high_value_closing_this_quarter/results/"),
     "sequence-enrollments": lambda frame: [Look(f"/api/sequences/{frame.sequence}/enrollments/")],
     "account-activities": lambda frame: [Look(f"/api/accounts/{frame.account}/activities/")],
