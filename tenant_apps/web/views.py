@@ -446,12 +446,16 @@ def _lead_rows(request: HttpRequest, leads: QuerySet[Lead], data: dict[str, Any]
     return result.rows, f"?{query.urlencode()}"
 
 
+def _sees_lead(request: HttpRequest, lead_id: int) -> bool:
+    return lead_selectors.leads_visible_to(member(request)).filter(pk=lead_id).exists()
+
+
 def _lead_or_survivor(request: HttpRequest, lead_id: int) -> Lead | HttpResponse:
     try:
         return lead_selectors.lead_get(lead_id=lead_id, actor=member(request))
     except LeadNotFound:
         survivor_id = merged_into(model=Lead, record_id=lead_id)
-        if survivor_id is not None:
+        if survivor_id is not None and _sees_lead(request, survivor_id):
             return redirect("web:lead", lead_id=survivor_id)
         return not_found(request, "lead")
 
@@ -465,10 +469,10 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     actor = member(request)
     try:
         timeline = selectors.keyset_page(
-            activity_selectors.activity_list(lead=lead), cursor=request.GET.get("cursor"), size=TIMELINE_PAGE
+            _timeline(actor, lead), cursor=request.GET.get("cursor"), size=TIMELINE_PAGE
         )
     except InvalidInput:
-        timeline = selectors.keyset_page(activity_selectors.activity_list(lead=lead), cursor=None)
+        timeline = selectors.keyset_page(_timeline(actor, lead), cursor=None)
     context = {
         "lead": lead,
         "timeline": timeline,
@@ -476,9 +480,9 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "history": lead_selectors.stage_history(lead=lead),
         "notes": Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-id")[:20],
         "threads": activity_selectors.email_threads(lead=lead),
-        "tasks": task_selectors.task_list(actor=actor, filters={"lead": lead.pk}).order_by(
-            "status", F("due_at").asc(nulls_last=True), "id"
-        )[:50],
+        "tasks": _tasks(actor, {"lead": lead.pk}).order_by("status", F("due_at").asc(nulls_last=True), "id")[
+            :50
+        ],
         "members": list(selectors.members()),
         "can_write": has_role(actor, Role.REP),
         "forward": selectors.forward_stage(lead.stage),
@@ -513,13 +517,12 @@ def _timeline_fragment(request: HttpRequest, activities: QuerySet[Any], url: str
 @require_GET
 def lead_timeline(request: HttpRequest, lead_id: int) -> HttpResponse:
     """The next page of a lead's timeline as list items (the page's "More" appends them)."""
+    actor = member(request)
     try:
-        lead = lead_selectors.lead_get(lead_id=lead_id, actor=member(request))
+        lead = lead_selectors.lead_get(lead_id=lead_id, actor=actor)
     except LeadNotFound:
         return not_found(request, "lead")
-    return _timeline_fragment(
-        request, activity_selectors.activity_list(lead=lead), reverse("web:lead-timeline", args=[lead.pk])
-    )
+    return _timeline_fragment(request, _timeline(actor, lead), reverse("web:lead-timeline", args=[lead.pk]))
 
 
 def _writable_lead(request: HttpRequest, lead_id: int) -> Lead:
@@ -615,6 +618,16 @@ def lead_task(request: HttpRequest, lead_id: int) -> Done:
     return _lead_done(request, lead_id, "Task added.")
 
 
+def _tasks(actor: User, filters: dict[str, Any]) -> QuerySet[Any]:
+    return selectors.on_visible_records(task_selectors.task_list(actor=actor, filters=filters), actor=actor)
+
+
+def _timeline(actor: User, record: Any) -> QuerySet[Any]:
+    """A record's timeline; an account's or contact's roll-up without the activities of hidden leads and
+    deals."""
+    return selectors.on_visible_records(activity_selectors.activity_list(record=record), actor=actor)
+
+
 # ---- accounts, contacts, opportunities -----------------------------------------------------------------
 
 
@@ -627,7 +640,7 @@ class Kind:
     plural: str
     model: type[Any]
     listing: Callable[..., QuerySet[Any]]
-    getter: Callable[[int], Any]
+    getter: Callable[[User, int, bool], Any]  # (actor, id, for a write): through the visibility policy
     note_add: Callable[..., Any]
     filters: tuple[str, ...]  # RecordFilterForm fields this type uses
 
@@ -639,7 +652,7 @@ KINDS: dict[str, Kind] = {
         "Accounts",
         Account,
         account_selectors.account_list,
-        lambda pk: account_selectors.account_get(account_id=pk),
+        lambda actor, pk, write: account_selectors.account_get(account_id=pk),  # every member's
         lambda pk, actor, body: account_services.account_note_add(account_id=pk, actor=actor, body=body),
         ("owner", "status"),
     ),
@@ -649,7 +662,7 @@ KINDS: dict[str, Kind] = {
         "Contacts",
         Contact,
         contact_selectors.contact_list,
-        lambda pk: contact_selectors.contact_get(contact_id=pk),
+        lambda actor, pk, write: contact_selectors.contact_get(contact_id=pk),  # every member's
         lambda pk, actor, body: contact_services.contact_note_add(contact_id=pk, actor=actor, body=body),
         ("owner",),
     ),
@@ -659,7 +672,7 @@ KINDS: dict[str, Kind] = {
         "Opportunities",
         Opportunity,
         opportunity_selectors.opportunity_list,
-        lambda pk: opportunity_selectors.opportunity_get(opportunity_id=pk),
+        lambda actor, pk, write: selectors.opportunity_for(actor=actor, opportunity_id=pk, write=write),
         lambda pk, actor, body: opportunity_services.opportunity_note_add(
             opportunity_id=pk, actor=actor, body=body
         ),
@@ -713,7 +726,7 @@ def record_list(request: HttpRequest, kind: str) -> HttpResponse:
 def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpResponse:
     spec, actor = KINDS[kind], member(request)
     try:
-        record = spec.getter(record_id)
+        record = spec.getter(actor, record_id, False)
     except NotFound:
         survivor_id = merged_into(model=spec.model, record_id=record_id) if kind != "opportunities" else None
         if survivor_id is not None:
@@ -724,14 +737,12 @@ def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpRespon
         "kind": kind,
         "spec": spec,
         "record": record,
-        "timeline": selectors.keyset_page(
-            activity_selectors.activity_list(record=record), cursor=None, size=TIMELINE_PAGE
-        ),
+        "timeline": selectors.keyset_page(_timeline(actor, record), cursor=None, size=TIMELINE_PAGE),
         "timeline_url": url,
         "notes": Note.objects.filter(**{spec.name: record})
         .select_related("author")
         .order_by("-created_at", "-id")[:20],
-        "tasks": task_selectors.task_list(actor=actor, filters={spec.name: record.pk}).order_by(
+        "tasks": _tasks(actor, {spec.name: record.pk}).order_by(
             "status", F("due_at").asc(nulls_last=True), "id"
         )[:50],
         "can_write": has_role(actor, Role.REP),
@@ -751,19 +762,20 @@ def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpRespon
 @member_required
 @require_GET
 def record_timeline(request: HttpRequest, kind: str, record_id: int) -> HttpResponse:
-    spec = KINDS[kind]
+    spec, actor = KINDS[kind], member(request)
     try:
-        record = spec.getter(record_id)
+        record = spec.getter(actor, record_id, False)
     except NotFound:
         return not_found(request, spec.label.lower())
     url = reverse("web:record-timeline", args=[kind, record.pk])
-    return _timeline_fragment(request, activity_selectors.activity_list(record=record), url)
+    return _timeline_fragment(request, _timeline(actor, record), url)
 
 
 @action
 def record_note(request: HttpRequest, kind: str, record_id: int) -> Done:
     spec = KINDS[kind]
     data = parse(NoteForm, request.POST)
+    spec.getter(member(request), record_id, True)
     spec.note_add(record_id, member(request), data["body"])
     return Done("Note added.", back(request, reverse("web:record", args=[kind, record_id])))
 
@@ -784,7 +796,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         filters["overdue"] = True
     elif status:
         filters["status"] = [status]
-    tasks = task_selectors.task_list(actor=actor, filters=filters)
+    tasks = _tasks(actor, filters)
     problem, next_url = _form_problem(form), ""
     try:
         page = selectors.keyset_page(tasks, cursor=data.get("cursor"), at="due_sort", descending=False)
@@ -807,6 +819,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 
 @action
 def task_status(request: HttpRequest, task_id: int, to_status: str) -> Done:
+    selectors.task_for_write(actor=member(request), task_id=task_id)
     task = task_services.task_transition(task_id=task_id, to_status=to_status, actor=member(request))
     verb = {TaskStatus.DONE: "completed", TaskStatus.OPEN: "reopened", TaskStatus.CANCELLED: "cancelled"}
     return Done(f"Task {verb[TaskStatus(task.status)]}.", back(request, reverse("web:tasks")))
@@ -852,6 +865,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             dry_run=form.cleaned_data["dry_run"],
         )
     except AppError as error:
+        if is_fetch(request):  # a script gets the refusal's status, as from every other action
+            return JsonResponse({"code": error.code, "message": error.message}, status=error.status_code)
         messages.error(request, error.message)
         return redirect("web:imports")
     messages.success(request, f"Import of {run.file_name or 'the file'} queued.")

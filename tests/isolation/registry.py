@@ -8,10 +8,12 @@ test_every_tenant_route_is_covered, so a new route is covered on the day it is a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+from tests.isolation.routes import Route
 from tests.isolation.support import Records
 
 
@@ -27,6 +29,13 @@ class Aim:
     @property
     def expected(self) -> tuple[int, ...]:
         return (400, 404) if self.in_body else (404,)
+
+    def requests(self, route: Route) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(method, path, what `call` sends) for each method this aims at the route."""
+        path = route.path(**self.kwargs) + (f"?{urlencode(self.query)}" if self.query else "")
+        send = {"body": self.body, "content": self.content, "form": not route.is_api}
+        for method in self.methods or tuple(method for method in route.methods if method != "OPTIONS"):
+            yield method, path, send
 
 
 Factory = Callable[[Records], list[Aim]]

@@ -34,6 +34,7 @@ from tenant_apps.sequences.models import Enrollment, Sequence
 from tenant_apps.tasks.models import Task
 from tenant_apps.webhooks.models import Delivery, Endpoint, OutboxEvent
 from tests.conftest import PASSWORD, host_of
+from tests.isolation.routes import Route
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -69,6 +70,19 @@ def credentials_of(organization: Organization, user: User) -> Credentials:
         token, _ = token_issue(email=user.email, password=PASSWORD)
         api_key, _ = api_key_create(actor=user, name="isolation suite", scope=ApiKeyScope.WRITE)
     return Credentials(user, token, api_key, session_of(organization, user))
+
+
+def auth(route: Route, credentials: Credentials) -> dict[str, str]:
+    """The API with the bearer token, the pages with the session (as their users have them)."""
+    kinds = credentials.kinds()
+    headers = kinds["bearer token"] if route.is_api else kinds["session cookie"]
+    return {**headers, "HTTP_X_REQUESTED_WITH": "fetch"}  # the pages' scripts get JSON, not a redirect
+
+
+def excerpt(response: Any) -> str:
+    """A response's status and the start of its body, for a report."""
+    body = b"(a stream)" if getattr(response, "streaming", False) else response.content[:300]
+    return f"{response.status_code} {body!r}"
 
 
 def call(

@@ -5,7 +5,6 @@ for every route that names a record and every method it allows. Records of both 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -14,7 +13,7 @@ from django_tenants.utils import schema_context
 from shared_apps.organizations.models import Organization
 from tests.isolation.registry import EXEMPT, REGISTRY
 from tests.isolation.routes import Route, tenant_routes
-from tests.isolation.support import Credentials, Records, call
+from tests.isolation.support import Credentials, Records, auth, call, excerpt
 
 ROUTES = {route.key: route for route in tenant_routes()}
 COVERED = [route for key, route in ROUTES.items() if key in REGISTRY]
@@ -49,36 +48,22 @@ def test_every_tenant_route_is_covered():
     assert not message, "\n".join(message)
 
 
-def _auth(route: Route, credentials: Credentials) -> dict[str, str]:
-    """The API with the bearer token, the pages with the session (as their users have them)."""
-    kinds = credentials.kinds()
-    headers = kinds["bearer token"] if route.is_api else kinds["session cookie"]
-    return {**headers, "HTTP_X_REQUESTED_WITH": "fetch"}  # the pages' scripts get JSON, not a redirect
-
-
-def _excerpt(response: Any) -> str:
-    return f"{response.status_code} {response.content[:300]!r}"
-
-
 @pytest.mark.parametrize("route", COVERED, ids=lambda route: route.key)
 def test_globex_records_are_not_found_on_acme_host(
     route: Route, org: Organization, other_org: Organization, acme: Credentials, globex: Records
 ):
     problems = []
     for aim in REGISTRY[route.key](globex):
-        path = route.path(**aim.kwargs) + (f"?{urlencode(aim.query)}" if aim.query else "")
-        methods = aim.methods or tuple(method for method in route.methods if method != "OPTIONS")
-        for method in methods:
-            send = {"body": aim.body, "content": aim.content, "form": not route.is_api}
-            asked = call(org, method, path, headers=_auth(route, acme), **send)
+        for method, path, send in aim.requests(route):
+            asked = call(org, method, path, headers=auth(route, acme), **send)
             # the same request where the record lives finds it: the factory aimed right
-            control = call(other_org, method, path, headers=_auth(route, globex.admin), **send)
+            control = call(other_org, method, path, headers=auth(route, globex.admin), **send)
             label = f"{method} {path} {aim.body or ''}"
             if asked.status_code not in aim.expected:
-                problems.append(f"{label} on acme's host: {_excerpt(asked)}, expected {aim.expected}")
+                problems.append(f"{label} on acme's host: {excerpt(asked)}, expected {aim.expected}")
             found = 200 <= control.status_code < 300 if aim.in_body else control.status_code not in (404, 500)
             if not found or control.status_code >= 500:
-                problems.append(f"{label} on globex's host (control): {_excerpt(control)}")
+                problems.append(f"{label} on globex's host (control): {excerpt(control)}")
     assert not problems, "\n".join(problems)
 
 

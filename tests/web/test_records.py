@@ -65,8 +65,12 @@ def test_contact_and_opportunity_pages(web, make_account, make_contact, make_opp
 
 @pytest.mark.parametrize("kind", ["accounts", "contacts", "opportunities"])
 def test_notes_on_records(web, make_account, make_contact, make_opportunity, org, kind):
-    record = {"accounts": make_account, "contacts": make_contact, "opportunities": make_opportunity}[kind]()
     client = web(Role.REP)
+    # a rep adds notes to any account or contact, but only to their own deals (as through the API)
+    owned = {"owner_id": client.user.pk} if kind == "opportunities" else {}
+    record = {"accounts": make_account, "contacts": make_contact, "opportunities": make_opportunity}[kind](
+        **owned
+    )
     response = client.post(f"/{kind}/{record.pk}/notes/", {"body": "Noted here"})
     assert (response.status_code, response["Location"]) == (302, f"/{kind}/{record.pk}/")
     assert "Noted here" in client.get(f"/{kind}/{record.pk}/").content.decode()

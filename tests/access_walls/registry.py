@@ -1,0 +1,210 @@
+"""How to aim each route of an organization's host at rep2's hidden records, one level below the isolation
+suite (tests/isolation/registry.py, whose Aims and factories are reused here).
+
+HIDDEN_IDS: route name -> a factory making rep2's records (support.HiddenRecords) and returning requests that
+name them (ids in the path, or in the body with `in_body`). rep1 must get 404 on reads, 403 or 404 on writes
+(400 too when the id travels in the body); rep2 sending the same request finds the record.
+LISTS: route name -> requests (built from the frame of records every member sees) whose answer must not
+carry rep2's hidden records: their names, notes, calls and tasks carry support.MARKER, and their counts
+must not change when they are made. The admin asking the same sees them (the check is not vacuous).
+EXEMPT: routes naming no hidden record and listing none, with the reason.
+A route in none of them fails test_every_route_has_a_rep_case. VIEWER_MAY_WRITE: the writes a viewer may
+make (their own session, token, password, notifications); every other write of every route is a 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.access_walls.support import MARKER, Frame
+from tests.isolation.registry import EXEMPT as ISOLATION_EXEMPT
+from tests.isolation.registry import REGISTRY as ISOLATION
+from tests.isolation.registry import Aim, Factory
+from tests.isolation.support import Records
+
+# Routes whose path names a lead, an opportunity, a task or an enrolment: the isolation suite's factories
+# aim them, with rep2's records instead of another organization's.
+_BY_PATH = (
+    "lead",
+    "lead-restore",
+    "lead-purge",
+    "lead-transition",
+    "lead-convert",
+    "lead-stage-history",
+    "lead-notes",
+    "lead-activities",
+    "lead-emails",
+    "lead-email-threads",
+    "lead-duplicates",
+    "lead-score",
+    "opportunity",
+    "opportunity-restore",
+    "opportunity-stage",
+    "opportunity-notes",
+    "opportunity-activities",
+    "task",
+    "task-complete",
+    "task-cancel",
+    "task-reopen",
+    "enrollment-unenroll",
+    "web:pipeline-card",
+    "web:lead",
+    "web:lead-timeline",
+    "web:lead-edit",
+    "web:lead-move",
+    "web:lead-note",
+    "web:lead-call",
+    "web:lead-assign",
+    "web:lead-task",
+    "web:task-complete",
+    "web:task-reopen",
+)
+
+
+def _opportunity_page(body: dict[str, Any] | None = None) -> Factory:
+    """The web's record pages for opportunities (accounts and contacts are every member's)."""
+    return lambda g: [Aim({"kind": "opportunities", "record_id": g.opportunity()}, body)]
+
+
+def _in_body(
+    make_body: Callable[[Records], dict[str, Any]],
+    make_path: Callable[[Records], dict[str, Any]] | None = None,
+) -> Factory:
+    """A POST whose body names rep2's records (its path, if any, names records every member sees)."""
+
+    def aims(g: Records) -> list[Aim]:
+        kwargs = make_path(g) if make_path else {}
+        return [Aim(kwargs, make_body(g), methods=("POST",), in_body=True)]
+
+    return aims
+
+
+HIDDEN_IDS: dict[str, Factory] = {
+    **{key: ISOLATION[key] for key in _BY_PATH},
+    "web:record": _opportunity_page(),
+    "web:record-timeline": _opportunity_page(),
+    "web:record-note": _opportunity_page({"body": "Rep1's note"}),
+    "lead-merge": _in_body(lambda g: {"survivor": g.lead(), "merged": [g.lead()]}),
+    "tasks": _in_body(lambda g: {"title": "On rep2's deal", "opportunity": g.opportunity()}),
+    "sequence-enroll": _in_body(lambda g: {"lead": g.lead()}, lambda g: {"sequence_id": g.sequence()}),
+}
+
+
+@dataclass(frozen=True)
+class Look:
+    """A request whose answer lists records; `counts` reads the figures that must not move."""
+
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    counts: Callable[[Any], Any] | None = None  # the response -> what must stay the same
+    marker: bool = True  # the admin sees the hidden records' MARKER here (the control)
+
+    @property
+    def url(self) -> str:
+        return self.path + (f"?{urlencode(self.query)}" if self.query else "")
+
+
+Lister = Callable[[Frame], list[Look]]
+
+
+def _look(path: str, **query: str) -> Lister:
+    return lambda frame: [Look(path, query)]
+
+
+def _figures(response: Any) -> Any:
+    return response.json()
+
+
+LISTS: dict[str, Lister] = {
+    "leads": _look("/api/leads/"),
+    "opportunities": _look("/api/opportunities/"),
+    "tasks": _look("/api/tasks/"),
+    "tasks-overdue": _look("/api/tasks/overdue/"),
+    "search": _look("/api/search/", q=MARKER),
+    # rep1's own segment (a segment is its author's): nobody else can ask it, so no control
+    "segment-results": lambda frame: [Look(f"/api/segments/{frame.segment}/results/", marker=False)],
+    "segment-preset-results": _look("/api/segments/presets/high_value_closing_this_quarter/results/"),
+    "sequence-enrollments": lambda frame: [Look(f"/api/sequences/{frame.sequence}/enrollments/")],
+    "account-activities": lambda frame: [Look(f"/api/accounts/{frame.account}/activities/")],
+    "lead-duplicates": lambda frame: [Look(f"/api/leads/{frame.rep1_lead}/duplicates/")],
+    "export-leads": _look("/api/exports/leads.csv"),
+    "export-activities": _look("/api/exports/activities.csv"),
+    "web:dashboard": _look("/"),
+    "web:pipeline": _look("/pipeline/"),
+    "web:pipeline-summary": lambda frame: [Look("/pipeline/summary/", counts=_figures, marker=False)],
+    "web:leads": lambda frame: [
+        Look("/leads/"),
+        Look("/leads/", {"q": MARKER}),
+        Look("/leads/", {"segment": str(frame.segment)}, marker=False),  # rep1's segment: no control
+    ],
+    "web:tasks": _look("/tasks/", mine="0"),
+    "web:records": lambda frame: [Look("/opportunities/"), Look("/opportunities/", {"q": MARKER})],
+    "web:record": lambda frame: [Look(f"/accounts/{frame.account}/")],
+    "web:record-timeline": lambda frame: [Look(f"/accounts/{frame.account}/timeline/")],
+}
+
+EVERY_MEMBERS = "accounts and contacts are every member's (the policy)"
+EXEMPT: dict[str, str] = {
+    **{key: reason for key, reason in ISOLATION_EXEMPT.items() if key not in LISTS},
+    "member": "members are listed to every member; managing them is the admins' (test_viewer_writes)",
+    "member-deactivate": "admins only (test_viewer_writes)",
+    "member-reactivate": "admins only (test_viewer_writes)",
+    "api-key-revoke": "admins only (test_viewer_writes)",
+    **{
+        key: EVERY_MEMBERS
+        for key in (
+            "accounts",
+            "account",
+            "account-restore",
+            "account-status",
+            "account-status-history",
+            "account-duplicates",
+            "account-merge",
+            "contacts",
+            "contact",
+            "contact-restore",
+            "contact-duplicates",
+            "contact-merge",
+        )
+    },
+    "account-notes": f"the account's own notes: {EVERY_MEMBERS} (a deal's notes stay on the deal)",
+    "contact-notes": f"the contact's own notes: {EVERY_MEMBERS}",
+    "contact-activities": f"the contact's own timeline ({EVERY_MEMBERS}): a deal's activities are not on it",
+    **{
+        f"analytics-{report}": "a report from snapshots and rollups that jobs build (not live rows):"
+        " narrowing its owner filters for reps is the analytics app's, tested there"
+        for report in ("pipeline", "conversion", "cycle-length", "time-in-stage", "forecast")
+    },
+    "segment": "a definition (field values), the organization's; its results are in LISTS",
+    "sequence": "a sequence is the organization's template; its enrolments are in LISTS",
+    "webhook": "the organization's endpoints, managed by admins (test_viewer_writes)",
+    "webhook-enable": "the organization's endpoints, managed by admins",
+    "webhook-deliveries": "the organization's endpoints, managed by admins",
+    "webhook-redeliver": "the organization's endpoints, managed by admins",
+    "rule": "the organization's automation, managed by managers and admins",
+    "rule-runs": "the organization's automation, managed by managers and admins",
+    "rules": "the organization's automation, managed by managers and admins",
+    "routing": "the organization's routing settings, managed by managers and admins",
+    "scoring-rule": "the organization's scoring, managed by managers and admins",
+    "imports": "imports are for managers and admins",
+    "import": "imports are for managers and admins",
+    "import-errors": "imports are for managers and admins",
+    "import-cancel": "imports are for managers and admins",
+    "import-revert": "imports are for managers and admins",
+    "export": "a member's own export (another's is 404: the imports app's tests)",
+    "export-download": "a member's own export; what a job-built export holds is the visibility branch's test",
+}
+
+# A viewer's writes that are not refused: the caller's own session, token, password and notifications.
+VIEWER_MAY_WRITE: dict[str, str] = {
+    "token": "signs in",
+    "sign-out": "revokes the caller's own token",
+    "notifications-read": "marks the caller's own notifications read",
+    "exports": "requests an export of what the caller may read (a read, run as a job)",
+    "pipeline-stream": "a read-only event stream (it answers any method with the stream)",
+    "web:sign-in": "signs in",
+    "web:sign-out": "ends the caller's session",
+    "web:password": "changes the caller's own password",
+}
