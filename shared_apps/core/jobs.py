@@ -28,7 +28,7 @@ from rq.queue import Queue
 from shared_apps.core import tracing
 from shared_apps.core.connections import job_boundary as connections_boundary
 from shared_apps.core.db import connection
-from shared_apps.organizations import context
+from shared_apps.organizations import context, placement
 from shared_apps.organizations.context import MissingOrganizationContext
 from shared_apps.organizations.models import Organization
 
@@ -93,20 +93,24 @@ class OrganizationJob(Job):
         schema = self.meta.get(SCHEMA_META_KEY)
         _recycle_connections()
         try:
-            context.enter_public()  # the organization is read on the primary
+            placement.activate(placement.DEFAULT)  # the organization is read on the primary
             if schema is None:
                 if _needs_organization(self.func):
                     raise MissingOrganizationContext(function=self.func_name)
+                connection.set_schema_to_public()
                 return super().perform()
             organization = context.job_organization(schema)
             if organization is None:
                 raise MissingOrganizationContext(function=self.func_name, schema=schema)
-            # entered for the whole job (a boundary: DB_CONN_MAX_SCHEMAS counts the connection it used)
-            context.enter_organization(organization)
-            return super().perform()
+            # its database active for the whole job, so the boundary below counts the connection it used
+            placement.activate(organization.database)
+            # (restores the tenant the job found: a job run in-process, by a test or an eager queue, hands
+            # its caller's connection back as it was)
+            with context.organization_context(organization):
+                return super().perform()
         finally:
             connections_boundary(schema)  # DB_CONN_MAX_SCHEMAS, on the database the job used
-            context.enter_public()
+            placement.activate(placement.DEFAULT)
             _recycle_connections()
 
 
@@ -133,18 +137,21 @@ def enqueue_in_organization(
     whatever schema is active now; after `delay` if given (the worker's scheduler moves it to the queue).
     Inside a transaction the job is enqueued when it commits, a delayed one too (rq's enqueue_in would
     schedule it at once): rolled-back work starts nothing. Returns the job when enqueued now."""
-    meta = {SCHEMA_META_KEY: organization}
+    meta: dict[str, str]
     if isinstance(organization, Organization):
         meta = {SCHEMA_META_KEY: organization.schema_name, SLUG_META_KEY: organization.slug}
+    else:
+        meta = {SCHEMA_META_KEY: organization}
+    target: Any = func  # rq's own type takes a function or a string, not the union
     rq_queue = get_queue(queue)
     if retry is not None:
         kwargs["retry"] = retry
     if delay is None:
         # django-rq's queue defers this call to the commit itself
-        return rq_queue.enqueue(func, *args, meta=meta, **kwargs)
+        return rq_queue.enqueue(target, *args, meta=meta, **kwargs)
 
     def schedule() -> Job:
-        return rq_queue.enqueue_in(delay, func, *args, meta=meta, **kwargs)
+        return rq_queue.enqueue_in(delay, target, *args, meta=meta, **kwargs)
 
     if connection.in_atomic_block:
         transaction.on_commit(schedule)
