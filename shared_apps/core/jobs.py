@@ -2,35 +2,43 @@
 
 django-tenants keeps the schema on the connection; rq knows nothing of it.
 
-A job enqueued while an organization's schema is active carries that schema in `job.meta` and runs inside
-it. Tenant jobs (functions under `tenant_apps.` or marked with `@tenant_job`) refuse to run without one,
+A job enqueued while an organization's schema is active carries that schema in `job.meta`; when it starts,
+the organization's row is read and the job runs inside `organization_context(row)`: on its database, with
+the real `Organization` as the connection's tenant (its settings hold in jobs exactly as in requests).
+Tenant jobs (functions under `tenant_apps.` or marked with `@tenant_job`) refuse to run without one,
 so a job can never silently read or write the public schema instead of an organization's.
+
+Services enqueue by dotted path (`enqueue_in_organization(schema, "tenant_apps.x.jobs.f", id)`), so they
+never import their own jobs module: jobs import services, never the reverse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import django_rq
-from django.db import close_old_connections
-from django_tenants.utils import get_public_schema_name, schema_context
+from django.db import close_old_connections, transaction
+from django_tenants.utils import get_public_schema_name
+from rq import Retry
 from rq.job import Job
 from rq.queue import Queue
 
 from shared_apps.core import tracing
 from shared_apps.core.connections import job_boundary as connections_boundary
 from shared_apps.core.db import connection
-from shared_apps.core.errors import AppError
-from shared_apps.organizations import placement
+from shared_apps.organizations import context, placement
+from shared_apps.organizations.context import MissingOrganizationContext
+from shared_apps.organizations.models import Organization
 
 SCHEMA_META_KEY = "schema_name"
+SLUG_META_KEY = "organization"  # for the job's log lines and spans (tracing.job_span)
 F = TypeVar("F", bound=Callable[..., Any])
+# a job function, or its dotted path ("tenant_apps.webhooks.jobs.deliver_attempt"), as rq accepts
+JobFunction = Callable[..., Any] | str
 
-
-class MissingOrganizationContext(AppError):
-    code = "missing_organization_context"
-    message = "This job works on an organization's data and was enqueued without an organization."
+__all__ = ["MissingOrganizationContext", "enqueue_in_organization", "fan_out", "get_queue", "tenant_job"]
 
 
 def tenant_job(func: F) -> F:
@@ -56,6 +64,9 @@ def _with_schema(meta: dict | None) -> dict:
         schema = _current_schema()
         if schema is not None:
             meta[SCHEMA_META_KEY] = schema
+            tenant = getattr(connection, "tenant", None)
+            if isinstance(tenant, Organization):
+                meta.setdefault(SLUG_META_KEY, tenant.slug)
     return meta
 
 
@@ -72,24 +83,30 @@ class OrganizationQueue(django_rq.queues.DjangoRQ):
 
 
 class OrganizationJob(Job):
-    """Runs the job function inside the schema recorded in its meta."""
+    """Runs the job function in the organization recorded in its meta (its row read as the job starts)."""
 
     def perform(self) -> Any:
         with tracing.job_span(self):
-            return self._perform_in_schema()
+            return self._perform_in_organization()
 
-    def _perform_in_schema(self) -> Any:
+    def _perform_in_organization(self) -> Any:
         schema = self.meta.get(SCHEMA_META_KEY)
         _recycle_connections()
         try:
-            placement.activate(placement.DEFAULT)  # the organization's placement is read on the primary
+            placement.activate(placement.DEFAULT)  # the organization is read on the primary
             if schema is None:
                 if _needs_organization(self.func):
                     raise MissingOrganizationContext(function=self.func_name)
                 connection.set_schema_to_public()
                 return super().perform()
-            placement.activate(placement.job_database(schema))
-            with schema_context(schema):
+            organization = context.job_organization(schema)
+            if organization is None:
+                raise MissingOrganizationContext(function=self.func_name, schema=schema)
+            # its database active for the whole job, so the boundary below counts the connection it used
+            placement.activate(organization.database)
+            # (restores the tenant the job found: a job run in-process, by a test or an eager queue, hands
+            # its caller's connection back as it was)
+            with context.organization_context(organization):
                 return super().perform()
         finally:
             connections_boundary(schema)  # DB_CONN_MAX_SCHEMAS, on the database the job used
@@ -108,13 +125,41 @@ def get_queue(name: str = "default") -> Queue:
 
 
 def enqueue_in_organization(
-    schema_name: str, func: Callable[..., Any], *args: Any, queue: str = "default", **kwargs: Any
+    organization: Organization | str,
+    func: JobFunction,
+    *args: Any,
+    queue: str = "default",
+    delay: timedelta | None = None,
+    retry: Retry | None = None,
+    **kwargs: Any,
 ) -> Job | None:
-    """Enqueue `func` to run in the given organization's schema, whatever schema is active now."""
-    return get_queue(queue).enqueue(func, *args, meta={SCHEMA_META_KEY: schema_name}, **kwargs)
+    """Enqueue `func` (a function or its dotted path) to run in `organization` (a row or its schema name),
+    whatever schema is active now; after `delay` if given (the worker's scheduler moves it to the queue).
+    Inside a transaction the job is enqueued when it commits, a delayed one too (rq's enqueue_in would
+    schedule it at once): rolled-back work starts nothing. Returns the job when enqueued now."""
+    meta: dict[str, str]
+    if isinstance(organization, Organization):
+        meta = {SCHEMA_META_KEY: organization.schema_name, SLUG_META_KEY: organization.slug}
+    else:
+        meta = {SCHEMA_META_KEY: organization}
+    target: Any = func  # rq's own type takes a function or a string, not the union
+    rq_queue = get_queue(queue)
+    if retry is not None:
+        kwargs["retry"] = retry
+    if delay is None:
+        # django-rq's queue defers this call to the commit itself
+        return rq_queue.enqueue(target, *args, meta=meta, **kwargs)
+
+    def schedule() -> Job:
+        return rq_queue.enqueue_in(delay, target, *args, meta=meta, **kwargs)
+
+    if connection.in_atomic_block:
+        transaction.on_commit(schedule)
+        return None
+    return schedule()
 
 
-def fan_out(func: Callable[..., Any], *args: Any, queue: str = "default", **kwargs: Any) -> list[str]:
+def fan_out(func: JobFunction, *args: Any, queue: str = "default", **kwargs: Any) -> list[str]:
     """Enqueue one job per active organization; returns the schemas it was enqueued for.
 
     Used by the scheduler for periodic per-organization work (snapshots, token clean-up, ...).

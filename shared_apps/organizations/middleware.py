@@ -7,10 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
 from rest_framework.permissions import SAFE_METHODS
 
-from shared_apps.core.db import connection
 from shared_apps.core.errors import json_error
 from shared_apps.core.logging import bind
-from shared_apps.organizations import placement
+from shared_apps.organizations.context import enter_organization, enter_public
 from shared_apps.organizations.models import OrganizationStatus
 from shared_apps.organizations.routing import organization_for_host
 
@@ -19,15 +18,15 @@ class OrganizationRoutingMiddleware:
     """Pick the schema and URLconf from the Host header.
 
     The root domain serves the platform (public schema); `<slug>.<BASE_DOMAIN>` or a registered custom
-    domain serves that organization. Unknown hosts get a 404, suspended organizations a 403, both JSON.
+    domain serves that organization, entered through shared_apps.organizations.context (its database, its
+    row as the connection's tenant). Unknown hosts get a 404, suspended organizations a 403, both JSON.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        placement.activate(placement.DEFAULT)  # this thread may have served another database's organization
-        connection.set_schema_to_public()
+        enter_public()  # this thread may have served another database's organization
         request.tenant = None  # type: ignore[attr-defined]
         host, _port = split_domain_port(request._get_raw_host())  # type: ignore[attr-defined]
         host = host.lower()
@@ -68,8 +67,9 @@ class OrganizationRoutingMiddleware:
             )
             response["Retry-After"] = "5"
             return response
-        placement.activate(organization.database)
-        connection.set_tenant(organization)
+        # until the next request's start (not a `with` block): a streamed body is read after this returns,
+        # and the connection recycling at the response's end counts the schema it served
+        enter_organization(organization)
         bind(organization=organization.slug)  # the request's later log lines name it
         request.tenant = organization  # type: ignore[attr-defined]
         request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@
    a transaction of a session of its own, left open: nobody sees them, and the freeze below holds only the
    rows and the indexes built over them.
 1. Freeze: `moving_since` is set, so the organization's hosts answer writes with 503 + Retry-After (reads
-   go on) and its jobs wait (placement.job_database).
+   go on) and its jobs wait (context.job_organization).
 2. On the source database, in one transaction, every table of the schema is locked IN EXCLUSIVE MODE: that
    waits for writes already under way and blocks late ones, while reads (and pg_dump) go on.
 3. The rows (pg_dump's data section) are loaded into the target's open transaction, then its indexes,

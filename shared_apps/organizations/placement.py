@@ -16,7 +16,6 @@ while another database is active. On the primary nothing is swapped: one connect
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -54,23 +53,6 @@ def validate_database(alias: object, *, field: str = "database") -> str:
             code="invalid_choice",
         )
     return alias
-
-
-def job_database(schema: str) -> str:
-    """The database of the organization owning `schema`, read from the primary when a job starts (so a job
-    enqueued before a move runs where the organization is now). While a move freezes the organization's
-    writes the job waits, up to MOVE_JOB_WAIT_SECONDS, then runs wherever the organization is."""
-    from shared_apps.organizations.models import Organization
-
-    deadline = time.monotonic() + settings.MOVE_JOB_WAIT_SECONDS
-    while True:
-        row = Organization.objects.filter(schema_name=schema).values_list("database", "moving_since").first()
-        if row is None:
-            return DEFAULT  # not an organization's schema (the template, a purged one): the job will say so
-        database, moving_since = row
-        if moving_since is None or time.monotonic() >= deadline:
-            return str(database)
-        time.sleep(0.5)
 
 
 def active_database() -> str:

@@ -36,11 +36,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import DomainEvent, subscribe
+from shared_apps.core.jobs import enqueue_in_organization
+from shared_apps.organizations.context import organization_context
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.analytics.models import (
     BUCKET_BASE_SECONDS,
@@ -514,18 +515,15 @@ def refresh_delay() -> float:
 def refresh_request() -> bool:
     """Queue analytics_refresh for the active organization unless one is already waiting (changes made
     meanwhile are caught by that one), delayed by refresh_delay()."""
-    from shared_apps.core.jobs import SCHEMA_META_KEY, enqueue_in_organization, get_queue
-    from tenant_apps.analytics.jobs import analytics_refresh as refresh_job
-
     if not cache.add(REFRESH_PENDING_KEY, "1", timeout=REFRESH_PENDING_TTL):
         return False
     delay = refresh_delay()
-    if delay:
-        get_queue("low").enqueue_in(
-            timedelta(seconds=delay), refresh_job, meta={SCHEMA_META_KEY: connection.schema_name}
-        )
-    else:
-        enqueue_in_organization(connection.schema_name, refresh_job, queue="low")
+    enqueue_in_organization(
+        connection.schema_name,
+        "tenant_apps.analytics.jobs.analytics_refresh",
+        queue="low",
+        delay=timedelta(seconds=delay) if delay else None,
+    )
     return True
 
 
@@ -538,15 +536,15 @@ RECONCILE_EVENTS = frozenset({"lead.deleted", "lead.restored", "lead.purged", "l
 def on_lead_event(event: DomainEvent) -> None:
     if event.topic.rsplit(".", 1)[-1] in QUIET_EVENTS:
         return
-    from shared_apps.core.jobs import enqueue_in_organization
-    from tenant_apps.analytics.jobs import analytics_reconcile_leads
-
-    with schema_context(event.schema_name):
+    with organization_context(event.schema_name):
         cache_invalidate()
         if event.topic in RECONCILE_EVENTS:
             merged = [i for i in event.data.get("merged_ids", []) if isinstance(i, int)]
             enqueue_in_organization(
-                event.schema_name, analytics_reconcile_leads, [event.record_id, *merged], queue="low"
+                event.schema_name,
+                "tenant_apps.analytics.jobs.analytics_reconcile_leads",
+                [event.record_id, *merged],
+                queue="low",
             )
         refresh_request()
 
@@ -554,7 +552,7 @@ def on_lead_event(event: DomainEvent) -> None:
 def on_opportunity_event(event: DomainEvent) -> None:
     if event.topic.rsplit(".", 1)[-1] in QUIET_EVENTS:
         return
-    with schema_context(event.schema_name):
+    with organization_context(event.schema_name):
         cache_invalidate()  # the forecast reads opportunities directly: nothing to recompute
 
 

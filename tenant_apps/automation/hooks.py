@@ -27,6 +27,7 @@ from django_tenants.utils import get_public_schema_name
 from rq import Retry
 
 from shared_apps.core.events import DomainEvent, subscribe_in_transaction
+from shared_apps.core.jobs import enqueue_in_organization
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.automation.models import TriggerType
 from tenant_apps.automation.selectors import automation_summary
@@ -103,9 +104,6 @@ def on_event(event: DomainEvent) -> None:
 
 
 def _queue_work(event: DomainEvent) -> None:
-    from shared_apps.core.jobs import enqueue_in_organization
-    from tenant_apps.automation import jobs
-
     if event.schema_name == get_public_schema_name():
         return
     lead_id = _lead_of(event)
@@ -122,7 +120,7 @@ def _queue_work(event: DomainEvent) -> None:
                 data["changes"] = changes
         enqueue_in_organization(
             event.schema_name,
-            jobs.evaluate_rules,
+            "tenant_apps.automation.jobs.evaluate_rules",
             event.topic,
             lead_id,
             depth,
@@ -131,7 +129,9 @@ def _queue_work(event: DomainEvent) -> None:
             retry=RETRY,
         )
     if summary["scoring"] and _rescores(event):
-        enqueue_in_organization(event.schema_name, jobs.recompute_score, lead_id, depth, retry=RETRY)
+        enqueue_in_organization(
+            event.schema_name, "tenant_apps.automation.jobs.recompute_score", lead_id, depth, retry=RETRY
+        )
 
 
 _subscribed: list[Any] = []

@@ -27,13 +27,7 @@ def recompute_score(lead_id: int, depth: int = 0) -> int | None:
 
 def rescore_leads(after_id: int = 0) -> int:
     """After a scoring rule changed: every live lead, one batch per job, each batch queueing the next."""
-    from shared_apps.core.db import connection
-    from shared_apps.core.jobs import enqueue_in_organization
-
-    lead_ids = scoring.rescore_batch(after_id=after_id)
-    if len(lead_ids) == scoring.RESCORE_BATCH:
-        enqueue_in_organization(connection.schema_name, rescore_leads, lead_ids[-1], queue="low")
-    return len(lead_ids)
+    return scoring.leads_rescore(after_id=after_id)
 
 
 def evaluate_time_triggers(now: datetime | None = None) -> dict[str, int]:

@@ -24,8 +24,10 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
+from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
 from tenant_apps.activities.models import CONTACT_TYPES, LOGGABLE_TYPES, Activity
@@ -115,14 +117,13 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _after_change() -> None:
-    from shared_apps.core.db import connection
-    from shared_apps.core.jobs import enqueue_in_organization
-    from tenant_apps.automation.jobs import rescore_leads
+RESCORE_JOB = "tenant_apps.automation.jobs.rescore_leads"
 
+
+def _after_change() -> None:
     summary_invalidate()
     # every lead's score may have moved: recompute them all, in batches, after commit
-    enqueue_in_organization(connection.schema_name, rescore_leads, 0, queue="low")
+    enqueue_in_organization(connection.schema_name, RESCORE_JOB, 0, queue="low")
 
 
 @transaction.atomic
@@ -263,6 +264,15 @@ def rescore_batch(*, after_id: int = 0, limit: int | None = None) -> list[int]:
     for lead_id in lead_ids:
         score_recompute(lead_id=lead_id)
     return lead_ids
+
+
+def leads_rescore(*, after_id: int = 0) -> int:
+    """One batch of a full rescore (after a scoring rule changed); queues the next batch while leads
+    remain. Returns how many leads this batch rescored."""
+    lead_ids = rescore_batch(after_id=after_id)
+    if len(lead_ids) == RESCORE_BATCH:
+        enqueue_in_organization(connection.schema_name, RESCORE_JOB, lead_ids[-1], queue="low")
+    return len(lead_ids)
 
 
 def stale_scores_refresh(*, now: datetime | None = None, limit: int = 2_000) -> int:

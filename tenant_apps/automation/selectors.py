@@ -9,9 +9,8 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
-from django_tenants.utils import schema_context
 
-from shared_apps.core.db import connection
+from shared_apps.organizations.context import current_organization, organization_context
 from shared_apps.users.models import User
 from tenant_apps.automation.exceptions import RuleNotFound, ScoringRuleNotFound
 from tenant_apps.automation.models import (
@@ -115,10 +114,10 @@ def automation_summary() -> dict[str, Any]:
 def summary_invalidate() -> None:
     """Forget the summary now (this transaction's own events see the change) and again on commit (so a
     reader that ran before the commit cannot keep the old one)."""
-    schema = connection.schema_name
+    organization = current_organization()
 
     def forget() -> None:
-        with schema_context(schema):
+        with organization_context(organization):
             cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
 
     forget()

@@ -15,10 +15,9 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from shared_apps.core.db import connection
-from shared_apps.organizations.models import Organization
+from shared_apps.organizations.context import Organization, organization_context
 from shared_apps.users.models import Role, User
 from tenant_apps.activities import services as activity_services
 from tenant_apps.activities.models import ActivityType
@@ -161,7 +160,7 @@ def seed_leads(*, organization: Organization, count: int) -> int:
     is written: running the demo seed again keeps existing data). Returns how many leads were created."""
     slug = organization.slug
     rng = random.Random(slug)
-    with schema_context(organization.schema_name), transaction.atomic():
+    with organization_context(organization), transaction.atomic():
         # One transaction: the services' own atomics become savepoints (no commit per write, which is most of
         # the cost), and a failed seed leaves no half-seeded organization that the check below would skip.
         with connection.cursor() as cursor:

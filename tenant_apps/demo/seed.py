@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django_tenants.utils import schema_context
-
 from shared_apps.organizations import selectors as organization_selectors
 from shared_apps.organizations import services as organization_services
+from shared_apps.organizations.context import Organization, organization_context
 from shared_apps.organizations.exceptions import OrganizationNotFound
-from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
 from tenant_apps.demo.leads import seed_leads
 from tenant_apps.leads.models import Lead
@@ -56,7 +54,7 @@ def seed_organization(slug: str, name: str) -> tuple[Organization, list[tuple[st
             admin_password=DEMO_PASSWORD,
             admin_name="Ada Admin",
         )
-    with schema_context(organization.schema_name):
+    with organization_context(organization):
         for handle, role, full_name in MEMBERS:
             email = member_email(slug, handle)
             if not User.objects.filter(email=email).exists():
@@ -71,7 +69,7 @@ def seed_demo() -> SeedResult:
         organization, members = seed_organization(slug, name)
         # after the members: they own and work the leads
         seed_leads(organization=organization, count=LEAD_COUNTS[slug])
-        with schema_context(organization.schema_name):
+        with organization_context(organization):
             result.leads[slug] = Lead.objects.alive().count()
         result.organizations[slug] = members
     return result

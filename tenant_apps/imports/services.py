@@ -24,6 +24,8 @@ from rq import Retry
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
+from shared_apps.core.jobs import enqueue_in_organization
+from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
 from tenant_apps.accounts.services import clean_owner, clean_tags
 from tenant_apps.imports import csvio
@@ -49,7 +51,6 @@ from tenant_apps.imports.models import (
     ImportStatus,
 )
 from tenant_apps.imports.pipeline import Pipeline
-from tenant_apps.leads.services import organization_currency
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)
@@ -88,12 +89,15 @@ def _last_attempt() -> bool:
     return job is None or not job.retries_left
 
 
-def _enqueue(func: Callable[..., Any], record_id: int) -> None:
-    from shared_apps.core.jobs import enqueue_in_organization
-
-    # django-rq enqueues when the transaction commits: a rolled-back upload starts nothing
+def _enqueue(job: str, record_id: int) -> None:
+    # enqueued when the transaction commits: a rolled-back upload starts nothing
     enqueue_in_organization(
-        connection.schema_name, func, record_id, queue="low", retry=RETRY, job_timeout=JOB_TIMEOUT
+        connection.schema_name,
+        f"tenant_apps.imports.jobs.{job}",
+        record_id,
+        queue="low",
+        retry=RETRY,
+        job_timeout=JOB_TIMEOUT,
     )
 
 
@@ -253,7 +257,7 @@ def import_create(
             raise BadFile(f"At most {max_rows} rows.", code="too_many_rows", max_rows=max_rows)
         run.file_size = size
         run.save(update_fields=["file_size"])
-        _enqueue(_job("import_run_job"), run.pk)
+        _enqueue("import_run_job", run.pk)
         publish_on_commit(
             "import.created",
             record_id=run.pk,
@@ -290,12 +294,6 @@ def _count_rows(run: Import) -> int:
         return 0  # the job reports what is wrong with the file
 
 
-def _job(name: str) -> Callable[..., Any]:
-    from tenant_apps.imports import jobs
-
-    return getattr(jobs, name)  # type: ignore[no-any-return]
-
-
 # --- running ---------------------------------------------------------------------------------------------
 
 
@@ -310,7 +308,7 @@ def import_run(*, import_id: int) -> Import:
             raise ImportNotFound(id=import_id)
         if not mine or run.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
             return run
-        pipeline = Pipeline(run, currency=organization_currency())
+        pipeline = Pipeline(run, currency=current_organization().default_currency)
         if run.cancel_requested:  # cancelled while its worker was gone
             return _finish(run, ImportStatus.CANCELLED, pipeline)
         Import.objects.filter(pk=run.pk).update(
@@ -409,7 +407,7 @@ def import_revert(*, import_id: int, actor: User) -> Import:
     run.reverted = {"removed": 0, "restored": 0, "conflicts": 0}
     run.reverted_by = actor
     run.save(update_fields=["status", "reverted", "reverted_by"])
-    _enqueue(_job("import_revert_job"), run.pk)
+    _enqueue("import_revert_job", run.pk)
     publish_on_commit("import.reverting", record_id=run.pk, actor_id=actor.pk)
     return run
 
@@ -422,7 +420,7 @@ def import_revert_run(*, import_id: int) -> Import:
             raise ImportNotFound(id=import_id)
         if not mine or run.status != ImportStatus.REVERTING:
             return run
-        pipeline = Pipeline(run, currency=organization_currency())
+        pipeline = Pipeline(run, currency=current_organization().default_currency)
         while True:
             with transaction.atomic():
                 high = _revert_batch_end(run)
@@ -478,7 +476,7 @@ def export_create(*, actor: User, record_type: Any, filters: dict[str, Any]) -> 
     stored = json.loads(json.dumps(filters, cls=DjangoJSONEncoder))
     with transaction.atomic():
         export = Export.objects.create(record_type=record_type, filters=stored, created_by=actor)
-        _enqueue(_job("export_run_job"), export.pk)
+        _enqueue("export_run_job", export.pk)
     return export
 
 

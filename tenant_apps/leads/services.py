@@ -13,7 +13,7 @@ from shared_apps.core.errors import Forbidden, InvalidInput, check_if_match
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
 from shared_apps.core.validation import clean_text
-from shared_apps.organizations.models import Organization
+from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
@@ -35,17 +35,6 @@ EDITABLE_FIELDS = (
     "tags",
     "score",
 )
-
-
-def organization_currency() -> str:
-    tenant = getattr(connection, "tenant", None)
-    currency = getattr(tenant, "default_currency", None)
-    if currency:
-        return str(currency)
-    organization = (
-        Organization.objects.filter(schema_name=connection.schema_name).only("default_currency").first()
-    )
-    return organization.default_currency if organization else "USD"
 
 
 def _clean_value(value: Any) -> Decimal:
@@ -136,7 +125,7 @@ def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: 
     if "stage" in fields:
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
     cleaned = _clean({"name": fields.get("name"), **fields})
-    cleaned.setdefault("currency", organization_currency())
+    cleaned.setdefault("currency", current_organization().default_currency)
     cleaned["identity_key"] = normalize.identity_key(cleaned["name"], cleaned.get("company", ""))
     keys = {
         "email": cleaned.get("email", ""),

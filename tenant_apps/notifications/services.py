@@ -9,10 +9,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
-from shared_apps.core.db import connection
 from shared_apps.core.errors import NotFound
+from shared_apps.organizations.context import current_organization, organization_context
 from shared_apps.users.models import User
 from tenant_apps.notifications.models import Notification
 
@@ -40,10 +39,10 @@ def notify(
     except IntegrityError:
         return Notification.objects.get(recipient=recipient, key=key[:200])
     if email and recipient.email:
-        schema = connection.schema_name  # the callback may run after another schema was entered
+        organization = current_organization()  # the callback may run after another one was entered
 
         def send() -> None:
-            with schema_context(schema):
+            with organization_context(organization):
                 notification_email(notification_id=notification.pk)
 
         transaction.on_commit(send)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
+from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
 from tenant_apps.accounts.services import (
     check_fields,
@@ -30,7 +31,6 @@ from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads import normalize
-from tenant_apps.leads.services import organization_currency
 from tenant_apps.opportunities.exceptions import (
     OpportunityClosed,
     OpportunityNotDeleted,
@@ -143,7 +143,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
             )
         raise InvalidInput("stage", f"Expected one of {', '.join(OPEN_STAGES)}.")
     cleaned = _clean({"name": fields.get("name"), "account_id": fields.get("account_id"), **fields})
-    cleaned.setdefault("currency", organization_currency())
+    cleaned.setdefault("currency", current_organization().default_currency)
     cleaned.setdefault("probability", STAGE_PROBABILITY[stage])
     _check_primary_contact(cleaned.get("primary_contact_id"), cleaned["account_id"])
     actor_id = actor.pk if actor else None

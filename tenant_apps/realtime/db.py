@@ -1,7 +1,8 @@
 """Database access from the streams' async code.
 
 django-tenants keeps the active schema on the connection, not in a context variable, and an async view has
-no connection of its own: every query runs in a thread, inside `schema_context(schema)` entered right there.
+no connection of its own: every query runs in a thread, inside `organization_context(organization)` entered
+right there (its database, its row as the connection's tenant).
 The threads are a small pool of the process's own (REALTIME_DB_THREADS), so however many streams are open,
 their queries (sign-in, replay) use at most that many connections, and an idle stream holds none.
 """
@@ -14,9 +15,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
-from django_tenants.utils import schema_context
 
-from shared_apps.organizations import placement
+from shared_apps.organizations.context import Organization, organization_context
 from tenant_apps.realtime import conf
 
 T = TypeVar("T")
@@ -31,15 +31,14 @@ def executor() -> ThreadPoolExecutor:
     return _executor
 
 
-async def in_schema(
-    schema: str,
+async def in_organization(
+    organization: Organization,
     fn: Callable[..., T],
     *args: Any,
     request_thread: bool = False,
-    database: str = placement.DEFAULT,
     **kwargs: Any,
 ) -> T:
-    """Run `fn(*args, **kwargs)` in a pool thread with the organization's schema (on its `database`) active.
+    """Run `fn(*args, **kwargs)` in a pool thread inside `organization` (organization_context).
     `request_thread`: in the request's own thread instead (under WSGI, where that thread holds the
     request's connection)."""
 
@@ -47,7 +46,7 @@ async def in_schema(
         if not request_thread:
             # like a request boundary: drop a connection that broke or outlived CONN_MAX_AGE
             close_old_connections()
-        with placement.using(database), schema_context(schema):
+        with organization_context(organization):
             return fn(*args, **kwargs)
 
     if request_thread:

@@ -42,12 +42,12 @@ from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
 from shared_apps.core.permissions import RolePermission
-from shared_apps.organizations import placement
+from shared_apps.organizations.context import Organization
 from shared_apps.users.apikeys import ApiKeyAuthentication
 from shared_apps.users.authentication import BearerTokenAuthentication
 from shared_apps.users.models import Role
 from tenant_apps.realtime import conf, selectors
-from tenant_apps.realtime.db import in_schema
+from tenant_apps.realtime.db import in_organization
 from tenant_apps.realtime.events import HEARTBEAT, frame
 from tenant_apps.realtime.listener import Listener, Signal, Skipped, get_listener
 from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
@@ -122,16 +122,14 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
         response["Allow"] = "GET"
         return response
     organization = request.tenant  # type: ignore[attr-defined]
-    schema = organization.schema_name
     asgi = isinstance(request, ASGIRequest)
     try:
-        viewer = await in_schema(
-            schema,
+        viewer = await in_organization(
+            organization,
             _authenticate,
             request,
             reps_see_all_leads=organization.reps_see_all_leads,
             request_thread=not asgi,
-            database=organization.database,
         )
         last_event_id = _last_event_id(request)
     except _Refused as refused:
@@ -150,8 +148,7 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
     stream = StreamingHttpResponse(
         _stream(
             listener=listener,
-            schema=schema,
-            database=organization.database,
+            organization=organization,
             viewer=viewer,
             last_event_id=last_event_id,
         ),
@@ -165,16 +162,16 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
 async def _stream(
     *,
     listener: Listener,
-    schema: str,
+    organization: Organization,
     viewer: Viewer,
     last_event_id: int | None,
-    database: str = placement.DEFAULT,
 ) -> AsyncIterator[bytes]:
-    subscription = listener.subscribe(schema)  # before reading the log: nothing committed in between is lost
+    # before reading the log: nothing committed in between is lost
+    subscription = listener.subscribe(organization.schema_name)
     try:
         limit = int(conf.value("REALTIME_REPLAY_LIMIT"))
-        replay = await in_schema(
-            schema, selectors.events_after, after_id=last_event_id, limit=limit, database=database
+        replay = await in_organization(
+            organization, selectors.events_after, after_id=last_event_id, limit=limit
         )
         chunks = [f"retry: {RETRY_MILLISECONDS}\n: connected\n\n".encode(), *_replayed(replay, viewer)]
         position = replay.position
@@ -190,8 +187,8 @@ async def _stream(
                 if item is Signal.HEARTBEAT:
                     heartbeat = True
                 elif item is Signal.RESYNC:
-                    replay = await in_schema(
-                        schema, selectors.events_after, after_id=position, limit=limit, database=database
+                    replay = await in_organization(
+                        organization, selectors.events_after, after_id=position, limit=limit
                     )
                     chunks.extend(_replayed(replay, viewer))
                     position = replay.position

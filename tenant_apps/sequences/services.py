@@ -23,11 +23,11 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.template import TemplateSyntaxError
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from shared_apps.core.errors import AppError, InvalidInput
 from shared_apps.core.events import DomainEvent, publish_on_commit, subscribe
 from shared_apps.core.validation import clean_text
+from shared_apps.organizations.context import organization_context
 from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import activity_record, email_record
@@ -679,7 +679,7 @@ def _message_id_domain() -> str:
 def on_email_recorded(event: DomainEvent) -> None:
     if event.data.get("direction") != "inbound" or not isinstance(event.data.get("activity_id"), int):
         return
-    with schema_context(event.schema_name):
+    with organization_context(event.schema_name):
         enrollments_stop_on_reply(lead_id=event.record_id, activity_id=event.data["activity_id"])
 
 
@@ -687,7 +687,7 @@ def on_stage_changed(event: DomainEvent) -> None:
     current = event.data.get("current")
     if current not in CLOSED_STAGES:
         return
-    with schema_context(event.schema_name):
+    with organization_context(event.schema_name):
         enrollments_stop(
             lead_id=event.record_id, reason=CLOSED_STAGES[Stage(current)], details={"stage": current}
         )
@@ -699,7 +699,7 @@ def on_lead_gone(event: DomainEvent) -> None:
         lead_ids, cause = [i for i in event.data.get("merged_ids", []) if isinstance(i, int)], "merged"
     else:
         lead_ids, cause = [event.record_id], "deleted"
-    with schema_context(event.schema_name):
+    with organization_context(event.schema_name):
         for lead_id in lead_ids:
             enrollments_stop(lead_id=lead_id, reason=StopReason.LEAD_UNAVAILABLE, details={"cause": cause})
 

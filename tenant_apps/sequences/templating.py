@@ -25,7 +25,7 @@ from django.template import (
 )
 from django.template.base import FilterExpression, TextNode, VariableNode
 
-from shared_apps.core.db import connection
+from shared_apps.organizations.context import current_organization
 
 ALLOWED_TAGS = ("if", "firstof", "comment", "now", "templatetag", "verbatim")
 ALLOWED_FILTERS = (
@@ -146,21 +146,8 @@ def context_for(*, lead: Any, owner: Any | None) -> dict[str, dict[str, str]]:
             "first_name": owner_name.split()[0] if owner_name else "",
             "email": owner.email if owner is not None else "",
         },
-        "organization": {"name": _organization_name()},
+        "organization": {"name": current_organization().name},
     }
-
-
-def _organization_name() -> str:
-    # a job's schema_context carries only the schema name, not the organization
-    name = getattr(getattr(connection, "tenant", None), "name", None)
-    if name:
-        return str(name)
-    from shared_apps.organizations.models import Organization
-
-    return (
-        Organization.objects.filter(schema_name=connection.schema_name).values_list("name", flat=True).first()
-        or ""
-    )
 
 
 def render(source: str, values: dict[str, dict[str, str]]) -> str:

@@ -9,10 +9,7 @@ from tenant_apps.webhooks import services
 
 def deliver_event(event_id: str) -> dict[int, str | None]:
     """After the change commits: create the event's deliveries (once) and attempt each of them."""
-    return {
-        delivery_id: services.delivery_attempt(delivery_id=delivery_id)
-        for delivery_id in services.event_dispatch(event_id=event_id)
-    }
+    return services.event_deliver(event_id=event_id)
 
 
 def deliver_attempt(delivery_id: int) -> str | None:

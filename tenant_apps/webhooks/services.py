@@ -36,6 +36,7 @@ from django_tenants.utils import get_public_schema_name
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import DomainEvent, publish_on_commit
+from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import Role, User
 from tenant_apps.webhooks import signing, transport
@@ -164,22 +165,24 @@ def outbox_record(event: DomainEvent) -> None:
 
 
 def _enqueue_dispatch(schema: str, event_id: str) -> None:
-    from shared_apps.core.jobs import enqueue_in_organization
-    from tenant_apps.webhooks.jobs import deliver_event
-
-    enqueue_in_organization(schema, deliver_event, event_id)
+    enqueue_in_organization(schema, "tenant_apps.webhooks.jobs.deliver_event", event_id)
 
 
 def _enqueue_attempt(schema: str, delivery_id: int, delay: float | None = None) -> None:
-    from shared_apps.core.jobs import SCHEMA_META_KEY, enqueue_in_organization, get_queue
-    from tenant_apps.webhooks.jobs import deliver_attempt
+    enqueue_in_organization(
+        schema,
+        "tenant_apps.webhooks.jobs.deliver_attempt",
+        delivery_id,
+        delay=None if delay is None else timedelta(seconds=delay),
+    )
 
-    if delay is None:
-        enqueue_in_organization(schema, deliver_attempt, delivery_id)
-    else:
-        get_queue().enqueue_in(
-            timedelta(seconds=delay), deliver_attempt, delivery_id, meta={SCHEMA_META_KEY: schema}
-        )
+
+def event_deliver(*, event_id: str) -> dict[int, str | None]:
+    """Create the event's deliveries (once) and attempt each one due now; returns each one's outcome."""
+    return {
+        delivery_id: delivery_attempt(delivery_id=delivery_id)
+        for delivery_id in event_dispatch(event_id=event_id)
+    }
 
 
 def event_dispatch(*, event_id: str) -> list[int]:

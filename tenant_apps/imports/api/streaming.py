@@ -2,7 +2,8 @@
 
 Django buffers a whole StreamingHttpResponse when the iterator's kind does not match the server (a sync
 iterator under ASGI, an async one under WSGI), so the iterator is chosen per request. The organization's
-schema lives on the connection, not on the request: the rows are read inside schema_context.
+schema lives on the connection, not on the request, and the body is read after the middleware returned:
+the rows are read inside organization_context, entered again by the iterator.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
-from django_tenants.utils import schema_context
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
-from shared_apps.core.db import connection
-from shared_apps.organizations import placement
+from shared_apps.organizations.context import Organization, current_organization, organization_context
 
 
 class CSVRenderer(BaseRenderer):
@@ -37,10 +36,10 @@ class CSVRenderer(BaseRenderer):
         return b"" if data is None else json.dumps(data, default=str).encode()
 
 
-def _in_schema(
-    database: str, schema: str, produce: Callable[[], Iterator[bytes]]
+def _in_organization(
+    organization: Organization, produce: Callable[[], Iterator[bytes]]
 ) -> Generator[bytes, None, None]:
-    with placement.using(database), schema_context(schema):
+    with organization_context(organization):
         yield from produce()
 
 
@@ -60,7 +59,7 @@ async def _async(iterator: Generator[bytes, None, None]) -> AsyncIterator[bytes]
 def csv_response(
     request: Request, produce: Callable[[], Iterator[bytes]], filename: str
 ) -> StreamingHttpResponse:
-    iterator = _in_schema(placement.active_database(), connection.schema_name, produce)
+    iterator = _in_organization(current_organization(), produce)
     content: Any = _async(iterator) if isinstance(request._request, ASGIRequest) else iterator
     response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

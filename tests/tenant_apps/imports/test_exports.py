@@ -9,6 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 from rest_framework.request import Request
 
+from shared_apps.organizations.context import organization_context
+from shared_apps.organizations.routing import forget_hosts
 from shared_apps.users.models import Role
 from tenant_apps.accounts.services import account_create
 from tenant_apps.activities.services import activity_log
@@ -17,7 +19,7 @@ from tenant_apps.imports import selectors, services
 from tenant_apps.imports.api.streaming import csv_response
 from tenant_apps.imports.models import Export
 from tenant_apps.segments.services import segment_create
-from tests.conftest import client_for
+from tests.conftest import client_for, host_of
 from tests.tenant_apps.imports.conftest import csv_rows, leads, run, upload
 
 
@@ -188,9 +190,10 @@ def test_the_streamed_export_is_async_under_asgi(org, make_lead, member):
     for index in range(3):
         make_lead(name=f"Lead {index}")
     request = Request(AsyncRequestFactory().get("/api/exports/leads.csv"))
-    with schema_context(org.schema_name):  # as the routing middleware leaves it for the view
+    with organization_context(org):  # as the routing middleware leaves it for the view
         query = selectors.export_query(record_type="leads", actor=admin, filters={})
         response = csv_response(request, lambda: iter(selectors.ExportStream(query)), "leads.csv")
+        sync = csv_response(Request(RequestFactory().get("/")), lambda: iter([b"x"]), "x.csv")
     assert response.is_async
 
     async def consume() -> bytes:
@@ -198,7 +201,6 @@ def test_the_streamed_export_is_async_under_asgi(org, make_lead, member):
 
     body = async_to_sync(consume)().decode()
     assert [line.split(",")[1] for line in body.splitlines()] == ["name", "Lead 0", "Lead 1", "Lead 2"]
-    sync = csv_response(Request(RequestFactory().get("/")), lambda: iter([b"x"]), "x.csv")
     assert not sync.is_async
 
 
@@ -268,3 +270,31 @@ def test_an_export_imports_back_into_another_organization(api, make_lead, org, o
     assert [{k: lead[k] for k in keys} for lead in leads(other_org)] == [
         {k: lead[k] for k in keys} for lead in leads(org)
     ]
+
+
+@pytest.fixture
+def reps_see_all_leads(org):
+    org.reps_see_all_leads = True
+    org.save(update_fields=["reps_see_all_leads"])
+    yield org
+    # the test's transaction is rolled back, the host's cached route (holding the setting) is not
+    forget_hosts([host_of(org)])
+
+
+def test_an_export_job_for_a_rep_honours_reps_see_all_leads(
+    reps_see_all_leads, org, make_lead, member, run_jobs, django_capture_on_commit_callbacks
+):
+    """Issue 15: the job runs with the real organization, so the setting holds as it does in requests."""
+    rep, other_rep = member(role=Role.REP), member(role=Role.REP)
+    make_lead(name="Mine", owner_id=rep.pk)
+    make_lead(name="Theirs", owner_id=other_rep.pk)
+    client = client_for(org, rep)
+    listed = client.get("/api/leads/").json()["results"]
+    assert sorted(row["name"] for row in listed) == ["Mine", "Theirs"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/exports/", {"record_type": "leads"}, format="json")
+    assert response.status_code == 202, response.content
+    [job] = run_jobs("low")
+    assert job.is_finished, job.latest_result().exc_string
+    download = client.get(f"/api/exports/{response.json()['id']}/download/")
+    assert sorted(row["name"] for row in csv_rows(download)) == ["Mine", "Theirs"]

@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role
 from tenant_apps.realtime import views
 from tenant_apps.realtime.events import StreamEvent
@@ -86,18 +87,21 @@ def run_stream(monkeypatch, replays: list[Replay], live: list[Any], chunks: int,
     """Feed `_stream` a replay (then `replays[1:]` on RESYNC) and live items; return its chunks."""
     asked: list[Any] = []
 
-    async def in_schema(schema, fn, *, after_id, limit, database="default"):
+    async def in_organization(organization, fn, *, after_id, limit):
         asked.append(after_id)
         return replays[len(asked) - 1]
 
-    monkeypatch.setattr(views, "in_schema", in_schema)
+    monkeypatch.setattr(views, "in_organization", in_organization)
 
     async def read() -> tuple[list[bytes], bool, bool]:
         import asyncio
 
         listener = FakeListener(asyncio.get_running_loop(), live)
         stream = views._stream(
-            listener=listener, schema="org_acme", viewer=who or viewer(Role.ADMIN), last_event_id=3
+            listener=listener,
+            organization=Organization(schema_name="org_acme", slug="acme"),
+            viewer=who or viewer(Role.ADMIN),
+            last_event_id=3,
         )
         out = []
         ended = False

@@ -4,11 +4,9 @@ from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_tenants.utils import schema_context
 
 from shared_apps.core.errors import InvalidInput
-from shared_apps.organizations import placement
-from shared_apps.organizations.models import Organization
+from shared_apps.organizations.context import live_organization, organization_context
 from tenant_apps.analytics import services
 
 
@@ -25,10 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--rebuild-facts", action="store_true", help="re-ingest every stage change")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = Organization.objects.filter(slug=options["slug"]).exclude(status="deleted").first()
+        organization = live_organization(options["slug"])
         if organization is None:
             raise CommandError(f"no live organization {options['slug']!r}")
-        with placement.using(organization.database), schema_context(organization.schema_name):
+        with organization_context(organization):
             if options["rebuild_facts"]:
                 result = services.analytics_rebuild()
                 self.stdout.write(f"re-ingested {result['ingested']} stage changes")

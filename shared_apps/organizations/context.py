@@ -1,0 +1,133 @@
+"""The one way into an organization: its database active, its real `Organization` row the connection's tenant.
+
+Requests (the routing middleware), jobs (shared_apps.core.jobs), live streams, streamed exports and management
+commands all enter an organization through this module, so code running inside reads the organization's
+settings (currency, name, "reps see all leads") from `current_organization()` exactly the same way wherever
+it runs, without a query. django-tenants' `schema_context(name)` instead installs a stand-in (`FakeTenant`)
+carrying only the schema name; `current_organization()` still answers there (tests and shells enter that
+way), reading the row once per entry.
+
+Two shapes: `organization_context(org)` for a block (restores the previous tenant and database after), and
+`enter_organization(org)` / `enter_public()` for request and job boundaries, where the organization stays
+active until the next boundary (a streamed response is read after the middleware has returned).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django_tenants.utils import get_public_schema_name
+
+from shared_apps.core.db import connection
+from shared_apps.core.errors import AppError
+from shared_apps.organizations import placement
+from shared_apps.organizations.models import Organization
+
+__all__ = [
+    "MissingOrganizationContext",
+    "Organization",
+    "current_organization",
+    "current_organization_or_none",
+    "enter_organization",
+    "enter_public",
+    "job_organization",
+    "live_organization",
+    "organization_context",
+    "organization_for_schema",
+]
+
+# where a schema_context stand-in keeps the row read for it (one query per entry, not per call)
+_ROW_ATTRIBUTE = "leadpulse_organization"
+
+
+class MissingOrganizationContext(AppError):
+    code = "missing_organization_context"
+    message = "This work needs an organization and none is active (or it no longer exists)."
+
+
+def current_organization() -> Organization:
+    """The organization the connection serves now; MissingOrganizationContext in the public schema."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Organization):
+        return tenant
+    schema = connection.schema_name
+    if tenant is None or schema == get_public_schema_name():
+        raise MissingOrganizationContext()
+    # entered by schema name only (django-tenants' schema_context: tests, a shell)
+    organization = getattr(tenant, _ROW_ATTRIBUTE, None)
+    if organization is None:
+        organization = Organization.objects.filter(schema_name=schema).first()
+        if organization is None:
+            raise MissingOrganizationContext(schema=schema)
+        setattr(tenant, _ROW_ATTRIBUTE, organization)
+    return organization
+
+
+def current_organization_or_none() -> Organization | None:
+    try:
+        return current_organization()
+    except MissingOrganizationContext:
+        return None
+
+
+def organization_for_schema(schema: str) -> Organization:
+    """The organization owning `schema`: the active one if it is that (no query), else read on the primary."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Organization) and tenant.schema_name == schema:
+        return tenant
+    organization = Organization.objects.filter(schema_name=schema).first()
+    if organization is None:
+        raise MissingOrganizationContext(schema=schema)
+    return organization
+
+
+def live_organization(slug: str) -> Organization | None:
+    """For commands naming an organization by slug: the live (not deleted) one."""
+    return Organization.objects.filter(slug=slug).exclude(status="deleted").first()
+
+
+@contextmanager
+def organization_context(organization: Organization | str) -> Iterator[Organization]:
+    """Run the block in `organization` (a row, or its schema name): its database active (placement.using, so
+    allowed inside a transaction on the primary), the row as the connection's tenant. The previous tenant
+    and database are back afterwards."""
+    if isinstance(organization, str):
+        organization = organization_for_schema(organization)
+    with placement.using(organization.database):
+        previous = connection.tenant
+        connection.set_tenant(organization)
+        try:
+            yield organization
+        finally:
+            if previous is None:
+                connection.set_schema_to_public()
+            else:
+                connection.set_tenant(previous)
+
+
+def enter_organization(organization: Organization) -> None:
+    """At a request or job boundary (outside any transaction): serve `organization` until the next one."""
+    placement.activate(organization.database)
+    connection.set_tenant(organization)
+
+
+def enter_public() -> None:
+    """At a request or job boundary: the primary database, the public schema."""
+    placement.activate(placement.DEFAULT)
+    connection.set_schema_to_public()
+
+
+def job_organization(schema: str) -> Organization | None:
+    """The organization owning `schema`, read on the primary when a job starts (so a job enqueued before a
+    move runs where the organization is now, with its settings as they are now). While a move freezes the
+    organization's writes the job waits, up to MOVE_JOB_WAIT_SECONDS, then runs wherever it is. None when
+    no organization owns the schema (the template, a purged one)."""
+    deadline = time.monotonic() + settings.MOVE_JOB_WAIT_SECONDS
+    while True:
+        organization = Organization.objects.filter(schema_name=schema).first()
+        if organization is None or organization.moving_since is None or time.monotonic() >= deadline:
+            return organization
+        time.sleep(0.5)
