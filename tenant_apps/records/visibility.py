@@ -38,8 +38,8 @@ system (jobs acting for nobody, services, migrations), which sees and changes ev
 
     may_write(actor) -> bool                          any write at all (viewers: no)
 
-The organization's setting is `connection.tenant.reps_see_all_leads` (a job running with a stand-in tenant
-reads it from the organization's row). It covers leads and opportunities alike.
+The organization's setting is `current_organization().reps_see_all_leads`: the same row in requests, jobs,
+streams and commands (shared_apps.organizations.context). It covers leads and opportunities alike.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from typing import Any
 
 from django.db.models import Model, Q, QuerySet
 
-from shared_apps.core.db import connection
+from shared_apps.organizations.context import current_organization_or_none
 from shared_apps.users.models import Role, User
 
 # the record types a hanging row (task, note, activity, enrolment) can point at and that can be hidden
@@ -67,22 +67,8 @@ def sees_all_leads(actor: User | None, *, reps_see_all_leads: bool | None = None
 
 
 def _organization_lets_reps_see_all() -> bool:
-    tenant = connection.tenant
-    setting = getattr(tenant, "reps_see_all_leads", None)
-    if setting is None:
-        # A stand-in tenant (django-tenants' FakeTenant: a job inside schema_context) does not carry the
-        # organization's settings: read them from its row, or a rep's job-built export or segment would
-        # follow the default instead of the organization's choice. Once jobs run with the real
-        # Organization as the tenant this branch is never taken.
-        from shared_apps.organizations import placement
-        from shared_apps.organizations.models import Organization
-
-        # organization rows live on the primary, whichever database the job's schema is placed on
-        primary = placement.DEFAULT if placement.active_database() == placement.DEFAULT else placement.PRIMARY
-        schema = getattr(tenant, "schema_name", None)
-        rows = Organization.objects.using(primary).filter(schema_name=schema)
-        setting = bool(rows.values_list("reps_see_all_leads", flat=True).first())
-    return bool(setting)
+    organization = current_organization_or_none()
+    return bool(organization and organization.reps_see_all_leads)
 
 
 def may_write(actor: User | None) -> bool:
