@@ -20,18 +20,16 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from array import array
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django
+from bench.common import ROOT, bench_organization, free_port, setup_django, start_uvicorn
+from bench.sse import Client
 
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "500"))
 STREAMS = int(os.environ.get("BENCH_LOAD_STREAMS", "300"))
@@ -40,13 +38,12 @@ BASELINE_SECONDS = float(os.environ.get("BENCH_LOAD_BASELINE_SECONDS", "5"))
 LEADS = 50
 CONNECT_BATCH = 50
 SAMPLE_SECONDS = 0.25
+LAZY_SECONDS = 0.5
 SLUG = "benchload"
 PASSWORD = "bench-password-2026"
-ROOT = Path(__file__).resolve().parent.parent
 SERVER_LOG = ROOT / ".data" / "bench-load-server.log"  # the server's access log and errors
 SERVER_NAME = "leadpulse-bench-load"  # the server's PostgreSQL application_name and Redis client name
 LISTENER_NAME = "leadpulse-realtime-listener"
-UVICORN = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
 
 
 # ---- clients -----------------------------------------------------------------------------------------------
@@ -99,39 +96,12 @@ async def _client(port: int, host: str, token: str, until: float, results: Resul
         writer.close()
 
 
-class Stream:
-    """One SSE stream, read (and discarded) until closed."""
-
-    def __init__(self) -> None:
-        self.ready = asyncio.Event()
-        self.writer: asyncio.StreamWriter | None = None
-        self.ended = False
-
-    async def run(self, port: int, host: str, token: str) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        self.writer = writer
-        writer.write(
-            f"GET /api/pipeline/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(f"stream refused: {head[:200]!r}")
-        while data := await reader.read(65536):
-            if b"event: ready" in data:
-                self.ready.set()
-        self.ended = True
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-async def _open_streams(count: int, port: int, host: str, token: str) -> tuple[list[Stream], list[Any]]:
-    streams: list[Stream] = []
+async def _open_streams(count: int, port: int, host: str, token: str) -> tuple[list[Client], list[Any]]:
+    """`count` streams, CONNECT_BATCH at a time, each until its `ready` frame; read every LAZY_SECONDS."""
+    streams: list[Client] = []
     tasks: list[asyncio.Task[None]] = []
     for start in range(0, count, CONNECT_BATCH):
-        batch = [Stream() for _ in range(min(CONNECT_BATCH, count - start))]
+        batch = [Client(lazy=LAZY_SECONDS) for _ in range(min(CONNECT_BATCH, count - start))]
         tasks += [asyncio.create_task(stream.run(port, host, token)) for stream in batch]
         await asyncio.wait_for(asyncio.gather(*(stream.ready.wait() for stream in batch)), 120)
         streams += batch
@@ -187,18 +157,6 @@ def _redis() -> Any:
 # ---- set-up ------------------------------------------------------------------------------------------------
 
 
-def _organization() -> Any:
-    from shared_apps.organizations.models import Organization, OrganizationStatus
-    from shared_apps.organizations.services import organization_provision
-
-    organization = Organization.objects.filter(slug=SLUG).exclude(status=OrganizationStatus.DELETED).first()
-    if organization is None:
-        organization = organization_provision(
-            name="Bench load", slug=SLUG, admin_email=f"admin@{SLUG}.example", admin_password=PASSWORD
-        )
-    return organization
-
-
 def _prepare(schema: str) -> str:
     """LEADS leads (kept between runs) and a fresh admin token (the previous runs' removed)."""
     from django_tenants.utils import schema_context
@@ -227,40 +185,8 @@ def _start_server(port: int) -> subprocess.Popen[bytes]:
     redis_url += ("&" if "?" in redis_url else "?") + f"client_name={SERVER_NAME}"
     env = {**os.environ, "LOG_LEVEL": "ERROR", "DATABASE_URL": url, "REDIS_URL": redis_url}
     SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-        [
-            *UVICORN,
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--backlog",
-            "4096",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=SERVER_LOG.open("wb"),
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("uvicorn did not start") from None
-            time.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    with SERVER_LOG.open("wb") as log:  # the child keeps its own descriptor
+        return start_uvicorn(env, port, stderr=log)
 
 
 # ---- the run -----------------------------------------------------------------------------------------------
@@ -290,7 +216,7 @@ async def _measure(port: int, host: str, token: str, database: str) -> dict[str,
         await asyncio.gather(*(_client(port, host, token, until, loaded) for _ in range(CLIENTS)))
         out["load"] = (loaded, time.monotonic() - started)
         out["loadavg"] = os.getloadavg()
-        out["streams_alive"] = sum(1 for stream in streams if not stream.ended)
+        out["streams_alive"] = sum(1 for task in tasks if not task.done())
     finally:
         sampler.stop.set()
         sampler.join()
@@ -313,11 +239,11 @@ def main() -> None:
     from django.db import connections
 
     database = settings.DATABASES["default"]["NAME"]
-    organization = _organization()
+    organization = bench_organization(SLUG, "Bench load", PASSWORD)
     token = _prepare(organization.schema_name)
     connections.close_all()
 
-    port = _free_port()
+    port = free_port()
     server = _start_server(port)
     try:
         results = asyncio.run(_measure(port, f"{SLUG}.{settings.BASE_DOMAIN}", token, database))

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Subquery
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from shared_apps.core.db import connection
 from shared_apps.core.events import DomainEvent, subscribe_in_transaction
 from shared_apps.users.signals import credentials_revoked
 from tenant_apps.leads.models import Lead

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,21 +24,19 @@ from shared_apps.users.services import token_issue
 from tests.conftest import PASSWORD
 from tests.tenant_apps.realtime.conftest import (
     ACME,
-    ROOT,
-    UVICORN,
     Server,
     Stream,
-    _die_with_parent,
-    _free_port,
     committed,
     database_url,
     in_schema,
+    uvicorn_server,
 )
 
 # the tests' own transaction sees none of the servers' rows; what the servers read is committed (`committed`)
 pytestmark = pytest.mark.django_db
 
 APPLICATION_NAME = "lp-load-test-web"
+LISTENER = "leadpulse-realtime-listener"
 ACME_HOST = f"acme.{settings.BASE_DOMAIN}"
 BURST = 200
 POOL_MAX = 2
@@ -47,65 +44,20 @@ POOL_MAX = 2
 
 @contextmanager
 def uvicorn(**env: str) -> Iterator[Server]:
-    """A uvicorn process on the test database (its connections named APPLICATION_NAME), `env` added."""
-    import os
-
-    port = _free_port()
-    full_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url().replace("lp-realtime-test-web", APPLICATION_NAME),
-        "LOG_LEVEL": "CRITICAL",
-        "REALTIME_HEARTBEAT_SECONDS": "0.5",
-        **env,
-    }
-    process = subprocess.Popen(
-        [*UVICORN, "--port", str(port), "--lifespan", "off", "--log-level", "warning", "--backlog", "2048"],
-        env=full_env,
-        cwd=ROOT,
-        preexec_fn=_die_with_parent,
-    )
-    server = Server(port=port, process=process)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            server.request(settings.BASE_DOMAIN, "/healthz")  # answers without the database
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("uvicorn did not start") from None
-            time.sleep(0.1)
-    try:
+    """A uvicorn process on the test database, its connections named APPLICATION_NAME, `env` added."""
+    probe = (settings.BASE_DOMAIN, "/healthz")  # answers without the database
+    with uvicorn_server(probe, **{"DATABASE_URL": database_url(APPLICATION_NAME), **env}) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
-def server_connections() -> int:
+def server_connections(name: str = APPLICATION_NAME) -> int:
+    """The server's database connections (its pool's), or its listener's for name=LISTENER."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-            [settings.DATABASES["default"]["NAME"], APPLICATION_NAME],
-        )
-        return int(cursor.fetchone()[0])
-
-
-def listener_connections() -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-            "AND application_name = 'leadpulse-realtime-listener'",
-            [settings.DATABASES["default"]["NAME"]],
+            [settings.DATABASES["default"]["NAME"], name],
         )
         return int(cursor.fetchone()[0])
 
@@ -216,7 +168,7 @@ def test_open_streams_hold_no_database_connection_each(django_db_blocker, token)
                 stream.until_ready()
             # every stream is open and idle: the process holds its pool (at most POOL_MAX) and one listener
             assert committed(server_connections) <= POOL_MAX
-            assert committed(listener_connections) >= 1
+            assert committed(server_connections, LISTENER) >= 1
             # and the pool is free for ordinary requests
             assert get(server, "/api/leads/", token)[0] == 200
             for stream in opened:
