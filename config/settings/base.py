@@ -304,3 +304,8 @@ for _rq_queue in RQ_QUEUES.values():
 # A request that finds the database or Redis unavailable (refused, too many clients, every pooled connection
 # busy past DB_POOL_TIMEOUT / REDIS_POOL_TIMEOUT) is answered 503 with this Retry-After, never 500.
 SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=5)
+# right below the request log (which then logs the 503), above everything that may reach the database or Redis
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("shared_apps.core.logging.RequestContextMiddleware") + 1,
+    "shared_apps.core.unavailable.ServiceUnavailableMiddleware",
+)

@@ -9,15 +9,18 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import psycopg
-import redis
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
-from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+
+from shared_apps.core.unavailable import (
+    retry_after,
+    service_unavailable,
+    unavailable_body,
+    unavailable_reason,
+)
 
 
 class AppError(Exception):
@@ -90,7 +93,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, AppError):
         return Response(exc.as_body(), status=exc.status_code)
     if (reason := unavailable_reason(exc)) is not None:
-        return Response(_unavailable_body(reason), status=503, headers=_retry_after())
+        return Response(unavailable_body(reason), status=503, headers=retry_after())
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(_validation_body(errors), status=400)
@@ -134,48 +137,6 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
     if (reason := unavailable_reason(sys.exc_info()[1])) is not None:
         return service_unavailable(reason)
     return json_error(500, "server_error", "Internal server error.")
-
-
-# --- Capacity: a refused or exhausted backing service is a 503 with Retry-After, never a 500
-
-# SQLSTATEs of a server that will not take this session now: connection failures (class 08), too many
-# clients, cannot connect now (starting up, shutting down, recovering), administrator or crash shutdown.
-_UNAVAILABLE_SQLSTATES = {"53300", "57P01", "57P02", "57P03"}
-
-
-def unavailable_reason(exc: BaseException | None) -> str | None:
-    """ "database" or "redis" when `exc` (or what it wraps: Django re-raises psycopg's errors as its own)
-    means the service cannot serve this request now, rather than that the request is wrong: a connection
-    refused or dropped, "too many clients", no pooled connection free within the pool's timeout."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, PoolTimeout):
-            return "database"
-        if isinstance(exc, psycopg.OperationalError):
-            state = exc.sqlstate
-            # no SQLSTATE: libpq's own failure (refused, unreachable, the server closed the connection)
-            if state is None or state.startswith("08") or state in _UNAVAILABLE_SQLSTATES:
-                return "database"
-        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-            return "redis"
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
-
-
-def _unavailable_body(reason: str) -> dict[str, Any]:
-    return {
-        "code": "service_unavailable",
-        "message": "The service is at capacity or its storage is unavailable; retry after the time given.",
-        "details": {"reason": reason},
-    }
-
-
-def _retry_after() -> dict[str, str]:
-    return {"Retry-After": str(settings.SERVICE_UNAVAILABLE_RETRY_AFTER)}
-
-
-def service_unavailable(reason: str) -> JsonResponse:
-    return JsonResponse(_unavailable_body(reason), status=503, headers=_retry_after())
 
 
 class PreconditionFailed(AppError):

@@ -9,7 +9,7 @@ import threading
 
 import django_rq
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.utils import OperationalError, ProgrammingError
@@ -45,7 +45,7 @@ def test_a_refused_database_connection_is_a_503_in_the_api(db):
     response = exception_handler(_refused_database_error(), {})
     assert response is not None
     assert response.status_code == 503
-    assert response["Retry-After"] == str(settings.SERVICE_UNAVAILABLE_RETRY_AFTER)
+    assert response["Retry-After"] == str(django_settings.SERVICE_UNAVAILABLE_RETRY_AFTER)
     assert response.data["code"] == "service_unavailable"
     assert response.data["details"] == {"reason": "database"}
 
@@ -60,7 +60,7 @@ def test_a_wrong_query_is_not_mistaken_for_an_unavailable_database(db):
 def test_every_redis_client_shares_one_bounded_blocking_pool(db):
     pool = _pool()
     assert isinstance(pool, SharedBlockingConnectionPool)
-    assert pool.max_connections == settings.REDIS_POOL_MAX_CONNECTIONS
+    assert pool.max_connections == django_settings.REDIS_POOL_MAX_CONNECTIONS
     assert caches["default"]._cache._get_connection_pool(write=True) is pool  # type: ignore[attr-defined]
     # another thread (under ASGI: another request) builds its own cache objects, over the same pool
     assert InThread(_pool).join() is pool
@@ -83,12 +83,18 @@ def exhausted(monkeypatch):
     release()
 
 
-def test_a_request_finding_every_redis_connection_busy_past_the_timeout_gets_a_503(api, exhausted):
+@pytest.mark.parametrize("debug", [False, True], ids=["handler500", "debug"])
+def test_a_request_finding_every_redis_connection_busy_past_the_timeout_gets_a_503(
+    api, exhausted, settings, debug
+):
+    """The routing middleware's host lookup fails: Django makes a 500 of it (with DEBUG its HTML page),
+    which the middleware near the top of the stack turns into the 503."""
     client = api()
+    settings.DEBUG = debug
     client.raise_request_exception = False
     response = client.get("/api/leads/")
     assert response.status_code == 503, response.content
-    assert response["Retry-After"] == str(settings.SERVICE_UNAVAILABLE_RETRY_AFTER)
+    assert response["Retry-After"] == str(django_settings.SERVICE_UNAVAILABLE_RETRY_AFTER)
     assert response.json()["code"] == "service_unavailable"
     assert response.json()["details"] == {"reason": "redis"}
 
