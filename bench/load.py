@@ -1,14 +1,14 @@
 """Under load: BENCH_LOAD_CLIENTS (500) concurrent clients for BENCH_LOAD_SECONDS (30) on GET /api/leads/,
 with BENCH_LOAD_STREAMS (300) SSE streams open, against one uvicorn process as `make up` runs it (Django's
-psycopg pool, the shared Redis pool; their sizes from the environment: DB_POOL_MAX_SIZE,
-REDIS_POOL_MAX_CONNECTIONS).
+psycopg pool, the shared Redis pool, the admission limit; their sizes from the environment: DB_POOL_MAX_SIZE,
+REDIS_POOL_MAX_CONNECTIONS, REQUEST_CONCURRENCY).
 
 Measured in one run:
 - baseline: BENCH_LOAD_BASELINE_SECONDS (5) of the same request from a single client (one at a time);
 - then the streams are opened and the clients started together; each client loops on one keep-alive
   connection (raw asyncio HTTP/1.1, in this process) for the duration.
 Printed: requests per second, p50/p99 latency (and the ratio to the baseline), the count of each status
-(5xx must be 0: beyond capacity a request waits up to DB_POOL_TIMEOUT / REDIS_POOL_TIMEOUT; a 503 would
+(5xx must be 0: beyond capacity a request waits for its turn, up to REQUEST_QUEUE_TIMEOUT; a 503 would
 say capacity was exceeded for longer), and the peaks sampled every SAMPLE_SECONDS during the load: the
 server's database connections (pg_stat_activity, by application_name), its listener's, and its Redis
 clients (CLIENT LIST, by client name). This machine's cores also run the clients: the throughput is a
@@ -184,6 +184,8 @@ def _start_server(port: int) -> subprocess.Popen[bytes]:
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     redis_url += ("&" if "?" in redis_url else "?") + f"client_name={SERVER_NAME}"
     env = {**os.environ, "LOG_LEVEL": "ERROR", "DATABASE_URL": url, "REDIS_URL": redis_url}
+    # one member makes every request: measure capacity, not the plan's request limit
+    env.update({f"THROTTLE_{plan}": "100000000/min" for plan in ("FREE", "TEAM", "BUSINESS", "ENTERPRISE")})
     SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
     with SERVER_LOG.open("wb") as log:  # the child keeps its own descriptor
         return start_uvicorn(env, port, stderr=log)
@@ -259,10 +261,11 @@ def main() -> None:
 def _report(results: dict[str, Any]) -> None:
     pool = os.environ.get("DB_POOL_MAX_SIZE", "10")
     redis_pool = os.environ.get("REDIS_POOL_MAX_CONNECTIONS", "50")
+    admitted = os.environ.get("REQUEST_CONCURRENCY", "20")
     print(
         f"\nUnder load: {CLIENTS} concurrent clients for {SECONDS:.0f} s on GET /api/leads/ ({LEADS} leads) "
         f"with {STREAMS} SSE streams open, one uvicorn process (database pool {pool}, "
-        f"Redis pool {redis_pool})"
+        f"Redis pool {redis_pool}, {admitted} requests in Django at once)"
     )
     one, two, three = results["loadavg"]
     print(

@@ -304,6 +304,11 @@ for _rq_queue in RQ_QUEUES.values():
 # A request that finds the database or Redis unavailable (refused, too many clients, every pooled connection
 # busy past DB_POOL_TIMEOUT / REDIS_POOL_TIMEOUT) is answered 503 with this Retry-After, never 500.
 SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=5)
+# Under ASGI at most REQUEST_CONCURRENCY requests are inside Django at once (0 = no limit); the others wait
+# in arrival order on the event loop, up to REQUEST_QUEUE_TIMEOUT s, then get the 503 (shared_apps/core/
+# admission.py). Open SSE streams do not count.
+REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=20)
+REQUEST_QUEUE_TIMEOUT = env.float("REQUEST_QUEUE_TIMEOUT", default=30.0)
 # right below the request log (which then logs the 503), above everything that may reach the database or Redis
 MIDDLEWARE.insert(
     MIDDLEWARE.index("shared_apps.core.logging.RequestContextMiddleware") + 1,

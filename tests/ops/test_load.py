@@ -93,6 +93,19 @@ def assert_unavailable(status: int, headers: dict, body: Any, reason: str | None
         assert body["details"]["reason"] == reason, body
 
 
+def burst(server: Server, token: str) -> list[tuple[int, dict, Any]]:
+    """BURST requests for the lead list at once (after one to warm: the route cached, the pool open)."""
+    assert get(server, "/api/leads/", token)[0] == 200
+    start = threading.Barrier(BURST)
+
+    def one(_: int) -> tuple[int, dict, Any]:
+        start.wait()
+        return get(server, "/api/leads/", token)
+
+    with ThreadPoolExecutor(BURST) as pool:
+        return list(pool.map(one, range(BURST)))
+
+
 def test_a_burst_beyond_the_pools_gets_200_or_503_never_500_and_holds_at_most_the_pool(
     django_db_blocker, token
 ):
@@ -105,24 +118,17 @@ def test_a_burst_beyond_the_pools_gets_200_or_503_never_500_and_holds_at_most_th
                 time.sleep(0.02)
 
     with uvicorn(
+        REQUEST_CONCURRENCY="0",  # every request straight into Django: the pools alone bound it
         DB_POOL_MIN_SIZE="1",
         DB_POOL_MAX_SIZE=str(POOL_MAX),
         DB_POOL_TIMEOUT="0.3",
         REDIS_POOL_MAX_CONNECTIONS="4",
         REDIS_POOL_TIMEOUT="0.3",
     ) as server:
-        assert get(server, "/api/leads/", token)[0] == 200  # warm: the route is cached, the pool open
         watcher = threading.Thread(target=watch)
         watcher.start()
-        start = threading.Barrier(BURST)
-
-        def one(_: int) -> tuple[int, dict, Any]:
-            start.wait()
-            return get(server, "/api/leads/", token)
-
         try:
-            with ThreadPoolExecutor(BURST) as pool:
-                results = list(pool.map(one, range(BURST)))
+            results = burst(server, token)
         finally:
             done.set()
             watcher.join()
@@ -134,6 +140,25 @@ def test_a_burst_beyond_the_pools_gets_200_or_503_never_500_and_holds_at_most_th
         if status == 503:
             assert_unavailable(status, headers, body)
     assert 1 <= peak[0] <= POOL_MAX, peak
+
+
+def test_past_the_concurrency_limit_requests_wait_their_turn_instead_of_failing(token):
+    """Two requests inside Django at a time, as many connections in the pool: the other 198 wait on the
+    event loop, then all are answered."""
+    with uvicorn(
+        REQUEST_CONCURRENCY=str(POOL_MAX), DB_POOL_MAX_SIZE=str(POOL_MAX), DB_POOL_TIMEOUT="5"
+    ) as server:
+        results = burst(server, token)
+    assert [status for status, _, _ in results] == [200] * BURST
+
+
+def test_a_request_that_waits_past_the_queue_timeout_gets_503(token):
+    with uvicorn(REQUEST_CONCURRENCY="1", REQUEST_QUEUE_TIMEOUT="0.01") as server:
+        results = burst(server, token)
+    assert {status for status, _, _ in results} == {200, 503}
+    for status, headers, body in results:
+        if status == 503:
+            assert_unavailable(status, headers, body, reason="busy")
 
 
 @pytest.mark.parametrize("pool", ["1", "0"], ids=["pool", "no-pool"])
@@ -158,7 +183,11 @@ def test_open_streams_hold_no_database_connection_each(django_db_blocker, token)
     with (
         django_db_blocker.unblock(),
         uvicorn(
-            DB_POOL_MIN_SIZE="1", DB_POOL_MAX_SIZE=str(POOL_MAX), DB_POOL_TIMEOUT="5", REALTIME_DB_THREADS="1"
+            DB_POOL_MIN_SIZE="1",
+            DB_POOL_MAX_SIZE=str(POOL_MAX),
+            DB_POOL_TIMEOUT="5",
+            REALTIME_DB_THREADS="1",
+            REQUEST_CONCURRENCY="1",  # an open stream gives its place back once its headers are sent
         ) as server,
     ):
         opened = [Stream(server, ACME_HOST, {"Authorization": f"Bearer {token}"}) for _ in range(streams)]
