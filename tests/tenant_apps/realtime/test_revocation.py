@@ -3,15 +3,21 @@ its next reconnection; other members' streams go on."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from shared_apps.users.models import AuthToken, Role, User, token_digest
 from shared_apps.users.services import member_set_active, token_issue, token_revoke
+from tenant_apps.realtime import views
+from tenant_apps.realtime.listener import Revoked, Skipped, Subscription
+from tenant_apps.realtime.selectors import Replay
 from tests.conftest import PASSWORD
 from tests.tenant_apps.realtime.conftest import ACME, Stream, in_schema
+from tests.tenant_apps.realtime.test_stream_logic import OTHER, REP, FakeListener, event, viewer
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +82,62 @@ def test_a_revoked_tokens_open_stream_ends_and_the_members_other_token_streams_o
         f"acme.{settings.BASE_DOMAIN}", "/api/me/", {"Authorization": f"Bearer {raw}"}
     )
     assert status == 401
+
+
+# --- the rules, without a server
+
+
+def test_an_overflowing_inbox_drops_events_but_never_a_revocation():
+    inbox = Subscription("org_acme", limit=2)
+    inbox.push([Revoked(7)])
+    inbox.push([event(id=n) for n in range(1, 4)])
+    items = async_to_sync(inbox.get)()
+    assert items == [Skipped(3), Revoked(7)]
+
+
+def stream_until(monkeypatch, live: list, allowed: bool, member: int = REP) -> tuple[bool, list[int]]:
+    """Run `_stream` for an admin (id REP) over `live`; whether it ended, and whose credentials it checked."""
+    checked: list[int] = []
+
+    async def replay(schema, fn, *, after_id, limit, database="default"):
+        return Replay(events=[], position=after_id or 0)
+
+    async def still_allowed() -> bool:
+        checked.append(member)
+        return allowed
+
+    monkeypatch.setattr(views, "in_schema", replay)
+
+    async def read() -> bool:
+        listener = FakeListener(asyncio.get_running_loop(), live)
+        stream = views._stream(
+            listener=listener,
+            schema="org_acme",
+            viewer=viewer(Role.ADMIN),
+            last_event_id=3,
+            still_allowed=still_allowed,
+        )
+        try:
+            for _ in range(3):
+                await asyncio.wait_for(stream.__anext__(), 0.5)
+        except StopAsyncIteration:
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            await stream.aclose()
+        return False
+
+    return async_to_sync(read)(), checked
+
+
+def test_a_revocation_of_the_viewer_ends_the_stream_once_its_credentials_fail(monkeypatch):
+    assert stream_until(monkeypatch, [Revoked(REP)], allowed=False) == (True, [REP])
+
+
+def test_a_revocation_of_the_viewer_whose_credentials_still_hold_goes_on(monkeypatch):
+    assert stream_until(monkeypatch, [Revoked(REP), event(id=4)], allowed=True) == (False, [REP])
+
+
+def test_a_revocation_of_another_member_is_not_checked(monkeypatch):
+    assert stream_until(monkeypatch, [Revoked(OTHER)], allowed=False) == (False, [])
