@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -57,3 +62,57 @@ def report(
             f"  {name:<34} n={stats['n']:<4} p50={stats['p50'] * scale:9.2f} {unit}"
             f"  p95={stats['p95'] * scale:9.2f} {unit}  min={stats['min'] * scale:9.2f} {unit}{ratio}"
         )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+UVICORN = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
+
+
+def bench_organization(slug: str, name: str, password: str) -> Any:
+    """The bench's organization, provisioned on the first run and kept for the next."""
+    from shared_apps.organizations.models import Organization, OrganizationStatus
+    from shared_apps.organizations.services import organization_provision
+
+    organization = Organization.objects.filter(slug=slug).exclude(status=OrganizationStatus.DELETED).first()
+    if organization is None:
+        organization = organization_provision(
+            name=name, slug=slug, admin_email=f"admin@{slug}.example", admin_password=password
+        )
+    return organization
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_uvicorn(env: dict[str, str], port: int, stderr: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """uvicorn serving config.asgi as `make up` runs it (no access log), once it accepts connections."""
+    server = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+        [
+            *UVICORN,
+            "--port",
+            str(port),
+            "--backlog",
+            "4096",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+        stderr=stderr,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("uvicorn did not start") from None
+            time.sleep(0.1)

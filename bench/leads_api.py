@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from bench.common import report, setup_django
+from bench.common import free_port, report, setup_django
 
 LIST_ROUNDS = int(os.environ.get("BENCH_LIST_ROUNDS", "300"))
 CREATE_ROUNDS = int(os.environ.get("BENCH_CREATE_ROUNDS", "200"))
@@ -161,18 +160,12 @@ def _count_queries(host: str, token: str) -> dict[str, list[str]]:
     return statements
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
     """One uvicorn process serving config.asgi with the given settings module; its output goes to a log."""
 
     def __init__(self, name: str, settings_module: str, env: dict[str, str]) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
             [

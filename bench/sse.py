@@ -27,17 +27,15 @@ import multiprocessing
 import os
 import re
 import resource
-import socket
 import statistics
 import subprocess
-import sys
 import time
 from array import array
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django, summary
+from bench.common import bench_organization, free_port, setup_django, start_uvicorn, summary
 
 STREAMS = int(os.environ.get("BENCH_SSE_STREAMS", "1000"))
 RATE = float(os.environ.get("BENCH_SSE_RATE", "50"))
@@ -52,16 +50,6 @@ PASSWORD = "bench-password-2026"
 CREATED_TAG = "bench-sse"
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_APPLICATION_NAME = "leadpulse-bench-sse"
-UVICORN = [
-    sys.executable,
-    "-m",
-    "uvicorn",
-    "config.asgi:application",
-    "--host",
-    "127.0.0.1",
-    "--backlog",
-    "4096",
-]
 # every event frame: its record id, and its commit time (the log's created_at, set by the commit trigger)
 EVENT = re.compile(rb'"record_id":(\d+).*?"occurred_at":"([^"]+)"')
 
@@ -193,30 +181,6 @@ def _latencies(clients: list[Client], committed: dict[int, float]) -> tuple[list
 # ---- the server ------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-        [*UVICORN, "--port", str(port), "--lifespan", "off", "--log-level", "warning", "--no-access-log"],
-        env=env,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("uvicorn did not start") from None
-            time.sleep(0.1)
-
-
 def _rss(pid: int) -> int:
     import psutil
 
@@ -237,18 +201,6 @@ def _cpu(pid: int) -> float:
 
 
 # ---- set-up and clean-up -------------------------------------------------------------------------------
-
-
-def _organization() -> Any:
-    from shared_apps.organizations.models import Organization, OrganizationStatus
-    from shared_apps.organizations.services import organization_provision
-
-    organization = Organization.objects.filter(slug=SLUG).exclude(status=OrganizationStatus.DELETED).first()
-    if organization is None:
-        organization = organization_provision(
-            name="Bench SSE", slug=SLUG, admin_email=f"admin@{SLUG}.example", admin_password=PASSWORD
-        )
-    return organization
 
 
 def _clean() -> None:
@@ -354,7 +306,7 @@ def main() -> None:
     from shared_apps.users.services import token_issue
 
     _database = settings.DATABASES["default"]["NAME"]
-    organization = _organization()
+    organization = bench_organization(SLUG, "Bench SSE", PASSWORD)
     schema = organization.schema_name
     with schema_context(schema):
         _clean()
@@ -364,12 +316,12 @@ def main() -> None:
         token, _ = token_issue(email=admin.email, password=PASSWORD)
     connections.close_all()
 
-    port = _free_port()
+    port = free_port()
     url = os.environ["DATABASE_URL"]
     # the server's connections carry a name of their own, so they can be counted
     url += ("&" if "?" in url else "?") + f"application_name={SERVER_APPLICATION_NAME}"
     env = {**os.environ, "LOG_LEVEL": "WARNING", "DATABASE_URL": url}
-    server = _start_server(env, port)
+    server = start_uvicorn(env, port)
     try:
         host = f"{SLUG}.{settings.BASE_DOMAIN}"
         results = asyncio.run(_measure(port, host, token, schema, server.pid))

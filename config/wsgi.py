@@ -3,4 +3,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# A serving process holds at most DB_POOL_MAX_SIZE connections per database (Django's psycopg pool); a
+# request waits up to DB_POOL_TIMEOUT for one, then gets a 503. DB_POOL=0 turns it off.
+os.environ.setdefault("DB_POOL", "1")
 application = get_wsgi_application()

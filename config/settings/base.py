@@ -284,3 +284,33 @@ LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="INFO"))
 # /metrics on the root domain answers this bearer token (or an operator's); empty = operators only.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# ---- Under load (README "Settings", deploy/README.md "Sizing connections") ------------------------------
+# Every Redis client of a process (caches, host routing, throttling, idempotency, rq) shares one pool of
+# REDIS_POOL_MAX_CONNECTIONS; past them a caller waits up to REDIS_POOL_TIMEOUT s, then gets a 503.
+REDIS_POOL_MAX_CONNECTIONS = env.int("REDIS_POOL_MAX_CONNECTIONS", default=50)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=5.0)
+for _redis_cache in CACHES.values():
+    _redis_cache["BACKEND"] = "shared_apps.core.redis_pool.RedisCache"
+    _redis_cache["OPTIONS"] = {
+        "pool_class": "shared_apps.core.redis_pool.SharedBlockingConnectionPool",
+        "max_connections": REDIS_POOL_MAX_CONNECTIONS,
+        "timeout": REDIS_POOL_TIMEOUT,
+    }
+for _rq_queue in RQ_QUEUES.values():
+    # rq takes its connection from the platform cache (its pool), not from a URL of its own
+    del _rq_queue["URL"]
+    _rq_queue["USE_REDIS_CACHE"] = "platform"
+# A request that finds the database or Redis unavailable (refused, too many clients, every pooled connection
+# busy past DB_POOL_TIMEOUT / REDIS_POOL_TIMEOUT) is answered 503 with this Retry-After, never 500.
+SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=5)
+# Under ASGI at most REQUEST_CONCURRENCY requests are inside Django at once (0 = no limit); the others wait
+# in arrival order on the event loop, up to REQUEST_QUEUE_TIMEOUT s, then get the 503 (shared_apps/core/
+# admission.py). Open SSE streams do not count.
+REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=20)
+REQUEST_QUEUE_TIMEOUT = env.float("REQUEST_QUEUE_TIMEOUT", default=30.0)
+# right below the request log (which then logs the 503), above everything that may reach the database or Redis
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("shared_apps.core.logging.RequestContextMiddleware") + 1,
+    "shared_apps.core.unavailable.ServiceUnavailableMiddleware",
+)

@@ -14,8 +14,7 @@ else:
 for _cache in CACHES.values():
     _cache["LOCATION"] = TEST_REDIS_URL
 for _queue in RQ_QUEUES.values():
-    _queue["URL"] = TEST_REDIS_URL
-    _queue["ASYNC"] = True
+    _queue["ASYNC"] = True  # (rq's connection is the platform cache's: TEST_REDIS_URL too)
 
 # Hashing is not what the suite tests; keep it cheap.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,6 +6,7 @@ failures, "errors": {field: [messages]} naming each offending field.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -13,6 +14,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+
+from shared_apps.core.unavailable import (
+    retry_after,
+    service_unavailable,
+    unavailable_body,
+    unavailable_reason,
+)
 
 
 class AppError(Exception):
@@ -84,6 +92,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     if isinstance(exc, AppError):
         return Response(exc.as_body(), status=exc.status_code)
+    if (reason := unavailable_reason(exc)) is not None:
+        return Response(unavailable_body(reason), status=503, headers=retry_after())
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(_validation_body(errors), status=400)
@@ -122,6 +132,10 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
+    """Django's handler500, called while the uncaught exception is being handled (in a middleware, a plain
+    view, a DRF view's error that DRF re-raised): a database or Redis that cannot serve now is a 503."""
+    if (reason := unavailable_reason(sys.exc_info()[1])) is not None:
+        return service_unavailable(reason)
     return json_error(500, "server_error", "Internal server error.")
 
 

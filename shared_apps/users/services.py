@@ -15,6 +15,7 @@ from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
 from shared_apps.users.models import AuthToken, Role, User, token_digest
+from shared_apps.users.signals import credentials_revoked
 
 TOKEN_PREFIX = "lpt_"  # noqa: S105 (a prefix that makes leaked tokens recognizable, not a secret)
 
@@ -49,6 +50,7 @@ def token_issue(*, email: str, password: str, require_staff: bool = False) -> tu
 
 def token_revoke(*, token: AuthToken) -> None:
     token.delete()
+    credentials_revoked.send(sender=AuthToken, user_id=token.user_id)
 
 
 def tokens_purge_expired() -> int:
@@ -130,4 +132,5 @@ def member_set_active(*, member_id: int, active: bool) -> User:
     user.save(update_fields=["is_active"])
     if not active:
         AuthToken.objects.filter(user=user).delete()
+        credentials_revoked.send(sender=User, user_id=user.pk)
     return user

@@ -4,7 +4,9 @@ django-tenants keeps the active schema on the connection, not in a context varia
 no connection of its own: every query runs in a thread, inside `organization_context(organization)` entered
 right there (its database, its row as the connection's tenant).
 The threads are a small pool of the process's own (REALTIME_DB_THREADS), so however many streams are open,
-their queries (sign-in, replay) use at most that many connections, and an idle stream holds none.
+their queries (sign-in, replay) use at most that many connections, and an idle stream holds none. With
+Django's psycopg pool (DB_POOL, on when serving) each call gives its connection back to the pool when it
+ends, so the threads hold none between calls either.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
 from shared_apps.organizations.context import Organization, organization_context
 from tenant_apps.realtime import conf
@@ -46,9 +48,23 @@ async def in_organization(
         if not request_thread:
             # like a request boundary: drop a connection that broke or outlived CONN_MAX_AGE
             close_old_connections()
-        with organization_context(organization):
-            return fn(*args, **kwargs)
+        try:
+            with organization_context(organization):
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    if not request_thread:
+                        release(connections[DEFAULT_DB_ALIAS])  # the organization's database's connection
+        finally:
+            if not request_thread:
+                release(connections[DEFAULT_DB_ALIAS])  # the primary's (the routing of public models)
 
     if request_thread:
         return await sync_to_async(call)()
     return await sync_to_async(call, thread_sensitive=False, executor=executor())()
+
+
+def release(wrapper: Any) -> None:
+    """A pooled connection goes back to the pool (a persistent one stays, as CONN_MAX_AGE says)."""
+    if wrapper.settings_dict["OPTIONS"].get("pool") and not wrapper.in_atomic_block:
+        wrapper.close()

@@ -6,6 +6,10 @@ A notification carries "<schema>:<id>" only; for the schemas that have streams h
 rows of the event log once, on that same connection, and hands the events to every stream of the schema.
 Streams of other organizations never see them: subscriptions are keyed by schema.
 
+It also LISTENs on `leadpulse_revoked` ("<schema>:<member id>", sent when a member is deactivated or one of
+their tokens revoked): the streams of that schema get a `Revoked` item, and the member's own streams check
+their credentials again (views.py), ending at once if they no longer hold.
+
 If the connection fails, the task reconnects (with backoff) and tells every stream to catch up from the log
 (RESYNC): notifications sent while nobody listened are lost, the rows are not.
 """
@@ -26,7 +30,7 @@ from psycopg import sql
 
 from tenant_apps.realtime import conf
 from tenant_apps.realtime.events import StreamEvent
-from tenant_apps.realtime.models import CHANNEL, EventLog
+from tenant_apps.realtime.models import CHANNEL, REVOKED_CHANNEL, EventLog
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,14 @@ class Skipped:
     last_id: int
 
 
-Item = StreamEvent | Signal | Skipped
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """A credential of member `member_id` was revoked, or the member deactivated."""
+
+    member_id: int
+
+
+Item = StreamEvent | Signal | Skipped | Revoked
 
 
 class Subscription:
@@ -79,7 +90,8 @@ class Subscription:
             # bounded memory per stream; what is dropped stays in the log
             last = max((item.id for item in self._items if isinstance(item, StreamEvent)), default=0)
             skipped = max((item.last_id for item in self._items if isinstance(item, Skipped)), default=0)
-            self._items = [Skipped(max(last, skipped))]
+            revoked = [item for item in self._items if isinstance(item, Revoked)]  # never dropped
+            self._items = [Skipped(max(last, skipped)), *revoked]
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -148,6 +160,7 @@ class Listener:
                 ) as conn:
                     await conn.execute("SET TIME ZONE 'UTC'")
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(REVOKED_CHANNEL)))
                     if connected_before:
                         self._broadcast(Signal.RESYNC)
                     connected_before, backoff = True, 0.5
@@ -169,7 +182,15 @@ class Listener:
                 continue
             # whatever else has arrived already: one query for a burst (one transaction may commit many)
             batch += [notify async for notify in conn.notifies(timeout=0)]
-            await self._dispatch(conn, [notify.payload for notify in batch])
+            self._revoke([notify.payload for notify in batch if notify.channel == REVOKED_CHANNEL])
+            await self._dispatch(conn, [notify.payload for notify in batch if notify.channel == CHANNEL])
+
+    def _revoke(self, payloads: list[str]) -> None:
+        for payload in payloads:
+            schema, _, raw_id = payload.rpartition(":")
+            if schema in self._subscriptions and raw_id.isdigit():
+                for subscription in list(self._subscriptions[schema]):
+                    subscription.push((Revoked(int(raw_id)),))
 
     async def _dispatch(self, conn: psycopg.AsyncConnection[Any], payloads: list[str]) -> None:
         ids: dict[str, list[int]] = defaultdict(list)

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 # The channel every process LISTENs on. Payload "<schema>:<event id>": ids, never data (NOTIFY caps at 8 kB).
 CHANNEL = "leadpulse_events"
+# Payload "<schema>:<member id>": that member was deactivated or lost a token (services.revocation_announce).
+REVOKED_CHANNEL = "leadpulse_revoked"
 # What the retention job leaves in place of the events it removed: resuming from before it means a gap.
 PRUNED_TOPIC = "log.pruned"
 

@@ -11,10 +11,12 @@ from django.db.models import Max, Subquery
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from shared_apps.core.db import connection
 from shared_apps.core.events import DomainEvent, subscribe_in_transaction
+from shared_apps.users.signals import credentials_revoked
 from tenant_apps.leads.models import Lead
 from tenant_apps.realtime import conf
-from tenant_apps.realtime.models import PRUNED_TOPIC, EventLog
+from tenant_apps.realtime.models import PRUNED_TOPIC, REVOKED_CHANNEL, EventLog
 
 # What the stream carries: every lead change, imports' progress and outcome, and notifications.
 STREAMED_TOPICS = ("lead.", "import.", "notification.")
@@ -28,6 +30,15 @@ def subscribe_to_events() -> None:
     """Called once at start-up (RealtimeConfig.ready)."""
     if not _subscribed:
         _subscribed.extend(subscribe_in_transaction(prefix, event_record) for prefix in STREAMED_TOPICS)
+        credentials_revoked.connect(revocation_announce, dispatch_uid="realtime.revocation_announce")
+
+
+def revocation_announce(*, user_id: int, **kwargs: Any) -> None:
+    """Tell every process's listener that a member lost a credential, so the member's open streams check
+    theirs again within moments instead of at their next reconnection. NOTIFY is sent when the transaction
+    that revoked commits (at once outside one), to the database the organization is on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [REVOKED_CHANNEL, f"{connection.schema_name}:{user_id}"])
 
 
 def event_record(event: DomainEvent) -> None:

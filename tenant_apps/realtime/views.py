@@ -24,18 +24,22 @@ first, replays second and drops live events it already sent. Without either, it 
 Each stream is an async generator waiting on an in-process inbox fed by the process's one listener
 (listener.py); it holds no database connection while it waits. Streams end after about
 REALTIME_STREAM_MAX_SECONDS, and the client reconnects with its Last-Event-ID, so credentials are checked
-again. What a member is sent is decided by selectors.visible_to.
+again; sooner when the member is deactivated or loses a token (the listener's `Revoked`): the stream checks
+its credentials at once and ends if they no longer hold (the reconnection is then refused). What a member
+is sent is decided by selectors.visible_to.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -49,7 +53,7 @@ from shared_apps.users.models import Role
 from tenant_apps.realtime import conf, selectors
 from tenant_apps.realtime.db import in_organization
 from tenant_apps.realtime.events import HEARTBEAT, frame
-from tenant_apps.realtime.listener import Listener, Signal, Skipped, get_listener
+from tenant_apps.realtime.listener import Listener, Revoked, Signal, Skipped, get_listener
 from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
 
 RETRY_MILLISECONDS = 3000
@@ -92,6 +96,14 @@ def _authenticate(request: HttpRequest, *, reps_see_all_leads: bool) -> Viewer:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         raise _Refused(response) from None
     return Viewer.of(user, reps_see_all_leads=reps_see_all_leads)  # type: ignore[arg-type]
+
+
+def _reauthenticate(request: HttpRequest, *, reps_see_all_leads: bool) -> Viewer:
+    """_authenticate again, the session's member read afresh (AuthenticationMiddleware caches it)."""
+    if hasattr(request, "session"):
+        request.__dict__.pop("_cached_user", None)
+        request.user = SimpleLazyObject(lambda: get_user(request))  # type: ignore[assignment]
+    return _authenticate(request, reps_see_all_leads=reps_see_all_leads)
 
 
 def _last_event_id(request: HttpRequest) -> int | None:
@@ -142,6 +154,19 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
         response = json_error(503, "stream_unavailable", "Live updates are unavailable; retry shortly.")
         response["Retry-After"] = "5"
         return response
+
+    async def still_allowed() -> bool:
+        try:
+            await in_organization(
+                organization,
+                _reauthenticate,
+                request,
+                reps_see_all_leads=organization.reps_see_all_leads,
+            )
+        except _Refused:
+            return False
+        return True
+
     # The request's own thread may hold a connection (the host lookup, on a cache miss): a stream may stay
     # open for hours and must not keep it.
     await sync_to_async(connections.close_all)()
@@ -151,6 +176,7 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
             organization=organization,
             viewer=viewer,
             last_event_id=last_event_id,
+            still_allowed=still_allowed,
         ),
         content_type="text/event-stream",
     )
@@ -165,7 +191,9 @@ async def _stream(
     organization: Organization,
     viewer: Viewer,
     last_event_id: int | None,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[bytes]:
+    still_allowed = still_allowed or _allowed
     # before reading the log: nothing committed in between is lost
     subscription = listener.subscribe(organization.schema_name)
     try:
@@ -192,6 +220,11 @@ async def _stream(
                     )
                     chunks.extend(_replayed(replay, viewer))
                     position = replay.position
+                elif isinstance(item, Revoked):
+                    if item.member_id == viewer.id and not await still_allowed():
+                        if chunks:
+                            yield b"".join(chunks)
+                        return
                 elif isinstance(item, Skipped):
                     if item.last_id > position:
                         position = item.last_id
@@ -208,6 +241,10 @@ async def _stream(
                 return
     finally:
         listener.unsubscribe(subscription)
+
+
+async def _allowed() -> bool:
+    return True
 
 
 def _replayed(replay: Replay, viewer: Viewer) -> list[bytes]:

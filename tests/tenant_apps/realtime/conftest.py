@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,10 @@ def in_schema(schema: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
     return committed(run)
 
 
-def database_url() -> str:
+def database_url(application_name: str = WEB_APPLICATION_NAME) -> str:
     """The test database, for the server process; its connections are named so the tests can count them."""
     db = settings.DATABASES["default"]
-    query = f"application_name={WEB_APPLICATION_NAME}"
+    query = f"application_name={application_name}"
     if db["HOST"].startswith("/"):
         return f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}&{query}"
     auth = f"{db['USER']}:{db['PASSWORD']}" if db["PASSWORD"] else db["USER"]
@@ -115,29 +116,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
-    """uvicorn (as `make up` runs it) on the test database, with a short heartbeat."""
+@contextmanager
+def uvicorn_server(probe: tuple[str, str] | None = None, **env: str) -> Iterator[Server]:
+    """uvicorn (as `make up` runs it) on the test database, `env` added to the environment; ready once
+    `probe` (host, path; by default acme's /api/me/) answers."""
     port = _free_port()
-    env = {
+    full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url(),
         "REALTIME_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         "REALTIME_DB_THREADS": str(DB_THREADS),
         "LOG_LEVEL": "WARNING",
+        **env,
     }
     process = subprocess.Popen(
-        [*UVICORN, "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
-        env=env,
+        [*UVICORN, "--port", str(port), "--lifespan", "off", "--log-level", "warning", "--backlog", "2048"],
+        env=full_env,
         cwd=ROOT,
         preexec_fn=_die_with_parent,
     )
     running = Server(port=port, process=process)
+    host, path = probe or (f"acme.{settings.BASE_DOMAIN}", "/api/me/")
     deadline = time.monotonic() + 60
     while True:
         try:
-            running.request(f"acme.{settings.BASE_DOMAIN}", "/api/me/")
+            running.request(host, path)
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -145,8 +149,7 @@ def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
                 raise RuntimeError("uvicorn did not start") from None
             time.sleep(0.1)
     try:
-        with django_db_blocker.unblock():
-            yield running
+        yield running
     finally:
         process.terminate()
         try:
@@ -154,6 +157,13 @@ def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[Server]:
+    """uvicorn on the test database, with a short heartbeat."""
+    with uvicorn_server() as running, django_db_blocker.unblock():
+        yield running
 
 
 @dataclass
