@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from shared_apps.organizations.models import Organization
 from shared_apps.users.models import AuthToken, Role, User, token_digest
 from shared_apps.users.services import member_set_active, token_issue, token_revoke
 from tenant_apps.realtime import views
@@ -99,20 +100,20 @@ def stream_until(monkeypatch, live: list, allowed: bool, member: int = REP) -> t
     """Run `_stream` for an admin (id REP) over `live`; whether it ended, and whose credentials it checked."""
     checked: list[int] = []
 
-    async def replay(schema, fn, *, after_id, limit, database="default"):
+    async def replay(organization, fn, *, after_id, limit):
         return Replay(events=[], position=after_id or 0)
 
     async def still_allowed() -> bool:
         checked.append(member)
         return allowed
 
-    monkeypatch.setattr(views, "in_schema", replay)
+    monkeypatch.setattr(views, "in_organization", replay)
 
     async def read() -> bool:
         listener = FakeListener(asyncio.get_running_loop(), live)
         stream = views._stream(
             listener=listener,
-            schema="org_acme",
+            organization=Organization(schema_name="org_acme", slug="acme"),
             viewer=viewer(Role.ADMIN),
             last_event_id=3,
             still_allowed=still_allowed,
