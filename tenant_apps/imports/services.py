@@ -25,7 +25,6 @@ from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.users.models import User
-from tenant_apps.accounts.services import clean_owner, clean_tags
 from tenant_apps.imports import csvio
 from tenant_apps.imports.exceptions import (
     BadFile,
@@ -50,6 +49,7 @@ from tenant_apps.imports.models import (
 )
 from tenant_apps.imports.pipeline import Pipeline
 from tenant_apps.leads.services import organization_currency
+from tenant_apps.records.services import clean_owner, clean_tags
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)

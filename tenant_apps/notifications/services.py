@@ -12,7 +12,6 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.core.db import connection
-from shared_apps.core.errors import NotFound
 from shared_apps.users.models import User
 from tenant_apps.notifications.models import Notification
 
@@ -78,10 +77,3 @@ def notifications_mark_read(*, recipient: User, ids: list[int] | None = None) ->
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
-
-
-def notification_get(*, recipient: User, notification_id: int) -> Notification:
-    notification = Notification.objects.filter(recipient=recipient, pk=notification_id).first()
-    if notification is None:
-        raise NotFound("No such notification.", code="notification_not_found")
-    return notification

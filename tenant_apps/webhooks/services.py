@@ -130,9 +130,6 @@ def webhook_event_of(event: DomainEvent) -> tuple[str, dict[str, Any], dict[str,
         event_type = ALIASES.get(event.topic, event.topic)
         if event_type not in EVENT_TYPES:
             return None
-        for old, new in (("previous", "from"), ("current", "to")):
-            if old in data:
-                data[new] = data.pop(old)
     record_type = "lead" if namespace == "rule" else namespace
     return event_type, {"type": record_type, "id": event.record_id}, _plain(data)
 
