@@ -24,8 +24,7 @@ from tenant_apps.leads.api.serializers import (
 )
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead
-from tenant_apps.records.api.serializers import NoteSerializer
-from tenant_apps.records.api.views import NoteCursor
+from tenant_apps.records.api.views import RecordNotesView
 
 
 class LeadCursor(Cursor):
@@ -159,16 +158,11 @@ class LeadStageHistoryView(LeadView):
         return Response(selectors.stage_history(lead=selectors.lead_get(lead_id=lead_id)))
 
 
-class LeadNotesView(LeadView):
-    pagination_class = NoteCursor
+class LeadNotesView(LeadView, RecordNotesView):
+    """GET lists the lead's notes, newest first; POST adds one (also a NOTE activity)."""
 
-    @extend_schema(responses={200: NoteSerializer(many=True), **ERRORS})
-    def get(self, request: Request, lead_id: int) -> Response:
-        lead = selectors.lead_get(lead_id=lead_id)
-        return self.paginated(Note.objects.filter(lead=lead), NoteSerializer)
+    def get_record(self, record_id: int) -> Lead:
+        return selectors.lead_get(lead_id=record_id)
 
-    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer, **ERRORS})
-    def post(self, request: Request, lead_id: int) -> Response:
-        data: dict[str, Any] = parse(NoteSerializer, request.data)
-        note = services.note_create(lead_id=lead_id, actor=self.member, body=data["body"])
-        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+    def add_note(self, record_id: int, body: str) -> Note:
+        return services.note_create(lead_id=record_id, actor=self.member, body=body)
