@@ -306,7 +306,7 @@ class _TimelineBuilder:
         activities: int,
         leads: int,
     ) -> None:
-        from tenant_apps.leads.normalize import identity_key
+        from tenant_apps.records.normalize import identity_key
 
         self.identity_key = identity_key
         self.rng, self.stamp, self.now_s = rng, stamp, now_s

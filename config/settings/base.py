@@ -90,6 +90,8 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "shared_apps.users",
+    # what every customer record shares (no tables): before the record apps that build on it
+    "tenant_apps.records",
     "tenant_apps.leads",
     "tenant_apps.activities",
     "tenant_apps.accounts",

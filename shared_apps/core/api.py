@@ -61,6 +61,15 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+def error_responses(*statuses: int) -> dict[int, type[ErrorSerializer]]:
+    """The documented error answers of an endpoint (OpenAPI), every one in the ErrorSerializer shape."""
+    return dict.fromkeys(statuses, ErrorSerializer)
+
+
+# What an endpoint can answer besides success: the one table every view module documents its errors with.
+ERRORS = error_responses(400, 401, 403, 404, 409)
+
+
 class _Replay(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response

@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from shared_apps.core.models import CustomerRecord
 from shared_apps.core.search import folded, weighted_vector
+from tenant_apps.records.models import CustomerRecord
 
 
 class AccountStatus(models.TextChoices):

@@ -1,9 +1,7 @@
-"""Reads on accounts with their rules: deleted and merged accounts are invisible unless asked for. The filter
-plumbing here is shared by the contact and opportunity selectors."""
+"""Reads on accounts with their rules: deleted and merged accounts are invisible unless asked for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -12,35 +10,7 @@ from shared_apps.users.models import User
 from tenant_apps.accounts.exceptions import AccountNotFound
 from tenant_apps.accounts.models import Account, AccountStatusChange
 from tenant_apps.records import visibility
-
-Filter = Callable[[QuerySet[Any], Any, User | None], QuerySet[Any]]
-
-
-def owner_filter(records: QuerySet[Any], value: Any, actor: User | None) -> QuerySet[Any]:
-    if value == "me":
-        return records.filter(owner_id=actor.pk if actor else None)
-    if value == "none":
-        return records.filter(owner__isnull=True)
-    return records.filter(owner_id=value)
-
-
-COMMON_FILTERS: dict[str, Filter] = {
-    "owner": owner_filter,
-    "tag": lambda records, value, actor: records.filter(tags__contains=[value]),
-    "created_after": lambda records, value, actor: records.filter(created_at__gte=value),
-    "created_before": lambda records, value, actor: records.filter(created_at__lt=value),
-}
-
-
-def apply_filters(
-    records: QuerySet[Any], filters: dict[str, Any] | None, table: dict[str, Filter], actor: User | None
-) -> QuerySet[Any]:
-    for key, value in (filters or {}).items():
-        if value in (None, "", []):
-            continue
-        records = table[key](records, value, actor)
-    return records
-
+from tenant_apps.records.selectors import COMMON_FILTERS, Filter, apply_filters
 
 _FILTERS: dict[str, Filter] = {
     **COMMON_FILTERS,

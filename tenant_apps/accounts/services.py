@@ -1,12 +1,9 @@
-"""Every write on accounts, plus the pieces every customer-record service shares (contacts and opportunities
-hang off accounts, so they import these from here): owner/tags/account checks, the update diff with its
-activities, soft delete and restore, and members logging activities on a record's timeline."""
+"""Every write on accounts, and the account check contacts and opportunities make (clean_account). The pieces
+every customer record shares live in tenant_apps.records.services."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,51 +12,30 @@ from django.utils import timezone
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
-from shared_apps.core.validation import clean_metadata, clean_text
+from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
 from tenant_apps.accounts.exceptions import AccountNotDeleted, AccountNotFound, StatusUnchanged
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
-from tenant_apps.activities.models import LOGGABLE_TYPES, Activity, ActivityType, Note
-from tenant_apps.activities.services import activity_record, note_add
-from tenant_apps.leads import normalize
-
-Record = Any  # an Account, Contact or Opportunity
+from tenant_apps.activities.models import Activity, ActivityType, Note
+from tenant_apps.activities.services import activity_record
+from tenant_apps.records.services import (
+    check_fields,
+    clean_id,
+    clean_owner,
+    clean_tags,
+    created_metadata,
+    from_to,
+    record_activity_log,
+    record_alive,
+    record_changes_save,
+    record_locked,
+    record_note_add,
+    record_restore,
+    record_soft_delete,
+)
 
 ACCOUNT_FIELDS = ("name", "domain", "industry", "size", "owner_id", "tags")
-MAX_ID = 2**63 - 1
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-# --- shared by the customer-record services ----------------------------------------------------------
-
-
-def clean_owner(value: Any) -> int | None:
-    """An active member's id, or None for no owner."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise InvalidInput("owner", "A member id is required.")
-    if not User.objects.filter(pk=value, is_active=True).exists():
-        raise InvalidInput("owner", "Not an active member of this organization.", code="unknown_member")
-    return value
-
-
-def clean_tags(value: Any) -> list[str]:
-    if not isinstance(value, list | tuple):
-        raise InvalidInput("tags", "Expected a list of tags.")
-    return normalize.tags([_text_tag(tag) for tag in value])
-
-
-def _text_tag(tag: Any) -> str:
-    if not isinstance(tag, str) or "\x00" in tag:
-        raise InvalidInput("tags", "Tags are strings without NUL characters.")
-    return tag
-
-
-def clean_id(value: Any, *, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise InvalidInput(field, "An id is required.")
-    return value
 
 
 def clean_account(value: Any, *, required: bool = False) -> int | None:
@@ -72,135 +48,6 @@ def clean_account(value: Any, *, required: bool = False) -> int | None:
     if not Account.objects.alive().filter(pk=account_id).exists():
         raise InvalidInput("account", "No such account.", code="unknown_account")
     return account_id
-
-
-def plain(value: Any) -> Any:
-    """A value as the activity metadata (JSON) stores it."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
-def check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = set(fields) - set(allowed)
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0].removesuffix("_id"), "Unknown or read-only field.")
-
-
-def created_metadata(from_lead_id: int | None, **data: Any) -> tuple[str, dict[str, Any]]:
-    """The subject suffix and metadata of a CREATED activity, naming the lead it was converted from."""
-    if from_lead_id is None:
-        return "", data
-    return f" (converted from lead #{from_lead_id})", {**data, "lead_id": from_lead_id, "via": "conversion"}
-
-
-def record_changes_save(*, record: Record, cleaned: dict[str, Any], actor_id: int | None) -> dict[str, Any]:
-    """Save what differs from the record: an owner change writes OWNER_CHANGE, the other changes one SYSTEM
-    activity listing old and new values. Returns the differences (field -> (old, new)). Caller locks."""
-    diff = {
-        key: (getattr(record, key), value) for key, value in cleaned.items() if getattr(record, key) != value
-    }
-    if not diff:
-        return diff
-    for key, (_old, new) in diff.items():
-        setattr(record, key, new)
-    record.save()
-    name, label = record._meta.model_name, record._meta.verbose_name.capitalize()
-    changes = dict(diff)
-    if "owner_id" in changes:
-        previous, current = changes.pop("owner_id")
-        activity_record(
-            record=record,
-            type=ActivityType.OWNER_CHANGE,
-            actor_id=actor_id,
-            subject="Owner changed",
-            metadata={"from": previous, "to": current},
-        )
-        publish_on_commit(
-            f"{name}.owner_changed",
-            record_id=record.pk,
-            actor_id=actor_id,
-            previous=previous,
-            current=current,
-        )
-    changes.pop("phone_normalized", None)
-    if changes:
-        listed = {key.removesuffix("_id"): [plain(old), plain(new)] for key, (old, new) in changes.items()}
-        activity_record(
-            record=record,
-            type=ActivityType.SYSTEM,
-            actor_id=actor_id,
-            subject=f"{label} updated",
-            metadata={"event": "updated", "changes": listed},
-        )
-        publish_on_commit(f"{name}.updated", record_id=record.pk, actor_id=actor_id, fields=sorted(listed))
-    return diff
-
-
-def record_soft_delete(*, record: Record, actor_id: int | None) -> None:
-    """Hide a locked record from lists and lookups, restorably, with a SYSTEM activity."""
-    record.deleted_at = timezone.now()
-    record.save(update_fields=["deleted_at", "updated_at"])
-    _system(record, actor_id, "deleted")
-
-
-def record_restore(*, record: Record, actor_id: int | None) -> None:
-    record.deleted_at = None
-    record.save(update_fields=["deleted_at", "updated_at"])
-    _system(record, actor_id, "restored")
-
-
-def _system(record: Record, actor_id: int | None, event: str) -> None:
-    activity_record(
-        record=record,
-        type=ActivityType.SYSTEM,
-        actor_id=actor_id,
-        subject=f"{record._meta.verbose_name.capitalize()} {event}",
-        metadata={"event": event},
-    )
-    publish_on_commit(f"{record._meta.model_name}.{event}", record_id=record.pk, actor_id=actor_id)
-
-
-def record_activity_log(
-    *,
-    record: Record,
-    actor: User | None,
-    type: str,
-    subject: Any = "",
-    body: Any = "",
-    metadata: Any = None,
-    occurred_at: datetime | None = None,
-) -> Activity:
-    """A member logs a call, meeting, email, note or task on a record's timeline (activity_log for leads);
-    the rest of the types are written by LeadPulse only."""
-    if type not in LOGGABLE_TYPES:
-        raise InvalidInput(
-            "type", f"Members log one of {', '.join(LOGGABLE_TYPES)}; the rest are written by LeadPulse."
-        )
-    subject = clean_text(subject, field="subject", max_length=300)
-    body = clean_text(body, field="body", max_length=100_000)
-    metadata = clean_metadata(metadata)
-    actor_id = actor.pk if actor else None
-    with transaction.atomic():
-        activity = activity_record(
-            record=record,
-            type=type,
-            actor_id=actor_id,
-            subject=subject,
-            body=body,
-            metadata=metadata,
-            occurred_at=occurred_at,
-        )
-        publish_on_commit(
-            f"{record._meta.model_name}.activity_logged",
-            record_id=record.pk,
-            actor_id=actor_id,
-            activity_id=activity.pk,
-            type=type,
-        )
-    return activity
 
 
 # --- accounts ------------------------------------------------------------------------------------------
@@ -278,10 +125,7 @@ def account_create(*, actor: User | None, from_lead_id: int | None = None, **fie
 
 
 def _locked(account_id: int) -> Account:
-    account = Account.objects.select_for_update().alive().filter(pk=account_id).first()
-    if account is None:
-        raise AccountNotFound(id=account_id)
-    return account
+    return record_locked(Account, account_id, not_found=AccountNotFound)
 
 
 @transaction.atomic
@@ -326,7 +170,11 @@ def account_set_status(*, account_id: int, status: Any, actor: User | None, reas
         occurred_at=now,
     )
     publish_on_commit(
-        "account.status_changed", record_id=account.pk, actor_id=actor_id, previous=previous, current=status
+        "account.status_changed",
+        record_id=account.pk,
+        actor_id=actor_id,
+        owner_id=account.owner_id,
+        **from_to(previous, status),
     )
     return account
 
@@ -341,24 +189,23 @@ def account_delete(*, account_id: int, actor: User | None) -> Account:
 
 @transaction.atomic
 def account_restore(*, account_id: int, actor: User | None) -> Account:
-    account = Account.objects.select_for_update().filter(pk=account_id, merged_into__isnull=True).first()
-    if account is None:
-        raise AccountNotFound(id=account_id)
-    if account.deleted_at is None:
-        raise AccountNotDeleted(id=account_id)
-    record_restore(record=account, actor_id=actor.pk if actor else None)
-    return account
+    return record_restore(
+        model=Account,
+        record_id=account_id,
+        actor_id=actor.pk if actor else None,
+        not_found=AccountNotFound,
+        not_deleted=AccountNotDeleted,
+    )
 
 
 def _alive(account_id: int) -> Account:
-    account = Account.objects.alive().filter(pk=account_id).first()
-    if account is None:
-        raise AccountNotFound(id=account_id)
-    return account
+    return record_alive(Account, account_id, not_found=AccountNotFound)
 
 
 def account_note_add(*, account_id: int, actor: User | None, body: Any) -> Note:
-    return note_add(record=_alive(account_id), actor=actor, body=body)
+    return record_note_add(
+        model=Account, record_id=account_id, actor=actor, body=body, not_found=AccountNotFound
+    )
 
 
 def account_activity_log(*, account_id: int, actor: User | None, **activity: Any) -> Activity:

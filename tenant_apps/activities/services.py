@@ -112,7 +112,11 @@ def note_add(*, record: Record, actor: User | None, body: Any) -> Note:
             metadata={"note_id": note.pk},
         )
         publish_on_commit(
-            f"{record._meta.model_name}.note_added", record_id=record.pk, actor_id=actor_id, note_id=note.pk
+            f"{record._meta.model_name}.note_added",
+            record_id=record.pk,
+            actor_id=actor_id,
+            owner_id=record.owner_id,
+            note_id=note.pk,
         )
     return note
 
@@ -157,6 +161,7 @@ def activity_log(
             f"{record._meta.model_name}.activity_logged",
             record_id=record.pk,
             actor_id=activity.actor_id,
+            owner_id=record.owner_id,
             activity_id=activity.pk,
             type=type,
         )
@@ -200,6 +205,7 @@ def email_record(
                 "lead.email_recorded",
                 record_id=lead.pk,
                 actor_id=activity.actor_id,
+                owner_id=lead.owner_id,
                 activity_id=activity.pk,
                 direction=direction,
                 thread_id=thread_id,

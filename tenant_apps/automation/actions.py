@@ -34,9 +34,9 @@ from tenant_apps.activities.services import activity_record
 from tenant_apps.automation.conditions import MAX_ID, BadValue, parse_tag, show
 from tenant_apps.automation.models import Rule, RuleRun
 from tenant_apps.automation.triggers import RuleEvent
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead, Source
 from tenant_apps.leads.services import lead_update
+from tenant_apps.records import normalize
 
 MAX_ACTIONS = 10
 MAX_DUE_DAYS = 365

@@ -19,8 +19,8 @@ from django.db.models import Q
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.users.models import User
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead, Source, Stage
+from tenant_apps.records import normalize
 
 MAX_CONDITIONS = 20
 MAX_LIST = 100

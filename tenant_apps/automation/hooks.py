@@ -1,14 +1,11 @@
 """How automation hears about lead changes: a subscriber of lead and task events that queues, once the
 change commits, the rule evaluation (and routing) and the score recomputation of the lead.
 
-It subscribes *inside* the publishing transaction (subscribe_in_transaction) for two things an
-after-commit subscriber cannot know reliably:
-
-- the depth: a rule's actions run with `events_at_depth(depth + 1)`; an event published by them is
-  queued with that depth, whatever transaction the actions run in (an after-commit callback may run long
-  after the context is gone, e.g. when the caller holds an outer transaction);
-- the old values of a lead.updated: the event names the changed fields only; the SYSTEM "updated"
-  activity that lead_update wrote just before publishing, under the lead's row lock, has [old, new].
+It subscribes *inside* the publishing transaction (subscribe_in_transaction) for the depth, which an
+after-commit subscriber cannot know reliably: a rule's actions run with `events_at_depth(depth + 1)`; an
+event published by them is queued with that depth, whatever transaction the actions run in (an after-commit
+callback may run long after the context is gone, e.g. when the caller holds an outer transaction).
+The events carry their change (a lead.updated its `changes`, {field: [old, new]}), so nothing is re-read.
 
 Nothing is queued before the commit (django-rq enqueues on commit), so rolled-back changes start nothing.
 The hook never raises: a failure here must not undo the change it was told about.
@@ -28,8 +25,6 @@ from rq import Retry
 
 from shared_apps.core.events import DomainEvent, subscribe_in_transaction
 from shared_apps.core.jobs import enqueue_in_organization
-from tenant_apps.activities.models import Activity, ActivityType
-from tenant_apps.automation.models import TriggerType
 from tenant_apps.automation.selectors import automation_summary
 from tenant_apps.automation.triggers import TOPIC_TRIGGERS
 
@@ -66,19 +61,6 @@ def _lead_of(event: DomainEvent) -> int | None:
     return None
 
 
-def _update_changes(lead_id: int) -> dict[str, Any] | None:
-    """{field: [old, new]} of the lead.updated being published (its activity is the lead's latest
-    "updated" one: lead_update holds the lead's row lock until commit)."""
-    metadata = (
-        Activity.objects.filter(lead_id=lead_id, type=ActivityType.SYSTEM, metadata__event="updated")
-        .order_by("-id")
-        .values_list("metadata", flat=True)
-        .first()
-    )
-    changes = metadata.get("changes") if isinstance(metadata, dict) else None
-    return changes if isinstance(changes, dict) else None
-
-
 def _rules_may_answer(topic: str, summary: dict[str, Any]) -> bool:
     if topic not in TOPIC_TRIGGERS or topic in PERIODIC_TOPICS:
         return False
@@ -112,12 +94,6 @@ def _queue_work(event: DomainEvent) -> None:
     summary = automation_summary()
     depth = current_depth()
     if _rules_may_answer(event.topic, summary):
-        data = dict(event.data)
-        if event.topic == "lead.updated" and TriggerType.FIELD_CHANGED in summary["triggers"]:
-            changes = _update_changes(lead_id)
-            # the activity must describe this very update (the same fields), or it is not used
-            if changes is not None and sorted(changes) == sorted(event.data.get("fields") or []):
-                data["changes"] = changes
         enqueue_in_organization(
             event.schema_name,
             "tenant_apps.automation.jobs.evaluate_rules",
@@ -125,7 +101,7 @@ def _queue_work(event: DomainEvent) -> None:
             lead_id,
             depth,
             uuid.uuid4().hex,  # the event's identity for RuleRun: the same in every delivery of this job
-            data,
+            dict(event.data),
             retry=RETRY,
         )
     if summary["scoring"] and _rescores(event):

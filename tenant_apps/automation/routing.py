@@ -29,9 +29,9 @@ from tenant_apps.automation.models import (
     TerritoryKind,
 )
 from tenant_apps.automation.selectors import summary_invalidate
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead, Source
 from tenant_apps.leads.services import lead_update
+from tenant_apps.records import normalize
 
 MAX_MEMBERS = 100
 MAX_TERRITORIES = 200

@@ -122,11 +122,12 @@ def _same(spec: FieldSpec, left: Any, right: Any) -> bool:
 
 
 def changes_of(event: RuleEvent) -> dict[str, tuple[Any, Any]] | None:
-    """{field: (old, new)} the event says changed; None when it names fields without their values."""
+    """{field: (old, new)} the event says changed (events carry their change: from/to, or changes); None when
+    it names fields without their values."""
     if event.topic == "lead.stage_changed":
-        return {"stage": (event.data.get("previous"), event.data.get("current"))}
+        return {"stage": (event.data.get("from"), event.data.get("to"))}
     if event.topic == "lead.owner_changed":
-        return {"owner": (event.data.get("previous"), event.data.get("current"))}
+        return {"owner": (event.data.get("from"), event.data.get("to"))}
     changes = event.data.get("changes")
     if isinstance(changes, dict):
         return {
@@ -163,7 +164,7 @@ def trigger_matches(trigger: dict[str, Any], event: RuleEvent) -> bool:
     if kind not in TOPIC_TRIGGERS.get(event.topic, ()):
         return False
     if kind == TriggerType.STAGE_ENTERED:
-        return bool(event.data.get("current") == trigger["stage"])
+        return bool(event.data.get("to") == trigger["stage"])
     if kind == TriggerType.FIELD_CHANGED:
         return _field_changed(trigger, event)
     # lead_created; idle and task_overdue events are made per rule by the periodic scan

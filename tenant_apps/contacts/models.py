@@ -5,8 +5,8 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
-from shared_apps.core.models import CustomerRecord
 from shared_apps.core.search import folded, weighted_vector
+from tenant_apps.records.models import CustomerRecord
 
 
 class Contact(CustomerRecord):

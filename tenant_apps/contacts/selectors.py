@@ -7,10 +7,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from shared_apps.users.models import User
-from tenant_apps.accounts.selectors import COMMON_FILTERS, Filter, apply_filters
 from tenant_apps.contacts.exceptions import ContactNotFound
 from tenant_apps.contacts.models import Contact
 from tenant_apps.records import visibility
+from tenant_apps.records.selectors import COMMON_FILTERS, Filter, apply_filters
 
 
 def _account(contacts: QuerySet[Any], value: Any, actor: User | None) -> QuerySet[Any]:

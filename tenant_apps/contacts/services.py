@@ -10,22 +10,25 @@ from django.db import transaction
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
-from tenant_apps.accounts.services import (
+from tenant_apps.accounts.services import clean_account
+from tenant_apps.activities.models import Activity, ActivityType, Note
+from tenant_apps.activities.services import activity_record
+from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound
+from tenant_apps.contacts.models import Contact
+from tenant_apps.records import normalize
+from tenant_apps.records.services import (
     check_fields,
-    clean_account,
     clean_owner,
     clean_tags,
     created_metadata,
     record_activity_log,
+    record_alive,
     record_changes_save,
+    record_locked,
+    record_note_add,
     record_restore,
     record_soft_delete,
 )
-from tenant_apps.activities.models import Activity, ActivityType, Note
-from tenant_apps.activities.services import activity_record, note_add
-from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound
-from tenant_apps.contacts.models import Contact
-from tenant_apps.leads import normalize
 
 CONTACT_FIELDS = ("name", "email", "phone", "title", "account_id", "owner_id", "tags")
 
@@ -76,10 +79,7 @@ def contact_create(*, actor: User | None, from_lead_id: int | None = None, **fie
 
 
 def _locked(contact_id: int) -> Contact:
-    contact = Contact.objects.select_for_update().alive().filter(pk=contact_id).first()
-    if contact is None:
-        raise ContactNotFound(id=contact_id)
-    return contact
+    return record_locked(Contact, contact_id, not_found=ContactNotFound)
 
 
 @transaction.atomic
@@ -103,24 +103,23 @@ def contact_delete(*, contact_id: int, actor: User | None) -> Contact:
 
 @transaction.atomic
 def contact_restore(*, contact_id: int, actor: User | None) -> Contact:
-    contact = Contact.objects.select_for_update().filter(pk=contact_id, merged_into__isnull=True).first()
-    if contact is None:
-        raise ContactNotFound(id=contact_id)
-    if contact.deleted_at is None:
-        raise ContactNotDeleted(id=contact_id)
-    record_restore(record=contact, actor_id=actor.pk if actor else None)
-    return contact
+    return record_restore(
+        model=Contact,
+        record_id=contact_id,
+        actor_id=actor.pk if actor else None,
+        not_found=ContactNotFound,
+        not_deleted=ContactNotDeleted,
+    )
 
 
 def _alive(contact_id: int) -> Contact:
-    contact = Contact.objects.alive().filter(pk=contact_id).first()
-    if contact is None:
-        raise ContactNotFound(id=contact_id)
-    return contact
+    return record_alive(Contact, contact_id, not_found=ContactNotFound)
 
 
 def contact_note_add(*, contact_id: int, actor: User | None, body: Any) -> Note:
-    return note_add(record=_alive(contact_id), actor=actor, body=body)
+    return record_note_add(
+        model=Contact, record_id=contact_id, actor=actor, body=body, not_found=ContactNotFound
+    )
 
 
 def contact_activity_log(*, contact_id: int, actor: User | None, **activity: Any) -> Activity:

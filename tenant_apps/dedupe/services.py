@@ -25,9 +25,9 @@ from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_record
 from tenant_apps.contacts.models import Contact
 from tenant_apps.dedupe.exceptions import AlreadyMerged, ConversionConflict, RecordDeleted, RecordNotFound
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records import normalize
 from tenant_apps.tasks.models import Task
 
 MAX_MERGED = 10
@@ -265,6 +265,7 @@ def _merge(
             f"{spec.record_type}.merged",
             record_id=survivor.pk,
             actor_id=actor_id,
+            owner_id=survivor.owner_id,
             merged_ids=merged_ids,
             fields=sorted(winners),
         )

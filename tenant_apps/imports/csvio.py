@@ -190,14 +190,6 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-@dataclass
-class ParsedRow:
-    number: int  # 1-based, blank rows and the header excluded
-    line: int  # the line the row starts on (the header is line 1)
-    problem: str  # "" or why the row could not be split into the expected columns
-    values: tuple[str, ...]
-
-
 def iter_rows(
     chunks: Iterable[bytes],
     *,

@@ -1,6 +1,6 @@
-"""What each record type imports, as SQL: the normalization and checks of every field (the rules of the record
-services and of tenant_apps.leads.normalize, written set-based), the duplicate keys, and the columns an import
-writes on create and on update.
+"""What each record type imports, as SQL: the normalization and checks of every field (the rules of the
+record services and of tenant_apps.records.normalize, written set-based), the duplicate keys, and the columns
+an import writes on create and on update.
 
 Expressions read a staged row's raw values (`r_<field>`, stripped), its normalized values (`v_<field>`) and,
 for updates, the plan row `p` and the record `r`. Every value that is not a column goes through `quote()`, so
@@ -20,9 +20,9 @@ from django.db import models
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus
 from tenant_apps.contacts.models import Contact
 from tenant_apps.imports.models import RecordType
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead, Source, Stage
 from tenant_apps.leads.services import MAX_VALUE
+from tenant_apps.records import normalize
 
 NOW = "{now}"  # replaced by the batch's timestamp literal
 

@@ -42,9 +42,6 @@ class ImportPhase(models.TextChoices):
     FINISHED = "finished", "Finished"
 
 
-FINISHED_STATUSES = (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED, ImportStatus.REVERTED)
-
-
 class Import(models.Model):
     record_type = models.CharField(max_length=16, choices=RecordType.choices)
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)

@@ -40,7 +40,7 @@ from tenant_apps.imports.models import (
     ImportRowError,
     RecordType,
 )
-from tenant_apps.leads import normalize
+from tenant_apps.records import normalize
 
 WORK_MEM = "256MB"  # the plan's sorts and hashes stay in memory
 ANCHORS = {RecordType.LEAD: "lead_id", RecordType.CONTACT: "contact_id", RecordType.ACCOUNT: "account_id"}

@@ -27,7 +27,6 @@ from shared_apps.core.events import publish_on_commit
 from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
-from tenant_apps.accounts.services import clean_owner, clean_tags
 from tenant_apps.imports import csvio
 from tenant_apps.imports.exceptions import (
     BadFile,
@@ -51,6 +50,7 @@ from tenant_apps.imports.models import (
     ImportStatus,
 )
 from tenant_apps.imports.pipeline import Pipeline
+from tenant_apps.records.services import clean_owner, clean_tags
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)

@@ -15,7 +15,7 @@ from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
-from tenant_apps.accounts.services import account_create, clean_id
+from tenant_apps.accounts.services import account_create
 from tenant_apps.activities.models import ActivityType
 from tenant_apps.activities.services import activity_record
 from tenant_apps.contacts.models import Contact
@@ -29,6 +29,7 @@ from tenant_apps.opportunities.services import (
     opportunity_create,
     opportunity_transition,
 )
+from tenant_apps.records.services import clean_id
 
 CONVERTIBLE_STAGES = (Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION, Stage.WON)
 # Where the opportunity starts, by the lead's stage; a won lead's opportunity is then closed as won.
@@ -188,7 +189,9 @@ def lead_convert(
             metadata=ids,
             occurred_at=lead.converted_at,
         )
-        publish_on_commit("lead.converted", record_id=lead.pk, actor_id=actor_id, **ids)
+        publish_on_commit(
+            "lead.converted", record_id=lead.pk, actor_id=actor_id, owner_id=lead.owner_id, **ids
+        )
     return Conversion(
         lead=lead,
         account=account,

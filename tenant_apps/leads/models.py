@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
@@ -10,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, weighted_vector
+from tenant_apps.records.models import AliveQuerySet, CustomerRecord
 
 
 class Stage(models.TextChoices):
@@ -45,13 +45,10 @@ class Source(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class LeadQuerySet(models.QuerySet["Lead"]):
-    def alive(self) -> LeadQuerySet:
-        """Neither soft-deleted nor merged into another lead."""
-        return self.filter(deleted_at__isnull=True, merged_into__isnull=True)
+class Lead(CustomerRecord):
+    """A customer record like the others (owner, tags, timestamps, soft delete, merge tombstone), with the
+    pipeline stage, its value and its conversion."""
 
-
-class Lead(models.Model):
     name = models.CharField(max_length=200)
     email = models.CharField(max_length=254, blank=True, default="")
     phone = models.CharField(max_length=40, blank=True, default="")
@@ -63,7 +60,7 @@ class Lead(models.Model):
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
     value = models.DecimalField(max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default="USD")
-    # no single-column index: (owner, stage) serves lookups by owner alone too
+    # no single-column index: (owner, stage) serves lookups by owner alone too; `member.leads` reaches them
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -72,19 +69,9 @@ class Lead(models.Model):
         related_name="leads",
         db_index=False,
     )
-    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     score = models.IntegerField(default=0)
     stage_changed_at = models.DateTimeField(default=timezone.now)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
-    # Set when merged into another lead: the row stays as a tombstone pointing there.
-    # (no index: nearly every row is NULL here, and a NULL-heavy index only misleads the planner)
-    merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
-    merged_at = models.DateTimeField(null=True, blank=True)
     # Conversion (once) into an account, a contact and optionally an opportunity.
     converted_at = models.DateTimeField(null=True, blank=True)
     converted_account = models.ForeignKey(
@@ -103,8 +90,6 @@ class Lead(models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
-
-    objects = LeadQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -150,3 +135,7 @@ class Lead(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+# what Lead.objects returns (alive() included), under the name the lead selectors use
+LeadQuerySet = AliveQuerySet[Lead]

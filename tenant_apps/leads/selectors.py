@@ -13,6 +13,7 @@ from shared_apps.users.models import User
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, LeadQuerySet
 from tenant_apps.records import visibility
+from tenant_apps.records.selectors import COMMON_FILTERS, Filter, apply_filters
 
 
 def leads_visible_to(actor: User | None) -> LeadQuerySet:
@@ -20,10 +21,10 @@ def leads_visible_to(actor: User | None) -> LeadQuerySet:
     return visibility.leads_for(actor)  # type: ignore[no-any-return]
 
 
-def lead_for_write(*, actor: User, lead_id: int) -> Lead:
+def lead_for_write(*, actor: User, lead_id: int, lock: bool = False) -> Lead:
     """A lead the member may change: visible (else 404, existence not revealed) and, for a rep, their own
-    (else 403)."""
-    lead = lead_get(lead_id=lead_id, actor=actor, include_deleted=True)
+    (else 403). With `lock`, the row is locked until the caller's transaction ends."""
+    lead = lead_get(lead_id=lead_id, actor=actor, include_deleted=True, lock=lock)
     if not visibility.can_change(actor, lead):
         raise Forbidden("Reps change only the leads they own.", code="not_your_lead")
     return lead
@@ -32,38 +33,26 @@ def lead_for_write(*, actor: User, lead_id: int) -> Lead:
 def lead_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
     """Live leads the actor may see, with their owner joined (a page costs one query). `filters` keys: stage
     (list), owner ("me" | "none" | id), source, tag, value_min/max, created_after/before, last_contacted_*."""
-    leads = leads_visible_to(actor).alive().select_related("owner")
-    for key, value in (filters or {}).items():
-        if value in (None, "", []):
-            continue
-        leads = _FILTERS[key](leads, value, actor)
-    return leads
+    return apply_filters(leads_visible_to(actor).alive().select_related("owner"), filters, _FILTERS, actor)
 
 
-def _owner(leads: QuerySet[Lead], value: Any, actor: User | None) -> QuerySet[Lead]:
-    if value == "me":
-        return leads.filter(owner_id=actor.pk if actor else None)
-    if value == "none":
-        return leads.filter(owner__isnull=True)
-    return leads.filter(owner_id=value)
-
-
-_FILTERS: dict[str, Any] = {
+_FILTERS: dict[str, Filter] = {
+    **COMMON_FILTERS,
     "stage": lambda leads, value, actor: leads.filter(stage__in=value),
-    "owner": _owner,
     "source": lambda leads, value, actor: leads.filter(source__in=value),
-    "tag": lambda leads, value, actor: leads.filter(tags__contains=[value]),
     "value_min": lambda leads, value, actor: leads.filter(value__gte=Decimal(value)),
     "value_max": lambda leads, value, actor: leads.filter(value__lte=Decimal(value)),
-    "created_after": lambda leads, value, actor: leads.filter(created_at__gte=value),
-    "created_before": lambda leads, value, actor: leads.filter(created_at__lt=value),
     "last_contacted_after": lambda leads, value, actor: leads.filter(last_contacted_at__gte=value),
     "last_contacted_before": lambda leads, value, actor: leads.filter(last_contacted_at__lt=value),
 }
 
 
-def lead_get(*, lead_id: int, include_deleted: bool = False, actor: User | None = None) -> Lead:
+def lead_get(
+    *, lead_id: int, include_deleted: bool = False, actor: User | None = None, lock: bool = False
+) -> Lead:
     leads = leads_visible_to(actor).select_related("owner")
+    if lock:  # the lead's row only: its owner is on the nullable side of an outer join
+        leads = leads.select_for_update(of=("self",))
     if not include_deleted:
         leads = leads.alive()
     lead = leads.filter(pk=lead_id).first()

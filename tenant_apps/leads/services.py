@@ -9,18 +9,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared_apps.core.db import connection
-from shared_apps.core.errors import Forbidden, InvalidInput, check_if_match
+from shared_apps.core.errors import InvalidInput, check_if_match
 from shared_apps.core.events import publish_on_commit
-from shared_apps.core.timeline import timeline_switch
 from shared_apps.core.validation import clean_text
 from shared_apps.organizations.context import current_organization
-from shared_apps.users.models import Role, User
+from shared_apps.users.models import User
 from tenant_apps.activities.models import ActivityType, Note
-from tenant_apps.activities.services import activity_record, note_add
-from tenant_apps.leads import normalize
+from tenant_apps.activities.services import activity_record
 from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
 from tenant_apps.leads.models import Lead, Source, Stage
-from tenant_apps.records import visibility
+from tenant_apps.records import normalize, visibility
+from tenant_apps.records.services import (
+    check_fields,
+    clean_owner,
+    clean_tags,
+    from_to,
+    record_changes_save,
+    record_locked,
+    record_note_add,
+    record_purge,
+    record_restore,
+    record_soft_delete,
+)
 
 MAX_VALUE = Decimal("9999999999.99")
 EDITABLE_FIELDS = (
@@ -49,16 +59,6 @@ def _clean_value(value: Any) -> Decimal:
     return amount.quantize(Decimal("0.01"))  # 40800 and 40800.00 are the same value: compare and store alike
 
 
-def _clean_owner(owner_id: Any) -> int | None:
-    if owner_id in (None, ""):
-        return None
-    if isinstance(owner_id, bool) or not isinstance(owner_id, int):
-        raise InvalidInput("owner", "A member id is required.")
-    if not User.objects.filter(pk=owner_id, is_active=True).exists():
-        raise InvalidInput("owner", "Not an active member of this organization.", code="unknown_member")
-    return owner_id
-
-
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     """Validate and normalize the editable fields present in `fields`."""
     cleaned: dict[str, Any] = {}
@@ -81,9 +81,9 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         elif key == "currency":
             cleaned["currency"] = normalize.currency(clean_text(value, field="currency"))
         elif key == "owner_id":
-            cleaned["owner_id"] = _clean_owner(value)
+            cleaned["owner_id"] = clean_owner(value)
         elif key == "tags":
-            cleaned["tags"] = normalize.tags(value)
+            cleaned["tags"] = clean_tags(value)
         elif key == "score":
             if isinstance(value, bool) or not isinstance(value, int) or not -1_000_000 <= value <= 1_000_000:
                 raise InvalidInput("score", "An integer between -1000000 and 1000000.")
@@ -119,11 +119,9 @@ def _find_duplicate(*, email: str, phone_normalized: str, identity_key: str) -> 
 def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: Any) -> Lead:
     """Create a lead with its CREATED activity. Refuses a duplicate (same email, phone, or company + name)
     unless `allow_duplicate`."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "Unknown field.")
     if "stage" in fields:
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
+    check_fields(fields, EDITABLE_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
     cleaned.setdefault("currency", current_organization().default_currency)
     cleaned["identity_key"] = normalize.identity_key(cleaned["name"], cleaned.get("company", ""))
@@ -149,19 +147,21 @@ def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: 
             metadata={"source": lead.source, "owner_id": lead.owner_id},
         )
         publish_on_commit(
-            "lead.created", record_id=lead.pk, actor_id=actor.pk if actor else None, stage=lead.stage
+            "lead.created",
+            record_id=lead.pk,
+            actor_id=actor.pk if actor else None,
+            owner_id=lead.owner_id,
+            stage=lead.stage,
         )
     return lead
 
 
-def _locked(lead_id: int, *, deleted: bool = False) -> Lead:
-    # a merged lead is a tombstone: nothing writes to it any more
-    lead = (
-        Lead.objects.select_for_update()
-        .filter(pk=lead_id, deleted_at__isnull=not deleted, merged_into__isnull=True)
-        .first()
-    )
+def _locked(lead_id: int, lead: Lead | None = None) -> Lead:
+    """The live lead, locked: `lead` when the caller has read and locked it already in this transaction (a
+    request reads its lead once), else read and locked here."""
     if lead is None:
+        return record_locked(Lead, lead_id, not_found=LeadNotFound)
+    if lead.pk != lead_id or lead.deleted_at is not None or lead.merged_into_id is not None:
         raise LeadNotFound(id=lead_id)
     return lead
 
@@ -177,60 +177,29 @@ def lead_update(
         raise InvalidInput(
             "stage", "The stage changes only through POST /api/leads/<id>/transition/.", code="use_transition"
         )
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "Unknown or read-only field.")
+    check_fields(changes, EDITABLE_FIELDS)
     cleaned = _clean(changes)
     lead = _locked(lead_id)
     check_if_match(if_match, lead.updated_at)
-    actor_id = actor.pk if actor else None
-    diff = {key: (getattr(lead, key), value) for key, value in cleaned.items() if getattr(lead, key) != value}
-    if not diff:
-        return lead
-    for key, (_old, new) in diff.items():
-        setattr(lead, key, new)
-    if {"name", "company"} & diff.keys():
-        lead.identity_key = normalize.identity_key(lead.name, lead.company)
-    lead.save()
-
-    if "owner_id" in diff:
-        previous, current = diff.pop("owner_id")
-        activity_record(
-            lead=lead,
-            type=ActivityType.OWNER_CHANGE,
-            actor_id=actor_id,
-            subject="Owner changed",
-            metadata={"from": previous, "to": current},
+    if any(key in cleaned and cleaned[key] != getattr(lead, key) for key in ("name", "company")):
+        cleaned["identity_key"] = normalize.identity_key(
+            cleaned.get("name", lead.name), cleaned.get("company", lead.company)
         )
-        publish_on_commit(
-            "lead.owner_changed", record_id=lead.pk, actor_id=actor_id, previous=previous, current=current
-        )
-    diff.pop("phone_normalized", None)
-    if diff:
-        changed = {key: [_plain(old), _plain(new)] for key, (old, new) in diff.items()}
-        activity_record(
-            lead=lead,
-            type=ActivityType.SYSTEM,
-            actor_id=actor_id,
-            subject="Lead updated",
-            metadata={"event": "updated", "changes": changed},
-        )
-        publish_on_commit("lead.updated", record_id=lead.pk, actor_id=actor_id, fields=sorted(changed))
+    record_changes_save(record=lead, cleaned=cleaned, actor_id=actor.pk if actor else None)
     return lead
 
 
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
-
-
 @transaction.atomic
-def lead_transition(*, lead_id: int, to_stage: str, actor: User | None, reason: str = "") -> Lead:
+def lead_transition(
+    *, lead_id: int, to_stage: str, actor: User | None, reason: str = "", locked: Lead | None = None
+) -> Lead:
     """Move a lead along the pipeline. Only the transitions in TRANSITIONS exist; the row is locked so
-    concurrent transitions of one lead serialize and the STAGE_CHANGE history is always a valid chain."""
+    concurrent transitions of one lead serialize and the STAGE_CHANGE history is always a valid chain.
+    `locked`: the lead as the caller read it with select_for_update in the enclosing transaction."""
     if to_stage not in Stage.values:
         raise InvalidInput("stage", f"Unknown stage; expected one of {', '.join(Stage.values)}.")
     reason = clean_text(reason, field="reason", max_length=1000)
-    lead = _locked(lead_id)
+    lead = _locked(lead_id, locked)
     if not lead.can_transition_to(to_stage):
         raise TransitionNotAllowed(current=lead.stage, requested=to_stage, allowed=lead.allowed_stages())
     previous, lead.stage, lead.stage_changed_at = lead.stage, to_stage, timezone.now()
@@ -245,7 +214,11 @@ def lead_transition(*, lead_id: int, to_stage: str, actor: User | None, reason: 
         occurred_at=lead.stage_changed_at,
     )
     publish_on_commit(
-        "lead.stage_changed", record_id=lead.pk, actor_id=actor_id, previous=previous, current=to_stage
+        "lead.stage_changed",
+        record_id=lead.pk,
+        actor_id=actor_id,
+        owner_id=lead.owner_id,
+        **from_to(previous, to_stage),
     )
     return lead
 
@@ -254,64 +227,28 @@ def lead_transition(*, lead_id: int, to_stage: str, actor: User | None, reason: 
 def lead_delete(*, lead_id: int, actor: User | None) -> Lead:
     """Soft delete: hidden from lists, search and analytics; restorable."""
     lead = _locked(lead_id)
-    lead.deleted_at = timezone.now()
-    lead.save(update_fields=["deleted_at", "updated_at"])
-    actor_id = actor.pk if actor else None
-    activity_record(
-        lead=lead,
-        type=ActivityType.SYSTEM,
-        actor_id=actor_id,
-        subject="Lead deleted",
-        metadata={"event": "deleted"},
-    )
-    publish_on_commit("lead.deleted", record_id=lead.pk, actor_id=actor_id)
+    record_soft_delete(record=lead, actor_id=actor.pk if actor else None)
     return lead
 
 
 @transaction.atomic
 def lead_restore(*, lead_id: int, actor: User | None) -> Lead:
-    lead = Lead.objects.select_for_update().filter(pk=lead_id, merged_into__isnull=True).first()
-    if lead is None:
-        raise LeadNotFound(id=lead_id)
-    if lead.deleted_at is None:
-        raise LeadNotDeleted(id=lead_id)
-    lead.deleted_at = None
-    lead.save(update_fields=["deleted_at", "updated_at"])
-    actor_id = actor.pk if actor else None
-    activity_record(
-        lead=lead,
-        type=ActivityType.SYSTEM,
-        actor_id=actor_id,
-        subject="Lead restored",
-        metadata={"event": "restored"},
+    return record_restore(
+        model=Lead,
+        record_id=lead_id,
+        actor_id=actor.pk if actor else None,
+        not_found=LeadNotFound,
+        not_deleted=LeadNotDeleted,
     )
-    publish_on_commit("lead.restored", record_id=lead.pk, actor_id=actor_id)
-    return lead
 
 
 @transaction.atomic
 def lead_purge(*, lead_id: int, actor: User) -> None:
-    """Remove a deleted lead for good, with its notes and its timeline. Admins only.
-
-    The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge)."""
-    if actor.role != Role.ADMIN:
-        raise Forbidden("Only an admin can purge a lead.")
-    lead = Lead.objects.select_for_update().filter(pk=lead_id, merged_into__isnull=True).first()
-    if lead is None:
-        raise LeadNotFound(id=lead_id)
-    if lead.deleted_at is None:
-        raise LeadNotDeleted("Delete the lead before purging it.", id=lead_id)
-    with timeline_switch("purge"):
-        lead.delete()
-    publish_on_commit("lead.purged", record_id=lead_id, actor_id=actor.pk)
-
-
-def _alive(lead_id: int) -> Lead:
-    lead = Lead.objects.alive().filter(pk=lead_id).first()
-    if lead is None:
-        raise LeadNotFound(id=lead_id)
-    return lead
+    """Remove a deleted lead for good, with its notes and its timeline. Admins only."""
+    record_purge(
+        model=Lead, record_id=lead_id, actor=actor, not_found=LeadNotFound, not_deleted=LeadNotDeleted
+    )
 
 
 def note_create(*, lead_id: int, actor: User | None, body: Any) -> Note:
-    return note_add(record=_alive(lead_id), actor=actor, body=body)
+    return record_note_add(model=Lead, record_id=lead_id, actor=actor, body=body, not_found=LeadNotFound)

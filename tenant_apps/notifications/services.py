@@ -10,7 +10,6 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shared_apps.core.errors import NotFound
 from shared_apps.organizations.context import current_organization, organization_context
 from shared_apps.users.models import User
 from tenant_apps.notifications.models import Notification
@@ -77,10 +76,3 @@ def notifications_mark_read(*, recipient: User, ids: list[int] | None = None) ->
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
-
-
-def notification_get(*, recipient: User, notification_id: int) -> Notification:
-    notification = Notification.objects.filter(recipient=recipient, pk=notification_id).first()
-    if notification is None:
-        raise NotFound("No such notification.", code="notification_not_found")
-    return notification

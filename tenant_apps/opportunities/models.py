@@ -6,8 +6,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from shared_apps.core.models import CustomerRecord
 from shared_apps.core.search import folded, weighted_vector
+from tenant_apps.records.models import CustomerRecord
 
 
 class OpportunityStage(models.TextChoices):

@@ -7,10 +7,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from shared_apps.users.models import User
-from tenant_apps.accounts.selectors import COMMON_FILTERS, Filter, apply_filters
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
 from tenant_apps.records import visibility
+from tenant_apps.records.selectors import COMMON_FILTERS, Filter, apply_filters
 
 
 def _open(opportunities: QuerySet[Any], value: Any, actor: User | None) -> QuerySet[Any]:

@@ -15,22 +15,10 @@ from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
-from tenant_apps.accounts.services import (
-    check_fields,
-    clean_account,
-    clean_id,
-    clean_owner,
-    clean_tags,
-    created_metadata,
-    record_activity_log,
-    record_changes_save,
-    record_restore,
-    record_soft_delete,
-)
+from tenant_apps.accounts.services import clean_account
 from tenant_apps.activities.models import Activity, ActivityType, Note
-from tenant_apps.activities.services import activity_record, note_add
+from tenant_apps.activities.services import activity_record
 from tenant_apps.contacts.models import Contact
-from tenant_apps.leads import normalize
 from tenant_apps.opportunities.exceptions import (
     OpportunityClosed,
     OpportunityNotDeleted,
@@ -38,6 +26,22 @@ from tenant_apps.opportunities.exceptions import (
     StageUnchanged,
 )
 from tenant_apps.opportunities.models import CLOSED_STAGES, STAGE_PROBABILITY, Opportunity, OpportunityStage
+from tenant_apps.records import normalize
+from tenant_apps.records.services import (
+    check_fields,
+    clean_id,
+    clean_owner,
+    clean_tags,
+    created_metadata,
+    from_to,
+    record_activity_log,
+    record_alive,
+    record_changes_save,
+    record_locked,
+    record_note_add,
+    record_restore,
+    record_soft_delete,
+)
 
 MAX_AMOUNT = Decimal("9999999999.99")
 OPPORTUNITY_FIELDS = (
@@ -175,10 +179,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
 
 
 def _locked(opportunity_id: int) -> Opportunity:
-    opportunity = Opportunity.objects.select_for_update().alive().filter(pk=opportunity_id).first()
-    if opportunity is None:
-        raise OpportunityNotFound(id=opportunity_id)
-    return opportunity
+    return record_locked(Opportunity, opportunity_id, not_found=OpportunityNotFound)
 
 
 @transaction.atomic
@@ -243,8 +244,8 @@ def opportunity_transition(
         "opportunity.stage_changed",
         record_id=opportunity.pk,
         actor_id=actor_id,
-        previous=previous,
-        current=stage,
+        owner_id=opportunity.owner_id,
+        **from_to(previous, stage),
         closed=stage in CLOSED_STAGES,
     )
     return opportunity
@@ -260,26 +261,23 @@ def opportunity_delete(*, opportunity_id: int, actor: User | None) -> Opportunit
 
 @transaction.atomic
 def opportunity_restore(*, opportunity_id: int, actor: User | None) -> Opportunity:
-    opportunity = (
-        Opportunity.objects.select_for_update().filter(pk=opportunity_id, merged_into__isnull=True).first()
+    return record_restore(
+        model=Opportunity,
+        record_id=opportunity_id,
+        actor_id=actor.pk if actor else None,
+        not_found=OpportunityNotFound,
+        not_deleted=OpportunityNotDeleted,
     )
-    if opportunity is None:
-        raise OpportunityNotFound(id=opportunity_id)
-    if opportunity.deleted_at is None:
-        raise OpportunityNotDeleted(id=opportunity_id)
-    record_restore(record=opportunity, actor_id=actor.pk if actor else None)
-    return opportunity
 
 
 def _alive(opportunity_id: int) -> Opportunity:
-    opportunity = Opportunity.objects.alive().filter(pk=opportunity_id).first()
-    if opportunity is None:
-        raise OpportunityNotFound(id=opportunity_id)
-    return opportunity
+    return record_alive(Opportunity, opportunity_id, not_found=OpportunityNotFound)
 
 
 def opportunity_note_add(*, opportunity_id: int, actor: User | None, body: Any) -> Note:
-    return note_add(record=_alive(opportunity_id), actor=actor, body=body)
+    return record_note_add(
+        model=Opportunity, record_id=opportunity_id, actor=actor, body=body, not_found=OpportunityNotFound
+    )
 
 
 def opportunity_activity_log(*, opportunity_id: int, actor: User | None, **activity: Any) -> Activity:

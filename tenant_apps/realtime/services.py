@@ -20,8 +20,6 @@ from tenant_apps.realtime.models import PRUNED_TOPIC, REVOKED_CHANNEL, EventLog
 
 # What the stream carries: every lead change, imports' progress and outcome, and notifications.
 STREAMED_TOPICS = ("lead.", "import.", "notification.")
-# The stream speaks like the webhooks: a stage or owner change goes from one value to another.
-RENAMED = {"previous": "from", "current": "to"}
 
 _subscribed: list[Callable[[], None]] = []
 
@@ -44,25 +42,17 @@ def revocation_announce(*, user_id: int, **kwargs: Any) -> None:
 def event_record(event: DomainEvent) -> None:
     """Log a streamed event inside the transaction that publishes it, so it commits or rolls back with the
     change. The commit itself numbers the row and announces it (NOTIFY, sent on commit only): a rolled-back
-    change is never streamed. Lead events carry the lead's owner at that moment, which decides who sees them
-    (selectors.visible_to); a purged lead, gone already, keeps the owner its last event had."""
+    change is never streamed. Lead events carry the lead's owner at that moment (`owner_id`), which decides
+    who sees them (selectors.visible_to) and is kept in its own column, not in the streamed data."""
     if event.schema_name == get_public_schema_name():
         return
-    owner: Any = None
-    if event.topic == "lead.purged":
-        owner = Subquery(
-            EventLog.objects.filter(record_id=event.record_id, topic__startswith="lead.")
-            .order_by("-id")
-            .values("owner_id")[:1]
-        )
-    elif event.topic.startswith("lead."):
+    data = dict(event.data)
+    owner: Any = data.pop("owner_id", None)
+    if event.topic.startswith("lead.") and "owner_id" not in event.data:
+        # a lead event published without its owner (none of the lead services does this): look it up
         owner = Subquery(Lead.objects.filter(pk=event.record_id).values("owner_id")[:1])
     EventLog.objects.create(
-        topic=event.topic,
-        record_id=event.record_id,
-        actor_id=event.actor_id,
-        owner_id=owner,
-        data={RENAMED.get(key, key): value for key, value in event.data.items()},
+        topic=event.topic, record_id=event.record_id, actor_id=event.actor_id, owner_id=owner, data=data
     )
 
 

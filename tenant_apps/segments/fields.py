@@ -19,9 +19,9 @@ from django.utils import dateparse, timezone
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_metadata
 from tenant_apps.accounts.models import AccountSize, AccountStatus
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Source, Stage
 from tenant_apps.opportunities.models import OpportunityStage
+from tenant_apps.records import normalize
 from tenant_apps.segments.models import RecordType
 
 MAX_CONDITIONS = 50

@@ -684,7 +684,7 @@ def on_email_recorded(event: DomainEvent) -> None:
 
 
 def on_stage_changed(event: DomainEvent) -> None:
-    current = event.data.get("current")
+    current = event.data.get("to")
     if current not in CLOSED_STAGES:
         return
     with organization_context(event.schema_name):

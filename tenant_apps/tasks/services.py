@@ -233,9 +233,5 @@ def task_complete(*, task_id: int, actor: User | None) -> Task:
     return task_transition(task_id=task_id, to_status=TaskStatus.DONE, actor=actor)
 
 
-def task_cancel(*, task_id: int, actor: User | None) -> Task:
-    return task_transition(task_id=task_id, to_status=TaskStatus.CANCELLED, actor=actor)
-
-
 def task_reopen(*, task_id: int, actor: User | None) -> Task:
     return task_transition(task_id=task_id, to_status=TaskStatus.OPEN, actor=actor)

@@ -122,7 +122,8 @@ def _plain(value: Any) -> Any:
 def webhook_event_of(event: DomainEvent) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     """(event type, record, data) as receivers see it, or None for events webhooks do not carry."""
     namespace, _, verb = event.topic.partition(".")
-    data = dict(event.data)
+    # the record's owner decides who a member's stream shows an event to; payloads keep their shape without it
+    data = {key: value for key, value in event.data.items() if key != "owner_id"}
     if verb in ACTIVITY_VERBS:
         activity_type = ACTIVITY_VERBS[verb] or data.pop("type", None)
         data = {"activity_type": activity_type, **data}
@@ -131,9 +132,6 @@ def webhook_event_of(event: DomainEvent) -> tuple[str, dict[str, Any], dict[str,
         event_type = ALIASES.get(event.topic, event.topic)
         if event_type not in EVENT_TYPES:
             return None
-        for old, new in (("previous", "from"), ("current", "to")):
-            if old in data:
-                data[new] = data.pop(old)
     record_type = "lead" if namespace == "rule" else namespace
     return event_type, {"type": record_type, "id": event.record_id}, _plain(data)
 

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core.api import ErrorSerializer, IsOperator, parse
+from shared_apps.core.api import ERRORS, IsOperator, parse
 from shared_apps.organizations import selectors, services
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,
@@ -14,14 +14,6 @@ from shared_apps.organizations.api.serializers import (
     PurgeSerializer,
 )
 from shared_apps.organizations.exceptions import OrganizationNotFound
-
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 
 
 class OperatorView(APIView):

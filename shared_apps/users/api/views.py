@@ -6,14 +6,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core.api import ErrorSerializer, IsMember, parse
+from shared_apps.core.api import ErrorSerializer, IsMember, error_responses, parse
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.throttling import SignInRateThrottle
 from shared_apps.users import services
 from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
 from shared_apps.users.models import ApiKey, AuthToken
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer}
+ERRORS = error_responses(400, 401)
 
 
 class TokenView(APIView):

@@ -5,10 +5,14 @@ from typing import Any
 from rest_framework import serializers
 
 from shared_apps.core.api import StrictCharField
-from tenant_apps.accounts.api.records import IdField, RecordFilterSerializer, StrictSerializer
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
 from tenant_apps.activities.api.serializers import ActorSerializer
-from tenant_apps.leads.api.serializers import OwnerSerializer
+from tenant_apps.records.api.serializers import (
+    IdField,
+    OwnerSerializer,
+    RecordFilterSerializer,
+    StrictSerializer,
+)
 
 
 class AccountSerializer(serializers.ModelSerializer):

@@ -7,16 +7,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
 from tenant_apps.accounts import selectors, services
-from tenant_apps.accounts.api.records import (
-    ERRORS,
-    LIST_PARAMETERS,
-    RecordActivitiesView,
-    RecordNotesView,
-    redirect_if_merged,
-)
 from tenant_apps.accounts.api.serializers import (
     AccountCreateSerializer,
     AccountFilterSerializer,
@@ -27,6 +20,12 @@ from tenant_apps.accounts.api.serializers import (
 )
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, Note
+from tenant_apps.records.api.views import (
+    LIST_PARAMETERS,
+    RecordActivitiesView,
+    RecordNotesView,
+    redirect_if_merged,
+)
 
 
 class AccountCursor(Cursor):

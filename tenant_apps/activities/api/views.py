@@ -5,8 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.core.api import error_responses, parse
 from tenant_apps.activities import selectors, services
 from tenant_apps.activities.api.serializers import (
     ActivityFilterSerializer,
@@ -17,12 +16,9 @@ from tenant_apps.activities.api.serializers import (
 )
 from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import lead_get
+from tenant_apps.records.api.views import TimelineCursor
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
-
-
-class TimelineCursor(Cursor):
-    page_size = 50
+ERRORS = error_responses(400, 401, 404)
 
 
 class LeadActivitiesView(LeadView):

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import OrganizationView, error_responses, parse
 from shared_apps.core.errors import Forbidden
 from tenant_apps.analytics import selectors
 from tenant_apps.analytics.api.serializers import (
@@ -25,7 +25,7 @@ from tenant_apps.analytics.api.serializers import (
 )
 from tenant_apps.records import visibility
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+ERRORS = error_responses(400, 401, 403)
 
 
 class ReportView(OrganizationView):

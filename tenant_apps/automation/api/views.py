@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
 from shared_apps.users.models import Role
 from tenant_apps.automation import routing, scoring, selectors, services
@@ -27,13 +27,6 @@ from tenant_apps.automation.api.serializers import (
 )
 from tenant_apps.automation.models import RoutingState, RoutingStrategy
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 PAGE_PARAMETERS = [OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)]
 
 

@@ -5,9 +5,14 @@ from typing import Any
 from rest_framework import serializers
 
 from shared_apps.core.api import StrictCharField
-from tenant_apps.accounts.api.records import IdField, RecordFilterSerializer, RefSerializer, StrictSerializer
 from tenant_apps.contacts.models import Contact
-from tenant_apps.leads.api.serializers import OwnerSerializer
+from tenant_apps.records.api.serializers import (
+    IdField,
+    OwnerSerializer,
+    RecordFilterSerializer,
+    RefSerializer,
+    StrictSerializer,
+)
 
 
 class ContactSerializer(serializers.ModelSerializer):

@@ -7,15 +7,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
-from tenant_apps.accounts.api.records import (
-    ERRORS,
-    LIST_PARAMETERS,
-    RecordActivitiesView,
-    RecordNotesView,
-    redirect_if_merged,
-)
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.contacts import selectors, services
 from tenant_apps.contacts.api.serializers import (
@@ -25,6 +18,12 @@ from tenant_apps.contacts.api.serializers import (
     ContactWriteSerializer,
 )
 from tenant_apps.contacts.models import Contact
+from tenant_apps.records.api.views import (
+    LIST_PARAMETERS,
+    RecordActivitiesView,
+    RecordNotesView,
+    redirect_if_merged,
+)
 
 
 class ContactCursor(Cursor):

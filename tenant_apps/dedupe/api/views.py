@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, OrganizationView, parse
 from shared_apps.users.models import Role
 from tenant_apps.dedupe import selectors, services
 from tenant_apps.dedupe.api.serializers import (
@@ -20,14 +20,6 @@ from tenant_apps.dedupe.api.serializers import (
 )
 from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import leads_visible_to
-
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 
 
 class _MergeView(OrganizationView):

@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.pagination import Cursor
 from shared_apps.users.models import Role
@@ -40,13 +40,6 @@ from tenant_apps.imports.exceptions import BadFile, ExportNotReady, FileTooLarge
 from tenant_apps.imports.models import ExportStatus, ExportType
 from tenant_apps.leads.api.serializers import LeadFilterSerializer
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 FILTERS: dict[str, type[serializers.Serializer]] = {
     ExportType.LEADS: LeadFilterSerializer,

@@ -5,14 +5,13 @@ from typing import Any
 from rest_framework import serializers
 
 from shared_apps.core.api import StrictCharField
-from tenant_apps.activities.models import Note
 from tenant_apps.leads.models import Lead, Source, Stage
-
-
-class OwnerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-    full_name = serializers.CharField()
+from tenant_apps.records.api.serializers import (
+    IdField,
+    OwnerSerializer,
+    RecordFilterSerializer,
+    StrictSerializer,
+)
 
 
 class LeadSerializer(serializers.ModelSerializer):
@@ -47,7 +46,7 @@ class LeadSerializer(serializers.ModelSerializer):
         return list(lead.allowed_stages())
 
 
-class LeadWriteSerializer(serializers.Serializer):
+class LeadWriteSerializer(StrictSerializer):
     """Typing of the input; the rules (normalization, duplicates, membership) live in the service."""
 
     name = StrictCharField(max_length=200)
@@ -57,24 +56,9 @@ class LeadWriteSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
     value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     currency = StrictCharField(max_length=3, required=False)
-    owner = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
     score = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # A misspelled field silently ignored would look like a saved change: refuse it.
-        unknown = (
-            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        )
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return attrs
-
-    def to_service(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
-        if "owner" in data:
-            data["owner_id"] = data.pop("owner")
-        return data
 
 
 class LeadCreateSerializer(LeadWriteSerializer):
@@ -99,46 +83,16 @@ def _csv(choices: list[str], name: str) -> serializers.CharField:
     return serializers.CharField(required=False, help_text=f"comma-separated {name}: {', '.join(choices)}")
 
 
-class LeadFilterSerializer(serializers.Serializer):
+class LeadFilterSerializer(RecordFilterSerializer):
     stage = _csv(Stage.values, "stages")
     source = _csv(Source.values, "sources")  # type: ignore[assignment]
-    owner = serializers.CharField(required=False, help_text='"me", "none" or a member id')
-    tag = serializers.CharField(required=False, max_length=50)
     value_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
     value_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
     last_contacted_after = serializers.DateTimeField(required=False)
     last_contacted_before = serializers.DateTimeField(required=False)
 
-    def _choices(self, value: str, allowed: list[str]) -> list[str]:
-        values = [item.strip() for item in value.split(",") if item.strip()]
-        unknown = [item for item in values if item not in allowed]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown: {', '.join(unknown)}; expected {', '.join(allowed)}."
-            )
-        return values
-
     def validate_stage(self, value: str) -> list[str]:
-        return self._choices(value.upper(), Stage.values)
+        return self.choices(value.upper(), Stage.values)
 
     def validate_source(self, value: str) -> list[str]:
-        return self._choices(value.lower(), Source.values)
-
-    def validate_owner(self, value: str) -> str | int:
-        if value in ("me", "none"):
-            return value
-        if not value.isdigit() or len(value) > 18:
-            raise serializers.ValidationError('Use "me", "none" or a member id.')
-        return int(value)
-
-    def validate_tag(self, value: str) -> str:
-        return " ".join(value.split()).lower()
-
-
-class NoteSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Note
-        fields = ["id", "body", "author", "created_at"]
-        read_only_fields = ["id", "author", "created_at"]
+        return self.choices(value.lower(), Source.values)

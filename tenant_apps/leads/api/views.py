@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -9,7 +10,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, merged_response, parse
+from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, merged_response, parse
 from shared_apps.core.pagination import Cursor
 from tenant_apps.activities.models import Note
 from tenant_apps.dedupe.selectors import merged_into
@@ -19,19 +20,11 @@ from tenant_apps.leads.api.serializers import (
     LeadFilterSerializer,
     LeadSerializer,
     LeadUpdateSerializer,
-    NoteSerializer,
     TransitionSerializer,
 )
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead
-
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
+from tenant_apps.records.api.views import RecordNotesView
 
 
 class LeadCursor(Cursor):
@@ -44,12 +37,15 @@ def _lead_response(lead_id: int, status_code: int = status.HTTP_200_OK) -> Respo
 
 class LeadView(OrganizationView):
     """Base of every endpoint under /api/leads/<lead_id>/: a lead the member may not see is a 404 (its
-    existence is not revealed), and a rep may change only their own leads (403)."""
+    existence is not revealed), and a rep may change only their own leads (403). A view that reads the lead
+    itself for its write (`reads_lead_once`) makes these checks in that one read."""
+
+    reads_lead_once = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         lead_id = kwargs.get("lead_id")
-        if lead_id is None:
+        if lead_id is None or (self.reads_lead_once and request.method not in SAFE_METHODS):
             return
         if not selectors.leads_visible_to(self.member).filter(pk=lead_id).exists():
             raise LeadNotFound(id=lead_id)
@@ -129,13 +125,18 @@ class LeadPurgeView(LeadView):
 
 
 class LeadTransitionView(LeadView):
+    reads_lead_once = True
+
     @extend_schema(request=TransitionSerializer, responses={200: LeadSerializer, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
-        data = parse(TransitionSerializer, request.data)
-        services.lead_transition(
-            lead_id=lead_id, to_stage=data["stage"], actor=self.member, reason=data["reason"]
-        )
-        return _lead_response(lead_id)
+        """One read of the lead: locked with its owner, checked (404 unseen, 403 not a rep's own), moved."""
+        with transaction.atomic():
+            lead = selectors.lead_for_write(actor=self.member, lead_id=lead_id, lock=True)
+            data = parse(TransitionSerializer, request.data)
+            lead = services.lead_transition(
+                lead_id=lead_id, to_stage=data["stage"], actor=self.member, reason=data["reason"], locked=lead
+            )
+        return Response(LeadSerializer(lead).data)
 
 
 STAGE_STAYS = inline_serializer(
@@ -157,20 +158,11 @@ class LeadStageHistoryView(LeadView):
         return Response(selectors.stage_history(lead=selectors.lead_get(lead_id=lead_id)))
 
 
-class NoteCursor(Cursor):
-    pass
+class LeadNotesView(LeadView, RecordNotesView):
+    """GET lists the lead's notes, newest first; POST adds one (also a NOTE activity)."""
 
+    def get_record(self, record_id: int) -> Lead:
+        return selectors.lead_get(lead_id=record_id)
 
-class LeadNotesView(LeadView):
-    pagination_class = NoteCursor
-
-    @extend_schema(responses={200: NoteSerializer(many=True), **ERRORS})
-    def get(self, request: Request, lead_id: int) -> Response:
-        lead = selectors.lead_get(lead_id=lead_id)
-        return self.paginated(Note.objects.filter(lead=lead), NoteSerializer)
-
-    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer, **ERRORS})
-    def post(self, request: Request, lead_id: int) -> Response:
-        data: dict[str, Any] = parse(NoteSerializer, request.data)
-        note = services.note_create(lead_id=lead_id, actor=self.member, body=data["body"])
-        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+    def add_note(self, record_id: int, body: str) -> Note:
+        return services.note_create(lead_id=record_id, actor=self.member, body=body)

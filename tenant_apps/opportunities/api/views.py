@@ -8,16 +8,9 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.errors import Forbidden
 from shared_apps.core.pagination import Cursor
-from tenant_apps.accounts.api.records import (
-    ERRORS,
-    LIST_PARAMETERS,
-    RecordActivitiesView,
-    RecordNotesView,
-    redirect_if_merged,
-)
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.opportunities import selectors, services
 from tenant_apps.opportunities.api.serializers import (
@@ -30,6 +23,12 @@ from tenant_apps.opportunities.api.serializers import (
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity
 from tenant_apps.records import visibility
+from tenant_apps.records.api.views import (
+    LIST_PARAMETERS,
+    RecordActivitiesView,
+    RecordNotesView,
+    redirect_if_merged,
+)
 
 
 class OpportunityCursor(Cursor):

@@ -4,13 +4,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import OrganizationView, error_responses, parse
 from shared_apps.core.errors import Forbidden
 from shared_apps.users.models import Role
 from tenant_apps.reminders import selectors, services
 from tenant_apps.reminders.api.serializers import FollowUpSettingsSerializer, FollowUpSettingsUpdateSerializer
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+ERRORS = error_responses(400, 401, 403)
 
 
 class FollowUpSettingsView(OrganizationView):

@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
 from tenant_apps.segments import selectors, services
 from tenant_apps.segments.api.serializers import (
@@ -24,13 +24,6 @@ from tenant_apps.segments.api.serializers import (
     SegmentWriteSerializer,
 )
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 PAGE = [OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)]
 RESULTS = inline_serializer(
     "SegmentResults",

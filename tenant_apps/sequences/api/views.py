@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
 from shared_apps.users.models import User
 from tenant_apps.sequences import selectors, services
@@ -18,13 +18,6 @@ from tenant_apps.sequences.api.serializers import (
     SequenceWriteSerializer,
 )
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 PAGE = [OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)]
 
 

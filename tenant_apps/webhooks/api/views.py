@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.pagination import Cursor
 from shared_apps.users.models import Role
 from tenant_apps.webhooks import selectors, services
@@ -20,13 +20,6 @@ from tenant_apps.webhooks.api.serializers import (
 )
 from tenant_apps.webhooks.models import EVENT_TYPES, RECORD_EVENTS, WILDCARD
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 PAGE = [OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)]
 
 

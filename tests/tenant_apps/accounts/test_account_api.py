@@ -234,7 +234,12 @@ def test_status_change_is_announced_after_commit(
     finally:
         unsubscribe()
     assert [(event.topic, event.record_id, event.actor_id, event.data) for event in seen] == [
-        ("account.status_changed", account.pk, admin.pk, {"previous": "prospect", "current": "partner"})
+        (
+            "account.status_changed",
+            account.pk,
+            admin.pk,
+            {"from": "prospect", "to": "partner", "owner_id": account.owner_id},
+        )
     ]
 
 

@@ -2,10 +2,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from shared_apps.core.events import publish_on_commit
 from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.users.models import Role
+from tenant_apps.activities.models import Activity
 from tenant_apps.activities.services import activity_log
 from tenant_apps.automation.conditions import FIELDS, OPERATORS, clean_condition, condition_holds, condition_q
 from tenant_apps.automation.jobs import evaluate_time_triggers
@@ -338,3 +342,37 @@ def test_a_lead_that_breaks_a_periodic_rule_does_not_hold_back_the_others(
     monkeypatch.setattr(services, "rule_apply", flaky)
     assert time_triggers_evaluate(now=timezone.now() + timedelta(days=2)) == {"idle": 1, "task_overdue": 0}
     assert tagged(fine) and not tagged(broken)
+
+
+def test_field_changed_takes_old_and_new_values_from_the_event(
+    in_org, admin, make_rule, make_lead, committing, process
+):
+    """A lead.updated carries its change ({field: [old, new]}): automation does not read the timeline for it,
+    so a change announced without any "updated" activity still fires a from/to rule."""
+    make_rule({"type": "field_changed", "field": "source", "from": "web", "to": "ads"}, TAG)
+    lead = make_lead(source="web")
+    process()
+    assert not Activity.objects.filter(lead=lead, metadata__event="updated").exists()
+    with committing():
+        publish_on_commit(
+            "lead.updated",
+            record_id=lead.pk,
+            actor_id=admin.pk,
+            owner_id=lead.owner_id,
+            fields=["source"],
+            changes={"source": ["web", "ads"]},
+        )
+    process()
+    assert tagged(lead)
+
+
+def test_queueing_a_lead_update_for_rules_reads_no_timeline(in_org, admin, make_rule, make_lead, process):
+    make_rule({"type": "field_changed", "field": "source", "from": "web", "to": "ads"}, TAG)
+    lead = make_lead(source="web")
+    process()
+    with CaptureQueriesContext(connection) as queries:
+        leads.lead_update(lead_id=lead.pk, actor=admin, changes={"source": "ads"})
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"activities_activity"' in q["sql"]
+    ]
+    assert reads == []

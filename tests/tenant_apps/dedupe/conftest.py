@@ -16,9 +16,9 @@ from tenant_apps.accounts.models import Account, AccountStatusChange
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record, note_add
 from tenant_apps.contacts.models import Contact
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records import normalize
 from tenant_apps.tasks.models import Task
 
 # Everything that points at a record of each type, written out independently of the merge service's list

@@ -9,8 +9,8 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.selectors import activity_list
 from tenant_apps.activities.services import email_record
 from tenant_apps.dedupe import services
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.records import normalize
 from tests.conftest import client_for
 from tests.tenant_apps.dedupe.conftest import counts, total
 

@@ -12,8 +12,8 @@ from shared_apps.core.jobs import SCHEMA_META_KEY
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.imports import services
 from tenant_apps.imports.models import Import, ImportChunk, ImportRowError
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead
+from tenant_apps.records import normalize
 from tests.tenant_apps.imports.conftest import (
     SimulatedKill,
     assert_counts_add_up,

@@ -11,8 +11,8 @@ from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.contacts.models import Contact
 from tenant_apps.imports.models import ImportChange, ImportRowError
-from tenant_apps.leads import normalize
 from tenant_apps.leads.models import Lead
+from tenant_apps.records import normalize
 from tests.tenant_apps.imports.conftest import assert_counts_add_up, csv_rows, leads
 
 

@@ -148,6 +148,7 @@ def test_conversion_is_announced_after_commit(qualified, admin, org, django_capt
     topics = [event.topic for event in seen]
     assert topics == ["account.created", "contact.created", "opportunity.created", "lead.converted"]
     assert seen[-1].data == {
+        "owner_id": qualified.owner_id,
         "account_id": done.account.pk,
         "contact_id": done.contact.pk,
         "opportunity_id": done.opportunity.pk,

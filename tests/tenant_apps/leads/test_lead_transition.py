@@ -2,7 +2,8 @@ import itertools
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from shared_apps.core import events
@@ -11,6 +12,7 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.leads import services
 from tenant_apps.leads.exceptions import TransitionNotAllowed
 from tenant_apps.leads.models import TRANSITIONS, Lead, Stage
+from tests.conftest import client_for
 from tests.tenant_apps.conftest import PATHS
 
 
@@ -116,7 +118,12 @@ def test_transition_is_announced_after_commit_only(
     finally:
         unsubscribe()
     assert [(event.topic, event.record_id, event.data, event.schema_name) for event in received] == [
-        ("lead.stage_changed", lead.pk, {"previous": "NEW", "current": "CONTACTED"}, in_org.schema_name)
+        (
+            "lead.stage_changed",
+            lead.pk,
+            {"from": "NEW", "to": "CONTACTED", "owner_id": lead.owner_id},
+            in_org.schema_name,
+        )
     ]
 
 
@@ -235,3 +242,38 @@ def test_transactional_subscribers_commit_or_roll_back_with_the_change(make_lead
     finally:
         undo()
     assert Lead.objects.get(pk=lead.pk).stage == Stage.NEW
+
+
+def lead_reads(queries):
+    return [query["sql"] for query in queries if 'FROM "leads_lead"' in query["sql"]]
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.REP])
+def test_a_transition_request_reads_its_lead_once(make_lead, member, org, role):
+    """The lead is read (and locked) once per transition: visibility, a rep's ownership, the move and the
+    answer all use that read."""
+    mover = member(role=role)
+    lead = make_lead(owner_id=mover.pk)
+    client = client_for(org, mover)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"/api/leads/{lead.pk}/transition/", {"stage": "CONTACTED"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["stage"] == "CONTACTED"
+    [read] = lead_reads(queries)
+    assert read.startswith("SELECT") and "FOR UPDATE" in read
+
+
+@pytest.mark.parametrize(
+    ("owned_by_admin", "status", "code"), [(True, 404, "lead_not_found"), (False, 403, "not_your_lead")]
+)
+def test_a_rep_moves_only_their_own_leads_with_the_one_read(
+    make_lead, member, org, admin, owned_by_admin, status, code
+):
+    """A lead the rep cannot see is a 404; an unassigned one (seen, not theirs) a 403; neither moves."""
+    lead = make_lead(owner_id=admin.pk if owned_by_admin else None)
+    response = client_for(org, member(role=Role.REP)).post(
+        f"/api/leads/{lead.pk}/transition/", {"stage": "CONTACTED"}, format="json"
+    )
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    with schema_context(org.schema_name):
+        assert Lead.objects.get(pk=lead.pk).stage == Stage.NEW

@@ -51,7 +51,7 @@ def test_committed_lead_changes_arrive_in_order_with_from_and_to(open_stream, wo
     changed = frames[1].json
     assert changed["data"] == {"from": "NEW", "to": "CONTACTED"}
     assert "owner_id" in changed and changed["owner_id"] is None
-    assert frames[2].json["data"] == {"fields": ["company"]}
+    assert frames[2].json["data"] == {"fields": ["company"], "changes": {"company": ["Initech", "Initrode"]}}
 
 
 def test_an_organizations_events_never_reach_another_organizations_stream(open_stream, world):

@@ -1,15 +1,19 @@
-"""Model pieces every record type of the customer model shares."""
+"""The base every customer record (lead, account, contact, opportunity) builds on."""
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
+_M = TypeVar("_M", bound=models.Model)
 
-class AliveQuerySet(models.QuerySet):
-    def alive(self) -> AliveQuerySet:
+
+class AliveQuerySet(models.QuerySet[_M]):
+    def alive(self) -> AliveQuerySet[_M]:
         """Neither soft-deleted nor merged into another record."""
         return self.filter(deleted_at__isnull=True, merged_into__isnull=True)
 

@@ -1,5 +1,5 @@
-"""API pieces every customer record (account, contact, opportunity) shares: references, strict write input,
-the common list filters, a merged record's redirect, and the notes and timeline endpoints."""
+"""Views every customer record (lead, account, contact, opportunity) shares: list parameters, a merged
+record's redirect, and the notes and timeline endpoints."""
 
 from __future__ import annotations
 
@@ -7,31 +7,22 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, merged_response, parse
+from shared_apps.core.api import ERRORS, OrganizationView, merged_response, parse
+from shared_apps.core.pagination import Cursor
 from tenant_apps.activities.api.serializers import (
     ActivityFilterSerializer,
     ActivityLogSerializer,
-    ActivitySerializer,
 )
-from tenant_apps.activities.api.views import TimelineCursor
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.activities.selectors import activity_list
 from tenant_apps.dedupe.selectors import merged_into
-from tenant_apps.leads.api.serializers import NoteSerializer
-from tenant_apps.leads.api.views import NoteCursor
 from tenant_apps.records import visibility
+from tenant_apps.records.api.serializers import NoteSerializer, RecordActivitySerializer
 
-ERRORS = {
-    400: ErrorSerializer,
-    401: ErrorSerializer,
-    403: ErrorSerializer,
-    404: ErrorSerializer,
-    409: ErrorSerializer,
-}
 LIST_PARAMETERS = [
     OpenApiParameter("ordering", str),
     OpenApiParameter("cursor", str),
@@ -39,67 +30,12 @@ LIST_PARAMETERS = [
 ]
 
 
-class IdField(serializers.IntegerField):
-    """A record's or member's id: a positive bigint (a larger number is a 400, not a database error)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+class NoteCursor(Cursor):
+    pass
 
 
-class RefSerializer(serializers.Serializer):
-    """Another record, by id and name."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class StrictSerializer(serializers.Serializer):
-    """Typing of the input; the rules live in the services. A misspelled field silently ignored would look
-    like a saved change, so unknown fields are refused; `owner`, `account`, ... reach the service as
-    `owner_id`, `account_id`, ..."""
-
-    id_fields: tuple[str, ...] = ("owner",)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = (
-            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        )
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return attrs
-
-    def to_service(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
-        for field in self.id_fields:
-            if field in data:
-                data[f"{field}_id"] = data.pop(field)
-        return data
-
-
-class RecordFilterSerializer(serializers.Serializer):
-    owner = serializers.CharField(required=False, help_text='"me", "none" or a member id')
-    tag = serializers.CharField(required=False, max_length=50)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-
-    def choices(self, value: str, allowed: list[str]) -> list[str]:
-        values = [item.strip() for item in value.split(",") if item.strip()]
-        unknown = [item for item in values if item not in allowed]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown: {', '.join(unknown)}; expected {', '.join(allowed)}."
-            )
-        return values
-
-    def validate_owner(self, value: str) -> str | int:
-        if value in ("me", "none"):
-            return value
-        if not value.isdigit() or len(value) > 18:
-            raise serializers.ValidationError('Use "me", "none" or a member id.')
-        return int(value)
-
-    def validate_tag(self, value: str) -> str:
-        return " ".join(value.split()).lower()
+class TimelineCursor(Cursor):
+    page_size = 50
 
 
 def redirect_if_merged(record: Any, url_name: str) -> Response | None:
@@ -115,15 +51,6 @@ def _record_id(kwargs: dict[str, int]) -> int:
     """The record's id, whatever its URL calls it (account_id, contact_id, ...)."""
     [record_id] = kwargs.values()
     return record_id
-
-
-class RecordActivitySerializer(ActivitySerializer):
-    """An activity with every record it is on: an account's timeline rolls up its contacts',
-    opportunities' and converted leads' activities."""
-
-    class Meta(ActivitySerializer.Meta):
-        fields = [*ActivitySerializer.Meta.fields, "contact", "account", "opportunity"]
-        read_only_fields = fields
 
 
 class RecordNotesView(OrganizationView):

@@ -1,0 +1,96 @@
+"""Serializers every customer record (lead, account, contact, opportunity) shares: ids and references,
+strict write input, the common list filters, owners, notes and a record's activities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from tenant_apps.activities.api.serializers import ActivitySerializer
+from tenant_apps.activities.models import Note
+
+
+class IdField(serializers.IntegerField):
+    """A record's or member's id: a positive bigint (a larger number is a 400, not a database error)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+
+
+class RefSerializer(serializers.Serializer):
+    """Another record, by id and name."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class StrictSerializer(serializers.Serializer):
+    """Typing of the input; the rules live in the services. A misspelled field silently ignored would look
+    like a saved change, so unknown fields are refused; `owner`, `account`, ... reach the service as
+    `owner_id`, `account_id`, ..."""
+
+    id_fields: tuple[str, ...] = ("owner",)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = (
+            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        )
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return attrs
+
+    def to_service(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        for field in self.id_fields:
+            if field in data:
+                data[f"{field}_id"] = data.pop(field)
+        return data
+
+
+class RecordFilterSerializer(serializers.Serializer):
+    owner = serializers.CharField(required=False, help_text='"me", "none" or a member id')
+    tag = serializers.CharField(required=False, max_length=50)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+    def choices(self, value: str, allowed: list[str]) -> list[str]:
+        values = [item.strip() for item in value.split(",") if item.strip()]
+        unknown = [item for item in values if item not in allowed]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown: {', '.join(unknown)}; expected {', '.join(allowed)}."
+            )
+        return values
+
+    def validate_owner(self, value: str) -> str | int:
+        if value in ("me", "none"):
+            return value
+        if not value.isdigit() or len(value) > 18:
+            raise serializers.ValidationError('Use "me", "none" or a member id.')
+        return int(value)
+
+    def validate_tag(self, value: str) -> str:
+        return " ".join(value.split()).lower()
+
+
+class OwnerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Note
+        fields = ["id", "body", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+
+class RecordActivitySerializer(ActivitySerializer):
+    """An activity with every record it is on: an account's timeline rolls up its contacts',
+    opportunities' and converted leads' activities."""
+
+    class Meta(ActivitySerializer.Meta):
+        fields = [*ActivitySerializer.Meta.fields, "contact", "account", "opportunity"]
+        read_only_fields = fields

@@ -1,0 +1,39 @@
+"""The list filters every customer record (lead, account, contact, opportunity) shares, and the plumbing that
+applies a record type's filter table to a queryset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+
+from shared_apps.users.models import User
+
+Filter = Callable[[QuerySet[Any], Any, User | None], QuerySet[Any]]
+
+
+def owner_filter(records: QuerySet[Any], value: Any, actor: User | None) -> QuerySet[Any]:
+    if value == "me":
+        return records.filter(owner_id=actor.pk if actor else None)
+    if value == "none":
+        return records.filter(owner__isnull=True)
+    return records.filter(owner_id=value)
+
+
+COMMON_FILTERS: dict[str, Filter] = {
+    "owner": owner_filter,
+    "tag": lambda records, value, actor: records.filter(tags__contains=[value]),
+    "created_after": lambda records, value, actor: records.filter(created_at__gte=value),
+    "created_before": lambda records, value, actor: records.filter(created_at__lt=value),
+}
+
+
+def apply_filters(
+    records: QuerySet[Any], filters: dict[str, Any] | None, table: dict[str, Filter], actor: User | None
+) -> QuerySet[Any]:
+    for key, value in (filters or {}).items():
+        if value in (None, "", []):
+            continue
+        records = table[key](records, value, actor)
+    return records

@@ -1,0 +1,275 @@
+"""The writes every customer record (lead, account, contact, opportunity) shares: owner, tags and id checks,
+the update diff with its activities and event, soft delete, restore and purge, notes, and members logging
+activities on a record's timeline. Each record app's services lock the record and call these."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from shared_apps.core.errors import AppError, Forbidden, InvalidInput
+from shared_apps.core.events import publish_on_commit
+from shared_apps.core.timeline import timeline_switch
+from shared_apps.core.validation import clean_metadata, clean_text
+from shared_apps.users.models import Role, User
+from tenant_apps.activities.models import LOGGABLE_TYPES, Activity, ActivityType, Note
+from tenant_apps.activities.services import activity_record, note_add
+from tenant_apps.records import normalize
+from tenant_apps.records.models import CustomerRecord
+
+Record = Any  # a Lead, Account, Contact or Opportunity
+R = TypeVar("R", bound=CustomerRecord)
+
+MAX_ID = 2**63 - 1
+
+
+def clean_owner(value: Any) -> int | None:
+    """An active member's id, or None for no owner."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise InvalidInput("owner", "A member id is required.")
+    if not User.objects.filter(pk=value, is_active=True).exists():
+        raise InvalidInput("owner", "Not an active member of this organization.", code="unknown_member")
+    return value
+
+
+def clean_tags(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise InvalidInput("tags", "Expected a list of tags.")
+    return normalize.tags([_text_tag(tag) for tag in value])
+
+
+def _text_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or "\x00" in tag:
+        raise InvalidInput("tags", "Tags are strings without NUL characters.")
+    return tag
+
+
+def clean_id(value: Any, *, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise InvalidInput(field, "An id is required.")
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A value as the activity metadata (JSON) stores it."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0].removesuffix("_id"), "Unknown or read-only field.")
+
+
+def created_metadata(from_lead_id: int | None, **data: Any) -> tuple[str, dict[str, Any]]:
+    """The subject suffix and metadata of a CREATED activity, naming the lead it was converted from."""
+    if from_lead_id is None:
+        return "", data
+    return f" (converted from lead #{from_lead_id})", {**data, "lead_id": from_lead_id, "via": "conversion"}
+
+
+# Kept in step with other fields (the normalized phone, a lead's identity key): saved, never reported.
+DERIVED_FIELDS = frozenset({"phone_normalized", "identity_key"})
+
+
+def _records(model: type[R]) -> QuerySet[R]:
+    return cast("QuerySet[R]", model._default_manager.all())
+
+
+def record_locked(model: type[R], record_id: int, *, not_found: type[AppError], deleted: bool = False) -> R:
+    """The live record (the soft-deleted one with `deleted`), locked until the transaction ends. A merged
+    record is a tombstone: nothing writes to it any more."""
+    record = (
+        _records(model)
+        .select_for_update()
+        .filter(pk=record_id, deleted_at__isnull=not deleted, merged_into__isnull=True)
+        .first()
+    )
+    if record is None:
+        raise not_found(id=record_id)
+    return record
+
+
+def record_alive(model: type[R], record_id: int, *, not_found: type[AppError]) -> R:
+    """The record, neither soft-deleted nor merged (unlocked: for writes that only hang things on it)."""
+    record = _records(model).filter(pk=record_id, deleted_at__isnull=True, merged_into__isnull=True).first()
+    if record is None:
+        raise not_found(id=record_id)
+    return record
+
+
+def record_changes_save(*, record: Record, cleaned: dict[str, Any], actor_id: int | None) -> dict[str, Any]:
+    """Save what differs from the record: an owner change writes OWNER_CHANGE, the other changes one SYSTEM
+    activity listing old and new values. The events carry the change itself: `<type>.owner_changed` from/to,
+    `<type>.updated` its `changes` ({field: [old, new]}) and `fields`, both with the record's `owner_id`.
+    Returns the differences (field -> (old, new)). Caller locks."""
+    diff = {
+        key: (getattr(record, key), value) for key, value in cleaned.items() if getattr(record, key) != value
+    }
+    if not diff:
+        return diff
+    for key, (_old, new) in diff.items():
+        setattr(record, key, new)
+    record.save()
+    name, label = record._meta.model_name, record._meta.verbose_name.capitalize()
+    changes = {key: pair for key, pair in diff.items() if key not in DERIVED_FIELDS}
+    if "owner_id" in changes:
+        previous, current = changes.pop("owner_id")
+        activity_record(
+            record=record,
+            type=ActivityType.OWNER_CHANGE,
+            actor_id=actor_id,
+            subject="Owner changed",
+            metadata={"from": previous, "to": current},
+        )
+        publish_on_commit(
+            f"{name}.owner_changed",
+            record_id=record.pk,
+            actor_id=actor_id,
+            owner_id=current,
+            **from_to(previous, current),
+        )
+    if changes:
+        listed = {key.removesuffix("_id"): [plain(old), plain(new)] for key, (old, new) in changes.items()}
+        activity_record(
+            record=record,
+            type=ActivityType.SYSTEM,
+            actor_id=actor_id,
+            subject=f"{label} updated",
+            metadata={"event": "updated", "changes": listed},
+        )
+        publish_on_commit(
+            f"{name}.updated",
+            record_id=record.pk,
+            actor_id=actor_id,
+            owner_id=record.owner_id,
+            fields=sorted(listed),
+            changes=listed,
+        )
+    return diff
+
+
+def from_to(previous: Any, current: Any) -> dict[str, Any]:
+    """What a change event carries about a value that moved (a stage, an owner, a status)."""
+    return {"from": previous, "to": current}
+
+
+def record_soft_delete(*, record: Record, actor_id: int | None) -> None:
+    """Hide a locked record from lists and lookups, restorably, with a SYSTEM activity."""
+    record.deleted_at = timezone.now()
+    record.save(update_fields=["deleted_at", "updated_at"])
+    _system(record, actor_id, "deleted")
+
+
+def record_restore(
+    *,
+    model: type[R],
+    record_id: int,
+    actor_id: int | None,
+    not_found: type[AppError],
+    not_deleted: type[AppError],
+) -> R:
+    """Bring back a soft-deleted record (never a merged one), locked, with a SYSTEM activity."""
+    record = _records(model).select_for_update().filter(pk=record_id, merged_into__isnull=True).first()
+    if record is None:
+        raise not_found(id=record_id)
+    if record.deleted_at is None:
+        raise not_deleted(id=record_id)
+    record.deleted_at = None
+    record.save(update_fields=["deleted_at", "updated_at"])
+    _system(record, actor_id, "restored")
+    return record
+
+
+def record_purge(
+    *, model: type[R], record_id: int, actor: User, not_found: type[AppError], not_deleted: type[AppError]
+) -> None:
+    """Remove a soft-deleted record for good, with its notes and its timeline. Admins only.
+
+    The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge)."""
+    label = model._meta.verbose_name
+    if actor.role != Role.ADMIN:
+        raise Forbidden(f"Only an admin can purge a {label}.")
+    record = _records(model).select_for_update().filter(pk=record_id, merged_into__isnull=True).first()
+    if record is None:
+        raise not_found(id=record_id)
+    if record.deleted_at is None:
+        raise not_deleted(f"Delete the {label} before purging it.", id=record_id)
+    owner_id = record.owner_id
+    with timeline_switch("purge"):
+        record.delete()
+    publish_on_commit(
+        f"{model._meta.model_name}.purged", record_id=record_id, actor_id=actor.pk, owner_id=owner_id
+    )
+
+
+def _system(record: Record, actor_id: int | None, event: str) -> None:
+    activity_record(
+        record=record,
+        type=ActivityType.SYSTEM,
+        actor_id=actor_id,
+        subject=f"{record._meta.verbose_name.capitalize()} {event}",
+        metadata={"event": event},
+    )
+    publish_on_commit(
+        f"{record._meta.model_name}.{event}", record_id=record.pk, actor_id=actor_id, owner_id=record.owner_id
+    )
+
+
+def record_note_add(
+    *, model: type[R], record_id: int, actor: User | None, body: Any, not_found: type[AppError]
+) -> Note:
+    """A note on a live record, with its NOTE activity."""
+    return note_add(record=record_alive(model, record_id, not_found=not_found), actor=actor, body=body)
+
+
+def record_activity_log(
+    *,
+    record: Record,
+    actor: User | None,
+    type: str,
+    subject: Any = "",
+    body: Any = "",
+    metadata: Any = None,
+    occurred_at: datetime | None = None,
+) -> Activity:
+    """A member logs a call, meeting, email, note or task on a record's timeline (activity_log for leads);
+    the rest of the types are written by LeadPulse only."""
+    if type not in LOGGABLE_TYPES:
+        raise InvalidInput(
+            "type", f"Members log one of {', '.join(LOGGABLE_TYPES)}; the rest are written by LeadPulse."
+        )
+    subject = clean_text(subject, field="subject", max_length=300)
+    body = clean_text(body, field="body", max_length=100_000)
+    metadata = clean_metadata(metadata)
+    actor_id = actor.pk if actor else None
+    with transaction.atomic():
+        activity = activity_record(
+            record=record,
+            type=type,
+            actor_id=actor_id,
+            subject=subject,
+            body=body,
+            metadata=metadata,
+            occurred_at=occurred_at,
+        )
+        publish_on_commit(
+            f"{record._meta.model_name}.activity_logged",
+            record_id=record.pk,
+            actor_id=actor_id,
+            owner_id=record.owner_id,
+            activity_id=activity.pk,
+            type=type,
+        )
+    return activity
