@@ -3,9 +3,6 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from tenant_apps.filtering import language
-from tenant_apps.filtering.fields import FIELDS
-from tenant_apps.filtering.language import RULES
 
 from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.users.models import Role
@@ -13,6 +10,9 @@ from tenant_apps.activities.services import activity_log
 from tenant_apps.automation.jobs import evaluate_time_triggers
 from tenant_apps.automation.models import RuleRun, RunStatus
 from tenant_apps.automation.services import time_triggers_evaluate
+from tenant_apps.filtering import language
+from tenant_apps.filtering.fields import FIELDS
+from tenant_apps.filtering.language import RULES
 from tenant_apps.leads import services as leads
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.tasks.models import Task
