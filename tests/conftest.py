@@ -88,6 +88,10 @@ def other_org(db: None) -> Organization:
     return Organization.objects.get(slug="globex")
 
 
+# Long enough for a thread waiting on row locks under load; a deadlocked test fails instead of hanging.
+JOIN_TIMEOUT = 120.0
+
+
 class InThread:
     """`fn(*args)` running in a thread of its own, as a server thread or a worker would: its own connections
     (to every database, closed when it ends), outside the test's transaction. `join()` returns fn's value or
@@ -106,13 +110,18 @@ class InThread:
         finally:
             placement.close_all()
 
-    def join(self, timeout: float | None = None) -> Any:
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise TimeoutError("the thread did not finish in time")
+    def join(self, timeout: float = JOIN_TIMEOUT) -> Any:
+        self.settle(timeout)
         if "error" in self.outcome:
             raise self.outcome["error"]
         return self.outcome.get("value")
+
+    def settle(self, timeout: float = JOIN_TIMEOUT) -> Any:
+        """fn's value, or the exception it raised as a value (for races where some must lose)."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise TimeoutError("the thread did not finish in time")
+        return self.outcome.get("error", self.outcome.get("value"))
 
 
 def host_of(organization: Organization | None) -> str:

@@ -31,9 +31,9 @@ from shared_apps.core.events import publish_on_commit
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType
 from tenant_apps.activities.services import activity_record
-from tenant_apps.automation.conditions import MAX_ID, BadValue, parse_tag, show
 from tenant_apps.automation.models import Rule, RuleRun
 from tenant_apps.automation.triggers import RuleEvent
+from tenant_apps.filtering.values import MAX_ID, BadValue, parse_tag, show
 from tenant_apps.leads.models import Lead, Source
 from tenant_apps.leads.services import lead_update
 from tenant_apps.records import normalize

@@ -1,7 +1,8 @@
 """Automation: rules (trigger, conditions, actions) with their run log, lead routing and lead scoring.
 
 Rules, routing and scoring are data of the organization; what they may contain is checked on save against
-the whitelists in triggers.py, conditions.py and actions.py, never trusted as code or column names.
+the whitelists in triggers.py, actions.py and the filter language (tenant_apps/filtering, for conditions),
+never trusted as code or column names.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ from django.db import transaction
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.users.models import User
-from tenant_apps.automation.conditions import MAX_ID
 from tenant_apps.automation.models import (
     RoutingAssignment,
     RoutingRule,
@@ -29,6 +28,7 @@ from tenant_apps.automation.models import (
     TerritoryKind,
 )
 from tenant_apps.automation.selectors import summary_invalidate
+from tenant_apps.filtering.values import MAX_ID
 from tenant_apps.leads.models import Lead, Source
 from tenant_apps.leads.services import lead_update
 from tenant_apps.records import normalize

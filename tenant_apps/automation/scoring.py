@@ -31,10 +31,10 @@ from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
 from tenant_apps.activities.models import CONTACT_TYPES, LOGGABLE_TYPES, Activity
-from tenant_apps.automation.conditions import clean_condition, condition_holds
 from tenant_apps.automation.exceptions import ScoringRuleNotFound
 from tenant_apps.automation.models import LeadScore, ScoringKind, ScoringRule
 from tenant_apps.automation.selectors import summary_invalidate
+from tenant_apps.filtering.language import RULES, clean_condition, condition_holds
 from tenant_apps.leads.models import Lead
 from tenant_apps.leads.services import lead_update
 
@@ -88,7 +88,9 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     if kind == ScoringKind.FIELD:
         if not fields.get("condition"):
             raise InvalidInput("condition", "A field rule needs a condition.", code="required")
-        cleaned["condition"] = clean_condition(fields["condition"], prefix="condition")
+        cleaned["condition"] = clean_condition(
+            fields["condition"], dialect=RULES, record_type="lead", prefix="condition"
+        )
         for other in ("activity_type", "within_days", "max_points"):
             if fields.get(other) not in (None, ""):
                 raise InvalidInput(other, "Only for activity_count and recency rules.")
@@ -215,7 +217,7 @@ def score_compute(*, lead: Lead, rules: list[ScoringRule], now: datetime) -> tup
     for rule in rules:
         entry: dict[str, Any] = {"rule_id": rule.pk, "name": rule.name, "kind": rule.kind}
         if rule.kind == ScoringKind.FIELD:
-            matched = condition_holds(rule.condition, lead, now=now)
+            matched = condition_holds(rule.condition, lead, dialect=RULES, record_type="lead", now=now)
             entry.update(points=rule.points if matched else 0, matched=matched)
         elif rule.kind == ScoringKind.ACTIVITY_COUNT:
             count = figures[f"r{rule.pk}"] or 0

@@ -29,13 +29,13 @@ from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType
 from tenant_apps.activities.services import activity_record
 from tenant_apps.automation.actions import ActionFailed, Context, action_run, clean_actions
-from tenant_apps.automation.conditions import clean_conditions, conditions_hold, conditions_q
 from tenant_apps.automation.exceptions import AutomationForbidden, RuleNotFound
 from tenant_apps.automation.hooks import events_at_depth
 from tenant_apps.automation.models import Match, Rule, RuleRun, RunStatus, TriggerType
 from tenant_apps.automation.routing import route_lead
 from tenant_apps.automation.selectors import summary_invalidate
 from tenant_apps.automation.triggers import TOPIC_TRIGGERS, RuleEvent, clean_trigger, trigger_matches
+from tenant_apps.filtering.language import RULES, clean_conditions, conditions_hold, conditions_q
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.tasks.models import Task, TaskStatus
 
@@ -78,7 +78,8 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     if "match" in fields:
         cleaned["match"] = _clean_match(fields["match"])
     if "conditions" in fields:
-        cleaned["conditions"] = clean_conditions(fields["conditions"])
+        conditions = [] if fields["conditions"] is None else fields["conditions"]
+        cleaned["conditions"] = clean_conditions(conditions, dialect=RULES, record_type="lead")
     if "actions" in fields:
         cleaned["actions"] = clean_actions(fields["actions"])
     return cleaned
@@ -188,7 +189,9 @@ def rule_apply(
     now = now or timezone.now()
     with transaction.atomic():
         lead = Lead.objects.alive().select_for_update().filter(pk=event.lead_id).first()
-        if lead is None or not conditions_hold(rule.conditions, lead, match=rule.match, now=now):
+        if lead is None or not conditions_hold(
+            rule.conditions, lead, match=rule.match, dialect=RULES, record_type="lead", now=now
+        ):
             return None
         if RuleRun.objects.filter(rule=rule, event_key=event.key).exists():
             return None
@@ -266,7 +269,7 @@ def _idle_candidates(rule: Rule, now: datetime) -> Any:
         .filter(stage__in=OPEN_STAGES)
         .annotate(idle_since=Coalesce("last_contacted_at", "created_at"))
         .filter(idle_since__lt=cutoff)
-        .filter(conditions_q(rule.conditions, match=rule.match, now=now))
+        .filter(conditions_q(rule.conditions, match=rule.match, dialect=RULES, record_type="lead", now=now))
         .filter(~Exists(already))
         .order_by("idle_since", "id")[:PERIODIC_BATCH]
     )
@@ -274,7 +277,9 @@ def _idle_candidates(rule: Rule, now: datetime) -> Any:
 
 def _overdue_candidates(rule: Rule, now: datetime) -> Any:
     already = RuleRun.objects.filter(rule=rule, task_id=OuterRef("pk"), created_at__gte=OuterRef("due_at"))
-    leads = Lead.objects.alive().filter(conditions_q(rule.conditions, match=rule.match, now=now))
+    leads = Lead.objects.alive().filter(
+        conditions_q(rule.conditions, match=rule.match, dialect=RULES, record_type="lead", now=now)
+    )
     return (
         Task.objects.filter(status=TaskStatus.OPEN, due_at__lt=now, lead__in=leads.values("pk"))
         .filter(~Exists(already))

@@ -16,11 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from shared_apps.core.errors import InvalidInput
-from tenant_apps.automation.conditions import FIELDS, BadValue, FieldSpec, FieldType, parse_scalar, show
 from tenant_apps.automation.models import TriggerType
+from tenant_apps.filtering.fields import FIELDS, Field, FieldType
+from tenant_apps.filtering.language import RULES, parse_scalar
+from tenant_apps.filtering.values import BadValue, show
 from tenant_apps.leads.models import Stage
 
 MAX_IDLE_DAYS = 365
+LEAD_FIELDS = FIELDS["lead"]
 # Fields a field_changed trigger may watch (the rest never change after creation, or are timestamps).
 WATCHABLE = (
     "name",
@@ -100,7 +103,7 @@ def clean_trigger(trigger: Any) -> dict[str, Any]:
     for end in ("from", "to"):
         if end in trigger:
             try:
-                parsed = parse_scalar(FIELDS[name], trigger[end])
+                parsed = parse_scalar(RULES, LEAD_FIELDS[name], trigger[end])
             except BadValue as error:
                 raise _error(end, f"{name} expects {error}.") from None
             cleaned[end] = str(parsed) if isinstance(parsed, Decimal) else parsed
@@ -110,8 +113,8 @@ def clean_trigger(trigger: Any) -> dict[str, Any]:
 # ---- matching events ---------------------------------------------------------------------------------
 
 
-def _same(spec: FieldSpec, left: Any, right: Any) -> bool:
-    if spec.type in (FieldType.NUMBER, FieldType.INTEGER):
+def _same(spec: Field, left: Any, right: Any) -> bool:
+    if spec.type == FieldType.NUMBER:
         try:
             return left is not None and right is not None and Decimal(str(left)) == Decimal(str(right))
         except ArithmeticError:
@@ -140,7 +143,7 @@ def changes_of(event: RuleEvent) -> dict[str, tuple[Any, Any]] | None:
 
 def _field_changed(trigger: dict[str, Any], event: RuleEvent) -> bool:
     name = trigger["field"]
-    spec = FIELDS[name]
+    spec = LEAD_FIELDS[name]
     changes = changes_of(event)
     if changes is None:
         # Only the names of the changed fields are known: a rule that needs the values does not fire.

@@ -16,11 +16,11 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact
+from tenant_apps.filtering.language import SEGMENTS, clean_definition, conditions_q
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
 from tenant_apps.records import visibility
 from tenant_apps.segments.exceptions import PresetNotFound, SegmentNotFound, SegmentOutdated
-from tenant_apps.segments.fields import clean_definition, definition_q
 from tenant_apps.segments.models import RecordType, Segment
 
 MODELS: dict[str, type[models.Model]] = {
@@ -66,12 +66,19 @@ def segment_results(*, segment: Segment, actor: User, now: datetime | None = Non
     """The records matching the segment now, as one queryset (relative conditions resolve against `now`
     and the actor). A definition the whitelist no longer accepts is a conflict, never a query."""
     try:
-        definition = clean_definition(segment.record_type, segment.definition)
+        definition = clean_definition(segment.definition, dialect=SEGMENTS, record_type=segment.record_type)
     except InvalidInput as error:
         raise SegmentOutdated(
             f"This segment's definition is no longer valid ({error.message}); edit it.", id=segment.pk
         ) from None
-    condition = definition_q(segment.record_type, definition, actor_id=actor.pk, now=now or timezone.now())
+    condition = conditions_q(
+        definition["conditions"],
+        match=definition["match"],
+        dialect=SEGMENTS,
+        record_type=segment.record_type,
+        now=now or timezone.now(),
+        actor_id=actor.pk,
+    )
     return records(segment.record_type, actor).filter(condition)
 
 

@@ -11,8 +11,8 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import Role, User
+from tenant_apps.filtering.language import SEGMENTS, clean_definition
 from tenant_apps.segments.exceptions import SegmentNotEditable, SegmentNotFound
-from tenant_apps.segments.fields import clean_definition
 from tenant_apps.segments.models import RecordType, Segment
 from tenant_apps.segments.selectors import segment_visible
 
@@ -38,7 +38,9 @@ def segment_create(
     """Save a segment owned by the actor. Its definition must pass the record type's field whitelist."""
     name = clean_text(name, field="name", max_length=200, required=True)
     record_type = _clean_record_type(record_type)
-    definition = clean_definition(record_type, {} if definition is None else definition)
+    definition = clean_definition(
+        {} if definition is None else definition, dialect=SEGMENTS, record_type=record_type
+    )
     segment = Segment.objects.create(
         name=name,
         record_type=record_type,
@@ -83,7 +85,9 @@ def segment_update(*, segment_id: int, actor: User, changes: dict[str, Any]) -> 
         record_type = _clean_record_type(changes.get("record_type", segment.record_type))
         definition = changes.get("definition", segment.definition)
         cleaned["record_type"] = record_type
-        cleaned["definition"] = clean_definition(record_type, {} if definition is None else definition)
+        cleaned["definition"] = clean_definition(
+            {} if definition is None else definition, dialect=SEGMENTS, record_type=record_type
+        )
     changed = sorted(key for key, value in cleaned.items() if getattr(segment, key) != value)
     if not changed:
         return segment

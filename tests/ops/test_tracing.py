@@ -239,7 +239,10 @@ def test_the_worker_runs_each_job_in_a_span(spans, org, run_jobs, django_capture
     spans.clear()
     (job,) = run_jobs()
     assert job.is_finished, job.latest_result().exc_string
-    consumer = _by_kind(spans.get_finished_spans(), SpanKind.CONSUMER)
-    if not consumer:
-        pytest.skip("OrganizationJob.perform does not wrap jobs in shared_apps.core.tracing.job_span yet")
-    assert consumer[0].attributes["messaging.message.id"] == job.id
+    (span,) = _by_kind(spans.get_finished_spans(), SpanKind.CONSUMER)
+    assert span.name == "rq tests.shared_apps.core.test_jobs.where_am_i"
+    assert span.status.status_code.name != "ERROR"
+    attributes = dict(span.attributes)
+    assert attributes["messaging.message.id"] == job.id
+    assert attributes["messaging.destination.name"] == "default"
+    assert attributes["code.function.name"] == "tests.shared_apps.core.test_jobs.where_am_i"

@@ -2,7 +2,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role, User
@@ -11,7 +11,7 @@ from tenant_apps.automation.jobs import evaluate_rules
 from tenant_apps.automation.models import RoutingAssignment, RoutingState
 from tenant_apps.leads import services as leads
 from tenant_apps.leads.models import Lead
-from tests.conftest import client_for
+from tests.conftest import InThread, client_for
 
 
 def create(admin, committing, process, count=1, **fields):
@@ -226,22 +226,6 @@ def test_each_organization_routes_with_its_own_settings(api, org, other_org, mem
         assert Lead.objects.get(pk=theirs.pk).owner_id is None
 
 
-def in_thread(fn, *args):
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = fn(*args)
-        except Exception as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
 @pytest.mark.django_db(transaction=False)
 def test_concurrent_turns_spread_evenly(org, django_db_blocker):
     """Racing creations each take the next member: the row lock on the routing state serializes them."""
@@ -266,16 +250,11 @@ def test_concurrent_turns_spread_evenly(org, django_db_blocker):
             User.objects.filter(pk__in=members).delete()
 
     with django_db_blocker.unblock():
-        thread, made = in_thread(setup)
-        thread.join()
-        members = made["value"]
+        members = InThread(setup).join()
         try:
             barrier = threading.Barrier(9)
-            racers = [in_thread(take, barrier) for _ in range(9)]
-            for racer, _ in racers:
-                racer.join()
-            picks = [outcome.get("value", outcome.get("error")) for _, outcome in racers]
+            racers = [InThread(take, barrier) for _ in range(9)]
+            picks = [racer.settle() for racer in racers]
             assert Counter(picks) == {member: 3 for member in members}, picks
         finally:
-            thread, _ = in_thread(cleanup, members)
-            thread.join()
+            InThread(cleanup, members).join()

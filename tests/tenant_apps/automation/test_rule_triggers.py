@@ -11,10 +11,12 @@ from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.users.models import Role
 from tenant_apps.activities.models import Activity
 from tenant_apps.activities.services import activity_log
-from tenant_apps.automation.conditions import FIELDS, OPERATORS, clean_condition, condition_holds, condition_q
 from tenant_apps.automation.jobs import evaluate_time_triggers
 from tenant_apps.automation.models import RuleRun, RunStatus
 from tenant_apps.automation.services import time_triggers_evaluate
+from tenant_apps.filtering import language
+from tenant_apps.filtering.fields import FIELDS
+from tenant_apps.filtering.language import RULES
 from tenant_apps.leads import services as leads
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.tasks.models import Task
@@ -194,6 +196,18 @@ def test_task_overdue_fires_once_per_due_time(in_org, admin, make_rule, make_lea
         assert time_triggers_evaluate(now=later + timedelta(days=9)) == {"idle": 0, "task_overdue": 0}
 
 
+def clean_condition(condition, *, prefix):
+    return language.clean_condition(condition, dialect=RULES, record_type="lead", prefix=prefix)
+
+
+def condition_holds(condition, lead, *, now):
+    return language.condition_holds(condition, lead, dialect=RULES, record_type="lead", now=now)
+
+
+def condition_q(condition, *, now):
+    return language.condition_q(condition, dialect=RULES, record_type="lead", now=now)
+
+
 # ---- every operator: the Python check (events) and the query (periodic scans) agree ----------------------
 
 LEADS = {
@@ -245,9 +259,9 @@ CASES = [
 
 
 def test_every_operator_and_field_type_is_exercised():
-    # integers share the numbers' comparisons; owner eq/ne/in/not_in are checked with member ids below
-    assert {op for ops in OPERATORS.values() for op in ops} == {case["op"] for case, _ in CASES}
-    assert set(OPERATORS) == {FIELDS[case["field"]].type for case, _ in CASES}
+    # owner eq/ne/in/not_in are checked with member ids below
+    assert {op for ops in RULES.operators.values() for op in ops} == {case["op"] for case, _ in CASES}
+    assert set(RULES.operators) == {FIELDS["lead"][case["field"]].type for case, _ in CASES}
 
 
 def test_conditions_hold_for_the_right_leads_in_python_and_in_sql(in_org, admin, make_lead):

@@ -2,7 +2,7 @@ import threading
 from datetime import date
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.core import events
@@ -14,7 +14,7 @@ from tenant_apps.contacts.models import Contact
 from tenant_apps.leads import conversion, services
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.opportunities.models import Opportunity
-from tests.conftest import client_for
+from tests.conftest import InThread, client_for
 from tests.tenant_apps.accounts.factories import make_account
 
 __all__ = ["make_account"]  # a fixture
@@ -316,23 +316,6 @@ def test_conversion_requires_a_member(org, qualified):
     assert client_for(org).post(f"/api/leads/{qualified.pk}/convert/", {}, format="json").status_code == 401
 
 
-def in_thread(fn, *args):
-    """Run fn on its own connection (real commits, real row locks), closing that connection after."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = fn(*args)
-        except Exception as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
 @pytest.mark.django_db(transaction=False)
 def test_concurrent_conversions_of_one_lead_make_one_set_of_records(org, django_db_blocker):
     schema = org.schema_name
@@ -366,22 +349,15 @@ def test_concurrent_conversions_of_one_lead_make_one_set_of_records(org, django_
             Lead.objects.filter(pk=lead_id).delete()
 
     with django_db_blocker.unblock():
-        thread, created = in_thread(create)
-        thread.join()
-        lead_id = created["value"]
+        lead_id = InThread(create).join()
         try:
             barrier = threading.Barrier(4)
-            racers = [in_thread(race, lead_id, barrier) for _ in range(4)]
-            for racer, _ in racers:
-                racer.join()
-            results = [result for _, result in racers]
-            winners = [result["value"] for result in results if "value" in result]
+            racers = [InThread(race, lead_id, barrier) for _ in range(4)]
+            results = [racer.settle() for racer in racers]
+            winners = [result for result in results if not isinstance(result, BaseException)]
             assert len(winners) == 1, results
-            assert all(isinstance(r["error"], conversion.AlreadyConverted) for r in results if "error" in r)
-            thread, found = in_thread(outcome, lead_id)
-            thread.join()
-            assert found["value"] == (winners[0], winners, 1)
+            losers = [result for result in results if isinstance(result, BaseException)]
+            assert all(isinstance(loser, conversion.AlreadyConverted) for loser in losers), results
+            assert InThread(outcome, lead_id).join() == (winners[0], winners, 1)
         finally:
-            thread, purged = in_thread(purge, lead_id)
-            thread.join()
-            assert "error" not in purged, purged  # committed rows left behind would break other tests
+            InThread(purge, lead_id).join()  # raises if committed rows were left behind to break other tests

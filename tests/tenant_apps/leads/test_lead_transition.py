@@ -2,7 +2,7 @@ import itertools
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
@@ -12,7 +12,7 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.leads import services
 from tenant_apps.leads.exceptions import TransitionNotAllowed
 from tenant_apps.leads.models import TRANSITIONS, Lead, Stage
-from tests.conftest import client_for
+from tests.conftest import InThread, client_for
 from tests.tenant_apps.conftest import PATHS
 
 
@@ -144,23 +144,6 @@ def test_a_failing_subscriber_does_not_break_the_change(
     assert Lead.objects.get(pk=lead.pk).stage == Stage.LOST
 
 
-def in_thread(fn, *args):
-    """Run fn on its own connection (real commits, real row locks), closing that connection after."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = fn(*args)
-        except Exception as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
 @pytest.mark.django_db(transaction=False)
 def test_concurrent_transitions_of_one_lead_serialize_into_a_valid_chain(org, admin, django_db_blocker):
     schema = org.schema_name
@@ -180,9 +163,7 @@ def test_concurrent_transitions_of_one_lead_serialize_into_a_valid_chain(org, ad
             services.lead_purge(lead_id=lead_id, actor=admin)
 
     with django_db_blocker.unblock():
-        thread, created = in_thread(create)
-        thread.join()
-        lead_id = created["value"]
+        lead_id = InThread(create).join()
         try:
             for attempt in range(3):
                 # Everybody races for the same moves: exactly one of each wins, the rest get a 409.
@@ -190,11 +171,12 @@ def test_concurrent_transitions_of_one_lead_serialize_into_a_valid_chain(org, ad
                     [Stage.CONTACTED] * 3 + [Stage.LOST] * 3 if attempt == 0 else [Stage.NEW, Stage.LOST] * 3
                 )
                 barrier = threading.Barrier(len(targets))
-                racers = [in_thread(transition, lead_id, stage, barrier) for stage in targets]
-                for racer, _ in racers:
-                    racer.join()
-                outcomes = [outcome for _, outcome in racers]
-                assert all("value" in o or isinstance(o["error"], TransitionNotAllowed) for o in outcomes)
+                racers = [InThread(transition, lead_id, stage, barrier) for stage in targets]
+                outcomes = [racer.settle() for racer in racers]
+                assert all(
+                    isinstance(outcome, TransitionNotAllowed) or not isinstance(outcome, BaseException)
+                    for outcome in outcomes
+                ), outcomes
 
             def chain():
                 with schema_context(schema):
@@ -205,9 +187,7 @@ def test_concurrent_transitions_of_one_lead_serialize_into_a_valid_chain(org, ad
                     )
                     return changes, Lead.objects.get(pk=lead_id).stage
 
-            thread, result = in_thread(chain)
-            thread.join()
-            changes, final = result["value"]
+            changes, final = InThread(chain).join()
             assert changes, "some transition must have won"
             assert changes[0]["from"] == "NEW"
             for before, after in itertools.pairwise(changes):
@@ -215,8 +195,7 @@ def test_concurrent_transitions_of_one_lead_serialize_into_a_valid_chain(org, ad
                 assert after["to"] in TRANSITIONS[before["to"]]
             assert changes[-1]["to"] == final
         finally:
-            thread, _ = in_thread(purge, lead_id)
-            thread.join()
+            InThread(purge, lead_id).join()
 
 
 def test_paths_fixture_is_valid():

@@ -1,0 +1,103 @@
+"""What a condition may name: per record type, a whitelist of fields with their types. A condition names a
+whitelisted field, never a column or lookup of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tenant_apps.accounts.models import AccountSize, AccountStatus
+from tenant_apps.leads.models import Source, Stage
+from tenant_apps.opportunities.models import OpportunityStage
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    DATE = "date"
+    DATETIME = "datetime"
+    CHOICE = "choice"
+    TAGS = "tags"
+    OWNER = "owner"  # the id of a member
+    REFERENCE = "reference"  # the id of a related record (a contact's account, ...)
+
+
+@dataclass(frozen=True)
+class Field:
+    type: FieldType
+    column: str
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    blank: bool = False  # a choice that may be "" (unset)
+    integer: bool = False
+
+    @property
+    def can_be_empty(self) -> bool:
+        return self.nullable or self.blank or self.type in (FieldType.STRING, FieldType.TAGS, FieldType.OWNER)
+
+
+def _string(column: str) -> Field:
+    return Field(FieldType.STRING, column)
+
+
+def _datetime(column: str, nullable: bool = False) -> Field:
+    return Field(FieldType.DATETIME, column, nullable=nullable)
+
+
+def _choice(column: str, choices: list[str], blank: bool = False) -> Field:
+    return Field(FieldType.CHOICE, column, choices=tuple(choices), blank=blank)
+
+
+_COMMON = {
+    "name": _string("name"),
+    "owner": Field(FieldType.OWNER, "owner_id", nullable=True),
+    "tags": Field(FieldType.TAGS, "tags"),
+    "created_at": _datetime("created_at"),
+    "updated_at": _datetime("updated_at"),
+}
+
+# Record types are the segments' RecordType values (plain strings here: this module sits below segments).
+FIELDS: dict[str, dict[str, Field]] = {
+    "lead": {
+        **_COMMON,
+        "email": _string("email"),
+        "phone": _string("phone"),
+        "company": _string("company"),
+        "currency": _string("currency"),
+        "source": _choice("source", Source.values),
+        "stage": _choice("stage", Stage.values),
+        "value": Field(FieldType.NUMBER, "value"),
+        "score": Field(FieldType.NUMBER, "score", integer=True),
+        "stage_changed_at": _datetime("stage_changed_at"),
+        "last_contacted_at": _datetime("last_contacted_at", nullable=True),
+        "converted_at": _datetime("converted_at", nullable=True),
+    },
+    "contact": {
+        **_COMMON,
+        "email": _string("email"),
+        "phone": _string("phone"),
+        "title": _string("title"),
+        "account": Field(FieldType.REFERENCE, "account_id", nullable=True),
+        "last_contacted_at": _datetime("last_contacted_at", nullable=True),
+    },
+    "account": {
+        **_COMMON,
+        "domain": _string("domain"),
+        "industry": _string("industry"),
+        "size": _choice("size", AccountSize.values, blank=True),
+        "status": _choice("status", AccountStatus.values),
+        "last_activity_at": _datetime("last_activity_at", nullable=True),
+    },
+    "opportunity": {
+        **_COMMON,
+        "currency": _string("currency"),
+        "close_reason": _string("close_reason"),
+        "stage": _choice("stage", OpportunityStage.values),
+        "amount": Field(FieldType.NUMBER, "amount"),
+        "probability": Field(FieldType.NUMBER, "probability", integer=True),
+        "expected_close_date": Field(FieldType.DATE, "expected_close_date", nullable=True),
+        "closed_at": _datetime("closed_at", nullable=True),
+        "account": Field(FieldType.REFERENCE, "account_id"),
+        "primary_contact": Field(FieldType.REFERENCE, "primary_contact_id", nullable=True),
+    },
+}
