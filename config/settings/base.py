@@ -123,6 +123,7 @@ ROOT_URLCONF = "config.urls_tenant"
 MIDDLEWARE = [
     # first, so the routing middleware's own answers (unknown host, suspended, moving) are logged and counted
     "shared_apps.core.logging.RequestContextMiddleware",  # request id, access log, request metrics
+    "shared_apps.core.errors.ApiErrorsAsJsonMiddleware",  # /api/ errors are JSON, with DEBUG on too
     "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
     "shared_apps.core.connections.ConnectionRecycleMiddleware",  # DB_CONN_MAX_SCHEMAS, when the response ends
     "django.middleware.security.SecurityMiddleware",
