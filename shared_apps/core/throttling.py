@@ -41,17 +41,18 @@ class _Counter(SimpleRateThrottle):
     """One sign-in counter: a rate and a key chosen by sign_in_wait."""
 
     def __init__(self, rate: str, key: str) -> None:
-        self.rate, self.key = rate, key
+        self.rate, self._counter_key = rate, key
         self.num_requests, self.duration = self.parse_rate(rate)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.key
+        return self._counter_key
 
 
 def client_address(request: HttpRequest | Request) -> str:
     """The client's address: REMOTE_ADDR, or X-Forwarded-For as seen by the outermost of TRUSTED_PROXIES
     proxies (DRF's NUM_PROXIES), so a client cannot choose it by sending the header itself."""
-    return str(BaseThrottle().get_ident(request))
+    # get_ident reads only the headers and META, which a Django request has as well as DRF's
+    return str(BaseThrottle().get_ident(request))  # type: ignore[arg-type]
 
 
 def sign_in_wait(request: HttpRequest | Request, email: object) -> float | None:
