@@ -20,6 +20,10 @@ class InvalidJSON(ValueError):
     """The text is not JSON, or is nested deeper than MAX_DEPTH."""
 
 
+class TooDeep(InvalidJSON):
+    """JSON nested deeper than MAX_DEPTH."""
+
+
 def _depth_exceeds(value: Any, limit: int) -> bool:
     """Iterative, so measuring a deep value cannot itself recurse too deep."""
     stack = [(value, 1)]
@@ -42,24 +46,27 @@ def loads(text: str | bytes, *, strict: bool = True) -> Any:
     try:
         value = json.loads(text, parse_constant=strict_constant if strict else None)
     except RecursionError:
-        raise InvalidJSON(f"JSON nested more than {MAX_DEPTH} levels deep.") from None
+        raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep.") from None
     except ValueError as exc:
         raise InvalidJSON(f"JSON parse error - {exc}") from None
     if _depth_exceeds(value, MAX_DEPTH):
-        raise InvalidJSON(f"JSON nested more than {MAX_DEPTH} levels deep.")
+        raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep.")
     return value
 
 
 class SafeJSONParser(JSONParser):
-    """DRF's JSON parser with the nesting limit: 400 `{"code": "invalid_json", ...}` for bad or deep JSON."""
+    """DRF's JSON parser with the nesting limit: too deep is 400 `{"code": "invalid_json", ...}`; malformed
+    JSON keeps DRF's 400 `parse_error`."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = codecs.getreader(encoding)(stream).read()
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ParseError(f"JSON parse error - {exc}", code="invalid_json") from None
+            raise ParseError(f"JSON parse error - {exc}") from None
         try:
             return loads(text, strict=self.strict)
-        except InvalidJSON as exc:
+        except TooDeep as exc:
             raise ParseError(str(exc), code="invalid_json") from None
+        except InvalidJSON as exc:
+            raise ParseError(str(exc)) from None

@@ -35,7 +35,7 @@ def test_ordinary_and_malformed_json_keep_their_answers(org, api):
     client = api(Role.ADMIN)
     assert client.post("/api/leads/", {"name": "Fine"}, format="json").status_code == 201
     broken = client.post("/api/leads/", '{"name": ', content_type="application/json")
-    assert broken.status_code == 400 and broken.json()["code"] == "invalid_json"
+    assert broken.status_code == 400 and broken.json()["code"] == "parse_error"
     assert client.post("/api/leads/", "[NaN]", content_type="application/json").status_code == 400
 
 
