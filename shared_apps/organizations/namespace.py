@@ -6,15 +6,14 @@ counters, cached reads) and export files are filed under the id: a newcomer unde
 replay or collide with what its predecessor left, and the purge finds all of it by one prefix.
 
 Inside a request the connection's tenant is the Organization row. Jobs enter the schema by name
-(`schema_context`), whose tenant is a stand-in without an id: the id is then looked up by schema name, kept
-per process for ID_TTL seconds (a schema name reused within that window after a purge could be filed under
-its predecessor's id by a long-lived worker until the entry expires; jobs running with the real Organization
-as tenant make the lookup unnecessary)."""
+(`schema_context`), whose tenant is a stand-in without an id: the id is then looked up by schema name once
+per entry into the schema and kept on that stand-in (jobs running with the real Organization as tenant make
+the lookup unnecessary). Nothing is kept per process, so a schema name reused after a purge is never filed
+under its predecessor's id."""
 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,8 @@ from django_tenants.utils import get_public_schema_name
 from shared_apps.core.db import connection
 from shared_apps.organizations.models import Organization
 
-ID_TTL = 60.0
-_ids: dict[str, tuple[int | None, float]] = {}
 SCAN_BATCH = 1000
-
-
-def _id_for_schema(schema_name: str) -> int | None:
-    cached = _ids.get(schema_name)
-    now = time.monotonic()
-    if cached is not None and now - cached[1] < ID_TTL:
-        return cached[0]
-    organization_id = (
-        Organization.objects.filter(schema_name=schema_name).values_list("pk", flat=True).first()
-    )
-    _ids[schema_name] = (organization_id, now)
-    return organization_id
+_MEMO = "_leadpulse_organization_id"
 
 
 def current_organization_id() -> int | None:
@@ -51,7 +37,14 @@ def current_organization_id() -> int | None:
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Organization) and tenant.pk is not None and tenant.schema_name == schema_name:
         return int(tenant.pk)
-    return _id_for_schema(schema_name)
+    if tenant is not None and getattr(tenant, "schema_name", None) == schema_name and hasattr(tenant, _MEMO):
+        return getattr(tenant, _MEMO)  # type: ignore[no-any-return]
+    organization_id = (
+        Organization.objects.filter(schema_name=schema_name).values_list("pk", flat=True).first()
+    )
+    if tenant is not None and getattr(tenant, "schema_name", None) == schema_name:
+        setattr(tenant, _MEMO, organization_id)  # schema_context's stand-in lives as long as this entry
+    return organization_id
 
 
 def _namespace(organization_id: int) -> str:
@@ -107,5 +100,3 @@ def leftovers_remove(organization_id: int) -> None:
     """Remove what an organization left outside its schema: its cache entries and its export files."""
     cache_forget(organization_id)
     shutil.rmtree(exports_dir(organization_id), ignore_errors=True)
-    for schema_name in [name for name, (pk, _at) in _ids.items() if pk == organization_id]:
-        _ids.pop(schema_name, None)
