@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.urls import path as route
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
@@ -172,3 +173,36 @@ def test_cookies_are_secure_in_production(production_like, org, member):
     assert signed_in.status_code == 302, signed_in.content[:300]
     session = signed_in.cookies[settings.SESSION_COOKIE_NAME]
     assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
+
+
+# ---- /api/ answers JSON errors even with DEBUG on; `make up` runs with DEBUG off -------------------------
+
+
+def _boom(request: Any) -> Any:
+    raise RuntimeError("an unhandled failure with SECRET_KEY somewhere in its locals")
+
+
+urlpatterns = [route("api/boom/", _boom)]  # this module doubles as a URLconf for the tests below
+
+
+def test_make_up_runs_with_debug_off():
+    result = _production(DJANGO_SETTINGS_MODULE="config.settings.local", SECRET_KEY=SECRET)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["DEBUG"] is False
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_api_paths_answer_json_errors_never_debug_pages(debug, org, settings):
+    from rest_framework.test import APIClient
+
+    settings.DEBUG = debug
+    settings.ROOT_URLCONF = __name__
+    client = APIClient(HTTP_HOST=host_of(org), raise_request_exception=False)
+    missing = client.get("/api/no-such-route/")
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
+    assert missing.json()["code"] == "not_found"
+    failed = client.get("/api/boom/")
+    assert failed.status_code == 500
+    assert failed.json() == {"code": "server_error", "message": "Internal server error.", "details": {}}
+    assert b"SECRET_KEY" not in failed.content and b"Traceback" not in failed.content

@@ -125,6 +125,7 @@ ROOT_URLCONF = "config.urls_tenant"
 MIDDLEWARE = [
     # first, so the routing middleware's own answers (unknown host, suspended, moving) are logged and counted
     "shared_apps.core.logging.RequestContextMiddleware",  # request id, access log, request metrics
+    "shared_apps.core.errors.ApiErrorsAsJsonMiddleware",  # /api/ errors are JSON, with DEBUG on too
     "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
     "shared_apps.core.connections.ConnectionRecycleMiddleware",  # DB_CONN_MAX_SCHEMAS, when the response ends
     "django.middleware.security.SecurityMiddleware",
@@ -254,7 +255,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON with a nesting limit (shared_apps/core/parsers.py): too deep is a 400, not a 500
+    "DEFAULT_PARSER_CLASSES": ["shared_apps.core.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "shared_apps.core.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -316,3 +318,16 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("shared_apps.core.logging.RequestContextMiddleware") + 1,
     "shared_apps.core.unavailable.ServiceUnavailableMiddleware",
 )
+
+# ---- Security (issue 15) -----------------------------------------------------------------------------------
+# How many reverse proxies in front of the application append to X-Forwarded-For; the client's address is the
+# one the outermost trusted proxy saw. 0 (the default): the header is ignored and REMOTE_ADDR is the client,
+# so no client can pick the address its sign-in attempts are counted under.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXIES
+# Sign-in attempts per account (email), whatever address they come from, on top of THROTTLE_SIGN_IN's count
+# per address and email.
+THROTTLE_SIGN_IN_ACCOUNT = env("THROTTLE_SIGN_IN_ACCOUNT", default="30/h")
+# Cache keys carry the id of the organization that wrote them (never reused, unlike a slug or a schema name),
+# so a purge can remove them all and a new organization under the same slug starts clean.
+CACHES["default"]["KEY_FUNCTION"] = "shared_apps.organizations.namespace.cache_key"

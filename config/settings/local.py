@@ -1,7 +1,9 @@
 from .base import *  # noqa: F403
 from .base import env
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off by default, `make up` included: Django's debug pages show settings and every route to whoever reaches
+# the server. DEBUG=1 turns them on for the web pages while developing; /api/ answers JSON errors regardless.
+DEBUG = env.bool("DEBUG", default=False)
 
 # Serve static files (admin, Swagger UI) straight from the apps under uvicorn, without collectstatic.
 WHITENOISE_USE_FINDERS = True

@@ -41,3 +41,4 @@ DATABASES["primary"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 # The suite makes many requests per member; throttling has its own tests with small limits.
 THROTTLE_RATES_BY_PLAN = {plan: "100000/min" for plan in ("free", "team", "business", "enterprise")}
 THROTTLE_SIGN_IN_RATE = "100000/min"
+THROTTLE_SIGN_IN_ACCOUNT = "100000/min"

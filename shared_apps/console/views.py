@@ -4,7 +4,6 @@ signed in with a session of that schema."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shared_apps.console.forms import ProvisionForm, SignInForm, StatusFilterForm, StatusForm
 from shared_apps.core.errors import AppError, InvalidInput
-from shared_apps.core.throttling import SignInRateThrottle
+from shared_apps.core.throttling import sign_in_wait
 from shared_apps.organizations import selectors, services
 
 View = Callable[..., HttpResponse]
@@ -40,15 +39,6 @@ def operator_required(view: View) -> View:
     return wrapper
 
 
-class _SignInThrottle(SignInRateThrottle):
-    """The platform API's sign-in limit (same counter: per client address and email), for the form."""
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        email = str(request.POST.get("email", "")).strip().lower()
-        ident = hashlib.sha256(f"{self.get_ident(request)}|{email}".encode()).hexdigest()[:32]
-        return f"throttle:sign-in:{ident}"
-
-
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -61,9 +51,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        throttle = _SignInThrottle()
-        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
-            form.add_error(None, f"Too many attempts. Try again in {int(throttle.wait() or 60)} seconds.")
+        wait = sign_in_wait(request, request.POST.get("email"))  # the platform API's counters too
+        if wait is not None:
+            form.add_error(None, f"Too many attempts. Try again in {int(wait)} seconds.")
             status = 429
         elif form.is_valid():
             user = authenticate(

@@ -85,6 +85,9 @@ class OrganizationView(APIView):
     read_role: str = Role.VIEWER
     write_role: str = Role.REP
     resource: str | None = None
+    # Changes who or what may act for the organization (members, API keys, webhooks): an API key needs the
+    # admin scope to write here (shared_apps.core.permissions).
+    manages_access: bool = False
     # Response fields shown once (a new key's secret): never kept for an Idempotency-Key replay.
     secret_fields: tuple[str, ...] = ()
     pagination_class: type | None = None

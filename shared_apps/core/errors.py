@@ -6,12 +6,15 @@ failures, "errors": {field: [messages]} naming each offending field.
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -158,3 +161,35 @@ def check_if_match(if_match: str | None, updated_at: Any) -> None:
     given = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
     if "*" not in given and current not in given:
         raise PreconditionFailed(current_etag=current)
+
+
+class ApiErrorsAsJsonMiddleware:
+    """Under /api/ every error answers the JSON shape above, whatever produced it: Django's HTML pages for an
+    unknown route or an unhandled exception (with DEBUG on, its technical pages, which list the routes and the
+    settings), a bare 405, a CSRF failure. Other paths (the web pages) are left to their own templates."""
+
+    KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith("/api/")
+            or not response.get("Content-Type", "").startswith("text/html")  # JSON already, or a CSV error
+            or getattr(response, "streaming", False)
+        ):
+            return response
+        if response.status_code == 404:
+            replacement = not_found_view(request)
+        elif response.status_code >= 500:
+            replacement = server_error_view(request)
+        else:
+            code = re.sub(r"[^a-z0-9]+", "_", response.reason_phrase.lower()).strip("_") or "error"
+            replacement = json_error(response.status_code, code, response.reason_phrase + ".")
+        for header in self.KEPT_HEADERS:
+            if response.has_header(header):
+                replacement[header] = response[header]
+        return replacement

@@ -1,8 +1,8 @@
 """`Idempotency-Key` on POST: a repeat with the same key and body gets the first response without a second
 write; the same key with another body is 422; a repeat while the first is still running is 409.
 
-Scoped per organization (the default cache's keys carry the schema) and per caller (member or API key), kept
-24 hours. The claim is a Redis SET NX, so two concurrent requests cannot both run."""
+Scoped per organization (the default cache's keys carry its id, never reused) and per caller (member or API
+key), kept 24 hours. The claim is a Redis SET NX, so two concurrent requests cannot both run."""
 
 from __future__ import annotations
 

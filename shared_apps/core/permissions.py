@@ -2,8 +2,10 @@
 
 Roles rank viewer < rep < manager < admin. A view declares the least role for reading (`read_role`, default
 viewer) and for writing (`write_role`, default rep); so viewers are read-only everywhere and a new endpoint is
-safe by default. An API key narrows further: a read-only key cannot write, and a key limited to some resources
-cannot touch the others (a view's `resource`, by default the first segment of its /api/ path)."""
+safe by default. An API key narrows further: a read-only key cannot write, a key limited to some resources
+cannot touch the others (a view's `resource`, by default the first segment of its /api/ path), and only a key
+with the admin scope may change who and what acts for the organization (views with `manages_access`: members,
+API keys, webhooks), whatever its creator's role."""
 
 from __future__ import annotations
 
@@ -28,8 +30,14 @@ class RolePermission(permissions.BasePermission):
         safe = request.method in permissions.SAFE_METHODS
         key = request.auth if isinstance(request.auth, ApiKey) else None
         if key is not None:
-            if not safe and key.scope != ApiKeyScope.WRITE:
+            if not safe and key.scope == ApiKeyScope.READ:
                 self.message = "This API key is read-only."
+                return False
+            if not safe and getattr(view, "manages_access", False) and key.scope != ApiKeyScope.ADMIN:
+                self.message = (
+                    "Managing members, API keys and webhooks needs a member's own sign-in or an API key "
+                    "with the admin scope."
+                )
                 return False
             # the view's resource, else the API path's first segment: /api/leads/7/ -> "leads"
             segments = request.path.strip("/").split("/")

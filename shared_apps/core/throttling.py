@@ -1,6 +1,6 @@
 """Request limits per API key and per member, by the organization's plan, and for sign-in attempts.
 
-Counters live in the default cache, whose keys carry the organization's schema: one organization reaching
+Counters live in the default cache, whose keys carry the organization's id: one organization reaching
 its limit never touches another's counters. Over the limit: 429 with Retry-After."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from shared_apps.users.models import ApiKey
 
@@ -36,15 +37,52 @@ class PlanRateThrottle(SimpleRateThrottle):
         return f"throttle:member:{request.user.pk}"
 
 
-class SignInRateThrottle(SimpleRateThrottle):
-    """Sign-in attempts per client address and email, so guessing passwords is slow."""
+class _Counter(SimpleRateThrottle):
+    """One sign-in counter: a rate and a key chosen by sign_in_wait."""
 
-    scope = "sign_in"
+    def __init__(self, rate: str, key: str) -> None:
+        self.rate, self._counter_key = rate, key
+        self.num_requests, self.duration = self.parse_rate(rate)
 
-    def get_rate(self) -> str:
-        return settings.THROTTLE_SIGN_IN_RATE
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self._counter_key
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        email = str(request.data.get("email", "") if hasattr(request.data, "get") else "").strip().lower()
-        ident = hashlib.sha256(f"{self.get_ident(request)}|{email}".encode()).hexdigest()[:32]
-        return f"throttle:sign-in:{ident}"
+
+def client_address(request: HttpRequest | Request) -> str:
+    """The client's address: REMOTE_ADDR, or X-Forwarded-For as seen by the outermost of TRUSTED_PROXIES
+    proxies (DRF's NUM_PROXIES), so a client cannot choose it by sending the header itself."""
+    # get_ident reads only the headers and META, which a Django request has as well as DRF's
+    return str(BaseThrottle().get_ident(request))  # type: ignore[arg-type]
+
+
+def sign_in_wait(request: HttpRequest | Request, email: object) -> float | None:
+    """Count a sign-in attempt; None if it may go ahead, else the seconds to wait.
+
+    Two counters, both must allow it: per client address and email (THROTTLE_SIGN_IN_RATE), and per account
+    whatever the address (THROTTLE_SIGN_IN_ACCOUNT), so rotating addresses gains an attacker nothing. The API,
+    the members' web sign-in and the operators' console share them."""
+    email = email.strip().lower() if isinstance(email, str) else ""
+    by_address = hashlib.sha256(f"{client_address(request)}|{email}".encode()).hexdigest()[:32]
+    by_account = hashlib.sha256(email.encode()).hexdigest()[:32]
+    counters = [
+        _Counter(settings.THROTTLE_SIGN_IN_RATE, f"throttle:sign-in:{by_address}"),
+        _Counter(settings.THROTTLE_SIGN_IN_ACCOUNT, f"throttle:sign-in-account:{by_account}"),
+    ]
+    refused = [counter for counter in counters if not counter.allow_request(request, None)]  # type: ignore[arg-type]
+    if not refused:
+        return None
+    return max(counter.wait() or 1 for counter in refused)
+
+
+class SignInRateThrottle(BaseThrottle):
+    """The API's sign-in limit (sign_in_wait), as a DRF throttle."""
+
+    _wait: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        email = request.data.get("email", "") if hasattr(request.data, "get") else ""
+        self._wait = sign_in_wait(request, email)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait

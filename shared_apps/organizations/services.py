@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Conflict, InvalidInput
-from shared_apps.organizations import placement
+from shared_apps.organizations import namespace, placement
 from shared_apps.organizations.cloning import clone_template
 from shared_apps.organizations.exceptions import (
     DomainNotFound,
@@ -277,16 +277,19 @@ def organization_delete(*, organization: Organization) -> Organization:
 
 @transaction.atomic
 def organization_purge(*, organization: Organization, confirm: str) -> None:
-    """Drop a deleted organization's schema and row for good. The slug must be typed again."""
+    """Drop a deleted organization's schema and row for good, and what it kept outside its schema (cache
+    entries in Redis, export files). The slug must be typed again."""
     if confirm != organization.slug:
         raise InvalidInput(
             "confirm", "Type the organization's slug to confirm the purge.", code="confirmation_mismatch"
         )
     if organization.status != OrganizationStatus.DELETED:
         raise Conflict("Only a deleted organization can be purged; delete it first.", code="not_deleted")
+    organization_id = organization.pk
     with placement.using(organization.database):  # the schema is dropped where it lives
         connection.set_schema_to_public()
         organization.delete(force_drop=True)
+    namespace.leftovers_remove(organization_id)
 
 
 def _validate_hostname(domain: object) -> str:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from shared_apps.core.errors import InvalidInput, NotFound
+from shared_apps.core.errors import Forbidden, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import ApiKey, ApiKeyScope, User, token_digest
 
@@ -45,8 +45,11 @@ def api_key_create(
     scope: str = ApiKeyScope.READ,
     resources: list[str] | None = None,
     expires_at: datetime | None = None,
+    via_key: ApiKey | None = None,
 ) -> tuple[str, ApiKey]:
-    """Issue a key; returns the raw key (shown once) and its row."""
+    """Issue a key; returns the raw key (shown once) and its row. The admin scope is granted only by a member
+    signed in themselves: through a key (`via_key`) it is refused, so no key can mint a key with more power
+    than the keys a member chose to create. A key made through another key is revoked with it."""
     name = clean_text(name, field="name", max_length=200, required=True)
     if scope not in ApiKeyScope.values:
         raise InvalidInput("scope", f"Expected one of {', '.join(ApiKeyScope.values)}.")
@@ -54,6 +57,11 @@ def api_key_create(
     unknown = [resource for resource in resources if resource not in RESOURCES]
     if unknown:
         raise InvalidInput("resources", f"Unknown resources: {', '.join(unknown)}.")
+    if scope == ApiKeyScope.ADMIN and via_key is not None:
+        raise Forbidden(
+            "The admin scope is granted by a member signed in themselves, not through an API key.",
+            code="admin_scope_needs_member",
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("expires_at", "Must be in the future.")
     prefix = secrets.token_hex(4)
@@ -65,6 +73,7 @@ def api_key_create(
         scope=scope,
         resources=resources,
         created_by=actor,
+        created_by_key=via_key,
         expires_at=expires_at,
     )
     return raw, key
@@ -72,12 +81,19 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, key_id: int) -> ApiKey:
+    """Revoke a key, and every key created through it (and through those), so nothing it made outlives it."""
     key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
     if key is None:
         raise NotFound("No such API key.", code="api_key_not_found")
+    now = timezone.now()
     if key.revoked_at is None:
-        key.revoked_at = timezone.now()
+        key.revoked_at = now
         key.save(update_fields=["revoked_at"])
+    parents = [key.pk]
+    while parents:
+        children = list(ApiKey.objects.filter(created_by_key__in=parents).values_list("pk", flat=True))
+        ApiKey.objects.filter(pk__in=children, revoked_at__isnull=True).update(revoked_at=now)
+        parents = children
     return key
 
 

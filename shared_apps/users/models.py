@@ -7,6 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from shared_apps.users.signals import credentials_revoked
 
 
 class Role(models.TextChoices):
@@ -44,6 +47,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Operators: may use the platform API and admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # Raised to end every session of the user at once (deactivation, reactivation): it is part of the session
+    # hash Django checks on every request, so a cookie issued before no longer signs anyone in.
+    session_epoch = models.PositiveIntegerField(default=0)
 
     objects = UserManager()
 
@@ -53,6 +59,21 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's hash (of the password hash) while the epoch is 0, so existing sessions survive the upgrade.
+        material = self.password if not self.session_epoch else f"{self.password}:{self.session_epoch}"
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, material, secret=secret, algorithm="sha256").hexdigest()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new password (set_password, by any path: the web form, the admin's reset, a shell) revokes the
+        user's API tokens; sessions end by themselves, their hash being the old password's."""
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            AuthToken.objects.filter(user=self).delete()
+            credentials_revoked.send(sender=User, user_id=self.pk)  # open live streams re-check and end
 
 
 def token_digest(raw: str) -> str:
@@ -81,6 +102,9 @@ class AuthToken(models.Model):
 class ApiKeyScope(models.TextChoices):
     READ = "read", "Read only"
     WRITE = "write", "Read and write"
+    # Managing members, API keys and webhooks (who and what may act for the organization): never a default,
+    # and granted only by a member signed in themselves, never through another key.
+    ADMIN = "admin", "Read, write and manage access"
 
 
 class ApiKey(models.Model):
@@ -96,6 +120,10 @@ class ApiKey(models.Model):
     # Resource names the key may use (e.g. "leads", "accounts"); empty = all resources.
     resources = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    # The key this one was created through (an admin-scoped key), if any: revoking that key revokes this one.
+    created_by_key = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="created_keys"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

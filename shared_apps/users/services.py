@@ -119,18 +119,28 @@ def member_update(*, member_id: int, role: str | None = None, full_name: str | N
     return user
 
 
+def member_sign_out_everywhere(*, user: User) -> None:
+    """End every session of the user (the session epoch is part of the session hash) and delete their tokens.
+    Called under the caller's lock on the user's row."""
+    user.session_epoch += 1
+    user.save(update_fields=["session_epoch"])
+    AuthToken.objects.filter(user=user).delete()
+    credentials_revoked.send(sender=User, user_id=user.pk)  # open live streams re-check and end
+
+
 @transaction.atomic
 def member_set_active(*, member_id: int, active: bool) -> User:
-    """Deactivate or reactivate. A deactivated member's tokens are deleted and their sessions and API keys
-    stop working at once (authentication checks is_active); the records they own stay."""
+    """Deactivate or reactivate: the one way a member's access is switched off or on. A deactivated member's
+    tokens are deleted and their sessions end; their API keys stop working while they are inactive
+    (authentication checks is_active); the records they own stay. Reactivation brings back no earlier session
+    or token: both directions end them, so one deactivated some other way is not revived either."""
     user = User.objects.select_for_update().filter(pk=member_id).first()
     if user is None:
         raise NotFound("No such member.", code="member_not_found")
     if not active and user.role == Role.ADMIN and user.is_active and not _other_active_admins(user):
         raise Conflict("The last admin cannot be deactivated.", code="last_admin")
-    user.is_active = active
-    user.save(update_fields=["is_active"])
-    if not active:
-        AuthToken.objects.filter(user=user).delete()
-        credentials_revoked.send(sender=User, user_id=user.pk)
+    if user.is_active != active:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        member_sign_out_everywhere(user=user)
     return user

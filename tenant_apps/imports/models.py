@@ -187,7 +187,7 @@ class ExportStatus(models.TextChoices):
 
 
 class Export(models.Model):
-    """A CSV export run as a job; its file lives under settings.EXPORTS_DIR/<schema>/."""
+    """A CSV export run as a job; its file lives under settings.EXPORTS_DIR/<organization id>/."""
 
     record_type = models.CharField(max_length=16, choices=ExportType.choices)
     # the list's query parameters as given (validated again by the job with the same serializer)

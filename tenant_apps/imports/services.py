@@ -25,6 +25,7 @@ from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.jobs import enqueue_in_organization
+from shared_apps.organizations import namespace
 from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
 from tenant_apps.imports import csvio
@@ -466,7 +467,8 @@ def _revert_batch_end(run: Import) -> int | None:
 
 
 def exports_dir() -> Path:
-    return Path(settings.EXPORTS_DIR) / connection.schema_name
+    """EXPORTS_DIR/<organization id>/: never reused by a later organization, removed when it is purged."""
+    return namespace.exports_dir()
 
 
 def export_create(*, actor: User, record_type: Any, filters: dict[str, Any]) -> Export:

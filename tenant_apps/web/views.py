@@ -8,7 +8,6 @@ and the re-rendered row or card when one was asked for."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -29,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput, NotFound
 from shared_apps.core.permissions import has_role
-from shared_apps.core.throttling import SignInRateThrottle
+from shared_apps.core.throttling import sign_in_wait
 from shared_apps.users.models import Role, User
 from tenant_apps.accounts import selectors as account_selectors
 from tenant_apps.accounts import services as account_services
@@ -174,16 +173,6 @@ def not_found(request: HttpRequest, what: str) -> HttpResponse:
 # ---- sign-in -------------------------------------------------------------------------------------------
 
 
-class _SignInThrottle(SignInRateThrottle):
-    """The API's sign-in limit, for the form: the same counter (per client address and email), so
-    attempts through either count together."""
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        email = str(request.POST.get("email", "")).strip().lower()
-        ident = hashlib.sha256(f"{self.get_ident(request)}|{email}".encode()).hexdigest()[:32]
-        return f"throttle:sign-in:{ident}"
-
-
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     return target if _local(request, target) else "/"
@@ -197,10 +186,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        throttle = _SignInThrottle()
-        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
-            wait = int(throttle.wait() or 60)
-            form.add_error(None, f"Too many attempts. Try again in {wait} seconds.")
+        wait = sign_in_wait(request, request.POST.get("email"))  # the API's counters: attempts add up
+        if wait is not None:
+            form.add_error(None, f"Too many attempts. Try again in {int(wait)} seconds.")
             status = 429
         elif form.is_valid():
             user = authenticate(

@@ -172,6 +172,9 @@ def test_nginx_site_serves_the_root_and_wildcard_and_streams_sse():
     site = (DEPLOY / "nginx" / "leadpulse.conf").read_text()
     assert "server_name example.com *.example.com;" in site
     assert "proxy_set_header Host $host;" in site
+    # the client's own X-Forwarded-For is replaced, not appended to (it would choose its throttling identity)
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in site
+    assert "$proxy_add_x_forwarded_for" not in site
     stream = site[site.index("location /api/pipeline/stream") :]
     assert "proxy_buffering off;" in stream[: stream.index("}")]
 

@@ -38,6 +38,7 @@ class MemberCursor(Cursor):
 
 class MemberListView(OrganizationView):
     write_role = Role.ADMIN
+    manages_access = True
     pagination_class = MemberCursor
 
     @extend_schema(responses={200: MemberSerializer(many=True), **ERRORS})
@@ -52,6 +53,7 @@ class MemberListView(OrganizationView):
 
 class MemberDetailView(OrganizationView):
     write_role = Role.ADMIN
+    manages_access = True
 
     @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer, **ERRORS})
     def patch(self, request: Request, member_id: int) -> Response:
@@ -61,6 +63,7 @@ class MemberDetailView(OrganizationView):
 
 class MemberDeactivateView(OrganizationView):
     write_role = Role.ADMIN
+    manages_access = True
     active = False
 
     @extend_schema(request=None, responses={200: MemberSerializer, **ERRORS})
@@ -108,6 +111,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 class ApiKeyListView(OrganizationView):
     read_role = write_role = Role.ADMIN
+    manages_access = True
     secret_fields = ("key",)
     pagination_class = Cursor
 
@@ -117,13 +121,17 @@ class ApiKeyListView(OrganizationView):
 
     @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
-        raw, key = apikeys.api_key_create(actor=self.member, **parse(ApiKeyCreateSerializer, request.data))
+        via_key = request.auth if isinstance(request.auth, ApiKey) else None
+        raw, key = apikeys.api_key_create(
+            actor=self.member, via_key=via_key, **parse(ApiKeyCreateSerializer, request.data)
+        )
         body = dict(ApiKeySerializer(key).data, key=raw)
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyRevokeView(OrganizationView):
     read_role = write_role = Role.ADMIN
+    manages_access = True
 
     @extend_schema(request=None, responses={200: ApiKeySerializer, **ERRORS})
     def post(self, request: Request, key_id: int) -> Response:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shared_apps.core import parsers
 from shared_apps.core.api import StrictCharField
 from tenant_apps.activities.api.serializers import ActivityFilterSerializer
 from tenant_apps.imports import csvio
@@ -95,9 +95,9 @@ def parse_json(value: Any, *, field: str) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
-    except ValueError:
-        raise serializers.ValidationError({field: ["Invalid JSON."]}) from None
+        return parsers.loads(value)
+    except parsers.InvalidJSON as exc:
+        raise serializers.ValidationError({field: [f"Invalid JSON: {exc}"]}) from None
 
 
 class ImportSerializer(serializers.ModelSerializer):

@@ -38,6 +38,7 @@ class WebhookView(OrganizationView):
     read_role = Role.ADMIN
     write_role = Role.ADMIN
     resource = "webhooks"
+    manages_access = True  # endpoints send the organization's data out: a key needs the admin scope
 
 
 class EndpointListView(WebhookView):
