@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shared_apps.console.forms import ProvisionForm, SignInForm, StatusFilterForm, StatusForm
 from shared_apps.core.errors import AppError, InvalidInput
-from shared_apps.core.throttling import SignInRateThrottle
+from shared_apps.http.throttling import SignInRateThrottle
 from shared_apps.organizations import selectors, services
 
 View = Callable[..., HttpResponse]

@@ -24,8 +24,7 @@ from rq import Retry
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
-from shared_apps.core.jobs import enqueue_in_organization
-from shared_apps.organizations.context import current_organization
+from shared_apps.organizations.context import current_organization, enqueue_in_organization
 from shared_apps.users.models import User
 from tenant_apps.imports import csvio
 from tenant_apps.imports.exceptions import (

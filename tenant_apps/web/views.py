@@ -28,8 +28,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput, NotFound
-from shared_apps.core.permissions import has_role
-from shared_apps.core.throttling import SignInRateThrottle
+from shared_apps.http.permissions import has_role
+from shared_apps.http.throttling import SignInRateThrottle
 from shared_apps.users.models import Role, User
 from tenant_apps.accounts import selectors as account_selectors
 from tenant_apps.accounts import services as account_services

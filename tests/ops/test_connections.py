@@ -22,7 +22,7 @@ from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from shared_apps.core import connections as db_connections
-from shared_apps.core.jobs import OrganizationJob
+from shared_apps.organizations.jobs import OrganizationJob
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import User
 from tenant_apps.leads.models import Lead

@@ -1,6 +1,7 @@
-"""OpenTelemetry tracing (shared_apps/core/tracing.py): off and not even imported without OTEL_* settings; on,
-a tenant request gives a server span naming the organization, member and request id with the database spans
-under it, and a job gives a span naming the job, its function and organization. Real SDK, in-memory exporter.
+"""OpenTelemetry tracing (shared_apps/observability/tracing.py): off and not even imported without OTEL_*
+settings; on, a tenant request gives a server span naming the organization, member and request id with the
+database spans under it, and a job gives a span naming the job, its function and organization. Real SDK,
+in-memory exporter.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from rest_framework.test import APIClient
 
-from shared_apps.core import tracing
-from shared_apps.core.jobs import OrganizationJob
+from shared_apps.observability import tracing
+from shared_apps.organizations.jobs import OrganizationJob
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import User
 from tests.conftest import host_of
@@ -39,7 +40,7 @@ imported = {
     "instrumentation_imported": any(name.startswith("opentelemetry.instrumentation") for name in sys.modules),
 }
 from opentelemetry import trace
-from shared_apps.core import tracing
+from shared_apps.observability import tracing
 print(json.dumps({
     **imported,
     "enabled": tracing.enabled(),

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import error_responses, parse
+from shared_apps.http.api import error_responses, parse
 from tenant_apps.activities import selectors, services
 from tenant_apps.activities.api.serializers import (
     ActivityFilterSerializer,

@@ -7,7 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from tenant_apps.activities.api.serializers import ActivityFilterSerializer
 from tenant_apps.imports import csvio
 from tenant_apps.imports.models import DuplicatePolicy, Export, ExportType, Import, RecordType

@@ -17,9 +17,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.errors import InvalidInput
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from shared_apps.users.models import Role
 from tenant_apps.accounts.api.serializers import AccountFilterSerializer
 from tenant_apps.contacts.api.serializers import ContactFilterSerializer

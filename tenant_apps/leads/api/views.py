@@ -10,8 +10,8 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, merged_response, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, merged_response, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Note
 from tenant_apps.dedupe.selectors import merged_into
 from tenant_apps.leads import selectors, services

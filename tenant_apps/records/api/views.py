@@ -11,8 +11,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, OrganizationView, merged_response, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, OrganizationView, merged_response, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.api.serializers import (
     ActivityFilterSerializer,
     ActivityLogSerializer,

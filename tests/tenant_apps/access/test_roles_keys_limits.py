@@ -167,7 +167,7 @@ def test_idempotency_key_in_flight_is_409_and_keys_are_per_caller(api, org):
     # simulate a first request still running
     for key in list(cache._cache.get_client().scan_iter("*idem:*")):  # type: ignore[attr-defined]
         cache._cache.get_client().delete(key)  # type: ignore[attr-defined]
-    from shared_apps.core import idempotency
+    from shared_apps.http import idempotency
 
     original = idempotency.remember
     idempotency.remember = lambda claimed, response, **kwargs: None  # the first request never finishes

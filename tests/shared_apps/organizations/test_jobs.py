@@ -10,9 +10,9 @@ from django_tenants.utils import schema_context
 from rq import Retry
 from rq.registry import ScheduledJobRegistry
 
-from shared_apps.core.jobs import enqueue_in_organization, fan_out, tenant_job
 from shared_apps.organizations import services
 from shared_apps.organizations.context import current_organization
+from shared_apps.organizations.jobs import enqueue_in_organization, fan_out, tenant_job
 from shared_apps.users.models import User
 
 
