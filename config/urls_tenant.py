@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
     path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("api/", include("tenant_apps.leads.api.urls")),
+    path("api/", include("tenant_apps.activities.api.urls")),
     path("api/", include("tenant_apps.accounts.api.urls")),
     path("api/", include("tenant_apps.contacts.api.urls")),
     path("api/", include("tenant_apps.opportunities.api.urls")),

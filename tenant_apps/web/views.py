@@ -40,7 +40,6 @@ from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.contacts import selectors as contact_selectors
 from tenant_apps.contacts import services as contact_services
 from tenant_apps.contacts.models import Contact
-from tenant_apps.dedupe.selectors import merged_into
 from tenant_apps.imports import selectors as import_selectors
 from tenant_apps.imports import services as import_services
 from tenant_apps.leads import selectors as lead_selectors
@@ -50,6 +49,7 @@ from tenant_apps.leads.models import TRANSITIONS, Lead, Stage
 from tenant_apps.opportunities import selectors as opportunity_selectors
 from tenant_apps.opportunities import services as opportunity_services
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
 from tenant_apps.segments.models import RecordType

@@ -16,7 +16,7 @@ from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
 from tenant_apps.leads.models import Lead
 from tests.conftest import PASSWORD, client_for
-from tests.shared_apps.core.test_jobs import where_am_i
+from tests.shared_apps.organizations.test_jobs import where_am_i
 
 
 def test_one_worker_runs_each_job_in_its_own_organization(

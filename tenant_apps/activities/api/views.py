@@ -14,9 +14,8 @@ from tenant_apps.activities.api.serializers import (
     EmailSerializer,
     EmailThreadSerializer,
 )
-from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import lead_get
-from tenant_apps.records.api.views import TimelineCursor
+from tenant_apps.records.api.views import LeadView, TimelineCursor
 
 ERRORS = error_responses(400, 401, 404)
 

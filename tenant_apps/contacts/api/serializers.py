@@ -9,7 +9,6 @@ from tenant_apps.contacts.models import Contact
 from tenant_apps.records.api.serializers import (
     IdField,
     OwnerSerializer,
-    RecordFilterSerializer,
     RefSerializer,
     StrictSerializer,
 )
@@ -54,14 +53,3 @@ class ContactUpdateSerializer(ContactWriteSerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["partial"] = True
         super().__init__(*args, **kwargs)
-
-
-class ContactFilterSerializer(RecordFilterSerializer):
-    account = serializers.CharField(required=False, help_text='an account id, or "none"')
-
-    def validate_account(self, value: str) -> str | int:
-        if value == "none":
-            return value
-        if not value.isdigit() or len(value) > 18:
-            raise serializers.ValidationError('Use an account id or "none".')
-        return int(value)

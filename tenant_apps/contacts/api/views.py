@@ -12,12 +12,12 @@ from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.contacts import selectors, services
 from tenant_apps.contacts.api.serializers import (
-    ContactFilterSerializer,
     ContactSerializer,
     ContactUpdateSerializer,
     ContactWriteSerializer,
 )
 from tenant_apps.contacts.models import Contact
+from tenant_apps.records.api.filters import ContactFilterSerializer
 from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,

@@ -18,8 +18,8 @@ from tenant_apps.dedupe.api.serializers import (
     MergeResultSerializer,
     MergeSerializer,
 )
-from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import leads_visible_to
+from tenant_apps.records.api.views import LeadView
 
 
 class _MergeView(OrganizationView):

@@ -21,8 +21,6 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from shared_apps.users.models import Role
-from tenant_apps.accounts.api.serializers import AccountFilterSerializer
-from tenant_apps.contacts.api.serializers import ContactFilterSerializer
 from tenant_apps.imports import selectors, services
 from tenant_apps.imports.api.parsers import ApplicationCSVUploadParser, CSVUploadParser, RawUpload
 from tenant_apps.imports.api.serializers import (
@@ -38,7 +36,11 @@ from tenant_apps.imports.api.serializers import (
 from tenant_apps.imports.api.streaming import CSVRenderer, csv_response, file_chunks
 from tenant_apps.imports.exceptions import BadFile, ExportNotReady, FileTooLarge
 from tenant_apps.imports.models import ExportStatus, ExportType
-from tenant_apps.leads.api.serializers import LeadFilterSerializer
+from tenant_apps.records.api.filters import (
+    AccountFilterSerializer,
+    ContactFilterSerializer,
+    LeadFilterSerializer,
+)
 
 CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 FILTERS: dict[str, type[serializers.Serializer]] = {

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.http.api import ErrorSerializer, OrganizationView, parse
-from tenant_apps.leads.api.serializers import LeadFilterSerializer
+from tenant_apps.records.api.filters import LeadFilterSerializer
 from tenant_apps.search import selectors
 
 
