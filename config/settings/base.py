@@ -101,6 +101,8 @@ TENANT_APPS = [
     "tenant_apps.opportunities",
     "tenant_apps.tasks",
     "tenant_apps.segments",
+    # no models: installed so its AppConfig declares its API-key resource like every other app's
+    "tenant_apps.search",
     "tenant_apps.analytics",
     "tenant_apps.notifications",
     "tenant_apps.reminders",

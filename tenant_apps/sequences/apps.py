@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class SequencesConfig(AppConfig):
     name = "tenant_apps.sequences"
     label = "sequences"
+    api_key_resources = ("sequences",)  # see LeadsConfig
 
     def ready(self) -> None:
         from tenant_apps.records.visibility import register_policy
