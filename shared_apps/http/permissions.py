@@ -3,7 +3,8 @@
 Roles rank viewer < rep < manager < admin. A view declares the least role for reading (`read_role`, default
 viewer) and for writing (`write_role`, default rep); so viewers are read-only everywhere and a new endpoint is
 safe by default. An API key narrows further: a read-only key cannot write, and a key limited to some resources
-cannot touch the others (a view's `resource`, by default the first segment of its /api/ path)."""
+cannot touch the others (a view's `resource`, by default the first segment of its /api/ path; the names
+are those each app declares in `api_key_resources` on its AppConfig)."""
 
 from __future__ import annotations
 
