@@ -41,6 +41,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy .
+	# the layers (pyproject.toml [tool.importlinter]): kernel, platform through context, api independence
+	PYTHONPATH=. $(BIN)/lint-imports
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .

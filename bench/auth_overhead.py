@@ -55,7 +55,7 @@ def _urlpatterns() -> list[Any]:
     from rest_framework.response import Response
     from rest_framework.views import APIView
 
-    from shared_apps.core.api import OrganizationView
+    from shared_apps.http.api import OrganizationView
 
     class Open(APIView):
         authentication_classes: list[Any] = []

@@ -2,7 +2,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from shared_apps.core.admission import limited
+from shared_apps.http.admission import limited
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # A serving process holds at most DB_POOL_MAX_SIZE connections per database (Django's psycopg pool); a

@@ -5,7 +5,7 @@ Per-organization work is fanned out: one cron entry enqueues one job per active 
 
 from rq.cron import register
 
-from shared_apps.core.jobs import fan_out
+from shared_apps.organizations.jobs import fan_out
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from shared_apps.core import health, metrics
+from shared_apps.observability import health, metrics
 from shared_apps.users.api.views import PlatformTokenView
 
 handler400 = "shared_apps.core.errors.bad_request_view"
@@ -12,7 +12,7 @@ handler404 = "shared_apps.core.errors.not_found_view"
 handler500 = "shared_apps.core.errors.server_error_view"
 
 urlpatterns = [
-    # probes first: answered on every host before any other route (shared_apps/core/health.py)
+    # probes first: answered on every host before any other route (shared_apps/observability/health.py)
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),

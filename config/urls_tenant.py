@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from shared_apps.core import health
+from shared_apps.observability import health
 from shared_apps.users.api import members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
 
@@ -12,7 +12,7 @@ handler404 = "shared_apps.core.errors.not_found_view"
 handler500 = "shared_apps.core.errors.server_error_view"
 
 urlpatterns = [
-    # probes first: answered on every host before any other route (shared_apps/core/health.py)
+    # probes first: answered on every host before any other route (shared_apps/observability/health.py)
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/auth/token/", TokenView.as_view(), name="token"),
@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
     path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("api/", include("tenant_apps.leads.api.urls")),
+    path("api/", include("tenant_apps.activities.api.urls")),
     path("api/", include("tenant_apps.accounts.api.urls")),
     path("api/", include("tenant_apps.contacts.api.urls")),
     path("api/", include("tenant_apps.opportunities.api.urls")),

@@ -5,7 +5,7 @@ from pathlib import Path
 import environ
 
 from config.dburl import database_from_url, databases_extra
-from shared_apps.core.logging import logging_config
+from shared_apps.observability.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -66,6 +66,8 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 SHARED_APPS = [
     "django_tenants",
     "shared_apps.core",
+    # logging, metrics, tracing (set up in its AppConfig.ready), health probes
+    "shared_apps.observability",
     "shared_apps.organizations",
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -99,6 +101,8 @@ TENANT_APPS = [
     "tenant_apps.opportunities",
     "tenant_apps.tasks",
     "tenant_apps.segments",
+    # no models: installed so its AppConfig declares its API-key resource like every other app's
+    "tenant_apps.search",
     "tenant_apps.analytics",
     "tenant_apps.notifications",
     "tenant_apps.reminders",
@@ -124,7 +128,7 @@ ROOT_URLCONF = "config.urls_tenant"
 
 MIDDLEWARE = [
     # first, so the routing middleware's own answers (unknown host, suspended, moving) are logged and counted
-    "shared_apps.core.logging.RequestContextMiddleware",  # request id, access log, request metrics
+    "shared_apps.observability.logging.RequestContextMiddleware",  # request id, access log, request metrics
     "shared_apps.core.errors.ApiErrorsAsJsonMiddleware",  # /api/ errors are JSON, with DEBUG on too
     "shared_apps.organizations.middleware.OrganizationRoutingMiddleware",
     "shared_apps.core.connections.ConnectionRecycleMiddleware",  # DB_CONN_MAX_SCHEMAS, when the response ends
@@ -238,8 +242,8 @@ RQ_QUEUES = {
     "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 RQ = {
-    "JOB_CLASS": "shared_apps.core.jobs.OrganizationJob",
-    "QUEUE_CLASS": "shared_apps.core.jobs.OrganizationQueue",
+    "JOB_CLASS": "shared_apps.organizations.jobs.OrganizationJob",
+    "QUEUE_CLASS": "shared_apps.organizations.jobs.OrganizationQueue",
     # Jobs are enqueued when the transaction that asked for them commits, never for rolled-back work.
     "COMMIT_MODE": "on_db_commit",
 }
@@ -315,7 +319,7 @@ REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=20)
 REQUEST_QUEUE_TIMEOUT = env.float("REQUEST_QUEUE_TIMEOUT", default=30.0)
 # right below the request log (which then logs the 503), above everything that may reach the database or Redis
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("shared_apps.core.logging.RequestContextMiddleware") + 1,
+    MIDDLEWARE.index("shared_apps.observability.logging.RequestContextMiddleware") + 1,
     "shared_apps.core.unavailable.ServiceUnavailableMiddleware",
 )
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shared_apps.console.forms import ProvisionForm, SignInForm, StatusFilterForm, StatusForm
 from shared_apps.core.errors import AppError, InvalidInput
-from shared_apps.core.throttling import sign_in_wait
+from shared_apps.http.throttling import sign_in_wait
 from shared_apps.organizations import selectors, services
 
 View = Callable[..., HttpResponse]

@@ -2,12 +2,7 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
+    """The kernel (errors, events, database helpers, validation, search): imports no other app."""
+
     name = "shared_apps.core"
     label = "core"
-
-    def ready(self) -> None:
-        # Every process runs this (web, rq workers and their work horses, the scheduler, commands): tracing
-        # is installed here when the OTEL_* environment asks for it, and costs nothing otherwise.
-        from shared_apps.core import tracing
-
-        tracing.setup()

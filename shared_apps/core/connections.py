@@ -65,8 +65,9 @@ def boundary(schema_name: str | None = None) -> list[str]:
 
 
 def job_boundary(schema_name: str | None) -> list[str]:
-    """For the job wrapper (shared_apps.core.jobs.OrganizationJob.perform), once the job has run and before
-    Django's connection clean-up: the schema the job ran in, from its meta (None for a public job)."""
+    """For the job wrapper (shared_apps.organizations.jobs.OrganizationJob.perform), once the job has
+    run and before Django's connection clean-up: the schema the job ran in, from its meta (None for a public
+    job)."""
     return boundary(schema_name)
 
 

@@ -1,11 +1,11 @@
 """The one way into an organization: its database active, its real `Organization` row the connection's tenant.
 
-Requests (the routing middleware), jobs (shared_apps.core.jobs), live streams, streamed exports and management
-commands all enter an organization through this module, so code running inside reads the organization's
-settings (currency, name, "reps see all leads") from `current_organization()` exactly the same way wherever
-it runs, without a query. django-tenants' `schema_context(name)` instead installs a stand-in (`FakeTenant`)
-carrying only the schema name; `current_organization()` still answers there (tests and shells enter that
-way), reading the row once per entry.
+Requests (the routing middleware), jobs (shared_apps.organizations.jobs), live streams, streamed exports and
+management commands all enter an organization through this module, so code running inside reads the
+organization's settings (currency, name, "reps see all leads") from `current_organization()` exactly the same
+way wherever it runs, without a query. django-tenants' `schema_context(name)` instead installs a stand-in
+(`FakeTenant`) carrying only the schema name; `current_organization()` still answers there (tests and shells
+enter that way), reading the row once per entry.
 
 Two shapes: `organization_context(org)` for a block (restores the previous tenant and database after), and
 `enter_organization(org)` / `enter_public()` for request and job boundaries, where the organization stays
@@ -17,13 +17,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
 from django_tenants.utils import get_public_schema_name
 
 from shared_apps.core.db import connection
-from shared_apps.core.errors import AppError
 from shared_apps.organizations import placement
+from shared_apps.organizations.exceptions import MissingOrganizationContext
+
+# Tenant apps reach the platform only through this module (import-linter's platform-through-context
+# contract): the job helpers are theirs from here. jobs.py imports this module lazily, so either loads first.
+from shared_apps.organizations.jobs import enqueue_in_organization, fan_out, tenant_job
 from shared_apps.organizations.models import Organization
 
 __all__ = [
@@ -31,21 +36,20 @@ __all__ = [
     "Organization",
     "current_organization",
     "current_organization_or_none",
+    "enqueue_in_organization",
     "enter_organization",
     "enter_public",
+    "exports_dir",
+    "fan_out",
     "job_organization",
     "live_organization",
     "organization_context",
     "organization_for_schema",
+    "tenant_job",
 ]
 
 # where a schema_context stand-in keeps the row read for it (one query per entry, not per call)
 _ROW_ATTRIBUTE = "leadpulse_organization"
-
-
-class MissingOrganizationContext(AppError):
-    code = "missing_organization_context"
-    message = "This work needs an organization and none is active (or it no longer exists)."
 
 
 def current_organization() -> Organization:
@@ -64,6 +68,14 @@ def current_organization() -> Organization:
             raise MissingOrganizationContext(schema=schema)
         setattr(tenant, _ROW_ATTRIBUTE, organization)
     return organization
+
+
+def exports_dir() -> Path:
+    """Where the current organization's export files go: under its id, never reused, and removed on purge
+    (shared_apps.organizations.namespace)."""
+    from shared_apps.organizations import namespace  # it reads the current organization from this module
+
+    return namespace.exports_dir()
 
 
 def current_organization_or_none() -> Organization | None:

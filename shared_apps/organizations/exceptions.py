@@ -1,6 +1,11 @@
 from shared_apps.core.errors import AppError, Conflict, NotFound
 
 
+class MissingOrganizationContext(AppError):
+    code = "missing_organization_context"
+    message = "This work needs an organization and none is active (or it no longer exists)."
+
+
 class SlugTaken(Conflict):
     code = "slug_taken"
     message = "An organization with this slug already exists."

@@ -8,7 +8,7 @@ from django.http.request import split_domain_port
 from rest_framework.permissions import SAFE_METHODS
 
 from shared_apps.core.errors import json_error
-from shared_apps.core.logging import bind
+from shared_apps.observability.logging import bind
 from shared_apps.organizations.context import enter_organization, enter_public
 from shared_apps.organizations.models import OrganizationStatus
 from shared_apps.organizations.routing import organization_for_host

@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django_tenants.utils import schema_exists
 
 from shared_apps.core.db import connection
-from shared_apps.core.health import pending_migrations
+from shared_apps.observability.health import pending_migrations
 from shared_apps.organizations import placement
 from shared_apps.organizations.batch_migrate import migrate_schemas_batch
 from shared_apps.organizations.cloning import template_capture, template_lock

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -15,27 +16,15 @@ from shared_apps.core.validation import clean_text
 from shared_apps.users.models import ApiKey, ApiKeyScope, User, token_digest
 
 KEY_PREFIX = "lpk_"
-RESOURCES = frozenset(
-    {
-        "leads",
-        "activities",
-        "accounts",
-        "contacts",
-        "opportunities",
-        "tasks",
-        "segments",
-        "search",
-        "analytics",
-        "imports",
-        "exports",
-        "webhooks",
-        "notifications",
-        "sequences",
-        "rules",
-        "pipeline",
-    }
-)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_key_resources() -> frozenset[str]:
+    """The resources a key may be limited to: what the installed apps declare (`api_key_resources` on their
+    AppConfig), each app for its own endpoints; RolePermission matches them against a view's `resource`."""
+    return frozenset(
+        resource for config in apps.get_app_configs() for resource in getattr(config, "api_key_resources", ())
+    )
 
 
 def api_key_create(
@@ -54,7 +43,8 @@ def api_key_create(
     if scope not in ApiKeyScope.values:
         raise InvalidInput("scope", f"Expected one of {', '.join(ApiKeyScope.values)}.")
     resources = sorted(set(resources or []))
-    unknown = [resource for resource in resources if resource not in RESOURCES]
+    known = api_key_resources()
+    unknown = [resource for resource in resources if resource not in known]
     if unknown:
         raise InvalidInput("resources", f"Unknown resources: {', '.join(unknown)}.")
     if scope == ApiKeyScope.ADMIN and via_key is not None:

@@ -1,4 +1,4 @@
-from shared_apps.core.jobs import tenant_job
+from shared_apps.organizations.jobs import tenant_job
 from shared_apps.users.services import tokens_purge_expired
 
 

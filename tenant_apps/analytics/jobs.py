@@ -1,5 +1,5 @@
 """rq entry points. Functions under tenant_apps run in the schema their job was enqueued for (see
-shared_apps.core.jobs); each calls one service and is safe to run twice."""
+shared_apps.organizations.jobs); each calls one service and is safe to run twice."""
 
 from __future__ import annotations
 

@@ -40,8 +40,7 @@ from django.utils import timezone
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import DomainEvent, subscribe
-from shared_apps.core.jobs import enqueue_in_organization
-from shared_apps.organizations.context import organization_context
+from shared_apps.organizations.context import enqueue_in_organization, organization_context
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.analytics.models import (
     BUCKET_BASE_SECONDS,

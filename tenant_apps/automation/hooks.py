@@ -24,7 +24,7 @@ from django_tenants.utils import get_public_schema_name
 from rq import Retry
 
 from shared_apps.core.events import DomainEvent, subscribe_in_transaction
-from shared_apps.core.jobs import enqueue_in_organization
+from shared_apps.organizations.context import enqueue_in_organization
 from tenant_apps.automation.selectors import automation_summary
 from tenant_apps.automation.triggers import TOPIC_TRIGGERS
 

@@ -27,8 +27,8 @@ from django.utils import timezone
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
-from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.core.validation import clean_text
+from shared_apps.organizations.context import enqueue_in_organization
 from shared_apps.users.models import User
 from tenant_apps.activities.models import CONTACT_TYPES, LOGGABLE_TYPES, Activity
 from tenant_apps.automation.exceptions import ScoringRuleNotFound

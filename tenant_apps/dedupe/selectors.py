@@ -60,28 +60,6 @@ class Suggestion:
     reasons: list[str]
 
 
-MAX_HOPS = 20
-
-
-def merged_into(*, model: type[models.Model], record_id: int) -> int | None:
-    """The survivor a (not deleted) tombstone leads to, or None when it is no tombstone.
-
-    A survivor may itself be merged later (A into B, then B into C): the chain is followed to its end here,
-    by primary key, rather than repointed at merge time (merged_into has no index to find the tombstones
-    pointing at a record)."""
-    survivor_id = None
-    for _hop in range(MAX_HOPS):
-        into = (
-            model._default_manager.filter(pk=record_id, deleted_at__isnull=True)
-            .values_list("merged_into_id", flat=True)
-            .first()
-        )
-        if into is None:
-            break
-        survivor_id = record_id = into
-    return survivor_id
-
-
 def live_record(*, model: type[models.Model], record_id: int) -> Any:
     record = model._default_manager.alive().filter(pk=record_id).first()  # type: ignore[attr-defined]
     if record is None:

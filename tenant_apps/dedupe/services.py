@@ -219,7 +219,7 @@ def _merge(
       last-contact/activity timestamps the latest of all;
     - every row pointing at a merged record (timeline, notes, tasks, links from other records) points at
       the survivor; the merged records stay as tombstones (earlier tombstones pointing at them keep doing
-      so: selectors.merged_into follows the chain);
+      so: records.selectors.merged_into follows the chain);
     - one MERGED activity on the survivor says who merged what, with the field choices and the counts.
     Rows are locked in id order, so concurrent merges of overlapping sets wait instead of deadlocking."""
     survivor_id, merged_ids = _clean_ids(survivor_id, merged_ids)

@@ -1,5 +1,6 @@
 """rq entry points. Functions under tenant_apps run in the schema their job was enqueued for (see
-shared_apps.core.jobs); each calls one service and is safe to run twice (rq delivers at least once)."""
+shared_apps.organizations.jobs); each calls one service and is safe to run twice (rq delivers at least
+once)."""
 
 from __future__ import annotations
 

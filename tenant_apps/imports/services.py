@@ -10,7 +10,6 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
@@ -24,9 +23,7 @@ from rq import Retry
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
-from shared_apps.core.jobs import enqueue_in_organization
-from shared_apps.organizations import namespace
-from shared_apps.organizations.context import current_organization
+from shared_apps.organizations.context import current_organization, enqueue_in_organization, exports_dir
 from shared_apps.users.models import User
 from tenant_apps.imports import csvio
 from tenant_apps.imports.exceptions import (
@@ -464,11 +461,6 @@ def _revert_batch_end(run: Import) -> int | None:
 
 
 # --- exports ---------------------------------------------------------------------------------------------
-
-
-def exports_dir() -> Path:
-    """EXPORTS_DIR/<organization id>/: never reused by a later organization, removed when it is purged."""
-    return namespace.exports_dir()
 
 
 def export_create(*, actor: User, record_type: Any, filters: dict[str, Any]) -> Export:

@@ -45,7 +45,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
-from shared_apps.core.permissions import RolePermission
+from shared_apps.http.permissions import RolePermission
 from shared_apps.organizations.context import Organization
 from shared_apps.users.apikeys import ApiKeyAuthentication
 from shared_apps.users.authentication import BearerTokenAuthentication

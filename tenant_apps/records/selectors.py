@@ -1,11 +1,12 @@
 """The list filters every customer record (lead, account, contact, opportunity) shares, and the plumbing that
-applies a record type's filter table to a queryset."""
+applies a record type's filter table to a queryset; where a merged record went."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
 
 from shared_apps.users.models import User
@@ -37,3 +38,25 @@ def apply_filters(
             continue
         records = table[key](records, value, actor)
     return records
+
+
+MAX_HOPS = 20
+
+
+def merged_into(*, model: type[models.Model], record_id: int) -> int | None:
+    """The survivor a (not deleted) tombstone leads to, or None when it is no tombstone.
+
+    A survivor may itself be merged later (A into B, then B into C): the chain is followed to its end here,
+    by primary key, rather than repointed at merge time (merged_into has no index to find the tombstones
+    pointing at a record)."""
+    survivor_id = None
+    for _hop in range(MAX_HOPS):
+        into = (
+            model._default_manager.filter(pk=record_id, deleted_at__isnull=True)
+            .values_list("merged_into_id", flat=True)
+            .first()
+        )
+        if into is None:
+            break
+        survivor_id = record_id = into
+    return survivor_id

@@ -1,5 +1,5 @@
 """rq entry points, fanned out to every active organization by the scheduler (config/cron.py). Each runs in
-its organization's schema (shared_apps.core.jobs), calls one service and is safe to run twice."""
+its organization's schema (shared_apps.organizations.jobs), calls one service and is safe to run twice."""
 
 from __future__ import annotations
 

@@ -12,6 +12,12 @@ from tenant_apps.sequences.exceptions import EnrollmentNotFound, SequenceNotFoun
 from tenant_apps.sequences.models import Enrollment, EnrollmentStatus, SentStep, Sequence, SequenceStep
 
 
+def enrollments_for(actor: User | None) -> QuerySet[Enrollment]:
+    """The enrolments `actor` may see: those on a lead they may see (the policy, registered with
+    tenant_apps.records.visibility as "enrollment")."""
+    return Enrollment.objects.filter(visibility.hanging_visible(actor, anchors=("lead",)))
+
+
 def sequence_list() -> QuerySet[Sequence]:
     """Live sequences with their steps in order and the count of running enrollments (a page: 2 queries)."""
     return (
@@ -39,7 +45,7 @@ def enrollment_list(
     if not Sequence.objects.alive().filter(pk=sequence_id).exists():
         raise SequenceNotFound(id=sequence_id)
     enrollments = (
-        visibility.enrollments_for(actor)
+        enrollments_for(actor)
         .filter(sequence_id=sequence_id)
         .select_related("lead", "enrolled_by")
         .prefetch_related(Prefetch("sent_steps", queryset=SentStep.objects.order_by("position")))
@@ -55,7 +61,7 @@ def enrollment_list(
 def enrollment_get(*, enrollment_id: int, actor: User | None = None) -> Enrollment:
     """One enrollment of a live sequence, on a lead `actor` may see (else EnrollmentNotFound)."""
     enrollment = (
-        visibility.enrollments_for(actor)
+        enrollments_for(actor)
         .filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
         .select_related("lead", "enrolled_by")
         .prefetch_related(Prefetch("sent_steps", queryset=SentStep.objects.order_by("position")))

@@ -52,7 +52,7 @@ from tenant_apps.sequences.models import (
     SequenceStep,
     StopReason,
 )
-from tenant_apps.sequences.selectors import enrollments_due
+from tenant_apps.sequences.selectors import enrollments_due, enrollments_for
 from tenant_apps.sequences.templating import compile_template, context_for, render
 
 logger = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ def sequence_unenroll(*, enrollment_id: int, actor: User | None) -> Enrollment:
     """Stop a running enrollment (reason unenrolled); nothing more is sent, even by a job already queued.
     A finished enrollment is a conflict."""
     enrollment = (
-        visibility.enrollments_for(actor)
+        enrollments_for(actor)
         .select_for_update(of=("self",))  # not the sequence row it joins
         .filter(pk=enrollment_id, sequence__deleted_at__isnull=True)
         .first()

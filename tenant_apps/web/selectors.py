@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from shared_apps.core.errors import Forbidden, InvalidInput
-from shared_apps.core.permissions import has_role
+from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, Lead, Stage

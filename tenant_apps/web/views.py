@@ -27,8 +27,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput, NotFound
-from shared_apps.core.permissions import has_role
-from shared_apps.core.throttling import sign_in_wait
+from shared_apps.http.permissions import has_role
+from shared_apps.http.throttling import sign_in_wait
 from shared_apps.users.models import Role, User
 from tenant_apps.accounts import selectors as account_selectors
 from tenant_apps.accounts import services as account_services
@@ -39,7 +39,6 @@ from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.contacts import selectors as contact_selectors
 from tenant_apps.contacts import services as contact_services
 from tenant_apps.contacts.models import Contact
-from tenant_apps.dedupe.selectors import merged_into
 from tenant_apps.imports import selectors as import_selectors
 from tenant_apps.imports import services as import_services
 from tenant_apps.leads import selectors as lead_selectors
@@ -49,6 +48,7 @@ from tenant_apps.leads.models import TRANSITIONS, Lead, Stage
 from tenant_apps.opportunities import selectors as opportunity_selectors
 from tenant_apps.opportunities import services as opportunity_services
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
 from tenant_apps.segments.models import RecordType

@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     name = "tenant_apps.webhooks"
     label = "webhooks"
+    api_key_resources = ("webhooks",)  # see LeadsConfig
 
     def ready(self) -> None:
         from shared_apps.core.events import subscribe_in_transaction

@@ -1,5 +1,5 @@
 """rq entry points. Functions under tenant_apps run in the schema their job was enqueued for (see
-shared_apps.core.jobs); each calls services and is safe to run twice (rq delivers at least once): a
+shared_apps.organizations.jobs); each calls services and is safe to run twice (rq delivers at least once): a
 delivery is claimed under a row lock with a lease, and one already delivered is not sent again."""
 
 from __future__ import annotations

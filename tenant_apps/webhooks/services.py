@@ -36,8 +36,8 @@ from django_tenants.utils import get_public_schema_name
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import DomainEvent, publish_on_commit
-from shared_apps.core.jobs import enqueue_in_organization
 from shared_apps.core.validation import clean_text
+from shared_apps.organizations.context import enqueue_in_organization
 from shared_apps.users.models import Role, User
 from tenant_apps.webhooks import signing, transport
 from tenant_apps.webhooks.exceptions import (

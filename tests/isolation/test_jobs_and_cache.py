@@ -1,10 +1,10 @@
 """Jobs and cache entries stay in their organization.
 
-The basics are proved next to the code: tests/shared_apps/core/test_jobs.py (a job runs in the schema it was
-enqueued from; a tenant job without one fails; an explicit organization wins) and test_cache.py (cache keys
-carry the schema). Here: one worker running jobs of both organizations in turn, and the cache-backed request
-features (idempotency replays, throttle counters) for two members who have the same id in both schemas, the
-case where a key without the schema would collide."""
+The basics are proved next to the code: tests/shared_apps/organizations/test_jobs.py (a job runs in the
+schema it was enqueued from; a tenant job without one fails; an explicit organization wins) and test_cache.py
+(cache keys carry the schema). Here: one worker running jobs of both organizations in turn, and the
+cache-backed request features (idempotency replays, throttle counters) for two members who have the same id in
+both schemas, the case where a key without the schema would collide."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
 from tenant_apps.leads.models import Lead
 from tests.conftest import PASSWORD, client_for
-from tests.shared_apps.core.test_jobs import where_am_i
+from tests.shared_apps.organizations.test_jobs import where_am_i
 
 
 def test_one_worker_runs_each_job_in_its_own_organization(

@@ -22,12 +22,12 @@ from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from shared_apps.core import connections as db_connections
-from shared_apps.core.jobs import OrganizationJob
+from shared_apps.organizations.jobs import OrganizationJob
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import User
 from tenant_apps.leads.models import Lead
 from tests.conftest import host_of
-from tests.shared_apps.core.test_jobs import where_am_i
+from tests.shared_apps.organizations.test_jobs import where_am_i
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shared_apps.core import health
+from shared_apps.observability import health
 from shared_apps.organizations import placement
 from tests.conftest import client_for
 

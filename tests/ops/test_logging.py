@@ -11,8 +11,13 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.test import RequestFactory
 
-from shared_apps.core.jobs import enqueue_in_organization
-from shared_apps.core.logging import JobContextFilter, JsonFormatter, RequestContextMiddleware, logging_config
+from shared_apps.observability.logging import (
+    JobContextFilter,
+    JsonFormatter,
+    RequestContextMiddleware,
+    logging_config,
+)
+from shared_apps.organizations.jobs import enqueue_in_organization
 from tests.conftest import client_for
 
 
@@ -68,7 +73,7 @@ def test_root_domain_and_unknown_routes_are_logged(public, access_lines):
 
 
 def test_answers_of_the_routing_middleware_are_logged_and_counted(public, access_lines):
-    from shared_apps.core import metrics
+    from shared_apps.observability import metrics
 
     counted = metrics.REQUESTS.labels(route="unmatched", method="GET", status="404")
     before = counted._value.get()
@@ -126,7 +131,7 @@ def test_job_lines_name_the_organization_like_request_lines(org, db):
     its requests and its jobs: from the job's meta, or found once per schema when the job starts."""
     import django_rq
 
-    from shared_apps.core import tracing
+    from shared_apps.observability import tracing
 
     tracing._slugs.clear()
     job = django_rq.get_queue("default").create_job(_log_in_job, meta={"schema_name": org.schema_name})

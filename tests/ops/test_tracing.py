@@ -1,6 +1,7 @@
-"""OpenTelemetry tracing (shared_apps/core/tracing.py): off and not even imported without OTEL_* settings; on,
-a tenant request gives a server span naming the organization, member and request id with the database spans
-under it, and a job gives a span naming the job, its function and organization. Real SDK, in-memory exporter.
+"""OpenTelemetry tracing (shared_apps/observability/tracing.py): off and not even imported without OTEL_*
+settings; on, a tenant request gives a server span naming the organization, member and request id with the
+database spans under it, and a job gives a span naming the job, its function and organization. Real SDK,
+in-memory exporter.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from rest_framework.test import APIClient
 
-from shared_apps.core import tracing
-from shared_apps.core.jobs import OrganizationJob
+from shared_apps.observability import tracing
+from shared_apps.organizations.jobs import OrganizationJob
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import User
 from tests.conftest import host_of
-from tests.shared_apps.core.test_jobs import where_am_i
+from tests.shared_apps.organizations.test_jobs import where_am_i
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -39,7 +40,7 @@ imported = {
     "instrumentation_imported": any(name.startswith("opentelemetry.instrumentation") for name in sys.modules),
 }
 from opentelemetry import trace
-from shared_apps.core import tracing
+from shared_apps.observability import tracing
 print(json.dumps({
     **imported,
     "enabled": tracing.enabled(),
@@ -208,12 +209,12 @@ def test_a_job_has_a_span_naming_the_job_function_and_organization(spans, in_own
 
     finished = spans.get_finished_spans()
     (span,) = _by_kind(finished, SpanKind.CONSUMER)
-    assert span.name == "rq tests.shared_apps.core.test_jobs.where_am_i"
+    assert span.name == "rq tests.shared_apps.organizations.test_jobs.where_am_i"
     expected = {
         "messaging.system": "rq",
         "messaging.message.id": job.id,
         "messaging.destination.name": "default",
-        "code.function.name": "tests.shared_apps.core.test_jobs.where_am_i",
+        "code.function.name": "tests.shared_apps.organizations.test_jobs.where_am_i",
         "leadpulse.job_id": job.id,
         "leadpulse.organization": "acme",
         "leadpulse.schema": acme.schema_name,
@@ -240,9 +241,9 @@ def test_the_worker_runs_each_job_in_a_span(spans, org, run_jobs, django_capture
     (job,) = run_jobs()
     assert job.is_finished, job.latest_result().exc_string
     (span,) = _by_kind(spans.get_finished_spans(), SpanKind.CONSUMER)
-    assert span.name == "rq tests.shared_apps.core.test_jobs.where_am_i"
+    assert span.name == "rq tests.shared_apps.organizations.test_jobs.where_am_i"
     assert span.status.status_code.name != "ERROR"
     attributes = dict(span.attributes)
     assert attributes["messaging.message.id"] == job.id
     assert attributes["messaging.destination.name"] == "default"
-    assert attributes["code.function.name"] == "tests.shared_apps.core.test_jobs.where_am_i"
+    assert attributes["code.function.name"] == "tests.shared_apps.organizations.test_jobs.where_am_i"

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core.api import ERRORS, IsOperator, parse
+from shared_apps.http.api import ERRORS, IsOperator, parse
 from shared_apps.organizations import selectors, services
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,

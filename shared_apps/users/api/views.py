@@ -6,9 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core.api import ErrorSerializer, IsMember, error_responses, parse
 from shared_apps.core.errors import InvalidInput
-from shared_apps.core.throttling import SignInRateThrottle
+from shared_apps.http.api import ErrorSerializer, IsMember, error_responses, parse
+from shared_apps.http.throttling import SignInRateThrottle
 from shared_apps.users import services
 from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
 from shared_apps.users.models import ApiKey, AuthToken

@@ -4,13 +4,12 @@ from typing import Any
 
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
-from tenant_apps.activities.api.serializers import ActorSerializer
 from tenant_apps.records.api.serializers import (
+    ActorSerializer,
     IdField,
     OwnerSerializer,
-    RecordFilterSerializer,
     StrictSerializer,
 )
 
@@ -76,25 +75,3 @@ class AccountStatusChangeSerializer(serializers.ModelSerializer):
         model = AccountStatusChange
         fields = ["id", "from_status", "to_status", "actor", "reason", "at"]
         read_only_fields = fields
-
-
-class AccountFilterSerializer(RecordFilterSerializer):
-    status = serializers.CharField(
-        required=False, help_text=f"comma-separated statuses: {', '.join(AccountStatus.values)}"
-    )
-    industry = serializers.CharField(required=False, max_length=100)
-    size = serializers.CharField(
-        required=False, help_text=f"comma-separated sizes: {', '.join(AccountSize.values)}"
-    )
-    inactive_since = serializers.DateTimeField(
-        required=False, help_text="no activity since then (last_activity_at before it, or never)"
-    )
-
-    def validate_status(self, value: str) -> list[str]:
-        return self.choices(value.lower(), AccountStatus.values)
-
-    def validate_size(self, value: str) -> list[str]:
-        return self.choices(value, AccountSize.values)
-
-    def validate_industry(self, value: str) -> str:
-        return value.strip()

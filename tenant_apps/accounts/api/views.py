@@ -7,12 +7,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.accounts import selectors, services
 from tenant_apps.accounts.api.serializers import (
     AccountCreateSerializer,
-    AccountFilterSerializer,
     AccountSerializer,
     AccountStatusChangeSerializer,
     AccountStatusSerializer,
@@ -20,6 +19,7 @@ from tenant_apps.accounts.api.serializers import (
 )
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, Note
+from tenant_apps.records.api.filters import AccountFilterSerializer
 from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,

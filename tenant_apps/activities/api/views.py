@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import error_responses, parse
+from shared_apps.http.api import error_responses, parse
 from tenant_apps.activities import selectors, services
 from tenant_apps.activities.api.serializers import (
     ActivityFilterSerializer,
@@ -14,9 +14,8 @@ from tenant_apps.activities.api.serializers import (
     EmailSerializer,
     EmailThreadSerializer,
 )
-from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import lead_get
-from tenant_apps.records.api.views import TimelineCursor
+from tenant_apps.records.api.views import LeadView, TimelineCursor
 
 ERRORS = error_responses(400, 401, 404)
 

@@ -10,8 +10,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import OrganizationView, error_responses, parse
 from shared_apps.core.errors import Forbidden
+from shared_apps.http.api import OrganizationView, error_responses, parse
 from tenant_apps.analytics import selectors
 from tenant_apps.analytics.api.serializers import (
     ConversionSerializer,

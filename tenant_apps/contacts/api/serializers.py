@@ -4,12 +4,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from tenant_apps.contacts.models import Contact
 from tenant_apps.records.api.serializers import (
     IdField,
     OwnerSerializer,
-    RecordFilterSerializer,
     RefSerializer,
     StrictSerializer,
 )
@@ -54,14 +53,3 @@ class ContactUpdateSerializer(ContactWriteSerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["partial"] = True
         super().__init__(*args, **kwargs)
-
-
-class ContactFilterSerializer(RecordFilterSerializer):
-    account = serializers.CharField(required=False, help_text='an account id, or "none"')
-
-    def validate_account(self, value: str) -> str | int:
-        if value == "none":
-            return value
-        if not value.isdigit() or len(value) > 18:
-            raise serializers.ValidationError('Use an account id or "none".')
-        return int(value)

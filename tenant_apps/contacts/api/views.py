@@ -7,17 +7,17 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.contacts import selectors, services
 from tenant_apps.contacts.api.serializers import (
-    ContactFilterSerializer,
     ContactSerializer,
     ContactUpdateSerializer,
     ContactWriteSerializer,
 )
 from tenant_apps.contacts.models import Contact
+from tenant_apps.records.api.filters import ContactFilterSerializer
 from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,

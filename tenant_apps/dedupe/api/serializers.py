@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tenant_apps.activities.api.serializers import ActivitySerializer
 from tenant_apps.dedupe.services import MAX_ID, MAX_MERGED
+from tenant_apps.records.api.serializers import ActivitySerializer
 
 
 def _record_id() -> serializers.IntegerField:

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, OrganizationView, parse
+from shared_apps.http.api import ERRORS, OrganizationView, parse
 from shared_apps.users.models import Role
 from tenant_apps.dedupe import selectors, services
 from tenant_apps.dedupe.api.serializers import (
@@ -18,8 +18,8 @@ from tenant_apps.dedupe.api.serializers import (
     MergeResultSerializer,
     MergeSerializer,
 )
-from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.selectors import leads_visible_to
+from tenant_apps.records.api.views import LeadView
 
 
 class _MergeView(OrganizationView):

@@ -7,11 +7,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared_apps.core import parsers
-from shared_apps.core.api import StrictCharField
-from tenant_apps.activities.api.serializers import ActivityFilterSerializer
+from shared_apps.http.api import StrictCharField
 from tenant_apps.imports import csvio
 from tenant_apps.imports.models import DuplicatePolicy, Export, ExportType, Import, RecordType
-from tenant_apps.records.api.serializers import IdField, StrictSerializer
+from tenant_apps.records.api.serializers import ActivityFilterSerializer, IdField, StrictSerializer
 
 DELIMITER_CHOICES = {
     **{name: char for char, name in csvio.DELIMITER_NAMES.items()},

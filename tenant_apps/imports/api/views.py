@@ -17,12 +17,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.errors import InvalidInput
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
+from shared_apps.organizations.context import exports_dir
 from shared_apps.users.models import Role
-from tenant_apps.accounts.api.serializers import AccountFilterSerializer
-from tenant_apps.contacts.api.serializers import ContactFilterSerializer
 from tenant_apps.imports import selectors, services
 from tenant_apps.imports.api.parsers import ApplicationCSVUploadParser, CSVUploadParser, RawUpload
 from tenant_apps.imports.api.serializers import (
@@ -38,7 +37,11 @@ from tenant_apps.imports.api.serializers import (
 from tenant_apps.imports.api.streaming import CSVRenderer, csv_response, file_chunks
 from tenant_apps.imports.exceptions import BadFile, ExportNotReady, FileTooLarge
 from tenant_apps.imports.models import ExportStatus, ExportType
-from tenant_apps.leads.api.serializers import LeadFilterSerializer
+from tenant_apps.records.api.filters import (
+    AccountFilterSerializer,
+    ContactFilterSerializer,
+    LeadFilterSerializer,
+)
 
 CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 FILTERS: dict[str, type[serializers.Serializer]] = {
@@ -249,7 +252,7 @@ class ExportDownloadView(ExportView):
     def get(self, request: Request, export_id: int) -> Any:
         """The export's file (409 until it is done)."""
         export = selectors.export_get(export_id=export_id, actor=self.member)
-        path = services.exports_dir() / export.file_name
+        path = exports_dir() / export.file_name
         if export.status != ExportStatus.DONE or not export.file_name or not path.is_file():
             raise ExportNotReady(status=export.status)
         return csv_response(request, file_chunks(path), f"{export.record_type}-{export.pk}.csv")

@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, StrictCharField
+from shared_apps.http.api import ERRORS, StrictCharField
 from tenant_apps.leads.api.views import LeadView
 from tenant_apps.leads.conversion import lead_convert
 from tenant_apps.records.api.serializers import IdField, StrictSerializer

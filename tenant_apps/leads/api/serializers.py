@@ -4,12 +4,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from tenant_apps.leads.models import Lead, Source, Stage
 from tenant_apps.records.api.serializers import (
     IdField,
     OwnerSerializer,
-    RecordFilterSerializer,
     StrictSerializer,
 )
 
@@ -77,22 +76,3 @@ class LeadUpdateSerializer(LeadWriteSerializer):
 class TransitionSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Stage.choices)
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
-
-
-def _csv(choices: list[str], name: str) -> serializers.CharField:
-    return serializers.CharField(required=False, help_text=f"comma-separated {name}: {', '.join(choices)}")
-
-
-class LeadFilterSerializer(RecordFilterSerializer):
-    stage = _csv(Stage.values, "stages")
-    source = _csv(Source.values, "sources")  # type: ignore[assignment]
-    value_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
-    value_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
-    last_contacted_after = serializers.DateTimeField(required=False)
-    last_contacted_before = serializers.DateTimeField(required=False)
-
-    def validate_stage(self, value: str) -> list[str]:
-        return self.choices(value.upper(), Stage.values)
-
-    def validate_source(self, value: str) -> list[str]:
-        return self.choices(value.lower(), Source.values)

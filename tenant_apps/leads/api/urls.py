@@ -1,6 +1,5 @@
 from django.urls import path
 
-from tenant_apps.activities.api import views as activity_views
 from tenant_apps.leads.api import conversion_views, views
 
 urlpatterns = [
@@ -14,13 +13,4 @@ urlpatterns = [
         "leads/<int:lead_id>/stage-history/", views.LeadStageHistoryView.as_view(), name="lead-stage-history"
     ),
     path("leads/<int:lead_id>/notes/", views.LeadNotesView.as_view(), name="lead-notes"),
-    path(
-        "leads/<int:lead_id>/activities/", activity_views.LeadActivitiesView.as_view(), name="lead-activities"
-    ),
-    path("leads/<int:lead_id>/emails/", activity_views.LeadEmailsView.as_view(), name="lead-emails"),
-    path(
-        "leads/<int:lead_id>/email-threads/",
-        activity_views.LeadEmailThreadsView.as_view(),
-        name="lead-email-threads",
-    ),
 ]

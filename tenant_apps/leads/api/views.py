@@ -1,30 +1,27 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, merged_response, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, merged_response, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Note
-from tenant_apps.dedupe.selectors import merged_into
 from tenant_apps.leads import selectors, services
 from tenant_apps.leads.api.serializers import (
     LeadCreateSerializer,
-    LeadFilterSerializer,
     LeadSerializer,
     LeadUpdateSerializer,
     TransitionSerializer,
 )
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead
-from tenant_apps.records.api.views import RecordNotesView
+from tenant_apps.records.api.filters import LeadFilterSerializer
+from tenant_apps.records.api.views import LeadView, RecordNotesView
+from tenant_apps.records.selectors import merged_into
 
 
 class LeadCursor(Cursor):
@@ -33,24 +30,6 @@ class LeadCursor(Cursor):
 
 def _lead_response(lead_id: int, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(LeadSerializer(selectors.lead_get(lead_id=lead_id)).data, status=status_code)
-
-
-class LeadView(OrganizationView):
-    """Base of every endpoint under /api/leads/<lead_id>/: a lead the member may not see is a 404 (its
-    existence is not revealed), and a rep may change only their own leads (403). A view that reads the lead
-    itself for its write (`reads_lead_once`) makes these checks in that one read."""
-
-    reads_lead_once = False
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        lead_id = kwargs.get("lead_id")
-        if lead_id is None or (self.reads_lead_once and request.method not in SAFE_METHODS):
-            return
-        if not selectors.leads_visible_to(self.member).filter(pk=lead_id).exists():
-            raise LeadNotFound(id=lead_id)
-        if request.method not in SAFE_METHODS:
-            selectors.lead_for_write(actor=self.member, lead_id=lead_id)
 
 
 class LeadListView(OrganizationView):

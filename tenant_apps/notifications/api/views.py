@@ -5,8 +5,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.notifications import services
 from tenant_apps.notifications.models import Notification
 

@@ -8,9 +8,9 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.core.errors import Forbidden
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.opportunities import selectors, services
 from tenant_apps.opportunities.api.serializers import (

@@ -7,8 +7,59 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tenant_apps.activities.api.serializers import ActivitySerializer
-from tenant_apps.activities.models import Note
+from tenant_apps.activities.models import LOGGABLE_TYPES, Activity, ActivityType, Note
+
+
+class ActorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    actor = ActorSerializer(allow_null=True)
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "lead",
+            "type",
+            "subject",
+            "body",
+            "metadata",
+            "actor",
+            "occurred_at",
+            "created_at",
+            "message_id",
+            "thread_id",
+        ]
+        read_only_fields = fields
+
+
+class ActivityLogSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[(t, ActivityType(t).label) for t in LOGGABLE_TYPES])
+    subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    body = serializers.CharField(
+        max_length=100_000, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    metadata = serializers.JSONField(required=False, default=dict)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ActivityFilterSerializer(serializers.Serializer):
+    type = serializers.CharField(
+        required=False, help_text=f"comma-separated: {', '.join(ActivityType.values)}"
+    )
+
+    def validate_type(self, value: str) -> list[str]:
+        types = [item.strip().upper() for item in value.split(",") if item.strip()]
+        unknown = [item for item in types if item not in ActivityType.values]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown: {', '.join(unknown)}; expected {', '.join(ActivityType.values)}."
+            )
+        return types
 
 
 class IdField(serializers.IntegerField):

@@ -1,5 +1,5 @@
 """Views every customer record (lead, account, contact, opportunity) shares: list parameters, a merged
-record's redirect, and the notes and timeline endpoints."""
+record's redirect, the base of the endpoints under a lead, and the notes and timeline endpoints."""
 
 from __future__ import annotations
 
@@ -8,20 +8,24 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, OrganizationView, merged_response, parse
-from shared_apps.core.pagination import Cursor
-from tenant_apps.activities.api.serializers import (
-    ActivityFilterSerializer,
-    ActivityLogSerializer,
-)
+from shared_apps.http.api import ERRORS, OrganizationView, merged_response, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.activities.selectors import activity_list
-from tenant_apps.dedupe.selectors import merged_into
+from tenant_apps.leads import selectors as lead_selectors
+from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.records import visibility
-from tenant_apps.records.api.serializers import NoteSerializer, RecordActivitySerializer
+from tenant_apps.records.api.serializers import (
+    ActivityFilterSerializer,
+    ActivityLogSerializer,
+    NoteSerializer,
+    RecordActivitySerializer,
+)
+from tenant_apps.records.selectors import merged_into
 
 LIST_PARAMETERS = [
     OpenApiParameter("ordering", str),
@@ -51,6 +55,25 @@ def _record_id(kwargs: dict[str, int]) -> int:
     """The record's id, whatever its URL calls it (account_id, contact_id, ...)."""
     [record_id] = kwargs.values()
     return record_id
+
+
+class LeadView(OrganizationView):
+    """Base of every endpoint under /api/leads/<lead_id>/ (the leads app's and those other apps hang
+    there): a lead the member may not see is a 404 (its existence is not revealed), and a rep may change
+    only their own leads (403). A view that reads the lead itself for its write (`reads_lead_once`) makes
+    these checks in that one read."""
+
+    reads_lead_once = False
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        lead_id = kwargs.get("lead_id")
+        if lead_id is None or (self.reads_lead_once and request.method not in SAFE_METHODS):
+            return
+        if not lead_selectors.leads_visible_to(self.member).filter(pk=lead_id).exists():
+            raise LeadNotFound(id=lead_id)
+        if request.method not in SAFE_METHODS:
+            lead_selectors.lead_for_write(actor=self.member, lead_id=lead_id)
 
 
 class RecordNotesView(OrganizationView):

@@ -4,8 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import OrganizationView, error_responses, parse
 from shared_apps.core.errors import Forbidden
+from shared_apps.http.api import OrganizationView, error_responses, parse
 from shared_apps.users.models import Role
 from tenant_apps.reminders import selectors, services
 from tenant_apps.reminders.api.serializers import FollowUpSettingsSerializer, FollowUpSettingsUpdateSerializer

@@ -5,8 +5,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ErrorSerializer, OrganizationView, parse
-from tenant_apps.leads.api.serializers import LeadFilterSerializer
+from shared_apps.http.api import ErrorSerializer, OrganizationView, parse
+from tenant_apps.records.api.filters import LeadFilterSerializer
 from tenant_apps.search import selectors
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from shared_apps.users.models import Role
 from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact

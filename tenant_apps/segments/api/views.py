@@ -12,8 +12,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, OrganizationView, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from tenant_apps.segments import selectors, services
 from tenant_apps.segments.api.serializers import (
     ROW_SERIALIZERS,

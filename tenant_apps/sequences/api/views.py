@@ -5,8 +5,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, OrganizationView, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from shared_apps.users.models import User
 from tenant_apps.sequences import selectors, services
 from tenant_apps.sequences.api.serializers import (

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from tenant_apps.tasks.models import Task, TaskStatus
 from tenant_apps.tasks.selectors import ANCHORS, anchor_of
 from tenant_apps.tasks.services import TRANSITIONS

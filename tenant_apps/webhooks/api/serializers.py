@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from shared_apps.core.api import StrictCharField
+from shared_apps.http.api import StrictCharField
 from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint
 
 

@@ -5,8 +5,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.api import ERRORS, ErrorSerializer, OrganizationView, parse
-from shared_apps.core.pagination import Cursor
+from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
+from shared_apps.http.pagination import Cursor
 from shared_apps.users.models import Role
 from tenant_apps.webhooks import selectors, services
 from tenant_apps.webhooks.api.serializers import (

@@ -23,9 +23,9 @@ from django_tenants.utils import schema_context, schema_exists
 from rest_framework.test import APIClient
 
 from shared_apps.core.db import connection
-from shared_apps.core.jobs import enqueue_in_organization, tenant_job
 from shared_apps.organizations import pgdump, placement
 from shared_apps.organizations.backup import table_counts
+from shared_apps.organizations.jobs import enqueue_in_organization, tenant_job
 from shared_apps.organizations.migrating import migrate_organizations
 from shared_apps.organizations.models import Domain, Organization
 from shared_apps.organizations.services import (

@@ -15,7 +15,6 @@ from shared_apps.organizations.services import (
     organization_purge,
 )
 from shared_apps.users.models import User
-from tenant_apps.imports import services as imports
 from tenant_apps.leads.models import Lead
 from tests.conftest import PASSWORD, client_for
 
@@ -50,7 +49,7 @@ def test_a_new_organization_under_a_purged_slug_does_not_replay_its_predecessors
     created = post_lead(first, "Milton", "create-lead-1")
     assert created.status_code == 201
     with schema_context(first.schema_name):
-        export_file = imports.exports_dir() / "leads.csv"
+        export_file = namespace.exports_dir() / "leads.csv"
     export_file.parent.mkdir(parents=True)
     export_file.write_text("name\nMilton\n")
     assert export_file.parent == tmp_path / str(first.pk)

@@ -93,6 +93,26 @@ def test_api_key_resources_limit_what_it_reaches(api, org):
     assert client.get("/api/accounts/").status_code == 403
 
 
+def test_api_key_resources_are_those_the_apps_declare(api, org, monkeypatch):
+    from django.apps import apps
+
+    admin = api(Role.ADMIN)
+    # declared by the automation app (its /api/rules/), by imports (exports), by realtime (pipeline)
+    assert make_key(admin, resources=["rules", "exports", "pipeline"])["resources"] == [
+        "exports",
+        "pipeline",
+        "rules",
+    ]
+    refused = admin.post("/api/api-keys/", {"name": "x", "resources": ["checklists"]}, format="json")
+    assert refused.status_code == 400
+    assert "resources" in refused.json()["errors"]
+    # a resource is known because an app declares it: declare one more and it is accepted
+    monkeypatch.setattr(
+        apps.get_app_config("tasks"), "api_key_resources", ("tasks", "checklists"), raising=True
+    )
+    assert make_key(admin, resources=["checklists"])["resources"] == ["checklists"]
+
+
 def test_api_keys_are_managed_by_admins_revocable_and_bound_to_their_organization(api, org, other_org):
     assert api(Role.MANAGER).get("/api/api-keys/").status_code == 403
     admin = api(Role.ADMIN)
@@ -167,7 +187,7 @@ def test_idempotency_key_in_flight_is_409_and_keys_are_per_caller(api, org):
     # simulate a first request still running
     for key in list(cache._cache.get_client().scan_iter("*idem:*")):  # type: ignore[attr-defined]
         cache._cache.get_client().delete(key)  # type: ignore[attr-defined]
-    from shared_apps.core import idempotency
+    from shared_apps.http import idempotency
 
     original = idempotency.remember
     idempotency.remember = lambda claimed, response, **kwargs: None  # the first request never finishes

@@ -10,8 +10,8 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from shared_apps.core.errors import InvalidInput
-from shared_apps.core.jobs import fan_out
 from shared_apps.organizations import services as organization_services
+from shared_apps.organizations.jobs import fan_out
 from tenant_apps.analytics import services
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.analytics.models import (

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shared_apps.core.events import publish_on_commit
-from shared_apps.core.jobs import enqueue_in_organization
+from shared_apps.organizations.jobs import enqueue_in_organization
 from shared_apps.users.models import Role
 from tenant_apps.activities.models import Activity
 from tenant_apps.activities.services import activity_log

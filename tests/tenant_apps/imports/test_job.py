@@ -8,7 +8,7 @@ from django.db import connection, connections
 from django_tenants.utils import schema_context
 
 from shared_apps.core.events import subscribe
-from shared_apps.core.jobs import SCHEMA_META_KEY
+from shared_apps.organizations.jobs import SCHEMA_META_KEY
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.imports import services
 from tenant_apps.imports.models import Import, ImportChunk, ImportRowError

@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from shared_apps.core.jobs import enqueue_in_organization
+from shared_apps.organizations.jobs import enqueue_in_organization
 from shared_apps.users.models import Role
 from tenant_apps.activities.services import activity_log
 from tenant_apps.leads.models import Lead, Stage

@@ -10,10 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core import idempotency
 from shared_apps.core.errors import etag_of
-from shared_apps.core.permissions import RolePermission
-from shared_apps.core.throttling import PlanRateThrottle
+from shared_apps.http import idempotency
+from shared_apps.http.permissions import RolePermission
+from shared_apps.http.throttling import PlanRateThrottle
 from shared_apps.users.models import Role, User
 
 
@@ -77,7 +77,7 @@ class _Replay(Exception):
 
 class OrganizationView(APIView):
     """Base of every organization endpoint: a signed-in member of the organization being served, whose role
-    (and API key scope) allows the method (see shared_apps.core.permissions), within the plan's request rate,
+    (and API key scope) allows the method (see shared_apps.http.permissions), within the plan's request rate,
     with Idempotency-Key support on POST. Subclasses narrow with `read_role` / `write_role` / `resource`."""
 
     permission_classes = [IsMember, RolePermission]
@@ -86,7 +86,7 @@ class OrganizationView(APIView):
     write_role: str = Role.REP
     resource: str | None = None
     # Changes who or what may act for the organization (members, API keys, webhooks): an API key needs the
-    # admin scope to write here (shared_apps.core.permissions).
+    # admin scope to write here (shared_apps.http.permissions).
     manages_access: bool = False
     # Response fields shown once (a new key's secret): never kept for an Idempotency-Key replay.
     secret_fields: tuple[str, ...] = ()

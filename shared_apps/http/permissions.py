@@ -3,9 +3,10 @@
 Roles rank viewer < rep < manager < admin. A view declares the least role for reading (`read_role`, default
 viewer) and for writing (`write_role`, default rep); so viewers are read-only everywhere and a new endpoint is
 safe by default. An API key narrows further: a read-only key cannot write, a key limited to some resources
-cannot touch the others (a view's `resource`, by default the first segment of its /api/ path), and only a key
-with the admin scope may change who and what acts for the organization (views with `manages_access`: members,
-API keys, webhooks), whatever its creator's role."""
+cannot touch the others (a view's `resource`, by default the first segment of its /api/ path; the names are
+those each app declares in `api_key_resources` on its AppConfig), and only a key with the admin scope may
+change who and what acts for the organization (views with `manages_access`: members, API keys, webhooks),
+whatever its creator's role."""
 
 from __future__ import annotations
 

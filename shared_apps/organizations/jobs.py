@@ -25,11 +25,11 @@ from rq import Retry
 from rq.job import Job
 from rq.queue import Queue
 
-from shared_apps.core import tracing
 from shared_apps.core.connections import job_boundary as connections_boundary
 from shared_apps.core.db import connection
-from shared_apps.organizations import context, placement
-from shared_apps.organizations.context import MissingOrganizationContext
+from shared_apps.observability import tracing
+from shared_apps.organizations import placement
+from shared_apps.organizations.exceptions import MissingOrganizationContext
 from shared_apps.organizations.models import Organization
 
 SCHEMA_META_KEY = "schema_name"
@@ -99,6 +99,9 @@ class OrganizationJob(Job):
                     raise MissingOrganizationContext(function=self.func_name)
                 connection.set_schema_to_public()
                 return super().perform()
+            # imported here: the context module re-exports this one's helpers for tenant apps
+            from shared_apps.organizations import context
+
             organization = context.job_organization(schema)
             if organization is None:
                 raise MissingOrganizationContext(function=self.func_name, schema=schema)

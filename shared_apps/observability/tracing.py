@@ -7,9 +7,9 @@ wins over both. The OTLP exporter speaks http/protobuf and reads its own variabl
 timeout, compression); the sampler reads `OTEL_TRACES_SAMPLER[_ARG]`, the batch processor `OTEL_BSP_*`;
 `OTEL_SERVICE_NAME` defaults to "leadpulse", `OTEL_RESOURCE_ATTRIBUTES` adds to the resource.
 
-`setup()` runs once per process from CoreConfig.ready(), which every process runs (web under WSGI or ASGI,
-`manage.py rqworker` and its forked work horses, `rqcron`, management commands). It instruments Django
-(a server span per request), psycopg (a span per query) and redis, and names on the spans what the logs
+`setup()` runs once per process from ObservabilityConfig.ready(), which every process runs (web under
+WSGI or ASGI, `manage.py rqworker` and its forked work horses, `rqcron`, management commands). It instruments
+Django (a server span per request), psycopg (a span per query) and redis, and names on the spans what the logs
 name: the server span gets `leadpulse.organization` (slug), `leadpulse.schema`, `leadpulse.member` and
 `leadpulse.request_id`; every span started inside a request or job gets the organization and request or job
 id too. `job_span()` gives each rq job a span with its id, function, queue and organization.
@@ -34,7 +34,7 @@ DEFAULT_SERVICE_NAME = "leadpulse"
 EXPORTERS = ("otlp", "console")
 # DjangoInstrumentor puts its middleware first; ours replaces it (see TracingMiddleware).
 OTEL_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
-MIDDLEWARE = "shared_apps.core.tracing.TracingMiddleware"
+MIDDLEWARE = "shared_apps.observability.tracing.TracingMiddleware"
 
 _provider: TracerProvider | None = None
 # Attributes for every span started inside the current job (requests use the log context).
@@ -134,7 +134,7 @@ def teardown() -> None:
 
 def _response_hook(span: Any, request: Any, response: Any) -> None:
     """The server span learns who was served once the inner middleware and the view have run."""
-    from shared_apps.core.logging import REQUEST_ID_HEADER, member_id_of
+    from shared_apps.observability.logging import REQUEST_ID_HEADER, member_id_of
 
     if not span.is_recording():
         return
@@ -155,7 +155,7 @@ def _context_span_processor() -> SpanProcessor:
     within it, so a database or Redis span says which organization it worked for."""
     from opentelemetry.sdk.trace import SpanProcessor
 
-    from shared_apps.core.logging import log_context
+    from shared_apps.observability.logging import log_context
 
     class ContextSpanProcessor(SpanProcessor):
         def on_start(self, span: Any, parent_context: Any = None) -> None:

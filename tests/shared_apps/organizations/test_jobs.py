@@ -10,9 +10,9 @@ from django_tenants.utils import schema_context
 from rq import Retry
 from rq.registry import ScheduledJobRegistry
 
-from shared_apps.core.jobs import enqueue_in_organization, fan_out, tenant_job
 from shared_apps.organizations import services
 from shared_apps.organizations.context import current_organization
+from shared_apps.organizations.jobs import enqueue_in_organization, fan_out, tenant_job
 from shared_apps.users.models import User
 
 
@@ -121,7 +121,7 @@ def test_a_job_runs_with_the_real_organization_and_its_settings(
 
 def test_a_job_is_enqueued_by_dotted_path(org, run_jobs, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        enqueue_in_organization(org, "tests.shared_apps.core.test_jobs.where_am_i")
+        enqueue_in_organization(org, "tests.shared_apps.organizations.test_jobs.where_am_i")
     [job] = run_jobs()
     assert job.return_value() == (org.schema_name, ["admin@acme.test"])
     assert job.meta["organization"] == "acme"
@@ -136,7 +136,7 @@ def test_a_delayed_job_is_scheduled_after_commit_and_run_by_the_scheduler(
         assert (
             enqueue_in_organization(
                 org.schema_name,
-                "tests.shared_apps.core.test_jobs.where_am_i",
+                "tests.shared_apps.organizations.test_jobs.where_am_i",
                 delay=timedelta(seconds=1),
                 retry=Retry(max=2, interval=[1]),
             )

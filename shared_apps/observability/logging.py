@@ -71,7 +71,7 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from shared_apps.core import metrics  # metrics imports this module's helpers
+        from shared_apps.observability import metrics  # metrics imports this module's helpers
 
         start = time.perf_counter()
         tenant = getattr(request, "tenant", None)
@@ -126,7 +126,7 @@ class JobContextFilter(logging.Filter):
             record.queue = job.origin
             record.schema = job.meta.get("schema_name")
             # the slug, as on request lines: recorded at enqueue, or found when the job started
-            # (shared_apps.core.tracing.job_span); never looked up here, inside a logging call
+            # (shared_apps.observability.tracing.job_span); never looked up here, inside a logging call
             organization = job.meta.get("organization")
             if organization is not None:
                 record.organization = organization
@@ -158,9 +158,9 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"job": {"()": "shared_apps.core.logging.JobContextFilter"}},
+        "filters": {"job": {"()": "shared_apps.observability.logging.JobContextFilter"}},
         "formatters": {
-            "json": {"()": "shared_apps.core.logging.JsonFormatter"},
+            "json": {"()": "shared_apps.observability.logging.JsonFormatter"},
             "plain": {"format": plain},
         },
         "handlers": {

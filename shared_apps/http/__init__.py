@@ -1,0 +1,1 @@
+"""The HTTP layer every API shares: base view, permissions, throttling, idempotency, pagination, admission."""

@@ -1,0 +1,1 @@
+"""Logging, metrics, tracing and the health probes."""
