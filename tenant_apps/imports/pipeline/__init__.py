@@ -11,10 +11,9 @@ stored file, leaving out the records the import already created, and writing res
 
 from tenant_apps.imports.pipeline.plan import Planning
 from tenant_apps.imports.pipeline.revert import Reverting
-from tenant_apps.imports.pipeline.write import Counts, Writing
-
-__all__ = ["Counts", "Pipeline"]
+from tenant_apps.imports.pipeline.write import Writing
 
 
 class Pipeline(Planning, Writing, Reverting):
-    """An import's whole work: `build` (load and plan), `write_batch`, `revert_batch`, `drop`."""
+    """An import's whole work, one step per module: `build` (load.py and plan.py), `write_batch` (write.py),
+    `revert_batch` (revert.py), `drop`."""

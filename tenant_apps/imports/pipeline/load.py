@@ -20,6 +20,8 @@ from tenant_apps.imports.pipeline.tables import Tables
 
 
 class Loading(Tables):
+    """The stored file into the staging table (a step of `build`)."""
+
     def _spool(self) -> IO[bytes]:
         """The stored file in a local temporary file: a COPY in progress holds the connection, so the chunks
         cannot be read from the database while the rows stream in."""

@@ -18,6 +18,8 @@ WORK_MEM = "256MB"  # the plan's sorts and hashes stay in memory
 
 
 class Planning(Loading):
+    """The staged rows into the plan table, and the tables dropped when the import ends."""
+
     def plan_ready(self) -> bool:
         """The plan table exists and holds every row (an unlogged table is empty after a database crash)."""
         name = f"imports_{self.run.pk}_plan"

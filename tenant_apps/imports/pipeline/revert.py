@@ -15,6 +15,8 @@ from tenant_apps.imports.pipeline.tables import Tables
 
 
 class Reverting(Tables):
+    """A revert, a batch of row numbers at a time."""
+
     def revert_batch(self, low: int, high: int, *, actor_id: int | None, now: datetime) -> dict[str, int]:
         """Undo the changes low < id <= high: created records soft-deleted (with a SYSTEM "deleted" activity,
         as lead_delete writes), updated records given back the values they had before the import, field by

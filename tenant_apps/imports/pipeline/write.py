@@ -34,6 +34,8 @@ class Counts:
 
 
 class Writing(Tables):
+    """The plan written, a batch of row numbers at a time."""
+
     def write_batch(self, low: int, high: int, *, dry_run: bool) -> Counts:
         """Rows low < n <= high: their errors, created records (with CREATED activities) and updates. The
         caller holds the batch's transaction, which also moves the checkpoint."""
