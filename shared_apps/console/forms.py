@@ -7,16 +7,6 @@ from django import forms
 from shared_apps.organizations.models import OrganizationStatus, Plan
 
 
-class SignInForm(forms.Form):
-    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"}))
-    password = forms.CharField(
-        max_length=200, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
-
-    def clean_email(self) -> str:
-        return str(self.cleaned_data["email"]).strip().lower()
-
-
 class ProvisionForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.CharField(max_length=40, help_text="Lowercase letters, digits and hyphens: the subdomain.")

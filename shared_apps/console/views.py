@@ -10,17 +10,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from shared_apps.console.forms import ProvisionForm, SignInForm, StatusFilterForm, StatusForm
+from shared_apps.console.forms import ProvisionForm, StatusFilterForm, StatusForm
 from shared_apps.core.errors import AppError, InvalidInput
-from shared_apps.http.throttling import sign_in_wait
 from shared_apps.organizations import selectors, services
+from shared_apps.users.signin import sign_in_page
 
 View = Callable[..., HttpResponse]
 
@@ -39,34 +38,14 @@ def operator_required(view: View) -> View:
     return wrapper
 
 
-def _safe_next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return "/"
-
-
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest) -> HttpResponse:
-    form = SignInForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        wait = sign_in_wait(request, request.POST.get("email"))  # the platform API's counters too
-        if wait is not None:
-            form.add_error(None, f"Too many attempts. Try again in {int(wait)} seconds.")
-            status = 429
-        elif form.is_valid():
-            user = authenticate(
-                request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
-            )
-            if user is not None and user.is_active and user.is_staff:
-                login(request, user)
-                return redirect(_safe_next(request))
-            form.add_error(None, "Email or password is wrong, or this is not an operator account.")
-            status = 400
-        else:
-            status = 400
-    return render(request, "console/sign_in.html", {"form": form, "next": _safe_next(request)}, status=status)
+    return sign_in_page(
+        request,
+        template="console/sign_in.html",
+        may_enter=lambda user: user.is_staff,
+        refusal="Email or password is wrong, or this is not an operator account.",
+    )
 
 
 @require_POST

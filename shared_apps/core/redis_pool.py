@@ -27,7 +27,7 @@ class SharedBlockingConnectionPool(redis.BlockingConnectionPool):
     fork redis-py replaces its connections in the child)."""
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> SharedBlockingConnectionPool:  # type: ignore[override]
+    def from_url(cls, url: str, **kwargs: Any) -> SharedBlockingConnectionPool:
         key = (url, repr(sorted(kwargs.items())))
         with _lock:
             pool = _pools.get(key)
@@ -48,4 +48,4 @@ class RedisCache(DjangoRedisCache):
 
     @property
     def _client(self) -> redis.Redis:
-        return self._cache.get_client(write=True)  # type: ignore[no-any-return]
+        return self._cache.get_client(write=True)

@@ -59,7 +59,7 @@ def route_of(request: HttpRequest) -> str:
 def member_id_of(request: HttpRequest) -> int | None:
     # DRF copies the user it authenticated onto the Django request; read it without forcing a lookup.
     user = request.__dict__.get("user")
-    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:  # type: ignore[attr-defined]
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
         return None  # the session was never read: asking now would cost a query per request
     if user is None or not getattr(user, "is_authenticated", False):
         return None

@@ -108,7 +108,7 @@ def registry() -> CollectorRegistry:
     plus the collectors read at scrape time."""
     scrape = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(scrape)
     else:
         for metric in (REQUESTS, LATENCY):
             scrape.register(metric)

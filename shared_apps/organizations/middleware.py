@@ -34,7 +34,7 @@ class OrganizationRoutingMiddleware:
         if not host:
             return json_error(400, "invalid_host", "The Host header is missing or malformed.")
         if host == base:
-            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return self.get_response(request)
 
         organization = organization_for_host(host)
@@ -72,5 +72,5 @@ class OrganizationRoutingMiddleware:
         enter_organization(organization)
         bind(organization=organization.slug)  # the request's later log lines name it
         request.tenant = organization  # type: ignore[attr-defined]
-        request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]
+        request.urlconf = settings.ROOT_URLCONF
         return self.get_response(request)

@@ -133,7 +133,7 @@ def _placed_class(base: type) -> type:
     placed wrapper is called "default" but must draw from its own database's pool."""
     if base not in _placed_classes:
 
-        class PlacedDatabaseWrapper(base):  # type: ignore[valid-type,misc]
+        class PlacedDatabaseWrapper(base):
             placement_alias: str
             alias: str
 

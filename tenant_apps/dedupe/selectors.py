@@ -108,7 +108,7 @@ def duplicate_candidates(*, record: Any) -> QuerySet[Any]:
     if remaining is None:
         return model._default_manager.none()
     return (
-        model._default_manager.alive()  # type: ignore[attr-defined]
+        model._default_manager.alive()
         .exclude(pk=record.pk)
         .filter(match)
         .annotate(**annotations)

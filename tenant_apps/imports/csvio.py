@@ -213,7 +213,7 @@ def iter_rows(
         only = columns[0]
         pick = lambda row: (row[only],)  # noqa: E731
     else:
-        pick = operator.itemgetter(*columns)  # type: ignore[assignment]
+        pick = operator.itemgetter(*columns)
     empty = ("",) * len(columns)
     number = 0
     previous = 0

@@ -18,7 +18,7 @@ from tenant_apps.records.selectors import COMMON_FILTERS, Filter, apply_filters
 
 def leads_visible_to(actor: User | None) -> LeadQuerySet:
     """The leads a member may see (the policy: tenant_apps.records.visibility.leads_for)."""
-    return visibility.leads_for(actor)  # type: ignore[no-any-return]
+    return visibility.leads_for(actor)
 
 
 def lead_for_write(*, actor: User, lead_id: int, lock: bool = False) -> Lead:

@@ -95,7 +95,7 @@ def _authenticate(request: HttpRequest, *, reps_see_all_leads: bool) -> Viewer:
         if exc.status_code == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         raise _Refused(response) from None
-    return Viewer.of(user, reps_see_all_leads=reps_see_all_leads)  # type: ignore[arg-type]
+    return Viewer.of(user, reps_see_all_leads=reps_see_all_leads)
 
 
 def _reauthenticate(request: HttpRequest, *, reps_see_all_leads: bool) -> Viewer:

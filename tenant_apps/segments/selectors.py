@@ -59,7 +59,7 @@ def segment_get(*, actor: User, segment_id: int) -> Segment:
 def records(record_type: str, actor: User | None) -> QuerySet[Any]:
     """Live records of one type that `actor` may see (the record type's visibility policy): what the record
     lists show them. Results and counts alike come from this queryset."""
-    return visibility.records_for(record_type, actor).alive()  # type: ignore[no-any-return]
+    return visibility.records_for(record_type, actor).alive()
 
 
 def segment_results(*, segment: Segment, actor: User, now: datetime | None = None) -> QuerySet[Any]:

@@ -1,4 +1,4 @@
-from shared_apps.core.errors import Conflict, NotFound
+from shared_apps.core.errors import AppError, Conflict, NotFound
 
 
 class SequenceNotFound(NotFound):
@@ -29,3 +29,9 @@ class LeadClosed(Conflict):
 class EnrollmentNotActive(Conflict):
     code = "enrollment_not_active"
     message = "The enrollment has already finished."
+
+
+class SequenceSendFailed(AppError):
+    status_code = 503
+    code = "sequence_send_failed"
+    message = "The mail server could not take the email now; it will be retried."

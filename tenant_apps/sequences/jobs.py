@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tenant_apps.sequences import services
+from tenant_apps.sequences import sending
 
 
 def send_due_sequence_steps(now: datetime | None = None) -> dict[str, int]:
     """Every minute: send the sequence steps that fell due (each at most once, see
-    services.enrollment_step_send); returns how many ended which way."""
-    return services.sequence_steps_send_due(now=now)
+    sending.enrollment_step_send); returns how many ended which way."""
+    return sending.sequence_steps_send_due(now=now)

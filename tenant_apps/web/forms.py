@@ -22,16 +22,6 @@ def _id_field(**kwargs: Any) -> forms.IntegerField:
     return forms.IntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_ID)], **kwargs)
 
 
-class SignInForm(forms.Form):
-    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"}))
-    password = forms.CharField(
-        max_length=200, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
-
-    def clean_email(self) -> str:
-        return str(self.cleaned_data["email"]).strip().lower()
-
-
 class NoteForm(forms.Form):
     body = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 3}))
 

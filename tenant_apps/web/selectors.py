@@ -18,15 +18,13 @@ from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shared_apps.core.errors import Forbidden, InvalidInput
+from shared_apps.core.errors import InvalidInput
 from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, Lead, Stage
-from tenant_apps.leads.selectors import lead_list, leads_visible_to
-from tenant_apps.opportunities.exceptions import OpportunityNotFound
-from tenant_apps.opportunities.models import Opportunity
-from tenant_apps.opportunities.selectors import opportunities_visible_to, opportunity_get
+from tenant_apps.leads.selectors import lead_list
+from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
 from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.selectors import task_list
@@ -58,34 +56,9 @@ def totals_text(totals: dict[str, Decimal], default_currency: str) -> str:
     return " + ".join(money(amount, currency) for currency, amount in ordered)
 
 
-# ---- what the member may see ---------------------------------------------------------------------------
-# The pages read leads and opportunities through the visibility policy (the apps' selectors), and anything
-# hanging on them (activities, notes, tasks) only when the record it hangs on is visible.
-
-
-def on_visible_records(rows: QuerySet[Any], *, actor: User) -> QuerySet[Any]:
-    """Rows (activities, notes, tasks) narrowed to those whose lead and opportunity, when they have one, the
-    actor may see: an account's or contact's roll-up carries nothing of a hidden lead or deal."""
-    return rows.filter(
-        Q(lead__isnull=True) | Q(lead__in=leads_visible_to(actor).values("pk")),
-        Q(opportunity__isnull=True) | Q(opportunity__in=opportunities_visible_to(actor).values("pk")),
-    )
-
-
-def opportunity_for(*, actor: User, opportunity_id: int, write: bool = False) -> Opportunity:
-    """An opportunity the member may see (else 404, its existence not revealed) and, to change it, a rep's
-    own (else 403): the API's rule (opportunities.api.views._VisibleOpportunity)."""
-    if not opportunities_visible_to(actor).filter(pk=opportunity_id).exists():
-        raise OpportunityNotFound(id=opportunity_id)
-    opportunity = opportunity_get(opportunity_id=opportunity_id)
-    if write and actor.role == Role.REP and opportunity.owner_id != actor.pk:
-        raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
-    return opportunity
-
-
 def task_for_write(*, actor: User, task_id: int) -> None:
     """A task whose record the member may see, else 404 (a hidden lead's or deal's task is not revealed)."""
-    if not on_visible_records(Task.objects.filter(pk=task_id), actor=actor).exists():
+    if not visibility.record_visible(actor, "task", task_id):
         raise TaskNotFound(id=task_id)
 
 
@@ -226,7 +199,7 @@ class Conversion:
 
 
 def _stage_changes(actor: User, since: datetime) -> QuerySet[Activity]:
-    visible = leads_visible_to(actor).alive().values("pk")
+    visible = visibility.leads_for(actor).alive().values("pk")
     return Activity.objects.filter(type=ActivityType.STAGE_CHANGE, occurred_at__gte=since, lead__in=visible)
 
 
@@ -303,7 +276,7 @@ def overdue_tasks(*, actor: User, limit: int = 10) -> list[Task]:
     filters: dict[str, Any] = {"overdue": True}
     if not has_role(actor, Role.MANAGER):
         filters["assignee"] = "me"
-    tasks = on_visible_records(task_list(actor=actor, filters=filters), actor=actor)
+    tasks = task_list(actor=actor, filters=filters)
     return list(tasks.order_by("due_at", "id")[:limit])
 
 

@@ -4,19 +4,19 @@ delivery is claimed under a row lock with a lease, and one already delivered is 
 
 from __future__ import annotations
 
-from tenant_apps.webhooks import services
+from tenant_apps.webhooks import delivery
 
 
 def deliver_event(event_id: str) -> dict[int, str | None]:
     """After the change commits: create the event's deliveries (once) and attempt each of them."""
-    return services.event_deliver(event_id=event_id)
+    return delivery.event_deliver(event_id=event_id)
 
 
 def deliver_attempt(delivery_id: int) -> str | None:
     """A retry (scheduled with backoff), a redelivery, or the sweep's catch-up of a stuck delivery."""
-    return services.delivery_attempt(delivery_id=delivery_id)
+    return delivery.delivery_attempt(delivery_id=delivery_id)
 
 
 def webhooks_sweep() -> dict[str, int]:
     """Every minute for every active organization (config/cron.py)."""
-    return services.webhooks_sweep()
+    return delivery.webhooks_sweep()

@@ -14,7 +14,7 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import email_record
 from tenant_apps.leads.models import Stage
 from tenant_apps.leads.services import lead_transition
-from tenant_apps.sequences import services
+from tenant_apps.sequences import sending, services
 from tenant_apps.sequences.jobs import send_due_sequence_steps
 from tenant_apps.sequences.models import SentStep, SentStepStatus
 from tests.conftest import client_for
@@ -211,10 +211,10 @@ def test_unenrolling_stops_it_even_with_a_send_job_already_queued(
 
 def test_a_stop_between_reserving_and_sending_sends_nothing(org, smtp, admin, enrolled):
     with schema_context(org.schema_name):
-        outcome, reservation = services._reserve(enrollment_id=enrolled.pk, now=enrolled.enrolled_at)
+        outcome, reservation = sending._reserve(enrollment_id=enrolled.pk, now=enrolled.enrolled_at)
         assert outcome == "reserved"
         services.sequence_unenroll(enrollment_id=enrolled.pk, actor=admin)
-        assert services._deliver(reservation_id=reservation.pk, now=enrolled.enrolled_at) == "stopped"
+        assert sending._deliver(reservation_id=reservation.pk, now=enrolled.enrolled_at) == "stopped"
         assert not SentStep.objects.filter(enrollment=enrolled).exists()
     assert smtp.messages == []
 
@@ -223,11 +223,11 @@ def test_a_retried_job_after_the_sent_step_row_exists_sends_nothing(org, smtp, e
     t0 = enrolled.enrolled_at
     # the worker dies after the mail server took the email, before the send was recorded
     with (
-        mock.patch.object(services, "email_record", side_effect=RuntimeError("work horse killed")),
+        mock.patch.object(sending, "email_record", side_effect=RuntimeError("work horse killed")),
         schema_context(org.schema_name),
         pytest.raises(RuntimeError),
     ):
-        services.enrollment_step_send(enrollment_id=enrolled.pk, now=t0)
+        sending.enrollment_step_send(enrollment_id=enrolled.pk, now=t0)
     assert len(smtp.messages) == 1
     with schema_context(org.schema_name):
         reservation = SentStep.objects.get(enrollment=enrolled)

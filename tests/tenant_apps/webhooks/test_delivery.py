@@ -15,6 +15,7 @@ from shared_apps.users.models import Role, User
 from tenant_apps.activities.services import activity_log
 from tenant_apps.leads import services as lead_services
 from tenant_apps.notifications.models import Notification
+from tenant_apps.webhooks import delivery as webhook_delivery
 from tenant_apps.webhooks import jobs, services, transport
 from tenant_apps.webhooks.models import AttemptOutcome, Delivery, DeliveryStatus, Endpoint, OutboxEvent
 from tests.conftest import client_for
@@ -193,14 +194,14 @@ def test_failures_back_off_exponentially_then_the_endpoint_is_disabled_and_admin
             jobs.deliver_attempt(delivery.pk)
             delivery.refresh_from_db()
 
-    assert len(receiver.requests) == services.MAX_ATTEMPTS == 15
+    assert len(receiver.requests) == webhook_delivery.MAX_ATTEMPTS == 15
     assert [int(request.headers["X-LeadPulse-Attempt"]) for request in receiver.requests] == list(
         range(1, 16)
     )
     assert len({request.event_id for request in receiver.requests}) == 1
-    for delay, base in zip(delays, services.RETRY_DELAYS, strict=True):
-        assert base - 1 <= delay <= base * (1 + services.RETRY_JITTER) + 1
-    assert 22 * 3600 <= sum(services.RETRY_DELAYS) <= 26 * 3600  # about a day
+    for delay, base in zip(delays, webhook_delivery.RETRY_DELAYS, strict=True):
+        assert base - 1 <= delay <= base * (1 + webhook_delivery.RETRY_JITTER) + 1
+    assert 22 * 3600 <= sum(webhook_delivery.RETRY_DELAYS) <= 26 * 3600  # about a day
 
     assert (delivery.status, delivery.failures, delivery.attempts) == ("failed", 15, 15)
     with schema_context(org.schema_name):
@@ -308,7 +309,7 @@ def test_a_worker_killed_mid_delivery_ends_in_one_successful_delivery_per_event_
         assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
         # a second run while the lease holds sends nothing: the claim is someone else's
         for delivery_id in Delivery.objects.values_list("pk", flat=True):
-            assert services.delivery_attempt(delivery_id=delivery_id) is None
+            assert webhook_delivery.delivery_attempt(delivery_id=delivery_id) is None
     assert len(receiver.requests) == 2
 
     monkeypatch.setattr(transport, "post", real_post)
@@ -349,17 +350,17 @@ def test_the_sweep_dispatches_events_whose_job_was_lost(org, admin, receiver, ma
         lead_services.lead_create(actor=admin, name="Lost job", allow_duplicate=True)
     assert django_rq.get_queue().count == 0
     assert receiver.requests == []
-    later = timezone.now() + services.SWEEP_GRACE + timedelta(seconds=1)
-    assert deliver(org, services.webhooks_sweep, now=later)["dispatched"] == 1
+    later = timezone.now() + webhook_delivery.SWEEP_GRACE + timedelta(seconds=1)
+    assert deliver(org, webhook_delivery.webhooks_sweep, now=later)["dispatched"] == 1
     assert len(receiver.requests) == 1
-    assert deliver(org, services.webhooks_sweep, now=later)["dispatched"] == 0
+    assert deliver(org, webhook_delivery.webhooks_sweep, now=later)["dispatched"] == 0
 
 
 def test_the_sweep_drops_events_past_retention(org, admin, receiver, make_endpoint, deliver):
     make_endpoint(receiver.url, ["lead.created"])
     deliver(org, lead_services.lead_create, actor=admin, name="Old news", allow_duplicate=True)
-    later = timezone.now() + services.RETENTION + timedelta(minutes=1)
-    assert deliver(org, services.webhooks_sweep, now=later)["purged"] == 1
+    later = timezone.now() + webhook_delivery.RETENTION + timedelta(minutes=1)
+    assert deliver(org, webhook_delivery.webhooks_sweep, now=later)["purged"] == 1
     with schema_context(org.schema_name):
         assert not OutboxEvent.objects.exists() and not Delivery.objects.exists()
 
@@ -473,6 +474,6 @@ def test_an_event_that_keeps_failing_does_not_disable_an_endpoint_that_takes_oth
             Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
             jobs.deliver_attempt(delivery.pk)
             delivery.refresh_from_db()
-        assert (delivery.status, delivery.attempts) == ("failed", services.MAX_ATTEMPTS)
+        assert (delivery.status, delivery.attempts) == ("failed", webhook_delivery.MAX_ATTEMPTS)
         assert Endpoint.objects.get(pk=endpoint.pk).is_active
         assert not Notification.objects.filter(kind="webhook.disabled").exists()

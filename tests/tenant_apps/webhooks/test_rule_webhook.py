@@ -1,6 +1,6 @@
 from shared_apps.core.events import DomainEvent
 from tenant_apps.webhooks.models import pattern_is_known
-from tenant_apps.webhooks.services import webhook_event_of
+from tenant_apps.webhooks.outbox import webhook_event_of
 
 
 def test_a_rules_send_webhook_action_is_a_subscribable_event_about_its_lead():

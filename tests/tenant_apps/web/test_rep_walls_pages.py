@@ -1,6 +1,7 @@
 """The pages read through the visibility rules (issue 15): a rep opens neither another rep's deal, its
 timeline nor its notes form, and sees nothing of it on an account's page; a merged lead only leads to a
-survivor the member may see. (tests/access_walls walks every page; these name the holes that were open.)"""
+survivor the member may see. (tests/tenant_apps/access/walls walks every page; these name the holes that
+were open.)"""
 
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ def test_the_lead_page_shows_details_history_notes_emails_and_tasks(web, make_le
 
 
 def test_the_timeline_is_newest_first_with_more(web, make_lead, admin, org, monkeypatch):
-    monkeypatch.setattr("tenant_apps.web.views.TIMELINE_PAGE", 3)
+    monkeypatch.setattr("tenant_apps.web.views.base.TIMELINE_PAGE", 3)
     lead = make_lead(name="Busy")
     with schema_context(org.schema_name):
         for index in range(5):

@@ -7,7 +7,7 @@ from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role, User
 from tests.conftest import PASSWORD, host_of
-from tests.web.conftest import signed_in
+from tests.tenant_apps.web.conftest import signed_in
 
 
 def test_sign_in_page_names_the_organization(anonymous, org):

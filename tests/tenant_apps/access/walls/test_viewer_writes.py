@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 from shared_apps.organizations.models import Organization
-from tests.access_walls.registry import VIEWER_MAY_WRITE
-from tests.access_walls.test_rep_walls import ROUTES
 from tests.isolation.registry import REGISTRY as ISOLATION
 from tests.isolation.registry import Aim
 from tests.isolation.routes import Route
 from tests.isolation.support import BODY_METHODS, Credentials, Records, auth, call, excerpt
+from tests.tenant_apps.access.walls.registry import VIEWER_MAY_WRITE
+from tests.tenant_apps.access.walls.test_rep_walls import ROUTES
 
 WRITES = (*BODY_METHODS, "DELETE")
 WRITABLE = [

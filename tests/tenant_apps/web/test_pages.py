@@ -17,7 +17,7 @@ from tenant_apps.activities.services import activity_log
 from tenant_apps.leads.models import Stage
 from tenant_apps.tasks.services import task_create
 from tests.conftest import host_of
-from tests.web.conftest import signed_in
+from tests.tenant_apps.web.conftest import signed_in
 
 
 @pytest.fixture

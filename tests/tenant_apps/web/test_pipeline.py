@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from shared_apps.users.models import Role
 from tenant_apps.leads.models import Lead, Stage
 from tests.conftest import host_of
-from tests.web.conftest import signed_in
+from tests.tenant_apps.web.conftest import signed_in
 
 
 def column(body: str, stage: str) -> str:

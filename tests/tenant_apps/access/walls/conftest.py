@@ -10,8 +10,15 @@ import pytest
 
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
-from tests.access_walls.support import HIDDEN_CALL, HIDDEN_NOTE, MARKER, Frame, Hidden, HiddenRecords
 from tests.isolation.support import Credentials, Records, call, credentials_of
+from tests.tenant_apps.access.walls.support import (
+    HIDDEN_CALL,
+    HIDDEN_NOTE,
+    MARKER,
+    Frame,
+    Hidden,
+    HiddenRecords,
+)
 
 DUPLICATE_EMAIL = "same-person@dupes.test"
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from shared_apps.organizations.models import Organization
-from tests.access_walls.conftest import hide
-from tests.access_walls.registry import EXEMPT, HIDDEN_IDS, LISTS, Look
-from tests.access_walls.support import MARKER, Frame, HiddenRecords
 from tests.isolation.routes import Route, tenant_routes
 from tests.isolation.support import Credentials, auth, call, excerpt
+from tests.tenant_apps.access.walls.conftest import hide
+from tests.tenant_apps.access.walls.registry import EXEMPT, HIDDEN_IDS, LISTS, Look
+from tests.tenant_apps.access.walls.support import MARKER, Frame, HiddenRecords
 
 ROUTES = {route.key: route for route in tenant_routes()}
 READS = ("GET", "HEAD")
@@ -30,7 +30,8 @@ def test_every_route_has_a_rep_case():
     message = []
     if missing:
         message.append(
-            "Routes without a case in the rep-walls suite: add each to tests/access_walls/registry.py, to "
+            "Routes without a case in the rep-walls suite: add each to "
+            "tests/tenant_apps/access/walls/registry.py, to "
             "HIDDEN_IDS (it names a lead, deal, task or enrolment), LISTS (it lists them or counts them), "
             "or EXEMPT with the reason:\n"
             + "\n".join(f"  {route.key}: {' '.join(route.methods)} {route.pattern}" for route in missing)

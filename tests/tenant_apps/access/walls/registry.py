@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.access_walls.support import MARKER, Frame
 from tests.isolation.registry import EXEMPT as ISOLATION_EXEMPT
 from tests.isolation.registry import REGISTRY as ISOLATION
 from tests.isolation.registry import Aim, Factory
 from tests.isolation.support import Records
+from tests.tenant_apps.access.walls.support import MARKER, Frame
 
 # Routes whose path names a lead, an opportunity, a task or an enrolment: the isolation suite's factories
 # aim them, with rep2's records instead of another organization's.

@@ -1,0 +1,45 @@
+"""Signing in and out, and changing one's password."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from shared_apps.users.signin import safe_next, sign_in_page
+from tenant_apps.web.views.base import member, member_required
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """Email and password of a member of this organization (users exist per organization's schema)."""
+    if request.method == "GET" and request.user.is_authenticated:
+        return redirect(safe_next(request))
+    return sign_in_page(
+        request,
+        template="web/sign_in.html",
+        may_enter=lambda user: True,
+        refusal="Email or password is wrong, or the account is inactive.",
+        context={"organization": request.tenant},  # type: ignore[attr-defined]
+    )
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:sign-in")
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(member(request), request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        update_session_auth_hash(request, user)  # stay signed in here; other sessions end
+        messages.success(request, "Your password was changed.")
+        return redirect("web:dashboard")
+    return render(request, "web/password.html", {"form": form}, status=400 if form.errors else 200)

@@ -1,0 +1,302 @@
+"""Leads: the list (filters, search, segments, presets), one lead's page and the writes on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from shared_apps.core.errors import AppError, InvalidInput
+from shared_apps.http.permissions import has_role
+from shared_apps.users.models import Role
+from tenant_apps.activities import selectors as activity_selectors
+from tenant_apps.activities import services as activity_services
+from tenant_apps.activities.models import ActivityType, Note
+from tenant_apps.leads import selectors as lead_selectors
+from tenant_apps.leads import services as lead_services
+from tenant_apps.leads.exceptions import LeadNotFound
+from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.records.selectors import merged_into
+from tenant_apps.search.selectors import search
+from tenant_apps.segments import selectors as segment_selectors
+from tenant_apps.segments.models import RecordType
+from tenant_apps.tasks import services as task_services
+from tenant_apps.web import selectors
+from tenant_apps.web.forms import (
+    AssignForm,
+    CallForm,
+    LeadCreateForm,
+    LeadFilterForm,
+    LeadForm,
+    MoveForm,
+    NoteForm,
+    TaskForm,
+)
+from tenant_apps.web.views.base import (
+    Done,
+    action,
+    back,
+    form_problem,
+    is_fetch,
+    member,
+    member_required,
+    not_found,
+    parse,
+    timeline_fragment,
+    timeline_of,
+    timeline_page,
+    valid,
+    visible_tasks,
+)
+
+
+def _lead_filters(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stage": [data["stage"]] if data.get("stage") else None,
+        "owner": data.get("owner"),
+        "source": [data["source"]] if data.get("source") else None,
+        "tag": data.get("tag") or None,
+    }
+
+
+@member_required
+@require_GET
+def lead_list(request: HttpRequest) -> HttpResponse:
+    """Filters, a search box (full-text and fuzzy, through the search selector), saved segments and presets;
+    newest first, a page at a time."""
+    actor = member(request)
+    form = LeadFilterForm(request.GET)
+    data: dict[str, Any] = form.cleaned_data if form.is_valid() else {}
+    leads: QuerySet[Lead] = lead_selectors.lead_list(actor=actor, filters=_lead_filters(data))
+    segment = preset = None
+    problem = ""
+    try:
+        if data.get("segment"):
+            segment = segment_selectors.segment_get(actor=actor, segment_id=data["segment"])
+            if segment.record_type != RecordType.LEAD:
+                raise InvalidInput("segment", "This segment is not about leads.")
+            matching = segment_selectors.segment_results(segment=segment, actor=actor)
+            leads = leads.filter(pk__in=matching.values("pk"))
+        elif data.get("preset"):
+            preset = segment_selectors.preset_get(key=data["preset"])
+            if preset.record_type != RecordType.LEAD:
+                raise InvalidInput("preset", "This preset is not about leads.")
+            leads = leads.filter(
+                pk__in=segment_selectors.preset_results(preset=preset, actor=actor).values("pk")
+            )
+        rows, next_url = _lead_rows(request, leads, data)
+    except AppError as error:
+        rows, next_url, problem = [], "", error.message
+    context = {
+        "form": form,
+        "rows": rows,
+        "next_url": next_url,
+        "problem": problem or form_problem(form),
+        "segment": segment,
+        "preset": preset,
+        "segments": list(
+            segment_selectors.segment_list(actor=actor, filters={"record_type": RecordType.LEAD})
+        ),
+        "presets": [p for p in segment_selectors.PRESETS.values() if p.record_type == RecordType.LEAD],
+        "members": list(selectors.members()),
+        "can_write": has_role(actor, Role.REP),
+        "stages": Stage.choices,
+        "nav": "leads",
+    }
+    return render(request, "web/lead_list.html", context)
+
+
+def _lead_rows(request: HttpRequest, leads: QuerySet[Lead], data: dict[str, Any]) -> tuple[list[Lead], str]:
+    """A page of leads and the next page's URL: search results by rank when there is a search text (the
+    search selector's pages), else newest first by cursor."""
+    query = request.GET.copy()
+    if data.get("q"):
+        page = data.get("page") or 1
+        filters = {
+            key: value for key, value in _lead_filters(data).items() if key in ("stage", "owner", "tag")
+        }
+        found = search(
+            actor=member(request),
+            q=data["q"],
+            types=["lead"],
+            filters=filters,
+            page=page,
+            page_size=selectors.PAGE_SIZE,
+        )
+        ids = [hit["id"] for hit in found["results"]]
+        by_id = leads.in_bulk(ids)
+        rows = [by_id[record_id] for record_id in ids if record_id in by_id]
+        query["page"] = str(page + 1)
+        return rows, f"?{query.urlencode()}" if found["has_more"] else ""
+    result = selectors.keyset_page(leads, cursor=data.get("cursor"))
+    if result.next_cursor is None:
+        return result.rows, ""
+    query["cursor"] = result.next_cursor
+    return result.rows, f"?{query.urlencode()}"
+
+
+def _sees_lead(request: HttpRequest, lead_id: int) -> bool:
+    return lead_selectors.leads_visible_to(member(request)).filter(pk=lead_id).exists()
+
+
+def _lead_or_survivor(request: HttpRequest, lead_id: int) -> Lead | HttpResponse:
+    try:
+        return lead_selectors.lead_get(lead_id=lead_id, actor=member(request))
+    except LeadNotFound:
+        survivor_id = merged_into(model=Lead, record_id=lead_id)
+        if survivor_id is not None and _sees_lead(request, survivor_id):
+            return redirect("web:lead", lead_id=survivor_id)
+        return not_found(request, "lead")
+
+
+@member_required
+@require_GET
+def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = _lead_or_survivor(request, lead_id)
+    if isinstance(lead, HttpResponse):
+        return lead
+    actor = member(request)
+    try:
+        timeline = timeline_page(timeline_of(actor, lead), request.GET.get("cursor"))
+    except InvalidInput:
+        timeline = selectors.keyset_page(timeline_of(actor, lead), cursor=None)
+    context = {
+        "lead": lead,
+        "timeline": timeline,
+        "timeline_url": reverse("web:lead-timeline", args=[lead.pk]),
+        "history": lead_selectors.stage_history(lead=lead),
+        "notes": Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-id")[:20],
+        "threads": activity_selectors.email_threads(lead=lead),
+        "tasks": visible_tasks(actor, {"lead": lead.pk}).order_by(
+            "status", F("due_at").asc(nulls_last=True), "id"
+        )[:50],
+        "members": list(selectors.members()),
+        "can_write": has_role(actor, Role.REP),
+        "forward": selectors.forward_stage(lead.stage),
+        "stage_labels": dict(Stage.choices),
+        "edit": LeadForm(
+            initial={
+                "name": lead.name,
+                "company": lead.company,
+                "email": lead.email,
+                "phone": lead.phone,
+                "source": lead.source,
+                "value": lead.value,
+                "currency": lead.currency,
+                "tags": ", ".join(lead.tags),
+            }
+        ),
+        "task_form": TaskForm(),
+        "nav": "leads",
+    }
+    return render(request, "web/lead_detail.html", context)
+
+
+@member_required
+@require_GET
+def lead_timeline(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """The next page of a lead's timeline as list items (the page's "More" appends them)."""
+    actor = member(request)
+    try:
+        lead = lead_selectors.lead_get(lead_id=lead_id, actor=actor)
+    except LeadNotFound:
+        return not_found(request, "lead")
+    return timeline_fragment(request, timeline_of(actor, lead), reverse("web:lead-timeline", args=[lead.pk]))
+
+
+def _writable_lead(request: HttpRequest, lead_id: int) -> Lead:
+    return lead_selectors.lead_for_write(actor=member(request), lead_id=lead_id)
+
+
+def _lead_done(request: HttpRequest, lead_id: int, message: str) -> Done:
+    """After a change: back where the form was, with the list row re-rendered for scripts that asked."""
+    html = ""
+    if is_fetch(request) and request.POST.get("fragment") == "row":
+        lead = lead_selectors.lead_get(lead_id=lead_id, actor=member(request))
+        html = render_to_string("web/_lead_row.html", _row_context(request, lead), request=request)
+    return Done(message, back(request, reverse("web:lead", args=[lead_id])), html)
+
+
+def _row_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    return {
+        "lead": lead,
+        "members": list(selectors.members()),
+        "can_write": has_role(request.user, Role.REP),
+        "next": request.POST.get("next") or reverse("web:leads"),
+    }
+
+
+@action
+def lead_create(request: HttpRequest) -> Done:
+    form = valid(LeadCreateForm, request.POST)
+    lead = lead_services.lead_create(
+        actor=member(request), allow_duplicate=form.cleaned_data["allow_duplicate"], **form.changes()
+    )
+    return Done(f"Lead {lead.name} created.", reverse("web:lead", args=[lead.pk]))
+
+
+@action
+def lead_edit(request: HttpRequest, lead_id: int) -> Done:
+    form = valid(LeadForm, request.POST)
+    _writable_lead(request, lead_id)
+    lead = lead_services.lead_update(lead_id=lead_id, actor=member(request), changes=form.changes())
+    return _lead_done(request, lead.pk, "Saved.")
+
+
+@action
+def lead_move(request: HttpRequest, lead_id: int) -> Done:
+    data = parse(MoveForm, request.POST)
+    _writable_lead(request, lead_id)
+    lead = lead_services.lead_transition(
+        lead_id=lead_id, to_stage=data["stage"], actor=member(request), reason=data["reason"]
+    )
+    return _lead_done(request, lead.pk, f"{lead.name} moved to {Stage(lead.stage).label}.")
+
+
+@action
+def lead_note(request: HttpRequest, lead_id: int) -> Done:
+    data = parse(NoteForm, request.POST)
+    _writable_lead(request, lead_id)
+    lead_services.note_create(lead_id=lead_id, actor=member(request), body=data["body"])
+    return _lead_done(request, lead_id, "Note added.")
+
+
+@action
+def lead_call(request: HttpRequest, lead_id: int) -> Done:
+    data = parse(CallForm, request.POST)
+    _writable_lead(request, lead_id)
+    activity_services.activity_log(
+        actor=member(request),
+        type=ActivityType.CALL,
+        lead_id=lead_id,
+        subject=data["subject"] or "Call",
+        body=data["body"],
+    )
+    return _lead_done(request, lead_id, "Call logged.")
+
+
+@action
+def lead_assign(request: HttpRequest, lead_id: int) -> Done:
+    data = parse(AssignForm, request.POST)
+    _writable_lead(request, lead_id)
+    lead = lead_services.lead_update(
+        lead_id=lead_id, actor=member(request), changes={"owner_id": data["owner"]}
+    )
+    return _lead_done(
+        request, lead_id, f"{lead.name} assigned." if lead.owner_id else f"{lead.name} unassigned."
+    )
+
+
+@action
+def lead_task(request: HttpRequest, lead_id: int) -> Done:
+    data = parse(TaskForm, request.POST)
+    _writable_lead(request, lead_id)
+    task_services.task_create(
+        actor=member(request), title=data["title"], due_at=data["due_at"], lead_id=lead_id
+    )
+    return _lead_done(request, lead_id, "Task added.")
