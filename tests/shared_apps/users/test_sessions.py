@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from shared_apps.users import services
 from shared_apps.users.models import AuthToken, Role, User
 from tests.conftest import PASSWORD, client_for, host_of
-from tests.web.conftest import signed_in
+from tests.tenant_apps.web.conftest import signed_in
 
 NEW_PASSWORD = "a-much-longer-passphrase-2026"
 
