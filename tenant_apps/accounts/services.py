@@ -17,7 +17,7 @@ from shared_apps.users.models import User
 from tenant_apps.accounts.exceptions import AccountNotDeleted, AccountNotFound, StatusUnchanged
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
 from tenant_apps.activities.models import Activity, ActivityType, Note
-from tenant_apps.activities.services import activity_record
+from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.records.services import (
     check_fields,
     clean_id,
@@ -25,7 +25,6 @@ from tenant_apps.records.services import (
     clean_tags,
     created_metadata,
     from_to,
-    record_activity_log,
     record_alive,
     record_changes_save,
     record_locked,
@@ -209,4 +208,4 @@ def account_note_add(*, account_id: int, actor: User | None, body: Any) -> Note:
 
 
 def account_activity_log(*, account_id: int, actor: User | None, **activity: Any) -> Activity:
-    return record_activity_log(record=_alive(account_id), actor=actor, **activity)
+    return activity_log(record=_alive(account_id), actor=actor, **activity)

@@ -12,7 +12,7 @@ from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
 from tenant_apps.accounts.services import clean_account
 from tenant_apps.activities.models import Activity, ActivityType, Note
-from tenant_apps.activities.services import activity_record
+from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound
 from tenant_apps.contacts.models import Contact
 from tenant_apps.records import normalize
@@ -21,7 +21,6 @@ from tenant_apps.records.services import (
     clean_owner,
     clean_tags,
     created_metadata,
-    record_activity_log,
     record_alive,
     record_changes_save,
     record_locked,
@@ -124,4 +123,4 @@ def contact_note_add(*, contact_id: int, actor: User | None, body: Any) -> Note:
 
 def contact_activity_log(*, contact_id: int, actor: User | None, **activity: Any) -> Activity:
     """Log an activity on the contact; a call, meeting, email or note moves last_contacted_at forward."""
-    return record_activity_log(record=_alive(contact_id), actor=actor, **activity)
+    return activity_log(record=_alive(contact_id), actor=actor, **activity)

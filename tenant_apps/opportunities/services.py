@@ -17,7 +17,7 @@ from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
 from tenant_apps.accounts.services import clean_account
 from tenant_apps.activities.models import Activity, ActivityType, Note
-from tenant_apps.activities.services import activity_record
+from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.contacts.models import Contact
 from tenant_apps.opportunities.exceptions import (
     OpportunityClosed,
@@ -34,7 +34,6 @@ from tenant_apps.records.services import (
     clean_tags,
     created_metadata,
     from_to,
-    record_activity_log,
     record_alive,
     record_changes_save,
     record_locked,
@@ -281,4 +280,4 @@ def opportunity_note_add(*, opportunity_id: int, actor: User | None, body: Any) 
 
 
 def opportunity_activity_log(*, opportunity_id: int, actor: User | None, **activity: Any) -> Activity:
-    return record_activity_log(record=_alive(opportunity_id), actor=actor, **activity)
+    return activity_log(record=_alive(opportunity_id), actor=actor, **activity)

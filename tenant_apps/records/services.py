@@ -8,16 +8,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
-from shared_apps.core.validation import clean_metadata, clean_text
 from shared_apps.users.models import Role, User
-from tenant_apps.activities.models import LOGGABLE_TYPES, Activity, ActivityType, Note
+from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
 from tenant_apps.records import normalize
 from tenant_apps.records.models import CustomerRecord
@@ -232,44 +230,3 @@ def record_note_add(
 ) -> Note:
     """A note on a live record, with its NOTE activity."""
     return note_add(record=record_alive(model, record_id, not_found=not_found), actor=actor, body=body)
-
-
-def record_activity_log(
-    *,
-    record: Record,
-    actor: User | None,
-    type: str,
-    subject: Any = "",
-    body: Any = "",
-    metadata: Any = None,
-    occurred_at: datetime | None = None,
-) -> Activity:
-    """A member logs a call, meeting, email, note or task on a record's timeline (activity_log for leads);
-    the rest of the types are written by LeadPulse only."""
-    if type not in LOGGABLE_TYPES:
-        raise InvalidInput(
-            "type", f"Members log one of {', '.join(LOGGABLE_TYPES)}; the rest are written by LeadPulse."
-        )
-    subject = clean_text(subject, field="subject", max_length=300)
-    body = clean_text(body, field="body", max_length=100_000)
-    metadata = clean_metadata(metadata)
-    actor_id = actor.pk if actor else None
-    with transaction.atomic():
-        activity = activity_record(
-            record=record,
-            type=type,
-            actor_id=actor_id,
-            subject=subject,
-            body=body,
-            metadata=metadata,
-            occurred_at=occurred_at,
-        )
-        publish_on_commit(
-            f"{record._meta.model_name}.activity_logged",
-            record_id=record.pk,
-            actor_id=actor_id,
-            owner_id=record.owner_id,
-            activity_id=activity.pk,
-            type=type,
-        )
-    return activity

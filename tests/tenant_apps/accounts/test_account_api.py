@@ -483,3 +483,24 @@ def test_account_endpoints_require_a_member(org, make_account):
         ("post", f"/api/accounts/{account.pk}/notes/"),
     ]:
         assert getattr(anonymous, method)(url).status_code == 401
+
+
+@pytest.mark.parametrize("kind", ["accounts", "contacts", "opportunities"])
+def test_a_note_logged_on_a_record_timeline_is_a_note_too(api, org, kind):
+    """Logging a NOTE through a record's timeline writes the note itself (as on leads), so the record's notes
+    list and its timeline agree."""
+    client = api(Role.MANAGER)
+    account = client.post("/api/accounts/", {"name": "Noted Parent"}, format="json").json()["id"]
+    bodies = {
+        "accounts": {"name": "Noted Inc"},
+        "contacts": {"name": "Noted Person"},
+        "opportunities": {"name": "Noted Deal", "amount": "10.00", "account": account},
+    }
+    record = client.post(f"/api/{kind}/", bodies[kind], format="json")
+    assert record.status_code == 201, record.json()
+    base = f"/api/{kind}/{record.json()['id']}/"
+    logged = client.post(f"{base}activities/", {"type": "NOTE", "body": "Called back later"}, format="json")
+    assert logged.status_code == 201, logged.json()
+    assert [note["body"] for note in client.get(f"{base}notes/").json()["results"]] == ["Called back later"]
+    with schema_context(org.schema_name):
+        assert Activity.objects.filter(type=ActivityType.NOTE, body="Called back later").count() == 1
