@@ -27,6 +27,7 @@ ACTIVITIES = int(os.environ.get("BENCH_ACTIVITIES", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100"))
 SLUG = "recordsbench"
 PASSWORD = "bench-password-2026"
+REP_EMAIL = f"rep@{SLUG}.example"
 INDUSTRIES = ("Software", "Retail", "Health", "Energy", "Finance", "Logistics", "Media", "Education")
 SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+")
 STATUSES = ("prospect", "customer", "customer", "partner", "churned", "inactive")
@@ -128,8 +129,8 @@ def main() -> None:
 
     from shared_apps.organizations.models import Organization
     from shared_apps.organizations.services import organization_provision
-    from shared_apps.users.models import User
-    from shared_apps.users.services import token_issue, token_revoke
+    from shared_apps.users.models import Role, User
+    from shared_apps.users.services import member_invite, token_issue, token_revoke
     from tenant_apps.accounts.models import Account
     from tenant_apps.segments.services import segment_create, segment_delete
 
@@ -165,12 +166,18 @@ def main() -> None:
             },
         )
         raw, token = token_issue(email=admin.email, password=PASSWORD)
+        if not User.objects.filter(email=REP_EMAIL).exists():
+            member_invite(email=REP_EMAIL, role=Role.REP, password=PASSWORD)
+        rep_raw, rep_token = token_issue(email=REP_EMAIL, password=PASSWORD)
     client = Client(HTTP_HOST=f"{SLUG}.{settings.BASE_DOMAIN}", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    # a rep's timeline carries the visibility policy's condition (each row's lead and deal joined by key)
+    rep_client = Client(HTTP_HOST=f"{SLUG}.{settings.BASE_DOMAIN}", HTTP_AUTHORIZATION=f"Bearer {rep_raw}")
     rng = random.Random(7)
     samples: dict[str, list[float]] = {
         key: []
         for key in (
             "account timeline (LeadPulse)",
+            "account timeline as a rep (LeadPulse, visibility policy)",
             "account timeline v1 joins, raw SQL (baseline)",
             "segment results + count (LeadPulse)",
             "segment as a sequential scan (baseline)",
@@ -185,6 +192,10 @@ def main() -> None:
                     response = client.get(f"/api/accounts/{account}/activities/")
                 assert response.status_code == 200, response.content[:300]
                 samples["account timeline (LeadPulse)"].append(elapsed())
+                with timer() as elapsed:
+                    response = rep_client.get(f"/api/accounts/{account}/activities/")
+                assert response.status_code == 200, response.content[:300]
+                samples["account timeline as a rep (LeadPulse, visibility policy)"].append(elapsed())
                 with schema_context(organization.schema_name), connection.cursor() as cursor:
                     with timer() as elapsed:
                         cursor.execute(NAIVE_TIMELINE, {"account": account})
@@ -216,6 +227,7 @@ def main() -> None:
     finally:
         with schema_context(organization.schema_name):
             token_revoke(token=token)
+            token_revoke(token=rep_token)
             segment_delete(segment_id=segment.pk, actor=admin)
     report(
         f"Records at {ACCOUNTS:,} accounts / {ACTIVITIES:,} activities ({SLUG}); segment matches {count}",
