@@ -45,6 +45,7 @@ __all__ = [
     "live_organization",
     "organization_context",
     "organization_for_schema",
+    "organization_for_schema_or_none",
     "tenant_job",
 ]
 
@@ -94,6 +95,13 @@ def organization_for_schema(schema: str) -> Organization:
     if organization is None:
         raise MissingOrganizationContext(schema=schema)
     return organization
+
+
+def organization_for_schema_or_none(schema: str) -> Organization | None:
+    try:
+        return organization_for_schema(schema)
+    except MissingOrganizationContext:
+        return None
 
 
 def live_organization(slug: str) -> Organization | None:

@@ -34,6 +34,9 @@ from shared_apps.organizations.models import Organization
 
 SCHEMA_META_KEY = "schema_name"
 SLUG_META_KEY = "organization"  # for the job's log lines and spans (tracing.job_span)
+# The id of the organization the job was enqueued for: slugs and schema names come back after a purge, ids
+# never do, so a job still queued for a purged organization cannot run in a newcomer under the same slug.
+ORGANIZATION_ID_META_KEY = "organization_id"
 F = TypeVar("F", bound=Callable[..., Any])
 # a job function, or its dotted path ("tenant_apps.webhooks.jobs.deliver_attempt"), as rq accepts
 JobFunction = Callable[..., Any] | str
@@ -64,10 +67,17 @@ def _with_schema(meta: dict | None) -> dict:
         schema = _current_schema()
         if schema is not None:
             meta[SCHEMA_META_KEY] = schema
-            tenant = getattr(connection, "tenant", None)
-            if isinstance(tenant, Organization):
-                meta.setdefault(SLUG_META_KEY, tenant.slug)
+            organization = _active_organization()
+            if organization is not None:
+                meta.setdefault(SLUG_META_KEY, organization.slug)
+                meta.setdefault(ORGANIZATION_ID_META_KEY, organization.pk)
     return meta
+
+
+def _active_organization() -> Organization | None:
+    from shared_apps.organizations import context  # it re-exports this module's helpers
+
+    return context.current_organization_or_none()
 
 
 class OrganizationQueue(django_rq.queues.DjangoRQ):
@@ -105,6 +115,12 @@ class OrganizationJob(Job):
             organization = context.job_organization(schema)
             if organization is None:
                 raise MissingOrganizationContext(function=self.func_name, schema=schema)
+            expected = self.meta.get(ORGANIZATION_ID_META_KEY)
+            if expected is not None and expected != organization.pk:
+                # enqueued for an organization since purged; this is another one under its old slug
+                raise MissingOrganizationContext(
+                    function=self.func_name, schema=schema, organization_id=expected
+                )
             # its database active for the whole job, so the boundary below counts the connection it used
             placement.activate(organization.database)
             # (restores the tenant the job found: a job run in-process, by a test or an eager queue, hands
@@ -140,9 +156,19 @@ def enqueue_in_organization(
     whatever schema is active now; after `delay` if given (the worker's scheduler moves it to the queue).
     Inside a transaction the job is enqueued when it commits, a delayed one too (rq's enqueue_in would
     schedule it at once): rolled-back work starts nothing. Returns the job when enqueued now."""
-    meta: dict[str, str]
+    if not isinstance(organization, Organization):
+        from shared_apps.organizations import context  # it re-exports this module's helpers
+
+        # no query when it is the active organization; None for a schema no organization owns (the job
+        # then fails loudly when it starts)
+        organization = context.organization_for_schema_or_none(organization) or organization
+    meta: dict[str, Any]
     if isinstance(organization, Organization):
-        meta = {SCHEMA_META_KEY: organization.schema_name, SLUG_META_KEY: organization.slug}
+        meta = {
+            SCHEMA_META_KEY: organization.schema_name,
+            SLUG_META_KEY: organization.slug,
+            ORGANIZATION_ID_META_KEY: organization.pk,
+        }
     else:
         meta = {SCHEMA_META_KEY: organization}
     target: Any = func  # rq's own type takes a function or a string, not the union

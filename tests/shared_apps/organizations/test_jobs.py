@@ -179,3 +179,28 @@ def test_every_job_path_enqueued_by_the_services_resolves():
     for path in sorted(paths):
         module, _, name = path.rpartition(".")
         assert callable(getattr(import_module(module), name, None)), path
+
+
+def test_a_job_carries_its_organizations_id(org, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_in_organization(org, where_am_i)  # by its row
+        enqueue_in_organization(org.schema_name, where_am_i)  # by its schema name
+    with schema_context(org.schema_name), django_capture_on_commit_callbacks(execute=True):
+        django_rq.get_queue("default").enqueue(where_am_i)  # inside it
+    jobs = django_rq.get_queue("default").jobs
+    assert [job.meta.get("organization_id") for job in jobs] == [org.pk] * 3
+
+
+def test_a_job_left_by_a_purged_organization_does_not_run_in_its_successor(
+    org, run_jobs, django_capture_on_commit_callbacks
+):
+    """A new organization under a purged one's slug gets the same schema name, never the same id: a job
+    still queued for the old one (same schema in its meta, the old id) must not run in the newcomer."""
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_in_organization(org, where_am_i)
+    [job] = django_rq.get_queue("default").jobs
+    job.meta["organization_id"] = org.pk + 100_000  # the predecessor's id
+    job.save_meta()
+    [ran] = run_jobs()
+    assert ran.is_failed
+    assert "MissingOrganizationContext" in ran.latest_result().exc_string
