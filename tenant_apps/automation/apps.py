@@ -8,5 +8,8 @@ class AutomationConfig(AppConfig):
 
     def ready(self) -> None:
         from tenant_apps.automation.hooks import subscribe_to_events
+        from tenant_apps.automation.selectors import routing_on
+        from tenant_apps.leads.services import routing_check_register
 
         subscribe_to_events()
+        routing_check_register(routing_on)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -25,12 +25,16 @@ from rq import Retry
 
 from shared_apps.core.events import DomainEvent, subscribe_in_transaction
 from shared_apps.organizations.context import enqueue_in_organization
+from tenant_apps.automation.models import TriggerType
 from tenant_apps.automation.selectors import automation_summary
 from tenant_apps.automation.triggers import TOPIC_TRIGGERS
+from tenant_apps.filtering.language import record_snapshot
+from tenant_apps.leads.models import Lead
 
 logger = logging.getLogger(__name__)
 
 _depth: ContextVar[int] = ContextVar("automation_event_depth", default=0)
+_queue: ContextVar[str] = ContextVar("automation_event_queue", default="default")
 # rq delivers at least once and retries a failed job; every job here is idempotent.
 RETRY = Retry(max=3, interval=[10, 60, 300])
 # Events that never change what a score counts.
@@ -39,17 +43,26 @@ PERIODIC_TOPICS = frozenset({"lead.idle", "lead.task_overdue"})
 
 
 @contextmanager
-def events_at_depth(depth: int) -> Iterator[None]:
-    """Events published inside this block are evaluated at `depth` (rule actions: their own depth + 1)."""
-    token = _depth.set(depth)
+def _setting(var: ContextVar[Any], value: Any) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _depth.reset(token)
+        var.reset(token)
+
+
+def events_at_depth(depth: int) -> AbstractContextManager[None]:
+    """Events published inside this block are evaluated at `depth` (rule actions: their own depth + 1)."""
+    return _setting(_depth, depth)
 
 
 def current_depth() -> int:
     return _depth.get()
+
+
+def work_on_queue(queue: str) -> AbstractContextManager[None]:
+    """The work events published inside this block start is queued on `queue` (bulk work: "low")."""
+    return _setting(_queue, queue)
 
 
 def _lead_of(event: DomainEvent) -> int | None:
@@ -61,12 +74,16 @@ def _lead_of(event: DomainEvent) -> int | None:
     return None
 
 
-def _rules_may_answer(topic: str, summary: dict[str, Any]) -> bool:
+def _rules_may_answer(topic: str, summary: dict[str, Any], fields: Any = None) -> bool:
     if topic not in TOPIC_TRIGGERS or topic in PERIODIC_TOPICS:
         return False
     if topic == "lead.created" and summary["routing"]:
         return True
-    return bool(set(TOPIC_TRIGGERS[topic]) & set(summary["triggers"]))
+    triggers = set(TOPIC_TRIGGERS[topic]) & set(summary["triggers"])
+    if topic == "lead.updated" and triggers == {TriggerType.FIELD_CHANGED} and "watched" in summary:
+        # only field_changed rules answer it: none does unless it watches a field that changed
+        return bool(set(fields or ()) & set(summary["watched"]))
+    return bool(triggers)
 
 
 def _rescores(event: DomainEvent) -> bool:
@@ -76,6 +93,13 @@ def _rescores(event: DomainEvent) -> bool:
     # is recomputed, and so replaced, while scoring rules are active.
     own_write = event.actor_id is None and list(event.data.get("fields") or []) == ["score"]
     return not (event.topic == "lead.updated" and own_write)
+
+
+def _snapshot(lead_id: int) -> dict[str, Any] | None:
+    """The lead as the event left it, read in the publishing transaction: rule conditions are checked
+    against it, not against the lead when the job runs (a later change must not decide an earlier event)."""
+    lead = Lead.objects.filter(pk=lead_id).first()
+    return record_snapshot(lead, record_type="lead") if lead is not None else None
 
 
 def on_event(event: DomainEvent) -> None:
@@ -93,7 +117,9 @@ def _queue_work(event: DomainEvent) -> None:
         return
     summary = automation_summary()
     depth = current_depth()
-    if _rules_may_answer(event.topic, summary):
+    queue = _queue.get()
+    fields = event.data.get("fields") if isinstance(event.data.get("fields"), list) else None
+    if _rules_may_answer(event.topic, summary, fields):
         enqueue_in_organization(
             event.schema_name,
             "tenant_apps.automation.jobs.evaluate_rules",
@@ -102,11 +128,18 @@ def _queue_work(event: DomainEvent) -> None:
             depth,
             uuid.uuid4().hex,  # the event's identity for RuleRun: the same in every delivery of this job
             dict(event.data),
+            _snapshot(lead_id),
+            queue=queue,
             retry=RETRY,
         )
     if summary["scoring"] and _rescores(event):
         enqueue_in_organization(
-            event.schema_name, "tenant_apps.automation.jobs.recompute_score", lead_id, depth, retry=RETRY
+            event.schema_name,
+            "tenant_apps.automation.jobs.recompute_score",
+            lead_id,
+            depth,
+            queue=queue,
+            retry=RETRY,
         )
 
 

@@ -7,22 +7,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rq import get_current_job
+
 from tenant_apps.automation import scoring, services
+from tenant_apps.automation.hooks import work_on_queue
 from tenant_apps.automation.triggers import RuleEvent
 
 
+def _own_queue() -> str:
+    """The queue this job came from: the work its changes start follows it (bulk work stays on "low")."""
+    job = get_current_job()
+    return job.origin if job is not None else "default"
+
+
 def evaluate_rules(
-    topic: str, lead_id: int, depth: int, event_key: str, data: dict[str, Any]
+    topic: str,
+    lead_id: int,
+    depth: int,
+    event_key: str,
+    data: dict[str, Any],
+    snapshot: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """After a lead event (queued by hooks): routing for a new lead, then the rules answering the event.
-    A rule runs once per event_key, however often this job is delivered."""
-    event = RuleEvent(topic=topic, lead_id=lead_id, key=event_key, depth=depth, data=data)
-    return services.rules_evaluate(event=event)
+    """After a lead event (queued by hooks): routing for a new lead, then the rules answering the event,
+    their conditions checked against `snapshot` (the lead at the event). A rule runs once per event_key,
+    however often this job is delivered."""
+    event = RuleEvent(topic=topic, lead_id=lead_id, key=event_key, depth=depth, data=data, snapshot=snapshot)
+    with work_on_queue(_own_queue()):
+        return services.rules_evaluate(event=event)
 
 
 def recompute_score(lead_id: int, depth: int = 0) -> int | None:
     """After a lead or task event of the lead: its score from scratch (twice gives the same score)."""
-    stored = scoring.score_recompute(lead_id=lead_id, depth=depth)
+    with work_on_queue(_own_queue()):
+        stored = scoring.score_recompute(lead_id=lead_id, depth=depth)
     return stored.score if stored else None
 
 

@@ -36,7 +36,7 @@ from tenant_apps.automation.models import LeadScore, ScoringKind, ScoringRule
 from tenant_apps.automation.selectors import summary_invalidate
 from tenant_apps.filtering.language import RULES, clean_condition, condition_holds
 from tenant_apps.leads.models import Lead
-from tenant_apps.leads.services import lead_update
+from tenant_apps.leads.services import lead_score_set
 
 MAX_POINTS = 10_000
 MAX_SCORE = 1_000_000
@@ -120,12 +120,15 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 RESCORE_JOB = "tenant_apps.automation.jobs.rescore_leads"
+# Rescoring many leads runs on the worker's last queue (rq takes a job from "default" first, always), and so
+# does the rule work its score changes start: routing a new lead never waits behind a bulk rescore.
+BULK_QUEUE = "low"
 
 
 def _after_change() -> None:
     summary_invalidate()
     # every lead's score may have moved: recompute them all, in batches, after commit
-    enqueue_in_organization(connection.schema_name, RESCORE_JOB, 0, queue="low")
+    enqueue_in_organization(connection.schema_name, RESCORE_JOB, 0, queue=BULK_QUEUE)
 
 
 @transaction.atomic
@@ -234,8 +237,8 @@ def score_compute(*, lead: Lead, rules: list[ScoringRule], now: datetime) -> tup
 
 def score_recompute(*, lead_id: int, depth: int = 0, now: datetime | None = None) -> LeadScore | None:
     """Recompute a live lead's score from scratch and store it with its breakdown; when it moved, write it
-    on the lead through lead_update (a SYSTEM "updated" activity, and a lead.updated event that rules may
-    answer, at the depth of the event that caused the recomputation)."""
+    on the lead through lead_score_set (no timeline entry; a lead.updated event that rules may answer, at
+    the depth of the event that caused the recomputation)."""
     from tenant_apps.automation.hooks import events_at_depth
 
     now = now or timezone.now()
@@ -253,18 +256,21 @@ def score_recompute(*, lead_id: int, depth: int = 0, now: datetime | None = None
         )
         if lead.score != score:
             with events_at_depth(depth):
-                lead_update(lead_id=lead.pk, actor=None, changes={"score": score})
+                lead_score_set(lead_id=lead.pk, score=score)
     return stored
 
 
 def rescore_batch(*, after_id: int = 0, limit: int | None = None) -> list[int]:
     """Recompute the next `limit` (RESCORE_BATCH) live leads by id after `after_id`; returns their ids."""
     limit = limit or RESCORE_BATCH
+    from tenant_apps.automation.hooks import work_on_queue
+
     lead_ids = list(
         Lead.objects.alive().filter(pk__gt=after_id).order_by("pk").values_list("pk", flat=True)[:limit]
     )
-    for lead_id in lead_ids:
-        score_recompute(lead_id=lead_id)
+    with work_on_queue(BULK_QUEUE):  # the work the new scores start waits behind interactive jobs
+        for lead_id in lead_ids:
+            score_recompute(lead_id=lead_id)
     return lead_ids
 
 
@@ -273,7 +279,7 @@ def leads_rescore(*, after_id: int = 0) -> int:
     remain. Returns how many leads this batch rescored."""
     lead_ids = rescore_batch(after_id=after_id)
     if len(lead_ids) == RESCORE_BATCH:
-        enqueue_in_organization(connection.schema_name, RESCORE_JOB, lead_ids[-1], queue="low")
+        enqueue_in_organization(connection.schema_name, RESCORE_JOB, lead_ids[-1], queue=BULK_QUEUE)
     return len(lead_ids)
 
 
@@ -288,7 +294,10 @@ def stale_scores_refresh(*, now: datetime | None = None, limit: int = 2_000) -> 
         .order_by("computed_at")
         .values_list("lead_id", flat=True)[:limit]
     )
+    from tenant_apps.automation.hooks import work_on_queue
+
     lead_ids = list(stale)
-    for lead_id in lead_ids:
-        score_recompute(lead_id=lead_id, now=now)
+    with work_on_queue(BULK_QUEUE):
+        for lead_id in lead_ids:
+            score_recompute(lead_id=lead_id, now=now)
     return len(lead_ids)

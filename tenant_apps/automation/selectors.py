@@ -21,6 +21,7 @@ from tenant_apps.automation.models import (
     Rule,
     RuleRun,
     ScoringRule,
+    TriggerType,
 )
 from tenant_apps.leads.models import Lead
 from tenant_apps.leads.selectors import lead_get
@@ -86,8 +87,8 @@ def lead_score_get(*, actor: User | None, lead_id: int) -> tuple[Lead, LeadScore
 
 
 def automation_summary() -> dict[str, Any]:
-    """{"triggers": [active rules' trigger types], "scoring": any active scoring rule, "routing": routing on}
-    for the active organization, cached."""
+    """{"triggers": [active rules' trigger types], "watched": [fields field_changed rules watch], "scoring":
+    any active scoring rule, "routing": routing on} for the active organization, cached."""
     generation = cache.get(GENERATION_KEY)
     if generation is None:
         generation = uuid.uuid4().hex
@@ -96,19 +97,29 @@ def automation_summary() -> dict[str, Any]:
     key = f"automation:summary:{generation}"
     summary = cache.get(key)
     if summary is None:
+        active = Rule.objects.filter(active=True, deleted_at__isnull=True)
         summary = {
-            "triggers": sorted(
-                set(
-                    Rule.objects.filter(active=True, deleted_at__isnull=True).values_list(
-                        "trigger_type", flat=True
+            "triggers": sorted(set(active.values_list("trigger_type", flat=True))),
+            # the fields field_changed rules watch (lead.updated names its changed fields)
+            "watched": sorted(
+                {
+                    trigger.get("field")
+                    for trigger in active.filter(trigger_type=TriggerType.FIELD_CHANGED).values_list(
+                        "trigger", flat=True
                     )
-                )
+                    if isinstance(trigger, dict) and trigger.get("field")
+                }
             ),
             "scoring": ScoringRule.objects.filter(active=True).exists(),
             "routing": RoutingState.objects.filter(pk=1).exclude(strategy=RoutingStrategy.OFF).exists(),
         }
         cache.set(key, summary, timeout=SUMMARY_TTL)
     return summary
+
+
+def routing_on() -> bool:
+    """Whether new leads without an owner are routed (cached with the summary)."""
+    return bool(automation_summary()["routing"])
 
 
 def summary_invalidate() -> None:

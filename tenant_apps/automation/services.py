@@ -1,7 +1,8 @@
 """Rules: their writes (checked against the whitelists), and applying them to lead events.
 
 How a rule runs (rule_apply): in one transaction, with the lead locked, its conditions are checked
-against the lead's current state; then a RuleRun keyed by (rule, event key) is inserted (a second
+against the lead as the event left it (the snapshot the event's job carries; the periodic events: the
+lead now); then a RuleRun keyed by (rule, event key) is inserted (a second
 delivery of the same event finds it and does nothing) and the actions run through the owning services,
 each written on the lead's timeline. If an action is refused, every action of that run is undone and the
 run is recorded as failed with the reason.
@@ -14,6 +15,7 @@ are notified (once per rule version).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +37,13 @@ from tenant_apps.automation.models import Match, Rule, RuleRun, RunStatus, Trigg
 from tenant_apps.automation.routing import route_lead
 from tenant_apps.automation.selectors import summary_invalidate
 from tenant_apps.automation.triggers import TOPIC_TRIGGERS, RuleEvent, clean_trigger, trigger_matches
-from tenant_apps.filtering.language import RULES, clean_conditions, conditions_hold, conditions_q
+from tenant_apps.filtering.language import (
+    RULES,
+    clean_conditions,
+    conditions_hold,
+    conditions_q,
+    snapshot_record,
+)
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.tasks.models import Task, TaskStatus
 
@@ -189,8 +197,12 @@ def rule_apply(
     now = now or timezone.now()
     with transaction.atomic():
         lead = Lead.objects.alive().select_for_update().filter(pk=event.lead_id).first()
-        if lead is None or not conditions_hold(
-            rule.conditions, lead, match=rule.match, dialect=RULES, record_type="lead", now=now
+        if lead is None:
+            return None
+        # the lead as the event left it (a change made since is an event of its own)
+        subject = lead if event.snapshot is None else snapshot_record(event.snapshot, record_type="lead")
+        if not conditions_hold(
+            rule.conditions, subject, match=rule.match, dialect=RULES, record_type="lead", now=now
         ):
             return None
         if RuleRun.objects.filter(rule=rule, event_key=event.key).exists():
@@ -248,6 +260,9 @@ def rules_evaluate(*, event: RuleEvent) -> dict[str, Any]:
     if event.topic == "lead.created":
         assignment = route_lead(lead_id=event.lead_id, depth=event.depth)
         outcome["routed_to"] = assignment.member_id if assignment else None
+        if assignment is not None and event.snapshot is not None:
+            # routing is part of the creation: the rules see the new lead with the owner it was given
+            event = replace(event, snapshot={**event.snapshot, "owner_id": assignment.member_id})
     rules = Rule.objects.filter(
         active=True, deleted_at__isnull=True, trigger_type__in=TOPIC_TRIGGERS.get(event.topic, ())
     ).order_by("id")

@@ -54,13 +54,16 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class RuleEvent:
     """What happened to a lead, as a rule sees it. `key` identifies the event across job deliveries;
-    `depth` counts the rule actions that led to it (0: a person or the scheduler)."""
+    `depth` counts the rule actions that led to it (0: a person or the scheduler). `snapshot`: the lead's
+    condition fields as the event left them (filtering.language.record_snapshot); None for the periodic
+    events, which are about the lead as it is now."""
 
     topic: str
     lead_id: int
     key: str
     depth: int = 0
     data: dict[str, Any] = field(default_factory=dict)
+    snapshot: dict[str, Any] | None = None
 
 
 def _error(key: str, message: str) -> InvalidInput:

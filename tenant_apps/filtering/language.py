@@ -20,10 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_date as parse_iso_date
+from django.utils.dateparse import parse_datetime as parse_iso_datetime
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_metadata
@@ -499,3 +502,38 @@ def conditions_hold(
         for condition in conditions
     )
     return all(results) if match == "all" else any(results)
+
+
+# ---- snapshots ---------------------------------------------------------------------------------------
+
+
+def record_snapshot(record: Any, *, record_type: str) -> dict[str, Any]:
+    """The values of the record's condition fields as JSON (dates as ISO text, numbers as exact decimal
+    text): what a job carries to check conditions against the record as it was when an event was
+    published, not as it is when the job runs."""
+    snapshot: dict[str, Any] = {}
+    for spec in FIELDS[record_type].values():
+        value = getattr(record, spec.column)
+        if isinstance(value, date):  # datetimes too
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, list | tuple):
+            value = list(value)
+        snapshot[spec.column] = value
+    return snapshot
+
+
+def snapshot_record(snapshot: Mapping[str, Any], *, record_type: str) -> SimpleNamespace:
+    """A record_snapshot read back into an object that conditions_hold checks like the record itself."""
+    values: dict[str, Any] = {}
+    for spec in FIELDS[record_type].values():
+        value = snapshot.get(spec.column)
+        if isinstance(value, str) and spec.type == FieldType.DATETIME:
+            value = parse_iso_datetime(value)
+        elif isinstance(value, str) and spec.type == FieldType.DATE:
+            value = parse_iso_date(value)
+        elif value is not None and spec.type == FieldType.NUMBER:
+            value = int(value) if spec.integer else Decimal(str(value))
+        values[spec.column] = value
+    return SimpleNamespace(**values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,7 +14,7 @@ from shared_apps.core.errors import InvalidInput, check_if_match
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.organizations.context import current_organization
-from shared_apps.users.models import User
+from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record
 from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
@@ -116,13 +117,33 @@ def _find_duplicate(*, email: str, phone_normalized: str, identity_key: str) -> 
     return None
 
 
+# Whether routing will give an unowned new lead its owner. The automation app, which routes, registers its
+# answer (record apps publish events and never import automation).
+_routing_checks: list[Callable[[], bool]] = []
+
+
+def routing_check_register(check: Callable[[], bool]) -> None:
+    """Called once by the app that routes new leads (automation)."""
+    if check not in _routing_checks:
+        _routing_checks.append(check)
+
+
 def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: Any) -> Lead:
     """Create a lead with its CREATED activity. Refuses a duplicate (same email, phone, or company + name)
-    unless `allow_duplicate`."""
+    unless `allow_duplicate`. A rep's lead without an owner given is the rep's while routing is off (a rep
+    sees only their own leads: else not even the one just made); with routing on, routing picks the owner.
+    Admins' and managers' leads may stay unassigned."""
     if "stage" in fields:
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
     check_fields(fields, EDITABLE_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
+    if (
+        "owner_id" not in fields
+        and actor is not None
+        and actor.role == Role.REP
+        and not any(check() for check in _routing_checks)
+    ):
+        cleaned["owner_id"] = actor.pk
     cleaned.setdefault("currency", current_organization().default_currency)
     cleaned["identity_key"] = normalize.identity_key(cleaned["name"], cleaned.get("company", ""))
     keys = {
@@ -186,6 +207,28 @@ def lead_update(
             cleaned.get("name", lead.name), cleaned.get("company", lead.company)
         )
     record_changes_save(record=lead, cleaned=cleaned, actor_id=actor.pk if actor else None)
+    return lead
+
+
+@transaction.atomic
+def lead_score_set(*, lead_id: int, score: int) -> Lead:
+    """Store the score the scoring rules computed. A computed score is not a timeline event: no activity is
+    written (a rescore of every lead must not leave an entry in every append-only timeline); the
+    lead.updated event still announces the change, for the rules watching the score."""
+    lead = _locked(lead_id)
+    previous = lead.score
+    if previous == score:
+        return lead
+    lead.score = score
+    lead.save(update_fields=["score", "updated_at"])
+    publish_on_commit(
+        "lead.updated",
+        record_id=lead.pk,
+        actor_id=None,
+        owner_id=lead.owner_id,
+        fields=["score"],
+        changes={"score": [previous, score]},
+    )
     return lead
 
 

@@ -123,11 +123,12 @@ def test_routing_is_once_per_lead(in_org, admin, member, committing, process, ru
     assert RoutingAssignment.objects.filter(lead_id=lead.pk).count() == 1
 
 
-def test_routing_off_assigns_nobody(in_org, admin, member, committing, process):
+def test_routing_off_leaves_a_new_lead_to_its_creator(in_org, admin, member, committing, process):
     routing.routing_configure(actor=admin, strategy="round_robin", members=[member(role=Role.REP).pk])
     routing.routing_configure(actor=admin, strategy="off")
-    [lead] = create(admin, committing, process)
-    assert lead.owner_id is None
+    rep = member(role=Role.REP)
+    [lead] = create(rep, committing, process)
+    assert lead.owner_id == rep.pk
 
 
 @pytest.mark.parametrize(

@@ -390,3 +390,41 @@ def test_queueing_a_lead_update_for_rules_reads_no_timeline(in_org, admin, make_
         q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"activities_activity"' in q["sql"]
     ]
     assert reads == []
+
+
+def test_conditions_are_checked_against_the_lead_as_the_event_left_it(
+    in_org, admin, make_rule, committing, process
+):
+    make_rule({"type": "lead_created"}, TAG, conditions=[{"field": "value", "op": "gte", "value": 50000}])
+    with committing():
+        small = leads.lead_create(actor=admin, name="Small at first", value="1000")
+    with committing():  # a moment later, before the creation's job ran
+        leads.lead_update(lead_id=small.pk, actor=admin, changes={"value": "60000"})
+    with committing():
+        big = leads.lead_create(actor=admin, name="Big at first", value="60000")
+    with committing():
+        leads.lead_update(lead_id=big.pk, actor=admin, changes={"value": "1000"})
+    process()
+
+    assert [tagged(lead) for lead in (small, big)] == [False, True]
+
+
+def test_snapshot_reads_back_as_the_record_for_every_condition_type(in_org, admin, make_lead):
+    lead = make_lead(name="Jane", source="ads", value="20000.50", tags=["vip"], owner_id=admin.pk)
+    lead = Lead.objects.get(pk=lead.pk)
+    snapshot = language.record_snapshot(lead, record_type="lead")
+    assert snapshot["value"] == "20000.50" and snapshot["tags"] == ["vip"]
+    back = language.snapshot_record(snapshot, record_type="lead")
+    now = timezone.now()
+    for condition in (
+        {"field": "value", "op": "between", "value": [20000, 20001]},
+        {"field": "created_at", "op": "newer_than_days", "value": 1},
+        {"field": "last_contacted_at", "op": "is_empty", "value": True},
+        {"field": "tags", "op": "contains", "value": "vip"},
+        {"field": "owner", "op": "eq", "value": admin.pk},
+        {"field": "score", "op": "eq", "value": 0},
+    ):
+        cleaned = language.clean_conditions([condition], dialect=RULES, record_type="lead")
+        args = {"match": "all", "dialect": RULES, "record_type": "lead", "now": now}
+        assert language.conditions_hold(cleaned, back, **args) is True, condition
+        assert language.conditions_hold(cleaned, lead, **args) is True, condition

@@ -41,6 +41,16 @@ def rules(in_org, admin):
     }
 
 
+def ads_rule(admin, *, points):
+    return scoring.scoring_rule_create(
+        actor=admin,
+        name="ads",
+        kind="field",
+        condition={"field": "source", "op": "eq", "value": "ads"},
+        points=points,
+    )
+
+
 def breakdown(lead):
     return {entry["name"]: entry["points"] for entry in LeadScore.objects.get(lead_id=lead.pk).breakdown}
 
@@ -111,13 +121,7 @@ def test_lead_and_activity_changes_rescore_the_lead(rules, admin, make_lead, com
 def test_changing_the_rules_rescores_every_lead(in_org, admin, make_lead, committing, process):
     ads, web = make_lead(source="ads"), make_lead(source="web")
     with committing():
-        rule = scoring.scoring_rule_create(
-            actor=admin,
-            name="ads",
-            kind="field",
-            condition={"field": "source", "op": "eq", "value": "ads"},
-            points=7,
-        )
+        rule = ads_rule(admin, points=7)
     process("low")
     assert [Lead.objects.get(pk=lead.pk).score for lead in (ads, web)] == [7, 0]
     with committing():
@@ -137,13 +141,7 @@ def test_rescoring_goes_through_every_lead_in_batches(
     monkeypatch.setattr(scoring, "RESCORE_BATCH", 2)
     made = [make_lead(source="ads") for _ in range(5)]
     with committing():
-        scoring.scoring_rule_create(
-            actor=admin,
-            name="ads",
-            kind="field",
-            condition={"field": "source", "op": "eq", "value": "ads"},
-            points=1,
-        )
+        ads_rule(admin, points=1)
     jobs = process("low")
     assert len([job for job in jobs if job.func_name.endswith("rescore_leads")]) == 3
     assert {Lead.objects.get(pk=lead.pk).score for lead in made} == {1}
@@ -273,16 +271,39 @@ def test_bad_scoring_rules_are_400_naming_the_field(api, body, field):
 
 
 def test_scores_are_per_organization(in_org, admin, make_lead, other_org):
-    scoring.scoring_rule_create(
-        actor=admin,
-        name="ads",
-        kind="field",
-        condition={"field": "source", "op": "eq", "value": "ads"},
-        points=5,
-    )
+    ads_rule(admin, points=5)
     theirs = make_lead(organization=other_org, source="ads")
     with schema_context(other_org.schema_name):
         assert scoring.score_recompute(lead_id=theirs.pk) is None  # globex has no scoring rules
         assert Lead.objects.get(pk=theirs.pk).score == 0
     client = client_for(other_org)
     assert client.get("/api/scoring-rules/").status_code in (401, 403)
+
+
+def test_a_computed_score_is_not_a_timeline_event(rules, admin, make_lead):
+    lead = make_lead(source="ads", email="jane@example.com")
+    before = Activity.objects.filter(lead=lead).count()
+    assert scoring.score_recompute(lead_id=lead.pk).score == 10
+    assert Lead.objects.get(pk=lead.pk).score == 10
+    assert Activity.objects.filter(lead=lead).count() == before
+
+
+def test_bulk_rescoring_queues_its_work_behind_interactive_jobs(
+    in_org, admin, make_lead, make_rule, committing, process
+):
+    import django_rq
+
+    make_rule({"type": "field_changed", "field": "score"}, [{"type": "add_tag", "tag": "scored"}])
+    make_rule({"type": "field_changed", "field": "source"}, [{"type": "add_tag", "tag": "moved"}])
+    made = [make_lead(source="ads") for _ in range(3)]
+    default = django_rq.get_queue("default")
+    queued = default.count
+    with committing():
+        ads_rule(admin, points=5)
+    jobs = process("low")
+
+    # nothing waits on the interactive queue; the rules watching the score ran from the low one, and the
+    # one watching another field was not even queued
+    assert default.count == queued
+    assert len([job for job in jobs if job.func_name.endswith("evaluate_rules")]) == 3
+    assert [Lead.objects.get(pk=lead.pk).tags for lead in made] == [["scored"]] * 3

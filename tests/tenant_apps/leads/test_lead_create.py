@@ -4,6 +4,7 @@ from django_tenants.utils import schema_context
 from shared_apps.users.models import Role
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.leads.models import Lead
+from tests.conftest import client_for
 
 
 def test_create_normalizes_and_writes_the_created_activity(api, org, member):
@@ -142,3 +143,23 @@ def test_duplicate_detection_does_not_look_into_other_organizations(api, make_le
         "/api/leads/", {"name": "A", "email": "shared@example.com"}, format="json"
     )
     assert response.status_code == 201
+
+
+def test_a_lead_created_without_an_owner_is_its_creators(org, member):
+    rep = member(role=Role.REP)
+    client = client_for(org, rep)
+    response = client.post("/api/leads/", {"name": "Mine"}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["owner"]["id"] == rep.pk
+    # and so the rep sees the lead just made
+    assert client.get(f"/api/leads/{body['id']}/").status_code == 200
+    # an owner given, none included, is kept
+    unowned = api_post(client_for(org, member(role=Role.MANAGER)), {"name": "Pool", "owner": None})
+    assert unowned["owner"] is None
+
+
+def api_post(client, data):
+    response = client.post("/api/leads/", data, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
