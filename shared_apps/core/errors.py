@@ -153,13 +153,18 @@ def etag_of(updated_at: Any) -> str:
     return f'"{int(updated_at.timestamp() * 1_000_000):x}"'
 
 
+def etag_matches(header: str, etag: str) -> bool:
+    """Whether an If-Match / If-None-Match header names `etag` (or is "*"); weak tags compare as strong."""
+    given = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in given or etag in given
+
+
 def check_if_match(if_match: str | None, updated_at: Any) -> None:
     """Refuse a write based on a stale read: If-Match must name the record's current ETag (or be "*")."""
     if if_match is None:
         return
     current = etag_of(updated_at)
-    given = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
-    if "*" not in given and current not in given:
+    if not etag_matches(if_match, current):
         raise PreconditionFailed(current_etag=current)
 
 

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core.errors import etag_of
+from shared_apps.core.errors import etag_matches, etag_of
 from shared_apps.http import idempotency
 from shared_apps.http.permissions import RolePermission
 from shared_apps.http.throttling import PlanRateThrottle
@@ -115,6 +115,7 @@ class OrganizationView(APIView):
                 updated_at = parse_datetime(updated_at)
             if updated_at is not None:
                 response["ETag"] = etag_of(updated_at)
+                response = _not_modified_if_current(request, response)
         if self._idempotency is not None and not response.has_header("Idempotent-Replayed"):
             idempotency.remember(self._idempotency, response, secret_fields=self.secret_fields)
             self._idempotency = None
@@ -130,6 +131,19 @@ class OrganizationView(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def _not_modified_if_current(request: Request, response: Any) -> Any:
+    """A read whose If-None-Match names the record's current ETag: 304 with no body (the client's copy is
+    current)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if request.method not in ("GET", "HEAD") or not if_none_match:
+        return response
+    if not etag_matches(if_none_match, response["ETag"]):
+        return response
+    response.status_code = 304
+    response.data = None
+    return response
 
 
 class StrictCharField(serializers.CharField):

@@ -18,8 +18,9 @@ class OrganizationRoutingMiddleware:
     """Pick the schema and URLconf from the Host header.
 
     The root domain serves the platform (public schema); `<slug>.<BASE_DOMAIN>` or a registered custom
-    domain serves that organization, entered through shared_apps.organizations.context (its database, its
-    row as the connection's tenant). Unknown hosts get a 404, suspended organizations a 403, both JSON.
+    domain serves that organization (`request.tenant`, unset on the root domain), entered through
+    shared_apps.organizations.context (its database, its row as the connection's tenant).
+    Unknown hosts get a 404, suspended organizations a 403, both JSON.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,7 +28,9 @@ class OrganizationRoutingMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         enter_public()  # this thread may have served another database's organization
-        request.tenant = None  # type: ignore[attr-defined]
+        # `request.tenant` is set on an organization's host only. The root domain leaves it unset rather than
+        # None: django-tenants' admin templates (is_public_schema) read `request.tenant.schema_name` whenever
+        # the attribute exists, so None broke every admin page after sign-in. Read it with getattr(..., None).
         host, _port = split_domain_port(request._get_raw_host())  # type: ignore[attr-defined]
         host = host.lower()
         base = settings.BASE_DOMAIN

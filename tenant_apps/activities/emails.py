@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_string, policy
@@ -107,6 +108,28 @@ def _finish(
         references=references[:50],
         from_addresses=addresses,
         headers=headers,
+    )
+
+
+@dataclass
+class LoggedEmail:
+    """What places an email a member logs on a timeline (POST .../activities/, type EMAIL) in a thread: a
+    Message-ID of its own, and the message it answers when the metadata names one (`in_reply_to`,
+    `references`, as ids or lists of ids)."""
+
+    message_id: str
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+
+
+def logged_email(metadata: dict[str, Any]) -> LoggedEmail:
+    in_reply_to = _ids(metadata.get("in_reply_to"), field_name="metadata")
+    references = _ids(metadata.get("references"), field_name="metadata")
+    # a fresh id, never derived from the content: two emails logged alike are two messages
+    return LoggedEmail(
+        message_id=f"<logged-{uuid.uuid4().hex}@generated.leadpulse>",
+        in_reply_to=in_reply_to[0] if in_reply_to else "",
+        references=references[:50],
     )
 
 

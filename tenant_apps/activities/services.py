@@ -14,7 +14,7 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_metadata, clean_text
 from shared_apps.users.models import User
-from tenant_apps.activities.emails import ParsedEmail, parse_fields, parse_raw
+from tenant_apps.activities.emails import LoggedEmail, ParsedEmail, logged_email, parse_fields, parse_raw
 from tenant_apps.activities.models import CONTACT_TYPES, LOGGABLE_TYPES, Activity, ActivityType, Note
 from tenant_apps.leads.models import Lead
 from tenant_apps.leads.selectors import lead_get
@@ -133,7 +133,9 @@ def activity_log(
     occurred_at: datetime | None = None,
 ) -> Activity:
     """A member logs a call, meeting, email, note or task on a record's timeline (`record`, or the lead
-    `lead_id`). A logged NOTE is a note too (note_add), so the notes list and the timeline always agree."""
+    `lead_id`). A logged NOTE is a note too (note_add), so the notes list and the timeline always agree.
+    A logged EMAIL is in a thread like a recorded one: it joins the thread of the message its metadata's
+    `in_reply_to` / `references` name, else starts its own (its generated Message-ID)."""
     if type not in LOGGABLE_TYPES:
         raise InvalidInput(
             "type", f"Members log one of {', '.join(LOGGABLE_TYPES)}; the rest are written by LeadPulse."
@@ -148,6 +150,10 @@ def activity_log(
             note = note_add(record=record, actor=actor, body=body)
             anchor = {str(record._meta.model_name): record}
             return Activity.objects.get(type=ActivityType.NOTE, metadata__note_id=note.pk, **anchor)
+        message_id = thread_id = ""
+        if type == ActivityType.EMAIL:
+            email = logged_email(metadata)
+            message_id, thread_id = email.message_id, _thread_of(record, email)
         activity = activity_record(
             record=record,
             type=type,
@@ -156,6 +162,8 @@ def activity_log(
             body=body,
             metadata=metadata,
             occurred_at=occurred_at,
+            message_id=message_id,
+            thread_id=thread_id,
         )
         publish_on_commit(
             f"{record._meta.model_name}.activity_logged",
@@ -215,23 +223,18 @@ def email_record(
     return EmailRecorded(activity, True)
 
 
-def _thread_of(lead: Lead, message: ParsedEmail) -> str:
+def _thread_of(record: Record, message: ParsedEmail | LoggedEmail) -> str:
     """The thread is the root message's id: the parent's thread when we have the parent, else the first
     of References, else the parent's id, else this message starts a thread."""
+    emails = Activity.objects.filter(**{str(record._meta.model_name): record}).exclude(message_id="")
     if message.in_reply_to:
         parent_thread = (
-            Activity.objects.filter(lead=lead, message_id=message.in_reply_to)
-            .values_list("thread_id", flat=True)
-            .first()
+            emails.filter(message_id=message.in_reply_to).values_list("thread_id", flat=True).first()
         )
         if parent_thread:
             return parent_thread
     if message.references:
-        known = dict(
-            Activity.objects.filter(lead=lead, message_id__in=message.references).values_list(
-                "message_id", "thread_id"
-            )
-        )
+        known = dict(emails.filter(message_id__in=message.references).values_list("message_id", "thread_id"))
         for reference in message.references:
             if reference in known:
                 return known[reference]

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared_apps.core.db import connection
-from shared_apps.core.errors import InvalidInput, check_if_match
+from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from shared_apps.organizations.context import current_organization
@@ -188,12 +188,11 @@ def _locked(lead_id: int, lead: Lead | None = None) -> Lead:
 
 
 @transaction.atomic
-def lead_update(
-    *, lead_id: int, actor: User | None, changes: dict[str, Any], if_match: str | None = None
-) -> Lead:
+def lead_update(*, lead_id: int, actor: User | None, changes: dict[str, Any]) -> Lead:
     """Change editable fields. The stage is not one of them: it changes only through lead_transition.
     An owner change writes OWNER_CHANGE; other changes a SYSTEM activity listing old and new values.
-    With `if_match` (an ETag the client read), a lead changed since then is refused (412), under the lock."""
+    (If-Match is checked by the view, tenant_apps.records.api.views.VersionedRecordView, as for every
+    record type.)"""
     if "stage" in changes:
         raise InvalidInput(
             "stage", "The stage changes only through POST /api/leads/<id>/transition/.", code="use_transition"
@@ -201,7 +200,6 @@ def lead_update(
     check_fields(changes, EDITABLE_FIELDS)
     cleaned = _clean(changes)
     lead = _locked(lead_id)
-    check_if_match(if_match, lead.updated_at)
     if any(key in cleaned and cleaned[key] != getattr(lead, key) for key in ("name", "company")):
         cleaned["identity_key"] = normalize.identity_key(
             cleaned.get("name", lead.name), cleaned.get("company", lead.company)

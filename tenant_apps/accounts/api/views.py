@@ -24,6 +24,7 @@ from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,
     RecordNotesView,
+    VersionedRecordView,
     redirect_if_merged,
 )
 
@@ -61,7 +62,9 @@ class AccountListView(OrganizationView):
         return _account_response(account.pk, status.HTTP_201_CREATED)
 
 
-class AccountDetailView(OrganizationView):
+class AccountDetailView(VersionedRecordView):
+    record_kind = "account"
+
     @extend_schema(responses={200: AccountSerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, account_id: int) -> Response:
         """A merged account answers 301 with the survivor's id."""
@@ -82,14 +85,18 @@ class AccountDetailView(OrganizationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AccountRestoreView(OrganizationView):
+class AccountRestoreView(VersionedRecordView):
+    record_kind = "account"
+
     @extend_schema(request=None, responses={200: AccountSerializer, **ERRORS})
     def post(self, request: Request, account_id: int) -> Response:
         services.account_restore(account_id=account_id, actor=self.member)
         return _account_response(account_id)
 
 
-class AccountStatusView(OrganizationView):
+class AccountStatusView(VersionedRecordView):
+    record_kind = "account"
+
     @extend_schema(request=AccountStatusSerializer, responses={200: AccountSerializer, **ERRORS})
     def post(self, request: Request, account_id: int) -> Response:
         """Change the lifecycle status; the change is kept in the status history and on the timeline."""

@@ -22,6 +22,7 @@ from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,
     RecordNotesView,
+    VersionedRecordView,
     redirect_if_merged,
 )
 
@@ -55,7 +56,9 @@ class ContactListView(OrganizationView):
         return _contact_response(contact.pk, status.HTTP_201_CREATED)
 
 
-class ContactDetailView(OrganizationView):
+class ContactDetailView(VersionedRecordView):
+    record_kind = "contact"
+
     @extend_schema(responses={200: ContactSerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, contact_id: int) -> Response:
         """A merged contact answers 301 with the survivor's id."""
@@ -75,7 +78,9 @@ class ContactDetailView(OrganizationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ContactRestoreView(OrganizationView):
+class ContactRestoreView(VersionedRecordView):
+    record_kind = "contact"
+
     @extend_schema(request=None, responses={200: ContactSerializer, **ERRORS})
     def post(self, request: Request, contact_id: int) -> Response:
         services.contact_restore(contact_id=contact_id, actor=self.member)

@@ -20,7 +20,7 @@ from tenant_apps.leads.api.serializers import (
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead
 from tenant_apps.records.api.filters import LeadFilterSerializer
-from tenant_apps.records.api.views import LeadView, RecordNotesView
+from tenant_apps.records.api.views import LeadView, RecordNotesView, VersionedRecordView
 from tenant_apps.records.selectors import merged_into
 
 
@@ -58,7 +58,9 @@ class LeadListView(OrganizationView):
         return _lead_response(lead.pk, status.HTTP_201_CREATED)
 
 
-class LeadDetailView(LeadView):
+class LeadDetailView(VersionedRecordView, LeadView):
+    record_kind = "lead"
+
     @extend_schema(responses={200: LeadSerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, lead_id: int) -> Response:
         """A merged lead answers 301 with the survivor's id."""
@@ -79,7 +81,6 @@ class LeadDetailView(LeadView):
             lead_id=lead_id,
             actor=self.member,
             changes=serializer.to_service(),
-            if_match=request.headers.get("If-Match"),
         )
         return _lead_response(lead_id)
 
@@ -89,21 +90,26 @@ class LeadDetailView(LeadView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LeadRestoreView(LeadView):
+class LeadRestoreView(VersionedRecordView, LeadView):
+    record_kind = "lead"
+
     @extend_schema(request=None, responses={200: LeadSerializer, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
         services.lead_restore(lead_id=lead_id, actor=self.member)
         return _lead_response(lead_id)
 
 
-class LeadPurgeView(LeadView):
+class LeadPurgeView(VersionedRecordView, LeadView):
+    record_kind = "lead"
+
     @extend_schema(request=None, responses={204: None, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
         services.lead_purge(lead_id=lead_id, actor=self.member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LeadTransitionView(LeadView):
+class LeadTransitionView(VersionedRecordView, LeadView):
+    record_kind = "lead"
     reads_lead_once = True
 
     @extend_schema(request=TransitionSerializer, responses={200: LeadSerializer, **ERRORS})

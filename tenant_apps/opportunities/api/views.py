@@ -27,6 +27,7 @@ from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,
     RecordNotesView,
+    VersionedRecordView,
     redirect_if_merged,
 )
 
@@ -80,7 +81,9 @@ class OpportunityListView(OrganizationView):
         return _opportunity_response(opportunity.pk, status.HTTP_201_CREATED)
 
 
-class OpportunityDetailView(_VisibleOpportunity, OrganizationView):
+class OpportunityDetailView(_VisibleOpportunity, VersionedRecordView):
+    record_kind = "opportunity"
+
     @extend_schema(responses={200: OpportunitySerializer, 301: ErrorSerializer, **ERRORS})
     def get(self, request: Request, opportunity_id: int) -> Response:
         """A merged opportunity answers 301 with the survivor's id."""
@@ -105,14 +108,18 @@ class OpportunityDetailView(_VisibleOpportunity, OrganizationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OpportunityRestoreView(_VisibleOpportunity, OrganizationView):
+class OpportunityRestoreView(_VisibleOpportunity, VersionedRecordView):
+    record_kind = "opportunity"
+
     @extend_schema(request=None, responses={200: OpportunitySerializer, **ERRORS})
     def post(self, request: Request, opportunity_id: int) -> Response:
         services.opportunity_restore(opportunity_id=opportunity_id, actor=self.member)
         return _opportunity_response(opportunity_id)
 
 
-class OpportunityStageView(_VisibleOpportunity, OrganizationView):
+class OpportunityStageView(_VisibleOpportunity, VersionedRecordView):
+    record_kind = "opportunity"
+
     @extend_schema(request=OpportunityStageSerializer, responses={200: OpportunitySerializer, **ERRORS})
     def post(self, request: Request, opportunity_id: int) -> Response:
         """Move an open opportunity to any stage; CLOSED_WON and CLOSED_LOST are final (409 after)."""

@@ -10,17 +10,12 @@ from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.records.api.serializers import OwnerSerializer
 from tenant_apps.segments.models import RecordType, Segment
 
 
-class SegmentOwnerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-    full_name = serializers.CharField()
-
-
 class SegmentSerializer(serializers.ModelSerializer):
-    owner = SegmentOwnerSerializer(allow_null=True)
+    owner = OwnerSerializer(allow_null=True)
     can_edit = serializers.SerializerMethodField()
 
     class Meta:
@@ -85,11 +80,17 @@ class PresetSerializer(serializers.Serializer):
     description = serializers.CharField()
 
 
-# Compact rows of a segment's results: the key fields of each record type, the owner as an id (no join).
+# Compact rows of a segment's results: the key fields of each record type, the owner as the record lists
+# show it (an object, joined in the same query).
 COMMON_ROW_FIELDS = ["id", "name", "owner", "tags", "created_at", "updated_at"]
+OWNER_COLUMNS = tuple(f"owner__{field}" for field in OwnerSerializer().fields)
 
 
-class LeadRowSerializer(serializers.ModelSerializer):
+class _RowSerializer(serializers.ModelSerializer):
+    owner = OwnerSerializer(allow_null=True, read_only=True)
+
+
+class LeadRowSerializer(_RowSerializer):
     class Meta:
         model = Lead
         fields = [
@@ -106,21 +107,21 @@ class LeadRowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ContactRowSerializer(serializers.ModelSerializer):
+class ContactRowSerializer(_RowSerializer):
     class Meta:
         model = Contact
         fields = [*COMMON_ROW_FIELDS, "email", "phone", "title", "account", "last_contacted_at"]
         read_only_fields = fields
 
 
-class AccountRowSerializer(serializers.ModelSerializer):
+class AccountRowSerializer(_RowSerializer):
     class Meta:
         model = Account
         fields = [*COMMON_ROW_FIELDS, "domain", "industry", "size", "status", "last_activity_at"]
         read_only_fields = fields
 
 
-class OpportunityRowSerializer(serializers.ModelSerializer):
+class OpportunityRowSerializer(_RowSerializer):
     class Meta:
         model = Opportunity
         fields = [

@@ -16,6 +16,7 @@ from shared_apps.http.api import ERRORS, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from tenant_apps.segments import selectors, services
 from tenant_apps.segments.api.serializers import (
+    OWNER_COLUMNS,
     ROW_SERIALIZERS,
     PresetSerializer,
     SegmentFilterSerializer,
@@ -109,7 +110,8 @@ class _ResultsView(OrganizationView):
     def results(self, queryset: Any, record_type: str) -> Response:
         """A page of rows (only the columns they show) plus the count of every match (one COUNT query)."""
         serializer = ROW_SERIALIZERS[record_type]
-        response = self.paginated(queryset.only(*serializer.Meta.fields), serializer)
+        rows = queryset.select_related("owner").only(*serializer.Meta.fields, *OWNER_COLUMNS)
+        response = self.paginated(rows, serializer)
         response.data = {"count": queryset.count(), **response.data}
         return response
 

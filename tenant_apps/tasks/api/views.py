@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from shared_apps.http.api import ERRORS, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from shared_apps.users.models import User
+from tenant_apps.records.api.views import VersionedRecordView
 from tenant_apps.tasks import selectors, services
 from tenant_apps.tasks.api.serializers import (
     TaskCreateSerializer,
@@ -67,7 +68,9 @@ class TaskOverdueView(OrganizationView):
         return self.paginated(selectors.task_overdue(actor=self.member), TaskSerializer)
 
 
-class TaskDetailView(OrganizationView):
+class TaskDetailView(VersionedRecordView):
+    record_kind = "task"
+
     @extend_schema(responses={200: TaskSerializer, **ERRORS})
     def get(self, request: Request, task_id: int) -> Response:
         return _task_response(task_id, self.member)
@@ -80,7 +83,8 @@ class TaskDetailView(OrganizationView):
         return _task_response(task_id, self.member)
 
 
-class _TaskStatusView(OrganizationView):
+class _TaskStatusView(VersionedRecordView):
+    record_kind = "task"
     to_status: str
 
     def post(self, request: Request, task_id: int) -> Response:

@@ -131,3 +131,44 @@ def test_bad_emails_are_400(api, lead, body, field):
     response = post(api(Role.MANAGER), lead, **body)
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
+
+
+def test_an_email_logged_on_the_timeline_starts_a_thread_or_joins_the_one_it_answers(api, lead):
+    client = api(Role.MANAGER)
+    log = f"/api/leads/{lead.pk}/activities/"
+    post(client, lead, raw=FIRST)
+
+    alone = client.post(log, {"type": "EMAIL", "subject": "Intro"}, format="json").json()
+    assert alone["thread_id"] and alone["thread_id"] == alone["message_id"]
+    answer = client.post(
+        log,
+        {"type": "EMAIL", "subject": "Re: Pricing", "metadata": {"in_reply_to": "<first-1@initech.example>"}},
+        format="json",
+    ).json()
+    assert answer["thread_id"] == "<first-1@initech.example>"
+    # the same words logged twice are two messages, not a duplicate refused
+    again = client.post(log, {"type": "EMAIL", "subject": "Intro"}, format="json")
+    assert again.status_code == 201 and again.json()["thread_id"] != alone["thread_id"]
+
+    threads = client.get(f"/api/leads/{lead.pk}/email-threads/").json()
+    assert all(thread["thread_id"] for thread in threads)
+    counts = {thread["thread_id"]: thread["count"] for thread in threads}
+    assert counts["<first-1@initech.example>"] == 2 and counts[alone["thread_id"]] == 1
+
+
+def test_an_email_logged_on_another_record_is_threaded_too(api, make_account):
+    account = make_account()
+    logged = api(Role.MANAGER).post(
+        f"/api/accounts/{account.pk}/activities/", {"type": "EMAIL", "subject": "Renewal"}, format="json"
+    )
+    assert logged.status_code == 201
+    assert logged.json()["thread_id"] == logged.json()["message_id"] != ""
+
+
+def test_a_logged_email_naming_a_malformed_parent_is_a_400_naming_metadata(api, lead):
+    response = api(Role.MANAGER).post(
+        f"/api/leads/{lead.pk}/activities/",
+        {"type": "EMAIL", "metadata": {"in_reply_to": "<not an id"}},
+        format="json",
+    )
+    assert response.status_code == 400 and "metadata" in response.json()["errors"]

@@ -252,3 +252,39 @@ def test_an_outdated_saved_definition_is_a_conflict_not_a_crash(api, admin, org)
     response = client.get(f"/api/segments/{segment.pk}/results/")
     assert response.status_code == 409
     assert response.json()["code"] == "segment_outdated"
+
+
+@pytest.mark.parametrize(
+    ("record_type", "list_path"),
+    [
+        ("lead", "/api/leads/"),
+        ("account", "/api/accounts/"),
+        ("contact", "/api/contacts/"),
+        ("opportunity", "/api/opportunities/"),
+    ],
+)
+def test_a_results_row_shows_the_owner_as_the_record_lists_do(
+    record_type, list_path, api, make_record, member, org
+):
+    owner = member(role=Role.REP)
+    record = make_record(record_type, owner_id=owner.pk)
+    make_record(record_type)  # one without an owner
+    client = api(Role.MANAGER)
+    created = client.post(
+        "/api/segments/", {"name": "all", "record_type": record_type, "definition": {}}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    url = f"/api/segments/{created.json()['id']}/results/?page_size=200"
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(3):
+        make_record(record_type, owner_id=member(role=Role.REP).pk)
+    with CaptureQueriesContext(connection) as more:
+        results = client.get(url).json()["results"]
+    assert len(more) == len(few)  # the owners are joined, not read one per row
+
+    listed = {row["id"]: row["owner"] for row in client.get(f"{list_path}?page_size=200").json()["results"]}
+    assert {row["id"]: row["owner"] for row in results} == listed
+    assert listed[record.pk] == {"id": owner.pk, "email": owner.email, "full_name": owner.full_name}
+    assert None in listed.values()
