@@ -268,3 +268,26 @@ def record_note_add(
 ) -> Note:
     """A note on a live record, with its NOTE activity."""
     return note_add(record=record_alive(model, record_id, not_found=not_found), actor=actor, body=body)
+
+
+def phones_renormalize(*, models: tuple[type[Model], ...], batch_size: int = 2000) -> int:
+    """Recompute phone_normalized of every record of `models` from its phone, with the current organization's
+    region (after normalize.phone changed, or the region did). A derived key, not a change anyone made: no
+    activity is written. Returns how many records changed."""
+    region = normalize.phone_region()
+    changed = 0
+    for model in models:
+        rows = model._default_manager.exclude(phone="").only("id", "phone", "phone_normalized")
+        pending: list[Any] = []
+        for row in rows.order_by("id").iterator(chunk_size=batch_size):
+            value = normalize.phone_or_blank(row.phone, region)  # type: ignore[attr-defined]
+            if value != row.phone_normalized:  # type: ignore[attr-defined]
+                row.phone_normalized = value  # type: ignore[attr-defined]
+                pending.append(row)
+            if len(pending) >= batch_size:
+                changed += len(pending)
+                model._default_manager.bulk_update(pending, ["phone_normalized"])
+                pending = []
+        changed += len(pending)
+        model._default_manager.bulk_update(pending, ["phone_normalized"])
+    return changed
