@@ -80,6 +80,8 @@ class Organization(TenantMixin):
     )
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     default_currency = models.CharField(max_length=3, default="USD")
+    # ISO 3166 region a phone number written without a country code belongs to ("(555) 010-7777").
+    phone_region = models.CharField(max_length=2, default="US")
     # Reps see only their own and unassigned leads and opportunities unless this is on.
     reps_see_all_leads = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

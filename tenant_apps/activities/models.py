@@ -86,9 +86,22 @@ class Activity(models.Model):
     # email threading (EMAIL activities only)
     message_id = models.CharField(max_length=300, blank=True, default="")
     thread_id = models.CharField(max_length=300, blank=True, default="")
+    # search (tenant_apps/search): an email's subject and body, a call's or meeting's notes
+    search_vector = models.GeneratedField(
+        expression=weighted_vector(A=["subject"], C=["body"]),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         indexes = [
+            GinIndex(
+                fields=["search_vector"],
+                name="activity_search_gin",
+                # OR of equalities, not IN: a clone re-creates the index from its dumped definition, and
+                # PostgreSQL deparses `IN (...)` differently the second time (shared_apps cloning tests)
+                condition=Q(type="EMAIL") | Q(type="CALL") | Q(type="MEETING"),
+            ),
             models.Index(fields=["lead", "-created_at", "-id"], name="activity_lead_created_idx"),
             models.Index(fields=["contact", "-created_at", "-id"], name="activity_contact_created_idx"),
             models.Index(fields=["account", "-created_at", "-id"], name="activity_account_created_idx"),

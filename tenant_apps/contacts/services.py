@@ -13,16 +13,18 @@ from shared_apps.users.models import User
 from tenant_apps.accounts.services import clean_account
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
-from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound
+from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound, DuplicateContact
 from tenant_apps.contacts.models import Contact
 from tenant_apps.records import normalize
 from tenant_apps.records.services import (
+    changed_keys,
     check_fields,
     clean_owner,
     clean_tags,
     created_metadata,
     record_alive,
     record_changes_save,
+    record_duplicate_check,
     record_locked,
     record_note_add,
     record_restore,
@@ -53,13 +55,19 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def contact_create(*, actor: User | None, from_lead_id: int | None = None, **fields: Any) -> Contact:
+def contact_create(
+    *, actor: User | None, from_lead_id: int | None = None, allow_duplicate: bool = False, **fields: Any
+) -> Contact:
     """Create a contact, at a live account or none, with its CREATED activity (on the account's timeline
-    too); `from_lead_id` names the lead a conversion made it from."""
+    too); `from_lead_id` names the lead a conversion made it from. Refuses a duplicate (a live contact with
+    the same email or phone) unless `allow_duplicate`, as lead_create does."""
     check_fields(fields, CONTACT_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
     actor_id = actor.pk if actor else None
     with transaction.atomic():
+        if not allow_duplicate:
+            keys = {field: cleaned.get(field, "") for field in ("email", "phone_normalized")}
+            record_duplicate_check(model=Contact, actor=actor, keys=keys, error=DuplicateContact)
         contact = Contact.objects.create(**cleaned)
         suffix, metadata = created_metadata(
             from_lead_id, account_id=contact.account_id, owner_id=contact.owner_id
@@ -82,12 +90,23 @@ def _locked(contact_id: int) -> Contact:
 
 
 @transaction.atomic
-def contact_update(*, contact_id: int, actor: User | None, changes: dict[str, Any]) -> Contact:
+def contact_update(
+    *, contact_id: int, actor: User | None, changes: dict[str, Any], allow_duplicate: bool = False
+) -> Contact:
     """Change editable fields; moving to another account needs a live one (activities already written stay
-    on the account they were on)."""
+    on the account they were on). An email or phone changed to another live contact's is refused, unless
+    `allow_duplicate`."""
     check_fields(changes, CONTACT_FIELDS)
     cleaned = _clean(changes)
     contact = _locked(contact_id)
+    if not allow_duplicate:
+        record_duplicate_check(
+            model=Contact,
+            actor=actor,
+            keys=changed_keys(contact, cleaned),
+            error=DuplicateContact,
+            exclude_id=contact.pk,
+        )
     record_changes_save(record=contact, cleaned=cleaned, actor_id=actor.pk if actor else None)
     return contact
 

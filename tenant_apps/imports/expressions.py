@@ -49,6 +49,11 @@ def unescaped(column: str) -> str:
     )
 
 
+def unescaped_cell(cell: str) -> str:
+    """unescaped() of one cell, in Python (for the values normalized as the file is read)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1:2] in "=+-@" else cell
+
+
 def ascii_lower(column: str) -> str:
     """normalize._fold's first steps: NFKD, ASCII only, lower case. (normalize() runs only on text that is
     not ASCII: it is the costly part and changes nothing in ASCII.)"""
@@ -89,18 +94,6 @@ def fold(expression: str) -> str:
     return f"btrim(regexp_replace({ascii_lower(expression)}, '[^a-z0-9]+', ' ', 'g'))"
 
 
-# what a valid number holds besides digits (normalize.phone allows whitespace and these)
-PHONE_SEPARATORS = "E' \\t\\r\\n\\x0b\\f()+./-'"
-
-
-def phone_digits(phone: str) -> str:
-    """normalize.phone of a valid stored number: its digits, with the leading + kept."""
-    return (
-        f"(CASE WHEN left({phone}, 1) = '+' THEN '+' ELSE '' END "
-        f"|| regexp_replace({phone}, '[^0-9]', '', 'g'))"
-    )
-
-
 def domain(raw: str) -> str:
     """accounts.services.normalize_domain of an ASCII name (others are converted in Python first): no scheme,
     credentials, path, port, trailing dot or leading www."""
@@ -120,8 +113,7 @@ def tags_cell(cell: str, extra: list[str]) -> tuple[str | None, str]:
     cell, it costs less in Python than in SQL."""
     if not cell:
         return None, ""
-    if cell[:1] == "'" and cell[1:2] and cell[1:2] in "=+-@":
-        cell = cell[1:]
+    cell = unescaped_cell(cell)
     pieces = (" ".join(piece.split()).lower() for piece in TAG_SEPARATORS.split(cell))
     found = list(dict.fromkeys(tag for tag in (*pieces, *extra) if tag))
     if len(found) > normalize.MAX_TAGS or any(len(tag) > 50 for tag in found):

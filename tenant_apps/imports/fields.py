@@ -21,14 +21,12 @@ from tenant_apps.imports.expressions import (
     EMAIL_RE,
     NOW,
     NUMBER_RE,
-    PHONE_SEPARATORS,
     ascii_lower,
     collapsed,
     domain,
     identity,
     identity_key,
     in_list,
-    phone_digits,
     quote,
 )
 from tenant_apps.imports.models import RecordType
@@ -200,23 +198,12 @@ class Spec:
 
 def _person_values(ctx: Context, values: dict[str, str]) -> None:
     values["email"] = f"lower({ctx.text('email')})"
-    phone = ctx.raw("phone")
-    values["phone"] = phone or "''"
-    if phone:
-        values["h_phone_chars"] = f"({phone} !~ '[^0-9\\s()+./-]' AND strpos(substr({phone}, 2), '+') = 0)"
-        values["h_phone_digits"] = f"translate({phone}, {PHONE_SEPARATORS}, '')"
+    values["phone"] = ctx.raw("phone") or "''"
 
 
 def _person_derived(ctx: Context) -> dict[str, str]:
-    """normalize.phone: digits only, the leading + kept, 7 to 15 digits; '' when not a valid number."""
-    phone = ctx.raw("phone")
-    if not phone:
-        return {"phone_normalized": "''"}
-    return {
-        "phone_normalized": f"CASE WHEN {phone} <> '' AND h_phone_chars "
-        "AND h_phone_digits ~ '^[0-9]{7,15}$' "
-        f"THEN CASE WHEN {phone} ^@ '+' THEN '+' ELSE '' END || h_phone_digits ELSE '' END"
-    }
+    """normalize.phone, applied as the file was read (load.py); '' when not a valid number."""
+    return {"phone_normalized": "h_phone_norm" if ctx.raw("phone") else "''"}
 
 
 def _person_checks(ctx: Context) -> list[Check]:
@@ -249,10 +236,6 @@ def _person_updates(ctx: Context) -> list[UpdateColumn]:
         UpdateColumn("phone", "p.v_phone", ctx.given("phone")),
         UpdateColumn("phone_normalized", "p.v_phone_normalized", ctx.given("phone"), derived=True),
     ]
-
-
-def _phone_recompute() -> dict[str, str]:
-    return {"phone_normalized": f"CASE WHEN r.phone = '' THEN '' ELSE {phone_digits('r.phone')} END"}
 
 
 def _person_insert() -> dict[str, str]:
@@ -356,7 +339,7 @@ class LeadSpec(Spec):
         return {"identity_key": identity_key("new_name", "new_company")}
 
     def recompute(self) -> dict[str, str]:
-        return {"identity_key": identity_key("r.name", "r.company"), **_phone_recompute()}
+        return {"identity_key": identity_key("r.name", "r.company")}
 
     def created_metadata(self, ctx: Context) -> dict[str, str]:
         return {"source": "i.source", **super().created_metadata(ctx), "stage": "i.stage"}
@@ -412,9 +395,6 @@ class ContactSpec(Spec):
                 UpdateColumn("account_id", "p.v_account_id", ctx.given("account")),
             ]
         )
-
-    def recompute(self) -> dict[str, str]:
-        return _phone_recompute()
 
     def created_metadata(self, ctx: Context) -> dict[str, str]:
         return {"account_id": "i.account_id", **super().created_metadata(ctx)}

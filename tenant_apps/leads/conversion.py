@@ -134,6 +134,8 @@ def lead_convert(
         contact = contact_create(
             actor=actor,
             from_lead_id=lead.pk,
+            # converting is deliberate: the person the lead was becomes a contact even if one has their email
+            allow_duplicate=True,
             name=lead.name,
             email=lead.email,
             phone=lead.phone,

@@ -1,4 +1,5 @@
 from shared_apps.core.errors import Conflict, NotFound
+from tenant_apps.records.exceptions import DuplicateRecord
 
 
 class LeadNotFound(NotFound):
@@ -19,23 +20,9 @@ class TransitionNotAllowed(Conflict):
         )
 
 
-class DuplicateLead(Conflict):
+class DuplicateLead(DuplicateRecord):
     code = "duplicate_lead"
-
-    def __init__(self, *, existing_id: int | None, matched_on: str) -> None:
-        if existing_id is None:  # a lead the member may not see: neither its id nor its fields are told
-            super().__init__(
-                f'A lead you cannot see has the same {matched_on}; send "allow_duplicate": true to create '
-                "this one anyway.",
-                matched_on=matched_on,
-            )
-            return
-        super().__init__(
-            f'A lead with the same {matched_on} exists (id {existing_id}); send "allow_duplicate": true to '
-            "create it anyway.",
-            existing_id=existing_id,
-            matched_on=matched_on,
-        )
+    noun = "lead"
 
 
 class LeadNotDeleted(Conflict):

@@ -9,7 +9,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
@@ -19,13 +18,15 @@ from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record
 from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
 from tenant_apps.leads.models import Lead, Source, Stage
-from tenant_apps.records import normalize, visibility
+from tenant_apps.records import normalize
 from tenant_apps.records.services import (
+    changed_keys,
     check_fields,
     clean_owner,
     clean_tags,
     from_to,
     record_changes_save,
+    record_duplicate_check,
     record_locked,
     record_note_add,
     record_purge,
@@ -92,31 +93,6 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _lock_identities(keys: list[str]) -> None:
-    """Serialize creations that share an email, phone or identity key, so two can't both pass the check."""
-    with connection.cursor() as cursor:
-        for key in sorted(keys):
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{connection.schema_name}:{key}"]
-            )
-
-
-def _find_duplicate(*, email: str, phone_normalized: str, identity_key: str) -> tuple[Lead, str] | None:
-    alive = Lead.objects.alive()
-    for field, value in (
-        ("email", email),
-        ("phone_normalized", phone_normalized),
-        ("identity_key", identity_key),
-    ):
-        if value:
-            lead = alive.filter(**{field: value}).order_by("id").first()
-            if lead is not None:
-                return lead, {"phone_normalized": "phone", "identity_key": "company and name"}.get(
-                    field, field
-                )
-    return None
-
-
 # Whether routing will give an unowned new lead its owner. The automation app, which routes, registers its
 # answer (record apps publish events and never import automation).
 _routing_checks: list[Callable[[], bool]] = []
@@ -153,11 +129,7 @@ def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: 
     }
     with transaction.atomic():
         if not allow_duplicate:
-            _lock_identities([value for value in keys.values() if value])
-            duplicate = _find_duplicate(**keys)
-            if duplicate is not None:
-                existing = duplicate[0].pk if visibility.can_see(actor, duplicate[0]) else None
-                raise DuplicateLead(existing_id=existing, matched_on=duplicate[1])
+            record_duplicate_check(model=Lead, actor=actor, keys=keys, error=DuplicateLead)
         now = timezone.now()
         lead = Lead.objects.create(**cleaned, stage=Stage.NEW, stage_changed_at=now, created_at=now)
         activity_record(
@@ -188,9 +160,12 @@ def _locked(lead_id: int, lead: Lead | None = None) -> Lead:
 
 
 @transaction.atomic
-def lead_update(*, lead_id: int, actor: User | None, changes: dict[str, Any]) -> Lead:
+def lead_update(
+    *, lead_id: int, actor: User | None, changes: dict[str, Any], allow_duplicate: bool = False
+) -> Lead:
     """Change editable fields. The stage is not one of them: it changes only through lead_transition.
     An owner change writes OWNER_CHANGE; other changes a SYSTEM activity listing old and new values.
+    An email or phone changed to another live lead's is refused as on create, unless `allow_duplicate`.
     (If-Match is checked by the view, tenant_apps.records.api.views.VersionedRecordView, as for every
     record type.)"""
     if "stage" in changes:
@@ -200,6 +175,10 @@ def lead_update(*, lead_id: int, actor: User | None, changes: dict[str, Any]) ->
     check_fields(changes, EDITABLE_FIELDS)
     cleaned = _clean(changes)
     lead = _locked(lead_id)
+    if not allow_duplicate:
+        record_duplicate_check(
+            model=Lead, actor=actor, keys=changed_keys(lead, cleaned), error=DuplicateLead, exclude_id=lead.pk
+        )
     if any(key in cleaned and cleaned[key] != getattr(lead, key) for key in ("name", "company")):
         cleaned["identity_key"] = normalize.identity_key(
             cleaned.get("name", lead.name), cleaned.get("company", lead.company)

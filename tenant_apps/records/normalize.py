@@ -1,11 +1,14 @@
-"""Normalization of lead fields, shared by create, update, import and duplicate detection."""
+"""Normalization of record fields, shared by create, update, import and duplicate detection."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+import phonenumbers
+
 from shared_apps.core.errors import InvalidInput
+from shared_apps.organizations.context import current_organization
 
 # ISO 4217 active codes.
 CURRENCIES = frozenset(
@@ -170,6 +173,7 @@ CURRENCIES = frozenset(
 )
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TAGS = 20
+POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 def email(value: str) -> str:
@@ -179,8 +183,11 @@ def email(value: str) -> str:
     return value
 
 
-def phone(value: str) -> str:
-    """Digits only, with the leading + kept: '+1 (555) 010-9999' -> '+15550109999'. 7 to 15 digits (E.164)."""
+def phone(value: str, region: str | None = None) -> str:
+    """E.164 when the number is complete for `region` (the organization's, by default): '+1 (555) 010-7777',
+    '15550107777' and '(555) 010-7777' are all '+15550107777' in the US. A number phonenumbers cannot place
+    (too short for the region, or in no region) keeps its digits with the leading + (7 to 15 digits), so
+    that it is still found and compared as before."""
     value = (value or "").strip()
     if not value:
         return ""
@@ -191,7 +198,26 @@ def phone(value: str) -> str:
     digits = re.sub(r"\D", "", value)
     if not 7 <= len(digits) <= 15:
         raise InvalidInput("phone", "A phone number has 7 to 15 digits.")
+    try:
+        number = phonenumbers.parse(value, region or phone_region())
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number_with_reason(number) == POSSIBLE:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return ("+" if value.startswith("+") else "") + digits
+
+
+def phone_or_blank(value: str, region: str) -> str:
+    """normalize.phone, '' for a number it refuses (imports report those rows instead of raising)."""
+    try:
+        return phone(value, region)
+    except InvalidInput:
+        return ""
+
+
+def phone_region() -> str:
+    """The organization's default region for numbers written without a country code."""
+    return current_organization().phone_region
 
 
 def _fold(text: str) -> str:

@@ -8,16 +8,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from shared_apps.core.db import connection
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
-from tenant_apps.records import normalize
+from tenant_apps.records import normalize, visibility
 from tenant_apps.records.models import CustomerRecord
 
 Record = Any  # a Lead, Account, Contact or Opportunity
@@ -79,6 +80,43 @@ def created_metadata(from_lead_id: int | None, **data: Any) -> tuple[str, dict[s
 
 # Kept in step with other fields (the normalized phone, a lead's identity key): saved, never reported.
 DERIVED_FIELDS = frozenset({"phone_normalized", "identity_key"})
+
+
+DUPLICATE_LABELS = {"phone_normalized": "phone", "identity_key": "company and name"}
+
+
+def record_duplicate_check(
+    *,
+    model: type[Model],
+    actor: User | None,
+    keys: dict[str, str],
+    error: type[AppError],
+    exclude_id: int | None = None,
+) -> None:
+    """Refuse (`error`) a record sharing one of `keys` (email, phone_normalized, identity_key: checked in that
+    order, empty ones skipped) with another live record. Creations and changes that share a key are
+    serialized first (advisory locks), so two of them cannot both pass the check."""
+    present = {field: value for field, value in keys.items() if value}
+    with connection.cursor() as cursor:
+        for value in sorted(present.values()):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{connection.schema_name}:{value}"]
+            )
+    alive = model._default_manager.alive().exclude(pk=exclude_id)  # type: ignore[attr-defined]
+    for field, value in present.items():
+        existing = alive.filter(**{field: value}).order_by("id").first()
+        if existing is not None:
+            existing_id = existing.pk if visibility.can_see(actor, existing) else None
+            raise error(existing_id=existing_id, matched_on=DUPLICATE_LABELS.get(field, field))
+
+
+def changed_keys(record: Model, cleaned: dict[str, Any]) -> dict[str, str]:
+    """The duplicate keys (email, phone) a change gives the record new values of."""
+    return {
+        field: cleaned[field]
+        for field in ("email", "phone_normalized")
+        if field in cleaned and cleaned[field] != getattr(record, field)
+    }
 
 
 def _records(model: type[R]) -> QuerySet[R]:
@@ -230,3 +268,26 @@ def record_note_add(
 ) -> Note:
     """A note on a live record, with its NOTE activity."""
     return note_add(record=record_alive(model, record_id, not_found=not_found), actor=actor, body=body)
+
+
+def phones_renormalize(*, models: tuple[type[Model], ...], batch_size: int = 2000) -> int:
+    """Recompute phone_normalized of every record of `models` from its phone, with the current organization's
+    region (after normalize.phone changed, or the region did). A derived key, not a change anyone made: no
+    activity is written. Returns how many records changed."""
+    region = normalize.phone_region()
+    changed = 0
+    for model in models:
+        rows = model._default_manager.exclude(phone="").only("id", "phone", "phone_normalized")
+        pending: list[Any] = []
+        for row in rows.order_by("id").iterator(chunk_size=batch_size):
+            value = normalize.phone_or_blank(row.phone, region)  # type: ignore[attr-defined]
+            if value != row.phone_normalized:  # type: ignore[attr-defined]
+                row.phone_normalized = value  # type: ignore[attr-defined]
+                pending.append(row)
+            if len(pending) >= batch_size:
+                changed += len(pending)
+                model._default_manager.bulk_update(pending, ["phone_normalized"])
+                pending = []
+        changed += len(pending)
+        model._default_manager.bulk_update(pending, ["phone_normalized"])
+    return changed

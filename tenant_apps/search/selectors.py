@@ -20,17 +20,21 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.core.search import folded
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
-from tenant_apps.activities.models import Note
+from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
-from tenant_apps.records import visibility
+from tenant_apps.records import normalize, visibility
 
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 MAX_PAGES = 10
-TRIGRAM_THRESHOLD = 0.4
+EXACT_KEYS = ("email", "phone_normalized")
+# word_similarity: "westbruk" against "westbrook" is 0.5, "davolo" against "davolio" 0.56, while unrelated
+# short words stay below (pg_trgm's default is 0.6, which misses a typo in a short word)
+WORD_THRESHOLD = 0.5
+EXACT_RANK = 3.0  # an exact email or phone number: above every full-text hit (1 + ts_rank)
 START, STOP = "\x01", "\x02"  # markers for ts_headline, turned into <mark> after HTML-escaping
 
 
@@ -42,6 +46,16 @@ class TrigramMatch(Func):
     output_field = BooleanField()
 
 
+class WordMatch(Func):
+    """`text <% field`: some run of words of the field is trigram-similar to the text (pg_trgm's
+    word_similarity above its threshold), so that one misspelled word matches a longer field. Served by the
+    same trigram GIN indexes."""
+
+    arg_joiner = " <%% "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
 @dataclass(frozen=True)
 class SearchType:
     model: Any
@@ -49,19 +63,46 @@ class SearchType:
     snippet_fields: tuple[str, ...]
     fuzzy_fields: tuple[str, ...]  # trigram-indexed (folded) fields
     stage_field: str | None = None
+    exact_fields: tuple[str, ...] = ()  # email / phone_normalized: an exact value is the first hit
 
 
 TYPES: dict[str, SearchType] = {
-    "lead": SearchType(Lead, "name", ("name", "company", "email"), ("name", "company"), "stage"),
-    "contact": SearchType(Contact, "name", ("name", "email", "title"), ("name",)),
+    "lead": SearchType(
+        Lead,
+        "name",
+        ("name", "company", "email"),
+        ("name", "company"),
+        "stage",
+        ("email", "phone_normalized"),
+    ),
+    "contact": SearchType(Contact, "name", ("name", "email", "title"), ("name",), exact_fields=EXACT_KEYS),
     "account": SearchType(Account, "name", ("name", "domain", "industry"), ("name",)),
     "opportunity": SearchType(Opportunity, "name", ("name",), ("name",), "stage"),
     "note": SearchType(Note, "body", ("body",), ()),
+    # emails (subject and body), calls and meetings (their notes); the rest of a timeline is the app's own
+    "activity": SearchType(Activity, "subject", ("subject", "body"), ()),
 }
+SEARCHED_ACTIVITIES = (ActivityType.EMAIL, ActivityType.CALL, ActivityType.MEETING)
+HANGING = ("note", "activity")  # rows on a record: no owner, tags or stage of their own
 
 
 def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def exact_values(text: str) -> dict[str, str]:
+    """The query as an email address or a phone number (normalized as stored), when it is one."""
+    if "@" in text and " " not in text:
+        try:
+            return {"email": normalize.email(text)}
+        except InvalidInput:
+            return {}
+    if re.fullmatch(r"[\d\s()+.\-/]+", text) and len(re.sub(r"\D", "", text)) >= 7:
+        try:
+            return {"phone_normalized": normalize.phone(text)}
+        except InvalidInput:
+            return {}
+    return {}
 
 
 def parse_query(q: Any) -> tuple[str, list[str]]:
@@ -99,7 +140,9 @@ def _candidates(
 ) -> list[tuple[float, int]] | None:
     # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
     rows = visibility.records_for(kind, actor)
-    if kind == "note":
+    if kind == "activity":
+        rows = rows.filter(type__in=SEARCHED_ACTIVITIES)
+    if kind in HANGING:
         rows = rows.filter(
             Q(lead__deleted_at__isnull=True, lead__merged_into__isnull=True)
             | Q(contact__deleted_at__isnull=True, contact__merged_into__isnull=True)
@@ -113,11 +156,11 @@ def _candidates(
             return None  # this type has no stage: nothing of it can match a stage filter
         rows = rows.filter(**{f"{spec.stage_field}__in": filters["stage"]})
     if filters.get("owner") not in (None, ""):
-        if kind == "note":
+        if kind in HANGING:
             return None
         rows = rows.filter(_owner_filter(filters["owner"], actor))
     if filters.get("tag"):
-        if kind == "note":
+        if kind in HANGING:
             return None
         rows = rows.filter(tags__contains=[filters["tag"]])
     if filters.get("created_after"):
@@ -129,22 +172,37 @@ def _candidates(
     # by ts_rank from the GIN index's matches. Fuzzy (trigram) matching only fills what full text did not
     # find: it catches misspellings, and ranking trigram similarity over every full-text hit of a common
     # name would cost a hundred times more for the same first page.
+    # An exact email or phone number first (the unique-ish keys' b-tree indexes): the simple parser keeps an
+    # email as one token, and a number's digits are not words, so neither full text nor trigrams find them.
+    exact = Q()
+    for field, value in exact_values(text).items():
+        if field in spec.exact_fields and value:
+            exact |= Q(**{field: value})
+    found: list[tuple[float, int]] = []
+    if exact:
+        found = [
+            (EXACT_RANK, record_id)
+            for record_id in rows.filter(exact).order_by("-id").values_list("id", flat=True)[:limit]
+        ]
     query = SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
-    found = [
+    found += [
         (1.0 + float(row["rank"]), row["id"])
         for row in rows.filter(search_vector=query)
+        .exclude(pk__in=[record_id for _rank, record_id in found])
         .annotate(rank=SearchRank(F("search_vector"), query))
         .order_by("-rank", "-id")
-        .values("id", "rank")[:limit]
+        .values("id", "rank")[: limit - len(found)]
     ]
     if len(found) >= limit or not spec.fuzzy_fields:
         return found
+    # Fuzzy per word (word_similarity): a misspelled word of a longer name or company matches ("Westbruk"
+    # finds "Carla Westbrook"), ranked by how close, always below the exact and full-text hits (< 1).
     folded_text = fold(text)
     match = Q()
     for field in spec.fuzzy_fields:
-        match |= Q(TrigramMatch(folded(field), Value(folded_text)))
+        match |= Q(WordMatch(Value(folded_text), folded(field)))
     sims = [
-        Func(folded(field), Value(folded_text), function="similarity", output_field=FloatField())
+        Func(Value(folded_text), folded(field), function="word_similarity", output_field=FloatField())
         for field in spec.fuzzy_fields
     ]
     fuzzy = (
@@ -155,9 +213,7 @@ def _candidates(
         .values("id", "rank")[: limit - len(found)]
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        # pg_trgm's default 0.3 lets thousands of half-similar names through the index, each rechecked;
-        # 0.4 still catches two typos in a full name ("Jonathon Smithres") at a fraction of the cost.
-        cursor.execute("SET LOCAL pg_trgm.similarity_threshold = %s", [TRIGRAM_THRESHOLD])
+        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [WORD_THRESHOLD])
         fuzzy_rows = list(fuzzy)
     return found + [(float(row["rank"]), row["id"]) for row in fuzzy_rows]
 
@@ -227,7 +283,7 @@ def _render(window: list[tuple[float, str, int]], terms: list[str]) -> list[dict
 
 
 def _links(kind: str, row: Any) -> dict[str, Any]:
-    if kind == "note":
+    if kind in HANGING:
         for anchor in ("lead", "contact", "account", "opportunity"):
             if getattr(row, f"{anchor}_id"):
                 return {"record": {"type": anchor, "id": getattr(row, f"{anchor}_id")}}

@@ -51,11 +51,15 @@ class LeadForm(forms.Form):
     value = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     currency = forms.CharField(max_length=3, required=False)
     tags = forms.CharField(max_length=1100, required=False, help_text="Comma-separated.")
+    allow_duplicate = forms.BooleanField(
+        required=False, label="Save it even if another lead has this email or phone"
+    )
 
     def changes(self) -> dict[str, Any]:
         """The service's field names and values for what was posted (blank optional fields are cleared,
         a blank value, source or currency left as it was)."""
         data = dict(self.cleaned_data)
+        data.pop("allow_duplicate", None)  # an option of the write, not a field of the lead
         for key in ("source", "currency", "value"):
             if data.get(key) in ("", None):
                 data.pop(key, None)
@@ -68,7 +72,6 @@ class LeadCreateForm(LeadForm):
 
     def changes(self) -> dict[str, Any]:
         data = super().changes()
-        data.pop("allow_duplicate", None)
         if not data["tags"]:
             data.pop("tags")
         return data

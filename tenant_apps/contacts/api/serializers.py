@@ -47,6 +47,7 @@ class ContactWriteSerializer(StrictSerializer):
     account = IdField(required=False, allow_null=True, help_text="a live account's id")
     owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+    allow_duplicate = serializers.BooleanField(required=False, default=False)
 
 
 class ContactUpdateSerializer(ContactWriteSerializer):

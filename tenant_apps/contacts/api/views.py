@@ -52,7 +52,10 @@ class ContactListView(OrganizationView):
         """Create a contact, at a live account or none."""
         serializer = ContactWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        contact = services.contact_create(actor=self.member, **serializer.to_service())
+        data = serializer.to_service()
+        contact = services.contact_create(
+            actor=self.member, allow_duplicate=data.pop("allow_duplicate", False), **data
+        )
         return _contact_response(contact.pk, status.HTTP_201_CREATED)
 
 
@@ -69,7 +72,13 @@ class ContactDetailView(VersionedRecordView):
     def patch(self, request: Request, contact_id: int) -> Response:
         serializer = ContactUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.contact_update(contact_id=contact_id, actor=self.member, changes=serializer.to_service())
+        changes = serializer.to_service()
+        services.contact_update(
+            contact_id=contact_id,
+            actor=self.member,
+            allow_duplicate=changes.pop("allow_duplicate", False),
+            changes=changes,
+        )
         return _contact_response(contact_id)
 
     @extend_schema(responses={204: None, **ERRORS})

@@ -65,6 +65,8 @@ class Planning(Loading):
         raw = ", ".join(f"{staged(name)} AS r_{name}" for name in self.fields)
         if "tags" in self.fields:  # normalized as the file was read (fields.tags_cell)
             raw += ", c_tags_norm AS h_tags, coalesce(c_tags_bad, '') AS h_tags_bad"
+        if "phone" in self.fields:  # normalized as the file was read (normalize.phone)
+            raw += ", coalesce(c_phone_norm, '') AS h_phone_norm"
         level = f"SELECT n, line, coalesce(bad, '') AS bad, {raw} FROM {self.staging} OFFSET 0"
         joins = ""  # the lookups the first level of values uses
         if "owner" in self.fields:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared_apps.core.db import connection
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.imports.expressions import quote
 from tenant_apps.imports.fields import Context
 from tenant_apps.imports.models import ImportChange, RecordType
 from tenant_apps.imports.pipeline.sql import DERIVED, execute, fetchall, ident, timestamp, touch_accounts
 from tenant_apps.imports.pipeline.tables import Tables
+from tenant_apps.records import normalize
 
 
 class Reverting(Tables):
@@ -90,6 +92,18 @@ class Reverting(Tables):
                     f"UPDATE {table} r SET {assignments} "
                     "WHERE r.id IN (SELECT id FROM imports_revert WHERE patch <> '{}')"
                 )
+            if run.record_type in (RecordType.LEAD, RecordType.CONTACT):
+                # normalize.phone (libphonenumber) has no SQL form: the restored numbers, normalized here
+                region = normalize.phone_region()
+                restored_phones = fetchall(
+                    f"SELECT r.id, r.phone FROM {table} r "
+                    "WHERE r.id IN (SELECT id FROM imports_revert WHERE patch ? 'phone')"
+                )
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        f"UPDATE {table} SET phone_normalized = %s WHERE id = %s",
+                        [(normalize.phone_or_blank(phone, region), pk) for pk, phone in restored_phones],
+                    )
             shown = (
                 "(SELECT jsonb_object_agg(regexp_replace(k, '_id$', ''), jsonb_build_array("
                 "CASE WHEN k = 'value' THEN to_jsonb(v.after ->> k) ELSE v.after -> k END, "

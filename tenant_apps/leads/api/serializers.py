@@ -66,6 +66,7 @@ class LeadCreateSerializer(LeadWriteSerializer):
 
 
 class LeadUpdateSerializer(LeadWriteSerializer):
+    allow_duplicate = serializers.BooleanField(required=False, default=False)
     stage = serializers.CharField(required=False, help_text="Refused: use the transition endpoint.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -77,10 +77,12 @@ class LeadDetailView(VersionedRecordView, LeadView):
     def patch(self, request: Request, lead_id: int) -> Response:
         serializer = LeadUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        changes = serializer.to_service()
         services.lead_update(
             lead_id=lead_id,
             actor=self.member,
-            changes=serializer.to_service(),
+            allow_duplicate=changes.pop("allow_duplicate", False),
+            changes=changes,
         )
         return _lead_response(lead_id)
 

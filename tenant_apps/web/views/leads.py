@@ -244,7 +244,12 @@ def lead_create(request: HttpRequest) -> Done:
 def lead_edit(request: HttpRequest, lead_id: int) -> Done:
     form = valid(LeadForm, request.POST)
     _writable_lead(request, lead_id)
-    lead = lead_services.lead_update(lead_id=lead_id, actor=member(request), changes=form.changes())
+    lead = lead_services.lead_update(
+        lead_id=lead_id,
+        actor=member(request),
+        allow_duplicate=form.cleaned_data["allow_duplicate"],
+        changes=form.changes(),
+    )
     return _lead_done(request, lead.pk, "Saved.")
 
 

@@ -319,3 +319,19 @@ def test_a_cancel_while_the_worker_was_gone_is_honoured_by_the_retry(client, org
     with schema_context(org.schema_name), connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [f"imports_{import_id}_plan"])
         assert cursor.fetchone()[0] is None
+
+
+def test_revert_gives_a_restored_phone_its_e164_form(client, org, make_lead):
+    """Issue 16: the number put back by a revert is normalized by the same rule (phonenumbers, the region)."""
+    bob = make_lead(name="Bob", email="bob@example.com", phone="(555) 010-0100")
+    import_id = queued(
+        client, "name,email,phone\nBob,bob@example.com,+44 20 7946 0958\n", duplicate_policy="update"
+    )
+    assert run(org, import_id).updated == 1
+    with schema_context(org.schema_name):
+        assert Lead.objects.get(pk=bob.pk).phone_normalized == "+442079460958"
+    assert client.post(f"/api/imports/{import_id}/revert/").status_code == 202
+    assert revert(org, import_id).status == "reverted"
+    with schema_context(org.schema_name):
+        bob_now = Lead.objects.get(pk=bob.pk)
+        assert (bob_now.phone, bob_now.phone_normalized) == ("(555) 010-0100", "+15550100100")

@@ -394,3 +394,23 @@ def test_accounts_import_with_domains_normalized_and_deduplicated(imported, org)
             7: "unknown_size",
             8: "unknown_status",
         }
+
+
+def test_an_import_normalizes_phones_to_e164_as_the_services_do(imported, org, make_lead):
+    """Issue 16: one number written three ways is one number, against existing leads and within the file."""
+    existing = make_lead(name="Nancy Davolio", phone="+1 (555) 010-7777")
+    done = imported(
+        "name,phone\n"
+        'Andrew Fuller,"15550107777"\n'  # the existing lead's number
+        'Janet Leverling,"(555) 010-8888"\n'
+        'Robert King,"+1 555 010 8888"\n'  # the line above's number
+        "Laura Callahan,'+44 20 7946 0958\n"  # an export's escaped cell
+    )
+    assert [(line, code, field) for line, code, field in errors_of(done)] == [
+        (2, "duplicate", "phone"),
+        (4, "duplicate_in_file", "phone"),
+    ]
+    assert [(lead["name"], lead["phone_normalized"]) for lead in leads(org) if lead["id"] != existing.pk] == [
+        ("Janet Leverling", "+15550108888"),
+        ("Laura Callahan", "+442079460958"),
+    ]

@@ -115,3 +115,81 @@ def test_pagination(api, make_lead):
         False,
     )
     assert not {row["id"] for row in first["results"]} & {row["id"] for row in second["results"]}
+
+
+# Issue 16, "Finding people"
+
+
+@pytest.fixture
+def northwind(make_lead, org, admin):
+    with schema_context(org.schema_name):
+        from tenant_apps.contacts.services import contact_create
+
+        contact = contact_create(
+            actor=admin, name="Nancy Davolio", email="nancy@northwind.example", phone="+1 (555) 010-7777"
+        )
+    lead = make_lead(name="Nancy Northwind", company="Northwind Traders", email="sales@northwind.example")
+    westbrook = make_lead(name="Carla Westbrook", company="Contoso Logistics")
+    return {"contact": contact, "lead": lead, "westbrook": westbrook}
+
+
+def test_an_exact_email_is_the_first_hit(api, northwind):
+    results = search(api(Role.ADMIN), "nancy@northwind.example")
+    assert results, "an email address finds its record"
+    assert (results[0]["type"], results[0]["id"]) == ("contact", northwind["contact"].pk)
+    assert results[0]["rank"] > max([row["rank"] for row in results[1:]], default=0)
+
+
+@pytest.mark.parametrize("written", ["+1 (555) 010-7777", "15550107777", "555.010.7777"])
+def test_a_phone_number_in_any_format_finds_its_record(api, northwind, written):
+    results = search(api(Role.ADMIN), written)
+    assert [(row["type"], row["id"]) for row in results][:1] == [("contact", northwind["contact"].pk)]
+
+
+@pytest.mark.parametrize("typo", ["Westbruk", "westbruk carla", "Davolo"])
+def test_one_misspelled_word_matches_per_word_below_exact_hits(api, northwind, typo):
+    results = search(api(Role.ADMIN), typo)
+    expected = {"Westbruk": "Carla Westbrook", "westbruk carla": "Carla Westbrook", "Davolo": "Nancy Davolio"}
+    assert expected[typo] in [row["title"] for row in results]
+    assert all(row["rank"] < 1 for row in results)  # fuzzy: below every full-text (1 + ts_rank) hit
+
+
+def test_a_typo_ranks_below_the_exact_word(api, make_lead):
+    make_lead(name="Kim Kubernetes", company="Cloud")
+    make_lead(name="Kim Kubernets", company="Typo")
+    results = search(api(Role.ADMIN), "kubernets")
+    assert [row["title"] for row in results][:1] == ["Kim Kubernets"]
+    assert "Kim Kubernetes" in [row["title"] for row in results]
+
+
+@pytest.mark.parametrize(
+    ("type", "subject", "body", "query"),
+    [
+        ("EMAIL", "Renewal of the Kubernetes cluster", "", "kubernetes renewal"),
+        ("EMAIL", "Hello", "The invoice for the pallets is attached", "pallets"),
+        ("CALL", "Call", "She wants a discount on freight", "freight discount"),
+        ("MEETING", "Quarterly review", "Agreed on the onboarding plan", "onboarding"),
+    ],
+)
+def test_emails_calls_and_meetings_are_searchable(api, make_lead, org, admin, type, subject, body, query):
+    from tenant_apps.activities.services import activity_log
+
+    lead = make_lead(name="Quiet Lead")
+    with schema_context(org.schema_name):
+        activity = activity_log(actor=admin, type=type, lead_id=lead.pk, subject=subject, body=body)
+    [hit] = search(api(Role.ADMIN), query)
+    assert (hit["type"], hit["id"], hit["record"]) == (
+        "activity",
+        activity.pk,
+        {"type": "lead", "id": lead.pk},
+    )
+
+
+def test_a_rep_finds_no_activity_of_a_lead_they_may_not_see(api, make_lead, org, admin, member):
+    from tenant_apps.activities.services import activity_log
+
+    lead = make_lead(name="Someone Elses", owner_id=admin.pk)
+    with schema_context(org.schema_name):
+        activity_log(actor=admin, type="CALL", lead_id=lead.pk, body="Talked about the zeppelin order")
+    assert search(api(Role.REP), "zeppelin") == []
+    assert len(search(api(Role.ADMIN), "zeppelin")) == 1

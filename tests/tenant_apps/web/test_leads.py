@@ -289,3 +289,18 @@ def test_editing_a_lead(web, make_lead, org):
         ["x", "y"],
         "web",
     )
+
+
+def test_editing_a_lead_to_another_leads_email_is_refused_unless_allowed(web, make_lead, org):
+    """Issue 16: the edit form applies the duplicate check as create does, with its "create anyway" box."""
+    make_lead(name="Nancy", email="nancy@northwind.example")
+    lead = make_lead(name="Andrew")
+    client = web(Role.ADMIN)
+    data = {"name": "Andrew", "email": "nancy@northwind.example"}
+    refused = client.post(f"/leads/{lead.pk}/edit/", data, HTTP_X_REQUESTED_WITH="fetch")
+    assert refused.status_code == 409 and refused.json()["code"] == "duplicate_lead"
+    allowed = client.post(f"/leads/{lead.pk}/edit/", {**data, "allow_duplicate": "on"})
+    assert allowed.status_code == 302
+    with schema_context(org.schema_name):
+        lead.refresh_from_db()
+    assert lead.email == "nancy@northwind.example"
