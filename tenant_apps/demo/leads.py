@@ -1,8 +1,9 @@
 """Demo leads with believable timelines, written only through the services (as a member's clicks would be).
 
 Everything is drawn from `random.Random(<organization slug>)`, so every run builds the same leads for the same
-members. The services stamp created_at and stage changes with the current time and cannot back-date them;
-calls, meetings and emails carry an `occurred_at` spread over the past 90 days instead.
+members. Each lead's story (creation, triage, calls, stage changes, emails, notes) is spread over the past six
+months: the seed clock is set to each step's moment before the service writes it, so created_at, time in stage
+and the timeline read as if members had worked the leads day by day.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from shared_apps.organizations.context import Organization, organization_context
 from shared_apps.users.models import Role, User
 from tenant_apps.activities import services as activity_services
 from tenant_apps.activities.models import ActivityType
+from tenant_apps.demo.clock import Clock, seed_clock
 from tenant_apps.leads import services as lead_services
 from tenant_apps.leads.models import OPEN_STAGES, Lead, Source, Stage
 
-HISTORY_DAYS = 90
+HISTORY_DAYS = 180
 # The funnel as a demo should show it: many early leads, fewer late ones, plenty closed either way.
 STAGE_WEIGHTS = {
     Stage.NEW: 20,
@@ -160,7 +162,7 @@ def seed_leads(*, organization: Organization, count: int) -> int:
     is written: running the demo seed again keeps existing data). Returns how many leads were created."""
     slug = organization.slug
     rng = random.Random(slug)
-    with organization_context(organization), transaction.atomic():
+    with organization_context(organization), transaction.atomic(), seed_clock() as clock:
         # One transaction: the services' own atomics become savepoints (no commit per write, which is most of
         # the cost), and a failed seed leaves no half-seeded organization that the check below would skip.
         with connection.cursor() as cursor:
@@ -181,6 +183,7 @@ def seed_leads(*, organization: Organization, count: int) -> int:
                 currency=organization.default_currency,
                 slug=slug,
                 now=now,
+                clock=clock,
             )
     return count
 
@@ -247,7 +250,7 @@ class _Identities:
 
 def _moments(rng: random.Random, now: datetime, count: int) -> list[datetime]:
     """`count` past moments in working hours, oldest first; leads with more history started further back."""
-    oldest = min(HISTORY_DAYS, max(3, count * rng.randint(4, 12)))
+    oldest = rng.randint(min(HISTORY_DAYS, max(3, count * rng.randint(4, 12))), HISTORY_DAYS)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     # (days ago, quarter hour of the day) from yesterday backwards: nothing may land in the future, where a
     # contact would not count as one
@@ -268,6 +271,7 @@ def _seed_lead(
     currency: str,
     slug: str,
     now: datetime,
+    clock: Clock,
 ) -> None:
     path = _path(rng, final)
     source = rng.choices(list(SOURCE_WEIGHTS), weights=list(SOURCE_WEIGHTS.values()))[0]
@@ -297,6 +301,11 @@ def _seed_lead(
     else:
         creator = owner or team.lead()
 
+    story = _Story(rng=rng, team=team, owner=owner, slug=slug, number=number, has_email=has_email)
+    story.plan(path=path, final=final, triaged_to=triaged_to)
+    # the first moment is the lead's creation, the rest are its story's steps, in order
+    moments = _Timed(_moments(rng, now, 1 + story.timed_count))
+    clock.set(moments.next())
     lead = lead_services.lead_create(
         actor=creator,
         allow_duplicate=True,
@@ -311,9 +320,7 @@ def _seed_lead(
         tags=tags,
         score=len(set(path)) * 10 + rng.randint(0, 25),
     )
-    story = _Story(rng=rng, lead=lead, team=team, owner=owner, slug=slug, number=number)
-    story.plan(path=path, final=final, triaged_to=triaged_to)
-    story.play(_moments(rng, now, story.timed_count))
+    story.play(lead, moments, clock)
 
 
 def _owner(rng: random.Random, team: Team, *, unassigned: float) -> User | None:
@@ -331,20 +338,21 @@ class _Story:
     in order, so ids follow the story and stage changes interleave with the calls that caused them."""
 
     rng: random.Random
-    lead: Lead
     team: Team
     owner: User | None
     slug: str
     number: int
+    has_email: bool
+    lead: Lead = field(init=False)
     steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     timed_count: int = 0
 
-    def _add(self, kind: str, *, timed: int = 0, **arguments: Any) -> None:
+    def _add(self, kind: str, *, timed: int = 1, **arguments: Any) -> None:
         self.steps.append((kind, arguments))
         self.timed_count += timed
 
     def _log(self, type: str, subject: str, body: str = "", **metadata: Any) -> None:
-        self._add("log", timed=1, type=type, subject=subject, body=body, metadata=metadata)
+        self._add("log", type=type, subject=subject, body=body, metadata=metadata)
 
     def plan(self, *, path: list[str], final: str, triaged_to: User | None) -> None:
         rng = self.rng
@@ -395,10 +403,10 @@ class _Story:
             if stage == Stage.PROPOSAL and (Stage.WON in path[index:] or rng.random() < 0.25):
                 replies = rng.choice((1, 1, 2, 3))
                 self._add("email_thread", timed=1 + replies, topic="proposal", replies=replies)
-            elif stage == Stage.CONTACTED and self.lead.email and rng.random() < 0.06:
+            elif stage == Stage.CONTACTED and self.has_email and rng.random() < 0.06:
                 self._add("email_thread", timed=2, topic="follow_up", replies=1)
-        # Closing notes, and the odd note on an open deal: note_create cannot back-date, so a note counts as
-        # a contact made now; on open leads, where last_contacted_at drives follow-ups, notes stay rare.
+        # Closing notes, and the odd note on an open deal (a note counts as a contact: on open leads, where
+        # last_contacted_at drives follow-ups, notes stay rare).
         if final == Stage.WON:
             self._add("note", body=rng.choice(WIN_NOTES))
         elif final == Stage.LOST and rng.random() < 0.7:
@@ -406,9 +414,11 @@ class _Story:
         elif path and rng.random() < 0.12:
             self._add("note", body=rng.choice(OPEN_NOTES))
 
-    def play(self, moments: list[datetime]) -> None:
-        timed = _Timed(moments)
+    def play(self, lead: Lead, timed: _Timed, clock: Clock) -> None:
+        self.lead = lead
         for kind, arguments in self.steps:
+            if kind != "email_thread":  # a thread sets the clock for each of its messages
+                clock.set(timed.next())
             # unassigned leads are worked by whoever triages
             actor = self.owner or self.team.lead()
             if kind == "assign":
@@ -424,7 +434,7 @@ class _Story:
                     subject=arguments["subject"],
                     body=arguments["body"],
                     metadata=arguments["metadata"],
-                    occurred_at=timed.next(),
+                    occurred_at=timezone.now(),
                 )
             elif kind == "transition":
                 self.lead = lead_services.lead_transition(
@@ -441,11 +451,15 @@ class _Story:
                     lead_id=self.lead.pk, actor=actor, changes={"value": value}
                 )
             elif kind == "email_thread":
-                self._email_thread(actor, topic=arguments["topic"], replies=arguments["replies"], timed=timed)
+                self._email_thread(
+                    actor, topic=arguments["topic"], replies=arguments["replies"], timed=timed, clock=clock
+                )
             elif kind == "note":
                 lead_services.note_create(lead_id=self.lead.pk, actor=actor, body=arguments["body"])
 
-    def _email_thread(self, actor: User | None, *, topic: str, replies: int, timed: _Timed) -> None:
+    def _email_thread(
+        self, actor: User | None, *, topic: str, replies: int, timed: _Timed, clock: Clock
+    ) -> None:
         """Our email and the back-and-forth that followed, threaded by In-Reply-To and References."""
         if actor is None:
             ours = f"sales@{self.slug}.example"
@@ -459,6 +473,7 @@ class _Story:
             inbound = index % 2 == 1
             # deterministic ids: re-recording the same message would be recognized, not stored twice
             message_id = f"<demo-{self.slug}-{self.number}-{topic}-{index}@mail.{self.slug}.example>"
+            clock.set(timed.next())
             activity_services.email_record(
                 lead_id=self.lead.pk,
                 actor=actor,
@@ -467,7 +482,7 @@ class _Story:
                     "to": ours if inbound else theirs,
                     "subject": f"Re: {subject}" if index else subject,
                     "body": bodies[min(index, len(bodies) - 1)],
-                    "date": timed.next(),
+                    "date": timezone.now(),
                     "message_id": message_id,
                     "in_reply_to": references[-1:],
                     "references": references,

@@ -9,6 +9,7 @@ from shared_apps.organizations import services as organization_services
 from shared_apps.organizations.context import Organization, organization_context
 from shared_apps.organizations.exceptions import OrganizationNotFound
 from shared_apps.users.models import Role, User
+from tenant_apps.demo.customers import seed_customers
 from tenant_apps.demo.leads import seed_leads
 from tenant_apps.leads.models import Lead
 
@@ -69,6 +70,7 @@ def seed_demo() -> SeedResult:
         organization, members = seed_organization(slug, name)
         # after the members: they own and work the leads
         seed_leads(organization=organization, count=LEAD_COUNTS[slug])
+        seed_customers(organization=organization)
         with organization_context(organization):
             result.leads[slug] = Lead.objects.alive().count()
         result.organizations[slug] = members

@@ -4,9 +4,11 @@ second run that adds nothing."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
@@ -80,10 +82,20 @@ def test_timelines_have_calls_meetings_notes_and_threaded_emails(seeded):
     roots = {email.message_id for email in emails if email.message_id == email.thread_id}
     assert roots == set(threads)
     assert {email.metadata["direction"] for email in emails} == {"inbound", "outbound"}
-    # calls, meetings and emails are spread over the past, never in the future
-    dated = Activity.objects.filter(type__in=[ActivityType.CALL, ActivityType.MEETING, ActivityType.EMAIL])
-    created = Activity.objects.filter(type=ActivityType.CREATED).order_by("created_at").first()
-    assert all(at < created.created_at for at in dated.values_list("occurred_at", flat=True))
+    # every step of a story happens after its lead was created, and in the past
+    now = timezone.now()
+    for at, lead_created in Activity.objects.values_list("occurred_at", "lead__created_at"):
+        assert lead_created <= at < now
+
+
+def test_histories_are_back_dated_over_months(seeded):
+    created = Lead.objects.values_list("created_at", flat=True)
+    assert timezone.now() - min(created) > timedelta(days=90)
+    # time in stage: the last stage change of a lead is when its stage_changed_at says, not seeding time
+    moved = Lead.objects.exclude(stage=Stage.NEW)
+    assert all(timezone.now() - lead.stage_changed_at > timedelta(hours=1) for lead in moved)
+    stamps = Activity.objects.values_list("occurred_at", "created_at")
+    assert all(at == created_at for at, created_at in stamps)  # written at the time it happened
 
 
 def test_leads_are_owned_mostly_by_reps(seeded, team):

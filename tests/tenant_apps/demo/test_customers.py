@@ -1,0 +1,64 @@
+"""After the demo seed, every page has history to show: accounts, contacts, deals in several currencies,
+tasks (some overdue), months of timeline, threads, automation, and past snapshots. Seeded once: slow."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from django.db.models import Max, Min
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from shared_apps.users.models import Role
+from tenant_apps.accounts.models import Account
+from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.analytics.models import PipelineSnapshot
+from tenant_apps.automation.models import Rule
+from tenant_apps.contacts.models import Contact
+from tenant_apps.demo.customers import seed_customers
+from tenant_apps.demo.leads import seed_leads
+from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.opportunities.models import Opportunity, OpportunityStage
+from tenant_apps.sequences.models import Sequence
+from tenant_apps.tasks.models import Task, TaskStatus
+from tenant_apps.webhooks.models import Endpoint
+
+
+def test_the_seed_fills_every_page_with_months_of_history(org, member):
+    for role in (Role.REP, Role.REP, Role.MANAGER):
+        member(role=role)
+    seed_leads(organization=org, count=80)
+    created = seed_customers(organization=org)
+    assert created["accounts"] > 0 and created["snapshot_rows"] > 0
+    now = timezone.now()
+    with schema_context(org.schema_name):
+        assert Account.objects.count() > 0
+        assert Contact.objects.count() > Account.objects.count()  # converted people plus colleagues
+        stages = Counter(Opportunity.objects.values_list("stage", flat=True))
+        assert stages[OpportunityStage.CLOSED_WON] > 0
+        assert sum(count for stage, count in stages.items() if stage not in ("CLOSED_WON", "CLOSED_LOST")) > 0
+        assert len(set(Opportunity.objects.values_list("currency", flat=True))) > 1
+        assert Lead.objects.filter(converted_at__isnull=False).exists()
+        open_tasks = Task.objects.filter(status=TaskStatus.OPEN)
+        assert open_tasks.filter(due_at__lt=now).exists()  # overdue
+        assert Task.objects.filter(status=TaskStatus.DONE).exists()
+        # time in stage is not all zero: stages were entered on many different days
+        moved = Lead.objects.exclude(stage=Stage.NEW).values_list("stage_changed_at__date", flat=True)
+        assert len(set(moved)) > 10
+        span = Activity.objects.aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+        assert span["last"] - span["first"] > timedelta(days=90)
+        emails = Activity.objects.filter(type=ActivityType.EMAIL)
+        threads = Counter(emails.values_list("thread_id", flat=True))
+        assert max(threads.values()) >= 2
+        assert Activity.objects.filter(account__isnull=False, type=ActivityType.CALL).exists()
+        assert Activity.objects.filter(account__isnull=False, type=ActivityType.NOTE).exists()
+        past_day = timezone.localdate() - timedelta(days=30)
+        assert PipelineSnapshot.objects.filter(date=past_day).exists()
+        assert Sequence.objects.count() == 1 and Rule.objects.count() == 2
+        assert list(Endpoint.objects.values_list("is_active", flat=True)) == [False]
+        counts = (Account.objects.count(), Task.objects.count(), Activity.objects.count())
+
+    assert set(seed_customers(organization=org).values()) == {0}  # a second run adds nothing
+    with schema_context(org.schema_name):
+        assert (Account.objects.count(), Task.objects.count(), Activity.objects.count()) == counts
