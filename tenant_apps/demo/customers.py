@@ -63,6 +63,7 @@ def seed_customers(*, organization: Organization) -> dict[str, int]:
         now = timezone.now()
         if not Account.objects.exists():
             created["accounts"] = _accounts(rng, team=team, clock=clock, now=now)
+            clock.set(now)  # snapshots are of past days as seen from today, not from the last seeded moment
             created["snapshot_rows"] = _snapshots(now)
         clock.set(now - timedelta(days=HISTORY_DAYS - 1))
         if admin is not None and not Sequence.objects.exists():

@@ -62,3 +62,18 @@ def test_the_seed_fills_every_page_with_months_of_history(org, member):
     assert set(seed_customers(organization=org).values()) == {0}  # a second run adds nothing
     with schema_context(org.schema_name):
         assert (Account.objects.count(), Task.objects.count(), Activity.objects.count()) == counts
+
+
+def test_snapshots_are_taken_as_of_today_whatever_moment_the_history_ended_on(org, member, monkeypatch):
+    """The seed clock stays wherever the last seeded event put it; the snapshots of past days are taken as
+    seen from today (the analytics service refuses to back-fill 'days to come' of a clock set in the past)."""
+    from tenant_apps.demo import customers
+
+    def history_ending_a_month_ago(rng, *, team, clock, now):  # type: ignore[no-untyped-def]
+        clock.set(now - timedelta(days=30))
+        return 1
+
+    monkeypatch.setattr(customers, "_accounts", history_ending_a_month_ago)
+    member(role=Role.MANAGER)
+    created = seed_customers(organization=org)  # raised InvalidInput("date_to", ...) before
+    assert created["accounts"] == 1
