@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
@@ -95,21 +95,18 @@ class Preset:
     ordering: tuple[str, ...] = DEFAULT_ORDERING
 
 
-def quarter_of(day: date) -> tuple[date, date]:
-    """First and last day of the calendar quarter holding `day`."""
-    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    next_first = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
-    return first, next_first - timedelta(days=1)
+HIGH_VALUE_THIS_QUARTER: list[dict[str, Any]] = [
+    {"field": "expected_close_date", "op": "in_period", "value": "this_quarter"},
+    {"field": "amount", "op": "gte", "value": 10_000},
+]
 
 
 def _high_value_closing_this_quarter(actor: User, now: datetime) -> Q:
-    first, last = quarter_of(timezone.localdate(now))
-    return Q(
-        closed_at__isnull=True,
-        expected_close_date__gte=first,
-        expected_close_date__lte=last,
-        amount__gte=10_000,
-    ) & ~Q(stage__in=CLOSED_STAGES)
+    # the same operator a custom segment uses, so presets and definitions agree on what a quarter is
+    closing = conditions_q(
+        HIGH_VALUE_THIS_QUARTER, match="all", dialect=SEGMENTS, record_type=RecordType.OPPORTUNITY, now=now
+    )
+    return closing & Q(closed_at__isnull=True) & ~Q(stage__in=CLOSED_STAGES)
 
 
 PRESETS: dict[str, Preset] = {

@@ -6,9 +6,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
+from tenant_apps.filtering.periods import quarter_of
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.opportunities.models import Opportunity
-from tenant_apps.segments.selectors import quarter_of
 from tests.conftest import client_for
 
 
