@@ -2,6 +2,11 @@
 "any". Each operator is implemented once, as a query (to filter a queryset, `conditions_q`) and as a check
 against a record in memory (to test the record an event is about, `conditions_hold`); the two agree.
 
+Dates may be relative, in both dialects: `older_than_days`/`newer_than_days` N, `in_last_days`/
+`in_next_days` N (from N days ago to now, from now to N days ahead, both ends included) and `in_period`
+("this_quarter", "last_month", "today", ...: tenant_apps/filtering/periods). They are stored as written and
+resolved against the `now` the evaluation is given; calendar days are the current time zone's (UTC for now).
+
 Segments and automation rules were saved in two spellings of this language, kept readable as they are
 stored (no data migration): a `Dialect` names the operators a spelling offers per field type and how it
 reads values. The differences are small and deliberate:
@@ -18,7 +23,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -31,6 +36,7 @@ from django.utils.dateparse import parse_datetime as parse_iso_datetime
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_metadata
 from tenant_apps.filtering.fields import FIELDS, Field, FieldType
+from tenant_apps.filtering.periods import period_bounds
 from tenant_apps.filtering.values import (
     MAX_LIST,
     BadValue,
@@ -43,6 +49,7 @@ from tenant_apps.filtering.values import (
     parse_id,
     parse_member,
     parse_number,
+    parse_period,
     parse_tag,
     parse_text,
     show,
@@ -51,6 +58,8 @@ from tenant_apps.filtering.values import (
 EMPTINESS = ("is_empty", "is_not_empty")
 VALUELESS = (*EMPTINESS, "is_me")
 DAYS = ("older_than_days", "newer_than_days")
+WINDOWS = ("in_last_days", "in_next_days")  # from N days ago to now, from now to N days ahead
+RELATIVE = (*DAYS, *WINDOWS, "in_period")  # resolved against `now` when evaluated, never when saved
 NEGATIONS = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
 TEXT_SEARCH = ("contains", "not_contains", "icontains", "starts_with", "ends_with")
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
@@ -77,8 +86,8 @@ SEGMENTS = Dialect(
     operators={
         FieldType.STRING: ("eq", "ne", "in", "contains", "icontains", "is_empty"),
         FieldType.NUMBER: ("eq", "ne", "in", "gt", "gte", "lt", "lte", "between", "is_empty"),
-        FieldType.DATE: (*COMPARISONS, *DAYS, "is_empty"),
-        FieldType.DATETIME: (*COMPARISONS, *DAYS, "is_empty"),
+        FieldType.DATE: (*COMPARISONS, *RELATIVE, "is_empty"),
+        FieldType.DATETIME: (*COMPARISONS, *RELATIVE, "is_empty"),
         FieldType.CHOICE: ("eq", "ne", "in", "is_empty"),
         FieldType.TAGS: ("has_tag", "is_empty"),
         FieldType.OWNER: ("is_me", "eq", "ne", "in", "is_empty"),
@@ -108,7 +117,7 @@ RULES = Dialect(
         FieldType.NUMBER: (*COMPARISONS, *EMPTINESS),
         FieldType.OWNER: ("eq", "ne", "in", "not_in", *EMPTINESS),
         FieldType.TAGS: ("contains", "not_contains", *EMPTINESS),
-        FieldType.DATETIME: (*DAYS, *EMPTINESS),
+        FieldType.DATETIME: (*RELATIVE, *EMPTINESS),
     },
     ignore_case=True,
     normalized=True,
@@ -165,8 +174,10 @@ def parse_value(dialect: Dialect, field: Field, op: str, value: Any, *, checking
         if value is not None and value is not True:
             raise BadValue("true (or omitted)")
         return True
-    if op in DAYS:
+    if op in (*DAYS, *WINDOWS):
         return parse_days(value)
+    if op == "in_period":
+        return parse_period(value)
     if field.type == FieldType.TAGS:
         return parse_tag(value)
     if op in ("in", "not_in"):
@@ -327,6 +338,29 @@ def _since(field: Field, days: int, now: datetime) -> date | datetime:
     return now - timedelta(days=days)
 
 
+Bounds = tuple[date | datetime, date | datetime, bool]
+
+
+def _window(field: Field, op: str, value: Any, now: datetime) -> Bounds:
+    """(low, high, whether high is included) of a window or period operator, in the field's terms: dates
+    for a date field, instants for a datetime field (a period's days start at midnight, current time
+    zone)."""
+    today = timezone.localdate(now)
+    if op == "in_period":
+        first, after = period_bounds(value, today)
+        if field.type == FieldType.DATE:
+            return first, after, False
+        return (
+            timezone.make_aware(datetime.combine(first, time.min)),
+            timezone.make_aware(datetime.combine(after, time.min)),
+            False,
+        )
+    current: date | datetime = today if field.type == FieldType.DATE else now
+    if op == "in_last_days":
+        return _since(field, value, now), current, True
+    return current, current + timedelta(days=value), True  # in_next_days
+
+
 def _empty_q(field: Field) -> Q:
     if field.type in (FieldType.STRING, FieldType.CHOICE) and not field.nullable:
         return Q(**{field.column: ""})
@@ -357,6 +391,9 @@ def _positive_q(compiled: _Compiled, *, actor_id: int | None, now: datetime) -> 
     if op in DAYS:
         since = _since(field, value, now)
         return Q(**{f"{column}__lt" if op == "older_than_days" else f"{column}__gte": since})
+    if op in (*WINDOWS, "in_period"):
+        low, high, closed = _window(field, op, value, now)
+        return Q(**{f"{column}__gte": low, f"{column}__lte" if closed else f"{column}__lt": high})
     if field.type == FieldType.TAGS:  # has_tag, contains
         return Q(**{f"{column}__contains": [value]})
     if field.type == FieldType.STRING and op == "in" and compiled.fold:
@@ -405,6 +442,9 @@ def _positive_holds(compiled: _Compiled, current: Any, *, actor_id: int | None, 
     if op in DAYS:
         since = _since(field, value, now)
         return bool(current < since) if op == "older_than_days" else bool(current >= since)
+    if op in (*WINDOWS, "in_period"):
+        low, high, closed = _window(field, op, value, now)
+        return bool(low <= current) and bool(current <= high if closed else current < high)
     if field.type == FieldType.TAGS:
         return value in current
     if field.type == FieldType.STRING and op in ("in", *TEXT_LOOKUPS):

@@ -13,6 +13,7 @@ from django.utils import dateparse, timezone
 from shared_apps.core.errors import InvalidInput
 from shared_apps.users.models import User
 from tenant_apps.filtering.fields import Field
+from tenant_apps.filtering.periods import PERIODS
 from tenant_apps.records import normalize
 
 MAX_LIST = 100
@@ -101,6 +102,13 @@ def parse_tag(value: Any) -> str:
 def parse_days(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
         raise BadValue(f"a number of days between 0 and {MAX_DAYS}")
+    return value
+
+
+def parse_period(value: Any) -> str:
+    """The name of a calendar period relative to today (this_quarter, last_month, today, ...)."""
+    if not isinstance(value, str) or value not in PERIODS:
+        raise BadValue(f"a period: one of {', '.join(PERIODS)}")
     return value
 
 

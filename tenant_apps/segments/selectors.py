@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -95,21 +95,42 @@ class Preset:
     ordering: tuple[str, ...] = DEFAULT_ORDERING
 
 
-def quarter_of(day: date) -> tuple[date, date]:
-    """First and last day of the calendar quarter holding `day`."""
-    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    next_first = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
-    return first, next_first - timedelta(days=1)
+HIGH_VALUE_THIS_QUARTER: dict[str, Any] = {
+    "record_type": RecordType.OPPORTUNITY,
+    "match": "all",
+    "conditions": [
+        {"field": "expected_close_date", "op": "in_period", "value": "this_quarter"},
+        {"field": "amount", "op": "gte", "value": 10_000},
+    ],
+}
+
+
+NOT_CONTACTED_30_DAYS: dict[str, Any] = {
+    "record_type": RecordType.LEAD,
+    "match": "any",
+    "conditions": [
+        {"field": "last_contacted_at", "op": "is_empty"},
+        {"field": "last_contacted_at", "op": "older_than_days", "value": 30},
+    ],
+}
+
+
+def _definition_q(definition: dict[str, Any], now: datetime) -> Q:
+    # presets state their dates in the filter language, so they and custom segments agree on "30 days"
+    # and on what a quarter is
+    return conditions_q(
+        definition["conditions"],
+        match=definition["match"],
+        dialect=SEGMENTS,
+        record_type=definition["record_type"],
+        now=now,
+    )
 
 
 def _high_value_closing_this_quarter(actor: User, now: datetime) -> Q:
-    first, last = quarter_of(timezone.localdate(now))
-    return Q(
-        closed_at__isnull=True,
-        expected_close_date__gte=first,
-        expected_close_date__lte=last,
-        amount__gte=10_000,
-    ) & ~Q(stage__in=CLOSED_STAGES)
+    return (
+        _definition_q(HIGH_VALUE_THIS_QUARTER, now) & Q(closed_at__isnull=True) & ~Q(stage__in=CLOSED_STAGES)
+    )
 
 
 PRESETS: dict[str, Preset] = {
@@ -127,10 +148,7 @@ PRESETS: dict[str, Preset] = {
             name="No activity in 30 days",
             record_type=RecordType.LEAD,
             description="Open leads not contacted in the last 30 days, or never.",
-            condition=lambda actor, now: (
-                Q(stage__in=OPEN_STAGES)
-                & (Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=now - timedelta(days=30)))
-            ),
+            condition=lambda actor, now: Q(stage__in=OPEN_STAGES) & _definition_q(NOT_CONTACTED_30_DAYS, now),
         ),
         Preset(
             key="high_value_closing_this_quarter",

@@ -255,6 +255,11 @@ CASES = [
     ({"field": "created_at", "op": "newer_than_days", "value": 1}, {"ads big", "web small", "referral none"}),
     ({"field": "last_contacted_at", "op": "is_empty"}, {"web small", "referral none"}),
     ({"field": "last_contacted_at", "op": "newer_than_days", "value": 2}, {"ads big"}),
+    # relative dates (tests/tenant_apps/filtering/test_language.py checks their boundaries)
+    ({"field": "last_contacted_at", "op": "in_last_days", "value": 2}, {"ads big"}),
+    ({"field": "last_contacted_at", "op": "in_next_days", "value": 2}, set()),
+    ({"field": "created_at", "op": "in_period", "value": "today"}, {"ads big", "web small", "referral none"}),
+    ({"field": "created_at", "op": "in_period", "value": "last_month"}, set()),
 ]
 
 

@@ -2,7 +2,7 @@
 as a query and as a check in memory, values are read per field type, and bad conditions are refused naming
 what to fix."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -187,6 +187,7 @@ def test_every_operator_of_both_dialects_is_exercised():
         tried = {raw["op"] for used, raw, _ in CASES if used is dialect}
         if dialect is SEGMENTS:  # the absolute comparisons of dates: test_dates_compare_by_calendar_day
             tried |= {"gt", "lt", "gte", "lte", "between", "ne"}
+        tried |= {op for op, _, _ in RELATIVE_DATETIMES}  # both dialects: test_relative_dates_on_a_datetime
         assert offered == tried, (dialect.name, offered ^ tried)
 
 
@@ -265,6 +266,102 @@ def test_a_new_field_is_one_entry_and_both_dialects_offer_it(people, monkeypatch
     )
 
 
+# ---- relative dates: windows of days and calendar periods, resolved against `now` -----------------------
+
+NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)  # a Friday in the second quarter
+MICRO = timedelta(microseconds=1)
+CONTACTED = {
+    "quarter start": datetime(2026, 4, 1, tzinfo=UTC),
+    "before the quarter": datetime(2026, 4, 1, tzinfo=UTC) - MICRO,
+    "quarter end": datetime(2026, 7, 1, tzinfo=UTC) - MICRO,
+    "next quarter": datetime(2026, 7, 1, tzinfo=UTC),
+    "now": NOW,
+    "30 days ago": NOW - timedelta(days=30),
+    "just over 30 days ago": NOW - timedelta(days=30) - MICRO,
+    "in 30 days": NOW + timedelta(days=30),
+    "just over 30 days ahead": NOW + timedelta(days=30) + MICRO,
+    "never": None,
+}
+IN_QUARTER = {"quarter start", "quarter end", "now", "30 days ago", "just over 30 days ago", "in 30 days"}
+RELATIVE_DATETIMES = [
+    ("in_period", "this_quarter", IN_QUARTER | {"just over 30 days ahead"}),
+    ("in_period", "last_quarter", {"before the quarter"}),
+    ("in_period", "next_quarter", {"next quarter"}),
+    ("in_period", "this_month", {"now"}),
+    ("in_period", "last_month", {"quarter start", "30 days ago", "just over 30 days ago"}),
+    ("in_period", "next_month", {"quarter end", "in 30 days", "just over 30 days ahead"}),
+    ("in_period", "this_week", {"now"}),
+    ("in_period", "today", {"now"}),
+    ("in_period", "yesterday", set()),
+    ("in_period", "this_year", set(CONTACTED) - {"never"}),
+    ("in_period", "last_year", set()),
+    ("in_last_days", 30, {"now", "30 days ago"}),
+    ("in_next_days", 30, {"now", "in 30 days"}),
+    ("in_last_days", 0, {"now"}),
+]
+
+
+def test_relative_dates_on_a_datetime_field_at_their_boundaries(in_org, make_lead):
+    """Periods start at midnight (UTC for now); windows include both ends; a record never contacted is in
+    none. Both dialects, as a query and in memory."""
+    made = [make_lead(name=name) for name in CONTACTED]
+    for lead in made:
+        Lead.objects.filter(pk=lead.pk).update(last_contacted_at=CONTACTED[lead.name])
+    rows = list(Lead.objects.filter(pk__in=[lead.pk for lead in made]))
+    for dialect in (SEGMENTS, RULES):
+        for op, value, expected in RELATIVE_DATETIMES:
+            raw = {"field": "last_contacted_at", "op": op, "value": value}
+            assert matching(dialect, raw, rows, now=NOW) == (expected, expected), (dialect.name, raw)
+
+
+CLOSING = {
+    "quarter first": date(2026, 4, 1),
+    "day before the quarter": date(2026, 3, 31),
+    "quarter last": date(2026, 6, 30),
+    "next quarter first": date(2026, 7, 1),
+    "today": date(2026, 5, 15),
+    "30 days ago": date(2026, 4, 15),
+    "31 days ago": date(2026, 4, 14),
+    "in 30 days": date(2026, 6, 14),
+    "in 31 days": date(2026, 6, 15),
+    "no date": None,
+}
+RELATIVE_DATES = [
+    ("in_period", "this_quarter", set(CLOSING) - {"day before the quarter", "next quarter first", "no date"}),
+    ("in_period", "last_quarter", {"day before the quarter"}),
+    ("in_period", "next_quarter", {"next quarter first"}),
+    ("in_period", "this_month", {"today"}),
+    ("in_period", "last_month", {"quarter first", "30 days ago", "31 days ago"}),
+    ("in_period", "next_month", {"quarter last", "in 30 days", "in 31 days"}),
+    ("in_period", "today", {"today"}),
+    ("in_period", "tomorrow", set()),
+    ("in_last_days", 30, {"today", "30 days ago"}),
+    ("in_next_days", 30, {"today", "in 30 days"}),
+]
+
+
+def test_relative_dates_on_a_date_field_compare_calendar_days(in_org, make_record):
+    made = [make_record("opportunity", name=name, expected_close_date=day) for name, day in CLOSING.items()]
+    rows = list(Opportunity.objects.filter(pk__in=[deal.pk for deal in made]))
+    for op, value, expected in RELATIVE_DATES:
+        raw = {"field": "expected_close_date", "op": op, "value": value}
+        assert matching(SEGMENTS, raw, rows, record_type="opportunity", now=NOW) == (expected, expected), raw
+
+
+def test_relative_dates_are_stored_as_written_and_resolved_when_evaluated(in_org, make_lead):
+    condition = clean(SEGMENTS, {"field": "created_at", "op": "in_period", "value": "this_month"})
+    assert condition == {"field": "created_at", "op": "in_period", "value": "this_month"}
+    assert clean(RULES, {"field": "created_at", "op": "in_last_days", "value": 7})["value"] == 7
+    lead = make_lead(name="Fresh")
+    context = {"dialect": SEGMENTS, "record_type": "lead"}
+    now = timezone.now()
+    assert language.condition_holds(condition, lead, now=now, **context)
+    assert not language.condition_holds(condition, lead, now=now + timedelta(days=32), **context)
+    assert not Lead.objects.filter(
+        language.condition_q(condition, now=now + timedelta(days=32), **context), pk=lead.pk
+    ).exists()
+
+
 # ---- validation ----------------------------------------------------------------------------------------
 
 BAD = [
@@ -323,6 +420,27 @@ BAD = [
         "last_contacted_at is_empty expects true or false",
     ),
     ({"field": "owner", "op": "eq", "value": 0}, "value", "owner eq expects a"),
+    (
+        {"field": "created_at", "op": "in_period", "value": "last_30_days"},
+        "value",
+        "created_at in_period expects a period: one of yesterday, today, tomorrow, last_week",
+    ),
+    (
+        {"field": "created_at", "op": "in_period", "value": ["this_month"]},
+        "value",
+        "created_at in_period expects a period",
+    ),
+    ({"field": "created_at", "op": "in_period"}, "value", "created_at in_period needs a value"),
+    (
+        {"field": "last_contacted_at", "op": "in_last_days", "value": "30"},
+        "value",
+        "last_contacted_at in_last_days expects a number of days between 0",
+    ),
+    (
+        {"field": "last_contacted_at", "op": "in_next_days", "value": 36_501},
+        "value",
+        "last_contacted_at in_next_days expects a number of days between 0",
+    ),
 ]
 
 

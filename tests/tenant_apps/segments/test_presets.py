@@ -6,9 +6,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
+from tenant_apps.filtering.language import SEGMENTS, clean_definition
+from tenant_apps.filtering.periods import quarter_of
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.opportunities.models import Opportunity
-from tenant_apps.segments.selectors import quarter_of
+from tenant_apps.segments.selectors import HIGH_VALUE_THIS_QUARTER, NOT_CONTACTED_30_DAYS
 from tests.conftest import client_for
 
 
@@ -127,3 +129,12 @@ def test_quarters(day, first, last):
 def test_unknown_preset_is_404(api):
     response = api(Role.REP).get("/api/segments/presets/everything/results/")
     assert (response.status_code, response.json()["code"]) == (404, "preset_not_found")
+
+
+def test_presets_state_their_dates_in_the_filter_language():
+    """The presets' date conditions are definitions a custom segment could save (one implementation)."""
+
+    for definition in (HIGH_VALUE_THIS_QUARTER, NOT_CONTACTED_30_DAYS):
+        conditions = {"match": definition["match"], "conditions": definition["conditions"]}
+        record_type = definition["record_type"]
+        assert clean_definition(conditions, dialect=SEGMENTS, record_type=record_type) == conditions

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
+from tenant_apps.filtering.periods import quarter_of
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.segments import selectors, services
 from tenant_apps.segments.models import Segment
@@ -133,6 +134,51 @@ def test_relative_dates_resolve_at_read_time(make_lead, admin, in_org):
     assert list(selectors.segment_results(segment=segment, actor=admin)) == []
     later = timezone.now() + timedelta(days=11)
     assert list(selectors.segment_results(segment=segment, actor=admin, now=later)) == [lead]
+
+
+def test_relative_periods_and_windows_in_a_custom_segment(results_of, make_record, make_lead, org):
+    today = timezone.localdate()
+    first, last = quarter_of(today)
+    for name, day in [
+        ("quarter's first day", first),
+        ("quarter's last day", last),
+        ("day before the quarter", first - timedelta(days=1)),
+        ("day after the quarter", last + timedelta(days=1)),
+        ("no date", None),
+    ]:
+        make_record("opportunity", name=name, expected_close_date=day)
+    assert results_of(one("expected_close_date", "in_period", "this_quarter"), "opportunity") == [
+        "quarter's first day",
+        "quarter's last day",
+    ]
+    assert results_of(one("expected_close_date", "in_period", "last_quarter"), "opportunity") == [
+        "day before the quarter"
+    ]
+    make_lead(name="a week ago")
+    make_lead(name="a year ago")
+    make_lead(name="never")
+    with schema_context(org.schema_name):
+        now = timezone.now()
+        Lead.objects.filter(name="a week ago").update(last_contacted_at=now - timedelta(days=7))
+        Lead.objects.filter(name="a year ago").update(last_contacted_at=now - timedelta(days=365))
+    assert results_of(one("last_contacted_at", "in_last_days", 30)) == ["a week ago"]
+    assert results_of(one("last_contacted_at", "in_next_days", 30)) == []
+    assert results_of(one("created_at", "in_period", "today")) == ["a week ago", "a year ago", "never"]
+
+
+def test_a_saved_period_is_resolved_against_now_when_read(make_lead, admin, in_org):
+    lead = make_lead(name="contacted on the last day of March")
+    Lead.objects.filter(pk=lead.pk).update(last_contacted_at=datetime(2026, 3, 31, 23, 59, tzinfo=UTC))
+    segment = services.segment_create(
+        actor=admin,
+        name="this quarter",
+        record_type="lead",
+        definition=one("last_contacted_at", "in_period", "this_quarter"),
+    )
+    assert segment.definition["conditions"][0]["value"] == "this_quarter"  # kept relative, not as dates
+    march, april = datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    assert list(selectors.segment_results(segment=segment, actor=admin, now=march)) == [lead]
+    assert list(selectors.segment_results(segment=segment, actor=admin, now=april)) == []
 
 
 def test_other_record_types(results_of, make_record):

@@ -92,6 +92,15 @@ def test_the_error_names_the_offending_condition(api, org):
         (cond("last_contacted_at", "older_than_days", "30"), "conditions", "a number of days"),
         (cond("last_contacted_at", "newer_than_days", 100_000), "conditions", "a number of days"),
         (cond("last_contacted_at", "newer_than_days", 1.5), "conditions", "a number of days"),
+        (
+            cond("created_at", "in_period", "last_30_days"),
+            "conditions",
+            "#1: created_at in_period expects a period: one of yesterday, today, tomorrow, last_week",
+        ),
+        (cond("created_at", "in_period", "This_Quarter"), "conditions", "expects a period"),
+        (cond("created_at", "in_period"), "conditions", "#1: created_at in_period needs a value"),
+        (cond("last_contacted_at", "in_last_days", -1), "conditions", "#1: last_contacted_at in_last_days"),
+        (cond("last_contacted_at", "in_next_days", "30"), "conditions", "a number of days between 0"),
         (cond("tags", "has_tag", ""), "conditions", "#1: tags has_tag expects a tag of 1 to 50"),
         (cond("tags", "has_tag", "x" * 51), "conditions", "a tag of 1 to 50"),
         (cond("tags", "has_tag", ["vip"]), "conditions", "a tag (a string)"),
@@ -247,8 +256,10 @@ def test_every_operator_of_every_field_type_is_accepted_with_a_good_value(api):
         for name, spec in fields.items():
             for op in SEGMENTS.operators_for(spec):
                 condition = {"field": name, "op": op}
-                if op in ("older_than_days", "newer_than_days"):
+                if op in ("older_than_days", "newer_than_days", "in_last_days", "in_next_days"):
                     condition["value"] = 7
+                elif op == "in_period":
+                    condition["value"] = "this_quarter"
                 elif op == "is_empty":
                     condition["value"] = False
                 elif spec.type == FieldType.CHOICE:
