@@ -41,6 +41,7 @@ class Check:
     code: str
     field: str
     message: str
+    warning: bool = False  # the row is still written (the problem is listed in errors.csv)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ class Spec:
                     "r_owner <> '' AND v_owner_id IS NULL",
                     "unknown_owner",
                     "owner",
-                    "no active member has this email or id",
+                    "no active member has this email or id; the owner was not set",
+                    warning=True,
                 )
             )
         if ctx.raw("tags"):
@@ -179,7 +181,8 @@ class Spec:
         )
         return [
             UpdateColumn("name", "p.v_name", ctx.given("name")),
-            UpdateColumn("owner_id", "p.v_owner_id", ctx.given("owner")),
+            # an unknown owner leaves the record's owner as it is (the row's warning says so)
+            UpdateColumn("owner_id", "p.v_owner_id", f"({ctx.given('owner')} AND p.v_owner_id IS NOT NULL)"),
             UpdateColumn("tags", union, tags_given),
         ]
 

@@ -43,7 +43,8 @@ def import_get(*, import_id: int) -> Import:
 
 def import_errors_csv(*, run: Import) -> Iterator[bytes]:
     """errors.csv: every row the import did not write, in file order, with its line, whether it failed or
-    was skipped, why, and the row's values under the file's own column names (formula-escaped)."""
+    was skipped (or was written with a warning), why, and the row's values under the file's own column
+    names (formula-escaped)."""
     fields = [name for name, _ in sorted(run.mapping.items(), key=lambda item: item[1])]
     header = [
         "line",
@@ -56,14 +57,15 @@ def import_errors_csv(*, run: Import) -> Iterator[bytes]:
     errors = (
         ImportRowError.objects.filter(import_run=run)
         .order_by("row_number")
-        .values_list("line", "skipped", "code", "field", "message", "values")
+        .values_list("line", "skipped", "warning", "code", "field", "message", "values")
     )
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
         batch: list[tuple[Any, ...]] = []
-        for line, skipped, code, field, message, values in errors.iterator(chunk_size=FETCH_ROWS):
+        for line, skipped, warning, code, field, message, values in errors.iterator(chunk_size=FETCH_ROWS):
             cells = (csvio.escape_cell(str(values.get(name, ""))) for name in fields)
-            batch.append((line, "skipped" if skipped else "failed", code, field, message, *cells))
+            outcome = "warning" if warning else "skipped" if skipped else "failed"
+            batch.append((line, outcome, code, field, message, *cells))
             if len(batch) >= FETCH_ROWS:
                 yield batch
                 batch = []

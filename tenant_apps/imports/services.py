@@ -107,6 +107,7 @@ def progress_data(run: Import) -> dict[str, Any]:
         "updated": run.updated,
         "skipped": run.skipped,
         "failed": run.failed,
+        "warnings": run.warnings,
         "progress": run.progress,
     }
 
@@ -346,6 +347,7 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
                 updated=F("updated") + counts.updated,
                 skipped=F("skipped") + counts.skipped,
                 failed=F("failed") + counts.failed,
+                warnings=F("warnings") + counts.warnings,
             )
             run.refresh_from_db()
             publish_on_commit(

@@ -130,6 +130,7 @@ class ImportSerializer(serializers.ModelSerializer):
             "updated",
             "skipped",
             "failed",
+            "warnings",
             "progress",
             "checkpoint",
             "attempts",

@@ -31,6 +31,7 @@ class Counts:
     updated: int = 0
     skipped: int = 0
     failed: int = 0
+    warnings: int = 0
 
 
 class Writing(Tables):
@@ -49,12 +50,28 @@ class Writing(Tables):
         self._errors(f"{where} AND p.action IN ('fail', 'skip')")
         if actions.get("create"):
             counts.imported = actions["create"] if dry_run else self._create(where, now)
+            counts.warnings += self._warnings(f"{where} AND p.action = 'create'")
         if actions.get("update"):
-            updated, skipped, failed = self._update(where, now, dry_run=dry_run)
+            updated, skipped, failed, warned = self._update(where, now, dry_run=dry_run)
             counts.updated += updated
             counts.skipped += skipped
             counts.failed += failed
+            counts.warnings += warned
         return counts
+
+    def _warnings(self, where: str, *, source: str | None = None) -> int:
+        """The written rows' warnings into the row errors; returns how many rows had one."""
+        self._errors(
+            f"{where} AND p.w_code <> ''",
+            source=source,
+            code="p.w_code",
+            field="p.w_field",
+            message="p.w_message",
+            skipped="FALSE",
+            warning="TRUE",
+        )
+        table = source or f"{self.plan} p"
+        return int(fetchall(f"SELECT count(*) FROM {table} WHERE {where} AND p.w_code <> ''")[0][0])
 
     def _errors(
         self,
@@ -65,6 +82,7 @@ class Writing(Tables):
         message: str = "p.message",
         skipped: str = "p.action = 'skip'",
         field: str = "p.field",
+        warning: str = "FALSE",
     ) -> None:
         values = ", ".join(f"{quote(name)}, p.r_{name}" for name in self.fields)
         provided = {
@@ -72,6 +90,7 @@ class Writing(Tables):
             "line": "p.line",
             "row_number": "p.n",
             "skipped": skipped,
+            "warning": warning,
             "code": code,
             "field": field,
             "message": message,
@@ -122,10 +141,11 @@ class Writing(Tables):
         )
         return rows[0][0] if rows else 0
 
-    def _update(self, where: str, now: datetime, *, dry_run: bool) -> tuple[int, int, int]:
+    def _update(self, where: str, now: datetime, *, dry_run: bool) -> tuple[int, int, int, int]:
         """Rows matching an existing record (duplicate policy "update"): the values the file gives replace
-        the record's (tags are added); returns (updated, skipped, failed). Unchanged records, records
-        deleted or merged since the plan was made, and tags beyond 20 are reported in the row errors."""
+        the record's (tags are added); returns (updated, skipped, failed, updated with a warning). Unchanged
+        records, records deleted or merged since the plan was made, and tags beyond 20 are reported in the
+        row errors."""
         spec, ctx = self.spec, self.ctx
         at = timestamp(now)
         table = ident(spec.table)
@@ -148,7 +168,8 @@ class Writing(Tables):
             inner.append("r.account_id AS cur_account_id")
         raw = "".join(f", p.r_{name}" for name in self.fields)
         level = (
-            f"SELECT p.n, p.line, r.id{raw}, {', '.join(inner)} FROM {self.plan} p "
+            f"SELECT p.n, p.line, p.w_code, p.w_field, p.w_message, r.id{raw}, {', '.join(inner)} "
+            f"FROM {self.plan} p "
             f"JOIN {table} r ON r.id = p.target WHERE {where} AND p.action = 'update' AND {alive}"
         )
         if derived:
@@ -215,8 +236,9 @@ class Writing(Tables):
             )
         if not dry_run and counts.get("changed"):
             self._apply_updates(every, at, contact=contact)
+        warned = self._warnings("p.outcome = 'changed'", source="imports_diff p")
         execute("DROP TABLE imports_diff")
-        return counts.get("changed", 0), counts.get("unchanged", 0) + gone, counts.get("fail", 0)
+        return counts.get("changed", 0), counts.get("unchanged", 0) + gone, counts.get("fail", 0), warned
 
     def _apply_updates(self, every: list[UpdateColumn], at: str, *, contact: bool) -> None:
         spec = self.spec

@@ -65,7 +65,6 @@ def test_trailing_empty_cells_and_blank_lines_are_not_problems(imported, org):
         ("phone", "+1 555 +0100", "invalid_phone"),
         ("source", "tv", "unknown_source"),
         ("currency", "EURO", "unknown_currency"),
-        ("owner", "nobody@acme.test", "unknown_owner"),
         ("tags", ";".join(f"t{i}" for i in range(21)), "invalid_tags"),
         ("tags", "x" * 51, "invalid_tags"),
         ("company", "c" * 201, "too_long"),
@@ -174,6 +173,38 @@ def test_a_deactivated_member_is_no_owner(imported, org, member):
         rep.save(update_fields=["is_active"])
         done = imported(f"name,owner\nMine,{rep.email}\n")
         assert errors_of(done) == [(2, "unknown_owner", "owner")]
+    assert [lead["owner_id"] for lead in leads(org)] == [None]
+
+
+def test_an_unknown_owner_imports_the_row_unassigned_with_a_warning(imported, org, manager, client):
+    done = imported(
+        "name,owner,email\nStray,nobody@acme.test,stray@example.com\nBad,nobody@acme.test,bad\n",
+        owner=manager.pk,  # the default owner is for rows without an owner, not for unknown ones
+    )
+    assert (done.imported, done.failed, done.warnings) == (1, 1, 1)
+    assert [(lead["name"], lead["owner_id"]) for lead in leads(org)] == [("Stray", None)]
+    rows = csv_rows(client.get(f"/api/imports/{done.pk}/errors.csv"))
+    assert [(row["line"], row["outcome"], row["code"], row["field"]) for row in rows] == [
+        ("2", "warning", "unknown_owner", "owner"),
+        ("3", "failed", "invalid_email", "email"),
+    ]
+    assert rows[0]["message"] == "owner: no active member has this email or id; the owner was not set"
+    assert client.get(f"/api/imports/{done.pk}/").json()["warnings"] == 1
+    assert_counts_add_up(done)
+
+
+def test_an_update_with_an_unknown_owner_keeps_the_owner_with_a_warning(imported, org, make_lead, member):
+    rep = member(role=Role.REP)
+    existing = make_lead(name="Jane", email="jane@example.com", company="Old", owner_id=rep.pk)
+    done = imported(
+        "name,email,company,owner\nJane,jane@example.com,New,nobody@acme.test\n", duplicate_policy="update"
+    )
+    assert (done.updated, done.warnings) == (1, 1)
+    with schema_context(org.schema_name):
+        lead = Lead.objects.get(pk=existing.pk)
+        assert (lead.company, lead.owner_id) == ("New", rep.pk)
+        [warning] = ImportRowError.objects.filter(import_run=done)
+        assert (warning.warning, warning.skipped, warning.code) == (True, False, "unknown_owner")
 
 
 def test_errors_csv_lists_every_rejected_row_with_line_reason_and_original_values(imported, client):
