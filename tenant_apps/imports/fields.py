@@ -20,13 +20,14 @@ from tenant_apps.imports.expressions import (
     DOMAIN_RE,
     EMAIL_RE,
     NOW,
-    NUMBER_RE,
+    NUMBER_FORMATS,
     ascii_lower,
     collapsed,
     domain,
     identity,
     identity_key,
     in_list,
+    number,
     quote,
 )
 from tenant_apps.imports.models import RecordType
@@ -75,6 +76,7 @@ class Context:
     tags: list[str]
     currency: str
     actor_id: int | None
+    number_format: str = NUMBER_FORMATS[0]
 
     def raw(self, name: str) -> str | None:
         """The raw column of a mapped field; None when no column maps to it."""
@@ -264,8 +266,7 @@ class LeadSpec(Spec):
         )
         values["stage"] = f"CASE WHEN {stage} = '' THEN 'NEW' ELSE upper({stage}) END" if stage else "'NEW'"
         values["value"] = (
-            f"CASE WHEN {value} = '' THEN 0::numeric "
-            f"WHEN {value} ~ {quote(NUMBER_RE)} THEN {value}::numeric END"
+            f"CASE WHEN {value} = '' THEN 0::numeric ELSE {number(value, ctx.number_format)} END"
             if value
             else "0::numeric"
         )
@@ -285,7 +286,10 @@ class LeadSpec(Spec):
         checks += _choice(ctx, "source", Source.values, "unknown_source")
         checks += _choice(ctx, "stage", Stage.values, "unknown_stage")
         if ctx.raw("value"):
-            checks.append(Check("v_value IS NULL", "not_a_number", "value", "not a number"))
+            example = ctx.number_format.replace("1", "12").replace("234", "500").replace("56", "50")
+            checks.append(
+                Check("v_value IS NULL", "not_a_number", "value", f"not a number such as {example}")
+            )
             checks.append(
                 Check(
                     f"v_value < 0 OR v_value > {MAX_VALUE} OR v_value <> round(v_value, 2)",

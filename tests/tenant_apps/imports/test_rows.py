@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import schema_context
 
+from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType
@@ -50,6 +51,44 @@ def test_each_bad_row_fails_alone_with_its_line_and_reason(imported, org, row, c
         assert (done.status, done.rows_read, done.imported, done.failed) == ("done", 3, 2, 1)
         assert errors_of(done) == [(3, code, field)]
     assert sorted(lead["name"] for lead in leads(org)) == ["Good One", "Good Two"]
+
+
+@pytest.mark.parametrize(
+    ("number_format", "written", "value"),
+    [
+        ("1,234.56", "12,500.50", "12500.50"),
+        ("1,234.56", "1,234,567", "1234567.00"),
+        ("1,234.56", "-0.5", None),  # a plain number still is one (here below zero)
+        ("1,234.56", "12500.5", "12500.50"),
+        ("1,234.56", "12,5", None),
+        ("1,234.56", "1,2345.00", None),
+        ("1,234.56", "12.500,50", None),
+        ("1.234,56", "12.500,50", "12500.50"),
+        ("1.234,56", "1.500", "1500.00"),
+        ("1.234,56", "12,5", "12.50"),
+        ("1.234,56", "12500.50", "12500.50"),  # as exports write amounts
+        ("1.234,56", "12,500.50", None),
+    ],
+)
+def test_numbers_may_group_thousands_as_the_organization_writes_them(
+    imported, org, number_format, written, value
+):
+    Organization.objects.filter(pk=org.pk).update(number_format=number_format)
+    done = imported(f'name,value\nJane,"{written}"\n')
+    if value is None:
+        assert done.imported == 0
+        with schema_context(org.schema_name):
+            [(_, code, field)] = errors_of(done)
+        assert field == "value" and code in ("not_a_number", "out_of_range")
+    else:
+        assert [lead["value"] for lead in leads(org)] == [Decimal(value)]
+
+
+def test_a_value_that_is_no_number_names_the_organizations_format(imported, org, client):
+    Organization.objects.filter(pk=org.pk).update(number_format="1.234,56")
+    done = imported("name,value\nJane,12k\n")
+    [row] = csv_rows(client.get(f"/api/imports/{done.pk}/errors.csv"))
+    assert (row["code"], row["message"]) == ("not_a_number", "value: not a number such as 12.500,50")
 
 
 def test_trailing_empty_cells_and_blank_lines_are_not_problems(imported, org):
