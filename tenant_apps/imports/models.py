@@ -180,6 +180,8 @@ class ExportType(models.TextChoices):
     LEADS = "leads", "Leads"
     CONTACTS = "contacts", "Contacts"
     ACCOUNTS = "accounts", "Accounts"
+    OPPORTUNITIES = "opportunities", "Opportunities (deals)"
+    TASKS = "tasks", "Tasks"
     ACTIVITIES = "activities", "Activities"
 
 
