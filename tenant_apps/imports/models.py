@@ -16,6 +16,7 @@ class RecordType(models.TextChoices):
     LEAD = "lead", "Lead"
     CONTACT = "contact", "Contact"
     ACCOUNT = "account", "Account"
+    OPPORTUNITY = "opportunity", "Opportunity (deal)"
 
 
 class DuplicatePolicy(models.TextChoices):

@@ -14,6 +14,7 @@ from tenant_apps.imports.fields import UpdateColumn
 from tenant_apps.imports.models import ChangeKind, ImportChange, ImportRowError, RecordType
 from tenant_apps.imports.pipeline.sql import (
     DERIVED,
+    ON_ACCOUNT,
     execute,
     fetchall,
     ident,
@@ -111,7 +112,7 @@ class Writing(Tables):
             [f"{quote(key)}, {value}" for key, value in spec.created_metadata(ctx).items()]
             + [f"'import_id', {self.run.pk}", "'via', 'import'"]
         )
-        account = "i.account_id" if self.run.record_type == RecordType.CONTACT else None
+        account = "i.account_id" if self.run.record_type in ON_ACCOUNT else None
         activity_columns, activity_values = self.activity(
             record="i.id",
             account=account,
@@ -163,7 +164,7 @@ class Writing(Tables):
             for c in columns
         ]
         inner += [f"r.{column} AS old_{column}" for column in derived]
-        contact = self.run.record_type == RecordType.CONTACT
+        contact = self.run.record_type in ON_ACCOUNT
         if contact:
             inner.append("r.account_id AS cur_account_id")
         raw = "".join(f", p.r_{name}" for name in self.fields)
