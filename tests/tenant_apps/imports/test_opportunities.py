@@ -6,11 +6,13 @@ from decimal import Decimal
 
 from django_tenants.utils import schema_context
 
+from shared_apps.users.models import Role
 from tenant_apps.accounts.services import account_create
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.opportunities.models import Opportunity
 from tenant_apps.opportunities.services import opportunity_create
-from tests.tenant_apps.imports.conftest import assert_counts_add_up, csv_rows, revert
+from tests.conftest import client_for
+from tests.tenant_apps.imports.conftest import assert_counts_add_up, csv_rows, revert, run, upload
 
 
 def deals(org):
@@ -90,3 +92,23 @@ def test_reverting_a_deals_import_removes_the_deals(imported, org, admin, client
     reverted = revert(org, done.pk)
     assert reverted.reverted["removed"] == 2
     assert deals(org) == []
+
+
+def test_an_exported_deal_imports_back_into_another_organization(api, org, other_org, admin, member):
+    with schema_context(org.schema_name):
+        acme = account_create(actor=admin, name="Acme")
+        opportunity_create(
+            actor=admin, name="Big", account_id=acme.pk, amount="12500.50", tags=["q4"], stage="PROPOSAL"
+        )
+    exported = b"".join(api(Role.ADMIN).get("/api/exports/opportunities.csv").streaming_content)
+    globex_manager = member(role=Role.MANAGER, organization=other_org)
+    with schema_context(other_org.schema_name):
+        account_create(actor=globex_manager, name="Acme")
+    response = upload(client_for(other_org, globex_manager), exported, record_type="opportunity")
+    assert response.status_code == 202, response.content
+    done = run(other_org, response.json()["id"])
+    assert (done.imported, done.failed) == (1, 0)
+    keys = ("name", "amount", "currency", "stage", "probability", "tags")
+    assert [{k: deal[k] for k in keys} for deal in deals(other_org)] == [
+        {k: deal[k] for k in keys} for deal in deals(org)
+    ]
