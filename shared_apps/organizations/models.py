@@ -82,6 +82,10 @@ class Organization(TenantMixin):
     default_currency = models.CharField(max_length=3, default="USD")
     # ISO 3166 region a phone number written without a country code belongs to ("(555) 010-7777").
     phone_region = models.CharField(max_length=2, default="US")
+    # How the organization's files write numbers: "1,234.56" (grouping comma, decimal point) or "1.234,56".
+    number_format = models.CharField(
+        max_length=8, choices=[("1,234.56", "1,234.56"), ("1.234,56", "1.234,56")], default="1,234.56"
+    )
     # Reps see only their own and unassigned leads and opportunities unless this is on.
     reps_see_all_leads = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -38,6 +38,23 @@ EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 DOMAIN_RE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 NOT_ASCII = r"[^\x01-\x7f]"
+NUMBER_FORMATS = ("1,234.56", "1.234,56")  # Organization.number_format: the grouping and decimal marks
+
+
+def number(raw: str, number_format: str) -> str:
+    """A numeric from a raw cell, NULL when it is no number: grouped as the organization writes numbers
+    ("12,500.50", or "12.500,50"), a decimal comma where that is the organization's mark ("12,5"), or plain
+    ("12500.50", as exports write amounts). In a "1.234,56" organization "1.500" is fifteen hundred."""
+    group, point = number_format[1], number_format[5]
+    mark = {".": "\\.", ",": ","}
+    grouped = f"^[+-]?[0-9]{{1,3}}({mark[group]}[0-9]{{3}})+({mark[point]}[0-9]*)?$"
+    plain = f"replace(replace({raw}, {quote(group)}, ''), {quote(point)}, '.')"
+    cases = [f"WHEN {raw} ~ {quote(grouped)} THEN {plain}"]
+    if point != ".":
+        decimal_comma = "^[+-]?([0-9]+,[0-9]*|,[0-9]+)$"
+        cases.append(f"WHEN {raw} ~ {quote(decimal_comma)} THEN replace({raw}, ',', '.')")
+    cases.append(f"WHEN {raw} ~ {quote(NUMBER_RE)} THEN {raw}")
+    return f"(CASE {' '.join(cases)} END)::numeric"
 
 
 def unescaped(column: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import models
 
@@ -20,18 +21,21 @@ from tenant_apps.imports.expressions import (
     DOMAIN_RE,
     EMAIL_RE,
     NOW,
-    NUMBER_RE,
+    NUMBER_FORMATS,
     ascii_lower,
     collapsed,
     domain,
     identity,
     identity_key,
     in_list,
+    number,
     quote,
 )
 from tenant_apps.imports.models import RecordType
 from tenant_apps.leads.models import Lead, Source, Stage
 from tenant_apps.leads.services import MAX_VALUE
+from tenant_apps.opportunities.models import STAGE_PROBABILITY, Opportunity, OpportunityStage
+from tenant_apps.opportunities.services import MAX_AMOUNT, OPEN_STAGES
 from tenant_apps.records import normalize
 
 
@@ -41,6 +45,7 @@ class Check:
     code: str
     field: str
     message: str
+    warning: bool = False  # the row is still written (the problem is listed in errors.csv)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Context:
     tags: list[str]
     currency: str
     actor_id: int | None
+    number_format: str = NUMBER_FORMATS[0]
 
     def raw(self, name: str) -> str | None:
         """The raw column of a mapped field; None when no column maps to it."""
@@ -144,7 +150,8 @@ class Spec:
                     "r_owner <> '' AND v_owner_id IS NULL",
                     "unknown_owner",
                     "owner",
-                    "no active member has this email or id",
+                    "no active member has this email or id; the owner was not set",
+                    warning=True,
                 )
             )
         if ctx.raw("tags"):
@@ -179,7 +186,8 @@ class Spec:
         )
         return [
             UpdateColumn("name", "p.v_name", ctx.given("name")),
-            UpdateColumn("owner_id", "p.v_owner_id", ctx.given("owner")),
+            # an unknown owner leaves the record's owner as it is (the row's warning says so)
+            UpdateColumn("owner_id", "p.v_owner_id", f"({ctx.given('owner')} AND p.v_owner_id IS NOT NULL)"),
             UpdateColumn("tags", union, tags_given),
         ]
 
@@ -242,6 +250,57 @@ def _person_insert() -> dict[str, str]:
     return {column: f"p.v_{column}" for column in ("email", "phone", "phone_normalized")}
 
 
+def _account(ctx: Context) -> str:
+    """The account a cell names (its id or name, looked up as `a`)."""
+    account = ctx.raw("account")
+    return f"CASE WHEN {account} = '' THEN NULL ELSE a.id END" if account else "NULL::bigint"
+
+
+def _amount(ctx: Context, name: str) -> str:
+    raw = ctx.raw(name)
+    return (
+        f"CASE WHEN {raw} = '' THEN 0::numeric ELSE {number(raw, ctx.number_format)} END"
+        if raw
+        else "0::numeric"
+    )
+
+
+def _currency(ctx: Context) -> str:
+    raw = ctx.raw("currency")
+    return (
+        f"CASE WHEN {raw} = '' THEN {quote(ctx.currency)} ELSE upper({raw}) END"
+        if raw
+        else quote(ctx.currency)
+    )
+
+
+def _money_checks(ctx: Context, name: str, maximum: Decimal) -> list[Check]:
+    """An amount (numbers as the organization writes them) and its currency."""
+    checks = []
+    if ctx.raw(name):
+        example = ctx.number_format.replace("1", "12").replace("234", "500").replace("56", "50")
+        value = f"v_{name}"
+        checks += [
+            Check(f"{value} IS NULL", "not_a_number", name, f"not a number such as {example}"),
+            Check(
+                f"{value} < 0 OR {value} > {maximum} OR {value} <> round({value}, 2)",
+                "out_of_range",
+                name,
+                f"between 0 and {maximum}, with at most 2 decimal places",
+            ),
+        ]
+    if ctx.raw("currency"):
+        checks.append(
+            Check(
+                f"NOT {in_list('v_currency', sorted(normalize.CURRENCIES))}",
+                "unknown_currency",
+                "currency",
+                "an ISO 4217 currency code such as USD or EUR",
+            )
+        )
+    return checks
+
+
 def _choice(ctx: Context, name: str, values: list[str], code: str) -> list[Check]:
     if not ctx.raw(name):
         return []
@@ -252,7 +311,7 @@ class LeadSpec(Spec):
     def values(self, ctx: Context) -> dict[str, str]:
         values = super().values(ctx)
         _person_values(ctx, values)
-        source, stage, value, currency = (ctx.raw(name) for name in ("source", "stage", "value", "currency"))
+        source, stage = ctx.raw("source"), ctx.raw("stage")
         values["company"] = ctx.text("company")
         values["h_name_lower"] = ascii_lower(values["name"])
         values["h_company_lower"] = ascii_lower(values["company"])
@@ -260,17 +319,8 @@ class LeadSpec(Spec):
             f"CASE WHEN {source} = '' THEN 'import' ELSE lower({source}) END" if source else "'import'"
         )
         values["stage"] = f"CASE WHEN {stage} = '' THEN 'NEW' ELSE upper({stage}) END" if stage else "'NEW'"
-        values["value"] = (
-            f"CASE WHEN {value} = '' THEN 0::numeric "
-            f"WHEN {value} ~ {quote(NUMBER_RE)} THEN {value}::numeric END"
-            if value
-            else "0::numeric"
-        )
-        values["currency"] = (
-            f"CASE WHEN {currency} = '' THEN {quote(ctx.currency)} ELSE upper({currency}) END"
-            if currency
-            else quote(ctx.currency)
-        )
+        values["value"] = _amount(ctx, "value")
+        values["currency"] = _currency(ctx)
         return values
 
     def derived(self, ctx: Context) -> list[dict[str, str]]:
@@ -281,26 +331,7 @@ class LeadSpec(Spec):
         checks = super().checks(ctx) + _person_checks(ctx) + ctx.too_long("company", 200)
         checks += _choice(ctx, "source", Source.values, "unknown_source")
         checks += _choice(ctx, "stage", Stage.values, "unknown_stage")
-        if ctx.raw("value"):
-            checks.append(Check("v_value IS NULL", "not_a_number", "value", "not a number"))
-            checks.append(
-                Check(
-                    f"v_value < 0 OR v_value > {MAX_VALUE} OR v_value <> round(v_value, 2)",
-                    "out_of_range",
-                    "value",
-                    f"between 0 and {MAX_VALUE}, with at most 2 decimal places",
-                )
-            )
-        if ctx.raw("currency"):
-            checks.append(
-                Check(
-                    f"NOT {in_list('v_currency', sorted(normalize.CURRENCIES))}",
-                    "unknown_currency",
-                    "currency",
-                    "an ISO 4217 currency code such as USD or EUR",
-                )
-            )
-        return checks
+        return checks + _money_checks(ctx, "value", MAX_VALUE)
 
     def duplicate_keys(self) -> list[Key]:
         return [
@@ -350,10 +381,7 @@ class ContactSpec(Spec):
         values = super().values(ctx)
         _person_values(ctx, values)
         values["title"] = ctx.text("title")
-        account = ctx.raw("account")
-        values["account_id"] = (
-            f"CASE WHEN {account} = '' THEN NULL ELSE a.id END" if account else "NULL::bigint"
-        )
+        values["account_id"] = _account(ctx)
         return values
 
     def derived(self, ctx: Context) -> list[dict[str, str]]:
@@ -477,6 +505,98 @@ class AccountSpec(Spec):
         return {"status": "i.status", **super().created_metadata(ctx)}
 
 
+DATE_RE = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def _date(raw: str) -> str:
+    """A YYYY-MM-DD cell as a date; NULL when it is none (checked without a cast that could raise)."""
+    last_day = (
+        f"extract(day FROM make_date(left({raw}, 4)::int, substr({raw}, 6, 2)::int, 1) "
+        "+ interval '1 month - 1 day')"
+    )
+    return f"CASE WHEN {raw} ~ {quote(DATE_RE)} AND right({raw}, 2)::int <= {last_day} THEN {raw}::date END"
+
+
+class OpportunitySpec(Spec):
+    """Deals, created open (closing one goes through opportunity_transition, which records why)."""
+
+    def values(self, ctx: Context) -> dict[str, str]:
+        values = super().values(ctx)
+        stage, close = ctx.raw("stage"), ctx.raw("expected_close_date")
+        values["account_id"] = _account(ctx)
+        values["amount"] = _amount(ctx, "amount")
+        values["currency"] = _currency(ctx)
+        default_stage = quote(OpportunityStage.QUALIFICATION.value)
+        values["stage"] = (
+            f"CASE WHEN {stage} = '' THEN {default_stage} ELSE upper({stage}) END" if stage else default_stage
+        )
+        values["expected_close_date"] = (
+            f"CASE WHEN {close} = '' THEN NULL ELSE {_date(close)} END" if close else "NULL::date"
+        )
+        return values
+
+    def derived(self, ctx: Context) -> list[dict[str, str]]:
+        probability = " ".join(
+            f"WHEN {quote(stage.value)} THEN {value}" for stage, value in STAGE_PROBABILITY.items()
+        )
+        return [{"probability": f"CASE v_stage {probability} END"}]
+
+    def checks(self, ctx: Context) -> list[Check]:
+        checks = super().checks(ctx)
+        checks += [
+            Check("r_account = ''", "required", "account", "required"),
+            Check(
+                "r_account <> '' AND v_account_id IS NULL",
+                "unknown_account",
+                "account",
+                "no live account has this id or name",
+            ),
+        ]
+        checks += _choice(ctx, "stage", list(OPEN_STAGES), "unknown_stage")
+        checks += _money_checks(ctx, "amount", MAX_AMOUNT)
+        if ctx.raw("expected_close_date"):
+            checks.append(
+                Check(
+                    "r_expected_close_date <> '' AND v_expected_close_date IS NULL",
+                    "invalid_date",
+                    "expected_close_date",
+                    "a date written YYYY-MM-DD",
+                )
+            )
+        return checks
+
+    def duplicate_keys(self) -> list[Key]:
+        return [
+            Key(
+                "(lower(v_name) || '|' || v_account_id)",
+                "(lower(x.name) || '|' || x.account_id)",
+                "name and account",
+                "name",
+            )
+        ]
+
+    def insert(self, ctx: Context) -> dict[str, str]:
+        columns = ("account_id", "currency", "stage", "probability", "expected_close_date")
+        return {
+            **super().insert(ctx),
+            **{column: f"p.v_{column}" for column in columns},
+            "amount": "round(p.v_amount, 2)",
+        }
+
+    def updates(self, ctx: Context) -> list[UpdateColumn]:
+        # never the stage: only opportunity_transition moves a deal along
+        return [
+            *super().updates(ctx),
+            UpdateColumn("account_id", "p.v_account_id", ctx.given("account")),
+            UpdateColumn("amount", "round(p.v_amount, 2)", ctx.given("amount")),
+            UpdateColumn("currency", "p.v_currency", ctx.given("currency")),
+            UpdateColumn("expected_close_date", "p.v_expected_close_date", ctx.given("expected_close_date")),
+        ]
+
+    def created_metadata(self, ctx: Context) -> dict[str, str]:
+        return {"account_id": "i.account_id", **super().created_metadata(ctx), "stage": "i.stage"}
+
+
 _COMMON_ALIASES = {
     "full_name": "name",
     "owner_email": "owner",
@@ -560,5 +680,29 @@ SPECS: dict[str, Spec] = {
         returning=("id", "name", "status", "owner_id"),
         free_text=("name", "domain", "industry", "owner"),
         python_fixes={"domain": ("{raw} ~ '[^\\x01-\\x7f]'", _domain_to_ascii)},
+    ),
+    RecordType.OPPORTUNITY: OpportunitySpec(
+        record_type=RecordType.OPPORTUNITY,
+        model=Opportunity,
+        label="Opportunity",
+        fields=("name", "account", "amount", "currency", "stage", "expected_close_date", "owner", "tags"),
+        required=("name", "account"),
+        aliases={
+            **_COMMON_ALIASES,
+            "deal": "name",
+            "deal_name": "name",
+            "opportunity": "name",
+            "opportunity_name": "name",
+            "account_name": "account",
+            "account_id": "account",
+            "company": "account",
+            "company_name": "account",
+            "value": "amount",
+            "deal_value": "amount",
+            "close_date": "expected_close_date",
+            "expected_close": "expected_close_date",
+        },
+        returning=("id", "name", "account_id", "owner_id", "stage"),
+        free_text=("name", "account", "owner"),
     ),
 }

@@ -16,6 +16,7 @@ class RecordType(models.TextChoices):
     LEAD = "lead", "Lead"
     CONTACT = "contact", "Contact"
     ACCOUNT = "account", "Account"
+    OPPORTUNITY = "opportunity", "Opportunity (deal)"
 
 
 class DuplicatePolicy(models.TextChoices):
@@ -68,6 +69,8 @@ class Import(models.Model):
     updated = models.BigIntegerField(default=0)
     skipped = models.BigIntegerField(default=0)
     failed = models.BigIntegerField(default=0)
+    # rows imported or updated despite a problem (an unknown owner); counted in imported/updated too
+    warnings = models.BigIntegerField(default=0)
     # the last row number (1-based, header excluded) whose outcome is written and counted
     checkpoint = models.BigIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
@@ -123,7 +126,8 @@ class ImportChunk(models.Model):
 
 
 class ImportRowError(models.Model):
-    """A row the import did not write: failed (invalid) or skipped (duplicate, unchanged), and why."""
+    """A row the import did not write: failed (invalid) or skipped (duplicate, unchanged), and why; or a row
+    it wrote despite a problem (a warning: an unknown owner left unset)."""
 
     import_run = models.ForeignKey(
         Import, on_delete=models.CASCADE, related_name="row_errors", db_index=False
@@ -133,6 +137,7 @@ class ImportRowError(models.Model):
     skipped = models.BooleanField(
         default=False, help_text="skipped (duplicate, unchanged) rather than failed"
     )
+    warning = models.BooleanField(default=False, help_text="written anyway, with a warning")
     code = models.CharField(max_length=40)
     field = models.CharField(max_length=40, blank=True, default="")
     message = models.TextField()
@@ -176,6 +181,8 @@ class ExportType(models.TextChoices):
     LEADS = "leads", "Leads"
     CONTACTS = "contacts", "Contacts"
     ACCOUNTS = "accounts", "Accounts"
+    OPPORTUNITIES = "opportunities", "Opportunities (deals)"
+    TASKS = "tasks", "Tasks"
     ACTIVITIES = "activities", "Activities"
 
 

@@ -24,7 +24,11 @@ from tenant_apps.imports.exceptions import ExportNotFound, ImportNotFound
 from tenant_apps.imports.models import Export, ExportType, Import, ImportRowError
 from tenant_apps.leads.models import Lead
 from tenant_apps.leads.selectors import lead_list
+from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.opportunities.selectors import opportunity_list
 from tenant_apps.records import visibility
+from tenant_apps.tasks.models import Task
+from tenant_apps.tasks.selectors import task_list
 
 FETCH_ROWS = 5000
 CHUNK_BYTES = 256 * 1024
@@ -43,7 +47,8 @@ def import_get(*, import_id: int) -> Import:
 
 def import_errors_csv(*, run: Import) -> Iterator[bytes]:
     """errors.csv: every row the import did not write, in file order, with its line, whether it failed or
-    was skipped, why, and the row's values under the file's own column names (formula-escaped)."""
+    was skipped (or was written with a warning), why, and the row's values under the file's own column
+    names (formula-escaped)."""
     fields = [name for name, _ in sorted(run.mapping.items(), key=lambda item: item[1])]
     header = [
         "line",
@@ -56,14 +61,15 @@ def import_errors_csv(*, run: Import) -> Iterator[bytes]:
     errors = (
         ImportRowError.objects.filter(import_run=run)
         .order_by("row_number")
-        .values_list("line", "skipped", "code", "field", "message", "values")
+        .values_list("line", "skipped", "warning", "code", "field", "message", "values")
     )
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
         batch: list[tuple[Any, ...]] = []
-        for line, skipped, code, field, message, values in errors.iterator(chunk_size=FETCH_ROWS):
+        for line, skipped, warning, code, field, message, values in errors.iterator(chunk_size=FETCH_ROWS):
             cells = (csvio.escape_cell(str(values.get(name, ""))) for name in fields)
-            batch.append((line, "skipped" if skipped else "failed", code, field, message, *cells))
+            outcome = "warning" if warning else "skipped" if skipped else "failed"
+            batch.append((line, outcome, code, field, message, *cells))
             if len(batch) >= FETCH_ROWS:
                 yield batch
                 batch = []
@@ -157,6 +163,45 @@ COLUMNS: dict[str, tuple[list[tuple[str, str]], str]] = {
         ],
         _OWNER,
     ),
+    ExportType.OPPORTUNITIES: (
+        [
+            ("id", "r.id"),
+            ("name", _text("r.name")),
+            ("account", _text("a.name")),
+            ("account_id", "r.account_id"),
+            ("primary_contact_id", "r.primary_contact_id"),
+            ("stage", "r.stage"),
+            ("amount", "r.amount"),
+            ("currency", "r.currency"),
+            ("probability", "r.probability"),
+            ("expected_close_date", "r.expected_close_date"),
+            ("closed_at", _time("r.closed_at")),
+            ("close_reason", _text("r.close_reason")),
+            ("owner", _text("u.email")),
+            ("tags", _text("array_to_string(r.tags, ';')")),
+            ("created_at", _time("r.created_at")),
+            ("updated_at", _time("r.updated_at")),
+        ],
+        f"{_OWNER} LEFT JOIN {Account._meta.db_table} a ON a.id = r.account_id",
+    ),
+    ExportType.TASKS: (
+        [
+            ("id", "r.id"),
+            ("title", _text("r.title")),
+            ("description", _text("r.description")),
+            ("status", "r.status"),
+            ("due_at", _time("r.due_at")),
+            ("completed_at", _time("r.completed_at")),
+            ("assignee", _text("u.email")),
+            ("lead_id", "r.lead_id"),
+            ("contact_id", "r.contact_id"),
+            ("account_id", "r.account_id"),
+            ("opportunity_id", "r.opportunity_id"),
+            ("created_at", _time("r.created_at")),
+            ("updated_at", _time("r.updated_at")),
+        ],
+        f"LEFT JOIN {User._meta.db_table} u ON u.id = r.assignee_id",
+    ),
     ExportType.ACTIVITIES: (
         [
             ("id", "r.id"),
@@ -179,9 +224,16 @@ MODELS: dict[str, Any] = {
     ExportType.LEADS: Lead,
     ExportType.CONTACTS: Contact,
     ExportType.ACCOUNTS: Account,
+    ExportType.OPPORTUNITIES: Opportunity,
+    ExportType.TASKS: Task,
     ExportType.ACTIVITIES: Activity,
 }
-SEGMENT_TYPES = {ExportType.LEADS: "lead", ExportType.CONTACTS: "contact", ExportType.ACCOUNTS: "account"}
+SEGMENT_TYPES = {
+    ExportType.LEADS: "lead",
+    ExportType.CONTACTS: "contact",
+    ExportType.ACCOUNTS: "account",
+    ExportType.OPPORTUNITIES: "opportunity",
+}
 
 
 def activity_export_list(*, actor: User | None, filters: dict[str, Any]) -> QuerySet[Activity]:
@@ -210,6 +262,10 @@ def export_records(*, record_type: str, actor: User, filters: dict[str, Any]) ->
         records = contact_list(actor=actor, filters=filters)
     elif record_type == ExportType.ACCOUNTS:
         records = account_list(actor=actor, filters=filters)
+    elif record_type == ExportType.OPPORTUNITIES:
+        records = opportunity_list(actor=actor, filters=filters)
+    elif record_type == ExportType.TASKS:
+        records = task_list(actor=actor, filters=filters)
     else:
         records = activity_export_list(actor=actor, filters=filters)
     if segment_id is not None:

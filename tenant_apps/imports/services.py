@@ -107,6 +107,7 @@ def progress_data(run: Import) -> dict[str, Any]:
         "updated": run.updated,
         "skipped": run.skipped,
         "failed": run.failed,
+        "warnings": run.warnings,
         "progress": run.progress,
     }
 
@@ -295,6 +296,11 @@ def _count_rows(run: Import) -> int:
 # --- running ---------------------------------------------------------------------------------------------
 
 
+def _pipeline(run: Import) -> Pipeline:
+    organization = current_organization()
+    return Pipeline(run, currency=organization.default_currency, number_format=organization.number_format)
+
+
 def import_run(*, import_id: int) -> Import:
     """Run a queued import, or resume a running one whose worker died, from its checkpoint: batches of rows
     each commit their records, activities, errors and counts with the checkpoint, so no row is written twice
@@ -306,7 +312,7 @@ def import_run(*, import_id: int) -> Import:
             raise ImportNotFound(id=import_id)
         if not mine or run.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
             return run
-        pipeline = Pipeline(run, currency=current_organization().default_currency)
+        pipeline = _pipeline(run)
         if run.cancel_requested:  # cancelled while its worker was gone
             return _finish(run, ImportStatus.CANCELLED, pipeline)
         Import.objects.filter(pk=run.pk).update(
@@ -346,6 +352,7 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
                 updated=F("updated") + counts.updated,
                 skipped=F("skipped") + counts.skipped,
                 failed=F("failed") + counts.failed,
+                warnings=F("warnings") + counts.warnings,
             )
             run.refresh_from_db()
             publish_on_commit(
@@ -418,7 +425,7 @@ def import_revert_run(*, import_id: int) -> Import:
             raise ImportNotFound(id=import_id)
         if not mine or run.status != ImportStatus.REVERTING:
             return run
-        pipeline = Pipeline(run, currency=current_organization().default_currency)
+        pipeline = _pipeline(run)
         while True:
             with transaction.atomic():
                 high = _revert_batch_end(run)

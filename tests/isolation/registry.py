@@ -198,7 +198,7 @@ EXEMPT: dict[str, str] = {
     "exports": f"{NO_ID}: list and request (filters are field values)",
     **{
         f"export-{kind}": f"{NO_ID}: {kind} as CSV, the host's rows only (test_exports)"
-        for kind in ("leads", "contacts", "accounts", "activities")
+        for kind in ("leads", "contacts", "accounts", "opportunities", "tasks", "activities")
     },
     "webhook-event-types": f"{NO_ID}: the catalogue of event types",
     "scoring-rules": f"{NO_ID}: list and create (conditions on field values)",

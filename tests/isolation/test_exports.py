@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -35,6 +36,23 @@ def test_a_streamed_csv_export_holds_the_hosts_rows_only(org, other_org, acme: C
         assert response.status_code == 200
         body = _csv(response)
         assert f"{organization.slug} lead" in body and f"{other.slug} lead" not in body
+
+
+@pytest.mark.parametrize(
+    ("kind", "make", "word"), [("opportunities", "opportunity", "deal"), ("tasks", "task", "task")]
+)
+def test_deals_and_tasks_exports_hold_the_hosts_rows_only(
+    org, other_org, acme: Credentials, globex_admin, kind, make, word
+):
+    for organization, credentials in ((org, acme), (other_org, globex_admin)):
+        getattr(Records(organization, credentials), make)()
+    for organization, credentials, other in ((org, acme, other_org), (other_org, globex_admin, org)):
+        response = call(
+            organization, "GET", f"/api/exports/{kind}.csv", headers=credentials.kinds()["bearer token"]
+        )
+        assert response.status_code == 200
+        body = _csv(response)
+        assert f"{organization.slug} {word}" in body and f"{other.slug} {word}" not in body
 
 
 def test_export_files_of_the_same_id_stay_apart(

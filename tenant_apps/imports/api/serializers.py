@@ -43,7 +43,8 @@ class ImportOptionsSerializer(StrictSerializer):
         required=False,
         default=DuplicatePolicy.SKIP,
         help_text="a row matching an existing record (leads: email, phone, or company + name; contacts: "
-        "email or phone; accounts: domain or name) is skipped, updates it, or is created anyway",
+        "email or phone; accounts: domain or name; opportunities: name on the same account) is skipped, "
+        "updates it, or is created anyway",
     )
     owner = IdField(required=False, allow_null=True, help_text="owner of the rows without one (a member id)")
     tags = serializers.ListField(
@@ -130,6 +131,7 @@ class ImportSerializer(serializers.ModelSerializer):
             "updated",
             "skipped",
             "failed",
+            "warnings",
             "progress",
             "checkpoint",
             "attempts",

@@ -41,6 +41,8 @@ from tenant_apps.records.api.filters import (
     AccountFilterSerializer,
     ContactFilterSerializer,
     LeadFilterSerializer,
+    OpportunityFilterSerializer,
+    TaskFilterSerializer,
 )
 
 CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
@@ -48,6 +50,8 @@ FILTERS: dict[str, type[serializers.Serializer]] = {
     ExportType.LEADS: LeadFilterSerializer,
     ExportType.CONTACTS: ContactFilterSerializer,
     ExportType.ACCOUNTS: AccountFilterSerializer,
+    ExportType.OPPORTUNITIES: OpportunityFilterSerializer,
+    ExportType.TASKS: TaskFilterSerializer,
     ExportType.ACTIVITIES: ActivityExportFilterSerializer,
 }
 # multipart framing around the file: an upload this much over the limit is refused before it is read
@@ -181,8 +185,8 @@ def export_filters(record_type: str, data: Any) -> dict[str, Any]:
     filters = parse(FILTERS[record_type], data)
     segment = parse(ExportFilterSerializer, data).get("segment")
     if segment is not None:
-        if record_type == ExportType.ACTIVITIES:
-            raise InvalidInput("segment", "Activities have no segments.")
+        if record_type in (ExportType.ACTIVITIES, ExportType.TASKS):
+            raise InvalidInput("segment", f"{ExportType(record_type).label} have no segments.")
         filters["segment"] = segment
     return filters
 
@@ -199,8 +203,9 @@ class ExportCSVView(ExportView):
         responses={**CSV, **ERRORS},
     )
     def get(self, request: Request, record_type: str) -> Any:
-        """The rows of the list with the same query parameters (leads, contacts, accounts; activities by
-        type and creation time), streamed as CSV in id order, formula-like cells escaped."""
+        """The rows of the list with the same query parameters (leads, contacts, accounts, opportunities,
+        tasks; activities by type and creation time), streamed as CSV in id order, formula-like cells
+        escaped."""
         query = selectors.export_query(
             record_type=record_type,
             actor=self.member,

@@ -10,6 +10,7 @@ from shared_apps.core.db import connection
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.imports.expressions import quote, unescaped
+from tenant_apps.imports.fields import Check
 from tenant_apps.imports.models import DuplicatePolicy, Import, ImportChange, ImportPhase
 from tenant_apps.imports.pipeline.load import Loading
 from tenant_apps.imports.pipeline.sql import execute, fetchall, ident
@@ -91,12 +92,10 @@ class Planning(Loading):
             listed = ", ".join(f"{expression} AS {_column(name)}" for name, expression in columns.items())
             lookups = joins if index == 0 else ""
             level = f"SELECT l{index}.*, {listed} FROM ({level}) l{index}{lookups} OFFSET 0"
-        checks = [
-            f"CASE WHEN {check.condition} THEN {quote(f'{check.code}|{check.field}|{check.message}')} END"
-            for check in spec.checks(ctx)
-        ]
-        errs = f"array_remove(ARRAY[{', '.join(checks)}]::text[], NULL)" if checks else "'{}'::text[]"
-        level = f"SELECT d.*, {errs} AS errs FROM ({level}) d OFFSET 0"
+        every = spec.checks(ctx)
+        errs = _problems([check for check in every if not check.warning])
+        warns = _problems([check for check in every if check.warning])
+        level = f"SELECT d.*, {errs} AS errs, {warns} AS warns FROM ({level}) d OFFSET 0"
         names = [f"r_{name}" for name in self.fields]
         names += [_column(name) for columns in levels for name in columns if not name.startswith("h_")]
         message = (
@@ -114,7 +113,14 @@ class Planning(Loading):
             "CASE WHEN bad = '' AND errs = '{}' THEN 'create' ELSE 'fail' END AS action, "
             f"{code} AS code, "
             "CASE WHEN bad = '' AND errs <> '{}' THEN split_part(errs[1], '|', 2) ELSE '' END AS field, "
-            f"{message} AS message FROM ({level}) e"
+            f"{message} AS message, "
+            # a row written despite a problem (an unknown owner): listed in errors.csv as a warning
+            "CASE WHEN bad = '' AND errs = '{}' AND warns <> '{}' THEN split_part(warns[1], '|', 1) "
+            "ELSE '' END AS w_code, "
+            "CASE WHEN bad = '' AND errs = '{}' AND warns <> '{}' THEN split_part(warns[1], '|', 2) "
+            "ELSE '' END AS w_field, "
+            "array_to_string(ARRAY(SELECT split_part(x, '|', 2) || ': ' || split_part(x, '|', 3) "
+            f"FROM unnest(warns) AS u(x)), '; ') AS w_message FROM ({level}) e"
         )
         execute(f"CREATE INDEX ON {self.plan} (n)")
         execute(f"ANALYZE {self.plan}")  # the passes below and the batches join it: plan them with statistics
@@ -159,6 +165,15 @@ class Planning(Loading):
                 f"(SELECT n, line, min(line) OVER (PARTITION BY target) AS first FROM {self.plan} "
                 "WHERE action = 'update') d WHERE d.first < d.line AND p.n = d.n"
             )
+
+
+def _problems(checks: list[Check]) -> str:
+    """The checks a row fails, as an array of 'code|field|message'."""
+    cases = [
+        f"CASE WHEN {check.condition} THEN {quote(f'{check.code}|{check.field}|{check.message}')} END"
+        for check in checks
+    ]
+    return f"array_remove(ARRAY[{', '.join(cases)}]::text[], NULL)" if cases else "'{}'::text[]"
 
 
 def _column(name: str) -> str:

@@ -11,7 +11,15 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.imports.expressions import quote
 from tenant_apps.imports.fields import Context
 from tenant_apps.imports.models import ImportChange, RecordType
-from tenant_apps.imports.pipeline.sql import DERIVED, execute, fetchall, ident, timestamp, touch_accounts
+from tenant_apps.imports.pipeline.sql import (
+    DERIVED,
+    ON_ACCOUNT,
+    execute,
+    fetchall,
+    ident,
+    timestamp,
+    touch_accounts,
+)
 from tenant_apps.imports.pipeline.tables import Tables
 from tenant_apps.records import normalize
 
@@ -27,7 +35,7 @@ class Reverting(Tables):
         at = timestamp(now)
         table, changes = ident(spec.table), ident(ImportChange._meta.db_table)
         activities = ident(Activity._meta.db_table)
-        contact = run.record_type == RecordType.CONTACT
+        contact = run.record_type in ON_ACCOUNT
         in_range = f"c.import_run_id = {run.pk} AND c.id > {low} AND c.id <= {high}"
         alive = "r.deleted_at IS NULL AND r.merged_into_id IS NULL"
         via = f"'import_id', {run.pk}, 'via', 'import_revert'"

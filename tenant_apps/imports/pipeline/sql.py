@@ -15,7 +15,14 @@ from tenant_apps.accounts.models import Account
 from tenant_apps.imports.expressions import quote
 from tenant_apps.imports.models import RecordType
 
-ANCHORS = {RecordType.LEAD: "lead_id", RecordType.CONTACT: "contact_id", RecordType.ACCOUNT: "account_id"}
+ANCHORS = {
+    RecordType.LEAD: "lead_id",
+    RecordType.CONTACT: "contact_id",
+    RecordType.ACCOUNT: "account_id",
+    RecordType.OPPORTUNITY: "opportunity_id",
+}
+# record types on an account: their activities carry its id too and move its last_activity_at forward
+ON_ACCOUNT = (RecordType.CONTACT, RecordType.OPPORTUNITY)
 DERIVED = ("phone_normalized", "identity_key")  # recomputed from other columns, never listed as changes
 
 

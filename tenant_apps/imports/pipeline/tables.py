@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared_apps.core.db import connection
 from tenant_apps.activities.models import Activity
-from tenant_apps.imports.expressions import quote
+from tenant_apps.imports.expressions import NUMBER_FORMATS, quote
 from tenant_apps.imports.fields import SPECS, Context, Spec
 from tenant_apps.imports.models import Import, RecordType
 from tenant_apps.imports.pipeline.sql import ANCHORS, ident, insert_columns
@@ -14,7 +14,7 @@ from tenant_apps.imports.pipeline.sql import ANCHORS, ident, insert_columns
 class Tables:
     """The import's run, its record type's spec and the names of its staging and plan tables."""
 
-    def __init__(self, run: Import, *, currency: str) -> None:
+    def __init__(self, run: Import, *, currency: str, number_format: str = NUMBER_FORMATS[0]) -> None:
         self.run = run
         self.spec: Spec = SPECS[run.record_type]
         self.fields = [name for name in self.spec.fields if name in run.mapping]
@@ -25,6 +25,7 @@ class Tables:
             tags=list(run.tags),
             currency=currency,
             actor_id=run.created_by_id,
+            number_format=number_format,
         )
         schema = ident(connection.schema_name)
         self.staging = f"{schema}.{ident(f'imports_{run.pk}_staging')}"

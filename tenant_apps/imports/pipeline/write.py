@@ -14,6 +14,7 @@ from tenant_apps.imports.fields import UpdateColumn
 from tenant_apps.imports.models import ChangeKind, ImportChange, ImportRowError, RecordType
 from tenant_apps.imports.pipeline.sql import (
     DERIVED,
+    ON_ACCOUNT,
     execute,
     fetchall,
     ident,
@@ -31,6 +32,7 @@ class Counts:
     updated: int = 0
     skipped: int = 0
     failed: int = 0
+    warnings: int = 0
 
 
 class Writing(Tables):
@@ -49,12 +51,28 @@ class Writing(Tables):
         self._errors(f"{where} AND p.action IN ('fail', 'skip')")
         if actions.get("create"):
             counts.imported = actions["create"] if dry_run else self._create(where, now)
+            counts.warnings += self._warnings(f"{where} AND p.action = 'create'")
         if actions.get("update"):
-            updated, skipped, failed = self._update(where, now, dry_run=dry_run)
+            updated, skipped, failed, warned = self._update(where, now, dry_run=dry_run)
             counts.updated += updated
             counts.skipped += skipped
             counts.failed += failed
+            counts.warnings += warned
         return counts
+
+    def _warnings(self, where: str, *, source: str | None = None) -> int:
+        """The written rows' warnings into the row errors; returns how many rows had one."""
+        self._errors(
+            f"{where} AND p.w_code <> ''",
+            source=source,
+            code="p.w_code",
+            field="p.w_field",
+            message="p.w_message",
+            skipped="FALSE",
+            warning="TRUE",
+        )
+        table = source or f"{self.plan} p"
+        return int(fetchall(f"SELECT count(*) FROM {table} WHERE {where} AND p.w_code <> ''")[0][0])
 
     def _errors(
         self,
@@ -65,6 +83,7 @@ class Writing(Tables):
         message: str = "p.message",
         skipped: str = "p.action = 'skip'",
         field: str = "p.field",
+        warning: str = "FALSE",
     ) -> None:
         values = ", ".join(f"{quote(name)}, p.r_{name}" for name in self.fields)
         provided = {
@@ -72,6 +91,7 @@ class Writing(Tables):
             "line": "p.line",
             "row_number": "p.n",
             "skipped": skipped,
+            "warning": warning,
             "code": code,
             "field": field,
             "message": message,
@@ -92,7 +112,7 @@ class Writing(Tables):
             [f"{quote(key)}, {value}" for key, value in spec.created_metadata(ctx).items()]
             + [f"'import_id', {self.run.pk}", "'via', 'import'"]
         )
-        account = "i.account_id" if self.run.record_type == RecordType.CONTACT else None
+        account = "i.account_id" if self.run.record_type in ON_ACCOUNT else None
         activity_columns, activity_values = self.activity(
             record="i.id",
             account=account,
@@ -122,10 +142,11 @@ class Writing(Tables):
         )
         return rows[0][0] if rows else 0
 
-    def _update(self, where: str, now: datetime, *, dry_run: bool) -> tuple[int, int, int]:
+    def _update(self, where: str, now: datetime, *, dry_run: bool) -> tuple[int, int, int, int]:
         """Rows matching an existing record (duplicate policy "update"): the values the file gives replace
-        the record's (tags are added); returns (updated, skipped, failed). Unchanged records, records
-        deleted or merged since the plan was made, and tags beyond 20 are reported in the row errors."""
+        the record's (tags are added); returns (updated, skipped, failed, updated with a warning). Unchanged
+        records, records deleted or merged since the plan was made, and tags beyond 20 are reported in the
+        row errors."""
         spec, ctx = self.spec, self.ctx
         at = timestamp(now)
         table = ident(spec.table)
@@ -143,12 +164,13 @@ class Writing(Tables):
             for c in columns
         ]
         inner += [f"r.{column} AS old_{column}" for column in derived]
-        contact = self.run.record_type == RecordType.CONTACT
+        contact = self.run.record_type in ON_ACCOUNT
         if contact:
             inner.append("r.account_id AS cur_account_id")
         raw = "".join(f", p.r_{name}" for name in self.fields)
         level = (
-            f"SELECT p.n, p.line, r.id{raw}, {', '.join(inner)} FROM {self.plan} p "
+            f"SELECT p.n, p.line, p.w_code, p.w_field, p.w_message, r.id{raw}, {', '.join(inner)} "
+            f"FROM {self.plan} p "
             f"JOIN {table} r ON r.id = p.target WHERE {where} AND p.action = 'update' AND {alive}"
         )
         if derived:
@@ -215,8 +237,9 @@ class Writing(Tables):
             )
         if not dry_run and counts.get("changed"):
             self._apply_updates(every, at, contact=contact)
+        warned = self._warnings("p.outcome = 'changed'", source="imports_diff p")
         execute("DROP TABLE imports_diff")
-        return counts.get("changed", 0), counts.get("unchanged", 0) + gone, counts.get("fail", 0)
+        return counts.get("changed", 0), counts.get("unchanged", 0) + gone, counts.get("fail", 0), warned
 
     def _apply_updates(self, every: list[UpdateColumn], at: str, *, contact: bool) -> None:
         spec = self.spec

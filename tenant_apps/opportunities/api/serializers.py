@@ -9,7 +9,6 @@ from tenant_apps.opportunities.models import Opportunity, OpportunityStage
 from tenant_apps.records.api.serializers import (
     IdField,
     OwnerSerializer,
-    RecordFilterSerializer,
     RefSerializer,
     StrictSerializer,
 )
@@ -85,20 +84,3 @@ class OpportunityStageSerializer(serializers.Serializer):
     reason = StrictCharField(
         max_length=1000, required=False, allow_blank=True, default="", help_text="required for CLOSED_LOST"
     )
-
-
-class OpportunityFilterSerializer(RecordFilterSerializer):
-    stage = serializers.CharField(
-        required=False, help_text=f"comma-separated stages: {', '.join(OpportunityStage.values)}"
-    )
-    account = IdField(required=False)
-    closing_after = serializers.DateField(required=False, help_text="expected close date on or after")
-    closing_before = serializers.DateField(required=False, help_text="expected close date before")
-    amount_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
-    amount_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
-    open = serializers.BooleanField(
-        required=False, allow_null=True, help_text="true: open ones only; false: closed ones only"
-    )
-
-    def validate_stage(self, value: str) -> list[str]:
-        return self.choices(value.upper(), OpportunityStage.values)

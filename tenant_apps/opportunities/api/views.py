@@ -15,7 +15,6 @@ from tenant_apps.activities.models import Activity, Note
 from tenant_apps.opportunities import selectors, services
 from tenant_apps.opportunities.api.serializers import (
     OpportunityCreateSerializer,
-    OpportunityFilterSerializer,
     OpportunitySerializer,
     OpportunityStageSerializer,
     OpportunityUpdateSerializer,
@@ -23,6 +22,7 @@ from tenant_apps.opportunities.api.serializers import (
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity
 from tenant_apps.records import visibility
+from tenant_apps.records.api.filters import OpportunityFilterSerializer
 from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,

@@ -1,5 +1,6 @@
 """Each record type's list filters (query parameters), shared by its list endpoint, its export and search:
-the records core's API, so those apps never import one another's api."""
+the records core's API, so those apps never import one another's api. (Tasks hang on records: their list
+filters live here too, for the same reason.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from rest_framework import serializers
 
 from tenant_apps.accounts.models import AccountSize, AccountStatus
 from tenant_apps.leads.models import Source, Stage
-from tenant_apps.records.api.serializers import RecordFilterSerializer
+from tenant_apps.opportunities.models import OpportunityStage
+from tenant_apps.records.api.serializers import IdField, RecordFilterSerializer, comma_separated
+from tenant_apps.tasks.models import TaskStatus
 
 
 def _csv(choices: list[str], name: str) -> serializers.CharField:
@@ -60,3 +63,45 @@ class ContactFilterSerializer(RecordFilterSerializer):
         if not value.isdigit() or len(value) > 18:
             raise serializers.ValidationError('Use an account id or "none".')
         return int(value)
+
+
+class OpportunityFilterSerializer(RecordFilterSerializer):
+    stage = serializers.CharField(
+        required=False, help_text=f"comma-separated stages: {', '.join(OpportunityStage.values)}"
+    )
+    account = IdField(required=False)
+    closing_after = serializers.DateField(required=False, help_text="expected close date on or after")
+    closing_before = serializers.DateField(required=False, help_text="expected close date before")
+    amount_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    amount_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    open = serializers.BooleanField(
+        required=False, allow_null=True, help_text="true: open ones only; false: closed ones only"
+    )
+
+    def validate_stage(self, value: str) -> list[str]:
+        return self.choices(value.upper(), OpportunityStage.values)
+
+
+class TaskFilterSerializer(serializers.Serializer):
+    assignee = serializers.CharField(required=False, help_text='"me", "none" or a member id')
+    status = serializers.CharField(
+        required=False, help_text=f"comma-separated: {', '.join(TaskStatus.values)}"
+    )
+    due_before = serializers.DateTimeField(required=False)
+    due_after = serializers.DateTimeField(required=False)
+    # default=None: an omitted boolean in a query string would otherwise read as false
+    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    lead = IdField(required=False)
+    contact = IdField(required=False)
+    account = IdField(required=False)
+    opportunity = IdField(required=False)
+
+    def validate_assignee(self, value: str) -> str | int:
+        if value in ("me", "none"):
+            return value
+        if not value.isdigit() or len(value) > 18 or int(value) < 1:
+            raise serializers.ValidationError('Use "me", "none" or a member id.')
+        return int(value)
+
+    def validate_status(self, value: str) -> list[str]:
+        return comma_separated(value.lower(), TaskStatus.values)

@@ -47,19 +47,22 @@ class ActivityLogSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
+def comma_separated(value: str, allowed: list[str]) -> list[str]:
+    """A query parameter's comma-separated values, each one of `allowed` (else a 400 naming them)."""
+    values = [item.strip() for item in value.split(",") if item.strip()]
+    unknown = [item for item in values if item not in allowed]
+    if unknown:
+        raise serializers.ValidationError(f"Unknown: {', '.join(unknown)}; expected {', '.join(allowed)}.")
+    return values
+
+
 class ActivityFilterSerializer(serializers.Serializer):
     type = serializers.CharField(
         required=False, help_text=f"comma-separated: {', '.join(ActivityType.values)}"
     )
 
     def validate_type(self, value: str) -> list[str]:
-        types = [item.strip().upper() for item in value.split(",") if item.strip()]
-        unknown = [item for item in types if item not in ActivityType.values]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown: {', '.join(unknown)}; expected {', '.join(ActivityType.values)}."
-            )
-        return types
+        return comma_separated(value.upper(), ActivityType.values)
 
 
 class IdField(serializers.IntegerField):
@@ -106,13 +109,7 @@ class RecordFilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
 
     def choices(self, value: str, allowed: list[str]) -> list[str]:
-        values = [item.strip() for item in value.split(",") if item.strip()]
-        unknown = [item for item in values if item not in allowed]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown: {', '.join(unknown)}; expected {', '.join(allowed)}."
-            )
-        return values
+        return comma_separated(value, allowed)
 
     def validate_owner(self, value: str) -> str | int:
         if value in ("me", "none"):

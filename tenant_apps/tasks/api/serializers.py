@@ -120,34 +120,3 @@ class TaskUpdateSerializer(TaskWriteSerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["partial"] = True
         super().__init__(*args, **kwargs)
-
-
-class TaskFilterSerializer(serializers.Serializer):
-    assignee = serializers.CharField(required=False, help_text='"me", "none" or a member id')
-    status = serializers.CharField(
-        required=False, help_text=f"comma-separated: {', '.join(TaskStatus.values)}"
-    )
-    due_before = serializers.DateTimeField(required=False)
-    due_after = serializers.DateTimeField(required=False)
-    # default=None: an omitted boolean in a query string would otherwise read as false
-    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
-    lead = _id(required=False)
-    contact = _id(required=False)
-    account = _id(required=False)
-    opportunity = _id(required=False)
-
-    def validate_assignee(self, value: str) -> str | int:
-        if value in ("me", "none"):
-            return value
-        if not value.isdigit() or len(value) > 18 or int(value) < 1:
-            raise serializers.ValidationError('Use "me", "none" or a member id.')
-        return int(value)
-
-    def validate_status(self, value: str) -> list[str]:
-        values = [item.strip().lower() for item in value.split(",") if item.strip()]
-        unknown = [item for item in values if item not in TaskStatus.values]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown: {', '.join(unknown)}; expected {', '.join(TaskStatus.values)}."
-            )
-        return values

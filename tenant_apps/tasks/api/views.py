@@ -10,11 +10,11 @@ from rest_framework.response import Response
 from shared_apps.http.api import ERRORS, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from shared_apps.users.models import User
+from tenant_apps.records.api.filters import TaskFilterSerializer
 from tenant_apps.records.api.views import VersionedRecordView
 from tenant_apps.tasks import selectors, services
 from tenant_apps.tasks.api.serializers import (
     TaskCreateSerializer,
-    TaskFilterSerializer,
     TaskSerializer,
     TaskUpdateSerializer,
 )

@@ -18,7 +18,9 @@ from tenant_apps.contacts.services import contact_create
 from tenant_apps.imports import selectors, services
 from tenant_apps.imports.api.streaming import csv_response
 from tenant_apps.imports.models import Export
+from tenant_apps.opportunities.services import opportunity_create
 from tenant_apps.segments.services import segment_create
+from tenant_apps.tasks.services import task_create
 from tests.conftest import client_for, host_of
 from tests.tenant_apps.imports.conftest import csv_rows, leads, run, upload
 
@@ -157,7 +159,48 @@ def test_contacts_accounts_and_activities_exports(api, org, make_lead, admin):
     ]
     assert len(csv_rows(client.get("/api/exports/activities.csv"))) == 4  # 3 CREATED and the call
     assert client.get("/api/exports/activities.csv?type=nope").status_code == 400
-    assert client.get("/api/exports/opportunities.csv").status_code == 404
+    assert client.get("/api/exports/notes.csv").status_code == 404
+
+
+def test_deals_and_tasks_exports(api, org, make_lead, admin):
+    with schema_context(org.schema_name):
+        acme = account_create(actor=admin, name="Acme")
+        deal = opportunity_create(
+            actor=admin,
+            name="=Big deal",
+            account_id=acme.pk,
+            amount="12500.50",
+            tags=["q4"],
+            owner_id=admin.pk,
+        )
+        opportunity_create(actor=admin, name="Small", account_id=acme.pk, amount="10")
+        task_create(actor=admin, title="Call back", opportunity_id=deal.pk)
+        task_create(actor=admin, title="Send offer", lead_id=make_lead(name="L").pk, assignee_id=None)
+    client = api(Role.ADMIN)
+    deals = csv_rows(client.get("/api/exports/opportunities.csv?amount_min=100"))
+    assert [
+        (row["name"], row["account"], row["amount"], row["stage"], row["owner"], row["tags"]) for row in deals
+    ] == [("'=Big deal", "Acme", "12500.50", "QUALIFICATION", admin.email, "q4")]
+    tasks = csv_rows(client.get(f"/api/exports/tasks.csv?opportunity={deal.pk}"))
+    assert [(row["title"], row["status"], row["assignee"], row["opportunity_id"]) for row in tasks] == [
+        ("Call back", "open", admin.email, str(deal.pk))
+    ]
+    assert len(csv_rows(client.get("/api/exports/tasks.csv"))) == 2
+    assert list(client.get("/api/exports/tasks.csv?status=nope").json()["errors"]) == ["status"]
+    assert list(client.get("/api/exports/tasks.csv?segment=1").json()["errors"]) == ["segment"]
+
+
+def test_a_rep_exports_only_the_deals_and_tasks_the_lists_show_them(org, make_lead, member):
+    rep, other = member(role=Role.REP), member(role=Role.REP)
+    with schema_context(org.schema_name):
+        acme = account_create(actor=other, name="Acme")
+        mine = opportunity_create(actor=rep, name="Mine", account_id=acme.pk, owner_id=rep.pk)
+        theirs = opportunity_create(actor=other, name="Theirs", account_id=acme.pk, owner_id=other.pk)
+        task_create(actor=rep, title="On mine", opportunity_id=mine.pk)
+        task_create(actor=other, title="On theirs", opportunity_id=theirs.pk)
+    client = client_for(org, rep)
+    assert [row["name"] for row in csv_rows(client.get("/api/exports/opportunities.csv"))] == ["Mine"]
+    assert [row["title"] for row in csv_rows(client.get("/api/exports/tasks.csv"))] == ["On mine"]
 
 
 def test_an_export_has_only_its_organizations_rows(api, make_lead, org, other_org):

@@ -155,6 +155,7 @@ def test_progress_is_announced_after_each_batch(
         "updated": 0,
         "skipped": 0,
         "failed": 0,
+        "warnings": 0,
         "progress": 0.25,
     }
     assert (progress[0].record_id, progress[0].schema_name) == (import_id, org.schema_name)

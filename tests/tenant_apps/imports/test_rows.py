@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import schema_context
 
+from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType
@@ -52,6 +53,44 @@ def test_each_bad_row_fails_alone_with_its_line_and_reason(imported, org, row, c
     assert sorted(lead["name"] for lead in leads(org)) == ["Good One", "Good Two"]
 
 
+@pytest.mark.parametrize(
+    ("number_format", "written", "value"),
+    [
+        ("1,234.56", "12,500.50", "12500.50"),
+        ("1,234.56", "1,234,567", "1234567.00"),
+        ("1,234.56", "-0.5", None),  # a plain number still is one (here below zero)
+        ("1,234.56", "12500.5", "12500.50"),
+        ("1,234.56", "12,5", None),
+        ("1,234.56", "1,2345.00", None),
+        ("1,234.56", "12.500,50", None),
+        ("1.234,56", "12.500,50", "12500.50"),
+        ("1.234,56", "1.500", "1500.00"),
+        ("1.234,56", "12,5", "12.50"),
+        ("1.234,56", "12500.50", "12500.50"),  # as exports write amounts
+        ("1.234,56", "12,500.50", None),
+    ],
+)
+def test_numbers_may_group_thousands_as_the_organization_writes_them(
+    imported, org, number_format, written, value
+):
+    Organization.objects.filter(pk=org.pk).update(number_format=number_format)
+    done = imported(f'name,value\nJane,"{written}"\n')
+    if value is None:
+        assert done.imported == 0
+        with schema_context(org.schema_name):
+            [(_, code, field)] = errors_of(done)
+        assert field == "value" and code in ("not_a_number", "out_of_range")
+    else:
+        assert [lead["value"] for lead in leads(org)] == [Decimal(value)]
+
+
+def test_a_value_that_is_no_number_names_the_organizations_format(imported, org, client):
+    Organization.objects.filter(pk=org.pk).update(number_format="1.234,56")
+    done = imported("name,value\nJane,12k\n")
+    [row] = csv_rows(client.get(f"/api/imports/{done.pk}/errors.csv"))
+    assert (row["code"], row["message"]) == ("not_a_number", "value: not a number such as 12.500,50")
+
+
 def test_trailing_empty_cells_and_blank_lines_are_not_problems(imported, org):
     done = imported("name,email\nJane,jane@example.com,,\n\n,\nBob,bob@example.com\n")
     assert (done.rows_read, done.imported, done.failed) == (2, 2, 0)
@@ -65,7 +104,6 @@ def test_trailing_empty_cells_and_blank_lines_are_not_problems(imported, org):
         ("phone", "+1 555 +0100", "invalid_phone"),
         ("source", "tv", "unknown_source"),
         ("currency", "EURO", "unknown_currency"),
-        ("owner", "nobody@acme.test", "unknown_owner"),
         ("tags", ";".join(f"t{i}" for i in range(21)), "invalid_tags"),
         ("tags", "x" * 51, "invalid_tags"),
         ("company", "c" * 201, "too_long"),
@@ -174,6 +212,38 @@ def test_a_deactivated_member_is_no_owner(imported, org, member):
         rep.save(update_fields=["is_active"])
         done = imported(f"name,owner\nMine,{rep.email}\n")
         assert errors_of(done) == [(2, "unknown_owner", "owner")]
+    assert [lead["owner_id"] for lead in leads(org)] == [None]
+
+
+def test_an_unknown_owner_imports_the_row_unassigned_with_a_warning(imported, org, manager, client):
+    done = imported(
+        "name,owner,email\nStray,nobody@acme.test,stray@example.com\nBad,nobody@acme.test,bad\n",
+        owner=manager.pk,  # the default owner is for rows without an owner, not for unknown ones
+    )
+    assert (done.imported, done.failed, done.warnings) == (1, 1, 1)
+    assert [(lead["name"], lead["owner_id"]) for lead in leads(org)] == [("Stray", None)]
+    rows = csv_rows(client.get(f"/api/imports/{done.pk}/errors.csv"))
+    assert [(row["line"], row["outcome"], row["code"], row["field"]) for row in rows] == [
+        ("2", "warning", "unknown_owner", "owner"),
+        ("3", "failed", "invalid_email", "email"),
+    ]
+    assert rows[0]["message"] == "owner: no active member has this email or id; the owner was not set"
+    assert client.get(f"/api/imports/{done.pk}/").json()["warnings"] == 1
+    assert_counts_add_up(done)
+
+
+def test_an_update_with_an_unknown_owner_keeps_the_owner_with_a_warning(imported, org, make_lead, member):
+    rep = member(role=Role.REP)
+    existing = make_lead(name="Jane", email="jane@example.com", company="Old", owner_id=rep.pk)
+    done = imported(
+        "name,email,company,owner\nJane,jane@example.com,New,nobody@acme.test\n", duplicate_policy="update"
+    )
+    assert (done.updated, done.warnings) == (1, 1)
+    with schema_context(org.schema_name):
+        lead = Lead.objects.get(pk=existing.pk)
+        assert (lead.company, lead.owner_id) == ("New", rep.pk)
+        [warning] = ImportRowError.objects.filter(import_run=done)
+        assert (warning.warning, warning.skipped, warning.code) == (True, False, "unknown_owner")
 
 
 def test_errors_csv_lists_every_rejected_row_with_line_reason_and_original_values(imported, client):

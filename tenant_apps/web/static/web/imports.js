@@ -15,14 +15,14 @@
     row.querySelector("progress").value = percent;
     row.querySelector("progress").textContent = `${percent}%`;
     row.querySelector('[data-field="percent"]').textContent = `${percent}%`;
-    for (const key of ["imported", "updated", "skipped", "failed"]) {
+    for (const key of ["imported", "updated", "skipped", "failed", "warnings"]) {
       if (figures[key] !== undefined) row.querySelector(`[data-field="${key}"]`).textContent = figures[key];
     }
     if (figures.status) {
       row.dataset.status = figures.status;
       row.querySelector('[data-field="status"]').textContent = labels[figures.status] || figures.status;
     }
-    row.querySelector('[data-field="errors"]').hidden = !(Number(figures.failed) || Number(figures.skipped));
+    row.querySelector('[data-field="errors"]').hidden = !(Number(figures.failed) || Number(figures.skipped) || Number(figures.warnings));
   }
 
   async function poll() {
