@@ -84,6 +84,7 @@ T = {
     "state": AnalyticsState._meta.db_table,
 }
 STAGE_LIST = ", ".join(f"'{stage}'" for stage in Stage.values)
+MAX_SEQ = 2**63 - 1  # after every activity at the same instant
 OPEN_STAGE_LIST = ", ".join(f"'{stage}'" for stage in OPEN_STAGES)
 WEIGHTS_SQL = "(VALUES " + ", ".join(f"('{stage}', {w})" for stage, w in STAGE_WEIGHTS.items()) + ")"
 ALIVE = "{alias}.deleted_at IS NULL AND {alias}.merged_into_id IS NULL"
@@ -95,6 +96,8 @@ LEAD_BASE_VALUE = (
     + ")"
 )
 L_BASE = LEAD_BASE_VALUE.format(alias="l")
+# A lead converted while open has left the lead pipeline: its money is its deal's now (the forecast's).
+CONVERTED_OPEN = "({alias}.converted_at IS NOT NULL AND {alias}.stage IN (" + OPEN_STAGE_LIST + "))"
 
 
 def _bucket_sql(expression: str) -> str:
@@ -218,7 +221,7 @@ agg AS (
     SELECT l.stage, l.owner_id, count(*) AS n, round(coalesce(sum({L_BASE}), 0), 2) AS total,
            round(coalesce(sum({L_BASE} * w.weight), 0) / 100, 2) AS weighted
     FROM {T["lead"]} l JOIN weights w ON w.stage = l.stage
-    WHERE {ALIVE.format(alias="l")}
+    WHERE {ALIVE.format(alias="l")} AND NOT {CONVERTED_OPEN.format(alias="l")}
     GROUP BY l.stage, l.owner_id
 ),
 upsert AS (
@@ -258,7 +261,8 @@ CURRENCY_SQL = [
            count(*) FILTER (WHERE base IS NULL), coalesce(sum(value) FILTER (WHERE base IS NULL), 0)
     FROM (SELECT l.owner_id, upper(l.currency) AS currency, l.value, {L_BASE} AS base
           FROM {T["lead"]} l
-          WHERE {ALIVE.format(alias="l")} AND l.stage IN ({OPEN_STAGE_LIST})) open_leads
+          WHERE {ALIVE.format(alias="l")} AND l.stage IN ({OPEN_STAGE_LIST})
+            AND l.converted_at IS NULL) open_leads
     GROUP BY owner_id, currency
     """,
 ]
@@ -271,12 +275,16 @@ CURRENCY_SQL = [
 BACKFILL_SQL = f"""
 WITH weights(stage, weight) AS {WEIGHTS_SQL},
 live AS (
-    SELECT l.id, coalesce(l.owner_id, 0) AS okey, {L_BASE} AS value, l.created_at
+    SELECT l.id, coalesce(l.owner_id, 0) AS okey, {L_BASE} AS value, l.created_at,
+           CASE WHEN {CONVERTED_OPEN.format(alias="l")} THEN l.converted_at END AS left_at
     FROM {T["lead"]} l
     WHERE {ALIVE.format(alias="l")} AND l.created_at < %(end)s
 ),
 events AS (
     SELECT id AS lead_id, created_at AS at, 0::bigint AS seq, 'NEW'::text AS stage FROM live
+    UNION ALL
+    -- converted while open: out of every stage from then on (CONVERTED has no weight: no rows)
+    SELECT id, left_at, {MAX_SEQ}, 'CONVERTED' FROM live WHERE left_at < %(end)s
     UNION ALL
     SELECT a.lead_id, a.occurred_at, a.id, a.metadata->>'to'
     FROM {T["activity"]} a JOIN live ON live.id = a.lead_id

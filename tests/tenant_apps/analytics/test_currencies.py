@@ -8,6 +8,7 @@ from shared_apps.users.models import Role
 from tenant_apps.accounts.models import Account
 from tenant_apps.analytics import services
 from tenant_apps.currency import services as currency_services
+from tenant_apps.leads import conversion
 from tenant_apps.opportunities.models import Opportunity
 from tests.tenant_apps.analytics.conftest import build_lead, day
 from tests.tenant_apps.analytics.test_reports import get
@@ -82,3 +83,29 @@ def test_the_forecast_converts_deals_and_lists_those_without_a_rate(pipeline, ap
         {"currency": "JPY", "count": 1, "amount": "5000000.00", "base_amount": "0.00"},
         {"currency": "USD", "count": 1, "amount": "1000.00", "base_amount": "1000.00"},
     ]
+
+
+def test_a_converted_lead_leaves_the_pipeline_and_its_deal_is_counted_once(pipeline, api, clock):
+    """L3 (QUALIFIED, 500, owner A) converted on day 10 with a deal: from then on its money is the deal's
+    (in the forecast), not the lead pipeline's, today and in back-filled history."""
+    clock.now = day(10)
+    conversion.lead_convert(
+        lead_id=pipeline.leads["L3"].pk,
+        actor=None,
+        account_name="Initech",
+        create_opportunity=True,
+        expected_close_date="2026-02-20",
+    )
+    clock.now = day(30)
+    services.analytics_refresh()
+    services.snapshot_backfill(date_from=day(8).date(), date_to=day(12).date())
+    client = api(Role.VIEWER)
+    body = get(client, "pipeline", date_from=day(8).date().isoformat(), date_to=day(12).date().isoformat())
+    assert body["open"] == {"count": 2, "total_value": "1100.00", "weighted_value": "95.00"}
+    assert {row["stage"]: row["count"] for row in body["stages"]}["QUALIFIED"] == 0
+    assert {row["currency"]: row["count"] for row in body["by_currency"]} == {"USD": 2}
+    history = {row["date"]: row["open"]["total_value"] for row in body["history"]}
+    assert history["2026-01-14"] == "2600.00"  # day 9, L1 still open (1000): L3 not converted yet
+    assert history["2026-01-15"] == "2100.00"  # day 10: L3 converted during the day
+    forecast = get(client, "forecast")
+    assert forecast["total"]["amount"] == "500.00"  # the deal, once
