@@ -11,6 +11,13 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
         fields = ["id", "currency", "rate", "valid_from", "created_at"]
 
 
+class ExchangeRateListSerializer(serializers.Serializer):
+    base_currency = serializers.CharField(
+        help_text="the organization's default currency: rates convert into it"
+    )
+    results = ExchangeRateSerializer(many=True)
+
+
 class ExchangeRateWriteSerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=3, min_length=3)
     rate = serializers.DecimalField(max_digits=24, decimal_places=10, min_value=None)

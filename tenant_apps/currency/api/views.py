@@ -16,6 +16,7 @@ from tenant_apps.currency.api.serializers import (
     ExchangeRateFilterSerializer,
     ExchangeRateImportResultSerializer,
     ExchangeRateImportSerializer,
+    ExchangeRateListSerializer,
     ExchangeRateSerializer,
     ExchangeRateWriteSerializer,
 )
@@ -30,18 +31,14 @@ class ExchangeRateView(OrganizationView):
 
 class ExchangeRateListView(ExchangeRateView):
     @extend_schema(
-        parameters=[ExchangeRateFilterSerializer], responses={200: ExchangeRateSerializer(many=True)}
+        parameters=[ExchangeRateFilterSerializer], responses={200: ExchangeRateListSerializer, **ERRORS}
     )
     def get(self, request: Request) -> Response:
         """Every rate, by currency and newest first, with the base currency they convert into."""
         filters = parse(ExchangeRateFilterSerializer, request.query_params)
         rates = selectors.exchange_rate_list(currency=filters.get("currency"))
-        return Response(
-            {
-                "base_currency": selectors.base_currency(),
-                "results": ExchangeRateSerializer(rates, many=True).data,
-            }
-        )
+        body = {"base_currency": selectors.base_currency(), "results": rates}
+        return Response(ExchangeRateListSerializer(body).data)
 
     @extend_schema(request=ExchangeRateWriteSerializer, responses={201: ExchangeRateSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
