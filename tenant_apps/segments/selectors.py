@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import ExpressionWrapper, F, Q, QuerySet
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact
+from tenant_apps.currency.selectors import rate_on
 from tenant_apps.filtering.language import SEGMENTS, clean_definition, conditions_q
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
@@ -102,13 +105,22 @@ def quarter_of(day: date) -> tuple[date, date]:
     return first, next_first - timedelta(days=1)
 
 
+HIGH_VALUE = Decimal(10_000)  # in the organization's base currency
+
+
 def _high_value_closing_this_quarter(actor: User, now: datetime) -> Q:
     first, last = quarter_of(timezone.localdate(now))
+    # 10,000 in the base currency at the rate in force on the close date: a deal in a currency without a
+    # rate for that day cannot be shown to be high value and is left out
+    base_amount = ExpressionWrapper(
+        F("amount") * rate_on(currency_field="currency", on_date="expected_close_date"),
+        output_field=models.DecimalField(),
+    )
     return Q(
+        GreaterThanOrEqual(base_amount, HIGH_VALUE),
         closed_at__isnull=True,
         expected_close_date__gte=first,
         expected_close_date__lte=last,
-        amount__gte=10_000,
     ) & ~Q(stage__in=CLOSED_STAGES)
 
 
