@@ -103,6 +103,7 @@ TENANT_APPS = [
     "tenant_apps.segments",
     # no models: installed so its AppConfig declares its API-key resource like every other app's
     "tenant_apps.search",
+    "tenant_apps.currency",
     "tenant_apps.analytics",
     "tenant_apps.notifications",
     "tenant_apps.reminders",

@@ -215,3 +215,24 @@ class PipelineTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.stage}: {self.count}"
+
+
+class PipelineCurrency(models.Model):
+    """The open leads of one owner in one currency at the end of `date` (today's snapshot only): their
+    amount in that currency, in the base currency (`base_value`, the leads with a rate for their day), and
+    how many have no such rate (`unconverted_count`, `unconverted_value`: in no total)."""
+
+    date = models.DateField()
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    count = models.BigIntegerField()
+    value = models.DecimalField(max_digits=20, decimal_places=2)
+    base_value = models.DecimalField(max_digits=20, decimal_places=2)
+    unconverted_count = models.BigIntegerField()
+    unconverted_value = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        indexes = [models.Index(fields=["date"], name="analytics_currency_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.currency} owner {self.owner_id}: {self.count}"

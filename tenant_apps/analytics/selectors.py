@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth, Upper
 from django.utils import timezone
 
 from shared_apps.core.db import connection
@@ -33,12 +33,14 @@ from tenant_apps.analytics.models import (
     Dimension,
     DurationHistogram,
     Metric,
+    PipelineCurrency,
     PipelineSnapshot,
     PipelineTotal,
     StageTransition,
     TransitionRollup,
     bucket_bounds,
 )
+from tenant_apps.currency.selectors import base_currency, rate_on
 from tenant_apps.leads.models import OPEN_STAGES, Stage
 from tenant_apps.opportunities.models import Opportunity
 
@@ -193,6 +195,51 @@ def _open(stages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _currencies(snapshot_date: date | None, owner: int | str | None) -> dict[str, Any]:
+    """The open pipeline of the snapshot by currency: per currency its count, its amount in that currency
+    and in the base currency (at the rate of each lead's creation day), and apart the leads whose currency
+    has no rate for their day: `unconverted` (count and original amount), in no total."""
+    rows_of = (
+        PipelineCurrency.objects.filter(date=snapshot_date)
+        if snapshot_date
+        else PipelineCurrency.objects.none()
+    )
+    if owner == "none":
+        rows_of = rows_of.filter(owner_id__isnull=True)
+    elif owner is not None:
+        rows_of = rows_of.filter(owner_id=owner)
+    rows: Iterable[Any] = (
+        rows_of.values("currency")
+        .annotate(
+            n=Sum("count"),
+            amount=Sum("value"),
+            base_amount=Sum("base_value"),
+            unconverted_n=Sum("unconverted_count"),
+            unconverted_amount=Sum("unconverted_value"),
+        )
+        .order_by("currency")
+    )
+    by_currency, unconverted = [], []
+    for row in rows:
+        by_currency.append(
+            {
+                "currency": row["currency"],
+                "count": int(row["n"]),
+                "amount": _money(row["amount"]),
+                "base_amount": _money(row["base_amount"]),
+            }
+        )
+        if row["unconverted_n"]:
+            unconverted.append(
+                {
+                    "currency": row["currency"],
+                    "count": int(row["unconverted_n"]),
+                    "amount": _money(row["unconverted_amount"]),
+                }
+            )
+    return {"base_currency": base_currency(), "by_currency": by_currency, "unconverted": unconverted}
+
+
 def pipeline_report(*, date_from: date, date_to: date, owner: int | str | None = None) -> dict[str, Any]:
     """The current pipeline (the latest snapshot, normally today's) by stage and by owner, and its daily
     history over the period (days without a snapshot are absent). `owner`: a member id, "none" (no
@@ -244,6 +291,7 @@ def pipeline_report(*, date_from: date, date_to: date, owner: int | str | None =
         "date_from": date_from,
         "date_to": date_to,
         "history": history,
+        **_currencies(latest, owner),
     }
 
 
@@ -475,29 +523,49 @@ def time_in_stage_report(*, date_from: date, date_to: date) -> dict[str, Any]:
 
 def forecast_report(*, date_from: date, date_to: date) -> dict[str, Any]:
     """Open opportunities (not closed, deleted or merged) by the month of their expected close date:
-    count, amount and amount x probability. The period counts in whole months: every month it touches is
-    listed, whole. `overdue` (expected before today, still open) and `undated` (no expected date) stand
-    beside them whatever the period."""
+    count, amount and amount x probability, in the base currency at the rate in force on each deal's date
+    (its expected close date, else its creation day). The period counts in whole months: every month it
+    touches is listed, whole. `overdue` (expected before today, still open) and `undated` (no expected
+    date) stand beside them whatever the period. Deals whose currency has no rate for their day are in
+    none of these: `unconverted` lists them per currency (count and amount in that currency)."""
     today = timezone.localdate()
-    open_deals = Opportunity.objects.filter(
-        closed_at__isnull=True, deleted_at__isnull=True, merged_into__isnull=True
+    open_deals = (
+        Opportunity.objects.filter(closed_at__isnull=True, deleted_at__isnull=True, merged_into__isnull=True)
+        .annotate(
+            record_day=Coalesce("expected_close_date", TruncDate("created_at")),
+            code=Upper("currency"),
+        )
+        .annotate(rate=rate_on(currency_field="currency", on_date="record_day"))
     )
-    weighted = ExpressionWrapper(F("amount") * F("probability"), output_field=DecimalField())
+    converted = open_deals.filter(rate__isnull=False)
+    base_amount = ExpressionWrapper(F("amount") * F("rate"), output_field=DecimalField())
+    weighted = ExpressionWrapper(F("amount") * F("rate") * F("probability"), output_field=DecimalField())
     first_month = date(date_from.year, date_from.month, 1)
     months: dict[date, Any] = {
         row["month"]: row
-        for row in open_deals.filter(expected_close_date__range=(first_month, date_to))
+        for row in converted.filter(expected_close_date__range=(first_month, date_to))
         .annotate(month=TruncMonth("expected_close_date"))
         .values("month")
-        .annotate(deals=Count("id"), amount_sum=Sum("amount"), weighted_sum=Sum(weighted))
+        .annotate(deals=Count("id"), amount_sum=Sum(base_amount), weighted_sum=Sum(weighted))
     }
-    edges = open_deals.aggregate(
+    edges = converted.aggregate(
         overdue_count=Count("id", filter=Q(expected_close_date__lt=today)),
-        overdue_amount=Sum("amount", filter=Q(expected_close_date__lt=today)),
+        overdue_amount=Sum(base_amount, filter=Q(expected_close_date__lt=today)),
         overdue_weighted=Sum(weighted, filter=Q(expected_close_date__lt=today)),
         undated_count=Count("id", filter=Q(expected_close_date__isnull=True)),
-        undated_amount=Sum("amount", filter=Q(expected_close_date__isnull=True)),
+        undated_amount=Sum(base_amount, filter=Q(expected_close_date__isnull=True)),
         undated_weighted=Sum(weighted, filter=Q(expected_close_date__isnull=True)),
+    )
+    currencies: Iterable[Any] = (
+        open_deals.values("code")
+        .annotate(
+            deals=Count("id"),
+            amount_sum=Sum("amount"),
+            base_sum=Sum(base_amount),
+            unconverted_deals=Count("id", filter=Q(rate__isnull=True)),
+            unconverted_sum=Sum("amount", filter=Q(rate__isnull=True)),
+        )
+        .order_by("code")
     )
 
     def bucket(count: int, amount: Any, weighted_sum: Any) -> dict[str, Any]:
@@ -518,9 +586,11 @@ def forecast_report(*, date_from: date, date_to: date) -> dict[str, Any]:
             }
         )
         month = _next_month(month)
+    currency_rows = list(currencies)
     return {
         "date_from": date_from,
         "date_to": date_to,
+        "base_currency": base_currency(),
         "months": rows,
         "total": {
             "count": sum(row["count"] for row in rows),
@@ -529,4 +599,22 @@ def forecast_report(*, date_from: date, date_to: date) -> dict[str, Any]:
         },
         "overdue": bucket(edges["overdue_count"], edges["overdue_amount"], edges["overdue_weighted"]),
         "undated": bucket(edges["undated_count"], edges["undated_amount"], edges["undated_weighted"]),
+        "by_currency": [
+            {
+                "currency": row["code"],
+                "count": row["deals"],
+                "amount": _money(row["amount_sum"]),
+                "base_amount": _money(row["base_sum"]),
+            }
+            for row in currency_rows
+        ],
+        "unconverted": [
+            {
+                "currency": row["code"],
+                "count": row["unconverted_deals"],
+                "amount": _money(row["unconverted_sum"]),
+            }
+            for row in currency_rows
+            if row["unconverted_deals"]
+        ],
     }

@@ -48,13 +48,15 @@ from tenant_apps.analytics.models import (
     STAGE_WEIGHTS,
     AnalyticsState,
     DurationHistogram,
+    PipelineCurrency,
     PipelineSnapshot,
     PipelineTotal,
     StageTransition,
     TransitionRollup,
 )
 from tenant_apps.analytics.selectors import GENERATION_KEY, REFRESH_PENDING_KEY
-from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.currency.selectors import base_currency, rate_sql
+from tenant_apps.leads.models import OPEN_STAGES, Lead, Stage
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +80,24 @@ T = {
     "histogram": DurationHistogram._meta.db_table,
     "snapshot": PipelineSnapshot._meta.db_table,
     "total": PipelineTotal._meta.db_table,
+    "currency": PipelineCurrency._meta.db_table,
     "state": AnalyticsState._meta.db_table,
 }
 STAGE_LIST = ", ".join(f"'{stage}'" for stage in Stage.values)
+MAX_SEQ = 2**63 - 1  # after every activity at the same instant
+OPEN_STAGE_LIST = ", ".join(f"'{stage}'" for stage in OPEN_STAGES)
 WEIGHTS_SQL = "(VALUES " + ", ".join(f"('{stage}', {w})" for stage, w in STAGE_WEIGHTS.items()) + ")"
 ALIVE = "{alias}.deleted_at IS NULL AND {alias}.merged_into_id IS NULL"
+# A lead's value in the base currency at the rate in force on the day it was created; NULL (left out of
+# every sum, listed by the report as unconverted) while its currency has no rate for that day.
+LEAD_BASE_VALUE = (
+    "({alias}.value * "
+    + rate_sql(currency="{alias}.currency", day="({alias}.created_at AT TIME ZONE %(tz)s)::date")
+    + ")"
+)
+L_BASE = LEAD_BASE_VALUE.format(alias="l")
+# A lead converted while open has left the lead pipeline: its money is its deal's now (the forecast's).
+CONVERTED_OPEN = "({alias}.converted_at IS NOT NULL AND {alias}.stage IN (" + OPEN_STAGE_LIST + "))"
 
 
 def _bucket_sql(expression: str) -> str:
@@ -203,10 +218,10 @@ SELECT count(*) FROM changed
 SNAPSHOT_SQL = f"""
 WITH weights(stage, weight) AS {WEIGHTS_SQL},
 agg AS (
-    SELECT l.stage, l.owner_id, count(*) AS n, coalesce(sum(l.value), 0) AS total,
-           round(coalesce(sum(l.value * w.weight), 0) / 100, 2) AS weighted
+    SELECT l.stage, l.owner_id, count(*) AS n, round(coalesce(sum({L_BASE}), 0), 2) AS total,
+           round(coalesce(sum({L_BASE} * w.weight), 0) / 100, 2) AS weighted
     FROM {T["lead"]} l JOIN weights w ON w.stage = l.stage
-    WHERE {ALIVE.format(alias="l")}
+    WHERE {ALIVE.format(alias="l")} AND NOT {CONVERTED_OPEN.format(alias="l")}
     GROUP BY l.stage, l.owner_id
 ),
 upsert AS (
@@ -236,6 +251,22 @@ totals AS (
 SELECT count(*) FROM agg
 """
 
+# Today's open leads per owner and currency (what the pipeline report's currency breakdown reads).
+CURRENCY_SQL = [
+    f"DELETE FROM {T['currency']} WHERE date = %(day)s",
+    f"""
+    INSERT INTO {T["currency"]}
+        (date, owner_id, currency, count, value, base_value, unconverted_count, unconverted_value)
+    SELECT %(day)s, owner_id, currency, count(*), coalesce(sum(value), 0), round(coalesce(sum(base), 0), 2),
+           count(*) FILTER (WHERE base IS NULL), coalesce(sum(value) FILTER (WHERE base IS NULL), 0)
+    FROM (SELECT l.owner_id, upper(l.currency) AS currency, l.value, {L_BASE} AS base
+          FROM {T["lead"]} l
+          WHERE {ALIVE.format(alias="l")} AND l.stage IN ({OPEN_STAGE_LIST})
+            AND l.converted_at IS NULL) open_leads
+    GROUP BY owner_id, currency
+    """,
+]
+
 # Spans of each live lead in each stage: [creation, first change) in NEW, then [change, next change) in the
 # stage each change went to. A span covers the end of day D when it starts on or before D and ends after
 # D; each span adds its lead at its first covered day and takes it back at its first uncovered one, and a
@@ -244,12 +275,16 @@ SELECT count(*) FROM agg
 BACKFILL_SQL = f"""
 WITH weights(stage, weight) AS {WEIGHTS_SQL},
 live AS (
-    SELECT l.id, coalesce(l.owner_id, 0) AS okey, l.value, l.created_at
+    SELECT l.id, coalesce(l.owner_id, 0) AS okey, {L_BASE} AS value, l.created_at,
+           CASE WHEN {CONVERTED_OPEN.format(alias="l")} THEN l.converted_at END AS left_at
     FROM {T["lead"]} l
     WHERE {ALIVE.format(alias="l")} AND l.created_at < %(end)s
 ),
 events AS (
     SELECT id AS lead_id, created_at AS at, 0::bigint AS seq, 'NEW'::text AS stage FROM live
+    UNION ALL
+    -- converted while open: out of every stage from then on (CONVERTED has no weight: no rows)
+    SELECT id, left_at, {MAX_SEQ}, 'CONVERTED' FROM live WHERE left_at < %(end)s
     UNION ALL
     SELECT a.lead_id, a.occurred_at, a.id, a.metadata->>'to'
     FROM {T["activity"]} a JOIN live ON live.id = a.lead_id
@@ -422,8 +457,11 @@ def snapshot_take(*, day: date | None = None) -> int:
     now = timezone.now()
     _lock()
     with connection.cursor() as cursor:
-        cursor.execute(SNAPSHOT_SQL, {"day": day, "now": now})
+        params = {"day": day, "now": now, "tz": _tz(), "base_currency": base_currency()}
+        cursor.execute(SNAPSHOT_SQL, params)
         (rows,) = cursor.fetchone()
+        for statement in CURRENCY_SQL:
+            cursor.execute(statement, params)
     AnalyticsState.objects.update_or_create(id=1, defaults={"snapshot_refreshed_at": now})
     return int(rows)
 
@@ -465,6 +503,7 @@ def snapshot_backfill(*, date_from: date, date_to: date) -> int:
                 "end": end,
                 "tz": _tz(),
                 "now": timezone.now(),
+                "base_currency": base_currency(),
             },
         )
         (rows,) = cursor.fetchone()
@@ -555,6 +594,14 @@ def on_opportunity_event(event: DomainEvent) -> None:
         cache_invalidate()  # the forecast reads opportunities directly: nothing to recompute
 
 
+def on_exchange_rate_event(event: DomainEvent) -> None:
+    """Snapshots hold values in the base currency: a rate change recomputes today's and drops cached reports
+    (back-filled days keep the rates they were computed with until back-filled again)."""
+    with organization_context(event.schema_name):
+        cache_invalidate()
+        refresh_request()
+
+
 _subscribed: list[Any] = []
 
 
@@ -563,3 +610,4 @@ def subscribe_to_events() -> None:
     if not _subscribed:
         _subscribed.append(subscribe("lead.", on_lead_event))
         _subscribed.append(subscribe("opportunity.", on_opportunity_event))
+        _subscribed.append(subscribe("exchange_rate.", on_exchange_rate_event))

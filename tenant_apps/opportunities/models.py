@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,6 +22,8 @@ class OpportunityStage(models.TextChoices):
 
 
 CLOSED_STAGES = (OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)
+CENT = Decimal("0.01")
+
 # Default win probability per stage, used when none is given.
 STAGE_PROBABILITY = {
     OpportunityStage.QUALIFICATION: 10,
@@ -93,3 +97,8 @@ class Opportunity(CustomerRecord):
     @property
     def is_closed(self) -> bool:
         return self.stage in CLOSED_STAGES
+
+    @property
+    def weighted_amount(self) -> Decimal:
+        """amount x probability, in the deal's currency: what the forecast report adds up."""
+        return (self.amount * self.probability / 100).quantize(CENT, rounding=ROUND_HALF_UP)

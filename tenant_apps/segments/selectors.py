@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import ExpressionWrapper, F, Q, QuerySet
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact
+from tenant_apps.currency.selectors import rate_on
 from tenant_apps.filtering.language import SEGMENTS, clean_definition, conditions_q
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
@@ -100,7 +103,7 @@ HIGH_VALUE_THIS_QUARTER: dict[str, Any] = {
     "match": "all",
     "conditions": [
         {"field": "expected_close_date", "op": "in_period", "value": "this_quarter"},
-        {"field": "amount", "op": "gte", "value": 10_000},
+        # and 10,000 or more in the base currency: _high_value_closing_this_quarter
     ],
 }
 
@@ -127,9 +130,21 @@ def _definition_q(definition: dict[str, Any], now: datetime) -> Q:
     )
 
 
+HIGH_VALUE = Decimal(10_000)  # in the organization's base currency
+
+
 def _high_value_closing_this_quarter(actor: User, now: datetime) -> Q:
+    # closing this quarter (the filter language's period), and 10,000 or more in the base currency at the
+    # rate in force on the close date: a deal in a currency without a rate for that day cannot be shown to
+    # be high value and is left out
+    base_amount = ExpressionWrapper(
+        F("amount") * rate_on(currency_field="currency", on_date="expected_close_date"),
+        output_field=models.DecimalField(),
+    )
     return (
-        _definition_q(HIGH_VALUE_THIS_QUARTER, now) & Q(closed_at__isnull=True) & ~Q(stage__in=CLOSED_STAGES)
+        _definition_q(HIGH_VALUE_THIS_QUARTER, now)
+        & Q(GreaterThanOrEqual(base_amount, HIGH_VALUE), closed_at__isnull=True)
+        & ~Q(stage__in=CLOSED_STAGES)
     )
 
 

@@ -122,6 +122,7 @@ REGISTRY: dict[str, Factory] = {
     "sequence-enrollments": _path("sequence_id", Records.sequence),
     "enrollment-unenroll": _path("enrollment_id", Records.enrollment),
     # webhooks and automation
+    "exchange-rate": _path("rate_id", Records.exchange_rate),
     "webhook": _path("endpoint_id", Records.endpoint, {"description": "Renamed"}),
     "webhook-enable": _path("endpoint_id", Records.endpoint),
     "webhook-deliveries": _path("endpoint_id", Records.endpoint),
@@ -194,6 +195,8 @@ EXEMPT: dict[str, str] = {
     "analytics-cycle-length": f"{NO_ID}: a report",
     "analytics-time-in-stage": f"{NO_ID}: a report",
     "analytics-forecast": f"{NO_ID}: a report",
+    "exchange-rates": f"{NO_ID}: list and set (a currency and a day)",
+    "exchange-rates-import": f"{NO_ID}: rates from a CSV file",
     "webhooks": f"{NO_ID}: list and register (a URL)",
     "exports": f"{NO_ID}: list and request (filters are field values)",
     **{

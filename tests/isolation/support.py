@@ -26,6 +26,7 @@ from shared_apps.users.services import token_issue
 from tenant_apps.accounts.models import Account
 from tenant_apps.automation.models import Rule, ScoringRule
 from tenant_apps.contacts.models import Contact
+from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.imports.models import Export, Import
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
@@ -226,6 +227,10 @@ class Records:
             "condition": {"field": "source", "op": "eq", "value": "ads"},
         }
         return self._create(ScoringRule, "/api/scoring-rules/", body)
+
+    def exchange_rate(self) -> int:
+        body = {"currency": "EUR", "rate": "1.1", "valid_from": f"2026-01-{next(self._counter) % 28 + 1:02d}"}
+        return self._create(ExchangeRate, "/api/settings/exchange-rates/", body)
 
     def import_run(self) -> int:
         """An import of a two-line CSV file (it runs as a job: pending here)."""

@@ -102,8 +102,8 @@ class ReportOwnerSerializer(serializers.Serializer):
     full_name = serializers.CharField()
 
 
-def _money() -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=20, decimal_places=2)
+def _money(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=2, **kwargs)
 
 
 class StageFiguresSerializer(serializers.Serializer):
@@ -117,6 +117,19 @@ class OpenFiguresSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     total_value = _money()
     weighted_value = _money()
+
+
+class CurrencyFiguresSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    count = serializers.IntegerField()
+    amount = _money(help_text="in this currency")
+    base_amount = _money(help_text="in the base currency; the unconverted records add nothing")
+
+
+class UnconvertedSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    count = serializers.IntegerField(help_text="records in this currency without a rate for their date")
+    amount = _money(help_text="their amount in this currency, in no total")
 
 
 class OwnerPipelineSerializer(serializers.Serializer):
@@ -140,6 +153,9 @@ class PipelineSerializer(serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     history = PipelineDaySerializer(many=True, help_text="one entry per day with a snapshot")
+    base_currency = serializers.CharField(help_text="every value above is in it")
+    by_currency = CurrencyFiguresSerializer(many=True, help_text="the open leads now, per currency")
+    unconverted = UnconvertedSerializer(many=True, help_text="open leads left out of the values above")
 
 
 class StepSerializer(serializers.Serializer):
@@ -226,3 +242,6 @@ class ForecastSerializer(serializers.Serializer):
     total = ForecastFiguresSerializer()
     overdue = ForecastFiguresSerializer(help_text="open, expected before today")
     undated = ForecastFiguresSerializer(help_text="open, no expected close date")
+    base_currency = serializers.CharField(help_text="every amount above is in it")
+    by_currency = CurrencyFiguresSerializer(many=True, help_text="the open deals per currency")
+    unconverted = UnconvertedSerializer(many=True, help_text="open deals left out of the amounts above")

@@ -38,6 +38,11 @@ class LeadSerializer(serializers.ModelSerializer):
             "updated_at",
             "deleted_at",
             "allowed_transitions",
+            # where a converted lead went (ids; null until converted)
+            "converted_at",
+            "converted_account",
+            "converted_contact",
+            "converted_opportunity",
         ]
         read_only_fields = fields
 

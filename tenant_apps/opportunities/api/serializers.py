@@ -19,6 +19,12 @@ class OpportunitySerializer(serializers.ModelSerializer):
     primary_contact = RefSerializer(allow_null=True)
     owner = OwnerSerializer(allow_null=True)
     is_closed = serializers.BooleanField(read_only=True)
+    weighted_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        help_text="amount x probability, in the deal's currency",
+    )
 
     class Meta:
         model = Opportunity
@@ -31,6 +37,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "currency",
             "stage",
             "probability",
+            "weighted_amount",
             "expected_close_date",
             "is_closed",
             "closed_at",

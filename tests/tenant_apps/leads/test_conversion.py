@@ -361,3 +361,21 @@ def test_concurrent_conversions_of_one_lead_make_one_set_of_records(org, django_
             assert InThread(outcome, lead_id).join() == (winners[0], winners, 1)
         finally:
             InThread(purge, lead_id).join()  # raises if committed rows were left behind to break other tests
+
+
+def test_the_lead_api_shows_when_and_where_a_lead_was_converted(api, qualified):
+    client = api(Role.MANAGER)
+    before = client.get(f"/api/leads/{qualified.pk}/").json()
+    assert (before["converted_at"], before["converted_opportunity"]) == (None, None)
+    ids = convert(client, qualified, create_opportunity=True).json()
+    shown = client.get(f"/api/leads/{qualified.pk}/").json()
+    assert shown["converted_at"] is not None
+    assert (shown["converted_account"], shown["converted_contact"], shown["converted_opportunity"]) == (
+        ids["account_id"],
+        ids["contact_id"],
+        ids["opportunity_id"],
+    )
+    listed = client.get("/api/leads/").json()["results"]
+    assert [row["converted_opportunity"] for row in listed if row["id"] == qualified.pk] == [
+        ids["opportunity_id"]
+    ]

@@ -394,3 +394,18 @@ def test_opportunity_endpoints_require_a_member(org, make_opportunity):
         ("get", f"/api/opportunities/{opportunity.pk}/activities/"),
     ]:
         assert getattr(anonymous, method)(url).status_code == 401
+
+
+def test_a_deal_shows_its_weighted_amount(api, make_account):
+    """amount x probability, as the forecast weighs it, in the deal's own currency."""
+    body = {
+        "name": "D",
+        "account": make_account().pk,
+        "amount": "1234.50",
+        "probability": 35,
+        "currency": "EUR",
+    }
+    created = api(Role.MANAGER).post("/api/opportunities/", body, format="json").json()
+    assert (created["weighted_amount"], created["currency"]) == ("432.08", "EUR")
+    listed = api(Role.VIEWER).get("/api/opportunities/").json()["results"]
+    assert [row["weighted_amount"] for row in listed if row["id"] == created["id"]] == ["432.08"]

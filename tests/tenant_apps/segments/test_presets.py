@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
+from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.filtering.language import SEGMENTS, clean_definition
 from tenant_apps.filtering.periods import quarter_of
 from tenant_apps.leads.models import Lead, Stage
@@ -107,6 +108,34 @@ def test_high_value_closing_this_quarter_largest_first(make_record, api, org):
     )
     assert [row["name"] for row in client.get(first_page["next"]).json()["results"]] == ["first day"]
     assert first_page["results"][0]["amount"] == "250000.00"
+
+
+def test_high_value_is_measured_in_the_base_currency(make_record, api, org):
+    """10,000 in USD (acme's base currency) at the rate in force on the close date, not the face value."""
+    first, _ = quarter_of(timezone.localdate())
+    account = make_record("account")
+    with schema_context(org.schema_name):
+        ExchangeRate.objects.create(
+            currency="EUR", rate=Decimal("1.2"), valid_from=first - timedelta(days=400)
+        )
+        ExchangeRate.objects.create(
+            currency="JPY", rate=Decimal("0.0067"), valid_from=first - timedelta(days=400)
+        )
+        for name, amount, currency in [
+            ("EUR 9,000 = USD 10,800", "9000", "EUR"),
+            ("JPY 1,000,000 = USD 6,700", "1000000", "JPY"),
+            ("GBP 20,000, no rate", "20000", "GBP"),
+            ("USD 10,000", "10000", "USD"),
+        ]:
+            Opportunity.objects.create(
+                name=name,
+                account=account,
+                expected_close_date=first,
+                amount=Decimal(amount),
+                currency=currency,
+            )
+    url = "/api/segments/presets/high_value_closing_this_quarter/results/"
+    assert sorted(rows(api(Role.REP).get(url))) == ["EUR 9,000 = USD 10,800", "USD 10,000"]
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,10 @@ EXEMPT: dict[str, str] = {
     "rule": "the organization's automation, managed by managers and admins",
     "rule-runs": "the organization's automation, managed by managers and admins",
     "rules": "the organization's automation, managed by managers and admins",
+    **{
+        name: "the organization's exchange rates, read by every member, written by admins"
+        for name in ("exchange-rate", "exchange-rates", "exchange-rates-import")
+    },
     "routing": "the organization's routing settings, managed by managers and admins",
     "scoring-rule": "the organization's scoring, managed by managers and admins",
     "imports": "imports are for managers and admins",

@@ -1,0 +1,74 @@
+"""Exchange rates into the organization's base currency: every member reads them, admins write them."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.core.errors import InvalidInput
+from shared_apps.http.api import ERRORS, OrganizationView, parse
+from shared_apps.users.models import Role
+from tenant_apps.currency import selectors, services
+from tenant_apps.currency.api.serializers import (
+    ExchangeRateFilterSerializer,
+    ExchangeRateImportResultSerializer,
+    ExchangeRateImportSerializer,
+    ExchangeRateListSerializer,
+    ExchangeRateSerializer,
+    ExchangeRateWriteSerializer,
+)
+
+MAX_FILE_BYTES = 1_000_000
+
+
+class ExchangeRateView(OrganizationView):
+    write_role = Role.ADMIN
+    resource = "exchange-rates"
+
+
+class ExchangeRateListView(ExchangeRateView):
+    @extend_schema(
+        parameters=[ExchangeRateFilterSerializer], responses={200: ExchangeRateListSerializer, **ERRORS}
+    )
+    def get(self, request: Request) -> Response:
+        """Every rate, by currency and newest first, with the base currency they convert into."""
+        filters = parse(ExchangeRateFilterSerializer, request.query_params)
+        rates = selectors.exchange_rate_list(currency=filters.get("currency"))
+        body = {"base_currency": selectors.base_currency(), "results": rates}
+        return Response(ExchangeRateListSerializer(body).data)
+
+    @extend_schema(request=ExchangeRateWriteSerializer, responses={201: ExchangeRateSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Sets the rate of a currency from a day (replacing one set for that same day)."""
+        data = parse(ExchangeRateWriteSerializer, request.data)
+        rate = services.exchange_rate_set(**data)
+        return Response(ExchangeRateSerializer(rate).data, status=status.HTTP_201_CREATED)
+
+
+class ExchangeRateDetailView(ExchangeRateView):
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, rate_id: int) -> Response:
+        services.exchange_rate_delete(rate_id=rate_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExchangeRateImportView(ExchangeRateView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ExchangeRateImportSerializer},
+        responses={200: ExchangeRateImportResultSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        """A CSV file (`file`) with the columns currency,rate,valid_from; all lines or none."""
+        upload = parse(ExchangeRateImportSerializer, request.data)["file"]
+        if upload.size > MAX_FILE_BYTES:
+            raise InvalidInput("file", f"The file is larger than {MAX_FILE_BYTES} bytes.")
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput("file", "The file is not UTF-8 text.") from None
+        return Response({"imported": services.exchange_rates_import(text=text)})
