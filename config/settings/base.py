@@ -72,6 +72,8 @@ SHARED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "shared_apps.users",
+    # the platform's audit log (operators' actions) here, each organization's in its schema
+    "shared_apps.audit",
     "django.contrib.sessions",
     "django.contrib.admin",
     "django.contrib.messages",
@@ -92,6 +94,7 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "shared_apps.users",
+    "shared_apps.audit",
     # what every customer record shares (no tables): before the record apps that build on it
     "tenant_apps.records",
     "tenant_apps.leads",
