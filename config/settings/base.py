@@ -115,6 +115,8 @@ TENANT_APPS = [
     "tenant_apps.automation",
     "tenant_apps.realtime",
     "tenant_apps.imports",
+    # privacy requests (export, erasure) and the do-not-contact list
+    "tenant_apps.privacy",
     # the members' web app: no models, so no tables in any schema; listed with the tenant apps because it
     # serves organization hosts only (INSTALLED_APPS is the union: its templates and static files are found)
     "tenant_apps.web",

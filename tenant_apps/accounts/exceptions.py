@@ -16,3 +16,8 @@ class StatusUnchanged(Conflict):
 
     def __init__(self, *, status: str) -> None:
         super().__init__(f"The account is already {status}.", status=status)
+
+
+class AccountHasDeals(Conflict):
+    code = "account_has_deals"
+    message = "The account still has deals: move them to another account before purging it."

@@ -8,13 +8,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
+from shared_apps.core.timeline import timeline_switch
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import User
-from tenant_apps.accounts.exceptions import AccountNotDeleted, AccountNotFound, StatusUnchanged
+from tenant_apps.accounts.exceptions import (
+    AccountHasDeals,
+    AccountNotDeleted,
+    AccountNotFound,
+    StatusUnchanged,
+)
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
@@ -29,6 +36,7 @@ from tenant_apps.records.services import (
     record_changes_save,
     record_locked,
     record_note_add,
+    record_purge,
     record_restore,
     record_soft_delete,
 )
@@ -194,6 +202,33 @@ def account_restore(*, account_id: int, actor: User | None) -> Account:
         actor_id=actor.pk if actor else None,
         not_found=AccountNotFound,
         not_deleted=AccountNotDeleted,
+    )
+
+
+def _keep_what_is_not_the_accounts(account: Account) -> None:
+    """Before an account goes: refuse while deals are on it (a deal is on exactly one account; its money and
+    history must not vanish with it), and take the account off its contacts' activities (they carry the
+    account as a second anchor) so that their timelines stay whole. Its contacts stay, without an account."""
+    deals = account.opportunities.count()
+    if deals:
+        raise AccountHasDeals(id=account.pk, deals=deals)
+    with timeline_switch("reassign"):
+        Activity.objects.filter(account=account).filter(
+            Q(lead__isnull=False) | Q(contact__isnull=False) | Q(opportunity__isnull=False)
+        ).update(account=None)
+
+
+@transaction.atomic
+def account_purge(*, account_id: int, actor: User) -> None:
+    """Remove a deleted account for good, with its notes, tasks, status history and own timeline. Admins
+    only; refused while deals are on it."""
+    record_purge(
+        model=Account,
+        record_id=account_id,
+        actor=actor,
+        not_found=AccountNotFound,
+        not_deleted=AccountNotDeleted,
+        before_delete=_keep_what_is_not_the_accounts,
     )
 
 

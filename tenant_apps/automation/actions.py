@@ -381,8 +381,8 @@ def _enroll(context: Context, action: dict[str, Any], index: int) -> dict[str, A
             sequence_id=action["sequence"], lead_id=context.lead.pk, actor=None
         )
     except AppError as error:
-        if error.code == "already_enrolled":
-            return {"outcome": "already_enrolled", "sequence": action["sequence"]}
+        if error.code in ("already_enrolled", "do_not_contact"):
+            return {"outcome": error.code, "sequence": action["sequence"]}
         raise
     return {"outcome": "done", "sequence": action["sequence"], "enrollment_id": enrollment.pk}
 

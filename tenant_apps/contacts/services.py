@@ -25,8 +25,10 @@ from tenant_apps.records.services import (
     record_alive,
     record_changes_save,
     record_duplicate_check,
+    record_email_check,
     record_locked,
     record_note_add,
+    record_purge,
     record_restore,
     record_soft_delete,
 )
@@ -56,13 +58,20 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def contact_create(
-    *, actor: User | None, from_lead_id: int | None = None, allow_duplicate: bool = False, **fields: Any
+    *,
+    actor: User | None,
+    from_lead_id: int | None = None,
+    allow_duplicate: bool = False,
+    allow_do_not_contact: bool = False,
+    **fields: Any,
 ) -> Contact:
     """Create a contact, at a live account or none, with its CREATED activity (on the account's timeline
     too); `from_lead_id` names the lead a conversion made it from. Refuses a duplicate (a live contact with
-    the same email or phone) unless `allow_duplicate`, as lead_create does."""
+    the same email or phone) unless `allow_duplicate`, and an address on the do-not-contact list unless
+    `allow_do_not_contact`, as lead_create does."""
     check_fields(fields, CONTACT_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
+    record_email_check(email=cleaned.get("email", ""), allow=allow_do_not_contact)
     actor_id = actor.pk if actor else None
     with transaction.atomic():
         if not allow_duplicate:
@@ -91,7 +100,12 @@ def _locked(contact_id: int) -> Contact:
 
 @transaction.atomic
 def contact_update(
-    *, contact_id: int, actor: User | None, changes: dict[str, Any], allow_duplicate: bool = False
+    *,
+    contact_id: int,
+    actor: User | None,
+    changes: dict[str, Any],
+    allow_duplicate: bool = False,
+    allow_do_not_contact: bool = False,
 ) -> Contact:
     """Change editable fields; moving to another account needs a live one (activities already written stay
     on the account they were on). An email or phone changed to another live contact's is refused, unless
@@ -99,6 +113,8 @@ def contact_update(
     check_fields(changes, CONTACT_FIELDS)
     cleaned = _clean(changes)
     contact = _locked(contact_id)
+    if cleaned.get("email", contact.email) != contact.email:
+        record_email_check(email=cleaned["email"], allow=allow_do_not_contact)
     if not allow_duplicate:
         record_duplicate_check(
             model=Contact,
@@ -125,6 +141,19 @@ def contact_restore(*, contact_id: int, actor: User | None) -> Contact:
         model=Contact,
         record_id=contact_id,
         actor_id=actor.pk if actor else None,
+        not_found=ContactNotFound,
+        not_deleted=ContactNotDeleted,
+    )
+
+
+@transaction.atomic
+def contact_purge(*, contact_id: int, actor: User) -> None:
+    """Remove a deleted contact for good, with its notes, tasks and timeline (its entries on its account's
+    timeline too). Admins only. Deals naming it as their primary contact stay, without one."""
+    record_purge(
+        model=Contact,
+        record_id=contact_id,
+        actor=actor,
         not_found=ContactNotFound,
         not_deleted=ContactNotDeleted,
     )

@@ -136,6 +136,8 @@ def lead_convert(
             from_lead_id=lead.pk,
             # converting is deliberate: the person the lead was becomes a contact even if one has their email
             allow_duplicate=True,
+            # nor is the person brought back: the lead already holds them (their address stays listed)
+            allow_do_not_contact=True,
             name=lead.name,
             email=lead.email,
             phone=lead.phone,

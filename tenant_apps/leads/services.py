@@ -27,6 +27,7 @@ from tenant_apps.records.services import (
     from_to,
     record_changes_save,
     record_duplicate_check,
+    record_email_check,
     record_locked,
     record_note_add,
     record_purge,
@@ -104,15 +105,19 @@ def routing_check_register(check: Callable[[], bool]) -> None:
         _routing_checks.append(check)
 
 
-def lead_create(*, actor: User | None, allow_duplicate: bool = False, **fields: Any) -> Lead:
+def lead_create(
+    *, actor: User | None, allow_duplicate: bool = False, allow_do_not_contact: bool = False, **fields: Any
+) -> Lead:
     """Create a lead with its CREATED activity. Refuses a duplicate (same email, phone, or company + name)
     unless `allow_duplicate`. A rep's lead without an owner given is the rep's while routing is off (a rep
     sees only their own leads: else not even the one just made); with routing on, routing picks the owner.
-    Admins' and managers' leads may stay unassigned."""
+    Admins' and managers' leads may stay unassigned. An address on the do-not-contact list is refused unless
+    `allow_do_not_contact` (record_email_check)."""
     if "stage" in fields:
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
     check_fields(fields, EDITABLE_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
+    record_email_check(email=cleaned.get("email", ""), allow=allow_do_not_contact)
     if (
         "owner_id" not in fields
         and actor is not None
@@ -161,7 +166,12 @@ def _locked(lead_id: int, lead: Lead | None = None) -> Lead:
 
 @transaction.atomic
 def lead_update(
-    *, lead_id: int, actor: User | None, changes: dict[str, Any], allow_duplicate: bool = False
+    *,
+    lead_id: int,
+    actor: User | None,
+    changes: dict[str, Any],
+    allow_duplicate: bool = False,
+    allow_do_not_contact: bool = False,
 ) -> Lead:
     """Change editable fields. The stage is not one of them: it changes only through lead_transition.
     An owner change writes OWNER_CHANGE; other changes a SYSTEM activity listing old and new values.
@@ -175,6 +185,8 @@ def lead_update(
     check_fields(changes, EDITABLE_FIELDS)
     cleaned = _clean(changes)
     lead = _locked(lead_id)
+    if cleaned.get("email", lead.email) != lead.email:
+        record_email_check(email=cleaned["email"], allow=allow_do_not_contact)
     if not allow_duplicate:
         record_duplicate_check(
             model=Lead, actor=actor, keys=changed_keys(lead, cleaned), error=DuplicateLead, exclude_id=lead.pk

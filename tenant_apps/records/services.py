@@ -4,6 +4,7 @@ activities on a record's timeline. Each record app's services lock the record an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -18,6 +19,7 @@ from shared_apps.core.timeline import timeline_switch
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
+from tenant_apps.privacy.services import suppression_of
 from tenant_apps.records import normalize, visibility
 from tenant_apps.records.models import CustomerRecord
 
@@ -108,6 +110,22 @@ def record_duplicate_check(
         if existing is not None:
             existing_id = existing.pk if visibility.can_see(actor, existing) else None
             raise error(existing_id=existing_id, matched_on=DUPLICATE_LABELS.get(field, field))
+
+
+def record_email_check(*, email: str, allow: bool) -> None:
+    """Refuse (400 `do_not_contact`, on `email`) an address on the do-not-contact list, unless `allow`: a
+    member who creates (or re-addresses) a record for a person who was erased, unsubscribed or bounced must
+    say so. The address stays on the list, so imports and sequences still leave the person alone."""
+    if allow or not email:
+        return
+    entry = suppression_of(email)
+    if entry is not None:
+        raise InvalidInput(
+            "email",
+            "This address is on the do-not-contact list; send allow_do_not_contact to add the record anyway.",
+            code="do_not_contact",
+            reason=entry.reason,
+        )
 
 
 def changed_keys(record: Model, cleaned: dict[str, Any]) -> dict[str, str]:
@@ -229,11 +247,18 @@ def record_restore(
 
 
 def record_purge(
-    *, model: type[R], record_id: int, actor: User, not_found: type[AppError], not_deleted: type[AppError]
+    *,
+    model: type[R],
+    record_id: int,
+    actor: User,
+    not_found: type[AppError],
+    not_deleted: type[AppError],
+    before_delete: Callable[[R], None] | None = None,
 ) -> None:
     """Remove a soft-deleted record for good, with its notes and its timeline. Admins only.
 
-    The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge)."""
+    The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge).
+    `before_delete` gets the locked record once the checks passed (to refuse, or to detach what stays)."""
     label = model._meta.verbose_name
     if actor.role != Role.ADMIN:
         raise Forbidden(f"Only an admin can purge a {label}.")
@@ -242,6 +267,8 @@ def record_purge(
         raise not_found(id=record_id)
     if record.deleted_at is None:
         raise not_deleted(f"Delete the {label} before purging it.", id=record_id)
+    if before_delete is not None:
+        before_delete(record)
     owner_id = record.owner_id
     with timeline_switch("purge"):
         record.delete()

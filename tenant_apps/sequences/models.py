@@ -82,6 +82,7 @@ class StopReason(models.TextChoices):
     LEAD_UNAVAILABLE = "lead_unavailable", "The lead was deleted, merged or has no email address"
     DELIVERY_FAILED = "delivery_failed", "The mail server refused the recipient"
     DELIVERY_UNKNOWN = "delivery_unknown", "A send was interrupted; whether it went out is unknown"
+    DO_NOT_CONTACT = "do_not_contact", "The address is on the do-not-contact list"
 
 
 class Enrollment(models.Model):

@@ -23,6 +23,7 @@ from shared_apps.core.events import publish_on_commit
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import email_record
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.privacy.services import suppression_of
 from tenant_apps.sequences.exceptions import SequenceSendFailed
 from tenant_apps.sequences.models import (
     Enrollment,
@@ -270,6 +271,9 @@ def _stop_reason(
         return CLOSED_STAGES[Stage(lead.stage)], {"stage": lead.stage}
     if not lead.email:
         return StopReason.LEAD_UNAVAILABLE, {"cause": "no_email"}
+    suppressed = suppression_of(lead.email)
+    if suppressed is not None:
+        return StopReason.DO_NOT_CONTACT, {"reason": suppressed.reason}
     replies = Activity.objects.filter(lead=lead, type=ActivityType.EMAIL, metadata__direction="inbound")
     threads = threads_of(enrollment)
     reply = (

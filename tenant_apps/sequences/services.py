@@ -27,6 +27,7 @@ from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import activity_record
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.privacy.services import suppression_of
 from tenant_apps.records import visibility
 from tenant_apps.sequences.exceptions import (
     AlreadyEnrolled,
@@ -251,6 +252,14 @@ def sequence_enroll(
         raise InvalidInput("lead", "No such lead.", code="unknown_record", id=lead_id)
     if not lead.email:
         raise InvalidInput("lead", "The lead has no email address to send the sequence to.", code="no_email")
+    suppressed = suppression_of(lead.email)
+    if suppressed is not None:
+        raise InvalidInput(
+            "lead",
+            "The lead's email address is on the do-not-contact list.",
+            code="do_not_contact",
+            reason=suppressed.reason,
+        )
     if lead.stage in CLOSED_STAGES:
         raise LeadClosed(stage=lead.stage)
     first = SequenceStep.objects.filter(sequence=sequence, position=1).first()

@@ -6,6 +6,7 @@ urlpatterns = [
     path("accounts/", views.AccountListView.as_view(), name="accounts"),
     path("accounts/<int:account_id>/", views.AccountDetailView.as_view(), name="account"),
     path("accounts/<int:account_id>/restore/", views.AccountRestoreView.as_view(), name="account-restore"),
+    path("accounts/<int:account_id>/purge/", views.AccountPurgeView.as_view(), name="account-purge"),
     path("accounts/<int:account_id>/status/", views.AccountStatusView.as_view(), name="account-status"),
     path(
         "accounts/<int:account_id>/status-history/",

@@ -48,6 +48,7 @@ class ContactWriteSerializer(StrictSerializer):
     owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
     allow_duplicate = serializers.BooleanField(required=False, default=False)
+    allow_do_not_contact = serializers.BooleanField(required=False, default=False)
 
 
 class ContactUpdateSerializer(ContactWriteSerializer):

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.audit.services import audit_record
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Activity, Note
@@ -54,7 +56,10 @@ class ContactListView(OrganizationView):
         serializer.is_valid(raise_exception=True)
         data = serializer.to_service()
         contact = services.contact_create(
-            actor=self.member, allow_duplicate=data.pop("allow_duplicate", False), **data
+            actor=self.member,
+            allow_duplicate=data.pop("allow_duplicate", False),
+            allow_do_not_contact=data.pop("allow_do_not_contact", False),
+            **data,
         )
         return _contact_response(contact.pk, status.HTTP_201_CREATED)
 
@@ -77,6 +82,7 @@ class ContactDetailView(VersionedRecordView):
             contact_id=contact_id,
             actor=self.member,
             allow_duplicate=changes.pop("allow_duplicate", False),
+            allow_do_not_contact=changes.pop("allow_do_not_contact", False),
             changes=changes,
         )
         return _contact_response(contact_id)
@@ -94,6 +100,24 @@ class ContactRestoreView(VersionedRecordView):
     def post(self, request: Request, contact_id: int) -> Response:
         services.contact_restore(contact_id=contact_id, actor=self.member)
         return _contact_response(contact_id)
+
+
+class ContactPurgeView(VersionedRecordView):
+    record_kind = "contact"
+
+    @extend_schema(request=None, responses={204: None, **ERRORS})
+    def post(self, request: Request, contact_id: int) -> Response:
+        """Remove a deleted contact for good, with its notes, tasks and timeline. Admins only."""
+        with transaction.atomic():
+            services.contact_purge(contact_id=contact_id, actor=self.member)
+            audit_record(
+                "contact.purged",
+                request=request,
+                target_type="contacts.contact",
+                target_id=contact_id,
+                target_repr=f"contact #{contact_id}",
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ContactNotesView(RecordNotesView):

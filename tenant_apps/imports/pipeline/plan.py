@@ -14,6 +14,7 @@ from tenant_apps.imports.fields import Check
 from tenant_apps.imports.models import DuplicatePolicy, Import, ImportChange, ImportPhase
 from tenant_apps.imports.pipeline.load import Loading
 from tenant_apps.imports.pipeline.sql import execute, fetchall, ident
+from tenant_apps.privacy.models import DoNotContact
 
 WORK_MEM = "256MB"  # the plan's sorts and hashes stay in memory
 
@@ -124,6 +125,8 @@ class Planning(Loading):
         )
         execute(f"CREATE INDEX ON {self.plan} (n)")
         execute(f"ANALYZE {self.plan}")  # the passes below and the batches join it: plan them with statistics
+        if "email" in self.fields:
+            self._skip_do_not_contact()
         if run.duplicate_policy == DuplicatePolicy.CREATE:
             return
         label = spec.label.lower()
@@ -165,6 +168,16 @@ class Planning(Loading):
                 f"(SELECT n, line, min(line) OVER (PARTITION BY target) AS first FROM {self.plan} "
                 "WHERE action = 'update') d WHERE d.first < d.line AND p.n = d.n"
             )
+
+    def _skip_do_not_contact(self) -> None:
+        """A person whose address is on the do-not-contact list (erased, unsubscribed, bounced, or listed by
+        an admin) is not brought back by an import: the row is skipped, and errors.csv says why."""
+        listed = ident(DoNotContact._meta.db_table)
+        execute(
+            f"UPDATE {self.plan} p SET action = 'skip', ok = FALSE, code = 'do_not_contact', "
+            "field = 'email', message = 'the address is on the do-not-contact list (' || d.reason || ')' "
+            f"FROM {listed} d WHERE p.action = 'create' AND p.v_email <> '' AND p.v_email = d.email"
+        )
 
 
 def _problems(checks: list[Check]) -> str:

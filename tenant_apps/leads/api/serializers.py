@@ -67,11 +67,13 @@ class LeadWriteSerializer(StrictSerializer):
 
 class LeadCreateSerializer(LeadWriteSerializer):
     allow_duplicate = serializers.BooleanField(required=False, default=False)
+    allow_do_not_contact = serializers.BooleanField(required=False, default=False)
     stage = serializers.CharField(required=False, help_text="Refused: new leads start in NEW.")
 
 
 class LeadUpdateSerializer(LeadWriteSerializer):
     allow_duplicate = serializers.BooleanField(required=False, default=False)
+    allow_do_not_contact = serializers.BooleanField(required=False, default=False)
     stage = serializers.CharField(required=False, help_text="Refused: use the transition endpoint.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

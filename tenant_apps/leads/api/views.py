@@ -54,7 +54,12 @@ class LeadListView(OrganizationView):
         serializer = LeadCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.to_service()
-        lead = services.lead_create(actor=self.member, allow_duplicate=data.pop("allow_duplicate"), **data)
+        lead = services.lead_create(
+            actor=self.member,
+            allow_duplicate=data.pop("allow_duplicate"),
+            allow_do_not_contact=data.pop("allow_do_not_contact"),
+            **data,
+        )
         return _lead_response(lead.pk, status.HTTP_201_CREATED)
 
 
@@ -82,6 +87,7 @@ class LeadDetailView(VersionedRecordView, LeadView):
             lead_id=lead_id,
             actor=self.member,
             allow_duplicate=changes.pop("allow_duplicate", False),
+            allow_do_not_contact=changes.pop("allow_do_not_contact", False),
             changes=changes,
         )
         return _lead_response(lead_id)
