@@ -4,6 +4,7 @@ on the do-not-contact list so that imports and sequences do not bring them back.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,13 +44,12 @@ STRUCTURAL_KEYS = frozenset(
         "sequence_id",
         "enrollment_id",
         "status_change_id",
-        "message_id",
-        "in_reply_to",
-        "references",
         "stage",
         "date",
     }
 )
+# Email ids: kept as digests (message_ids), so that threads stay threads.
+ID_KEYS = ("message_id", "in_reply_to", "references")
 # On these types `from` and `to` are stages, statuses or owner ids (on an email they are addresses).
 FROM_TO_TYPES = (ActivityType.STAGE_CHANGE, ActivityType.STATUS_CHANGE, ActivityType.OWNER_CHANGE)
 
@@ -68,9 +68,26 @@ class Erased:
         return asdict(self)
 
 
+def message_id(value: str) -> str:
+    """A Message-ID without what it may tell (a name, an address, a host): a digest of it, the same for the
+    same id wherever it is redacted."""
+    if not value:
+        return ""
+    return f"<{hashlib.sha256(value.encode()).hexdigest()[:40]}@redacted.invalid>"
+
+
+def message_ids(value: Any) -> Any:
+    if isinstance(value, str):
+        return message_id(value)
+    if isinstance(value, list):
+        return [message_id(str(item)) for item in value]
+    return None
+
+
 def redacted_metadata(activity: Activity) -> dict[str, Any]:
     metadata = activity.metadata if isinstance(activity.metadata, dict) else {}
     kept = {key: value for key, value in metadata.items() if key in STRUCTURAL_KEYS}
+    kept.update({key: message_ids(metadata[key]) for key in ID_KEYS if key in metadata})
     if activity.type in FROM_TO_TYPES:
         kept.update({key: metadata[key] for key in ("from", "to") if key in metadata})
     if isinstance(metadata.get("changes"), dict):  # an edit: which fields changed, not their values
@@ -83,7 +100,9 @@ def _redact_activity(activity: Activity) -> None:
     activity.subject = f"{ActivityType(activity.type).label} ({REDACTED})"
     activity.body = ""
     activity.metadata = redacted_metadata(activity)
-    activity.save(update_fields=["subject", "body", "metadata"])
+    activity.message_id = message_id(activity.message_id)
+    activity.thread_id = message_id(activity.thread_id)
+    activity.save(update_fields=["subject", "body", "metadata", "message_id", "thread_id"])
 
 
 def _erase_lead(lead: Lead) -> None:
@@ -118,7 +137,7 @@ def person_erase(*, email: str, actor: User | None) -> Erased:
         erased.enrollments_stopped += 1
     erased.sequence_emails = SentStep.objects.filter(
         Q(enrollment__lead__in=leads) | Q(recipient=email)
-    ).update(recipient="", subject=REDACTED, body="")
+    ).update(recipient="", subject=REDACTED, body="")  # their Message-IDs are ours (make_msgid): kept
     activities = people.activities_about(leads, contacts, email)
     with timeline_switch("redact"):
         for activity in activities:

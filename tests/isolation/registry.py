@@ -90,6 +90,7 @@ REGISTRY: dict[str, Factory] = {
     "accounts": _body(lambda g: {"name": "Owned elsewhere", "owner": g.member()}),
     "account": _path("account_id", Records.account, {"name": "Renamed"}),
     "account-restore": _path("account_id", Records.account),
+    "account-purge": _path("account_id", Records.account),
     "account-status": _path("account_id", Records.account, {"status": "customer"}),
     "account-status-history": _path("account_id", Records.account),
     "account-notes": _path("account_id", Records.account, NOTE),
@@ -99,6 +100,7 @@ REGISTRY: dict[str, Factory] = {
     "contacts": _body(lambda g: {"name": "Of an account elsewhere", "account": g.account()}),
     "contact": _path("contact_id", Records.contact, {"name": "Renamed"}),
     "contact-restore": _path("contact_id", Records.contact),
+    "contact-purge": _path("contact_id", Records.contact),
     "contact-notes": _path("contact_id", Records.contact, NOTE),
     "contact-activities": _path("contact_id", Records.contact, {"type": "CALL", "subject": "Call"}),
     "contact-duplicates": _path("contact_id", Records.contact),
@@ -157,6 +159,8 @@ REGISTRY: dict[str, Factory] = {
     "import-revert": _path("import_id", Records.import_run),
     "export": _path("export_id", Records.export),
     "export-download": _path("export_id", Records.export),
+    # privacy
+    "do-not-contact-entry": _path("entry_id", Records.do_not_contact),
     # the web app (a session; writes answer JSON to `X-Requested-With: fetch`)
     "web:pipeline-card": _lead(),
     "web:lead": _lead(),
@@ -204,6 +208,10 @@ EXEMPT: dict[str, str] = {
         for kind in ("leads", "contacts", "accounts", "opportunities", "tasks", "activities")
     },
     "webhook-event-types": f"{NO_ID}: the catalogue of event types",
+    **{
+        name: f"{NO_ID}: an email address, looked up in this host's schema only (tests/tenant_apps/privacy)"
+        for name in ("privacy-export", "privacy-erase", "do-not-contact")
+    },
     "scoring-rules": f"{NO_ID}: list and create (conditions on field values)",
     "pipeline-stream": f"{NO_ID}: the organization's own event stream (Last-Event-ID counts per schema)",
     "healthz": f"{NO_ID}: the liveness probe",

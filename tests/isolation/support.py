@@ -30,6 +30,7 @@ from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.imports.models import Export, Import
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.privacy.models import DoNotContact
 from tenant_apps.segments.models import Segment
 from tenant_apps.sequences.models import Enrollment, Sequence
 from tenant_apps.tasks.models import Task
@@ -239,3 +240,8 @@ class Records:
 
     def export(self) -> int:
         return self._create(Export, "/api/exports/", {"record_type": "leads"})
+
+    def do_not_contact(self) -> int:
+        """A manual do-not-contact entry (an address its admin listed)."""
+        body = {"email": f"listed-{next(self._counter)}@{self.organization.slug}.test"}
+        return self._create(DoNotContact, "/api/do-not-contact/", body)

@@ -2,9 +2,10 @@
 kind of UPDATE through.
 
 With `leadpulse.redact` set to 'on' (SET LOCAL, by the erasure service only) an UPDATE may change an
-activity's subject, body and metadata and nothing else: the entry stays, of the same type, by the same
-actor, at the same moments, on the same records and in the same email thread, so the timeline keeps the
-fact that something happened without the personal data.
+activity's subject, body, metadata and email ids (Message-IDs often carry a name or an address: the service
+replaces them with digests, the same id always by the same digest, so threads stay threads) and nothing
+else: the entry stays, of the same type, by the same actor, at the same moments, on the same records, so the
+timeline keeps the fact that something happened without the personal data.
 """
 
 from django.db import migrations
@@ -28,8 +29,7 @@ REDACT = """
        AND NEW.occurred_at = OLD.occurred_at AND NEW.created_at = OLD.created_at
        AND NEW.lead_id IS NOT DISTINCT FROM OLD.lead_id AND NEW.contact_id IS NOT DISTINCT FROM OLD.contact_id
        AND NEW.account_id IS NOT DISTINCT FROM OLD.account_id
-       AND NEW.opportunity_id IS NOT DISTINCT FROM OLD.opportunity_id
-       AND NEW.message_id = OLD.message_id AND NEW.thread_id = OLD.thread_id THEN
+       AND NEW.opportunity_id IS NOT DISTINCT FROM OLD.opportunity_id THEN
         RETURN NEW;
     END IF;
 """

@@ -158,6 +158,7 @@ EXEMPT: dict[str, str] = {
             "accounts",
             "account",
             "account-restore",
+            "account-purge",
             "account-status",
             "account-status-history",
             "account-duplicates",
@@ -165,6 +166,7 @@ EXEMPT: dict[str, str] = {
             "contacts",
             "contact",
             "contact-restore",
+            "contact-purge",
             "contact-duplicates",
             "contact-merge",
         )
@@ -197,6 +199,7 @@ EXEMPT: dict[str, str] = {
     "import-errors": "imports are for managers and admins",
     "import-cancel": "imports are for managers and admins",
     "import-revert": "imports are for managers and admins",
+    "do-not-contact-entry": "the organization's do-not-contact list, managed by admins (test_viewer_writes)",
     "export": "a member's own export (another's is 404: the imports app's tests)",
     "export-download": "a member's own export; what a job-built export holds is the visibility branch's test",
 }
