@@ -4,8 +4,6 @@ emails naming their address on other records."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import GeneratedField, Model, Q
@@ -17,18 +15,11 @@ from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
 from tenant_apps.privacy import people
 from tenant_apps.privacy.services import suppression_of
+from tenant_apps.records.services import plain
 from tenant_apps.sequences.models import Enrollment, SentStep
 from tenant_apps.tasks.models import Task
 
 FORMAT = "leadpulse.privacy-export/1"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def row(instance: Model, *, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -37,7 +28,7 @@ def row(instance: Model, *, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
     for field in instance._meta.concrete_fields:
         if isinstance(field, GeneratedField) or field.name in leave_out:
             continue
-        out[field.name if not field.is_relation else field.attname] = _plain(getattr(instance, field.attname))
+        out[field.name if not field.is_relation else field.attname] = plain(getattr(instance, field.attname))
     return out
 
 

@@ -2,13 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.audit.services import audit_record
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from tenant_apps.accounts import selectors, services
@@ -26,6 +24,7 @@ from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,
     RecordNotesView,
+    RecordPurgeView,
     VersionedRecordView,
     redirect_if_merged,
 )
@@ -122,22 +121,13 @@ class AccountStatusHistoryView(OrganizationView):
         return self.paginated(history, AccountStatusChangeSerializer)
 
 
-class AccountPurgeView(VersionedRecordView):
+class AccountPurgeView(RecordPurgeView):
+    """Remove a deleted account for good (refused while deals are on it). Admins only."""
+
     record_kind = "account"
 
-    @extend_schema(request=None, responses={204: None, **ERRORS})
-    def post(self, request: Request, account_id: int) -> Response:
-        """Remove a deleted account for good (refused while deals are on it). Admins only."""
-        with transaction.atomic():
-            services.account_purge(account_id=account_id, actor=self.member)
-            audit_record(
-                "account.purged",
-                request=request,
-                target_type="accounts.account",
-                target_id=account_id,
-                target_repr=f"account #{account_id}",
-            )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def purge(self, record_id: int) -> None:
+        services.account_purge(account_id=record_id, actor=self.member)
 
 
 class AccountNotesView(RecordNotesView):

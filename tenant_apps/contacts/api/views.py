@@ -2,13 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.audit.services import audit_record
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from tenant_apps.activities.models import Activity, Note
@@ -24,6 +22,7 @@ from tenant_apps.records.api.views import (
     LIST_PARAMETERS,
     RecordActivitiesView,
     RecordNotesView,
+    RecordPurgeView,
     VersionedRecordView,
     redirect_if_merged,
 )
@@ -102,22 +101,13 @@ class ContactRestoreView(VersionedRecordView):
         return _contact_response(contact_id)
 
 
-class ContactPurgeView(VersionedRecordView):
+class ContactPurgeView(RecordPurgeView):
+    """Remove a deleted contact for good, with its notes, tasks and timeline. Admins only."""
+
     record_kind = "contact"
 
-    @extend_schema(request=None, responses={204: None, **ERRORS})
-    def post(self, request: Request, contact_id: int) -> Response:
-        """Remove a deleted contact for good, with its notes, tasks and timeline. Admins only."""
-        with transaction.atomic():
-            services.contact_purge(contact_id=contact_id, actor=self.member)
-            audit_record(
-                "contact.purged",
-                request=request,
-                target_type="contacts.contact",
-                target_id=contact_id,
-                target_repr=f"contact #{contact_id}",
-            )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def purge(self, record_id: int) -> None:
+        services.contact_purge(contact_id=record_id, actor=self.member)
 
 
 class ContactNotesView(RecordNotesView):
