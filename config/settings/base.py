@@ -289,6 +289,7 @@ SPECTACULAR_SETTINGS = {
         "OpportunityStageEnum": "tenant_apps.opportunities.models.OpportunityStage",
         "AccountStatusEnum": "tenant_apps.accounts.models.AccountStatus",
         "ActivityTypeEnum": "tenant_apps.activities.models.ActivityType",
+        "SuppressionReasonEnum": "tenant_apps.privacy.models.SuppressionReason",
     },
 }
 
