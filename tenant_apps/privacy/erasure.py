@@ -17,6 +17,7 @@ from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
+from tenant_apps.notifications.models import Notification
 from tenant_apps.privacy import people
 from tenant_apps.privacy.models import SuppressionReason
 from tenant_apps.privacy.services import suppress
@@ -63,6 +64,7 @@ class Erased:
     tasks: int = 0
     enrollments_stopped: int = 0
     sequence_emails: int = 0
+    notifications: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -117,6 +119,18 @@ def _erase_contact(contact: Contact) -> None:
     contact.save(update_fields=["name", "email", "phone", "phone_normalized", "title", "tags"])
 
 
+def _notifications_about(leads: list[Lead], contacts: list[Contact], task_ids: list[int]) -> Any:
+    """Members' notifications naming the person's records or tasks (reminders, rules): their text quotes
+    names and titles."""
+    lead_ids, contact_ids = [lead.pk for lead in leads], [contact.pk for contact in contacts]
+    return Notification.objects.filter(
+        Q(data__record__type="lead", data__record__id__in=lead_ids)
+        | Q(data__record__type="contact", data__record__id__in=contact_ids)
+        | Q(data__lead_id__in=lead_ids)
+        | Q(data__task_id__in=task_ids)
+    )
+
+
 @transaction.atomic
 def person_erase(*, email: str, actor: User | None) -> Erased:
     """Erase everything personal held about `email` in this organization, in one transaction; idempotent
@@ -144,8 +158,11 @@ def person_erase(*, email: str, actor: User | None) -> Erased:
             _redact_activity(activity)
     erased.activities = len(activities)
     erased.notes = Note.objects.filter(Q(lead__in=leads) | Q(contact__in=contacts)).update(body=REDACTED)
-    erased.tasks = Task.objects.filter(Q(lead__in=leads) | Q(contact__in=contacts)).update(
-        title=f"Task ({REDACTED})", description="", updated_at=now
+    tasks = Task.objects.filter(Q(lead__in=leads) | Q(contact__in=contacts))
+    task_ids = list(tasks.values_list("pk", flat=True))
+    erased.tasks = tasks.update(title=f"Task ({REDACTED})", description="", updated_at=now)
+    erased.notifications = _notifications_about(leads, contacts, task_ids).update(
+        title=f"Notification ({REDACTED})", body=""
     )
     for lead in leads:
         _erase_lead(lead)

@@ -38,4 +38,5 @@ class ErasureSerializer(serializers.Serializer):
     tasks = serializers.IntegerField()
     enrollments_stopped = serializers.IntegerField()
     sequence_emails = serializers.IntegerField()
+    notifications = serializers.IntegerField()
     do_not_contact = serializers.ChoiceField(choices=SuppressionReason.choices)

@@ -14,6 +14,8 @@ from shared_apps.core.timeline import timeline_switch
 from tenant_apps.activities.models import Activity, Note
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
+from tenant_apps.notifications.models import Notification
+from tenant_apps.notifications.services import notify
 from tenant_apps.privacy.models import DoNotContact
 from tenant_apps.tasks.models import Task
 from tests.tenant_apps.privacy.conftest import EMAIL, post, timeline
@@ -165,3 +167,29 @@ def test_the_timeline_lets_redaction_change_only_what_was_said(org, jane):
                 "UPDATE activities_activity SET body = '', subject = 'x' WHERE id = %s", [activity.pk]
             )
         assert Activity.objects.get(pk=activity.pk).subject == "x"
+
+
+def test_notifications_about_the_person_are_redacted(org, jane, admin_client, admin):
+    with schema_context(org.schema_name):
+        task = Task.objects.get(lead=jane.lead)
+        mine = [
+            notify(
+                recipient=admin,
+                kind="task.due",
+                title=f"Task due: {task.title}",
+                body="on lead Jane Doe",
+                data={"task_id": task.pk, "record": {"type": "lead", "id": jane.lead.pk}},
+            ),
+            notify(
+                recipient=admin, kind="automation.rule", title="Jane is hot", data={"lead_id": jane.lead.pk}
+            ),
+        ]
+        other = notify(
+            recipient=admin, kind="automation.rule", title="Bob is hot", data={"lead_id": jane.bob.pk}
+        )
+    answer = post(admin_client, "/api/privacy/erase/", {"email": EMAIL}, status=200)
+    assert answer["notifications"] == 2
+    with schema_context(org.schema_name):
+        texts = list(Notification.objects.filter(pk__in=[n.pk for n in mine]).values("title", "body", "data"))
+        assert len(texts) == 2 and not leaks(texts)
+        assert Notification.objects.get(pk=other.pk).title == "Bob is hot"
