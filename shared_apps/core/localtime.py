@@ -12,7 +12,7 @@ change is 23 or 25 hours long, never a fixed 24.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.utils import timezone
@@ -73,7 +73,7 @@ def start_of_day(day: date, tz: tzinfo | None = None) -> datetime:
     zone_ = _zone(tz)
     start = datetime.combine(day, time.min).replace(tzinfo=zone_)
     # a skipped midnight (a DST jump at 00:00) normalizes forward through UTC
-    return start.astimezone(timezone.UTC).astimezone(zone_)
+    return start.astimezone(UTC).astimezone(zone_)
 
 
 def day_range(day: date, tz: tzinfo | None = None) -> tuple[datetime, datetime]:
@@ -101,19 +101,25 @@ def period_days(name: str, day: date) -> tuple[date, date]:
     return first, _add_months(first, months)
 
 
-def period_range(name: str, tz: tzinfo | None = None, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The period `name` ("this_quarter", "last_week", "today", ...) around now in `tz`, as aware midnights."""
+def period_range(
+    name: str, tz: tzinfo | None = None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The period `name` ("this_quarter", "last_week", "today", ...) around now in `tz`: aware midnights."""
     first, after = period_days(name, today(tz, now))
     return start_of_day(first, tz), start_of_day(after, tz)
 
 
-def last_days_range(days: int, tz: tzinfo | None = None, now: datetime | None = None) -> tuple[datetime, datetime]:
+def last_days_range(
+    days: int, tz: tzinfo | None = None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
     """From midnight `days` days ago to now: "in the last 7 days" counts today and the 7 days before it."""
     now = now or timezone.now()
     return start_of_day(today(tz, now) - timedelta(days=days), tz), now
 
 
-def next_days_range(days: int, tz: tzinfo | None = None, now: datetime | None = None) -> tuple[datetime, datetime]:
+def next_days_range(
+    days: int, tz: tzinfo | None = None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
     """From now to the end of the day `days` days ahead."""
     now = now or timezone.now()
     return now, start_of_day(today(tz, now) + timedelta(days=days + 1), tz)

@@ -30,7 +30,6 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from shared_apps.core import localtime
-
 from shared_apps.core.db import connection
 from shared_apps.organizations import placement
 from shared_apps.organizations.exceptions import MissingOrganizationContext

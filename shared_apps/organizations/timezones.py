@@ -51,7 +51,9 @@ def organization_settings_update(
         raise InvalidInput(unknown[0], "Unknown or read-only setting.", code="unknown_field")
     cleaned = {"time_zone": validate_time_zone(changes["time_zone"])} if "time_zone" in changes else {}
     row = Organization.objects.get(pk=organization.pk)
-    diff = {name: [getattr(row, name), value] for name, value in cleaned.items() if getattr(row, name) != value}
+    diff = {
+        name: [getattr(row, name), value] for name, value in cleaned.items() if getattr(row, name) != value
+    }
     if diff:
         for name, (_old, new) in diff.items():
             setattr(row, name, new)

@@ -43,7 +43,10 @@ class OrganizationCreateSerializer(serializers.Serializer):
         help_text="The database alias to place the organization on (default: NEW_ORGANIZATION_DATABASE).",
     )
     time_zone = serializers.CharField(
-        max_length=64, required=False, default="UTC", help_text="IANA zone name; its days and periods follow it."
+        max_length=64,
+        required=False,
+        default="UTC",
+        help_text="IANA zone name; its days and periods follow it.",
     )
 
 

@@ -38,7 +38,8 @@ class OrganizationSettingsView(OrganizationView):
         return Response(OrganizationSettingsSerializer(current_organization()).data)
 
     @extend_schema(
-        request=OrganizationSettingsUpdateSerializer, responses={200: OrganizationSettingsSerializer, **ERRORS}
+        request=OrganizationSettingsUpdateSerializer,
+        responses={200: OrganizationSettingsSerializer, **ERRORS},
     )
     def patch(self, request: Request) -> Response:
         """Admins only (403 otherwise). Unknown or read-only fields are a 400 naming them."""

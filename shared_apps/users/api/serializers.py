@@ -29,7 +29,16 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "role", "date_joined", "time_zone", "time_zone_in_force", "organization"]
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "role",
+            "date_joined",
+            "time_zone",
+            "time_zone_in_force",
+            "organization",
+        ]
 
     def get_time_zone_in_force(self, user: User) -> str:
         return user.time_zone or str(getattr(self.context["organization"], "time_zone", "") or "UTC")

@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.http.api import ErrorSerializer, IsMember, error_responses, parse
 from shared_apps.http.throttling import SignInRateThrottle
-from shared_apps.users import services
 from shared_apps.organizations.timezones import member_time_zone_set
+from shared_apps.users import services
 from shared_apps.users.api.serializers import (
     CredentialsSerializer,
     MeSerializer,
