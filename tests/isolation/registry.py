@@ -189,6 +189,7 @@ EXEMPT: dict[str, str] = {
     "notifications": f"{NO_ID}: the caller's own",
     "notifications-read": "ids select among the caller's own notifications: another's match none",
     "follow-up-settings": f"{NO_ID}: the organization's settings",
+    "organization-settings": f"{NO_ID}: the organization's own settings (its time zone)",
     "sequences": f"{NO_ID}: list and create (steps are templates)",
     "analytics-pipeline": f"{NO_ID}: a report (?owner= narrows to a member of this schema, or to nothing)",
     "analytics-conversion": f"{NO_ID}: a report",
