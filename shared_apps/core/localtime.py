@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.utils import timezone
 
+from shared_apps.core.errors import InvalidInput
+
 DEFAULT_ZONE = "UTC"
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
 # name -> (unit, how many units from the current one)
@@ -41,6 +43,18 @@ def is_zone_name(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+def validate_zone_name(value: object, *, field: str = "time_zone", blank: bool = False) -> str:
+    """An IANA zone name zoneinfo knows, else a 400 naming `field`; "" too when `blank` (a member's: their
+    organization's zone)."""
+    if blank and value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > 64 or not is_zone_name(value):
+        raise InvalidInput(
+            field, "Unknown time zone; use an IANA name such as 'Europe/Paris' or 'UTC'.", code="invalid_zone"
+        )
+    return value
 
 
 def zone_names() -> list[str]:

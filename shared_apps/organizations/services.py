@@ -92,8 +92,7 @@ def organization_provision(
     slug = validate_slug(slug)
     name = _validate_name(name)
     plan = _validate_plan(plan)
-    if not localtime.is_zone_name(time_zone) or len(time_zone) > 64:
-        raise InvalidInput("time_zone", "Unknown time zone; use an IANA name such as 'Europe/Paris'.")
+    time_zone = localtime.validate_zone_name(time_zone)
     database = placement.validate_database(database or settings.NEW_ORGANIZATION_DATABASE)
     admin_email = validate_new_credentials(
         email=admin_email,

@@ -1,4 +1,4 @@
-"""Time zones of organizations and members: validating and setting them, and putting the one in force on a
+"""Time zones on requests: an admin setting the organization's, and putting the zone in force on a
 request (the member's own, else the organization's; shared_apps.organizations.context.zone_for).
 
 The organization's zone is activated when a request or job enters it (context.enter_organization); a signed-in
@@ -21,22 +21,9 @@ from shared_apps.core import localtime
 from shared_apps.core.errors import InvalidInput
 from shared_apps.organizations.context import zone_for
 from shared_apps.organizations.models import Organization
-from shared_apps.users.models import User
 
 # What an organization's admin may change through /api/settings/organization/ (the rest is the operators').
 ORGANIZATION_SETTINGS = ("time_zone",)
-
-
-def validate_time_zone(value: object, *, field: str = "time_zone", blank: bool = False) -> str:
-    """An IANA zone name zoneinfo knows (400 naming `field` otherwise); "" too when `blank` (the member's:
-    their organization's zone)."""
-    if blank and value == "":
-        return ""
-    if not isinstance(value, str) or not localtime.is_zone_name(value) or len(value) > 64:
-        raise InvalidInput(
-            field, "Unknown time zone; use an IANA name such as 'Europe/Paris' or 'UTC'.", code="invalid_zone"
-        )
-    return value
 
 
 @transaction.atomic
@@ -49,7 +36,9 @@ def organization_settings_update(
     unknown = sorted(set(changes) - set(ORGANIZATION_SETTINGS))
     if unknown:
         raise InvalidInput(unknown[0], "Unknown or read-only setting.", code="unknown_field")
-    cleaned = {"time_zone": validate_time_zone(changes["time_zone"])} if "time_zone" in changes else {}
+    cleaned = (
+        {"time_zone": localtime.validate_zone_name(changes["time_zone"])} if "time_zone" in changes else {}
+    )
     row = Organization.objects.get(pk=organization.pk)
     diff = {
         name: [getattr(row, name), value] for name, value in cleaned.items() if getattr(row, name) != value
@@ -63,15 +52,6 @@ def organization_settings_update(
     for name, (_old, new) in diff.items():
         setattr(organization, name, new)
     return organization
-
-
-def member_time_zone_set(*, user: User, time_zone: object) -> User:
-    """A member's own zone (blank: their organization's); 400 naming `time_zone` for an unknown one."""
-    value = validate_time_zone(time_zone, blank=True)
-    if user.time_zone != value:
-        user.time_zone = value
-        user.save(update_fields=["time_zone"])
-    return user
 
 
 def activate_member_zone(user: Any) -> None:

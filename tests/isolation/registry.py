@@ -214,6 +214,7 @@ EXEMPT: dict[str, str] = {
     "web:sign-in": f"{NO_ID}: the sign-in form",
     "web:sign-out": f"{NO_ID}: ends the caller's session",
     "web:password": f"{NO_ID}: the caller's password",
+    "web:time-zone": f"{NO_ID}: the caller's own time zone",
     "web:dashboard": f"{NO_ID}: the organization's dashboard",
     "web:pipeline": f"{NO_ID}: the board",
     "web:pipeline-summary": f"{NO_ID}: the board's totals",

@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.http.api import ErrorSerializer, IsMember, error_responses, parse
 from shared_apps.http.throttling import SignInRateThrottle
-from shared_apps.organizations.timezones import member_time_zone_set
 from shared_apps.users import services
 from shared_apps.users.api.serializers import (
     CredentialsSerializer,
@@ -18,6 +17,7 @@ from shared_apps.users.api.serializers import (
     TokenSerializer,
 )
 from shared_apps.users.models import ApiKey, AuthToken
+from shared_apps.users.profile import member_time_zone_set
 
 ERRORS = error_responses(400, 401)
 

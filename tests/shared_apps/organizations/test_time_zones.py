@@ -97,17 +97,23 @@ def test_the_zone_in_force_is_the_members_else_the_organizations(org):
     assert str(timezone.get_current_timezone()) == "UTC"
 
 
-def test_web_pages_render_in_the_members_zone(org, member, client):
+def test_web_pages_render_in_the_members_zone_which_they_set_there(org, member, client):
     Organization.objects.filter(pk=org.pk).update(time_zone="Pacific/Auckland")
     rep = member(role=Role.REP)
-    with schema_context(org.schema_name):
-        User.objects.filter(pk=rep.pk).update(time_zone="America/Los_Angeles")
     host = f"{org.slug}.localhost"
     signed_in = client.post("/sign-in/", {"email": rep.email, "password": PASSWORD}, HTTP_HOST=host)
     assert signed_in.status_code == 302, signed_in.content
-    response = client.get("/", HTTP_HOST=host)
-    assert response.status_code == 200
-    assert str(timezone.get_current_timezone()) == "America/Los_Angeles"
+    page = client.get("/settings/time-zone/", HTTP_HOST=host)
+    assert page.status_code == 200 and b"(Pacific/Auckland)" in page.content  # the organization's
+
+    saved = client.post("/settings/time-zone/", {"time_zone": "America/Los_Angeles"}, HTTP_HOST=host)
+    assert saved.status_code == 302
+    page = client.get("/settings/time-zone/", HTTP_HOST=host)
+    assert b"(America/Los_Angeles)" in page.content  # rendered in the member's own zone now
+    refused = client.post("/settings/time-zone/", {"time_zone": "Atlantis/Lost"}, HTTP_HOST=host)
+    assert refused.status_code == 400
+    with schema_context(org.schema_name):
+        assert User.objects.get(pk=rep.pk).time_zone == "America/Los_Angeles"
 
 
 def test_operators_provision_an_organization_in_a_zone(platform_api):

@@ -212,4 +212,5 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:sign-in": "signs in",
     "web:sign-out": "ends the caller's session",
     "web:password": "changes the caller's own password",
+    "web:time-zone": "sets the caller's own time zone",
 }
