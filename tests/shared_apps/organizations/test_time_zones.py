@@ -14,7 +14,7 @@ from shared_apps.audit.models import AuditEvent
 from shared_apps.organizations.context import organization_context, organization_zone, zone_for
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
-from tests.conftest import PASSWORD, client_for
+from tests.conftest import PASSWORD, client_for, host_of
 
 SETTINGS = "/api/settings/organization/"
 
@@ -100,7 +100,7 @@ def test_the_zone_in_force_is_the_members_else_the_organizations(org):
 def test_web_pages_render_in_the_members_zone_which_they_set_there(org, member, client):
     Organization.objects.filter(pk=org.pk).update(time_zone="Pacific/Auckland")
     rep = member(role=Role.REP)
-    host = f"{org.slug}.localhost"
+    host = host_of(org)
     signed_in = client.post("/sign-in/", {"email": rep.email, "password": PASSWORD}, HTTP_HOST=host)
     assert signed_in.status_code == 302, signed_in.content
     page = client.get("/settings/time-zone/", HTTP_HOST=host)

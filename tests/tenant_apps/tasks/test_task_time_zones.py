@@ -60,12 +60,12 @@ def test_due_today_counts_the_members_day_not_utcs(org, rep, make_lead):
     set_zone(org, AUCKLAND)
     lead = make_lead(owner_id=rep.pk)
     with schema_context(org.schema_name):
-        for hour in (10, 12):  # 23:00 on April 1st and 01:00 on April 2nd in Auckland (NZDT, +13)
+        for hour in (10, 12):  # 23:00 on March 31st and 01:00 on April 1st in Auckland (NZDT, +13)
             services.task_create(
                 actor=rep, title=f"at {hour}", lead_id=lead.pk, due_at=datetime(2026, 3, 31, hour, tzinfo=UTC)
             )
         now = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)  # 09:00 on April 1st in Auckland
-        assert [t.title for t in selectors.task_due_today(actor=rep, now=now)] == ["at 10"]
+        assert [t.title for t in selectors.task_due_today(actor=rep, now=now)] == ["at 12"]
         # the same instant for a member in UTC: it is March 31st, both are due today
         utc_rep = User.objects.get(pk=rep.pk)
         utc_rep.time_zone = "UTC"
