@@ -10,7 +10,11 @@ from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
 from tenant_apps.realtime.jobs import prune_event_log
-from tenant_apps.reminders.jobs import create_idle_lead_follow_ups, send_due_task_reminders
+from tenant_apps.reminders.jobs import (
+    FOLLOW_UP_LOCAL_HOUR,
+    create_idle_lead_follow_ups,
+    send_due_task_reminders,
+)
 from tenant_apps.sequences.jobs import send_due_sequence_steps
 from tenant_apps.webhooks.jobs import webhooks_sweep
 
@@ -20,9 +24,14 @@ register(fan_out, queue_name="low", args=(analytics_refresh,), kwargs={"queue": 
 # every minute: reminders for tasks that fell due, sequence steps that are due (both idempotent)
 register(fan_out, queue_name="default", args=(send_due_task_reminders,), cron="* * * * *")
 register(fan_out, queue_name="default", args=(send_due_sequence_steps,), cron="* * * * *")
-# daily: follow-up tasks for leads nobody contacted for the organization's idle_days
+# hourly: follow-up tasks for leads nobody contacted for the organization's idle_days, for the owners it is
+# 06:xx for in their time zone (theirs, else the organization's): each owner's once a day, at 6 where they are
 register(
-    fan_out, queue_name="low", args=(create_idle_lead_follow_ups,), kwargs={"queue": "low"}, cron="0 6 * * *"
+    fan_out,
+    queue_name="low",
+    args=(create_idle_lead_follow_ups,),
+    kwargs={"queue": "low", "local_hour": FOLLOW_UP_LOCAL_HOUR},
+    cron="0 * * * *",
 )
 # every minute: webhook events and deliveries a lost job or a killed worker left behind
 register(fan_out, queue_name="default", args=(webhooks_sweep,), cron="* * * * *")

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shared_apps.observability import health
+from shared_apps.organizations.api.settings import OrganizationSettingsView
 from shared_apps.users.api import members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
 
@@ -30,6 +31,7 @@ urlpatterns = [
         members.MemberReactivateView.as_view(),
         name="member-reactivate",
     ),
+    path("api/settings/organization/", OrganizationSettingsView.as_view(), name="organization-settings"),
     path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
     path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("api/", include("tenant_apps.leads.api.urls")),

@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, connections
+from django.utils import timezone
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
@@ -71,6 +72,15 @@ def _clean_redis() -> Iterator[None]:
     caches["default"].clear()
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _time_zone_reset() -> Iterator[None]:
+    """A request activates its member's or organization's time zone until the next request starts (the test
+    client's requests run on the test's thread): the next test starts in UTC, as a server's next request
+    does."""
+    yield
+    timezone.deactivate()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from shared_apps.core.errors import etag_matches, etag_of
 from shared_apps.http import idempotency
 from shared_apps.http.permissions import RolePermission
 from shared_apps.http.throttling import PlanRateThrottle
+from shared_apps.organizations.context import zone_for
 from shared_apps.users.models import Role, User
 
 
@@ -95,6 +97,9 @@ class OrganizationView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        # the member's own time zone, else the organization's (entered with it): their "today", the dates
+        # they send without an offset and every period are reckoned in it
+        timezone.activate(zone_for(request.user))
         claimed = idempotency.claim(request)
         if isinstance(claimed, Response):
             raise _Replay(claimed)

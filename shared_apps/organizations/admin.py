@@ -24,8 +24,19 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "status", "plan", "created_at"]
     list_filter = ["status", "plan"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["slug", "schema_name", "status", "created_at", "deleted_at"]
-    fields = ["name", "slug", "schema_name", "status", "plan", "default_currency", "created_at", "deleted_at"]
+    # the time zone is the organization admin's (/api/settings/organization/): shown, not edited, here
+    readonly_fields = ["slug", "schema_name", "status", "time_zone", "created_at", "deleted_at"]
+    fields = [
+        "name",
+        "slug",
+        "schema_name",
+        "status",
+        "plan",
+        "default_currency",
+        "time_zone",
+        "created_at",
+        "deleted_at",
+    ]
     inlines = [DomainInline]
     actions = ["suspend", "reactivate"]
 

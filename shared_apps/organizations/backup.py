@@ -91,6 +91,7 @@ def _public_rows(organization: Organization) -> dict[str, Any]:
             "plan": organization.plan,
             "default_currency": organization.default_currency,
             "reps_see_all_leads": organization.reps_see_all_leads,
+            "time_zone": organization.time_zone,
             "created_at": organization.created_at.isoformat(),
         },
         "domains": [
@@ -214,6 +215,7 @@ def _restore_rows(public: dict[str, Any], *, slug: str, schema_name: str, databa
         plan=source["plan"],
         default_currency=source["default_currency"],
         reps_see_all_leads=source["reps_see_all_leads"],
+        time_zone=source.get("time_zone", "UTC"),  # backups taken before time zones have none
         database=database,
     )
     Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=organization, is_primary=True)

@@ -7,6 +7,10 @@ way wherever it runs, without a query. django-tenants' `schema_context(name)` in
 (`FakeTenant`) carrying only the schema name; `current_organization()` still answers there (tests and shells
 enter that way), reading the row once per entry.
 
+Entering an organization also activates its time zone (Django's `timezone.activate`), so `localdate()`,
+`TruncDate` and naive datetimes a client sends follow its calendar; for a signed-in member the request then
+switches to the member's own zone (`zone_for`, applied by shared_apps.organizations.timezones).
+
 Two shapes: `organization_context(org)` for a block (restores the previous tenant and database after), and
 `enter_organization(org)` / `enter_public()` for request and job boundaries, where the organization stays
 active until the next boundary (a streamed response is read after the middleware has returned).
@@ -18,10 +22,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from shared_apps.core import localtime
 from shared_apps.core.db import connection
 from shared_apps.organizations import placement
 from shared_apps.organizations.exceptions import MissingOrganizationContext
@@ -46,7 +54,9 @@ __all__ = [
     "organization_context",
     "organization_for_schema",
     "organization_for_schema_or_none",
+    "organization_zone",
     "tenant_job",
+    "zone_for",
 ]
 
 # where a schema_context stand-in keeps the row read for it (one query per entry, not per call)
@@ -86,6 +96,22 @@ def current_organization_or_none() -> Organization | None:
         return None
 
 
+def organization_zone(organization: Organization | None = None) -> ZoneInfo:
+    """The organization's time zone (`organization`, else the current one; UTC outside any): the zone of its
+    snapshots, analytics days and scheduled work."""
+    organization = organization or current_organization_or_none()
+    return localtime.zone(organization.time_zone if organization else None)
+
+
+def zone_for(member: Any, organization: Organization | None = None) -> ZoneInfo:
+    """The zone in force for `member`: their own `time_zone`, else their organization's (`organization`, else
+    the current one). `member` may be None or anonymous: the organization's."""
+    own = getattr(member, "time_zone", "") if member is not None else ""
+    if own and localtime.is_zone_name(own):
+        return ZoneInfo(own)
+    return organization_zone(organization)
+
+
 def organization_for_schema(schema: str) -> Organization:
     """The organization owning `schema`: the active one if it is that (no query), else read on the primary."""
     tenant = getattr(connection, "tenant", None)
@@ -116,7 +142,7 @@ def organization_context(organization: Organization | str) -> Iterator[Organizat
     and database are back afterwards."""
     if isinstance(organization, str):
         organization = organization_for_schema(organization)
-    with placement.using(organization.database):
+    with placement.using(organization.database), timezone.override(organization_zone(organization)):
         previous = connection.tenant
         connection.set_tenant(organization)
         try:
@@ -132,12 +158,15 @@ def enter_organization(organization: Organization) -> None:
     """At a request or job boundary (outside any transaction): serve `organization` until the next one."""
     placement.activate(organization.database)
     connection.set_tenant(organization)
+    # its days until a signed-in member's own zone replaces it (shared_apps.organizations.timezones)
+    timezone.activate(organization_zone(organization))
 
 
 def enter_public() -> None:
-    """At a request or job boundary: the primary database, the public schema."""
+    """At a request or job boundary: the primary database, the public schema, UTC."""
     placement.activate(placement.DEFAULT)
     connection.set_schema_to_public()
+    timezone.deactivate()
 
 
 def job_organization(schema: str) -> Organization | None:

@@ -86,6 +86,9 @@ class Organization(TenantMixin):
     number_format = models.CharField(
         max_length=8, choices=[("1,234.56", "1,234.56"), ("1.234,56", "1.234,56")], default="1,234.56"
     )
+    # IANA zone its days, periods, snapshots and 06:00 follow-ups are reckoned in
+    # (shared_apps/core/localtime.py); a member's own `User.time_zone` overrides it for them.
+    time_zone = models.CharField(max_length=64, default="UTC")
     # Reps see only their own and unassigned leads and opportunities unless this is on.
     reps_see_all_leads = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

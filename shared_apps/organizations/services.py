@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
+from shared_apps.core import localtime
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Conflict, InvalidInput
 from shared_apps.organizations import namespace, placement
@@ -80,6 +81,7 @@ def organization_provision(
     admin_name: str = "",
     plan: str = Plan.FREE,
     database: str | None = None,
+    time_zone: str = "UTC",
 ) -> Organization:
     """Create an organization, its primary domain, its schema and its first admin as one operation.
 
@@ -90,6 +92,7 @@ def organization_provision(
     slug = validate_slug(slug)
     name = _validate_name(name)
     plan = _validate_plan(plan)
+    time_zone = localtime.validate_zone_name(time_zone)
     database = placement.validate_database(database or settings.NEW_ORGANIZATION_DATABASE)
     admin_email = validate_new_credentials(
         email=admin_email,
@@ -110,6 +113,7 @@ def organization_provision(
             slug=slug,
             plan=plan,
             database=database,
+            time_zone=time_zone,
             domain=domain,
             admin=(admin_email, admin_password, admin_name),
         )
@@ -124,7 +128,14 @@ def organization_provision(
 
 
 def _provision_rows(
-    *, name: str, slug: str, plan: str, database: str, domain: str, admin: tuple[str, str, str]
+    *,
+    name: str,
+    slug: str,
+    plan: str,
+    database: str,
+    time_zone: str,
+    domain: str,
+    admin: tuple[str, str, str],
 ) -> Organization:
     schema_name = schema_name_for(slug)
     admin_email, admin_password, admin_name = admin
@@ -133,7 +144,12 @@ def _provision_rows(
         with transaction.atomic():
             connection.set_schema_to_public()
             organization = Organization(
-                name=name, slug=slug, schema_name=schema_name, plan=plan, database=database
+                name=name,
+                slug=slug,
+                schema_name=schema_name,
+                plan=plan,
+                database=database,
+                time_zone=time_zone,
             )
             organization.save()
             Domain.objects.create(domain=domain, tenant=organization, is_primary=True)

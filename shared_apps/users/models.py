@@ -50,6 +50,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Raised to end every session of the user at once (deactivation, reactivation): it is part of the session
     # hash Django checks on every request, so a cookie issued before no longer signs anyone in.
     session_epoch = models.PositiveIntegerField(default=0)
+    # IANA zone the member's days, reports and reminders follow; blank: their organization's.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
 
     objects = UserManager()
 

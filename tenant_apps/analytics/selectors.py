@@ -25,9 +25,10 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, Upper
-from django.utils import timezone
 
+from shared_apps.core import localtime
 from shared_apps.core.db import connection
+from shared_apps.organizations.context import organization_zone
 from shared_apps.users.models import User
 from tenant_apps.analytics.models import (
     Dimension,
@@ -88,7 +89,7 @@ class Period:
         whichever reads fewer days; days after today hold nothing yet and cost nothing, so a period ending
         today reads this month's month row. A year thus reads about 12 month rows and at most ~15 days of
         day rows per key, instead of 365 day rows."""
-        today = today or timezone.localdate()
+        today = today or organization_today()
         ranges: list[tuple[str, date, date, int]] = []
         whole: list[date] = []
         end = self.date_to + timedelta(days=1)
@@ -128,12 +129,18 @@ class Period:
         return " UNION ALL ".join(branches), params
 
     def bounds(self) -> tuple[datetime, datetime]:
-        tz = timezone.get_current_timezone()
+        tz = organization_zone()
         after = self.date_to + timedelta(days=1)
         return (
             datetime(self.date_from.year, self.date_from.month, self.date_from.day, tzinfo=tz),
             datetime(after.year, after.month, after.day, tzinfo=tz),
         )
+
+
+def organization_today() -> date:
+    """Analytics counts the organization's days, whoever reads: its rollups and snapshots are stored per day
+    of its time zone (Organization.time_zone), so a member in another zone sees the same figures."""
+    return localtime.today(organization_zone())
 
 
 def _next_month(day: date) -> date:
@@ -249,7 +256,7 @@ def pipeline_report(*, date_from: date, date_to: date, owner: int | str | None =
         snapshots = snapshots.filter(owner_id__isnull=True)
     elif owner is not None:
         snapshots = snapshots.filter(owner_id=owner)
-    latest = PipelineTotal.objects.filter(date__lte=timezone.localdate()).aggregate(day=Max("date"))["day"]
+    latest = PipelineTotal.objects.filter(date__lte=organization_today()).aggregate(day=Max("date"))["day"]
     current: list[Any] = list(
         snapshots.filter(date=latest).values(
             "stage", "owner_id", "count", "total_value", "weighted_value", "computed_at"
@@ -528,11 +535,11 @@ def forecast_report(*, date_from: date, date_to: date) -> dict[str, Any]:
     touches is listed, whole. `overdue` (expected before today, still open) and `undated` (no expected
     date) stand beside them whatever the period. Deals whose currency has no rate for their day are in
     none of these: `unconverted` lists them per currency (count and amount in that currency)."""
-    today = timezone.localdate()
+    today = organization_today()
     open_deals = (
         Opportunity.objects.filter(closed_at__isnull=True, deleted_at__isnull=True, merged_into__isnull=True)
         .annotate(
-            record_day=Coalesce("expected_close_date", TruncDate("created_at")),
+            record_day=Coalesce("expected_close_date", TruncDate("created_at", tzinfo=organization_zone())),
             code=Upper("currency"),
         )
         .annotate(rate=rate_on(currency_field="currency", on_date="record_day"))

@@ -32,7 +32,6 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -40,7 +39,11 @@ from django.utils import timezone
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import DomainEvent, subscribe
-from shared_apps.organizations.context import enqueue_in_organization, organization_context
+from shared_apps.organizations.context import (
+    enqueue_in_organization,
+    organization_context,
+    organization_zone,
+)
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.analytics.models import (
     BUCKET_BASE_SECONDS,
@@ -54,7 +57,7 @@ from tenant_apps.analytics.models import (
     StageTransition,
     TransitionRollup,
 )
-from tenant_apps.analytics.selectors import GENERATION_KEY, REFRESH_PENDING_KEY
+from tenant_apps.analytics.selectors import GENERATION_KEY, REFRESH_PENDING_KEY, organization_today
 from tenant_apps.currency.selectors import base_currency, rate_sql
 from tenant_apps.leads.models import OPEN_STAGES, Lead, Stage
 
@@ -108,7 +111,8 @@ def _bucket_sql(expression: str) -> str:
 
 
 def _tz() -> str:
-    return str(settings.TIME_ZONE)
+    """The organization's zone: facts, rollups and snapshots are bucketed into its days."""
+    return str(organization_zone())
 
 
 def _rollup_ctes(source: str) -> str:
@@ -445,7 +449,7 @@ def transitions_reconcile(*, lead_ids: list[int]) -> int:
 
 
 def _today() -> date:
-    return timezone.localdate()
+    return organization_today()
 
 
 @transaction.atomic
@@ -489,7 +493,7 @@ def snapshot_backfill(*, date_from: date, date_to: date) -> int:
     not replay owner or value edits). Replaces what those days held. Returns the (day, stage, owner)
     rows written."""
     date_from, date_to = _clean_range(date_from, date_to)
-    tz = timezone.get_current_timezone()
+    tz = organization_zone()
     after = date_to + timedelta(days=1)
     end = datetime(after.year, after.month, after.day, tzinfo=tz)
     _lock()

@@ -18,6 +18,8 @@ OPERATOR_EMAIL = "operator@leadpulse.example"
 ORGANIZATIONS = {"acme": "Acme Corporation", "globex": "Globex Industries"}
 # Enough for lists, filters and reports to look lived-in, few enough to seed in seconds.
 LEAD_COUNTS = {"acme": 300, "globex": 200}
+# Their days, reports and 06:00 follow-ups follow these zones (a member's own zone overrides it for them).
+TIME_ZONES = {"acme": "America/New_York", "globex": "Europe/Berlin"}
 MEMBERS = [
     ("admin", Role.ADMIN, "Ada Admin"),
     ("manager", Role.MANAGER, "Max Manager"),
@@ -25,6 +27,8 @@ MEMBERS = [
     ("rep2", Role.REP, "Ravi Rep"),
     ("viewer", Role.VIEWER, "Vera Viewer"),
 ]
+# Members working from another zone than their organization's.
+MEMBER_TIME_ZONES = {"rep2": "Asia/Kolkata"}
 
 
 @dataclass
@@ -54,12 +58,19 @@ def seed_organization(slug: str, name: str) -> tuple[Organization, list[tuple[st
             admin_email=member_email(slug, "admin"),
             admin_password=DEMO_PASSWORD,
             admin_name="Ada Admin",
+            time_zone=TIME_ZONES[slug],
         )
     with organization_context(organization):
         for handle, role, full_name in MEMBERS:
             email = member_email(slug, handle)
             if not User.objects.filter(email=email).exists():
-                User.objects.create_user(email, DEMO_PASSWORD, role=role, full_name=full_name)
+                User.objects.create_user(
+                    email,
+                    DEMO_PASSWORD,
+                    role=role,
+                    full_name=full_name,
+                    time_zone=MEMBER_TIME_ZONES.get(handle, ""),
+                )
     return organization, [(member_email(slug, handle), role) for handle, role, _ in MEMBERS]
 
 

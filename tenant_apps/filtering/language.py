@@ -5,7 +5,8 @@ against a record in memory (to test the record an event is about, `conditions_ho
 Dates may be relative, in both dialects: `older_than_days`/`newer_than_days` N, `in_last_days`/
 `in_next_days` N (from N days ago to now, from now to N days ahead, both ends included) and `in_period`
 ("this_quarter", "last_month", "today", ...: tenant_apps/filtering/periods). They are stored as written and
-resolved against the `now` the evaluation is given; calendar days are the current time zone's (UTC for now).
+resolved against the `now` the evaluation is given; calendar days are those of the zone in force (the
+member's, else the organization's).
 
 Segments and automation rules were saved in two spellings of this language, kept readable as they are
 stored (no data migration): a `Dialect` names the operators a spelling offers per field type and how it
@@ -23,7 +24,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date as parse_iso_date
 from django.utils.dateparse import parse_datetime as parse_iso_datetime
 
+from shared_apps.core import localtime
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_metadata
 from tenant_apps.filtering.fields import FIELDS, Field, FieldType
@@ -334,7 +336,7 @@ def _compile(condition: dict[str, Any], dialect: Dialect, record_type: str) -> _
 
 def _since(field: Field, days: int, now: datetime) -> date | datetime:
     if field.type == FieldType.DATE:
-        return timezone.localdate(now) - timedelta(days=days)
+        return localtime.today(now=now) - timedelta(days=days)
     return now - timedelta(days=days)
 
 
@@ -343,18 +345,15 @@ Bounds = tuple[date | datetime, date | datetime, bool]
 
 def _window(field: Field, op: str, value: Any, now: datetime) -> Bounds:
     """(low, high, whether high is included) of a window or period operator, in the field's terms: dates
-    for a date field, instants for a datetime field (a period's days start at midnight, current time
-    zone)."""
-    today = timezone.localdate(now)
+    for a date field, instants for a datetime field (a period's days start at midnight in the zone in
+    force: the member's, else the organization's; shared_apps/core/localtime.py)."""
+    today = localtime.today(now=now)
     if op == "in_period":
-        first, after = period_bounds(value, today)
         if field.type == FieldType.DATE:
+            first, after = period_bounds(value, today)
             return first, after, False
-        return (
-            timezone.make_aware(datetime.combine(first, time.min)),
-            timezone.make_aware(datetime.combine(after, time.min)),
-            False,
-        )
+        start, end = localtime.period_range(value, now=now)
+        return start, end, False
     current: date | datetime = today if field.type == FieldType.DATE else now
     if op == "in_last_days":
         return _since(field, value, now), current, True

@@ -7,6 +7,9 @@ from datetime import datetime
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from shared_apps.core import localtime
+from shared_apps.organizations.context import zone_for
+from shared_apps.users.models import User
 from tenant_apps.leads.models import OPEN_STAGES, Lead
 from tenant_apps.reminders.models import FollowUpSettings
 from tenant_apps.tasks.models import Task, TaskStatus
@@ -42,3 +45,11 @@ def idle_leads(*, cutoff: datetime) -> QuerySet[Lead]:
         .filter(idle_since__lt=cutoff)
         .filter(~Exists(tasks.filter(status=TaskStatus.OPEN)), ~Exists(tasks.filter(created_at__gte=cutoff)))
     )
+
+
+def owners_at_local_hour(*, now: datetime, hour: int) -> QuerySet[User]:
+    """Active members whose own clock (their zone, else the organization's) reads `hour`:xx at `now`: the
+    zones in use are few, so each is checked once and the members are picked by zone name."""
+    names = set(User.objects.filter(is_active=True).values_list("time_zone", flat=True).distinct())
+    due = [name for name in names if localtime.local_now(zone_for(User(time_zone=name)), now).hour == hour]
+    return User.objects.filter(is_active=True, time_zone__in=due)

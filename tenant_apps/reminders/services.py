@@ -16,12 +16,18 @@ from django.utils import timezone
 
 from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
+from shared_apps.organizations.context import zone_for
 from shared_apps.users.models import Role, User
 from tenant_apps.leads.models import Lead
 from tenant_apps.notifications.models import Notification
 from tenant_apps.notifications.services import notify
 from tenant_apps.reminders.models import MAX_IDLE_DAYS, FollowUpSettings
-from tenant_apps.reminders.selectors import follow_up_settings_get, idle_leads, tasks_due_for_reminder
+from tenant_apps.reminders.selectors import (
+    follow_up_settings_get,
+    idle_leads,
+    owners_at_local_hour,
+    tasks_due_for_reminder,
+)
 from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.selectors import anchor_of
 from tenant_apps.tasks.services import task_create
@@ -96,11 +102,13 @@ def task_reminder_send(*, task_id: int, now: datetime | None = None) -> Notifica
     record = anchor_of(task)
     record_type = record._meta.model_name
     due = task.due_at.isoformat()
+    zone = zone_for(task.assignee)  # the due time as the assignee reads their clock
+    local_due = task.due_at.astimezone(zone)
     notification = notify(
         recipient=task.assignee,
         kind="task.due",
         title=f"Task due: {task.title}",
-        body=f"{task.title}\nDue {task.due_at:%Y-%m-%d %H:%M} UTC, on {record_type} {record}.",
+        body=f"{task.title}\nDue {local_due:%Y-%m-%d %H:%M} {zone.key}, on {record_type} {record}.",
         data={"task_id": task.pk, "due_at": due, "record": {"type": record_type, "id": record.pk}},
         key=f"task-due:{task.pk}:{due}",
         email=True,
@@ -113,15 +121,20 @@ def task_reminder_send(*, task_id: int, now: datetime | None = None) -> Notifica
     return notification
 
 
-def idle_lead_follow_ups_create(*, now: datetime | None = None) -> list[int]:
+def idle_lead_follow_ups_create(*, now: datetime | None = None, local_hour: int | None = None) -> list[int]:
     """Give each idle lead (see reminders.selectors.idle_leads) a follow-up task for its owner, due now;
-    returns the ids of the tasks created. Nothing when the organization turned the automation off."""
+    returns the ids of the tasks created. Nothing when the organization turned the automation off.
+    `local_hour` (the scheduler's 6): only the leads of owners whose own time (their zone, else the
+    organization's) is in that hour now, so each member gets theirs at 06:xx where they are."""
     now = now or timezone.now()
     settings = follow_up_settings_get()
     if not settings.enabled:
         return []
     cutoff = now - timedelta(days=settings.idle_days)
-    lead_ids = list(idle_leads(cutoff=cutoff).order_by("pk").values_list("pk", flat=True)[:FOLLOW_UP_BATCH])
+    leads = idle_leads(cutoff=cutoff)
+    if local_hour is not None:
+        leads = leads.filter(owner_id__in=owners_at_local_hour(now=now, hour=local_hour))
+    lead_ids = list(leads.order_by("pk").values_list("pk", flat=True)[:FOLLOW_UP_BATCH])
     created = []
     for lead_id in lead_ids:
         task = lead_follow_up_create(lead_id=lead_id, cutoff=cutoff, now=now, idle_days=settings.idle_days)

@@ -11,6 +11,8 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from shared_apps.core import localtime
+from shared_apps.organizations.context import zone_for
 from shared_apps.users.models import User
 from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
@@ -46,10 +48,19 @@ def _overdue(now: datetime) -> Q:
     return Q(status=TaskStatus.OPEN, due_at__lt=now)
 
 
+def _due_today(now: datetime, actor: User | None) -> Q:
+    """Due within the calendar day it is at `now` where `actor` is (their zone, else the organization's):
+    from their midnight to the next, whatever UTC says."""
+    tz = zone_for(actor)
+    start, end = localtime.day_range(localtime.today(tz, now), tz)
+    return Q(due_at__gte=start, due_at__lt=end)
+
+
 def task_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Task]:
     """Live tasks with their assignee and record joined (a page costs one query), annotated with `due_sort`
     (the due date, or never) for ordering. `filters` keys: assignee ("me" | "none" | id), status (list),
-    due_before, due_after, overdue (bool), lead, contact, account, opportunity (record ids)."""
+    due_before, due_after, overdue (bool), due_today (bool: the actor's local day), lead, contact, account,
+    opportunity (record ids)."""
     tasks = (
         live_tasks(actor)
         .select_related("assignee", *ANCHORS)
@@ -75,6 +86,11 @@ def _overdue_filter(tasks: QuerySet[Task], value: bool, actor: User | None) -> Q
     return tasks.filter(condition) if value else tasks.exclude(condition)
 
 
+def _due_today_filter(tasks: QuerySet[Task], value: bool, actor: User | None) -> QuerySet[Task]:
+    condition = _due_today(timezone.now(), actor)
+    return tasks.filter(condition) if value else tasks.exclude(condition)
+
+
 def _on_record(name: str) -> Any:
     return lambda tasks, value, actor: tasks.filter(**{f"{name}_id": value})
 
@@ -85,13 +101,21 @@ _FILTERS: dict[str, Any] = {
     "due_before": lambda tasks, value, actor: tasks.filter(due_at__lt=value),
     "due_after": lambda tasks, value, actor: tasks.filter(due_at__gte=value),
     "overdue": _overdue_filter,
+    "due_today": _due_today_filter,
     **{name: _on_record(name) for name in ANCHORS},
 }
 
 
-def task_overdue(*, actor: User) -> QuerySet[Task]:
-    """The actor's open tasks whose due date has passed (what reminders go out for)."""
-    return task_list(actor=actor, filters={"assignee": "me", "overdue": True})
+def task_overdue(*, actor: User, now: datetime | None = None) -> QuerySet[Task]:
+    """The actor's open tasks whose due time has passed (what reminders go out for)."""
+    return task_list(actor=actor, filters={"assignee": "me"}).filter(_overdue(now or timezone.now()))
+
+
+def task_due_today(*, actor: User, now: datetime | None = None) -> QuerySet[Task]:
+    """The actor's open tasks due on their local today (their zone, else the organization's)."""
+    return task_list(actor=actor, filters={"assignee": "me", "status": [TaskStatus.OPEN]}).filter(
+        _due_today(now or timezone.now(), actor)
+    )
 
 
 def task_get(*, task_id: int, actor: User | None = None) -> Task:

@@ -124,7 +124,8 @@ class RecordFilterForm(forms.Form):
 class TaskFilterForm(forms.Form):
     mine = forms.ChoiceField(choices=[("1", "Mine"), ("0", "Everyone's")], required=False)
     status = forms.ChoiceField(
-        choices=[("", "Any status"), ("overdue", "Overdue"), *TaskStatus.choices], required=False
+        choices=[("", "Any status"), ("overdue", "Overdue"), ("due_today", "Due today"), *TaskStatus.choices],
+        required=False,
     )
     cursor = forms.CharField(max_length=300, required=False)
 

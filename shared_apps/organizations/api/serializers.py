@@ -20,6 +20,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "status",
             "plan",
             "default_currency",
+            "time_zone",
             "domains",
             "database",
             "moving_since",
@@ -40,6 +41,12 @@ class OrganizationCreateSerializer(serializers.Serializer):
         max_length=63,
         required=False,
         help_text="The database alias to place the organization on (default: NEW_ORGANIZATION_DATABASE).",
+    )
+    time_zone = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="UTC",
+        help_text="IANA zone name; its days and periods follow it.",
     )
 
 

@@ -18,14 +18,36 @@ class MeOrganizationSerializer(serializers.Serializer):
     name = serializers.CharField()
     plan = serializers.CharField()
     default_currency = serializers.CharField()
+    time_zone = serializers.CharField()
 
 
 class MeSerializer(serializers.ModelSerializer):
     organization = serializers.SerializerMethodField()
+    time_zone_in_force = serializers.SerializerMethodField(
+        help_text="The member's own time_zone, else the organization's: what their days follow."
+    )
 
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "role", "date_joined", "organization"]
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "role",
+            "date_joined",
+            "time_zone",
+            "time_zone_in_force",
+            "organization",
+        ]
+
+    def get_time_zone_in_force(self, user: User) -> str:
+        return user.time_zone or str(getattr(self.context["organization"], "time_zone", "") or "UTC")
 
     def get_organization(self, user: User) -> dict:
         return dict(MeOrganizationSerializer(self.context["organization"]).data)
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    time_zone = serializers.CharField(
+        allow_blank=True, help_text="IANA zone name (e.g. 'Europe/Paris'); blank: the organization's."
+    )

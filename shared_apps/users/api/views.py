@@ -6,12 +6,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.core.errors import InvalidInput
+from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.http.api import ErrorSerializer, IsMember, error_responses, parse
 from shared_apps.http.throttling import SignInRateThrottle
 from shared_apps.users import services
-from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
+from shared_apps.users.api.serializers import (
+    CredentialsSerializer,
+    MeSerializer,
+    MeUpdateSerializer,
+    TokenSerializer,
+)
 from shared_apps.users.models import ApiKey, AuthToken
+from shared_apps.users.profile import member_time_zone_set
 
 ERRORS = error_responses(400, 401)
 
@@ -59,3 +65,14 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         organization = request._request.tenant  # type: ignore[attr-defined]
         return Response(MeSerializer(request.user, context={"organization": organization}).data)
+
+    @extend_schema(request=MeUpdateSerializer, responses={200: MeSerializer, **ERRORS})
+    def patch(self, request: Request) -> Response:
+        """The member's own profile settings: `time_zone` (blank: the organization's). Not through an API key:
+        a key acts for its member on records, not on the member's profile."""
+        if isinstance(request.auth, ApiKey):
+            raise Forbidden("An API key cannot change its member's profile.", code="api_key_not_allowed")
+        data = parse(MeUpdateSerializer, request.data)
+        user = member_time_zone_set(user=request.user, time_zone=data["time_zone"])  # type: ignore[arg-type]
+        organization = request._request.tenant  # type: ignore[attr-defined]
+        return Response(MeSerializer(user, context={"organization": organization}).data)

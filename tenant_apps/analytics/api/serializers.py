@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from django.utils import timezone
 from rest_framework import serializers
 
+from tenant_apps.analytics.selectors import organization_today
 from tenant_apps.leads.models import Source, Stage
 
 MAX_PERIOD_DAYS = 3 * 366
@@ -36,7 +36,7 @@ class PeriodQuerySerializer(StrictQuerySerializer):
     date_to = _date_field("last day, inclusive (YYYY-MM-DD); default: today")
 
     def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
-        date_to = date_to or timezone.localdate()
+        date_to = date_to or organization_today()
         if date_from is None:
             date_from = max(EARLIEST, date_to - timedelta(days=89))
         return date_from, date_to
@@ -70,7 +70,7 @@ class PipelineQuerySerializer(PeriodQuerySerializer):
     owner = serializers.CharField(required=False, help_text='"me", "none" (unassigned) or a member id')
 
     def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
-        date_to = date_to or timezone.localdate()
+        date_to = date_to or organization_today()
         return date_from or max(EARLIEST, date_to - timedelta(days=29)), date_to
 
     def validate_owner(self, value: str) -> str | int:
@@ -85,7 +85,7 @@ class ForecastQuerySerializer(PeriodQuerySerializer):
     """By default this month and the eleven after it."""
 
     def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
-        today = timezone.localdate()
+        today = organization_today()
         date_from = date_from or date(today.year, today.month, 1)
         if date_to is None:
             year, month = date_from.year + (date_from.month + 11) // 12, (date_from.month + 11) % 12 + 1

@@ -91,6 +91,9 @@ class TaskFilterSerializer(serializers.Serializer):
     due_after = serializers.DateTimeField(required=False)
     # default=None: an omitted boolean in a query string would otherwise read as false
     overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+    due_today = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="due on the member's local today"
+    )
     lead = IdField(required=False)
     contact = IdField(required=False)
     account = IdField(required=False)

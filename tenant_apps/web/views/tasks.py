@@ -38,6 +38,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
     status = data.get("status") or ""
     if status == "overdue":
         filters["overdue"] = True
+    elif status == "due_today":  # the member's local day (their zone is active on their pages)
+        filters["due_today"] = True
+        filters["status"] = ["open"]
     elif status:
         filters["status"] = [status]
     tasks = visible_tasks(actor, filters)

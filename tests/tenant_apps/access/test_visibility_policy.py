@@ -17,6 +17,7 @@ VIEWER_WRITES = {
     "exports": "asking for an export job changes no record: whoever may read a list may export it",
     "token": "signing in (the token is the member's own)",
     "sign-out": "ending one's own session",
+    "me": "one's own profile (time zone)",
 }
 
 

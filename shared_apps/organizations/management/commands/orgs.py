@@ -26,6 +26,7 @@ class Command(BaseCommand):
         provision.add_argument("--admin-email", required=True)
         provision.add_argument("--admin-password", required=True)
         provision.add_argument("--plan", default="free")
+        provision.add_argument("--time-zone", default="UTC", help="IANA zone name (default UTC)")
         for action in ("suspend", "reactivate", "delete", "show"):
             sub.add_parser(action).add_argument("slug")
         purge = sub.add_parser("purge")
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 admin_email=options["admin_email"],
                 admin_password=options["admin_password"],
                 plan=options["plan"],
+                time_zone=options["time_zone"],
             )
             self._print(selectors.organization_get(slug=organization.slug))
             return

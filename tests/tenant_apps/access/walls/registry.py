@@ -208,10 +208,12 @@ EXEMPT: dict[str, str] = {
 VIEWER_MAY_WRITE: dict[str, str] = {
     "token": "signs in",
     "sign-out": "revokes the caller's own token",
+    "me": "the caller's own profile (their time zone)",
     "notifications-read": "marks the caller's own notifications read",
     "exports": "requests an export of what the caller may read (a read, run as a job)",
     "pipeline-stream": "a read-only event stream (it answers any method with the stream)",
     "web:sign-in": "signs in",
     "web:sign-out": "ends the caller's session",
     "web:password": "changes the caller's own password",
+    "web:time-zone": "sets the caller's own time zone",
 }
