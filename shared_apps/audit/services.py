@@ -63,3 +63,8 @@ def audit_record(
         target_repr=str(target_repr)[:300],
         changes=changes or {},
     )
+
+
+def sign_in_method(request: HttpRequest | Request | None) -> str:
+    """How a sign-in proved who it is: "password", or what the 2FA and SSO flows set on the request."""
+    return str(getattr(request, "auth_method", "password") or "password")

@@ -9,8 +9,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record, sign_in_method
 from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
@@ -32,11 +34,18 @@ def user_create(
     return User.objects.create_user(email, password, role=role, full_name=full_name, is_staff=is_staff)
 
 
-@transaction.atomic
-def token_issue(*, email: str, password: str, require_staff: bool = False) -> tuple[str, AuthToken]:
-    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema."""
-    user = authenticate(username=(email or "").strip().lower(), password=password or "")
-    if user is None or not user.is_active or (require_staff and not user.is_staff):
+def token_issue(
+    *, email: str, password: str, require_staff: bool = False, request: HttpRequest | None = None
+) -> tuple[str, AuthToken]:
+    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema.
+    Both outcomes are in the audit log (a refused password through authenticate's signal): no transaction
+    here, so a refusal does not roll its record back."""
+    email = (email or "").strip().lower()
+    user = authenticate(request, username=email, password=password or "")
+    if user is not None and (not user.is_active or (require_staff and not user.is_staff)):
+        audit_record("sign_in.failed", request=request, changes={"email": email, "method": "password"})
+        user = None
+    if user is None:
         raise InvalidCredentials()
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ttl = settings.AUTH_TOKEN_TTL_DAYS
@@ -44,6 +53,12 @@ def token_issue(*, email: str, password: str, require_staff: bool = False) -> tu
         digest=token_digest(raw),
         user=user,
         expires_at=timezone.now() + timedelta(days=ttl) if ttl else None,
+    )
+    audit_record(
+        "sign_in.succeeded",
+        request=request,
+        actor=user,
+        changes={"method": sign_in_method(request), "token": True},
     )
     return raw, token
 

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from shared_apps.core.errors import InvalidInput
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
+from shared_apps.http.streaming import CSVRenderer
 from shared_apps.organizations.context import exports_dir
 from shared_apps.users.models import Role
 from tenant_apps.imports import selectors, services
@@ -34,7 +35,7 @@ from tenant_apps.imports.api.serializers import (
     options_from_query,
     parse_json,
 )
-from tenant_apps.imports.api.streaming import CSVRenderer, csv_response, file_chunks
+from tenant_apps.imports.api.streaming import csv_response, file_chunks
 from tenant_apps.imports.exceptions import BadFile, ExportNotReady, FileTooLarge
 from tenant_apps.imports.models import ExportStatus, ExportType
 from tenant_apps.records.api.filters import (
