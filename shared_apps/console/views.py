@@ -95,6 +95,7 @@ def provision(request: HttpRequest) -> HttpResponse:
                 admin_email=data["admin_email"],
                 admin_name=data["admin_name"],
                 admin_password=data["admin_password"],
+                request=request,
             )
         except InvalidInput as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -118,7 +119,7 @@ def set_status(request: HttpRequest, slug: str) -> HttpResponse:
             raise InvalidInput("status", "Status must be active or suspended.")
         organization = selectors.organization_get(slug=slug)
         organization = services.organization_set_status(
-            organization=organization, status=form.cleaned_data["status"]
+            organization=organization, status=form.cleaned_data["status"], request=request
         )
     except AppError as error:
         messages.error(request, error.message)

@@ -117,11 +117,19 @@ def _other_active_admins(user: User) -> bool:
 
 
 @transaction.atomic
-def member_update(*, member_id: int, role: str | None = None, full_name: str | None = None) -> User:
-    """Change a member's role or name. The organization always keeps at least one active admin."""
+def member_update(
+    *,
+    member_id: int,
+    role: str | None = None,
+    full_name: str | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """Change a member's role or name. The organization always keeps at least one active admin. A role
+    change is in the audit log (`request`: who asked, from where)."""
     user = User.objects.select_for_update().filter(pk=member_id).first()
     if user is None:
         raise NotFound("No such member.", code="member_not_found")
+    previous_role = user.role
     if role is not None:
         if role not in Role.values:
             raise InvalidInput("role", f"Unknown role; expected one of {', '.join(Role.values)}.")
@@ -131,6 +139,10 @@ def member_update(*, member_id: int, role: str | None = None, full_name: str | N
     if full_name is not None:
         user.full_name = clean_text(full_name, field="full_name", max_length=200)
     user.save(update_fields=["role", "full_name"])
+    if user.role != previous_role:
+        audit_record(
+            "member.role_changed", request=request, target=user, changes={"role": [previous_role, role]}
+        )
     return user
 
 
@@ -144,11 +156,12 @@ def member_sign_out_everywhere(*, user: User) -> None:
 
 
 @transaction.atomic
-def member_set_active(*, member_id: int, active: bool) -> User:
+def member_set_active(*, member_id: int, active: bool, request: HttpRequest | None = None) -> User:
     """Deactivate or reactivate: the one way a member's access is switched off or on. A deactivated member's
     tokens are deleted and their sessions end; their API keys stop working while they are inactive
     (authentication checks is_active); the records they own stay. Reactivation brings back no earlier session
-    or token: both directions end them, so one deactivated some other way is not revived either."""
+    or token: both directions end them, so one deactivated some other way is not revived either. A change is
+    in the audit log."""
     user = User.objects.select_for_update().filter(pk=member_id).first()
     if user is None:
         raise NotFound("No such member.", code="member_not_found")
@@ -158,4 +171,6 @@ def member_set_active(*, member_id: int, active: bool) -> User:
         user.is_active = active
         user.save(update_fields=["is_active"])
         member_sign_out_everywhere(user=user)
+        action = "member.reactivated" if active else "member.deactivated"
+        audit_record(action, request=request, target=user, changes={"is_active": [not active, active]})
     return user

@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.db import connection
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
@@ -229,9 +231,16 @@ def record_restore(
 
 
 def record_purge(
-    *, model: type[R], record_id: int, actor: User, not_found: type[AppError], not_deleted: type[AppError]
+    *,
+    model: type[R],
+    record_id: int,
+    actor: User,
+    not_found: type[AppError],
+    not_deleted: type[AppError],
+    request: HttpRequest | None = None,
 ) -> None:
-    """Remove a soft-deleted record for good, with its notes and its timeline. Admins only.
+    """Remove a soft-deleted record for good, with its notes and its timeline. Admins only. The purge is in
+    the audit log (the record's timeline goes with it).
 
     The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge)."""
     label = model._meta.verbose_name
@@ -243,6 +252,7 @@ def record_purge(
     if record.deleted_at is None:
         raise not_deleted(f"Delete the {label} before purging it.", id=record_id)
     owner_id = record.owner_id
+    audit_record("record.purged", request=request, actor=actor, target=record)
     with timeline_switch("purge"):
         record.delete()
     publish_on_commit(

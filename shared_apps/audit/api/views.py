@@ -54,28 +54,22 @@ def _in_schema(events: QuerySet[AuditEvent]) -> Generator[bytes, None, None]:
             yield from audit_csv(events)
 
 
-class AuditLogMixin:
-    """List or stream as CSV (`?format=csv`, `Accept: text/csv`, or the export.csv route)."""
+def _answer(view: APIView, request: Request, *, as_csv: bool = False) -> Any:
+    """The filtered log as a cursor page, or as CSV (`?format=csv`, `Accept: text/csv`, or `as_csv`)."""
+    filters = parse(AuditFilterSerializer, request.query_params)
+    events = audit_event_list(filters=filters)  # type: ignore[arg-type]
+    if as_csv or request.accepted_renderer.format == "csv":
+        shown = {key: str(value) for key, value in filters.items()}
+        audit_record("audit_log.exported", request=request, changes={"filters": shown})
+        return csv_stream(request, _in_schema(events), "audit-log.csv")
+    paginator = AuditCursor()
+    page = paginator.paginate_queryset(events, request, view=view)
+    return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
+
+class AuditLogView(OrganizationView):
     renderer_classes = [JSONRenderer, CSVRenderer]
-    pagination_class: type | None = AuditCursor
     http_method_names = ["get", "head", "options"]
-    always_csv = False
-    request: Request
-
-    def answer(self, request: Request) -> Any:
-        filters = parse(AuditFilterSerializer, request.query_params)
-        events = audit_event_list(filters=filters)  # type: ignore[arg-type]
-        if self.always_csv or request.accepted_renderer.format == "csv":
-            shown = {key: str(value) for key, value in filters.items()}
-            audit_record("audit_log.exported", request=request, changes={"filters": shown})
-            return csv_stream(request, _in_schema(events), "audit-log.csv")
-        paginator = AuditCursor()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
-
-
-class AuditLogView(AuditLogMixin, OrganizationView):
     permission_classes = [IsMember, RolePermission, AdminScopeKeys]
     read_role = write_role = Role.ADMIN
     resource = "audit-log"
@@ -86,19 +80,19 @@ class AuditLogView(AuditLogMixin, OrganizationView):
     )
     def get(self, request: Request) -> Any:
         """The organization's security log, newest first (admins only)."""
-        return self.answer(request)
+        return _answer(self, request)
 
 
 class AuditLogExportView(AuditLogView):
-    always_csv = True
-
     @extend_schema(parameters=[AuditFilterSerializer], responses={**CSV, **ERRORS})
     def get(self, request: Request) -> Any:
         """The log (with the list's filters) as CSV, streamed; the download is recorded."""
-        return self.answer(request)
+        return _answer(self, request, as_csv=True)
 
 
-class PlatformAuditLogView(AuditLogMixin, APIView):
+class PlatformAuditLogView(APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    http_method_names = ["get", "head", "options"]
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -108,13 +102,11 @@ class PlatformAuditLogView(AuditLogMixin, APIView):
     def get(self, request: Request) -> Any:
         """Operators' actions on the platform (provisioning, suspension, deletion, purges, domains, moves)
         and their sign-ins, newest first."""
-        return self.answer(request)
+        return _answer(self, request)
 
 
 class PlatformAuditLogExportView(PlatformAuditLogView):
-    always_csv = True
-
     @extend_schema(parameters=[AuditFilterSerializer], responses={**CSV, **ERRORS})
     def get(self, request: Request) -> Any:
         """The platform's log as CSV, streamed; the download is recorded."""
-        return self.answer(request)
+        return _answer(self, request, as_csv=True)
