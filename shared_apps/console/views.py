@@ -14,8 +14,10 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from shared_apps.audit.pages import audit_log_page
 from shared_apps.console.forms import ProvisionForm, StatusFilterForm, StatusForm
 from shared_apps.core.errors import AppError, InvalidInput
 from shared_apps.organizations import selectors, services
@@ -108,6 +110,18 @@ def provision(request: HttpRequest) -> HttpResponse:
             )
             return redirect("console:organizations")
     return _page(request, form, status=400)
+
+
+@operator_required
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The platform's audit log: operators' actions and sign-ins, filtered and paged as in the API."""
+    return audit_log_page(
+        request,
+        template="console/audit_log.html",
+        export_url=reverse("platform-audit-log-export"),
+        context={"nav": "audit-log"},
+    )
 
 
 @operator_required
