@@ -16,7 +16,7 @@ from shared_apps.audit.services import audit_record, sign_in_method
 
 @receiver(user_logged_in, dispatch_uid="audit_sign_in_succeeded")
 def _signed_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
-    if request is None:  # a test client's force_login, a shell: no sign-in to speak of
+    if request is None:  # login() is always given one; a stray send() of the signal is no sign-in
         return
     audit_record(
         "sign_in.succeeded", request=request, actor=user, changes={"method": sign_in_method(request)}
@@ -31,5 +31,4 @@ def _sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
         "sign_in.failed",
         request=request,
         changes={"email": email, "method": sign_in_method(request)},
-        via="" if request is not None else "api",
     )

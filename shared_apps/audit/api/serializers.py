@@ -5,31 +5,22 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared_apps.audit.models import AuditEvent
+from shared_apps.audit.selectors import CSV_COLUMNS
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "at",
-            "action",
-            "actor_id",
-            "actor_email",
-            "via",
-            "ip",
-            "user_agent",
-            "target_type",
-            "target_id",
-            "target_repr",
-            "changes",
-        ]
+        fields = ["id", *CSV_COLUMNS]  # the CSV has the same columns
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MomentField(serializers.Field):
     """A date (YYYY-MM-DD: the start of that day, or with `end_of_day` the start of the next, so the day is
     included) or an ISO 8601 datetime (without an offset: the server's time zone)."""

@@ -73,6 +73,7 @@ class AuditLogView(OrganizationView):
     permission_classes = [IsMember, RolePermission, AdminScopeKeys]
     read_role = write_role = Role.ADMIN
     resource = "audit-log"
+    pagination_class = AuditCursor
 
     @extend_schema(
         parameters=[AuditFilterSerializer],
@@ -94,6 +95,7 @@ class PlatformAuditLogView(APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
     http_method_names = ["get", "head", "options"]
     permission_classes = [IsOperator]
+    pagination_class = AuditCursor
 
     @extend_schema(
         parameters=[AuditFilterSerializer],

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from shared_apps.audit.models import AuditEvent
+from shared_apps.audit.services import audit_record
 from shared_apps.organizations.models import Organization
 from shared_apps.users import apikeys
 from shared_apps.users.models import ApiKeyScope, Role, User
@@ -23,9 +26,19 @@ __all__ = ["admin", "make_lead"]
 PUBLIC_URL = "https://93.184.215.14/hooks/leadpulse?token=s3cret"  # an IP literal: resolves without DNS
 
 
+@pytest.fixture(autouse=True)
+def _started() -> Iterator[None]:
+    # the log is append-only: rows of tests that committed (other suites) stay, so only this test's count
+    STARTED[0] = timezone.now()
+    yield
+
+
+STARTED = [timezone.now()]
+
+
 def events(organization: Organization | None, action: str) -> list[AuditEvent]:
     with schema_context(organization.schema_name if organization else "public"):
-        return list(AuditEvent.objects.filter(action=action).order_by("id"))
+        return list(AuditEvent.objects.filter(action=action, at__gte=STARTED[0]).order_by("id"))
 
 
 def test_web_sign_in_success_and_failure_are_recorded_without_the_password(
@@ -199,3 +212,15 @@ def test_settings_changes_record_before_and_after(api: Callable[..., APIClient],
     client.patch("/api/settings/follow-ups/", {"enabled": before["enabled"]}, format="json")  # no change
     (changed,) = events(org, "settings.changed")
     assert changed.changes == {"follow_ups.idle_days": [before["idle_days"], before["idle_days"] + 3]}
+
+
+def test_what_a_client_typed_is_recorded_even_with_nul_characters(
+    api: Callable[..., APIClient], org: Organization
+) -> None:
+    # PostgreSQL's text and jsonb refuse NUL: the record drops them instead of failing the request
+    response = api(Role.ADMIN).get("/api/exports/tasks.csv", {"type": "\x00", "owner": "a\x00b"})
+    assert response.status_code in (200, 400)
+    with schema_context(org.schema_name):
+        event = audit_record("test.nul", target_repr="x\x00y", changes={"k\x00": ["a\x00", {"b": "\x00c"}]})
+        event.refresh_from_db()
+    assert (event.target_repr, event.changes) == ("xy", {"k": ["a", {"b": "c"}]})
