@@ -215,7 +215,7 @@ class ExportCSVView(ExportView):
             actor=self.member,
             filters=export_filters(record_type, request.query_params),
         )
-        filters = {key: str(value) for key, value in request.query_params.items()}
+        filters = {key: str(value)[:200] for key, value in request.query_params.items()}
         audit_record(
             "export.downloaded",
             request=request,

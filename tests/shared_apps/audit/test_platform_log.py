@@ -126,3 +126,22 @@ def test_non_operators_are_refused(public: None) -> None:
     assert client_for(None).get("/api/platform/audit-log/").status_code == 401
     page = Client(HTTP_HOST=host_of(None)).get("/audit-log/")
     assert page.status_code == 302 and "/sign-in/" in page["Location"]
+
+
+def test_the_django_admin_records_its_changes_to_an_organization(operator: User, org: Organization) -> None:
+    admin = Client(HTTP_HOST=host_of(None))
+    with schema_context("public"):
+        admin.force_login(operator)
+    form = {"name": "Acme Renamed", "plan": "team", "default_currency": org.default_currency}
+    response = admin.post(f"/admin/organizations/organization/{org.pk}/change/", form)
+    assert response.status_code == 302
+    saved = Organization.objects.get(pk=org.pk)
+    assert (saved.name, saved.plan) == ("Acme Renamed", "team")
+    assert platform_events("acme") == [
+        ("organization.updated", {"name": [org.name, "Acme Renamed"], "plan": [org.plan, "team"]})
+    ]
+    admin.post(
+        "/admin/organizations/organization/",
+        {"action": "suspend", "_selected_action": [org.pk]},
+    )
+    assert platform_events("acme")[-1] == ("organization.suspended", {"status": ["active", "suspended"]})
