@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from shared_apps.audit.models import AuditEvent
-from shared_apps.organizations.models import Organization
+from shared_apps.organizations.models import Domain, Organization
 from shared_apps.users.models import Role, User
 from tests.conftest import PASSWORD, client_for, host_of
 
@@ -132,7 +132,15 @@ def test_the_django_admin_records_its_changes_to_an_organization(operator: User,
     admin = Client(HTTP_HOST=host_of(None))
     with schema_context("public"):
         admin.force_login(operator)
-    form = {"name": "Acme Renamed", "plan": "team", "default_currency": org.default_currency}
+    form: dict[str, object] = {
+        "name": "Acme Renamed",
+        "plan": "team",
+        "default_currency": org.default_currency,
+    }
+    domains = list(Domain.objects.filter(tenant=org).values_list("pk", flat=True))  # the inline, as shown
+    form.update({"domains-TOTAL_FORMS": len(domains), "domains-INITIAL_FORMS": len(domains)})
+    for number, domain_id in enumerate(domains):
+        form.update({f"domains-{number}-id": domain_id, f"domains-{number}-tenant": org.pk})
     response = admin.post(f"/admin/organizations/organization/{org.pk}/change/", form)
     assert response.status_code == 302
     saved = Organization.objects.get(pk=org.pk)
