@@ -53,6 +53,7 @@ urlpatterns = [
     path("api/", include("tenant_apps.realtime.urls")),
     path("api/", include("tenant_apps.imports.api.urls")),
     path("api/", include("tenant_apps.privacy.api.urls")),
+    path("api/", include("shared_apps.audit.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path(
         "api/docs/",

@@ -7,3 +7,7 @@ class AuditConfig(AppConfig):
 
     name = "shared_apps.audit"
     label = "audit"
+    api_key_resources = ("audit-log",)  # read with an admin-scope key only (shared_apps.audit.api.views)
+
+    def ready(self) -> None:
+        from shared_apps.audit import signals  # noqa: F401 (connects the sign-in receivers)

@@ -23,6 +23,21 @@ def _via(request: HttpRequest | Request | None) -> str:
     return "api" if request.path.startswith("/api/") else "web"
 
 
+def _text(value: object, limit: int) -> str:
+    # PostgreSQL text and jsonb refuse NUL characters; what a client typed may hold them
+    return str(value).replace("\x00", "")[:limit]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_clean(str(key)): _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
 def audit_record(
     action: str,
     *,
@@ -54,12 +69,17 @@ def audit_record(
     return AuditEvent.objects.create(
         action=action,
         actor_id=getattr(actor, "pk", None),
-        actor_email=getattr(actor, "email", "") or "",
+        actor_email=_text(getattr(actor, "email", "") or "", 254),
         via=via or _via(request),
         ip=ip,
-        user_agent=str(agent)[:300],
-        target_type=target_type[:64],
-        target_id=str(target_id)[:64],
-        target_repr=str(target_repr)[:300],
-        changes=changes or {},
+        user_agent=_text(agent, 300),
+        target_type=_text(target_type, 64),
+        target_id=_text(target_id, 64),
+        target_repr=_text(target_repr, 300),
+        changes=_clean(changes or {}),
     )
+
+
+def sign_in_method(request: HttpRequest | Request | None) -> str:
+    """How a sign-in proved who it is: "password", or what the 2FA and SSO flows set on the request."""
+    return str(getattr(request, "auth_method", "password") or "password")

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.organizations, name="organizations"),
     path("organizations/", views.provision, name="provision"),
     path("organizations/<slug:slug>/status/", views.set_status, name="status"),
+    path("audit-log/", views.audit_log, name="audit-log"),
 ]

@@ -14,8 +14,10 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from shared_apps.audit.pages import audit_log_page
 from shared_apps.console.forms import ProvisionForm, StatusFilterForm, StatusForm
 from shared_apps.core.errors import AppError, InvalidInput
 from shared_apps.organizations import selectors, services
@@ -95,6 +97,7 @@ def provision(request: HttpRequest) -> HttpResponse:
                 admin_email=data["admin_email"],
                 admin_name=data["admin_name"],
                 admin_password=data["admin_password"],
+                request=request,
             )
         except InvalidInput as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -110,6 +113,18 @@ def provision(request: HttpRequest) -> HttpResponse:
 
 
 @operator_required
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The platform's audit log: operators' actions and sign-ins, filtered and paged as in the API."""
+    return audit_log_page(
+        request,
+        template="console/audit_log.html",
+        export_url=reverse("platform-audit-log-export"),
+        context={"nav": "audit-log"},
+    )
+
+
+@operator_required
 @require_POST
 def set_status(request: HttpRequest, slug: str) -> HttpResponse:
     form = StatusForm(request.POST)
@@ -118,7 +133,7 @@ def set_status(request: HttpRequest, slug: str) -> HttpResponse:
             raise InvalidInput("status", "Status must be active or suspended.")
         organization = selectors.organization_get(slug=slug)
         organization = services.organization_set_status(
-            organization=organization, status=form.cleaned_data["status"]
+            organization=organization, status=form.cleaned_data["status"], request=request
         )
     except AppError as error:
         messages.error(request, error.message)

@@ -50,12 +50,14 @@ class OrganizationAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Organization, form: object, change: bool) -> None:
-        services.organization_update(organization=obj, name=obj.name, plan=obj.plan)
+        # the form has already set obj's fields: the service compares them with the stored row
+        stored = Organization.objects.get(pk=obj.pk)
+        services.organization_update(organization=stored, name=obj.name, plan=obj.plan, request=request)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Organization], status: str) -> None:
         for organization in queryset:
             try:
-                services.organization_set_status(organization=organization, status=status)
+                services.organization_set_status(organization=organization, status=status, request=request)
             except AppError as exc:
                 self.message_user(request, f"{organization.slug}: {exc.message}", messages.ERROR)
 

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import connections, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django_tenants.utils import schema_exists
 
@@ -33,7 +34,7 @@ from shared_apps.organizations.backup import table_counts
 from shared_apps.organizations.exceptions import StatusChangeNotAllowed
 from shared_apps.organizations.models import Domain, Organization, OrganizationStatus
 from shared_apps.organizations.routing import forget_hosts
-from shared_apps.organizations.services import database_prepare, schema_drop
+from shared_apps.organizations.services import database_prepare, platform_audit, schema_drop
 
 
 class MoveVerificationFailed(Conflict):
@@ -79,8 +80,11 @@ def _lock_schema(schema: str) -> None:
             cursor.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
 
 
-def organization_move(*, organization: Organization, to: str) -> MoveReport:
-    """Copy an organization's schema to database `to`, verify it, switch its placement, drop the source."""
+def organization_move(
+    *, organization: Organization, to: str, request: HttpRequest | None = None
+) -> MoveReport:
+    """Copy an organization's schema to database `to`, verify it, switch its placement, drop the source.
+    The move is in the platform's audit log."""
     to = placement.validate_database(to, field="to")
     organization = Organization.objects.get(pk=organization.pk)
     source, schema = organization.database, organization.schema_name
@@ -142,4 +146,14 @@ def organization_move(*, organization: Organization, to: str) -> MoveReport:
     report.counts = counts
     report.tables = len(counts)
     report.rows = sum(counts.values())
+    platform_audit(
+        "organization.moved",
+        organization=organization,
+        request=request,
+        changes={
+            "database": [source, to],
+            "rows": report.rows,
+            "frozen_seconds": round(report.frozen_seconds, 3),
+        },
+    )
     return report

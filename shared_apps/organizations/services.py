@@ -4,13 +4,16 @@ the admin and the `orgs` management command."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
-from django_tenants.utils import schema_context, schema_exists
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core import localtime
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Conflict, InvalidInput
@@ -38,6 +41,26 @@ from shared_apps.users.services import validate_new_credentials
 
 HOSTNAME_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 TEMPLATE_SLUG = "template"
+
+
+def platform_audit(
+    action: str,
+    *,
+    organization: Organization,
+    request: HttpRequest | None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Record an operator's action on an organization in the platform's log (the primary's public schema),
+    whatever schema the caller passed through."""
+    with schema_context(get_public_schema_name()):
+        audit_record(
+            action,
+            request=request,
+            target_type="organizations.organization",
+            target_id=organization.pk,
+            target_repr=organization.slug,
+            changes=changes,
+        )
 
 
 def validate_slug(slug: object) -> str:
@@ -82,6 +105,7 @@ def organization_provision(
     plan: str = Plan.FREE,
     database: str | None = None,
     time_zone: str = "UTC",
+    request: HttpRequest | None = None,
 ) -> Organization:
     """Create an organization, its primary domain, its schema and its first admin as one operation.
 
@@ -124,6 +148,18 @@ def organization_provision(
         raise SlugTaken(slug=slug) from exc
     except ValidationError as exc:  # the schema exists without an organization row
         raise Conflict("A schema with this name already exists.", code="schema_exists", slug=slug) from exc
+    platform_audit(
+        "organization.provisioned",
+        organization=organization,
+        request=request,
+        changes={
+            "name": name,
+            "plan": plan,
+            "database": database,
+            "domain": domain,
+            "admin_email": admin_email,
+        },
+    )
     return organization
 
 
@@ -241,24 +277,33 @@ def database_prepare(database: str, *, verbosity: int = 0) -> None:
 
 
 def organization_update(
-    *, organization: Organization, name: str | None = None, plan: str | None = None, status: str | None = None
+    *,
+    organization: Organization,
+    name: str | None = None,
+    plan: str | None = None,
+    status: str | None = None,
+    request: HttpRequest | None = None,
 ) -> Organization:
     if status is not None:
-        organization = organization_set_status(organization=organization, status=status)
-    fields = []
+        organization = organization_set_status(organization=organization, status=status, request=request)
+    changes: dict[str, Any] = {}
     if name is not None:
-        organization.name = _validate_name(name)
-        fields.append("name")
+        changes["name"] = [organization.name, _validate_name(name)]
     if plan is not None:
-        organization.plan = _validate_plan(plan)
-        fields.append("plan")
-    if fields:
-        organization.save(update_fields=fields)
+        changes["plan"] = [organization.plan, _validate_plan(plan)]
+    changes = {field: values for field, values in changes.items() if values[0] != values[1]}
+    if changes:
+        for field, (_before, after) in changes.items():
+            setattr(organization, field, after)
+        organization.save(update_fields=list(changes))
+        platform_audit("organization.updated", organization=organization, request=request, changes=changes)
     return organization
 
 
 @transaction.atomic
-def organization_set_status(*, organization: Organization, status: str) -> Organization:
+def organization_set_status(
+    *, organization: Organization, status: str, request: HttpRequest | None = None
+) -> Organization:
     """Suspend or reactivate. Suspended organizations keep every row; their hosts answer 403."""
     if status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
         raise InvalidInput("status", "Status must be 'active' or 'suspended'; use DELETE to delete.")
@@ -266,13 +311,19 @@ def organization_set_status(*, organization: Organization, status: str) -> Organ
     if organization.status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
         raise StatusChangeNotAllowed(current=organization.status, requested=status)
     if organization.status != status:
-        organization.status = status
+        previous, organization.status = organization.status, status
         organization.save(update_fields=["status"])
+        action = (
+            "organization.suspended" if status == OrganizationStatus.SUSPENDED else "organization.resumed"
+        )
+        platform_audit(
+            action, organization=organization, request=request, changes={"status": [previous, status]}
+        )
     return organization
 
 
 @transaction.atomic
-def organization_delete(*, organization: Organization) -> Organization:
+def organization_delete(*, organization: Organization, request: HttpRequest | None = None) -> Organization:
     """Mark deleted and free its subdomain and slug. The data stays, in a renamed schema, until purged.
 
     The schema is renamed on the organization's own database, last: on the primary inside this transaction;
@@ -288,11 +339,14 @@ def organization_delete(*, organization: Organization) -> Organization:
     organization.save(update_fields=["schema_name", "status", "deleted_at"])
     with placement.using(organization.database), connection.cursor() as cursor:
         cursor.execute(f'ALTER SCHEMA "{current}" RENAME TO "{parked}"')
+    platform_audit("organization.deleted", organization=organization, request=request)
     return organization
 
 
 @transaction.atomic
-def organization_purge(*, organization: Organization, confirm: str) -> None:
+def organization_purge(
+    *, organization: Organization, confirm: str, request: HttpRequest | None = None
+) -> None:
     """Drop a deleted organization's schema and row for good, and what it kept outside its schema (cache
     entries in Redis, export files). The slug must be typed again."""
     if confirm != organization.slug:
@@ -305,6 +359,8 @@ def organization_purge(*, organization: Organization, confirm: str) -> None:
     with placement.using(organization.database):  # the schema is dropped where it lives
         connection.set_schema_to_public()
         organization.delete(force_drop=True)
+    organization.pk = organization_id  # delete() cleared it; the log names the organization that was
+    platform_audit("organization.purged", organization=organization, request=request)
     namespace.leftovers_remove(organization_id)
 
 
@@ -326,7 +382,7 @@ def _validate_hostname(domain: object) -> str:
     return domain
 
 
-def domain_add(*, organization: Organization, domain: str) -> Domain:
+def domain_add(*, organization: Organization, domain: str, request: HttpRequest | None = None) -> Domain:
     domain = _validate_hostname(domain)
     if organization.status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
         raise StatusChangeNotAllowed("Deleted organizations cannot get domains.", current=organization.status)
@@ -334,16 +390,21 @@ def domain_add(*, organization: Organization, domain: str) -> Domain:
         raise DomainTaken(domain=domain)
     try:
         with transaction.atomic():
-            return Domain.objects.create(domain=domain, tenant=organization, is_primary=False)
+            row = Domain.objects.create(domain=domain, tenant=organization, is_primary=False)
     except IntegrityError as exc:
         raise DomainTaken(domain=domain) from exc
+    platform_audit("domain.added", organization=organization, request=request, changes={"domain": domain})
+    return row
 
 
 @transaction.atomic
-def domain_remove(*, organization: Organization, domain: str) -> None:
+def domain_remove(*, organization: Organization, domain: str, request: HttpRequest | None = None) -> None:
     row = Domain.objects.filter(tenant=organization, domain=(domain or "").lower()).first()
     if row is None:
         raise DomainNotFound(domain=domain)
     if row.is_primary:
         raise PrimaryDomainRequired(domain=domain)
     row.delete()
+    platform_audit(
+        "domain.removed", organization=organization, request=request, changes={"domain": row.domain}
+    )

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import Forbidden, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.users.models import ApiKey, ApiKeyScope, User, token_digest
@@ -35,6 +37,7 @@ def api_key_create(
     resources: list[str] | None = None,
     expires_at: datetime | None = None,
     via_key: ApiKey | None = None,
+    request: HttpRequest | None = None,
 ) -> tuple[str, ApiKey]:
     """Issue a key; returns the raw key (shown once) and its row. The admin scope is granted only by a member
     signed in themselves: through a key (`via_key`) it is refused, so no key can mint a key with more power
@@ -66,24 +69,44 @@ def api_key_create(
         created_by_key=via_key,
         expires_at=expires_at,
     )
+    audit_record(
+        "api_key.created",
+        request=request,
+        actor=actor,
+        target=key,
+        changes={
+            "scope": scope,
+            "resources": resources,
+            "prefix": prefix,
+            "via_key": getattr(via_key, "pk", None),
+        },
+    )
     return raw, key
 
 
 @transaction.atomic
-def api_key_revoke(*, key_id: int) -> ApiKey:
-    """Revoke a key, and every key created through it (and through those), so nothing it made outlives it."""
+def api_key_revoke(*, key_id: int, request: HttpRequest | None = None) -> ApiKey:
+    """Revoke a key, and every key created through it (and through those), so nothing it made outlives it.
+    The revocation and the keys it took along are in the audit log."""
     key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
     if key is None:
         raise NotFound("No such API key.", code="api_key_not_found")
     now = timezone.now()
-    if key.revoked_at is None:
+    already_revoked = key.revoked_at is not None
+    if not already_revoked:
         key.revoked_at = now
         key.save(update_fields=["revoked_at"])
-    parents = [key.pk]
+    parents, cascaded = [key.pk], []
     while parents:
         children = list(ApiKey.objects.filter(created_by_key__in=parents).values_list("pk", flat=True))
-        ApiKey.objects.filter(pk__in=children, revoked_at__isnull=True).update(revoked_at=now)
+        live = ApiKey.objects.filter(pk__in=children, revoked_at__isnull=True)
+        cascaded += list(live.values_list("pk", flat=True))
+        live.update(revoked_at=now)
         parents = children
+    if not already_revoked or cascaded:
+        audit_record(
+            "api_key.revoked", request=request, target=key, changes={"also_revoked": sorted(cascaded)}
+        )
     return key
 
 

@@ -9,8 +9,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record, sign_in_method
 from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
@@ -32,11 +34,18 @@ def user_create(
     return User.objects.create_user(email, password, role=role, full_name=full_name, is_staff=is_staff)
 
 
-@transaction.atomic
-def token_issue(*, email: str, password: str, require_staff: bool = False) -> tuple[str, AuthToken]:
-    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema."""
-    user = authenticate(username=(email or "").strip().lower(), password=password or "")
-    if user is None or not user.is_active or (require_staff and not user.is_staff):
+def token_issue(
+    *, email: str, password: str, require_staff: bool = False, request: HttpRequest | None = None
+) -> tuple[str, AuthToken]:
+    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema.
+    Both outcomes are in the audit log (a refused password through authenticate's signal): no transaction
+    here, so a refusal does not roll its record back."""
+    email = (email or "").strip().lower()
+    user = authenticate(request, username=email, password=password or "")
+    if user is not None and (not user.is_active or (require_staff and not user.is_staff)):
+        audit_record("sign_in.failed", request=request, changes={"email": email, "method": "password"})
+        user = None
+    if user is None:
         raise InvalidCredentials()
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ttl = settings.AUTH_TOKEN_TTL_DAYS
@@ -44,6 +53,12 @@ def token_issue(*, email: str, password: str, require_staff: bool = False) -> tu
         digest=token_digest(raw),
         user=user,
         expires_at=timezone.now() + timedelta(days=ttl) if ttl else None,
+    )
+    audit_record(
+        "sign_in.succeeded",
+        request=request,
+        actor=user,
+        changes={"method": sign_in_method(request), "token": True},
     )
     return raw, token
 
@@ -102,11 +117,19 @@ def _other_active_admins(user: User) -> bool:
 
 
 @transaction.atomic
-def member_update(*, member_id: int, role: str | None = None, full_name: str | None = None) -> User:
-    """Change a member's role or name. The organization always keeps at least one active admin."""
+def member_update(
+    *,
+    member_id: int,
+    role: str | None = None,
+    full_name: str | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """Change a member's role or name. The organization always keeps at least one active admin. A role
+    change is in the audit log (`request`: who asked, from where)."""
     user = User.objects.select_for_update().filter(pk=member_id).first()
     if user is None:
         raise NotFound("No such member.", code="member_not_found")
+    previous_role = user.role
     if role is not None:
         if role not in Role.values:
             raise InvalidInput("role", f"Unknown role; expected one of {', '.join(Role.values)}.")
@@ -116,6 +139,10 @@ def member_update(*, member_id: int, role: str | None = None, full_name: str | N
     if full_name is not None:
         user.full_name = clean_text(full_name, field="full_name", max_length=200)
     user.save(update_fields=["role", "full_name"])
+    if user.role != previous_role:
+        audit_record(
+            "member.role_changed", request=request, target=user, changes={"role": [previous_role, role]}
+        )
     return user
 
 
@@ -129,11 +156,12 @@ def member_sign_out_everywhere(*, user: User) -> None:
 
 
 @transaction.atomic
-def member_set_active(*, member_id: int, active: bool) -> User:
+def member_set_active(*, member_id: int, active: bool, request: HttpRequest | None = None) -> User:
     """Deactivate or reactivate: the one way a member's access is switched off or on. A deactivated member's
     tokens are deleted and their sessions end; their API keys stop working while they are inactive
     (authentication checks is_active); the records they own stay. Reactivation brings back no earlier session
-    or token: both directions end them, so one deactivated some other way is not revived either."""
+    or token: both directions end them, so one deactivated some other way is not revived either. A change is
+    in the audit log."""
     user = User.objects.select_for_update().filter(pk=member_id).first()
     if user is None:
         raise NotFound("No such member.", code="member_not_found")
@@ -143,4 +171,6 @@ def member_set_active(*, member_id: int, active: bool) -> User:
         user.is_active = active
         user.save(update_fields=["is_active"])
         member_sign_out_everywhere(user=user)
+        action = "member.reactivated" if active else "member.deactivated"
+        audit_record(action, request=request, target=user, changes={"is_active": [not active, active]})
     return user

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from shared_apps.audit.services import audit_record, sign_in_method
 from shared_apps.http.throttling import sign_in_wait
 from shared_apps.users.models import User
 
@@ -63,6 +64,12 @@ def sign_in_page(
             if isinstance(user, User) and user.is_active and may_enter(user):
                 login(request, user)
                 return redirect(safe_next(request))
+            if user is not None:  # right password, refused here (a wrong one is recorded by authenticate)
+                audit_record(
+                    "sign_in.failed",
+                    request=request,
+                    changes={"email": form.cleaned_data["email"], "method": sign_in_method(request)},
+                )
             form.add_error(None, refusal)
             status = 400
         else:

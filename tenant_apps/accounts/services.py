@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from shared_apps.core.errors import InvalidInput
@@ -219,7 +220,7 @@ def _keep_what_is_not_the_accounts(account: Account) -> None:
 
 
 @transaction.atomic
-def account_purge(*, account_id: int, actor: User) -> None:
+def account_purge(*, account_id: int, actor: User, request: HttpRequest | None = None) -> None:
     """Remove a deleted account for good, with its notes, tasks, status history and own timeline. Admins
     only; refused while deals are on it."""
     record_purge(
@@ -229,6 +230,7 @@ def account_purge(*, account_id: int, actor: User) -> None:
         not_found=AccountNotFound,
         not_deleted=AccountNotDeleted,
         before_delete=_keep_what_is_not_the_accounts,
+        request=request,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
@@ -147,7 +148,7 @@ def contact_restore(*, contact_id: int, actor: User | None) -> Contact:
 
 
 @transaction.atomic
-def contact_purge(*, contact_id: int, actor: User) -> None:
+def contact_purge(*, contact_id: int, actor: User, request: HttpRequest | None = None) -> None:
     """Remove a deleted contact for good, with its notes, tasks and timeline (its entries on its account's
     timeline too). Admins only. Deals naming it as their primary contact stay, without one."""
     record_purge(
@@ -156,6 +157,7 @@ def contact_purge(*, contact_id: int, actor: User) -> None:
         actor=actor,
         not_found=ContactNotFound,
         not_deleted=ContactNotDeleted,
+        request=request,
     )
 
 

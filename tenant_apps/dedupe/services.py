@@ -14,8 +14,10 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models import Count
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
@@ -185,31 +187,73 @@ ACCOUNT = MergeSpec(
 SPECS = {spec.record_type: spec for spec in (LEAD, CONTACT, ACCOUNT)}
 
 
-def lead_merge(*, survivor_id: Any, merged_ids: Any, field_winners: Any, actor: User | None) -> Merge:
+def lead_merge(
+    *,
+    survivor_id: Any,
+    merged_ids: Any,
+    field_winners: Any,
+    actor: User | None,
+    request: HttpRequest | None = None,
+) -> Merge:
     """Merge leads into the survivor. A converted lead only merges into a lead converted into the same
     account (its activities roll up into that account's timeline). See `_merge` for the rest."""
     return _merge(
-        LEAD, survivor_id=survivor_id, merged_ids=merged_ids, field_winners=field_winners, actor=actor
+        LEAD,
+        survivor_id=survivor_id,
+        merged_ids=merged_ids,
+        field_winners=field_winners,
+        actor=actor,
+        request=request,
     )
 
 
-def contact_merge(*, survivor_id: Any, merged_ids: Any, field_winners: Any, actor: User | None) -> Merge:
+def contact_merge(
+    *,
+    survivor_id: Any,
+    merged_ids: Any,
+    field_winners: Any,
+    actor: User | None,
+    request: HttpRequest | None = None,
+) -> Merge:
     """Merge contacts into the survivor; opportunities and converted leads follow it. See `_merge`."""
     return _merge(
-        CONTACT, survivor_id=survivor_id, merged_ids=merged_ids, field_winners=field_winners, actor=actor
+        CONTACT,
+        survivor_id=survivor_id,
+        merged_ids=merged_ids,
+        field_winners=field_winners,
+        actor=actor,
+        request=request,
     )
 
 
-def account_merge(*, survivor_id: Any, merged_ids: Any, field_winners: Any, actor: User | None) -> Merge:
+def account_merge(
+    *,
+    survivor_id: Any,
+    merged_ids: Any,
+    field_winners: Any,
+    actor: User | None,
+    request: HttpRequest | None = None,
+) -> Merge:
     """Merge accounts into the survivor; contacts, opportunities, converted leads and the status history
     follow it, and a status taken from a merged account is recorded as a status change. See `_merge`."""
     return _merge(
-        ACCOUNT, survivor_id=survivor_id, merged_ids=merged_ids, field_winners=field_winners, actor=actor
+        ACCOUNT,
+        survivor_id=survivor_id,
+        merged_ids=merged_ids,
+        field_winners=field_winners,
+        actor=actor,
+        request=request,
     )
 
 
 def _merge(
-    spec: MergeSpec, *, survivor_id: Any, merged_ids: Any, field_winners: Any, actor: User | None
+    spec: MergeSpec,
+    *,
+    survivor_id: Any,
+    merged_ids: Any,
+    field_winners: Any,
+    actor: User | None,
+    request: HttpRequest | None = None,
 ) -> Merge:
     """Merge live records of one type into the survivor, in one transaction.
 
@@ -268,6 +312,13 @@ def _merge(
             owner_id=survivor.owner_id,
             merged_ids=merged_ids,
             fields=sorted(winners),
+        )
+        audit_record(
+            f"{spec.record_type}.merged",
+            request=request,
+            actor=actor,
+            target=survivor,
+            changes={"merged_ids": merged_ids, "fields": winners},
         )
     return Merge(survivor, merged_ids, winners, moved, activity, left_on_tombstones)
 

@@ -249,47 +249,13 @@ def iter_rows(
         raise ImportFileError(f"Line {previous + 1} cannot be read as CSV: {error}.") from None
 
 
-# --- writing CSV -----------------------------------------------------------------------------------------
-
-# Cells a spreadsheet would run as a formula get a leading quote (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+# --- writing CSV (the cells and chunks: shared_apps.http.streaming) -------------------------------------
 
 
 def sql_escaped(expression: str) -> str:
-    """The SQL for `expression` (text) with the same formula escaping as escape_cell (NULL stays NULL)."""
+    """The SQL for `expression` (text) with the same formula escaping as
+    shared_apps.http.streaming.escape_cell (NULL stays NULL)."""
     return (
         f"CASE WHEN left({expression}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
         f"THEN '''' || {expression} ELSE {expression} END"
     )
-
-
-class _Buffer:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-
-    def take(self) -> bytes:
-        data = "".join(self.parts).encode()
-        self.parts.clear()
-        return data
-
-
-def csv_chunks(
-    header: list[str], batches: Iterable[list[tuple[Any, ...]]], *, bom: bool = False
-) -> Iterator[bytes]:
-    """The CSV bytes of a header and batches of rows (already escaped), one chunk per batch."""
-    buffer = _Buffer()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if bom:
-        buffer.write("\ufeff")
-    writer.writerow(header)
-    yield buffer.take()
-    for batch in batches:
-        writer.writerows(batch)
-        yield buffer.take()

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
+from shared_apps.http.streaming import csv_chunks, escape_cell
 from shared_apps.users.models import Role, User
 from tenant_apps.accounts.models import Account
 from tenant_apps.accounts.selectors import account_list
@@ -67,7 +68,7 @@ def import_errors_csv(*, run: Import) -> Iterator[bytes]:
     def batches() -> Iterator[list[tuple[Any, ...]]]:
         batch: list[tuple[Any, ...]] = []
         for line, skipped, warning, code, field, message, values in errors.iterator(chunk_size=FETCH_ROWS):
-            cells = (csvio.escape_cell(str(values.get(name, ""))) for name in fields)
+            cells = (escape_cell(str(values.get(name, ""))) for name in fields)
             outcome = "warning" if warning else "skipped" if skipped else "failed"
             batch.append((line, outcome, code, field, message, *cells))
             if len(batch) >= FETCH_ROWS:
@@ -76,7 +77,7 @@ def import_errors_csv(*, run: Import) -> Iterator[bytes]:
         if batch:
             yield batch
 
-    yield from csvio.csv_chunks(header, batches())
+    yield from csv_chunks(header, batches())
 
 
 def export_get(*, export_id: int, actor: User) -> Export:

@@ -17,9 +17,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Func, IntegerField
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.utils import timezone
 from rq import Retry
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
@@ -193,6 +195,7 @@ def import_create(
     has_header: bool = True,
     delimiter: str | None = None,
     encoding: str | None = None,
+    request: HttpRequest | None = None,
 ) -> Import:
     """Store an uploaded CSV file and queue its import (a tenant job, enqueued when the transaction commits).
 
@@ -263,6 +266,19 @@ def import_create(
             actor_id=actor.pk,
             record_type=run.record_type,
             dry_run=run.dry_run,
+        )
+        audit_record(
+            "import.started",
+            request=request,
+            actor=actor,
+            target=run,
+            target_repr=run.file_name,
+            changes={
+                "record_type": run.record_type,
+                "dry_run": run.dry_run,
+                "duplicate_policy": run.duplicate_policy,
+                "bytes": size,
+            },
         )
     return run
 

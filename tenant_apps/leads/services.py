@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from shared_apps.core.errors import InvalidInput
@@ -275,10 +276,15 @@ def lead_restore(*, lead_id: int, actor: User | None) -> Lead:
 
 
 @transaction.atomic
-def lead_purge(*, lead_id: int, actor: User) -> None:
+def lead_purge(*, lead_id: int, actor: User, request: HttpRequest | None = None) -> None:
     """Remove a deleted lead for good, with its notes and its timeline. Admins only."""
     record_purge(
-        model=Lead, record_id=lead_id, actor=actor, not_found=LeadNotFound, not_deleted=LeadNotDeleted
+        model=Lead,
+        record_id=lead_id,
+        actor=actor,
+        not_found=LeadNotFound,
+        not_deleted=LeadNotDeleted,
+        request=request,
     )
 
 

@@ -10,8 +10,10 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.db import connection
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
@@ -254,8 +256,10 @@ def record_purge(
     not_found: type[AppError],
     not_deleted: type[AppError],
     before_delete: Callable[[R], None] | None = None,
+    request: HttpRequest | None = None,
 ) -> None:
-    """Remove a soft-deleted record for good, with its notes and its timeline. Admins only.
+    """Remove a soft-deleted record for good, with its notes and its timeline. Admins only. The purge is in
+    the audit log (the record's timeline goes with it).
 
     The only path allowed through the timeline's append-only trigger (SET LOCAL leadpulse.purge).
     `before_delete` gets the locked record once the checks passed (to refuse, or to detach what stays)."""
@@ -270,6 +274,7 @@ def record_purge(
     if before_delete is not None:
         before_delete(record)
     owner_id = record.owner_id
+    audit_record(f"{model._meta.model_name}.purged", request=request, actor=actor, target=record)
     with timeline_switch("purge"):
         record.delete()
     publish_on_commit(

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.organizations.context import zone_for
@@ -41,8 +43,11 @@ SETTINGS_FIELDS = ("idle_days", "enabled")
 
 
 @transaction.atomic
-def follow_up_settings_update(*, actor: User, changes: dict[str, Any]) -> FollowUpSettings:
-    """Change the organization's follow-up settings. Admins only; idle_days is 1 to 365."""
+def follow_up_settings_update(
+    *, actor: User, changes: dict[str, Any], request: HttpRequest | None = None
+) -> FollowUpSettings:
+    """Change the organization's follow-up settings. Admins only; idle_days is 1 to 365. What changed
+    (before and after) is in the audit log."""
     if actor.role != Role.ADMIN:
         raise Forbidden("Only an admin can change the follow-up settings.")
     unknown = set(changes) - set(SETTINGS_FIELDS)
@@ -68,6 +73,14 @@ def follow_up_settings_update(*, actor: User, changes: dict[str, Any]) -> Follow
     if diff:
         publish_on_commit(
             "settings.follow_ups_updated", record_id=settings.pk, actor_id=actor.pk, changes=diff
+        )
+        audit_record(
+            "settings.changed",
+            request=request,
+            actor=actor,
+            target=settings,
+            target_repr="follow-ups",
+            changes={f"follow_ups.{key}": values for key, values in diff.items()},
         )
     return settings
 

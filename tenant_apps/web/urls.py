@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from tenant_apps.tasks.models import TaskStatus
-from tenant_apps.web.views import auth, dashboard, imports, leads, pipeline, profile, records, tasks
+from tenant_apps.web.views import audit, auth, dashboard, imports, leads, pipeline, profile, records, tasks
 
 
 class IdConverter:
@@ -52,6 +52,7 @@ urlpatterns = [
     path("leads/<web_id:lead_id>/tasks/", leads.lead_task, name="lead-task"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import-upload"),
+    path("settings/audit-log/", audit.audit_log, name="audit-log"),
     path("tasks/", tasks.task_list, name="tasks"),
     path(
         "tasks/<web_id:task_id>/complete/",

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
@@ -80,6 +83,18 @@ def _clean(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+# A URL may carry a token (in its path or query) and the secret is one: the audit log names only their change.
+_UNSHOWN = ("url", "secret")
+
+
+def _host(endpoint: Endpoint) -> str:
+    return urlsplit(endpoint.url).hostname or ""
+
+
+def _shown(field: str, before: Any, after: Any) -> Any:
+    return "changed" if field in _UNSHOWN else [before, after]
+
+
 @dataclass(frozen=True)
 class CreatedEndpoint:
     endpoint: Endpoint
@@ -88,7 +103,13 @@ class CreatedEndpoint:
 
 @transaction.atomic
 def endpoint_create(
-    *, actor: User, url: Any, event_types: Any, description: Any = "", secret: Any = None
+    *,
+    actor: User,
+    url: Any,
+    event_types: Any,
+    description: Any = "",
+    secret: Any = None,
+    request: HttpRequest | None = None,
 ) -> CreatedEndpoint:
     """Register an endpoint (admins only). Its URL must resolve to public addresses only (unless the
     operator allows private ones), its event types must be known; the secret is generated unless given."""
@@ -100,6 +121,14 @@ def endpoint_create(
     endpoint = Endpoint.objects.create(**cleaned, created_by=actor)
     invalidate_patterns()
     publish_on_commit("webhook.created", record_id=endpoint.pk, actor_id=actor.pk)
+    audit_record(
+        "webhook.created",
+        request=request,
+        actor=actor,
+        target=endpoint,
+        target_repr=_host(endpoint),
+        changes={"event_types": endpoint.event_types},
+    )
     return CreatedEndpoint(endpoint, cleaned["secret"])
 
 
@@ -111,7 +140,9 @@ def _locked(endpoint_id: int) -> Endpoint:
 
 
 @transaction.atomic
-def endpoint_update(*, endpoint_id: int, actor: User, changes: dict[str, Any]) -> Endpoint:
+def endpoint_update(
+    *, endpoint_id: int, actor: User, changes: dict[str, Any], request: HttpRequest | None = None
+) -> Endpoint:
     """Change an endpoint (admins only): the URL is checked again; `is_active` pauses or resumes it
     (pausing fails its pending deliveries, as an automatic disable does, without notifying anyone)."""
     _require_admin(actor)
@@ -123,6 +154,7 @@ def endpoint_update(*, endpoint_id: int, actor: User, changes: dict[str, Any]) -
     changed = sorted(key for key, value in cleaned.items() if getattr(endpoint, key) != value)
     if not changed:
         return endpoint
+    audited = {key: _shown(key, getattr(endpoint, key), cleaned[key]) for key in changed}
     active = cleaned.pop("is_active", endpoint.is_active)
     for key in changed:
         if key != "is_active":
@@ -137,6 +169,14 @@ def endpoint_update(*, endpoint_id: int, actor: User, changes: dict[str, Any]) -
             )
     invalidate_patterns()
     publish_on_commit("webhook.updated", record_id=endpoint.pk, actor_id=actor.pk, fields=changed)
+    audit_record(
+        "webhook.updated",
+        request=request,
+        actor=actor,
+        target=endpoint,
+        target_repr=_host(endpoint),
+        changes=audited,
+    )
     return endpoint
 
 
@@ -146,7 +186,7 @@ def _enable(endpoint: Endpoint) -> None:
 
 
 @transaction.atomic
-def endpoint_enable(*, endpoint_id: int, actor: User) -> Endpoint:
+def endpoint_enable(*, endpoint_id: int, actor: User, request: HttpRequest | None = None) -> Endpoint:
     """Resume deliveries to an endpoint (admins only). What failed meanwhile stays failed: redeliver it."""
     _require_admin(actor)
     endpoint = _locked(endpoint_id)
@@ -154,14 +194,25 @@ def endpoint_enable(*, endpoint_id: int, actor: User) -> Endpoint:
         _enable(endpoint)
         invalidate_patterns()
         publish_on_commit("webhook.enabled", record_id=endpoint.pk, actor_id=actor.pk)
+        audit_record(
+            "webhook.updated",
+            request=request,
+            actor=actor,
+            target=endpoint,
+            target_repr=_host(endpoint),
+            changes={"is_active": [False, True]},
+        )
     return endpoint
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint_id: int, actor: User) -> None:
+def endpoint_delete(*, endpoint_id: int, actor: User, request: HttpRequest | None = None) -> None:
     """Delete an endpoint with its delivery log (admins only)."""
     _require_admin(actor)
     endpoint = _locked(endpoint_id)
+    audit_record(
+        "webhook.deleted", request=request, actor=actor, target=endpoint, target_repr=_host(endpoint)
+    )
     endpoint.delete()
     invalidate_patterns()
     publish_on_commit("webhook.deleted", record_id=endpoint_id, actor_id=actor.pk)

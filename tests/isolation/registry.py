@@ -213,6 +213,9 @@ EXEMPT: dict[str, str] = {
         name: f"{NO_ID}: an email address, looked up in this host's schema only (tests/tenant_apps/privacy)"
         for name in ("privacy-export", "privacy-erase", "do-not-contact")
     },
+    "audit-log": f"{NO_ID}: the host's audit log, filtered by field values (tests/shared_apps/audit)",
+    "audit-log-export": f"{NO_ID}: the host's audit log as CSV (tests/shared_apps/audit)",
+    "web:audit-log": f"{NO_ID}: the host's audit log page, admins only",
     "scoring-rules": f"{NO_ID}: list and create (conditions on field values)",
     "pipeline-stream": f"{NO_ID}: the organization's own event stream (Last-Event-ID counts per schema)",
     "healthz": f"{NO_ID}: the liveness probe",

@@ -28,7 +28,9 @@ class OrganizationListView(OperatorView):
 
     @extend_schema(request=OrganizationCreateSerializer, responses={201: OrganizationSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
-        organization = services.organization_provision(**parse(OrganizationCreateSerializer, request.data))
+        organization = services.organization_provision(
+            request=request._request, **parse(OrganizationCreateSerializer, request.data)
+        )
         organization = selectors.organization_get(slug=organization.slug)
         return Response(OrganizationSerializer(organization).data, status=status.HTTP_201_CREATED)
 
@@ -42,14 +44,18 @@ class OrganizationDetailView(OperatorView):
     def patch(self, request: Request, slug: str) -> Response:
         organization = selectors.organization_get(slug=slug)
         services.organization_update(
-            organization=organization, **parse(OrganizationUpdateSerializer, request.data)
+            organization=organization,
+            request=request._request,
+            **parse(OrganizationUpdateSerializer, request.data),
         )
         return Response(OrganizationSerializer(selectors.organization_get(slug=slug)).data)
 
     @extend_schema(responses={200: OrganizationSerializer, **ERRORS})
     def delete(self, request: Request, slug: str) -> Response:
         """Mark deleted and free the slug and subdomain; the data waits in its schema for purge."""
-        organization = services.organization_delete(organization=selectors.organization_get(slug=slug))
+        organization = services.organization_delete(
+            organization=selectors.organization_get(slug=slug), request=request._request
+        )
         return Response(OrganizationSerializer(organization).data)
 
 
@@ -61,7 +67,9 @@ class OrganizationPurgeView(OperatorView):
             organization = selectors.organization_get(slug=slug, deleted=True)
         except OrganizationNotFound:
             organization = selectors.organization_get(slug=slug)  # live: the service refuses with 409
-        services.organization_purge(organization=organization, confirm=data["confirm"])
+        services.organization_purge(
+            organization=organization, confirm=data["confirm"], request=request._request
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -77,7 +85,9 @@ class DomainListView(OperatorView):
     def post(self, request: Request, slug: str) -> Response:
         data = parse(DomainSerializer, request.data)
         domain = services.domain_add(
-            organization=selectors.organization_get(slug=slug), domain=data["domain"]
+            organization=selectors.organization_get(slug=slug),
+            domain=data["domain"],
+            request=request._request,
         )
         return Response(DomainSerializer(domain).data, status=status.HTTP_201_CREATED)
 
@@ -85,5 +95,7 @@ class DomainListView(OperatorView):
 class DomainDetailView(OperatorView):
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request: Request, slug: str, domain: str) -> Response:
-        services.domain_remove(organization=selectors.organization_get(slug=slug), domain=domain)
+        services.domain_remove(
+            organization=selectors.organization_get(slug=slug), domain=domain, request=request._request
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

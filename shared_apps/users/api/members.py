@@ -57,7 +57,9 @@ class MemberDetailView(OrganizationView):
 
     @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer, **ERRORS})
     def patch(self, request: Request, member_id: int) -> Response:
-        member = services.member_update(member_id=member_id, **parse(MemberUpdateSerializer, request.data))
+        member = services.member_update(
+            member_id=member_id, request=request._request, **parse(MemberUpdateSerializer, request.data)
+        )
         return Response(MemberSerializer(member).data)
 
 
@@ -69,7 +71,9 @@ class MemberDeactivateView(OrganizationView):
     @extend_schema(request=None, responses={200: MemberSerializer, **ERRORS})
     def post(self, request: Request, member_id: int) -> Response:
         return Response(
-            MemberSerializer(services.member_set_active(member_id=member_id, active=self.active)).data
+            MemberSerializer(
+                services.member_set_active(member_id=member_id, active=self.active, request=request._request)
+            ).data
         )
 
 
@@ -123,7 +127,10 @@ class ApiKeyListView(OrganizationView):
     def post(self, request: Request) -> Response:
         via_key = request.auth if isinstance(request.auth, ApiKey) else None
         raw, key = apikeys.api_key_create(
-            actor=self.member, via_key=via_key, **parse(ApiKeyCreateSerializer, request.data)
+            actor=self.member,
+            via_key=via_key,
+            request=request._request,
+            **parse(ApiKeyCreateSerializer, request.data),
         )
         body = dict(ApiKeySerializer(key).data, key=raw)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -135,4 +142,6 @@ class ApiKeyRevokeView(OrganizationView):
 
     @extend_schema(request=None, responses={200: ApiKeySerializer, **ERRORS})
     def post(self, request: Request, key_id: int) -> Response:
-        return Response(ApiKeySerializer(apikeys.api_key_revoke(key_id=key_id)).data)
+        return Response(
+            ApiKeySerializer(apikeys.api_key_revoke(key_id=key_id, request=request._request)).data
+        )

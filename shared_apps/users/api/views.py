@@ -33,7 +33,7 @@ class TokenView(APIView):
     @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer, **ERRORS}, auth=[])
     def post(self, request: Request) -> Response:
         data = parse(CredentialsSerializer, request.data)
-        raw, token = services.token_issue(**data, require_staff=self.require_staff)
+        raw, token = services.token_issue(**data, require_staff=self.require_staff, request=request._request)
         return Response({"token": raw, "expires_at": token.expires_at})
 
 

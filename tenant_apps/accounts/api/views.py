@@ -126,8 +126,8 @@ class AccountPurgeView(RecordPurgeView):
 
     record_kind = "account"
 
-    def purge(self, record_id: int) -> None:
-        services.account_purge(account_id=record_id, actor=self.member)
+    def purge(self, record_id: int, request: Request) -> None:
+        services.account_purge(account_id=record_id, actor=self.member, request=request._request)
 
 
 class AccountNotesView(RecordNotesView):

@@ -106,8 +106,8 @@ class ContactPurgeView(RecordPurgeView):
 
     record_kind = "contact"
 
-    def purge(self, record_id: int) -> None:
-        services.contact_purge(contact_id=record_id, actor=self.member)
+    def purge(self, record_id: int, request: Request) -> None:
+        services.contact_purge(contact_id=record_id, actor=self.member, request=request._request)
 
 
 class ContactNotesView(RecordNotesView):

@@ -38,6 +38,7 @@ class _MergeView(OrganizationView):
             merged_ids=data["merged"],
             field_winners=data["fields"],
             actor=self.member,
+            request=request._request,
         )
         return Response(MergeResultSerializer(merge).data)
 

@@ -17,9 +17,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import InvalidInput
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
+from shared_apps.http.streaming import CSVRenderer
 from shared_apps.organizations.context import exports_dir
 from shared_apps.users.models import Role
 from tenant_apps.imports import selectors, services
@@ -34,7 +36,7 @@ from tenant_apps.imports.api.serializers import (
     options_from_query,
     parse_json,
 )
-from tenant_apps.imports.api.streaming import CSVRenderer, csv_response, file_chunks
+from tenant_apps.imports.api.streaming import csv_response, file_chunks
 from tenant_apps.imports.exceptions import BadFile, ExportNotReady, FileTooLarge
 from tenant_apps.imports.models import ExportStatus, ExportType
 from tenant_apps.records.api.filters import (
@@ -125,7 +127,9 @@ class ImportListView(ImportView):
             if not isinstance(data, RawUpload):
                 raise BadFile("The file is empty.", code="empty_file")
             stream = data.stream
-        run = services.import_create(actor=self.member, file=stream, **_service_options(options))
+        run = services.import_create(
+            actor=self.member, file=stream, request=request._request, **_service_options(options)
+        )
         return Response(ImportSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -211,6 +215,14 @@ class ExportCSVView(ExportView):
             actor=self.member,
             filters=export_filters(record_type, request.query_params),
         )
+        filters = {key: str(value)[:200] for key, value in request.query_params.items()}
+        audit_record(
+            "export.downloaded",
+            request=request,
+            target_type="export",
+            target_repr=record_type,
+            changes={"record_type": record_type, "filters": filters},
+        )
         return csv_response(request, lambda: iter(selectors.ExportStream(query)), f"{record_type}.csv")
 
 
@@ -260,4 +272,10 @@ class ExportDownloadView(ExportView):
         path = exports_dir() / export.file_name
         if export.status != ExportStatus.DONE or not export.file_name or not path.is_file():
             raise ExportNotReady(status=export.status)
+        audit_record(
+            "export.downloaded",
+            request=request,
+            target=export,
+            changes={"record_type": export.record_type, "filters": export.filters},
+        )
         return csv_response(request, file_chunks(path), f"{export.record_type}-{export.pk}.csv")

@@ -112,7 +112,7 @@ class LeadPurgeView(VersionedRecordView, LeadView):
 
     @extend_schema(request=None, responses={204: None, **ERRORS})
     def post(self, request: Request, lead_id: int) -> Response:
-        services.lead_purge(lead_id=lead_id, actor=self.member)
+        services.lead_purge(lead_id=lead_id, actor=self.member, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

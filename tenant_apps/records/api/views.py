@@ -16,7 +16,6 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import check_if_match
 from shared_apps.http.api import ERRORS, OrganizationView, merged_response, parse
 from shared_apps.http.pagination import Cursor
@@ -97,24 +96,15 @@ class VersionedRecordView(OrganizationView):
 
 
 class RecordPurgeView(VersionedRecordView):
-    """POST removes a deleted record for good (the service allows admins only), recorded in the audit log as
-    `<kind>.purged`. Subclasses name the service."""
+    """POST removes a deleted record for good (the service allows admins only and records `<kind>.purged` in
+    the audit log). Subclasses name the service."""
 
-    def purge(self, record_id: int) -> None:
+    def purge(self, record_id: int, request: Request) -> None:
         raise NotImplementedError
 
     @extend_schema(request=None, responses={204: None, **ERRORS})
     def post(self, request: Request, **kwargs: int) -> Response:
-        record_id, kind = _record_id(kwargs), self.record_kind
-        with transaction.atomic():
-            self.purge(record_id)
-            audit_record(
-                f"{kind}.purged",
-                request=request,
-                target_type=f"{kind}s.{kind}",
-                target_id=record_id,
-                target_repr=f"{kind} #{record_id}",
-            )
+        self.purge(_record_id(kwargs), request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -27,5 +27,5 @@ class FollowUpSettingsView(OrganizationView):
         if self.member.role != Role.ADMIN:  # before parsing: a non-admin learns nothing about the input
             raise Forbidden("Only an admin can change the follow-up settings.")
         changes = parse(FollowUpSettingsUpdateSerializer, request.data)
-        services.follow_up_settings_update(actor=self.member, changes=changes)
+        services.follow_up_settings_update(actor=self.member, changes=changes, request=request._request)
         return Response(FollowUpSettingsSerializer(selectors.follow_up_settings_get()).data)

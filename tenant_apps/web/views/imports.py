@@ -51,6 +51,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             record_type=form.cleaned_data["record_type"],
             duplicate_policy=form.cleaned_data["duplicate_policy"],
             dry_run=form.cleaned_data["dry_run"],
+            request=request,
         )
     except AppError as error:
         if is_fetch(request):  # a script gets the refusal's status, as from every other action

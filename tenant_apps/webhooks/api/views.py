@@ -56,7 +56,7 @@ class EndpointListView(WebhookView):
     def post(self, request: Request) -> Response:
         """Register an endpoint; the response carries its signing secret, which is never shown again."""
         data = parse(EndpointWriteSerializer, request.data)
-        created = services.endpoint_create(actor=self.member, **data)
+        created = services.endpoint_create(actor=self.member, request=request._request, **data)
         body = EndpointCreatedSerializer(created.endpoint, context={"secret": created.secret}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -76,12 +76,14 @@ class EndpointDetailView(WebhookView):
     def patch(self, request: Request, endpoint_id: int) -> Response:
         """Change the URL (checked again), event types, description or secret; is_active pauses/resumes."""
         changes = parse(EndpointUpdateSerializer, request.data)
-        services.endpoint_update(endpoint_id=endpoint_id, actor=self.member, changes=changes)
+        services.endpoint_update(
+            endpoint_id=endpoint_id, actor=self.member, changes=changes, request=request._request
+        )
         return _endpoint_response(self, endpoint_id)
 
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request: Request, endpoint_id: int) -> Response:
-        services.endpoint_delete(endpoint_id=endpoint_id, actor=self.member)
+        services.endpoint_delete(endpoint_id=endpoint_id, actor=self.member, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -89,7 +91,7 @@ class EndpointEnableView(WebhookView):
     @extend_schema(request=None, responses={200: EndpointSerializer, **ERRORS})
     def post(self, request: Request, endpoint_id: int) -> Response:
         """Resume deliveries after a pause or an automatic disable; redeliver what failed meanwhile."""
-        services.endpoint_enable(endpoint_id=endpoint_id, actor=self.member)
+        services.endpoint_enable(endpoint_id=endpoint_id, actor=self.member, request=request._request)
         return _endpoint_response(self, endpoint_id)
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 from rest_framework.test import APIClient
 
+from shared_apps.audit.models import AuditEvent
 from shared_apps.core.db import connection
 from shared_apps.organizations import pgdump, placement
 from shared_apps.organizations.backup import table_counts
@@ -195,6 +196,13 @@ def test_move_copies_verifies_switches_and_drops_the_source(committed):
 
     call_command("org_move", "moveco", "--to", "default", stdout=StringIO())
     assert Organization.objects.get(slug="moveco").database == "default"
+    # each move is in the platform's audit log (a command: no operator, "system")
+    with schema_context("public"):
+        moves = AuditEvent.objects.filter(action="organization.moved", target_id=str(organization.pk))
+        assert [(event.changes["database"], event.via) for event in moves.order_by("id")] == [
+            (["default", SHARD], "system"),
+            ([SHARD, "default"], "system"),
+        ]
     assert not schema_on(SHARD, "org_moveco")
     assert lead_names("default", "org_moveco") == ["Ada", "After", "Grace", "Linus"]
 
