@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from shared_apps.mfa.api.views import TwoFactorRequirementView
 from shared_apps.observability import health
 from shared_apps.users.api import members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/sign-out/", SignOutView.as_view(), name="sign-out"),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/me/two-factor/", include("shared_apps.mfa.api.urls")),
+    path("api/settings/two-factor/", TwoFactorRequirementView.as_view(), name="two-factor-requirement"),
     path("api/members/", members.MemberListView.as_view(), name="members"),
     path("api/members/<int:member_id>/", members.MemberDetailView.as_view(), name="member"),
     path(

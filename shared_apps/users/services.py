@@ -9,10 +9,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
+from shared_apps.mfa.services import second_factor_check
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
 from shared_apps.users.models import AuthToken, Role, User, token_digest
 from shared_apps.users.signals import credentials_revoked
@@ -32,12 +35,26 @@ def user_create(
     return User.objects.create_user(email, password, role=role, full_name=full_name, is_staff=is_staff)
 
 
-@transaction.atomic
-def token_issue(*, email: str, password: str, require_staff: bool = False) -> tuple[str, AuthToken]:
-    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema."""
+def token_issue(
+    *,
+    email: str,
+    password: str,
+    require_staff: bool = False,
+    otp: str | None = None,
+    recovery_code: str | None = None,
+    request: HttpRequest | Request | None = None,
+) -> tuple[str, AuthToken]:
+    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema,
+    and the second factor (`otp` or `recovery_code`) when the user has one (shared_apps.mfa)."""
     user = authenticate(username=(email or "").strip().lower(), password=password or "")
     if user is None or not user.is_active or (require_staff and not user.is_staff):
         raise InvalidCredentials()
+    second_factor_check(user=user, otp=otp, recovery_code=recovery_code, request=request)
+    return _token_create(user)
+
+
+@transaction.atomic
+def _token_create(user: User) -> tuple[str, AuthToken]:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ttl = settings.AUTH_TOKEN_TTL_DAYS
     token = AuthToken.objects.create(

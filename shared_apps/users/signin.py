@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from shared_apps.http.throttling import sign_in_wait
+from shared_apps.mfa.services import two_factor_enabled
+from shared_apps.mfa.web import second_factor_begin
 from shared_apps.users.models import User
 
 
@@ -48,7 +50,8 @@ def sign_in_page(
 ) -> HttpResponse:
     """The form (GET) or an attempt (POST): throttled per client address and email and per account (429, the
     same counters as the API's sign-in), then the user must
-    exist here, be active and pass `may_enter`, else `refusal` (400) without saying which check failed."""
+    exist here, be active and pass `may_enter`, else `refusal` (400) without saying which check failed.
+    A user with two-factor sign-in is sent on to the code's page (shared_apps.mfa.web), not signed in."""
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -61,6 +64,8 @@ def sign_in_page(
                 request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
             )
             if isinstance(user, User) and user.is_active and may_enter(user):
+                if two_factor_enabled(user):  # not signed in yet: the code comes on the next page
+                    return second_factor_begin(request, user, next_url=safe_next(request))
                 login(request, user)
                 return redirect(safe_next(request))
             form.add_error(None, refusal)

@@ -13,11 +13,12 @@ from shared_apps.users import services
 from shared_apps.users.api.serializers import CredentialsSerializer, MeSerializer, TokenSerializer
 from shared_apps.users.models import ApiKey, AuthToken
 
-ERRORS = error_responses(400, 401)
+ERRORS = error_responses(400, 401, 403)
 
 
 class TokenView(APIView):
-    """Sign in with email and password; the token is shown once."""
+    """Sign in with email and password (and `otp` or `recovery_code` for an account with two-factor sign-in:
+    401 `otp_required` without one); the token is shown once."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -27,7 +28,7 @@ class TokenView(APIView):
     @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer, **ERRORS}, auth=[])
     def post(self, request: Request) -> Response:
         data = parse(CredentialsSerializer, request.data)
-        raw, token = services.token_issue(**data, require_staff=self.require_staff)
+        raw, token = services.token_issue(**data, require_staff=self.require_staff, request=request)
         return Response({"token": raw, "expires_at": token.expires_at})
 
 
