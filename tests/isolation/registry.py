@@ -179,6 +179,19 @@ EXEMPT: dict[str, str] = {
     "token": f"{NO_ID}: sign-in (an email is looked up in this host's schema only: test_credentials)",
     "sign-out": f"{NO_ID}: revokes the caller's own token",
     "me": f"{NO_ID}: the caller",
+    **{
+        name: f"{NO_ID}: the caller's own second factor"
+        for name in (
+            "two-factor",
+            "two-factor-setup",
+            "two-factor-confirm",
+            "two-factor-recovery-codes",
+            "two-factor-disable",
+            "web:two-factor",
+        )
+    },
+    "two-factor-requirement": f"{NO_ID}: the organization's setting",
+    "web:sign-in-two-factor": f"{NO_ID}: the code after the password (the user is the session's pending one)",
     "members": f"{NO_ID}: list and invite (an email, not an id)",
     "api-keys": f"{NO_ID}: list and issue",
     "tasks-overdue": f"{NO_ID}: a list",

@@ -211,4 +211,15 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:sign-in": "signs in",
     "web:sign-out": "ends the caller's session",
     "web:password": "changes the caller's own password",
+    **{
+        name: "the caller's own second factor"
+        for name in (
+            "two-factor-setup",
+            "two-factor-confirm",
+            "two-factor-recovery-codes",
+            "two-factor-disable",
+            "web:two-factor",
+        )
+    },
+    "web:sign-in-two-factor": "signs in (the second step)",
 }
