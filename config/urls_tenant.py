@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from shared_apps.mfa.api.views import TwoFactorRequirementView
+from shared_apps.mfa.api.views import TwoFactorRequirementView, TwoFactorResetView
 from shared_apps.observability import health
 from shared_apps.users.api import members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
@@ -32,6 +32,11 @@ urlpatterns = [
         "api/members/<int:member_id>/reactivate/",
         members.MemberReactivateView.as_view(),
         name="member-reactivate",
+    ),
+    path(
+        "api/members/<int:member_id>/two-factor/reset/",
+        TwoFactorResetView.as_view(),
+        name="member-two-factor-reset",
     ),
     path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
     path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),

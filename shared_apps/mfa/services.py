@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from shared_apps.audit.services import audit_record
-from shared_apps.core.errors import InvalidInput
+from shared_apps.core.errors import InvalidInput, NotFound
 from shared_apps.mfa.exceptions import (
     AlreadyEnabled,
     EnrollmentRequired,
@@ -165,6 +165,21 @@ def two_factor_disable(*, user: User, password: str, code: str, request: AnyRequ
     TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
     audit_record("two_factor.disabled", request=request, actor=user, target=user)
+
+
+@transaction.atomic
+def two_factor_reset(*, member_id: int, request: AnyRequest | None = None) -> User:
+    """An organization admin removes a member's authenticator and recovery codes (both lost): the member
+    signs in with the password alone, or is sent to set up a new one when the organization requires it."""
+    user = User.objects.select_for_update().filter(pk=member_id).first()
+    if user is None:
+        raise NotFound("No such member.", code="member_not_found")
+    if not TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
+        raise NotEnabled()
+    TotpDevice.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    audit_record("two_factor.reset", request=request, target=user)
+    return user
 
 
 # ---- signing in --------------------------------------------------------------------------------------------

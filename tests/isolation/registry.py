@@ -70,6 +70,7 @@ REGISTRY: dict[str, Factory] = {
     "member": _path("member_id", Records.member, {"role": "viewer"}),
     "member-deactivate": _path("member_id", Records.member),
     "member-reactivate": _path("member_id", Records.member),
+    "member-two-factor-reset": _path("member_id", Records.member),
     "api-key-revoke": _path("key_id", Records.api_key),
     # leads
     "leads": _body(lambda g: {"name": "Owned elsewhere", "owner": g.member()}),

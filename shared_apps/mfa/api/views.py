@@ -137,3 +137,18 @@ class TwoFactorRequirementView(OrganizationView):
                 )
             }
         )
+
+
+class TwoFactorResetView(OrganizationView):
+    """An admin removes a member's lost authenticator (and recovery codes)."""
+
+    write_role = Role.ADMIN
+    manages_access = True
+    resource = "members"
+
+    @extend_schema(request=None, responses={204: None, **ERRORS})
+    def post(self, request: Request, member_id: int) -> Response:
+        """The member then signs in with the password alone (or sets up a new authenticator first when the
+        organization requires it); 409 `two_factor_not_enabled` when they had none."""
+        services.two_factor_reset(member_id=member_id, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -175,3 +175,17 @@ def test_the_requirement_is_one_organizations_only(org, other_org, member):
     )
     globex_rep = member(organization=other_org)
     assert token(other_org, globex_rep.email).status_code == 200
+
+
+def test_an_admin_resets_a_members_lost_authenticator(org, member):
+    enrolled = enrol(member(), org)
+    path = f"/api/members/{enrolled.user.pk}/two-factor/reset/"
+    assert client_for(org, member(role=Role.MANAGER)).post(path).status_code == 403
+    admin_client = client_for(org, member(role=Role.ADMIN))
+    assert admin_client.post("/api/members/987654/two-factor/reset/").json()["code"] == "member_not_found"
+    assert admin_client.post(path).status_code == 204
+    assert token(org, enrolled.user.email).status_code == 200  # the password alone again
+    assert admin_client.post(path).json()["code"] == "two_factor_not_enabled"
+    with schema_context(org.schema_name):
+        reset = AuditEvent.objects.get(action="two_factor.reset")
+        assert reset.target_id == str(enrolled.user.pk)

@@ -151,6 +151,7 @@ EXEMPT: dict[str, str] = {
     "member": "members are listed to every member; managing them is the admins' (test_viewer_writes)",
     "member-deactivate": "admins only (test_viewer_writes)",
     "member-reactivate": "admins only (test_viewer_writes)",
+    "member-two-factor-reset": "admins only (test_viewer_writes)",
     "api-key-revoke": "admins only (test_viewer_writes)",
     **{
         key: EVERY_MEMBERS
