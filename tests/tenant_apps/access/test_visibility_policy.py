@@ -17,6 +17,15 @@ VIEWER_WRITES = {
     "exports": "asking for an export job changes no record: whoever may read a list may export it",
     "token": "signing in (the token is the member's own)",
     "sign-out": "ending one's own session",
+    **{
+        name: "the member's own second factor"
+        for name in (
+            "two-factor-setup",
+            "two-factor-confirm",
+            "two-factor-recovery-codes",
+            "two-factor-disable",
+        )
+    },
 }
 
 
