@@ -348,6 +348,8 @@ CACHES["default"]["KEY_FUNCTION"] = "shared_apps.organizations.namespace.cache_k
 TWO_FACTOR_ISSUER = env("TWO_FACTOR_ISSUER", default="LeadPulse")
 # How long the sign-in page waits for the code after a correct password before asking for the password again.
 TWO_FACTOR_PENDING_SECONDS = env.int("TWO_FACTOR_PENDING_SECONDS", default=300)
+# Operators must sign in with a second factor (members: each organization's own setting, set by its admins).
+TWO_FACTOR_REQUIRED_FOR_OPERATORS = env.bool("TWO_FACTOR_REQUIRED_FOR_OPERATORS", default=False)
 # Sends members of an organization requiring two-factor sign-in to the set-up page until they have it.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,

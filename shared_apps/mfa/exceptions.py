@@ -20,14 +20,13 @@ class EnrollmentRequired(AppError):
     status_code = 403
     code = "two_factor_enrollment_required"
     message = (
-        "This organization requires two-factor sign-in: set it up at /settings/two-factor/ first "
-        "(sign in on the web)."
+        "Two-factor sign-in is required here: set it up at /settings/two-factor/ first (sign in on the web)."
     )
 
 
 class TwoFactorRequired(Conflict):
     code = "two_factor_required"
-    message = "This organization requires two-factor sign-in: it cannot be turned off."
+    message = "Two-factor sign-in is required here: it cannot be turned off."
 
 
 class AlreadyEnabled(Conflict):

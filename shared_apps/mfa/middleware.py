@@ -1,8 +1,8 @@
-"""An organization that requires two-factor sign-in: a member signed in (with a session) who has not set it
-up reaches only the set-up page, signing out and static files until they do. Pages redirect to the set-up
-page; the API answers 403 `two_factor_enrollment_required`. Costs nothing in organizations without the rule
-(the flag is on the organization row the routing middleware already holds), one query per request in those
-with it."""
+"""Where two-factor sign-in is required (an organization's rule; TWO_FACTOR_REQUIRED_FOR_OPERATORS on the
+root domain): a user signed in with a session who has not set it up reaches only the set-up page, signing
+out and static files until they do. Pages redirect to the set-up page; the API answers 403
+`two_factor_enrollment_required`. Costs nothing where it is not required (the flag is on the organization
+row the routing middleware already holds, or a setting), one query per signed-in request where it is."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
 from shared_apps.mfa.exceptions import EnrollmentRequired
-from shared_apps.mfa.services import two_factor_enabled
+from shared_apps.mfa.services import two_factor_enabled, two_factor_required
 
 SETUP_PAGE = "/settings/two-factor/"
 # A session whose sign-in already had a second factor outside LeadPulse (an SSO provider's) carries this key;
@@ -23,6 +23,8 @@ ALLOWED_PREFIXES = (
     "/sign-in/",
     "/sign-out/",
     "/api/auth/",
+    "/api/platform/auth/",
+    "/api/platform/me/two-factor/",
     "/static/",
     "/healthz",
     "/readyz",
@@ -43,7 +45,7 @@ class TwoFactorEnrollmentMiddleware:
 
     @staticmethod
     def _must_enrol(request: HttpRequest) -> bool:
-        if not getattr(getattr(request, "tenant", None), "require_two_factor", False):
+        if not two_factor_required():
             return False
         if request.path.startswith(ALLOWED_PREFIXES):
             return False

@@ -72,6 +72,14 @@ def organization_requires_two_factor() -> bool:
     return bool(organization is not None and organization.require_two_factor)
 
 
+def two_factor_required() -> bool:
+    """Whether everyone signing in here must have a second factor: the organization's rule on its host,
+    TWO_FACTOR_REQUIRED_FOR_OPERATORS on the root domain (no query either way)."""
+    if current_organization_or_none() is None:
+        return bool(settings.TWO_FACTOR_REQUIRED_FOR_OPERATORS)
+    return organization_requires_two_factor()
+
+
 def otpauth_uri(*, user: User, secret: str) -> str:
     """The otpauth:// URI an authenticator app reads (from the QR code): the issuer names the organization,
     so a member of two organizations can tell their entries apart."""
@@ -152,11 +160,11 @@ def recovery_codes_regenerate(*, user: User, code: str, request: AnyRequest | No
 @transaction.atomic
 def two_factor_disable(*, user: User, password: str, code: str, request: AnyRequest | None = None) -> None:
     """Turn two-factor sign-in off: needs the password and a code (the authenticator's, or a recovery code
-    when the authenticator is lost). Refused while the organization requires it."""
+    when the authenticator is lost). Refused while it is required here (two_factor_required)."""
     device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=False).first()
     if device is None:
         raise NotEnabled()
-    if organization_requires_two_factor():
+    if two_factor_required():
         raise TwoFactorRequired()
     if not user.check_password(password or ""):
         raise InvalidInput("password", "The password is wrong.", code="wrong_password")
@@ -196,10 +204,11 @@ def second_factor_check(
     require one), else the sign-in method once `otp` (or `recovery_code`) is right.
 
     OtpRequired (401) without a code, InvalidInput naming the field (400) for a wrong or replayed one,
-    EnrollmentRequired (403) for a member whose organization requires two-factor sign-in and who has not set
-    it up. A failure is audited (outside the transaction that refused it, so the record stays)."""
+    EnrollmentRequired (403) for a member whose organization requires two-factor sign-in (an operator while
+    TWO_FACTOR_REQUIRED_FOR_OPERATORS is on) and who has not set it up. A failure is audited (outside the
+    transaction that refused it, so the record stays)."""
     if not two_factor_enabled(user):
-        if organization_requires_two_factor():
+        if two_factor_required():
             raise EnrollmentRequired()
         return None
     otp = otp.strip() if isinstance(otp, str) else ""

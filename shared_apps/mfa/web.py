@@ -140,7 +140,7 @@ def settings_page(request: HttpRequest, *, base_template: str) -> HttpResponse:
         "enabled": device is not None,
         "device": device,
         "pending": None if device else services.pending_enrolment(user=user),
-        "required": services.organization_requires_two_factor(),
+        "required": services.two_factor_required(),
         "recovery_codes": shown_codes,
         "recovery_codes_left": services.recovery_codes_left(user) if device else 0,
         "code_form": forms_["code"],

@@ -14,8 +14,9 @@ class StatusSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     confirmed_at = serializers.DateTimeField(allow_null=True)
     recovery_codes_left = serializers.IntegerField()
-    required_by_organization = serializers.BooleanField(
-        help_text="Whether the organization requires two-factor sign-in (it cannot be turned off then)."
+    enforced = serializers.BooleanField(
+        help_text="Whether two-factor sign-in is required here (the organization's rule; for operators the "
+        "platform's setting): it cannot be turned off then."
     )
 
 

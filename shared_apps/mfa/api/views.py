@@ -67,7 +67,7 @@ class TwoFactorStatusView(_Own):
                 "enabled": device is not None,
                 "confirmed_at": device.confirmed_at if device else None,
                 "recovery_codes_left": services.recovery_codes_left(self.user) if device else 0,
-                "required_by_organization": services.organization_requires_two_factor(),
+                "enforced": services.two_factor_required(),
             }
         )
 

@@ -164,7 +164,7 @@ def test_an_organization_can_require_two_factor(org, member):
         format="json",
     )
     assert (kept.status_code, kept.json()["code"]) == (409, "two_factor_required")
-    assert enrolled_client.get("/api/me/two-factor/").json()["required_by_organization"] is True
+    assert enrolled_client.get("/api/me/two-factor/").json()["enforced"] is True
 
 
 def test_the_requirement_is_one_organizations_only(org, other_org, member):

@@ -160,7 +160,7 @@ def test_members_of_an_organization_requiring_it_are_sent_to_set_up(org, member)
     api = browser.get("/api/me/")  # the session reaches the API no further
     assert (api.status_code, api.json()["code"]) == (403, "two_factor_enrollment_required")
     setup = browser.get("/settings/two-factor/")
-    assert setup.status_code == 200 and "requires two-factor sign-in" in setup.content.decode()
+    assert setup.status_code == 200 and "required here" in setup.content.decode()
 
     _enrol_on_the_page(browser)
     assert browser.get("/leads/").status_code == 200
@@ -171,3 +171,21 @@ def test_members_of_an_organization_requiring_it_are_sent_to_set_up(org, member)
     admin_browser.post("/sign-in/", {"email": admin.email, "password": PASSWORD})
     admin_browser.post("/sign-in/two-factor/", {"code": enrolled.code(1)})
     assert admin_browser.get("/leads/").status_code == 200
+
+
+def test_operators_can_be_required_to_use_two_factor(operator, settings):
+    settings.TWO_FACTOR_REQUIRED_FOR_OPERATORS = True
+    refused = client_for(None).post(
+        "/api/platform/auth/token/", {"email": operator.email, "password": PASSWORD}, format="json"
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "two_factor_enrollment_required")
+    browser = Client(HTTP_HOST=host_of(None))
+    assert browser.post("/sign-in/", {"email": operator.email, "password": PASSWORD})["Location"] == "/"
+    for page in ("/", "/admin/"):
+        assert browser.get(page)["Location"] == "/settings/two-factor/"
+    codes = _enrol_on_the_page(browser)
+    assert browser.get("/").status_code == 200
+    kept = browser.post(
+        "/settings/two-factor/", {"action": "disable", "password": PASSWORD, "code": codes[0]}
+    )
+    assert kept.status_code == 409
