@@ -146,7 +146,7 @@ class TwoFactorResetView(OrganizationView):
     manages_access = True
     resource = "members"
 
-    @extend_schema(request=None, responses={204: None, **ERRORS})
+    @extend_schema(request=None, responses={204: None, **ERRORS, **error_responses(404)})
     def post(self, request: Request, member_id: int) -> Response:
         """The member then signs in with the password alone (or sets up a new authenticator first when the
         organization requires it); 409 `two_factor_not_enabled` when they had none."""
