@@ -18,6 +18,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/platform/auth/token/", PlatformTokenView.as_view(), name="platform-token"),
+    path("api/platform/me/two-factor/", include("shared_apps.mfa.api.platform_urls")),
     path("api/platform/", include("shared_apps.organizations.api.urls")),
     path("api/platform/", include("shared_apps.audit.api.platform_urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_public"), name="schema"),

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from shared_apps.mfa.api.views import TwoFactorRequirementView, TwoFactorResetView
 from shared_apps.observability import health
 from shared_apps.organizations.api.settings import OrganizationSettingsView
 from shared_apps.users.api import members
@@ -19,6 +20,8 @@ urlpatterns = [
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/sign-out/", SignOutView.as_view(), name="sign-out"),
     path("api/me/", MeView.as_view(), name="me"),
+    path("api/me/two-factor/", include("shared_apps.mfa.api.urls")),
+    path("api/settings/two-factor/", TwoFactorRequirementView.as_view(), name="two-factor-requirement"),
     path("api/members/", members.MemberListView.as_view(), name="members"),
     path("api/members/<int:member_id>/", members.MemberDetailView.as_view(), name="member"),
     path(
@@ -32,6 +35,11 @@ urlpatterns = [
         name="member-reactivate",
     ),
     path("api/settings/organization/", OrganizationSettingsView.as_view(), name="organization-settings"),
+    path(
+        "api/members/<int:member_id>/two-factor/reset/",
+        TwoFactorResetView.as_view(),
+        name="member-two-factor-reset",
+    ),
     path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
     path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("api/", include("tenant_apps.leads.api.urls")),

@@ -72,6 +72,8 @@ SHARED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "shared_apps.users",
+    # two-factor sign-in: operators' authenticators here, members' in their organization's schema
+    "shared_apps.mfa",
     # the platform's audit log (operators' actions) here, each organization's in its schema
     "shared_apps.audit",
     "django.contrib.sessions",
@@ -94,6 +96,7 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "shared_apps.users",
+    "shared_apps.mfa",
     "shared_apps.audit",
     # what every customer record shares (no tables): before the record apps that build on it
     "tenant_apps.records",
@@ -343,3 +346,16 @@ THROTTLE_SIGN_IN_ACCOUNT = env("THROTTLE_SIGN_IN_ACCOUNT", default="30/h")
 # Cache keys carry the id of the organization that wrote them (never reused, unlike a slug or a schema name),
 # so a purge can remove them all and a new organization under the same slug starts clean.
 CACHES["default"]["KEY_FUNCTION"] = "shared_apps.organizations.namespace.cache_key"
+
+# ---- Two-factor sign-in (issue 17) -------------------------------------------------------------------------
+# The issuer authenticator apps show beside the account (members' entries add their organization's name).
+TWO_FACTOR_ISSUER = env("TWO_FACTOR_ISSUER", default="LeadPulse")
+# How long the sign-in page waits for the code after a correct password before asking for the password again.
+TWO_FACTOR_PENDING_SECONDS = env.int("TWO_FACTOR_PENDING_SECONDS", default=300)
+# Operators must sign in with a second factor (members: each organization's own setting, set by its admins).
+TWO_FACTOR_REQUIRED_FOR_OPERATORS = env.bool("TWO_FACTOR_REQUIRED_FOR_OPERATORS", default=False)
+# Sends members of an organization requiring two-factor sign-in to the set-up page until they have it.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "shared_apps.mfa.middleware.TwoFactorEnrollmentMiddleware",
+)

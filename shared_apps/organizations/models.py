@@ -91,6 +91,8 @@ class Organization(TenantMixin):
     time_zone = models.CharField(max_length=64, default="UTC")
     # Reps see only their own and unassigned leads and opportunities unless this is on.
     reps_see_all_leads = models.BooleanField(default=False)
+    # Every member must sign in with a second factor (shared_apps/mfa): set by the organization's admins.
+    require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     # The DATABASES alias its schema lives on (see shared_apps/organizations/placement.py).

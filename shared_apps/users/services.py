@@ -11,10 +11,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from shared_apps.audit.services import audit_record, sign_in_method
 from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
+from shared_apps.mfa.services import second_factor_check
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
 from shared_apps.users.models import AuthToken, Role, User, token_digest
 from shared_apps.users.signals import credentials_revoked
@@ -35,11 +37,18 @@ def user_create(
 
 
 def token_issue(
-    *, email: str, password: str, require_staff: bool = False, request: HttpRequest | None = None
+    *,
+    email: str,
+    password: str,
+    require_staff: bool = False,
+    otp: str | None = None,
+    recovery_code: str | None = None,
+    request: HttpRequest | Request | None = None,
 ) -> tuple[str, AuthToken]:
-    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema.
-    Both outcomes are in the audit log (a refused password through authenticate's signal): no transaction
-    here, so a refusal does not roll its record back."""
+    """Sign in: return a new raw token (shown once) for valid credentials of an active user in this schema,
+    and the second factor (`otp` or `recovery_code`) when the user has one (shared_apps.mfa). Every outcome
+    is in the audit log (a refused password through authenticate's signal): no transaction here, so a
+    refusal does not roll its record back."""
     email = (email or "").strip().lower()
     user = authenticate(request, username=email, password=password or "")
     if user is not None and (not user.is_active or (require_staff and not user.is_staff)):
@@ -47,6 +56,12 @@ def token_issue(
         user = None
     if user is None:
         raise InvalidCredentials()
+    method = second_factor_check(user=user, otp=otp, recovery_code=recovery_code, request=request)
+    return _token_create(user, request=request, method=method or sign_in_method(request))
+
+
+@transaction.atomic
+def _token_create(user: User, *, request: HttpRequest | Request | None, method: str) -> tuple[str, AuthToken]:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ttl = settings.AUTH_TOKEN_TTL_DAYS
     token = AuthToken.objects.create(
@@ -58,7 +73,7 @@ def token_issue(
         "sign_in.succeeded",
         request=request,
         actor=user,
-        changes={"method": sign_in_method(request), "token": True},
+        changes={"method": method, "token": True},
     )
     return raw, token
 

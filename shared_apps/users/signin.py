@@ -15,6 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from shared_apps.audit.services import audit_record, sign_in_method
 from shared_apps.http.throttling import sign_in_wait
+from shared_apps.mfa.services import two_factor_enabled
+from shared_apps.mfa.web import second_factor_begin
 from shared_apps.users.models import User
 
 
@@ -49,7 +51,8 @@ def sign_in_page(
 ) -> HttpResponse:
     """The form (GET) or an attempt (POST): throttled per client address and email and per account (429, the
     same counters as the API's sign-in), then the user must
-    exist here, be active and pass `may_enter`, else `refusal` (400) without saying which check failed."""
+    exist here, be active and pass `may_enter`, else `refusal` (400) without saying which check failed.
+    A user with two-factor sign-in is sent on to the code's page (shared_apps.mfa.web), not signed in."""
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -62,6 +65,8 @@ def sign_in_page(
                 request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
             )
             if isinstance(user, User) and user.is_active and may_enter(user):
+                if two_factor_enabled(user):  # not signed in yet: the code comes on the next page
+                    return second_factor_begin(request, user, next_url=safe_next(request))
                 login(request, user)
                 return redirect(safe_next(request))
             if user is not None:  # right password, refused here (a wrong one is recorded by authenticate)

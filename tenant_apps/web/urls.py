@@ -1,7 +1,18 @@
 from django.urls import path, register_converter
 
 from tenant_apps.tasks.models import TaskStatus
-from tenant_apps.web.views import audit, auth, dashboard, imports, leads, pipeline, profile, records, tasks
+from tenant_apps.web.views import (
+    audit,
+    auth,
+    dashboard,
+    imports,
+    leads,
+    pipeline,
+    profile,
+    records,
+    tasks,
+    two_factor,
+)
 
 
 class IdConverter:
@@ -36,6 +47,8 @@ urlpatterns = [
     path("sign-out/", auth.sign_out, name="sign-out"),
     path("password/", auth.password_change, name="password"),
     path("settings/time-zone/", profile.time_zone, name="time-zone"),
+    path("sign-in/two-factor/", two_factor.sign_in_second_step, name="sign-in-two-factor"),
+    path("settings/two-factor/", two_factor.two_factor_settings, name="two-factor"),
     path("", dashboard.dashboard, name="dashboard"),
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/summary/", pipeline.pipeline_summary, name="pipeline-summary"),

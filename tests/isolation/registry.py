@@ -70,6 +70,7 @@ REGISTRY: dict[str, Factory] = {
     "member": _path("member_id", Records.member, {"role": "viewer"}),
     "member-deactivate": _path("member_id", Records.member),
     "member-reactivate": _path("member_id", Records.member),
+    "member-two-factor-reset": _path("member_id", Records.member),
     "api-key-revoke": _path("key_id", Records.api_key),
     # leads
     "leads": _body(lambda g: {"name": "Owned elsewhere", "owner": g.member()}),
@@ -183,6 +184,19 @@ EXEMPT: dict[str, str] = {
     "token": f"{NO_ID}: sign-in (an email is looked up in this host's schema only: test_credentials)",
     "sign-out": f"{NO_ID}: revokes the caller's own token",
     "me": f"{NO_ID}: the caller",
+    **{
+        name: f"{NO_ID}: the caller's own second factor"
+        for name in (
+            "two-factor",
+            "two-factor-setup",
+            "two-factor-confirm",
+            "two-factor-recovery-codes",
+            "two-factor-disable",
+            "web:two-factor",
+        )
+    },
+    "two-factor-requirement": f"{NO_ID}: the organization's setting",
+    "web:sign-in-two-factor": f"{NO_ID}: the code after the password (the user is the session's pending one)",
     "members": f"{NO_ID}: list and invite (an email, not an id)",
     "api-keys": f"{NO_ID}: list and issue",
     "tasks-overdue": f"{NO_ID}: a list",

@@ -6,6 +6,9 @@ from shared_apps.users.models import User
 class CredentialsSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=200, write_only=True, trim_whitespace=False)
+    # the second factor of an account with two-factor sign-in (shared_apps.mfa): one or the other
+    otp = serializers.CharField(max_length=16, required=False, allow_blank=True, write_only=True)
+    recovery_code = serializers.CharField(max_length=32, required=False, allow_blank=True, write_only=True)
 
 
 class TokenSerializer(serializers.Serializer):

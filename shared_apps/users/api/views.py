@@ -19,11 +19,12 @@ from shared_apps.users.api.serializers import (
 from shared_apps.users.models import ApiKey, AuthToken
 from shared_apps.users.profile import member_time_zone_set
 
-ERRORS = error_responses(400, 401)
+ERRORS = error_responses(400, 401, 403)
 
 
 class TokenView(APIView):
-    """Sign in with email and password; the token is shown once."""
+    """Sign in with email and password (and `otp` or `recovery_code` for an account with two-factor sign-in:
+    401 `otp_required` without one); the token is shown once."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]

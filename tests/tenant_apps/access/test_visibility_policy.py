@@ -18,6 +18,15 @@ VIEWER_WRITES = {
     "token": "signing in (the token is the member's own)",
     "sign-out": "ending one's own session",
     "me": "one's own profile (time zone)",
+    **{
+        name: "the member's own second factor"
+        for name in (
+            "two-factor-setup",
+            "two-factor-confirm",
+            "two-factor-recovery-codes",
+            "two-factor-disable",
+        )
+    },
 }
 
 

@@ -151,6 +151,7 @@ EXEMPT: dict[str, str] = {
     "member": "members are listed to every member; managing them is the admins' (test_viewer_writes)",
     "member-deactivate": "admins only (test_viewer_writes)",
     "member-reactivate": "admins only (test_viewer_writes)",
+    "member-two-factor-reset": "admins only (test_viewer_writes)",
     "api-key-revoke": "admins only (test_viewer_writes)",
     **{
         key: EVERY_MEMBERS
@@ -216,4 +217,15 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:sign-out": "ends the caller's session",
     "web:password": "changes the caller's own password",
     "web:time-zone": "sets the caller's own time zone",
+    **{
+        name: "the caller's own second factor"
+        for name in (
+            "two-factor-setup",
+            "two-factor-confirm",
+            "two-factor-recovery-codes",
+            "two-factor-disable",
+            "web:two-factor",
+        )
+    },
+    "web:sign-in-two-factor": "signs in (the second step)",
 }
