@@ -15,6 +15,7 @@ from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
 from shared_apps.users.models import AuthToken, Role, User, token_digest
+from shared_apps.users.policies import password_sign_in_check
 from shared_apps.users.signals import credentials_revoked
 
 TOKEN_PREFIX = "lpt_"  # noqa: S105 (a prefix that makes leaked tokens recognizable, not a secret)
@@ -38,6 +39,7 @@ def token_issue(*, email: str, password: str, require_staff: bool = False) -> tu
     user = authenticate(username=(email or "").strip().lower(), password=password or "")
     if user is None or not user.is_active or (require_staff and not user.is_staff):
         raise InvalidCredentials()
+    password_sign_in_check(user)  # e.g. an organization that requires single sign-on
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ttl = settings.AUTH_TOKEN_TTL_DAYS
     token = AuthToken.objects.create(

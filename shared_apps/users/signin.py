@@ -13,8 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from shared_apps.core.errors import AppError
 from shared_apps.http.throttling import sign_in_wait
 from shared_apps.users.models import User
+from shared_apps.users.policies import password_sign_in_check
 
 
 class SignInForm(forms.Form):
@@ -60,11 +62,17 @@ def sign_in_page(
             user = authenticate(
                 request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
             )
+            refused = None
             if isinstance(user, User) and user.is_active and may_enter(user):
-                login(request, user)
-                return redirect(safe_next(request))
-            form.add_error(None, refusal)
-            status = 400
+                try:
+                    password_sign_in_check(user)  # e.g. an organization that requires single sign-on
+                except AppError as refusal_by_rule:
+                    refused = refusal_by_rule
+                else:
+                    login(request, user)
+                    return redirect(safe_next(request))
+            form.add_error(None, refused.message if refused else refusal)
+            status = refused.status_code if refused else 400
         else:
             status = 400
     return render(
