@@ -199,6 +199,7 @@ WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=Fa
 # SSO_HTTP_TIMEOUT seconds.
 SSO_ALLOW_PRIVATE_ISSUERS = env.bool("SSO_ALLOW_PRIVATE_ISSUERS", default=False)
 SSO_HTTP_TIMEOUT = env.float("SSO_HTTP_TIMEOUT", default=5.0)
+SSO_LOOPBACK_ISSUERS_ONLY = False  # the test suite's: issuers on this machine only
 
 # CSV imports: an upload over IMPORT_MAX_BYTES is refused with 413, a file of more rows with 400.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)

@@ -143,3 +143,20 @@ def sso_member_sign_in(*, config: SsoConfig, claims: dict[str, Any]) -> tuple[Us
         raise SsoNotAllowed("This member is deactivated.", code="sso_member_inactive")
     SsoIdentity.objects.filter(pk=identity.pk).update(last_sign_in_at=timezone.now())
     return user, created
+
+
+@transaction.atomic
+def sso_requirement_lift(*, disable: bool = False) -> dict[str, Any]:
+    """The operators' way out when the provider fails an organization that requires SSO: passwords work
+    again for its members (and with `disable`, SSO is switched off). Returns what changed."""
+    config = SsoConfig.objects.select_for_update().filter(pk=1).first()
+    if config is None:
+        return {}
+    changed: dict[str, Any] = {}
+    if config.require_sso:
+        config.require_sso, changed["require_sso"] = False, [True, False]
+    if disable and config.enabled:
+        config.enabled, changed["enabled"] = False, [True, False]
+    if changed:
+        config.save(update_fields=["require_sso", "enabled", "updated_at"])
+    return changed

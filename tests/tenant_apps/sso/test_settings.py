@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
+from django.core.management import call_command
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
@@ -215,3 +218,22 @@ def test_the_settings_page_is_for_admins(org, member, oidc_provider):
         config = SsoConfig.objects.get()
         assert config.enabled and config.allowed_domains == ["acme-corp.test", "example.test"]
     assert oidc_provider.client_secret not in page.get("/settings/sso/").content.decode()
+
+
+def test_an_operator_lifts_the_requirement_when_the_provider_fails(org, member, oidc_provider):
+    configure_sso(org, oidc_provider)
+    rep = member(role=Role.REP)
+    _require_sso(org)
+    credentials = {"email": rep.email, "password": PASSWORD}
+    assert client_for(org).post("/api/auth/token/", credentials, format="json").status_code == 403
+
+    out = StringIO()
+    call_command("sso_unlock", org.slug, stdout=out)
+
+    assert "require_sso off" in out.getvalue()
+    assert client_for(org).post("/api/auth/token/", credentials, format="json").status_code == 200
+    with schema_context(org.schema_name):
+        config = SsoConfig.objects.get()
+        assert config.enabled and not config.require_sso
+        event = AuditEvent.objects.get(action="sso.settings_changed", via="command")
+        assert event.changes == {"require_sso": [True, False]}

@@ -23,7 +23,7 @@ from oauth2_provider.models import Application  # noqa: E402
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
+    call_command("migrate", run_syncdb=True, verbosity=0)
     for email in json.loads(os.environ["OIDC_PROVIDER_ACCOUNTS"]):
         User.objects.create_user(
             email, email.split("+")[-1], os.environ["OIDC_PROVIDER_PASSWORD"], first_name=email.split("@")[0]
