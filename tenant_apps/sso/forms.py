@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from tenant_apps.sso.services import JIT_ROLES
+from tenant_apps.sso.services import JIT_ROLE_CHOICES
 
 
 class SsoSettingsForm(forms.Form):
@@ -22,7 +22,7 @@ class SsoSettingsForm(forms.Form):
         required=False,
         help_text="People of these email domains become members on their first sign-in (comma-separated).",
     )
-    default_role = forms.ChoiceField(choices=[(role.value, role.label) for role in JIT_ROLES])
+    default_role = forms.ChoiceField(choices=JIT_ROLE_CHOICES)
     enabled = forms.BooleanField(required=False, label="Enable single sign-on")
     require_sso = forms.BooleanField(required=False, label="Require SSO (members cannot use passwords)")
 

@@ -15,6 +15,7 @@ from tenant_apps.sso.models import SsoConfig, SsoIdentity
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 JIT_ROLES = (Role.VIEWER, Role.REP, Role.MANAGER)  # never admin by default: an admin promotes people
+JIT_ROLE_CHOICES = [(role.value, role.label) for role in JIT_ROLES]
 SECRET_FIELDS = ("client_secret",)
 FIELDS = ("issuer", "client_id", "client_secret", "allowed_domains", "default_role", "enabled", "require_sso")
 

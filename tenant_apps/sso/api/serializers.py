@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from shared_apps.http.api import StrictCharField
-from shared_apps.users.models import Role
+from tenant_apps.sso.services import JIT_ROLE_CHOICES
 
 
 class SsoConfigSerializer(serializers.Serializer):
@@ -34,6 +34,7 @@ class SsoConfigUpdateSerializer(serializers.Serializer):
     allowed_domains = serializers.ListField(
         child=StrictCharField(max_length=253), max_length=100, required=False
     )
-    default_role = serializers.ChoiceField(choices=Role.choices, required=False)
+    # the roles a member made on first sign-in may get (never admin): their own choice set in the schema
+    default_role = serializers.ChoiceField(choices=JIT_ROLE_CHOICES, required=False)
     enabled = serializers.BooleanField(required=False)
     require_sso = serializers.BooleanField(required=False)
