@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,19 +59,28 @@ class ProviderSession(OAuth2Session):
             raise ProviderUnreachable(refused.message, code=refused.code) from None
         kwargs["timeout"] = settings.SSO_HTTP_TIMEOUT
         kwargs["allow_redirects"] = False
+        kwargs["stream"] = True
+        deadline = time.monotonic() + 2 * settings.SSO_HTTP_TIMEOUT
         try:
-            return super().request(method, url, *args, **kwargs)
+            response = super().request(method, url, *args, **kwargs)
+            # read at most MAX_DOCUMENT_BYTES, in bounded time, before anyone (authlib included) parses it
+            body = bytearray()
+            with response:
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > MAX_DOCUMENT_BYTES or time.monotonic() > deadline:
+                        raise ProviderUnreachable("The identity provider's answer is too large or too slow.")
         except requests.RequestException as failed:
             raise ProviderUnreachable(
                 f"The identity provider did not answer: {type(failed).__name__}."
             ) from None
+        response._content = bytes(body)
+        return response
 
 
 def _json(response: requests.Response, what: str) -> dict[str, Any]:
     if response.status_code != 200:
         raise ProviderUnreachable(f"The {what} answered {response.status_code}.", status=response.status_code)
-    if len(response.content) > MAX_DOCUMENT_BYTES:
-        raise ProviderUnreachable(f"The {what} is too large.")
     try:
         data = response.json()
     except ValueError:
@@ -110,7 +120,7 @@ def discover(issuer: str) -> Endpoints:
     metadata = OpenIDProviderMetadata(document)
     try:
         metadata.validate()
-    except ValueError as invalid:
+    except (ValueError, TypeError, KeyError) as invalid:
         raise InvalidInput(
             "issuer", f"The discovery document is invalid: {invalid}", code="discovery_invalid"
         ) from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 
 from django.core.management import call_command
@@ -237,3 +240,31 @@ def test_an_operator_lifts_the_requirement_when_the_provider_fails(org, member, 
         assert config.enabled and not config.require_sso
         event = AuditEvent.objects.get(action="sso.settings_changed", via="command")
         assert event.changes == {"require_sso": [True, False]}
+
+
+class _Huge(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"issuer": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(OSError):  # we hang up after the first 256 KB
+            self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_provider_answering_too_much_is_refused_without_reading_it_all(api):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Huge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        issuer = f"http://127.0.0.1:{server.server_address[1]}"
+        response = api(Role.ADMIN).put(URL, {"issuer": issuer}, format="json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 400
+    assert response.json()["code"] == "discovery_failed" and "too large" in response.json()["message"]
