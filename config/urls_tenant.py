@@ -62,12 +62,15 @@ urlpatterns = [
     path("api/", include("tenant_apps.imports.api.urls")),
     path("api/", include("tenant_apps.privacy.api.urls")),
     path("api/", include("shared_apps.audit.api.urls")),
+    path("api/", include("tenant_apps.sso.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="docs",
     ),
+    # single sign-on's browser routes (/sso/login/, /sso/callback/) and its settings page
+    path("", include("tenant_apps.sso.urls")),
     # the web app, after every /api/ route
     path("", include("tenant_apps.web.urls")),
 ]

@@ -120,6 +120,8 @@ TENANT_APPS = [
     "tenant_apps.imports",
     # privacy requests (export, erasure) and the do-not-contact list
     "tenant_apps.privacy",
+    # single sign-on (OpenID Connect) configured per organization
+    "tenant_apps.sso",
     # the members' web app: no models, so no tables in any schema; listed with the tenant apps because it
     # serves organization hosts only (INSTALLED_APPS is the union: its templates and static files are found)
     "tenant_apps.web",
@@ -198,6 +200,12 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # Webhook URLs resolving to private, loopback or link-local addresses are refused unless this is on.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# Single sign-on: an organization's identity provider must resolve to public addresses unless this allows
+# private/loopback ones (a provider on the developer's machine); every request to it times out after
+# SSO_HTTP_TIMEOUT seconds.
+SSO_ALLOW_PRIVATE_ISSUERS = env.bool("SSO_ALLOW_PRIVATE_ISSUERS", default=False)
+SSO_HTTP_TIMEOUT = env.float("SSO_HTTP_TIMEOUT", default=5.0)
+SSO_LOOPBACK_ISSUERS_ONLY = False  # the test suite's: issuers on this machine only
 
 # CSV imports: an upload over IMPORT_MAX_BYTES is refused with 413, a file of more rows with 400.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)

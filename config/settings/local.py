@@ -8,3 +8,6 @@ DEBUG = env.bool("DEBUG", default=False)
 # Serve static files (admin, Swagger UI) straight from the apps under uvicorn, without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# A developer's identity provider runs on their machine.
+SSO_ALLOW_PRIVATE_ISSUERS = env.bool("SSO_ALLOW_PRIVATE_ISSUERS", default=True)

@@ -20,6 +20,8 @@ for _queue in RQ_QUEUES.values():
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 BASE_DOMAIN = "testserver.local"
 WEBHOOKS_ALLOW_PRIVATE_URLS = True  # the tests' webhook receiver listens on 127.0.0.1
+SSO_ALLOW_PRIVATE_ISSUERS = True  # the tests' OpenID provider listens on 127.0.0.1
+SSO_LOOPBACK_ISSUERS_ONLY = True  # and no generated issuer (schemathesis) is ever contacted elsewhere
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 
 # Separate names let several test runs share one server (parallel work on one machine).

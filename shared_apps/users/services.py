@@ -19,6 +19,7 @@ from shared_apps.core.validation import clean_text
 from shared_apps.mfa.services import second_factor_check
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
 from shared_apps.users.models import AuthToken, Role, User, token_digest
+from shared_apps.users.policies import password_sign_in_check
 from shared_apps.users.signals import credentials_revoked
 
 TOKEN_PREFIX = "lpt_"  # noqa: S105 (a prefix that makes leaked tokens recognizable, not a secret)
@@ -56,6 +57,7 @@ def token_issue(
         user = None
     if user is None:
         raise InvalidCredentials()
+    password_sign_in_check(user)  # e.g. an organization that requires single sign-on
     method = second_factor_check(user=user, otp=otp, recovery_code=recovery_code, request=request)
     return _token_create(user, request=request, method=method or sign_in_method(request))
 

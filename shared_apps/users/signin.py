@@ -14,10 +14,12 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from shared_apps.audit.services import audit_record, sign_in_method
+from shared_apps.core.errors import AppError
 from shared_apps.http.throttling import sign_in_wait
 from shared_apps.mfa.services import two_factor_enabled
 from shared_apps.mfa.web import second_factor_begin
 from shared_apps.users.models import User
+from shared_apps.users.policies import password_sign_in_check
 
 
 class SignInForm(forms.Form):
@@ -64,19 +66,24 @@ def sign_in_page(
             user = authenticate(
                 request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
             )
+            refused = None
             if isinstance(user, User) and user.is_active and may_enter(user):
-                if two_factor_enabled(user):  # not signed in yet: the code comes on the next page
-                    return second_factor_begin(request, user, next_url=safe_next(request))
-                login(request, user)
-                return redirect(safe_next(request))
+                try:
+                    password_sign_in_check(user)  # e.g. an organization that requires single sign-on
+                except AppError as refusal_by_rule:
+                    refused = refusal_by_rule
+                else:
+                    if two_factor_enabled(user):  # not signed in yet: the code comes on the next page
+                        return second_factor_begin(request, user, next_url=safe_next(request))
+                    login(request, user)
+                    return redirect(safe_next(request))
             if user is not None:  # right password, refused here (a wrong one is recorded by authenticate)
-                audit_record(
-                    "sign_in.failed",
-                    request=request,
-                    changes={"email": form.cleaned_data["email"], "method": sign_in_method(request)},
-                )
-            form.add_error(None, refusal)
-            status = 400
+                changes = {"email": form.cleaned_data["email"], "method": sign_in_method(request)}
+                if refused is not None:
+                    changes["refused"] = refused.code
+                audit_record("sign_in.failed", request=request, changes=changes)
+            form.add_error(None, refused.message if refused else refusal)
+            status = refused.status_code if refused else 400
         else:
             status = 400
     return render(

@@ -115,9 +115,10 @@ def parse(url: Any) -> tuple[str, str, int, str]:
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path
 
 
-def target(url: Any) -> Target:
+def target(url: Any, *, allow_private: bool | None = None) -> Target:
     """Parse and resolve a URL, refusing it unless every address is allowed (or the operator setting
-    WEBHOOKS_ALLOW_PRIVATE_URLS says private networks are fine, as on a developer's machine)."""
+    WEBHOOKS_ALLOW_PRIVATE_URLS, or `allow_private` for other callers, says private networks are fine, as on
+    a developer's machine)."""
     scheme, host, port, path = parse(url)
     try:
         addresses = resolve(host, port)
@@ -125,7 +126,9 @@ def target(url: Any) -> Target:
         raise AddressRefused(f"The host {host} does not resolve.", code="unresolvable_host") from None
     if not addresses:
         raise AddressRefused(f"The host {host} does not resolve.", code="unresolvable_host")
-    if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+    if allow_private is None:
+        allow_private = settings.WEBHOOKS_ALLOW_PRIVATE_URLS
+    if not allow_private:
         refused = [address for address in addresses if not address_allowed(address)]
         if refused:
             raise AddressRefused(

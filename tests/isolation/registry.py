@@ -249,6 +249,10 @@ EXEMPT: dict[str, str] = {
     "web:records": f"{NO_ID}: the list of a record type",
     "web:imports": f"{NO_ID}: the caller's imports",
     "web:import-upload": f"{NO_ID}: a new import (a file)",
+    "sso-settings": f"{NO_ID}: the organization's single sign-on (tests/tenant_apps/sso)",
+    "sso:settings": f"{NO_ID}: the organization's single sign-on page",
+    "sso:login": f"{NO_ID}: starts a sign-in through this organization's provider",
+    "sso:callback": f"{NO_ID}: completes the sign-in this browser started here (tests/tenant_apps/sso)",
 }
 
 # Answer 2xx to a request without credentials (and so to another organization's).
@@ -259,6 +263,8 @@ PUBLIC = {
     "schema": "the OpenAPI document",
     "docs": "the API documentation page",
     "web:sign-in": "the sign-in page",
+    "sso:login": "starts a sign-in through the organization's provider (a redirect, or a refusal page)",
+    "sso:callback": "where the provider sends the browser back (a refusal page without this browser's flow)",
 }
 
 # Server errors found by the suite in code it does not own, reported rather than fixed here; each entry must

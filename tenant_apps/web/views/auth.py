@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from shared_apps.users.signin import safe_next, sign_in_page
+from tenant_apps.sso.selectors import sso_enabled
 from tenant_apps.web.views.base import member, member_required
 
 
@@ -23,7 +24,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         template="web/sign_in.html",
         may_enter=lambda user: True,
         refusal="Email or password is wrong, or the account is inactive.",
-        context={"organization": request.tenant},  # type: ignore[attr-defined]
+        context={"organization": request.tenant, "sso_enabled": sso_enabled()},  # type: ignore[attr-defined]
     )
 
 

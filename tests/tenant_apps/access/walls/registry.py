@@ -153,6 +153,8 @@ EXEMPT: dict[str, str] = {
     "member-reactivate": "admins only (test_viewer_writes)",
     "member-two-factor-reset": "admins only (test_viewer_writes)",
     "api-key-revoke": "admins only (test_viewer_writes)",
+    "sso-settings": "single sign-on settings, admins only (test_viewer_writes, tests/tenant_apps/sso)",
+    "sso:settings": "the organization's single sign-on page, admins only (test_viewer_writes)",
     **{
         key: EVERY_MEMBERS
         for key in (
