@@ -8,3 +8,7 @@ DEBUG = env.bool("DEBUG", default=False)
 # Serve static files (admin, Swagger UI) straight from the apps under uvicorn, without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# `make up` serves plain HTTP on PORT: links in emails point there.
+LINK_SCHEME = env("LINK_SCHEME", default="http")
+LINK_PORT = env.int("LINK_PORT", default=env.int("PORT", default=8000))

@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from shared_apps.audit.services import audit_record
+from shared_apps.users.sessions import sessions_end_others
 from shared_apps.users.signin import safe_next, sign_in_page
 from tenant_apps.web.views.base import member, member_required
 
@@ -40,6 +42,8 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         update_session_auth_hash(request, user)  # stay signed in here; other sessions end
+        sessions_end_others(user=user, keep_session_key=request.session.session_key)  # and leave the list
+        audit_record("password.changed", request=request, target=user)
         messages.success(request, "Your password was changed.")
         return redirect("web:dashboard")
     return render(request, "web/password.html", {"form": form}, status=400 if form.errors else 200)
