@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from shared_apps.organizations.models import Organization
 from shared_apps.users.apikeys import api_key_create
-from shared_apps.users.models import ApiKey, ApiKeyScope, Role, User
+from shared_apps.users.models import ApiKey, ApiKeyScope, Invitation, Role, User
 from shared_apps.users.services import token_issue
 from tenant_apps.accounts.models import Account
 from tenant_apps.automation.models import Rule, ScoringRule
@@ -161,7 +161,12 @@ class Records:
 
     def member(self) -> int:
         email = f"member-{next(self._counter)}@{self.organization.slug}.test"
-        return self._create(User, "/api/members/", {"email": email, "role": Role.REP})
+        # with a password the member is made at once (without one, POST /api/members/ invites)
+        return self._create(User, "/api/members/", {"email": email, "role": Role.REP, "password": PASSWORD})
+
+    def invitation(self) -> int:
+        email = f"invited-{next(self._counter)}@{self.organization.slug}.test"
+        return self._create(Invitation, "/api/members/", {"email": email, "role": Role.REP})
 
     def api_key(self) -> int:
         return self._create(ApiKey, "/api/api-keys/", {"name": self._name("key")})

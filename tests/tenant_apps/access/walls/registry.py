@@ -152,6 +152,12 @@ EXEMPT: dict[str, str] = {
     "member-deactivate": "admins only (test_viewer_writes)",
     "member-reactivate": "admins only (test_viewer_writes)",
     "api-key-revoke": "admins only (test_viewer_writes)",
+    "member-sessions-end": "admins only (test_viewer_writes)",
+    "invitation-resend": "admins only (test_viewer_writes)",
+    "invitation-revoke": "admins only (test_viewer_writes)",
+    "web:invitation-resend": "admins only (test_viewer_writes)",
+    "web:invitation-revoke": "admins only (test_viewer_writes)",
+    "web:member-sessions-end": "admins only (test_viewer_writes)",
     **{
         key: EVERY_MEMBERS
         for key in (
@@ -211,4 +217,20 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:sign-in": "signs in",
     "web:sign-out": "ends the caller's session",
     "web:password": "changes the caller's own password",
+    "password-reset": "asks for a reset link (anyone may)",
+    "password-reset-confirm": "sets a password with a reset link (anyone holding one may)",
+    "me-password": "changes the caller's own password",
+    "me-email": "asks to change the caller's own email",
+    "me-sessions": "ends the caller's own other sessions",
+    "me-session": "ends one of the caller's own sessions",
+    "me-tokens": "revokes the caller's own other tokens",
+    "me-token": "revokes one of the caller's own tokens",
+    "web:invitation-accept": "accepts an invitation (anyone holding the link may)",
+    "web:password-reset": "asks for a reset link (anyone may)",
+    "web:password-reset-confirm": "sets a password with a reset link",
+    "web:email-confirm": "confirms an email change with its link",
+    "web:security": "asks to change the caller's own email",
+    "web:security-session-end": "ends one of the caller's own sessions",
+    "web:security-sessions-end-others": "ends the caller's own other sessions",
+    "web:security-token-revoke": "revokes one of the caller's own tokens",
 }
