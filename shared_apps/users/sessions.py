@@ -63,6 +63,18 @@ def session_record(*, request: HttpRequest, user: User) -> UserSession | None:
     return row
 
 
+def session_stay_signed_in(*, request: HttpRequest, user: User) -> None:
+    """After a new password: keep the request's session signed in (Django's update_session_auth_hash, which
+    gives it a new key) and its row with it."""
+    from django.contrib.auth import update_session_auth_hash
+
+    previous = request.session.session_key
+    update_session_auth_hash(request, user)
+    moved = UserSession.objects.filter(session_key=previous).update(session_key=request.session.session_key)
+    if not moved:
+        session_record(request=request, user=user)
+
+
 def on_user_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and isinstance(user, User):
         session_record(request=request, user=user)

@@ -210,14 +210,12 @@ class PasswordChangeView(OwnAccountView):
     def post(self, request: Request) -> Response:
         """Change your password: every token (the one used included) is revoked and every other session ends;
         a browser session making the change stays signed in."""
-        from django.contrib.auth import update_session_auth_hash
-
         data = parse(PasswordChangeSerializer, request.data)
         user = passwords.password_change(
             user=self.member, keep_session_key=self.current_session_key(), **data
         )
         if self.current_session_key():
-            update_session_auth_hash(request._request, user)
+            sessions.session_stay_signed_in(request=request._request, user=user)
         audit_record("password.changed", request=request, target=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
