@@ -17,6 +17,12 @@ VIEWER_WRITES = {
     "exports": "asking for an export job changes no record: whoever may read a list may export it",
     "token": "signing in (the token is the member's own)",
     "sign-out": "ending one's own session",
+    "password-reset": "asking for a reset link (anyone may)",
+    "password-reset-confirm": "setting a password with a reset link (anyone holding one may)",
+    **{
+        key: "one's own password, email, sessions and tokens"
+        for key in ("me-password", "me-email", "me-sessions", "me-session", "me-tokens", "me-token")
+    },
 }
 
 

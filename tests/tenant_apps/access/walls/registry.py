@@ -159,6 +159,10 @@ EXEMPT: dict[str, str] = {
     "web:invitation-revoke": "admins only (test_viewer_writes)",
     "web:member-sessions-end": "admins only (test_viewer_writes)",
     **{
+        key: "the caller's own sessions and tokens: another member's match none (test_sessions_and_tokens)"
+        for key in ("me-session", "me-token", "web:security-session-end", "web:security-token-revoke")
+    },
+    **{
         key: EVERY_MEMBERS
         for key in (
             "accounts",
