@@ -3,6 +3,8 @@ other sessions and revokes the tokens."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.test import Client
 from django_tenants.utils import schema_context
 
@@ -151,3 +153,29 @@ def test_the_password_page_removes_the_other_sessions_from_the_list(org, member)
     assert changed.status_code == 302
     with schema_context(org.schema_name):
         assert list(UserSession.objects.filter(user=rep).values_list("user_agent", flat=True)) == ["Here/1"]
+
+
+def _seen_long_ago(org, browser: Client) -> None:
+    with schema_context(org.schema_name):  # the session lives in the organization's schema
+        session = browser.session
+        session["_lp_seen"] = 0.0
+        session.save()
+
+
+def test_a_session_is_seen_again_at_most_once_a_minute_and_an_older_one_gets_its_row(org, member):
+    rep = member(role=Role.REP)
+    browser = _sign_in(org, rep, "Seen/1")
+    with schema_context(org.schema_name):
+        row = UserSession.objects.get(user=rep)
+        UserSession.objects.filter(pk=row.pk).update(last_seen_at=row.last_seen_at - timedelta(hours=1))
+    browser.get("/")  # the session remembers it was seen a moment ago: no write
+    with schema_context(org.schema_name):
+        assert UserSession.objects.get(pk=row.pk).last_seen_at < row.last_seen_at
+    _seen_long_ago(org, browser)
+    browser.get("/")
+    with schema_context(org.schema_name):
+        assert UserSession.objects.get(pk=row.pk).last_seen_at >= row.last_seen_at
+        UserSession.objects.filter(pk=row.pk).delete()  # a session signed in before rows were written
+    _seen_long_ago(org, browser)
+    browser.get("/")
+    assert [entry["user_agent"] for entry in browser.get("/api/me/sessions/").json()] == ["Seen/1"]
