@@ -17,7 +17,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
+from shared_apps.core.db import connection
 from shared_apps.core.errors import NotFound
 from shared_apps.http.throttling import client_address
 from shared_apps.users.models import AuthToken, User, UserSession
@@ -76,6 +78,9 @@ def session_stay_signed_in(*, request: HttpRequest, user: User) -> None:
 
 
 def on_user_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    # members' sessions only: operators (the public schema) have no security page to list theirs on
+    if connection.schema_name == get_public_schema_name():
+        return
     if request is not None and isinstance(user, User):
         session_record(request=request, user=user)
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from shared_apps.audit.services import audit_record
 from shared_apps.http.api import ERRORS, OrganizationView, StrictCharField, error_responses, parse
 from shared_apps.http.pagination import Cursor
-from shared_apps.http.throttling import SignInRateThrottle
+from shared_apps.http.throttling import SignInRateThrottle, sign_in_wait
 from shared_apps.users import email_change, invitations, passwords, sessions
 from shared_apps.users.models import ApiKey, AuthToken, Invitation, Role, UserSession
 
@@ -156,13 +156,23 @@ class PasswordResetView(APIView):
         return Response(RESET_ANSWER, status=status.HTTP_202_ACCEPTED)
 
 
+class ResetLinkRateThrottle(SignInRateThrottle):
+    """Attempts with a reset link count per address and link owner (`uid`), apart from sign-in attempts, so
+    one client's tries cannot use up every member's."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        uid = request.data.get("uid", "") if hasattr(request.data, "get") else ""
+        self._wait = sign_in_wait(request, f"password-reset:{uid if isinstance(uid, str) else ''}")
+        return self._wait is None
+
+
 class PasswordResetConfirmView(APIView):
     """Set a new password with the `uid` and `token` of a reset link: every session and token of the member
     ends, and the link stops working."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [SignInRateThrottle]
+    throttle_classes = [ResetLinkRateThrottle]
 
     @extend_schema(
         request=PasswordResetConfirmSerializer, responses={204: None, **error_responses(400, 429)}, auth=[]
@@ -274,7 +284,7 @@ class MeSessionsView(OwnAccountView):
             SessionSerializer(rows, many=True, context={"current": self.current_session_key()}).data
         )
 
-    @extend_schema(request=None, responses={200: None, **ERRORS})
+    @extend_schema(request=None, responses={200: None, **ERRORS}, operation_id="me_sessions_end_others")
     def delete(self, request: Request) -> Response:
         """End every session of yours but the current one."""
         ended = sessions.sessions_end_others(user=self.member, keep_session_key=self.current_session_key())
@@ -307,7 +317,7 @@ class MeTokensView(OwnAccountView):
             ).data
         )
 
-    @extend_schema(request=None, responses={200: None, **ERRORS})
+    @extend_schema(request=None, responses={200: None, **ERRORS}, operation_id="me_tokens_revoke_others")
     def delete(self, request: Request) -> Response:
         """Revoke every token of yours but the one this request came with."""
         revoked = sessions.tokens_revoke_others(user=self.member, keep=self.current_token())

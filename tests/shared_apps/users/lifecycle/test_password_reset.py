@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 
 from shared_apps.audit.models import AuditEvent
 from shared_apps.users.models import AuthToken, Role, User
-from tests.conftest import client_for, host_of
+from tests.conftest import PASSWORD, client_for, host_of
 from tests.tenant_apps.web.conftest import signed_in
 
 from .conftest import link_in
@@ -94,3 +94,17 @@ def test_reset_requests_are_throttled(org, member, smtp, settings):
     assert answers == [202, 202, 202, 429]
     page = Client(HTTP_HOST=host_of(org)).post("/password-reset/", {"email": "x@acme.test"})
     assert page.status_code == 429
+
+
+def test_attempts_with_a_reset_link_are_throttled_apart_from_sign_in(org, member, settings):
+    settings.THROTTLE_SIGN_IN_RATE = "2/min"
+    rep = member(role=Role.REP)
+    api = client_for(org)
+    body = {"uid": "MQ", "token": "guess", "new_password": NEW_PASSWORD}
+    confirm = "/api/auth/password-reset/confirm/"
+    answers = [api.post(confirm, body, format="json").status_code for _ in range(3)]
+    assert answers == [400, 400, 429]
+    other_link = {**body, "uid": "Mg"}
+    assert api.post(confirm, other_link, format="json").status_code == 400
+    signed_in_api = api.post("/api/auth/token/", {"email": rep.email, "password": PASSWORD}, format="json")
+    assert signed_in_api.status_code == 200  # sign-in attempts are counted on their own
