@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -59,8 +60,6 @@ class InvitationListView(OrganizationView):
     @extend_schema(responses={200: InvitationSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
         """Invitations, newest first; `?status=pending|accepted|revoked|expired` narrows."""
-        from django.utils import timezone
-
         queryset = Invitation.objects.select_related("invited_by")
         wanted = request.query_params.get("status")
         if wanted is not None:
@@ -329,7 +328,6 @@ class MeTokensView(OwnAccountView):
 class MeTokenView(OwnAccountView):
     @extend_schema(request=None, responses={204: None, **ERRORS})
     def delete(self, request: Request, token_id: int) -> Response:
-        token = sessions.token_revoke_own(user=self.member, token_id=token_id)
+        sessions.token_revoke_own(user=self.member, token_id=token_id)
         audit_record("token.revoked", request=request, target=self.member, changes={"token": token_id})
-        del token
         return Response(status=status.HTTP_204_NO_CONTENT)
