@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from shared_apps.mfa.api.views import TwoFactorRequirementView, TwoFactorResetView
 from shared_apps.observability import health
 from shared_apps.organizations.api.settings import OrganizationSettingsView
-from shared_apps.users.api import members
+from shared_apps.users.api import lifecycle, members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
 
 handler400 = "shared_apps.core.errors.bad_request_view"
@@ -40,6 +40,34 @@ urlpatterns = [
         TwoFactorResetView.as_view(),
         name="member-two-factor-reset",
     ),
+    path(
+        "api/members/<int:member_id>/sessions/end/",
+        lifecycle.MemberSessionsEndView.as_view(),
+        name="member-sessions-end",
+    ),
+    path("api/invitations/", lifecycle.InvitationListView.as_view(), name="invitations"),
+    path(
+        "api/invitations/<int:invitation_id>/resend/",
+        lifecycle.InvitationResendView.as_view(),
+        name="invitation-resend",
+    ),
+    path(
+        "api/invitations/<int:invitation_id>/revoke/",
+        lifecycle.InvitationRevokeView.as_view(),
+        name="invitation-revoke",
+    ),
+    path("api/auth/password-reset/", lifecycle.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "api/auth/password-reset/confirm/",
+        lifecycle.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("api/me/password/", lifecycle.PasswordChangeView.as_view(), name="me-password"),
+    path("api/me/email/", lifecycle.EmailChangeView.as_view(), name="me-email"),
+    path("api/me/sessions/", lifecycle.MeSessionsView.as_view(), name="me-sessions"),
+    path("api/me/sessions/<int:session_id>/", lifecycle.MeSessionView.as_view(), name="me-session"),
+    path("api/me/tokens/", lifecycle.MeTokensView.as_view(), name="me-tokens"),
+    path("api/me/tokens/<int:token_id>/", lifecycle.MeTokenView.as_view(), name="me-token"),
     path("api/api-keys/", members.ApiKeyListView.as_view(), name="api-keys"),
     path("api/api-keys/<int:key_id>/revoke/", members.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("api/", include("tenant_apps.leads.api.urls")),

@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "shared_apps.organizations.timezones.MemberTimeZoneMiddleware",  # a signed-in member's own time zone
+    "shared_apps.users.sessions.SessionSeenMiddleware",  # a member's sessions, listed and ended by them
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -197,6 +198,13 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="LeadPulse <no-reply@leadpulse.example>")
 # A hung mail server must not hold a job (and the row locks it took) until the job's own timeout.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Links in emails (invitations, password resets, email changes) go to the organization's primary domain:
+# <LINK_SCHEME>://<domain>[:LINK_PORT]/... (LINK_PORT 0: none).
+LINK_SCHEME = env("LINK_SCHEME", default="https")
+LINK_PORT = env.int("LINK_PORT", default=0)
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+# Password reset links (Django's PasswordResetTokenGenerator: one-time via the password hash and last login).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
 
 # Webhook URLs resolving to private, loopback or link-local addresses are refused unless this is on.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)

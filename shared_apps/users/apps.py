@@ -8,4 +8,11 @@ class UsersConfig(AppConfig):
     label = "users"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+
         from shared_apps.users import schema  # noqa: F401  (OpenAPI security scheme)
+        from shared_apps.users.sessions import on_user_logged_in, on_user_logged_out
+
+        # every sign-in through a session (pages, console, SSO, invitations) leaves a row to list and end it
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="users.session_record")
+        user_logged_out.connect(on_user_logged_out, dispatch_uid="users.session_forget")

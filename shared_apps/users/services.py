@@ -113,8 +113,9 @@ def validate_new_credentials(
 
 
 def member_invite(*, email: str, role: str, full_name: str = "", password: str | None = None) -> User:
-    """Add a member to the current organization. Without a password the account cannot sign in until one is
-    set (an unusable password), which is what an invitation is."""
+    """Add a member to the current organization at once (scripts, the demo seed, `POST /api/members/` with a
+    password). Without a password the account cannot sign in until one is set (an unusable password); members
+    invited by email go through shared_apps.users.invitations instead."""
     if password:
         return user_create(email=email, password=password, role=role, full_name=full_name)
     email = (email or "").strip().lower() if isinstance(email, str) else ""

@@ -2,6 +2,7 @@ from django.urls import path, register_converter
 
 from tenant_apps.tasks.models import TaskStatus
 from tenant_apps.web.views import (
+    account,
     audit,
     auth,
     dashboard,
@@ -49,6 +50,49 @@ urlpatterns = [
     path("settings/time-zone/", profile.time_zone, name="time-zone"),
     path("sign-in/two-factor/", two_factor.sign_in_second_step, name="sign-in-two-factor"),
     path("settings/two-factor/", two_factor.two_factor_settings, name="two-factor"),
+    # the account lifecycle (tenant_apps/web/views/account.py)
+    path("invitations/<str:token>/", account.invitation_accept, name="invitation-accept"),
+    path("password-reset/", account.password_reset, name="password-reset"),
+    path(
+        "password-reset/<str:uidb64>/<str:token>/",
+        account.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path("settings/email/<str:token>/", account.email_confirm, name="email-confirm"),
+    path("settings/security/", account.security, name="security"),
+    path(
+        "settings/security/sessions/<web_id:session_id>/end/",
+        account.security_session_end,
+        name="security-session-end",
+    ),
+    path(
+        "settings/security/sessions/end-others/",
+        account.security_sessions_end_others,
+        name="security-sessions-end-others",
+    ),
+    path(
+        "settings/security/tokens/<web_id:token_id>/revoke/",
+        account.security_token_revoke,
+        name="security-token-revoke",
+    ),
+    path("settings/members/", account.members_page, name="members"),
+    path(
+        "settings/invitations/<web_id:invitation_id>/resend/",
+        account.invitation_action,
+        {"action": "resent"},
+        name="invitation-resend",
+    ),
+    path(
+        "settings/invitations/<web_id:invitation_id>/revoke/",
+        account.invitation_action,
+        {"action": "revoked"},
+        name="invitation-revoke",
+    ),
+    path(
+        "settings/members/<web_id:member_id>/sessions/end/",
+        account.member_sessions_end,
+        name="member-sessions-end",
+    ),
     path("", dashboard.dashboard, name="dashboard"),
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/summary/", pipeline.pipeline_summary, name="pipeline-summary"),

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from shared_apps.organizations.models import Organization
 from shared_apps.users.apikeys import api_key_create
-from shared_apps.users.models import ApiKey, ApiKeyScope, Role, User
+from shared_apps.users.models import ApiKey, ApiKeyScope, AuthToken, Invitation, Role, User, UserSession
 from shared_apps.users.services import token_issue
 from tenant_apps.accounts.models import Account
 from tenant_apps.automation.models import Rule, ScoringRule
@@ -162,7 +162,29 @@ class Records:
 
     def member(self) -> int:
         email = f"member-{next(self._counter)}@{self.organization.slug}.test"
-        return self._create(User, "/api/members/", {"email": email, "role": Role.REP})
+        # with a password the member is made at once (without one, POST /api/members/ invites)
+        return self._create(User, "/api/members/", {"email": email, "role": Role.REP, "password": PASSWORD})
+
+    def invitation(self) -> int:
+        email = f"invited-{next(self._counter)}@{self.organization.slug}.test"
+        return self._create(Invitation, "/api/members/", {"email": email, "role": Role.REP})
+
+    def session(self) -> int:
+        """A browser session of the admin (sign-in writes its row)."""
+        self._apart(UserSession)
+        client = Client(HTTP_HOST=host_of(self.organization))
+        with schema_context(self.organization.schema_name):
+            client.force_login(User.objects.get(email=self.admin.user.email))
+            key = client.cookies[settings.SESSION_COOKIE_NAME].value
+            pk = UserSession.objects.get(session_key=key).pk
+        return self._check(UserSession, pk)
+
+    def token(self) -> int:
+        """Another API token of the admin (not the one the suite signs in with)."""
+        self._apart(AuthToken)
+        with schema_context(self.organization.schema_name):
+            _, token = token_issue(email=self.admin.user.email, password=PASSWORD)
+        return self._check(AuthToken, token.pk)
 
     def api_key(self) -> int:
         return self._create(ApiKey, "/api/api-keys/", {"name": self._name("key")})

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.audit.services import audit_record
 from shared_apps.http.api import ERRORS, OrganizationView, StrictCharField, parse
 from shared_apps.http.pagination import Cursor
-from shared_apps.users import apikeys, services
+from shared_apps.users import apikeys, invitations, services
+from shared_apps.users.api.lifecycle import InvitationSerializer
 from shared_apps.users.models import ApiKey, ApiKeyScope, Role, User
 
 
@@ -45,10 +47,32 @@ class MemberListView(OrganizationView):
     def get(self, request: Request) -> Response:
         return self.paginated(User.objects.all(), MemberSerializer)
 
-    @extend_schema(request=MemberInviteSerializer, responses={201: MemberSerializer, **ERRORS})
+    @extend_schema(
+        request=MemberInviteSerializer,
+        responses={
+            201: PolymorphicProxySerializer(
+                "MemberOrInvitation", [InvitationSerializer, MemberSerializer], None
+            ),
+            **ERRORS,
+        },
+    )
     def post(self, request: Request) -> Response:
-        member = services.member_invite(**parse(MemberInviteSerializer, request.data))
-        return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+        """Invite a member: an email with a single-use link (answered with the invitation). With a `password`
+        the member is created at once instead (answered with the member), for scripts."""
+        data = parse(MemberInviteSerializer, request.data)
+        if data.get("password"):
+            member = services.member_invite(**data)
+            audit_record("member.invited", request=request, target=member, changes={"role": member.role})
+            return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+        data.pop("password", None)
+        invitation = invitations.invitation_create(invited_by=self.member, **data)
+        audit_record(
+            "member.invited",
+            request=request,
+            target=invitation,
+            changes={"email": invitation.email, "role": invitation.role},
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailView(OrganizationView):

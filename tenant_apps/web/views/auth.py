@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth import logout
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from shared_apps.audit.services import audit_record
+from shared_apps.users.sessions import session_stay_signed_in, sessions_end_others
 from shared_apps.users.signin import safe_next, sign_in_page
 from tenant_apps.sso.selectors import sso_enabled
 from tenant_apps.web.views.base import member, member_required
@@ -40,7 +42,10 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(member(request), request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        update_session_auth_hash(request, user)  # stay signed in here; other sessions end
+        # other sessions end (the hash is the password's) and leave the list; this one stays signed in
+        sessions_end_others(user=user, keep_session_key=request.session.session_key)
+        session_stay_signed_in(request=request, user=user)
+        audit_record("password.changed", request=request, target=user)
         messages.success(request, "Your password was changed.")
         return redirect("web:dashboard")
     return render(request, "web/password.html", {"form": form}, status=400 if form.errors else 200)

@@ -27,6 +27,12 @@ VIEWER_WRITES = {
             "two-factor-disable",
         )
     },
+    "password-reset": "asking for a reset link (anyone may)",
+    "password-reset-confirm": "setting a password with a reset link (anyone holding one may)",
+    **{
+        key: "one's own password, email, sessions and tokens"
+        for key in ("me-password", "me-email", "me-sessions", "me-session", "me-tokens", "me-token")
+    },
 }
 
 

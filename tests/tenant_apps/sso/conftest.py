@@ -17,6 +17,7 @@ from django_tenants.utils import schema_context
 from shared_apps.organizations.models import Organization
 from tenant_apps.sso import services
 from tenant_apps.sso.models import SsoConfig
+from tests.tenant_apps.sequences.smtp import _smtp_server, smtp  # noqa: F401 (fixtures: the reset emails)
 from tests.tenant_apps.sso.provider import process
 from tests.tenant_apps.sso.provider.browser import PROVIDER_PASSWORD, browser_sign_in
 

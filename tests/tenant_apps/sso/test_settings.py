@@ -270,3 +270,16 @@ def test_a_provider_answering_too_much_is_refused_without_reading_it_all(api):
         server.server_close()
     assert response.status_code == 400
     assert response.json()["code"] == "discovery_failed" and "too large" in response.json()["message"]
+
+
+def test_required_sso_sends_no_password_reset_link(org, member, oidc_provider, smtp):
+    configure_sso(org, oidc_provider)
+    rep = member(role=Role.REP)
+    response = client_for(org).post("/api/auth/password-reset/", {"email": rep.email}, format="json")
+    assert response.status_code == 202 and len(smtp.messages) == 1  # a password still signs them in
+
+    _require_sso(org)
+    again = client_for(org).post("/api/auth/password-reset/", {"email": rep.email}, format="json")
+
+    assert (again.status_code, again.json()) == (202, response.json())  # the same answer as ever
+    assert len(smtp.messages) == 1

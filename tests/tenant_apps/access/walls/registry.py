@@ -155,6 +155,16 @@ EXEMPT: dict[str, str] = {
     "api-key-revoke": "admins only (test_viewer_writes)",
     "sso-settings": "single sign-on settings, admins only (test_viewer_writes, tests/tenant_apps/sso)",
     "sso:settings": "the organization's single sign-on page, admins only (test_viewer_writes)",
+    "member-sessions-end": "admins only (test_viewer_writes)",
+    "invitation-resend": "admins only (test_viewer_writes)",
+    "invitation-revoke": "admins only (test_viewer_writes)",
+    "web:invitation-resend": "admins only (test_viewer_writes)",
+    "web:invitation-revoke": "admins only (test_viewer_writes)",
+    "web:member-sessions-end": "admins only (test_viewer_writes)",
+    **{
+        key: "the caller's own sessions and tokens: another member's match none (test_sessions_and_tokens)"
+        for key in ("me-session", "me-token", "web:security-session-end", "web:security-token-revoke")
+    },
     **{
         key: EVERY_MEMBERS
         for key in (
@@ -230,4 +240,20 @@ VIEWER_MAY_WRITE: dict[str, str] = {
         )
     },
     "web:sign-in-two-factor": "signs in (the second step)",
+    "password-reset": "asks for a reset link (anyone may)",
+    "password-reset-confirm": "sets a password with a reset link (anyone holding one may)",
+    "me-password": "changes the caller's own password",
+    "me-email": "asks to change the caller's own email",
+    "me-sessions": "ends the caller's own other sessions",
+    "me-session": "ends one of the caller's own sessions",
+    "me-tokens": "revokes the caller's own other tokens",
+    "me-token": "revokes one of the caller's own tokens",
+    "web:invitation-accept": "accepts an invitation (anyone holding the link may)",
+    "web:password-reset": "asks for a reset link (anyone may)",
+    "web:password-reset-confirm": "sets a password with a reset link",
+    "web:email-confirm": "confirms an email change with its link",
+    "web:security": "asks to change the caller's own email",
+    "web:security-session-end": "ends one of the caller's own sessions",
+    "web:security-sessions-end-others": "ends the caller's own other sessions",
+    "web:security-token-revoke": "revokes one of the caller's own tokens",
 }
