@@ -22,7 +22,7 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import Activity, ActivityType
-from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, Lead, Stage
+from tenant_apps.leads.models import CONVERTED_WHILE_OPEN, OPEN_STAGES, TRANSITIONS, Lead, Stage
 from tenant_apps.leads.selectors import lead_list
 from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
@@ -80,11 +80,17 @@ class Column:
         return max(0, self.count - len(self.cards))
 
 
+def pipeline_leads(actor: User) -> QuerySet[Lead]:
+    """The actor's visible live leads on the board: those converted while open have left it (their money
+    is their deal's now)."""
+    return lead_list(actor=actor).exclude(CONVERTED_WHILE_OPEN)
+
+
 def stage_summary(*, actor: User, default_currency: str) -> dict[str, Column]:
     """Count and total value of the actor's visible live leads per stage, every stage listed (one query)."""
     columns = {stage: Column(stage=stage, label=label) for stage, label in Stage.choices}
     rows = (
-        lead_list(actor=actor)
+        pipeline_leads(actor)
         .select_related(None)
         .order_by()
         .values("stage", "currency")
@@ -103,7 +109,7 @@ def board(*, actor: User, default_currency: str) -> list[Column]:
     """The Kanban: every stage with its count and total, and its most recently moved cards (at most
     CARDS_PER_STAGE each, all stages in one query)."""
     columns = stage_summary(actor=actor, default_currency=default_currency)
-    ranked = lead_list(actor=actor).annotate(
+    ranked = pipeline_leads(actor).annotate(
         rank=Window(
             RowNumber(), partition_by=[F("stage")], order_by=[F("stage_changed_at").desc(), F("id").desc()]
         )
@@ -111,6 +117,31 @@ def board(*, actor: User, default_currency: str) -> list[Column]:
     for lead in ranked.filter(rank__lte=CARDS_PER_STAGE).order_by("stage", "rank"):
         columns[lead.stage].cards.append(lead)
     return list(columns.values())
+
+
+@dataclass
+class Destination:
+    label: str
+    name: str
+    kind: str  # the web's record kind (accounts, contacts, opportunities)
+    record_id: int
+
+
+def conversion_destinations(*, actor: User, lead: Lead) -> list[Destination]:
+    """What a converted lead became, among what the actor may see (a record they may not see is not named):
+    the account, the contact and the deal, each one query."""
+    found = []
+    for label, kind, policy, record_id in (
+        ("Account", "accounts", "account", lead.converted_account_id),
+        ("Contact", "contacts", "contact", lead.converted_contact_id),
+        ("Opportunity", "opportunities", "opportunity", lead.converted_opportunity_id),
+    ):
+        if record_id is None:
+            continue
+        record = visibility.records_for(policy, actor).filter(pk=record_id).only("id", "name").first()
+        if record is not None:
+            found.append(Destination(label=label, name=record.name, kind=kind, record_id=record.pk))
+    return found
 
 
 def forward_stage(stage: str) -> str | None:
