@@ -1,7 +1,16 @@
 from django.urls import path, register_converter
 
 from tenant_apps.tasks.models import TaskStatus
-from tenant_apps.web.views import auth, dashboard, imports, leads, pipeline, records, tasks
+from tenant_apps.web.views import (
+    auth,
+    currency_settings,
+    dashboard,
+    imports,
+    leads,
+    pipeline,
+    records,
+    tasks,
+)
 
 
 class IdConverter:
@@ -51,6 +60,10 @@ urlpatterns = [
     path("leads/<web_id:lead_id>/tasks/", leads.lead_task, name="lead-task"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import-upload"),
+    path("settings/currency/", currency_settings.currency_settings, name="currency-settings"),
+    path("settings/currency/rates/", currency_settings.rate_add, name="currency-rate-add"),
+    path("settings/currency/import/", currency_settings.rates_import, name="currency-rates-import"),
+    path("settings/currency/base/", currency_settings.base_currency_change, name="currency-base"),
     path("tasks/", tasks.task_list, name="tasks"),
     path(
         "tasks/<web_id:task_id>/complete/",

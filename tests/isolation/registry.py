@@ -222,6 +222,10 @@ EXEMPT: dict[str, str] = {
     "web:records": f"{NO_ID}: the list of a record type",
     "web:imports": f"{NO_ID}: the caller's imports",
     "web:import-upload": f"{NO_ID}: a new import (a file)",
+    "web:currency-settings": f"{NO_ID}: the organization's base currency and exchange rates (admins)",
+    "web:currency-rate-add": f"{NO_ID}: a rate (a currency and a day)",
+    "web:currency-rates-import": f"{NO_ID}: rates from a CSV file",
+    "web:currency-base": f"{NO_ID}: the base currency (a code)",
 }
 
 # Answer 2xx to a request without credentials (and so to another organization's).
