@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import RowNumber, TruncWeek
+from django.db.models.functions import RowNumber, TruncDate, TruncWeek, Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -22,6 +22,7 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.currency.selectors import RATE_FIELD, rate_on
 from tenant_apps.leads.models import CONVERTED_WHILE_OPEN, OPEN_STAGES, TRANSITIONS, Lead, Stage
 from tenant_apps.leads.selectors import lead_list
 from tenant_apps.records import visibility
@@ -66,13 +67,42 @@ def task_for_write(*, actor: User, task_id: int) -> None:
 
 
 @dataclass
+class Figures:
+    """Leads of one currency: how many, their amount in it, the part of it in the base currency (at the rate
+    of each lead's creation day) and the leads without such a rate (`unconverted`: in no base total)."""
+
+    count: int = 0
+    amount: Decimal = Decimal(0)
+    base_amount: Decimal = Decimal(0)
+    unconverted_count: int = 0
+    unconverted_amount: Decimal = Decimal(0)
+
+    def add(self, other: Figures) -> None:
+        self.count += other.count
+        self.amount += other.amount
+        self.base_amount += other.base_amount
+        self.unconverted_count += other.unconverted_count
+        self.unconverted_amount += other.unconverted_amount
+
+
+@dataclass
 class Column:
     stage: str
     label: str
     count: int = 0
-    totals: dict[str, Decimal] = field(default_factory=dict)
+    totals: dict[str, Decimal] = field(default_factory=dict)  # per currency, in that currency
     total_text: str = ""
     cards: list[Lead] = field(default_factory=list)
+    currencies: dict[str, Figures] = field(default_factory=dict)
+
+    @property
+    def base_total(self) -> Decimal:
+        """In the base currency; the leads without a rate for their day add nothing (see `unconverted`)."""
+        return sum((figures.base_amount for figures in self.currencies.values()), Decimal(0))
+
+    @property
+    def unconverted(self) -> int:
+        return sum(figures.unconverted_count for figures in self.currencies.values())
 
     @property
     def hidden(self) -> int:
@@ -89,17 +119,35 @@ def pipeline_leads(actor: User) -> QuerySet[Lead]:
 def stage_summary(*, actor: User, default_currency: str) -> dict[str, Column]:
     """Count and total value of the actor's visible live leads per stage, every stage listed (one query)."""
     columns = {stage: Column(stage=stage, label=label) for stage, label in Stage.choices}
+    missing = Q(rate__isnull=True)
     rows = (
         pipeline_leads(actor)
         .select_related(None)
         .order_by()
-        .values("stage", "currency")
-        .annotate(count=Count("id"), total=Sum("value"))
+        .annotate(record_day=TruncDate("created_at"), code=Upper("currency"))
+        .annotate(rate=rate_on(currency_field="currency", on_date="record_day"))
+        .values("stage", "code")
+        .annotate(
+            count=Count("id"),
+            total=Sum("value"),
+            base=Sum(F("value") * F("rate"), output_field=RATE_FIELD),
+            unconverted_count=Count("id", filter=missing),
+            unconverted=Sum("value", filter=missing),
+        )
     )
     for row in rows:
-        column = columns[row["stage"]]
+        column, code = columns[row["stage"]], row["code"]
         column.count += row["count"]
-        column.totals[row["currency"]] = column.totals.get(row["currency"], Decimal(0)) + (row["total"] or 0)
+        column.totals[code] = column.totals.get(code, Decimal(0)) + (row["total"] or 0)
+        column.currencies.setdefault(code, Figures()).add(
+            Figures(
+                count=row["count"],
+                amount=row["total"] or Decimal(0),
+                base_amount=row["base"] or Decimal(0),
+                unconverted_count=row["unconverted_count"],
+                unconverted_amount=row["unconverted"] or Decimal(0),
+            )
+        )
     for column in columns.values():
         column.total_text = totals_text(column.totals, default_currency)
     return columns
