@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -63,11 +64,13 @@ def currency_settings(request: HttpRequest) -> HttpResponse:
 
 
 def _settings_action(request: HttpRequest, change: Callable[[], str]) -> HttpResponse:
-    """Admins only; a domain or form error comes back as the flash message (JSON for scripts)."""
+    """Admins only; the change and its audit entry commit together; a domain or form error comes back as the
+    flash message (JSON for scripts)."""
     try:
         if not has_role(request.user, Role.ADMIN):
             raise Forbidden(ADMINS_ONLY, code="admin_only")
-        message = change()
+        with transaction.atomic():
+            message = change()
     except AppError as error:
         if is_fetch(request):
             return JsonResponse(error.as_body(), status=error.status_code)
