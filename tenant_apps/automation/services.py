@@ -44,7 +44,7 @@ from tenant_apps.filtering.language import (
     conditions_q,
     snapshot_record,
 )
-from tenant_apps.leads.models import OPEN_STAGES, Lead
+from tenant_apps.leads.models import IN_OPEN_PIPELINE, Lead
 from tenant_apps.tasks.models import Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ def _idle_candidates(rule: Rule, now: datetime) -> Any:
     )
     return (
         Lead.objects.alive()
-        .filter(stage__in=OPEN_STAGES)
+        .filter(IN_OPEN_PIPELINE)
         .annotate(idle_since=Coalesce("last_contacted_at", "created_at"))
         .filter(idle_since__lt=cutoff)
         .filter(conditions_q(rule.conditions, match=rule.match, dialect=RULES, record_type="lead", now=now))

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from shared_apps.core.errors import InvalidInput, NotFound
 from shared_apps.core.events import publish_on_commit
+from shared_apps.organizations.context import current_organization
 from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.currency.selectors import base_currency
 
@@ -41,6 +42,32 @@ def exchange_rate_set(*, currency: str, rate: Decimal, valid_from: date) -> Exch
     # reports in the base currency read the rates: they recompute (analytics subscribes)
     publish_on_commit("exchange_rate.changed", record_id=found.pk, currency=currency)
     return found
+
+
+@transaction.atomic
+def base_currency_set(*, currency: str) -> tuple[str, str]:
+    """Make `currency` the organization's base currency (its default_currency: what reports are in and new
+    records default to). Only while it has no exchange rates: every rate is quoted in the base currency, and
+    silently reading them against another would misstate every converted figure (delete them, change the
+    base, set them again). Returns (previous, current)."""
+    code = currency.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise InvalidInput("base_currency", "A currency is a three-letter ISO 4217 code.")
+    organization = current_organization()
+    previous = organization.default_currency.upper()
+    if code == previous:
+        return previous, code
+    if ExchangeRate.objects.exists():
+        raise InvalidInput(
+            "base_currency",
+            f"The exchange rates are quoted in {previous}: delete them before changing the base currency.",
+            code="rates_in_base_currency",
+        )
+    organization.default_currency = code
+    organization.save(update_fields=["default_currency"])
+    # reports in the base currency recompute (analytics subscribes to exchange rate changes)
+    publish_on_commit("exchange_rate.base_changed", record_id=0, previous=previous, current=code)
+    return previous, code
 
 
 @transaction.atomic

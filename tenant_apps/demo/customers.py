@@ -1,8 +1,8 @@
 """Demo customers and the machinery around them, written through the services with the seed clock set to
 each step's past moment: converted leads become accounts, contacts and deals (open and won, in the leads'
-currencies), with more contacts, tasks (some overdue), notes and calls; plus a sequence, rules, a disabled
-webhook endpoint and a pipeline snapshot for every past day. Idempotent: each part is skipped when its kind
-of data exists already."""
+currencies), with more contacts, tasks (some overdue), notes and calls; plus exchange rates, a sequence,
+rules, a disabled webhook endpoint and a pipeline snapshot for every past day. Idempotent: each part is
+skipped when its kind of data exists already."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from shared_apps.core.errors import InvalidInput
 from shared_apps.organizations.context import Organization, organization_context
 from shared_apps.users.models import User
 from tenant_apps.accounts import services as account_services
@@ -22,8 +21,10 @@ from tenant_apps.analytics import services as analytics_services
 from tenant_apps.automation import services as rule_services
 from tenant_apps.automation.models import Rule
 from tenant_apps.contacts import services as contact_services
+from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.demo.clock import Clock, seed_clock
 from tenant_apps.demo.leads import FIRST_NAMES, HISTORY_DAYS, LAST_NAMES, Team
+from tenant_apps.demo.rates import seed_rates
 from tenant_apps.leads.conversion import CONVERTIBLE_STAGES, lead_convert
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.opportunities import services as opportunity_services
@@ -48,19 +49,22 @@ SEQUENCE_STEPS = [
     {"subject": "Re: Quick question", "body": "Following up: happy to show you in 15 min.", "delay_days": 3},
     {"subject": "Closing the loop", "body": "I will stop here; reply any time.", "delay_days": 7},
 ]
-# A local receiver nobody runs: the endpoint shows the webhooks page and stays disabled.
-WEBHOOK_URL = "http://localhost:9/leadpulse-demo"
+# A receiver nobody runs: the endpoint shows the webhooks page and stays disabled (it is stored without
+# resolving its host, so it exists where private URLs are refused and where DNS is out of reach too).
+WEBHOOK_URL = "https://hooks.example.com/leadpulse"
 
 
 def seed_customers(*, organization: Organization) -> dict[str, int]:
     """Accounts, contacts, deals, tasks, automation and snapshots for an organization with demo leads.
     Returns how many of each part were created (all zero on a second run)."""
     rng = random.Random(f"{organization.slug}:customers")
-    created = {"accounts": 0, "sequences": 0, "rules": 0, "endpoints": 0, "snapshot_rows": 0}
+    created = {"accounts": 0, "rates": 0, "sequences": 0, "rules": 0, "endpoints": 0, "snapshot_rows": 0}
     with organization_context(organization), transaction.atomic(), seed_clock() as clock:
         team = Team.of_current_schema()
         admin = team.admins[0] if team.admins else None
         now = timezone.now()
+        if not ExchangeRate.objects.exists():  # before the snapshots: they hold base-currency figures
+            created["rates"] = seed_rates(base=organization.default_currency, today=timezone.localdate(now))
         if not Account.objects.exists():
             created["accounts"] = _accounts(rng, team=team, clock=clock, now=now)
             clock.set(now)  # snapshots are of past days as seen from today, not from the last seeded moment
@@ -190,20 +194,12 @@ def _rules(admin: User) -> int:
 
 
 def _endpoint(admin: User) -> int:
-    """Created then disabled: it shows the webhooks page without calling anyone. Where private URLs are
-    refused (production settings), there is no demo endpoint."""
-    try:
-        created = webhook_services.endpoint_create(
-            actor=admin,
-            url=WEBHOOK_URL,
-            event_types=["lead.*"],
-            description="Demo receiver (disabled)",
-        )
-    except InvalidInput:
-        return 0
-    webhook_services.endpoint_update(
-        endpoint_id=created.endpoint.pk,
+    """Stored disabled: it shows the webhooks page without calling anyone."""
+    webhook_services.endpoint_create_disabled(
         actor=admin,
-        changes={"is_active": False},
+        url=WEBHOOK_URL,
+        event_types=["lead.*"],
+        description="Demo receiver (disabled)",
+        reason="A demo endpoint: point it at your receiver, then enable it.",
     )
     return 1

@@ -17,6 +17,7 @@ class RecordType(models.TextChoices):
     CONTACT = "contact", "Contact"
     ACCOUNT = "account", "Account"
     OPPORTUNITY = "opportunity", "Opportunity (deal)"
+    TASK = "task", "Task"
 
 
 class DuplicatePolicy(models.TextChoices):

@@ -48,12 +48,16 @@ from tenant_apps.imports.models import (
     ImportChunk,
     ImportPhase,
     ImportStatus,
+    RecordType,
 )
 from tenant_apps.imports.pipeline import Pipeline
+from tenant_apps.imports.pipeline.write import Counts
+from tenant_apps.imports.tasks import TASK_COLUMNS, TaskColumns, task_rows_write
 from tenant_apps.records.services import clean_owner, clean_tags
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)
+TASK_BATCH_ROWS = 500  # task rows go through the service one by one: smaller batches report progress
 REVERT_BATCH = 10_000
 MAX_ATTEMPTS = 5
 RETRY = Retry(max=3, interval=[10, 60, 300])
@@ -118,7 +122,7 @@ def progress_data(run: Import) -> dict[str, Any]:
 
 
 def resolve_mapping(
-    spec: Spec, header: list[str], *, has_header: bool, mapping: dict[str, Any] | None
+    spec: Spec | TaskColumns, header: list[str], *, has_header: bool, mapping: dict[str, Any] | None
 ) -> dict[str, int]:
     """field -> column index. An explicit mapping names columns (headers, case and spacing aside, or 1-based
     numbers) and the field each holds (null ignores the column); without one, headers are matched to the
@@ -202,9 +206,11 @@ def import_create(
     A file that is not CSV text, is empty, or whose columns give no required field is refused here (400
     naming `file` or `mapping`), as is a file over IMPORT_MAX_BYTES (413) or IMPORT_MAX_ROWS rows (400);
     the rows themselves are checked by the job, each failing alone."""
-    spec = SPECS.get(record_type)
+    spec: Spec | TaskColumns | None = (
+        TASK_COLUMNS if record_type == RecordType.TASK else SPECS.get(record_type)
+    )
     if spec is None:
-        raise InvalidInput("record_type", f"Expected one of {', '.join(SPECS)}.")
+        raise InvalidInput("record_type", f"Expected one of {', '.join(RecordType.values)}.")
     if duplicate_policy not in DuplicatePolicy.values:
         raise InvalidInput("duplicate_policy", f"Expected one of {', '.join(DuplicatePolicy.values)}.")
     owner_id = clean_owner(owner_id)
@@ -328,6 +334,8 @@ def import_run(*, import_id: int) -> Import:
             raise ImportNotFound(id=import_id)
         if not mine or run.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
             return run
+        if run.record_type == RecordType.TASK:
+            return _task_import_run(run)
         pipeline = _pipeline(run)
         if run.cancel_requested:  # cancelled while its worker was gone
             return _finish(run, ImportStatus.CANCELLED, pipeline)
@@ -362,21 +370,82 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
         high = min(run.checkpoint + BATCH_ROWS, total)
         with transaction.atomic():
             counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
-            Import.objects.filter(pk=run.pk).update(
-                checkpoint=high,
-                imported=F("imported") + counts.imported,
-                updated=F("updated") + counts.updated,
-                skipped=F("skipped") + counts.skipped,
-                failed=F("failed") + counts.failed,
-                warnings=F("warnings") + counts.warnings,
-            )
-            run.refresh_from_db()
-            publish_on_commit(
-                "import.progress", record_id=run.pk, actor_id=run.created_by_id, **progress_data(run)
-            )
+            _batch_done(run, checkpoint=high, counts=counts)
         if after_batch is not None:
             after_batch(run)
     return _finish(run, ImportStatus.DONE, pipeline)
+
+
+def _stored_rows(run: Import) -> Iterator[tuple[int, int, str, tuple[str, ...]]]:
+    stored = ImportChunk.objects.filter(import_run=run).order_by("seq").values_list("data", flat=True)
+    fields = sorted(run.mapping, key=lambda name: run.mapping[name])
+    return csvio.iter_rows(
+        (bytes(data) for data in stored.iterator(chunk_size=1)),
+        encoding=run.encoding,
+        delimiter=run.delimiter,
+        has_header=run.has_header,
+        width=len(run.header),
+        columns=[run.mapping[name] for name in fields],
+        max_rows=settings.IMPORT_MAX_ROWS,
+    )
+
+
+def _task_import_run(run: Import) -> Import:
+    """A task import (tenant_apps.imports.tasks): rows through the tasks' service, in batches that commit
+    their tasks, errors and counts with the checkpoint, so that a retried job resumes after the last one."""
+    if run.cancel_requested:
+        return _finish(run, ImportStatus.CANCELLED)
+    Import.objects.filter(pk=run.pk).update(
+        status=ImportStatus.RUNNING,
+        phase=ImportPhase.WRITING,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce(F("started_at"), timezone.now()),
+    )
+    run.refresh_from_db()
+    fields = sorted(run.mapping, key=lambda name: run.mapping[name])
+    try:
+        batch: list[tuple[int, int, str, tuple[str, ...]]] = []
+        read = 0
+        for row in _stored_rows(run):
+            read = row[0]
+            if read > run.checkpoint:
+                batch.append(row)
+            if len(batch) >= TASK_BATCH_ROWS:
+                if Import.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                    return _finish(run, ImportStatus.CANCELLED)
+                _task_batch(run, batch, fields)
+                batch = []
+        _task_batch(run, batch, fields, rows_read=read)
+    except (ImportFileError, UnicodeDecodeError) as error:
+        return _finish(run, ImportStatus.FAILED, error=str(error))
+    return _finish(run, ImportStatus.DONE)
+
+
+def _task_batch(
+    run: Import,
+    batch: list[tuple[int, int, str, tuple[str, ...]]],
+    fields: list[str],
+    rows_read: int | None = None,
+) -> None:
+    with transaction.atomic():
+        counts = task_rows_write(run, batch, fields)
+        done: dict[str, Any] = {} if rows_read is None else {"rows_read": rows_read}
+        _batch_done(run, checkpoint=batch[-1][0] if batch else run.checkpoint, counts=counts, **done)
+
+
+def _batch_done(run: Import, *, checkpoint: int, counts: Counts, **also: Any) -> None:
+    """A written batch's outcome and checkpoint, in its transaction, and its progress after commit."""
+    Import.objects.filter(pk=run.pk).update(
+        checkpoint=checkpoint,
+        imported=F("imported") + counts.imported,
+        updated=F("updated") + counts.updated,
+        skipped=F("skipped") + counts.skipped,
+        failed=F("failed") + counts.failed,
+        warnings=F("warnings") + counts.warnings,
+        **also,
+    )
+    run.refresh_from_db()
+    publish_on_commit("import.progress", record_id=run.pk, actor_id=run.created_by_id, **progress_data(run))
 
 
 def _finish(run: Import, status: str, pipeline: Pipeline | None = None, *, error: str = "") -> Import:
@@ -416,10 +485,13 @@ def import_cancel(*, import_id: int, actor: User) -> Import:
 def import_revert(*, import_id: int, actor: User) -> Import:
     """Queue the undoing of a finished (done or cancelled) import, once: the records it created are
     soft-deleted (restorable, with their timelines, like lead_delete), and the records it updated get their
-    previous values back, field by field, where nobody changed the field since."""
+    previous values back, field by field, where nobody changed the field since. (Tasks have no soft delete:
+    a task import is not reverted; its tasks are cancelled or deleted like any other.)"""
     run = Import.objects.select_for_update().filter(pk=import_id).first()
     if run is None:
         raise ImportNotFound(id=import_id)
+    if run.record_type == RecordType.TASK:
+        raise ImportNotRevertible("A task import cannot be reverted.", status=run.status)
     if run.dry_run or run.status not in (ImportStatus.DONE, ImportStatus.CANCELLED):
         raise ImportNotRevertible(status=run.status, dry_run=run.dry_run)
     if not ImportChange.objects.filter(import_run=run).exists():

@@ -20,6 +20,18 @@ class TransitionNotAllowed(Conflict):
         )
 
 
+class LeadConverted(Conflict):
+    code = "lead_converted"
+
+    def __init__(self, *, lead_id: int, stage: str, opportunity_id: int | None) -> None:
+        super().__init__(
+            "The lead was converted: it has left the lead pipeline (move its opportunity instead).",
+            lead_id=lead_id,
+            stage=stage,
+            opportunity_id=opportunity_id,
+        )
+
+
 class DuplicateLead(DuplicateRecord):
     code = "duplicate_lead"
     noun = "lead"

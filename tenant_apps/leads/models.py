@@ -33,6 +33,34 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     Stage.LOST: (Stage.NEW,),
 }
 OPEN_STAGES = (Stage.NEW, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION)
+# A lead converted while open has left the lead pipeline: its money is its deal's now (counted once, there).
+# Every "open leads" count, list and rule reads IN_OPEN_PIPELINE, not the stage alone.
+CONVERTED_WHILE_OPEN = Q(converted_at__isnull=False, stage__in=OPEN_STAGES)
+IN_OPEN_PIPELINE = Q(stage__in=OPEN_STAGES, converted_at__isnull=True)
+
+
+class LeadStatus(models.TextChoices):
+    """Where a lead stands, derived (never stored): its stage says how far it got, and a converted lead
+    keeps the stage it was converted in (the pipeline has no stage for it: conversion is not a move)."""
+
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    CONVERTED = "converted", "Converted"
+
+
+def status_q(statuses: list[str]) -> Q:
+    """Leads in any of `statuses` (LeadStatus values)."""
+    conditions = {
+        LeadStatus.OPEN: IN_OPEN_PIPELINE,
+        LeadStatus.WON: Q(stage=Stage.WON, converted_at__isnull=True),
+        LeadStatus.LOST: Q(stage=Stage.LOST, converted_at__isnull=True),
+        LeadStatus.CONVERTED: Q(converted_at__isnull=False),
+    }
+    found = Q(pk__in=[])
+    for status in statuses:
+        found |= conditions[LeadStatus(status)]
+    return found
 
 
 class Source(models.TextChoices):
@@ -126,11 +154,20 @@ class Lead(CustomerRecord):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def status(self) -> str:
+        if self.converted_at is not None:
+            return LeadStatus.CONVERTED
+        if self.stage in (Stage.WON, Stage.LOST):
+            return LeadStatus.WON if self.stage == Stage.WON else LeadStatus.LOST
+        return LeadStatus.OPEN
+
     def allowed_stages(self) -> tuple[str, ...]:
-        return TRANSITIONS[self.stage]
+        """None once converted: its deal carries the sale on (a move to WON would count its money twice)."""
+        return () if self.converted_at is not None else TRANSITIONS[self.stage]
 
     def can_transition_to(self, stage: str) -> bool:
-        return stage in TRANSITIONS[self.stage]
+        return stage in self.allowed_stages()
 
     @property
     def is_deleted(self) -> bool:

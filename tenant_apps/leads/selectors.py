@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from shared_apps.core.errors import Forbidden
 from shared_apps.users.models import User
 from tenant_apps.leads.exceptions import LeadNotFound
-from tenant_apps.leads.models import Lead, LeadQuerySet
+from tenant_apps.leads.models import Lead, LeadQuerySet, status_q
 from tenant_apps.records import visibility
 from tenant_apps.records.selectors import COMMON_FILTERS, Filter, apply_filters
 
@@ -32,13 +32,15 @@ def lead_for_write(*, actor: User, lead_id: int, lock: bool = False) -> Lead:
 
 def lead_list(*, actor: User | None, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
     """Live leads the actor may see, with their owner joined (a page costs one query). `filters` keys: stage
-    (list), owner ("me" | "none" | id), source, tag, value_min/max, created_after/before, last_contacted_*."""
+    (list), status (list of LeadStatus), owner ("me" | "none" | id), source, tag, value_min/max,
+    created_after/before, last_contacted_*."""
     return apply_filters(leads_visible_to(actor).alive().select_related("owner"), filters, _FILTERS, actor)
 
 
 _FILTERS: dict[str, Filter] = {
     **COMMON_FILTERS,
     "stage": lambda leads, value, actor: leads.filter(stage__in=value),
+    "status": lambda leads, value, actor: leads.filter(status_q(value)),
     "source": lambda leads, value, actor: leads.filter(source__in=value),
     "value_min": lambda leads, value, actor: leads.filter(value__gte=Decimal(value)),
     "value_max": lambda leads, value, actor: leads.filter(value__lte=Decimal(value)),

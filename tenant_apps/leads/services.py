@@ -17,7 +17,13 @@ from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record
-from tenant_apps.leads.exceptions import DuplicateLead, LeadNotDeleted, LeadNotFound, TransitionNotAllowed
+from tenant_apps.leads.exceptions import (
+    DuplicateLead,
+    LeadConverted,
+    LeadNotDeleted,
+    LeadNotFound,
+    TransitionNotAllowed,
+)
 from tenant_apps.leads.models import Lead, Source, Stage
 from tenant_apps.records import normalize
 from tenant_apps.records.services import (
@@ -233,6 +239,8 @@ def lead_transition(
         raise InvalidInput("stage", f"Unknown stage; expected one of {', '.join(Stage.values)}.")
     reason = clean_text(reason, field="reason", max_length=1000)
     lead = _locked(lead_id, locked)
+    if lead.converted_at is not None:
+        raise LeadConverted(lead_id=lead.pk, stage=lead.stage, opportunity_id=lead.converted_opportunity_id)
     if not lead.can_transition_to(to_stage):
         raise TransitionNotAllowed(current=lead.stage, requested=to_stage, allowed=lead.allowed_stages())
     previous, lead.stage, lead.stage_changed_at = lead.stage, to_stage, timezone.now()

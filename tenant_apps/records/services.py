@@ -84,6 +84,9 @@ def created_metadata(from_lead_id: int | None, **data: Any) -> tuple[str, dict[s
 
 # Kept in step with other fields (the normalized phone, a lead's identity key): saved, never reported.
 DERIVED_FIELDS = frozenset({"phone_normalized", "identity_key"})
+# Announced (the rules watching them need the event) but not timeline events: a score set by hand is no more
+# history than one the scoring rules compute (lead_score_set writes no activity either).
+UNTIMELINED_FIELDS = frozenset({"score"})
 
 
 DUPLICATE_LABELS = {"phone_normalized": "phone", "identity_key": "company and name"}
@@ -198,13 +201,15 @@ def record_changes_save(*, record: Record, cleaned: dict[str, Any], actor_id: in
         )
     if changes:
         listed = {key.removesuffix("_id"): [plain(old), plain(new)] for key, (old, new) in changes.items()}
-        activity_record(
-            record=record,
-            type=ActivityType.SYSTEM,
-            actor_id=actor_id,
-            subject=f"{label} updated",
-            metadata={"event": "updated", "changes": listed},
-        )
+        timelined = {key: pair for key, pair in listed.items() if key not in UNTIMELINED_FIELDS}
+        if timelined:
+            activity_record(
+                record=record,
+                type=ActivityType.SYSTEM,
+                actor_id=actor_id,
+                subject=f"{label} updated",
+                metadata={"event": "updated", "changes": timelined},
+            )
         publish_on_commit(
             f"{name}.updated",
             record_id=record.pk,

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from shared_apps.core import localtime
 from shared_apps.organizations.context import zone_for
 from shared_apps.users.models import User
-from tenant_apps.leads.models import OPEN_STAGES, Lead
+from tenant_apps.leads.models import IN_OPEN_PIPELINE, Lead
 from tenant_apps.reminders.models import FollowUpSettings
 from tenant_apps.tasks.models import Task, TaskStatus
 from tenant_apps.tasks.selectors import live_tasks
@@ -40,7 +40,7 @@ def idle_leads(*, cutoff: datetime) -> QuerySet[Lead]:
     tasks = Task.objects.filter(lead=OuterRef("pk"))
     return (
         Lead.objects.alive()
-        .filter(stage__in=OPEN_STAGES, owner__isnull=False, owner__is_active=True)
+        .filter(IN_OPEN_PIPELINE, owner__isnull=False, owner__is_active=True)
         .annotate(idle_since=Coalesce("last_contacted_at", "created_at"))
         .filter(idle_since__lt=cutoff)
         .filter(~Exists(tasks.filter(status=TaskStatus.OPEN)), ~Exists(tasks.filter(created_at__gte=cutoff)))

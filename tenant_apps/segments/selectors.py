@@ -20,7 +20,7 @@ from tenant_apps.accounts.models import Account
 from tenant_apps.contacts.models import Contact
 from tenant_apps.currency.selectors import rate_on
 from tenant_apps.filtering.language import SEGMENTS, clean_definition, conditions_q
-from tenant_apps.leads.models import OPEN_STAGES, Lead
+from tenant_apps.leads.models import IN_OPEN_PIPELINE, Lead
 from tenant_apps.opportunities.models import CLOSED_STAGES, Opportunity
 from tenant_apps.records import visibility
 from tenant_apps.segments.exceptions import PresetNotFound, SegmentNotFound, SegmentOutdated
@@ -155,15 +155,15 @@ PRESETS: dict[str, Preset] = {
             key="my_open_leads",
             name="My open leads",
             record_type=RecordType.LEAD,
-            description="Leads I own that are not won or lost.",
-            condition=lambda actor, now: Q(owner_id=actor.pk, stage__in=OPEN_STAGES),
+            description="Leads I own that are not won, lost or converted.",
+            condition=lambda actor, now: Q(owner_id=actor.pk) & IN_OPEN_PIPELINE,
         ),
         Preset(
             key="no_activity_30_days",
             name="No activity in 30 days",
             record_type=RecordType.LEAD,
             description="Open leads not contacted in the last 30 days, or never.",
-            condition=lambda actor, now: Q(stage__in=OPEN_STAGES) & _definition_q(NOT_CONTACTED_30_DAYS, now),
+            condition=lambda actor, now: IN_OPEN_PIPELINE & _definition_q(NOT_CONTACTED_30_DAYS, now),
         ),
         Preset(
             key="high_value_closing_this_quarter",

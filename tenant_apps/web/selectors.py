@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import RowNumber, TruncWeek
+from django.db.models.functions import RowNumber, TruncDate, TruncWeek, Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -22,7 +22,8 @@ from shared_apps.core.errors import InvalidInput
 from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import Activity, ActivityType
-from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, Lead, Stage
+from tenant_apps.currency.selectors import RATE_FIELD, rate_on
+from tenant_apps.leads.models import CONVERTED_WHILE_OPEN, OPEN_STAGES, TRANSITIONS, Lead, Stage
 from tenant_apps.leads.selectors import lead_list
 from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
@@ -66,13 +67,42 @@ def task_for_write(*, actor: User, task_id: int) -> None:
 
 
 @dataclass
+class Figures:
+    """Leads of one currency: how many, their amount in it, the part of it in the base currency (at the rate
+    of each lead's creation day) and the leads without such a rate (`unconverted`: in no base total)."""
+
+    count: int = 0
+    amount: Decimal = Decimal(0)
+    base_amount: Decimal = Decimal(0)
+    unconverted_count: int = 0
+    unconverted_amount: Decimal = Decimal(0)
+
+    def add(self, other: Figures) -> None:
+        self.count += other.count
+        self.amount += other.amount
+        self.base_amount += other.base_amount
+        self.unconverted_count += other.unconverted_count
+        self.unconverted_amount += other.unconverted_amount
+
+
+@dataclass
 class Column:
     stage: str
     label: str
     count: int = 0
-    totals: dict[str, Decimal] = field(default_factory=dict)
+    totals: dict[str, Decimal] = field(default_factory=dict)  # per currency, in that currency
     total_text: str = ""
     cards: list[Lead] = field(default_factory=list)
+    currencies: dict[str, Figures] = field(default_factory=dict)
+
+    @property
+    def base_total(self) -> Decimal:
+        """In the base currency; the leads without a rate for their day add nothing (see `unconverted`)."""
+        return sum((figures.base_amount for figures in self.currencies.values()), Decimal(0))
+
+    @property
+    def unconverted(self) -> int:
+        return sum(figures.unconverted_count for figures in self.currencies.values())
 
     @property
     def hidden(self) -> int:
@@ -80,20 +110,44 @@ class Column:
         return max(0, self.count - len(self.cards))
 
 
+def pipeline_leads(actor: User) -> QuerySet[Lead]:
+    """The actor's visible live leads on the board: those converted while open have left it (their money
+    is their deal's now)."""
+    return lead_list(actor=actor).exclude(CONVERTED_WHILE_OPEN)
+
+
 def stage_summary(*, actor: User, default_currency: str) -> dict[str, Column]:
     """Count and total value of the actor's visible live leads per stage, every stage listed (one query)."""
     columns = {stage: Column(stage=stage, label=label) for stage, label in Stage.choices}
+    missing = Q(rate__isnull=True)
     rows = (
-        lead_list(actor=actor)
+        pipeline_leads(actor)
         .select_related(None)
         .order_by()
-        .values("stage", "currency")
-        .annotate(count=Count("id"), total=Sum("value"))
+        .annotate(record_day=TruncDate("created_at"), code=Upper("currency"))
+        .annotate(rate=rate_on(currency_field="currency", on_date="record_day"))
+        .values("stage", "code")
+        .annotate(
+            count=Count("id"),
+            total=Sum("value"),
+            base=Sum(F("value") * F("rate"), output_field=RATE_FIELD),
+            unconverted_count=Count("id", filter=missing),
+            unconverted=Sum("value", filter=missing),
+        )
     )
     for row in rows:
-        column = columns[row["stage"]]
+        column, code = columns[row["stage"]], row["code"]
         column.count += row["count"]
-        column.totals[row["currency"]] = column.totals.get(row["currency"], Decimal(0)) + (row["total"] or 0)
+        column.totals[code] = column.totals.get(code, Decimal(0)) + (row["total"] or 0)
+        column.currencies.setdefault(code, Figures()).add(
+            Figures(
+                count=row["count"],
+                amount=row["total"] or Decimal(0),
+                base_amount=row["base"] or Decimal(0),
+                unconverted_count=row["unconverted_count"],
+                unconverted_amount=row["unconverted"] or Decimal(0),
+            )
+        )
     for column in columns.values():
         column.total_text = totals_text(column.totals, default_currency)
     return columns
@@ -103,7 +157,7 @@ def board(*, actor: User, default_currency: str) -> list[Column]:
     """The Kanban: every stage with its count and total, and its most recently moved cards (at most
     CARDS_PER_STAGE each, all stages in one query)."""
     columns = stage_summary(actor=actor, default_currency=default_currency)
-    ranked = lead_list(actor=actor).annotate(
+    ranked = pipeline_leads(actor).annotate(
         rank=Window(
             RowNumber(), partition_by=[F("stage")], order_by=[F("stage_changed_at").desc(), F("id").desc()]
         )
@@ -111,6 +165,31 @@ def board(*, actor: User, default_currency: str) -> list[Column]:
     for lead in ranked.filter(rank__lte=CARDS_PER_STAGE).order_by("stage", "rank"):
         columns[lead.stage].cards.append(lead)
     return list(columns.values())
+
+
+@dataclass
+class Destination:
+    label: str
+    name: str
+    kind: str  # the web's record kind (accounts, contacts, opportunities)
+    record_id: int
+
+
+def conversion_destinations(*, actor: User, lead: Lead) -> list[Destination]:
+    """What a converted lead became, among what the actor may see (a record they may not see is not named):
+    the account, the contact and the deal, each one query."""
+    found = []
+    for label, kind, policy, record_id in (
+        ("Account", "accounts", "account", lead.converted_account_id),
+        ("Contact", "contacts", "contact", lead.converted_contact_id),
+        ("Opportunity", "opportunities", "opportunity", lead.converted_opportunity_id),
+    ):
+        if record_id is None:
+            continue
+        record = visibility.records_for(policy, actor).filter(pk=record_id).only("id", "name").first()
+        if record is not None:
+            found.append(Destination(label=label, name=record.name, kind=kind, record_id=record.pk))
+    return found
 
 
 def forward_stage(stage: str) -> str | None:

@@ -5,6 +5,7 @@ from tenant_apps.web.views import (
     account,
     audit,
     auth,
+    currency_settings,
     dashboard,
     imports,
     leads,
@@ -110,6 +111,10 @@ urlpatterns = [
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import-upload"),
     path("settings/audit-log/", audit.audit_log, name="audit-log"),
+    path("settings/currency/", currency_settings.currency_settings, name="currency-settings"),
+    path("settings/currency/rates/", currency_settings.rate_add, name="currency-rate-add"),
+    path("settings/currency/import/", currency_settings.rates_import, name="currency-rates-import"),
+    path("settings/currency/base/", currency_settings.base_currency_change, name="currency-base"),
     path("tasks/", tasks.task_list, name="tasks"),
     path(
         "tasks/<web_id:task_id>/complete/",

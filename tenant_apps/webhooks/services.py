@@ -132,6 +132,36 @@ def endpoint_create(
     return CreatedEndpoint(endpoint, cleaned["secret"])
 
 
+@transaction.atomic
+def endpoint_create_disabled(
+    *, actor: User, url: Any, event_types: Any, description: Any = "", reason: str
+) -> CreatedEndpoint:
+    """Register an endpoint that starts disabled (admins only), for a receiver that does not exist yet (the
+    demo's). Its URL is checked for shape only, not resolved: a disabled endpoint gets no deliveries, and
+    every delivery after enabling resolves and checks the address again."""
+    _require_admin(actor)
+    try:
+        transport.parse(url)
+    except transport.AddressRefused as refused:
+        raise InvalidInput("url", refused.message, code=refused.code) from None
+    cleaned = _clean({"event_types": event_types, "description": description})
+    secret = signing.new_secret()
+    if Endpoint.objects.count() >= MAX_ENDPOINTS:
+        raise InvalidInput("url", f"At most {MAX_ENDPOINTS} endpoints per organization.", code="too_many")
+    endpoint = Endpoint.objects.create(
+        **cleaned,
+        url=str(url),
+        secret=secret,
+        created_by=actor,
+        is_active=False,
+        disabled_at=timezone.now(),
+        disabled_reason=reason[:300],
+    )
+    invalidate_patterns()
+    publish_on_commit("webhook.created", record_id=endpoint.pk, actor_id=actor.pk)
+    return CreatedEndpoint(endpoint, secret)
+
+
 def _locked(endpoint_id: int) -> Endpoint:
     endpoint = Endpoint.objects.select_for_update().filter(pk=endpoint_id).first()
     if endpoint is None:

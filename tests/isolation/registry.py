@@ -277,6 +277,10 @@ EXEMPT: dict[str, str] = {
     "sso:settings": f"{NO_ID}: the organization's single sign-on page",
     "sso:login": f"{NO_ID}: starts a sign-in through this organization's provider",
     "sso:callback": f"{NO_ID}: completes the sign-in this browser started here (tests/tenant_apps/sso)",
+    "web:currency-settings": f"{NO_ID}: the organization's base currency and exchange rates (admins)",
+    "web:currency-rate-add": f"{NO_ID}: a rate (a currency and a day)",
+    "web:currency-rates-import": f"{NO_ID}: rates from a CSV file",
+    "web:currency-base": f"{NO_ID}: the base currency (a code)",
 }
 
 # Answer 2xx to a request without credentials (and so to another organization's).

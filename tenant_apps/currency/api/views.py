@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.core.errors import InvalidInput
 from shared_apps.http.api import ERRORS, OrganizationView, parse
 from shared_apps.users.models import Role
-from tenant_apps.currency import selectors, services
+from tenant_apps.currency import audit, selectors, services
 from tenant_apps.currency.api.serializers import (
     ExchangeRateFilterSerializer,
     ExchangeRateImportResultSerializer,
@@ -20,8 +20,6 @@ from tenant_apps.currency.api.serializers import (
     ExchangeRateSerializer,
     ExchangeRateWriteSerializer,
 )
-
-MAX_FILE_BYTES = 1_000_000
 
 
 class ExchangeRateView(OrganizationView):
@@ -44,14 +42,18 @@ class ExchangeRateListView(ExchangeRateView):
     def post(self, request: Request) -> Response:
         """Sets the rate of a currency from a day (replacing one set for that same day)."""
         data = parse(ExchangeRateWriteSerializer, request.data)
-        rate = services.exchange_rate_set(**data)
+        with transaction.atomic():  # the change and its audit entry, together
+            rate = services.exchange_rate_set(**data)
+            audit.rate_created(request, rate)
         return Response(ExchangeRateSerializer(rate).data, status=status.HTTP_201_CREATED)
 
 
 class ExchangeRateDetailView(ExchangeRateView):
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request: Request, rate_id: int) -> Response:
-        services.exchange_rate_delete(rate_id=rate_id)
+        with transaction.atomic():
+            services.exchange_rate_delete(rate_id=rate_id)
+            audit.rate_deleted(request, rate_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -65,10 +67,8 @@ class ExchangeRateImportView(ExchangeRateView):
     def post(self, request: Request) -> Response:
         """A CSV file (`file`) with the columns currency,rate,valid_from; all lines or none."""
         upload = parse(ExchangeRateImportSerializer, request.data)["file"]
-        if upload.size > MAX_FILE_BYTES:
-            raise InvalidInput("file", f"The file is larger than {MAX_FILE_BYTES} bytes.")
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput("file", "The file is not UTF-8 text.") from None
-        return Response({"imported": services.exchange_rates_import(text=text)})
+        text = audit.rates_file_text(upload)
+        with transaction.atomic():
+            count = services.exchange_rates_import(text=text)
+            audit.rates_imported(request, count=count, file_name=upload.name or "")
+        return Response({"imported": count})

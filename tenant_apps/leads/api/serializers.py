@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from shared_apps.http.api import StrictCharField
-from tenant_apps.leads.models import Lead, Source, Stage
+from tenant_apps.leads.models import Lead, LeadStatus, Source, Stage
 from tenant_apps.records.api.serializers import (
     IdField,
     OwnerSerializer,
@@ -16,6 +16,12 @@ from tenant_apps.records.api.serializers import (
 class LeadSerializer(serializers.ModelSerializer):
     owner = OwnerSerializer(allow_null=True)
     allowed_transitions = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(
+        choices=LeadStatus.choices,
+        read_only=True,
+        help_text="converted once converted_at is set (the lead has left the pipeline; `stage` is the one "
+        "it was converted in), else open, won or lost by its stage",
+    )
 
     class Meta:
         model = Lead
@@ -27,6 +33,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "company",
             "source",
             "stage",
+            "status",
             "value",
             "currency",
             "owner",

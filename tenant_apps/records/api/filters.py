@@ -7,7 +7,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tenant_apps.accounts.models import AccountSize, AccountStatus
-from tenant_apps.leads.models import Source, Stage
+from tenant_apps.leads.models import LeadStatus, Source, Stage
 from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.records.api.serializers import IdField, RecordFilterSerializer, comma_separated
 from tenant_apps.tasks.models import TaskStatus
@@ -19,6 +19,7 @@ def _csv(choices: list[str], name: str) -> serializers.CharField:
 
 class LeadFilterSerializer(RecordFilterSerializer):
     stage = _csv(Stage.values, "stages")
+    status = _csv(LeadStatus.values, "statuses (converted: left the pipeline, whatever its stage)")
     source = _csv(Source.values, "sources")  # type: ignore[assignment]
     value_min = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
     value_max = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
@@ -27,6 +28,9 @@ class LeadFilterSerializer(RecordFilterSerializer):
 
     def validate_stage(self, value: str) -> list[str]:
         return self.choices(value.upper(), Stage.values)
+
+    def validate_status(self, value: str) -> list[str]:
+        return self.choices(value.lower(), LeadStatus.values)
 
     def validate_source(self, value: str) -> list[str]:
         return self.choices(value.lower(), Source.values)

@@ -1,32 +1,27 @@
-"""The dashboard: pipeline value, conversion and weekly trend charts, overdue tasks."""
+"""The dashboard: pipeline value (in the base currency, with its per-currency breakdown), conversion and
+weekly trend charts, overdue tasks."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from tenant_apps.currency.selectors import base_currency
 from tenant_apps.leads.models import Stage
 from tenant_apps.web import charts, selectors
-from tenant_apps.web.views.base import currency, member, member_required
+from tenant_apps.web.views.base import member, member_required
 
 
 @member_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    actor, default = member(request), currency(request)
-    summary = selectors.stage_summary(actor=actor, default_currency=default)
+    actor, base = member(request), base_currency()
+    summary = selectors.stage_summary(actor=actor, default_currency=base)
     pipeline = charts.bar_chart(
-        "Pipeline value by stage",
+        f"Pipeline value by stage ({base})",
         [
-            (
-                column.label,
-                column.totals.get(default, 0),
-                _bar_text(column, default),
-                column.stage,
-            )
+            (column.label, column.base_total, _bar_text(column, base), column.stage)
             for column in summary.values()
         ],
     )
@@ -55,29 +50,33 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
     )
     open_columns = [column for stage, column in summary.items() if stage not in (Stage.WON, Stage.LOST)]
+    breakdown = _breakdown(open_columns, base)
     context = {
         "pipeline": pipeline,
         "funnel": funnel,
         "trend": trend,
         "conversion": conversion,
+        "base_currency": base,
         "open_count": sum(column.count for column in open_columns),
-        "open_total": selectors.totals_text(_add_totals(open_columns), default),
+        "open_total": selectors.money(sum(column.base_total for column in open_columns), base),
+        "open_unconverted": sum(figures.unconverted_count for _code, figures in breakdown),
+        "breakdown": breakdown,
         "overdue": selectors.overdue_tasks(actor=actor),
         "nav": "dashboard",
     }
     return render(request, "web/dashboard.html", context)
 
 
-def _bar_text(column: selectors.Column, default: str) -> str:
-    """The bar measures the organization's currency; amounts in others are only mentioned (never added)."""
-    others = sum(1 for code, amount in column.totals.items() if code != default and amount)
-    text = f"{selectors.money(column.totals.get(default, 0), default)} · {column.count}"
-    return f"{text} (+{others} other currenc{'y' if others == 1 else 'ies'})" if others else text
+def _bar_text(column: selectors.Column, base: str) -> str:
+    """The bar measures the base currency; leads without a rate for their day are only counted."""
+    text = f"{selectors.money(column.base_total, base)} · {column.count}"
+    return f"{text} ({column.unconverted} unconverted)" if column.unconverted else text
 
 
-def _add_totals(columns: list[selectors.Column]) -> dict[str, Any]:
-    totals: dict[str, Any] = {}
+def _breakdown(columns: list[selectors.Column], base: str) -> list[tuple[str, selectors.Figures]]:
+    """The open pipeline per currency, the base currency first."""
+    found: dict[str, selectors.Figures] = {}
     for column in columns:
-        for code, amount in column.totals.items():
-            totals[code] = totals.get(code, 0) + amount
-    return totals
+        for code, figures in column.currencies.items():
+            found.setdefault(code, selectors.Figures()).add(figures)
+    return sorted(found.items(), key=lambda item: (item[0] != base, item[0]))

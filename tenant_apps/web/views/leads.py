@@ -178,6 +178,9 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "members": list(selectors.members()),
         "can_write": has_role(actor, Role.REP),
         "forward": selectors.forward_stage(lead.stage),
+        "destinations": (
+            selectors.conversion_destinations(actor=actor, lead=lead) if lead.converted_at else []
+        ),
         "stage_labels": dict(Stage.choices),
         "edit": LeadForm(
             initial={

@@ -10,7 +10,7 @@ from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role
 from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads.exceptions import LeadNotFound
-from tenant_apps.leads.models import TRANSITIONS, Stage
+from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, LeadStatus, Stage
 from tenant_apps.web import selectors
 from tenant_apps.web.views.base import currency, member, member_required
 
@@ -33,10 +33,13 @@ def pipeline(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_GET
 def pipeline_card(request: HttpRequest, lead_id: int) -> HttpResponse:
-    """One card, as the board shows it (live updates fetch it); 404 once the member cannot see it."""
+    """One card, as the board shows it (live updates fetch it); 404 once the member cannot see it or it has
+    left the board (converted while open: the board drops the card)."""
     try:
         lead = lead_selectors.lead_get(lead_id=lead_id, actor=member(request))
     except LeadNotFound:
+        return HttpResponse(status=404)
+    if lead.status == LeadStatus.CONVERTED and lead.stage in OPEN_STAGES:
         return HttpResponse(status=404)
     context = {
         "lead": lead,

@@ -16,6 +16,8 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.analytics.models import PipelineSnapshot
 from tenant_apps.automation.models import Rule
 from tenant_apps.contacts.models import Contact
+from tenant_apps.currency.models import ExchangeRate
+from tenant_apps.currency.selectors import exchange_rate_get
 from tenant_apps.demo.customers import seed_customers
 from tenant_apps.demo.leads import seed_leads
 from tenant_apps.leads.models import Lead, Stage
@@ -57,6 +59,12 @@ def test_the_seed_fills_every_page_with_months_of_history(org, member):
         assert PipelineSnapshot.objects.filter(date=past_day).exists()
         assert Sequence.objects.count() == 1 and Rule.objects.count() == 2
         assert list(Endpoint.objects.values_list("is_active", flat=True)) == [False]
+        # every amount the demo shows converts at the rate of its own day: nothing is left unconverted
+        assert ExchangeRate.objects.values("valid_from").distinct().count() >= 5
+        for currency, created_at in Lead.objects.values_list("currency", "created_at"):
+            assert exchange_rate_get(currency=currency, on_date=created_at.date()) is not None
+        for currency, created_at in Opportunity.objects.values_list("currency", "created_at"):
+            assert exchange_rate_get(currency=currency, on_date=created_at.date()) is not None
         counts = (Account.objects.count(), Task.objects.count(), Activity.objects.count())
 
     assert set(seed_customers(organization=org).values()) == {0}  # a second run adds nothing
@@ -77,3 +85,37 @@ def test_snapshots_are_taken_as_of_today_whatever_moment_the_history_ended_on(or
     member(role=Role.MANAGER)
     created = seed_customers(organization=org)  # raised InvalidInput("date_to", ...) before
     assert created["accounts"] == 1
+
+
+def test_the_demo_webhook_endpoint_exists_disabled_where_private_urls_are_refused(org, member, settings):
+    """Production refuses private URLs and the demo's host need not resolve: the endpoint is stored disabled
+    with a public-looking https URL all the same, and being disabled it gets no delivery."""
+    from tenant_apps.demo import customers
+    from tenant_apps.webhooks.models import Delivery
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    admin = member(role=Role.ADMIN)
+    with schema_context(org.schema_name):
+        assert customers._endpoint(admin) == 1
+        endpoint = Endpoint.objects.get()
+        assert (endpoint.url, endpoint.is_active) == ("https://hooks.example.com/leadpulse", False)
+        assert endpoint.disabled_at is not None
+        assert not Delivery.objects.exists()
+
+
+def test_demo_rates_cover_the_history_in_the_base_currency(org):
+    from datetime import date
+    from decimal import Decimal
+
+    from tenant_apps.demo.rates import seed_rates
+
+    today = date(2026, 6, 30)
+    with schema_context(org.schema_name):
+        assert org.default_currency == "USD"
+        assert seed_rates(base="USD", today=today) == 18  # EUR, GBP, CAD on 6 dates
+        first = today - timedelta(days=181)  # before the first seeded record
+        eur = list(ExchangeRate.objects.filter(currency="EUR").order_by("valid_from"))
+        assert (eur[0].valid_from, eur[0].rate) == (first, Decimal("1.08"))
+        assert len({rate.rate for rate in eur}) == 6  # they drift
+        assert exchange_rate_get(currency="GBP", on_date=today) == Decimal("1.27") * Decimal("0.989")
+        assert seed_rates(base="JPY", today=today) == 0  # a base the demo has no rates for

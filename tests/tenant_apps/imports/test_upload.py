@@ -188,7 +188,7 @@ def test_an_explicit_mapping_and_a_file_without_header(imported, org):
         ({"mapping": {"email": "email"}}, "mapping", "required"),
         ({"mapping": {"name": "salary"}}, "mapping", "invalid"),
         ({"mapping": {"name": "name", "email": "name"}}, "mapping", "invalid"),
-        ({"record_type": "task"}, "record_type", "invalid"),
+        ({"record_type": "invoice"}, "record_type", "invalid"),
         ({"duplicate_policy": "merge"}, "duplicate_policy", "invalid"),
         ({"owner": 999999}, "owner", "unknown_member"),
         ({"owner": "me"}, "owner", "invalid"),

@@ -63,3 +63,37 @@ def test_money_never_adds_currencies():
     assert selectors.money(Decimal("1234.50"), "USD") == "$1,234.50"
     assert selectors.money(Decimal("1000"), "CHF") == "1,000 CHF"
     assert selectors.totals_text({"EUR": Decimal(5), "USD": Decimal(7)}, "USD") == "$7 + €5"
+
+
+def test_the_dashboard_shows_money_in_the_base_currency_with_a_breakdown(web, make_lead, org):
+    """Each open lead converted at the rate in force on its creation day; a currency without one is shown as
+    unconverted (count and amount in its currency), never added to the base figures."""
+    from datetime import timedelta as days
+    from decimal import Decimal
+
+    from tenant_apps.currency import services as currency_services
+
+    today = timezone.localdate()
+    with schema_context(org.schema_name):
+        currency_services.exchange_rate_set(currency="JPY", rate=Decimal("0.0067"), valid_from=today)
+        currency_services.exchange_rate_set(currency="EUR", rate=Decimal("1.1"), valid_from=today - days(30))
+        # CAD's first rate starts tomorrow: today's CAD lead has none for its day
+        currency_services.exchange_rate_set(currency="CAD", rate=Decimal("0.7"), valid_from=today + days(1))
+    make_lead(name="usd", value="1000.00", currency="USD", stage=Stage.CONTACTED)
+    make_lead(name="jpy", value="5000000.00", currency="JPY")
+    make_lead(name="eur", value="100.00", currency="EUR")
+    make_lead(name="cad", value="163000.00", currency="CAD")
+    make_lead(name="won eur", value="999.00", currency="EUR", stage=Stage.WON)
+    body = web(Role.MANAGER).get("/").content.decode()
+    # 1000 + 5,000,000 x 0.0067 + 100 x 1.1 = 34,610; CAD apart
+    assert re.search(r"Open pipeline \(USD\)</span><strong>\$34,610</strong><small>4 leads · <a", body), body
+    assert "1 unconverted</a>" in body
+    assert "<title>New: $33,610 · 3 (1 unconverted)</title>" in body
+    assert "<title>Won: $1,098.90 · 1</title>" in body
+    rows = dict(re.findall(r'<tr id="money-(\w+)">(.*?)</tr>', body))
+    assert list(rows) == ["USD", "CAD", "EUR", "JPY"]
+    assert "<td>1</td><td>$1,000</td><td>$1,000</td><td>none</td>" in rows["USD"]
+    assert "<td>1</td><td>¥5,000,000</td><td>$33,500</td><td>none</td>" in rows["JPY"]
+    assert "<td>1</td><td>€100</td><td>$110</td>" in rows["EUR"]
+    unconverted = "<td>1</td><td>163,000 CAD</td><td>$0</td><td>1 (163,000 CAD): no rate for their day</td>"
+    assert unconverted in rows["CAD"]

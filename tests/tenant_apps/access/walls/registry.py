@@ -205,6 +205,15 @@ EXEMPT: dict[str, str] = {
         name: "the organization's exchange rates, read by every member, written by admins"
         for name in ("exchange-rate", "exchange-rates", "exchange-rates-import")
     },
+    **{
+        name: "the organization's money settings page and its writes: admins only (test_currency_settings)"
+        for name in (
+            "web:currency-settings",
+            "web:currency-rate-add",
+            "web:currency-rates-import",
+            "web:currency-base",
+        )
+    },
     "routing": "the organization's routing settings, managed by managers and admins",
     "scoring-rule": "the organization's scoring, managed by managers and admins",
     "imports": "imports are for managers and admins",
