@@ -7,6 +7,10 @@ Four flows, interleaved round by round after a warm-up, each timed from its firs
     API, password + TOTP       POST /api/auth/token/ {email, password, otp}
     web, password              GET /sign-in/, POST the password -> signed in                   (baseline)
     web, password + TOTP       GET /sign-in/, POST the password, POST the code -> signed in
+    invitation acceptance      GET /invitations/<token>/, POST name and password -> a new member, signed in
+
+Each round's invitation is made through the invitation service outside the timing (its email goes to Django's
+in-memory backend, where the bench reads the link); the new members are removed at the end.
 
 The code is the authenticator's for the current step, computed by the bench (pyotp) outside the timing. A
 code is accepted once (its time step must be later than the last one used), so the enrolled member's
@@ -35,6 +39,8 @@ PLAIN_EMAIL = f"plain@{SLUG}.example"
 TOTP_EMAIL = f"totp@{SLUG}.example"
 API_PLAIN, API_TOTP = "API, password (baseline)", "API, password + TOTP"
 WEB_PLAIN, WEB_TOTP = "web, password (baseline)", "web, password + TOTP"
+INVITATION = "invitation acceptance"
+INVITEE_PREFIX = "invitee-"
 
 
 class Browser:
@@ -137,11 +143,48 @@ def _web(port: int, host: str, email: str, code: str | None) -> float:
     return elapsed
 
 
+def _invitation_link(organization: Any, round_: int) -> str:
+    """A new invitation through the service; the path of the link its email carries."""
+    from django.core import mail
+    from django_tenants.utils import schema_context
+
+    from shared_apps.users.invitations import invitation_create
+
+    mail.outbox = []
+    with schema_context(organization.schema_name):
+        invitation_create(
+            email=f"{INVITEE_PREFIX}{os.getpid()}-{round_}@{SLUG}.example", role="rep", invited_by=None
+        )
+    match = re.search(r"https?://[^/\s]+(/invitations/[^\s]+/)", mail.outbox[-1].body)
+    if match is None:
+        raise RuntimeError("the invitation email carries no link")
+    return match.group(1)
+
+
+def _accept(port: int, host: str, path: str) -> float:
+    browser = Browser(port, host)
+    try:
+        start = time.perf_counter()
+        status, _, page = browser.request("GET", path)
+        if status != 200 or "csrfmiddlewaretoken" not in page:
+            raise RuntimeError(f"the invitation page answered {status}")
+        status, location = browser.form(path, {"full_name": "Bench Invitee", "password": PASSWORD})
+        elapsed = time.perf_counter() - start
+        if (status, location) != (302, "/"):
+            raise RuntimeError(f"accepting ended with {status} {location}")
+    finally:
+        browser.close()
+    return elapsed
+
+
 def main() -> None:
     # a database of its own (BENCH_SIGNIN_DB_SUFFIX): this bench's migrations need not be the other benches'
     setup_django(os.environ.get("BENCH_SIGNIN_DB_SUFFIX", "_bench"))
     import pyotp
     from django.conf import settings
+
+    # invitation emails stay in this process (the bench reads their links); the server sends none
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
     organization = bench_organization(SLUG, "Bench sign-in", PASSWORD)
     secret = _users(organization)
@@ -155,7 +198,7 @@ def main() -> None:
         "THROTTLE_SIGN_IN_ACCOUNT": "1000000/h",
     }
     server = start_uvicorn(env, port)
-    rows: dict[str, list[float]] = {API_PLAIN: [], API_TOTP: [], WEB_PLAIN: [], WEB_TOTP: []}
+    rows: dict[str, list[float]] = {API_PLAIN: [], API_TOTP: [], WEB_PLAIN: [], WEB_TOTP: [], INVITATION: []}
     try:
         for round_ in range(WARMUP + ROUNDS):
             timed: dict[str, float] = {}
@@ -165,6 +208,7 @@ def main() -> None:
             _reset_last_step(organization)
             timed[WEB_PLAIN] = _web(port, host, PLAIN_EMAIL, None)
             timed[WEB_TOTP] = _web(port, host, TOTP_EMAIL, totp.now())
+            timed[INVITATION] = _accept(port, host, _invitation_link(organization, round_))
             if round_ >= WARMUP:
                 for name, elapsed in timed.items():
                     rows[name].append(elapsed)
@@ -173,10 +217,12 @@ def main() -> None:
         server.wait(timeout=30)
         from django_tenants.utils import schema_context
 
-        from shared_apps.users.models import AuthToken
+        from shared_apps.users.models import AuthToken, Invitation, User
 
         with schema_context(organization.schema_name):
             AuthToken.objects.filter(user__email__in=[PLAIN_EMAIL, TOTP_EMAIL]).delete()
+            Invitation.objects.filter(email__startswith=INVITEE_PREFIX).delete()
+            User.objects.filter(email__startswith=INVITEE_PREFIX).delete()
 
     report(
         f"API sign-in (POST /api/auth/token/), {ROUNDS} rounds",
@@ -186,5 +232,10 @@ def main() -> None:
     report(
         f"Web sign-in (form, password, code), {ROUNDS} rounds",
         {WEB_PLAIN: rows[WEB_PLAIN], WEB_TOTP: rows[WEB_TOTP]},
+        baseline=WEB_PLAIN,
+    )
+    report(
+        f"Invitation acceptance (open the link, set name and password, signed in), {ROUNDS} rounds",
+        {WEB_PLAIN: rows[WEB_PLAIN], INVITATION: rows[INVITATION]},
         baseline=WEB_PLAIN,
     )
