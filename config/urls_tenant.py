@@ -50,6 +50,7 @@ urlpatterns = [
     path("api/", include("tenant_apps.automation.api.urls")),
     path("api/", include("tenant_apps.realtime.urls")),
     path("api/", include("tenant_apps.imports.api.urls")),
+    path("api/", include("tenant_apps.mail.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path(
         "api/docs/",

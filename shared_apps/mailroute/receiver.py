@@ -1,0 +1,106 @@
+"""The inbound SMTP receiver (aiosmtpd): accepts mail for live organizations' addresses only, stores each
+message as it arrived and hands it to a job in the organization's schema.
+
+- RCPT TO an address no live organization owns: 550, decided from the public schema alone.
+- Messages over INBOUND_MAX_BYTES: 552 (aiosmtpd's data_size_limit, announced in EHLO as SIZE).
+- DATA: the raw bytes go to the "mail" storage under the organization's id, then
+  `tenant_apps.mail.jobs.inbound_message_process` is enqueued in that organization (once per organization
+  when one message names several). Only then does the client hear 250: a storage or queue failure answers
+  451 and the sending server tries again later, so nothing accepted is lost.
+
+Database work runs in Django's sync thread (asgiref's sync_to_async), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import close_old_connections
+from django.utils import timezone
+
+from shared_apps.mailroute.addresses import Route, resolve
+from shared_apps.organizations.jobs import enqueue_in_organization
+
+logger = logging.getLogger(__name__)
+
+JOB = "tenant_apps.mail.jobs.inbound_message_process"
+MAX_RECIPIENTS = 50
+
+
+def raw_name(organization_id: int) -> str:
+    """Where a raw message of the organization is kept in the "mail" storage."""
+    day = timezone.now().strftime("%Y/%m/%d")
+    return f"{organization_id}/inbound/{day}/{uuid.uuid4().hex}.eml"
+
+
+def _resolve(address: str) -> Route | None:
+    close_old_connections()  # a long-lived process: drop connections the database closed meanwhile
+    return resolve(address)
+
+
+def deliver(*, content: bytes, routes: list[Route], mail_from: str, recipients: list[str]) -> list[str]:
+    """Store the message once per organization it is for and enqueue its processing there; returns the
+    stored names."""
+    close_old_connections()
+    by_organization: dict[int, list[Route]] = {}
+    for route in routes:
+        by_organization.setdefault(int(route.organization.pk), []).append(route)
+    storage = storages["mail"]
+    names = []
+    for organization_routes in by_organization.values():
+        organization = organization_routes[0].organization
+        name = storage.save(raw_name(int(organization.pk)), ContentFile(content))
+        enqueue_in_organization(
+            organization,
+            JOB,
+            raw_name=name,
+            routes=[route.as_job_data() for route in organization_routes],
+            mail_from=mail_from[:254],
+            recipients=recipients[:MAX_RECIPIENTS],
+        )
+        names.append(name)
+    return names
+
+
+class InboundHandler:
+    """aiosmtpd handler: RCPT decides by address, DATA stores and enqueues."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        try:
+            route = await sync_to_async(_resolve)(address)
+        except Exception:
+            logger.exception("inbound: resolving a recipient failed")
+            return "451 4.3.0 Temporary failure, try again later"
+        if route is None:
+            return "550 5.1.1 No such mailbox here"
+        if not hasattr(envelope, "leadpulse_routes"):
+            envelope.leadpulse_routes = []
+        envelope.leadpulse_routes.append(route)
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        routes: list[Route] = getattr(envelope, "leadpulse_routes", [])
+        if not routes:
+            return "554 5.5.1 No valid recipients"
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):  # decode_data=True was not asked for; kept for safety
+            content = content.encode("utf-8", "surrogateescape")
+        try:
+            await sync_to_async(deliver)(
+                content=bytes(content),
+                routes=routes,
+                mail_from=str(envelope.mail_from or ""),
+                recipients=[str(address) for address in envelope.rcpt_tos],
+            )
+        except Exception:
+            logger.exception("inbound: storing or enqueueing a message failed")
+            return "451 4.3.0 Temporary failure, try again later"
+        return "250 2.0.0 Message accepted"
