@@ -22,6 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import close_old_connections
 from django.utils import timezone
+from rq import Retry
 
 from shared_apps.mailroute.addresses import Route, resolve
 from shared_apps.organizations.jobs import enqueue_in_organization
@@ -43,25 +44,27 @@ def _resolve(address: str) -> Route | None:
     return resolve(address)
 
 
-def deliver(*, content: bytes, routes: list[Route], mail_from: str, recipients: list[str]) -> list[str]:
-    """Store the message once per organization it is for and enqueue its processing there; returns the
-    stored names."""
+def deliver(*, content: bytes, routes: list[tuple[str, Route]], mail_from: str) -> list[str]:
+    """Store the message once per organization it is for and enqueue its processing there, with that
+    organization's own recipients only (another's address on the same message is none of its business);
+    returns the stored names."""
     close_old_connections()
-    by_organization: dict[int, list[Route]] = {}
-    for route in routes:
-        by_organization.setdefault(int(route.organization.pk), []).append(route)
+    by_organization: dict[int, list[tuple[str, Route]]] = {}
+    for address, route in routes:
+        by_organization.setdefault(int(route.organization.pk), []).append((address, route))
     storage = storages["mail"]
     names = []
     for organization_routes in by_organization.values():
-        organization = organization_routes[0].organization
+        organization = organization_routes[0][1].organization
         name = storage.save(raw_name(int(organization.pk)), ContentFile(content))
         enqueue_in_organization(
             organization,
             JOB,
             raw_name=name,
-            routes=[route.as_job_data() for route in organization_routes],
+            routes=[route.as_job_data() for _address, route in organization_routes],
             mail_from=mail_from[:254],
-            recipients=recipients[:MAX_RECIPIENTS],
+            recipients=[address for address, _route in organization_routes],
+            retry=Retry(max=3, interval=[10, 60, 300]),
         )
         names.append(name)
     return names
@@ -82,12 +85,12 @@ class InboundHandler:
             return "550 5.1.1 No such mailbox here"
         if not hasattr(envelope, "leadpulse_routes"):
             envelope.leadpulse_routes = []
-        envelope.leadpulse_routes.append(route)
+        envelope.leadpulse_routes.append((address, route))
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        routes: list[Route] = getattr(envelope, "leadpulse_routes", [])
+        routes: list[tuple[str, Route]] = getattr(envelope, "leadpulse_routes", [])
         if not routes:
             return "554 5.5.1 No valid recipients"
         content = envelope.original_content or envelope.content
@@ -98,7 +101,6 @@ class InboundHandler:
                 content=bytes(content),
                 routes=routes,
                 mail_from=str(envelope.mail_from or ""),
-                recipients=[str(address) for address in envelope.rcpt_tos],
             )
         except Exception:
             logger.exception("inbound: storing or enqueueing a message failed")
