@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from tests.isolation.routes import Route
 from tests.isolation.support import Records
+from tests.tenant_apps.mail.inbound import attachment_for
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,8 @@ REGISTRY: dict[str, Factory] = {
     "import-revert": _path("import_id", Records.import_run),
     "export": _path("export_id", Records.export),
     "export-download": _path("export_id", Records.export),
+    # inbound email
+    "attachment": _path("attachment_id", attachment_for),
     # the web app (a session; writes answer JSON to `X-Requested-With: fetch`)
     "web:pipeline-card": _lead(),
     "web:lead": _lead(),
@@ -189,6 +192,7 @@ EXEMPT: dict[str, str] = {
     "notifications": f"{NO_ID}: the caller's own",
     "notifications-read": "ids select among the caller's own notifications: another's match none",
     "follow-up-settings": f"{NO_ID}: the organization's settings",
+    "email-settings": f"{NO_ID}: the organization's settings and its own inbound address",
     "sequences": f"{NO_ID}: list and create (steps are templates)",
     "analytics-pipeline": f"{NO_ID}: a report (?owner= narrows to a member of this schema, or to nothing)",
     "analytics-conversion": f"{NO_ID}: a report",

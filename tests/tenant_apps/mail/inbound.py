@@ -105,3 +105,41 @@ def email(
         maintype, subtype = content_type.split("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return message
+
+
+def process_raw(organization: Organization, raw: bytes) -> Any:
+    """What the receiver and the job do, without SMTP: store `raw` for the organization and process it in
+    its schema (in the caller's transaction); returns the InboundMessage."""
+    from django.core.files.base import ContentFile
+    from django_tenants.utils import schema_context
+
+    from shared_apps.mailroute.receiver import raw_name
+    from tenant_apps.mail.models import mail_storage
+    from tenant_apps.mail.services import inbound_message_process
+
+    name = mail_storage().save(raw_name(int(organization.pk)), ContentFile(raw))
+    with schema_context(organization.schema_name):
+        return inbound_message_process(raw_name=name, routes=[{"kind": "dropbox", "reference": None}])
+
+
+def attachment_for(records: Any) -> int:
+    """For the route-walking suites (tests.isolation.support.Records and its subclasses): an attachment of
+    an email received from a new lead of `records` (owned as that class makes its leads)."""
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.leads.models import Lead
+    from tenant_apps.mail.models import Attachment
+
+    lead_id = records.lead()
+    records._apart(Attachment)
+    with schema_context(records.organization.schema_name):
+        address = Lead.objects.get(pk=lead_id).email
+    message = email(
+        sender=f"Lead <{address}>",
+        message_id=f"<file-{lead_id}-{records.organization.slug}@leads.test>",
+        attachments=[("file.pdf", "application/pdf", b"%PDF-1.4\n")],
+    )
+    process_raw(records.organization, message.as_bytes(policy=policy.SMTP))
+    with schema_context(records.organization.schema_name):
+        attachment_id = int(Attachment.objects.get(activity__lead_id=lead_id).pk)
+    return int(records._check(Attachment, attachment_id))
