@@ -1,0 +1,64 @@
+"""Inbound addresses map back to their live organization from the public schema alone; mail files are
+filed under the organization's id and removed with its other leftovers."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+
+from shared_apps.mailroute.addresses import DROPBOX, REPLY, dropbox_address, reply_address, resolve
+from shared_apps.mailroute.receiver import raw_name
+from shared_apps.organizations import namespace
+from shared_apps.organizations.models import Organization, OrganizationStatus
+
+pytestmark = pytest.mark.usefixtures("public")
+
+
+def test_the_dropbox_is_made_once_and_leads_back_to_its_organization(org, other_org, settings):
+    address = dropbox_address(org)
+    assert dropbox_address(org) == address
+    local_part, _, domain = address.partition("@")
+    assert domain == settings.INBOUND_DOMAIN
+    assert local_part.startswith("acme-") and len(local_part) == len("acme-") + 8
+    assert dropbox_address(other_org) != address
+    for written in (address, address.upper(), f"Acme Inbox <{address}>"):
+        route = resolve(written)
+        assert route is not None and route.organization == org and route.kind == DROPBOX, written
+    assert resolve(address.replace("@", "@mail.")) is None  # another domain
+    assert resolve(f"acme@{domain}") is None  # the slug alone is not the address
+
+
+@pytest.mark.parametrize("status", [OrganizationStatus.SUSPENDED, OrganizationStatus.DELETED])
+def test_an_organization_that_is_not_active_receives_nothing(org, status):
+    address, reply = dropbox_address(org), reply_address(org, 7)
+    Organization.objects.filter(pk=org.pk).update(status=status)
+    assert resolve(address) is None and resolve(reply) is None
+
+
+def test_reply_addresses_are_signed_for_one_organization_and_one_thread(org, other_org):
+    address = reply_address(org, 42)
+    route = resolve(address)
+    assert route is not None and route.organization == org and route.kind == REPLY and route.reference == 42
+    local_part, _, domain = address.partition("@")
+    _prefix, organization_id, reference, signature = local_part.replace("+", "-").split("-")
+    assert len(local_part) <= 64
+    forged = [
+        f"reply+{other_org.pk}-{reference}-{signature}@{domain}",  # another organization, same signature
+        f"reply+{organization_id}-43-{signature}@{domain}",  # another thread
+        f"reply+{organization_id}-{reference}-{'0' * len(signature)}@{domain}",
+        f"reply+{organization_id}-{reference}@{domain}",
+    ]
+    assert [resolve(candidate) for candidate in forged] == [None] * len(forged)
+
+
+def test_purging_removes_the_organizations_mail_files_and_no_one_elses(org, other_org, settings, tmp_path):
+    settings.EXPORTS_DIR = tmp_path
+    storage = storages["mail"]
+    ours = storage.save(raw_name(org.pk), ContentFile(b"From: a@b\r\n\r\nours"))
+    attachment = storage.save(f"{org.pk}/attachments/x/file.pdf", ContentFile(b"%PDF"))
+    theirs = storage.save(raw_name(other_org.pk), ContentFile(b"From: a@b\r\n\r\ntheirs"))
+    namespace.leftovers_remove(org.pk)
+    assert not storage.exists(ours) and not storage.exists(attachment)
+    assert storage.exists(theirs)
+    storage.delete(theirs)
