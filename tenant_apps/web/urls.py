@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from tenant_apps.tasks.models import TaskStatus
-from tenant_apps.web.views import auth, dashboard, imports, leads, pipeline, records, tasks
+from tenant_apps.web.views import auth, dashboard, imports, leads, mail_settings, pipeline, records, tasks
 
 
 class IdConverter:
@@ -51,6 +51,8 @@ urlpatterns = [
     path("leads/<web_id:lead_id>/tasks/", leads.lead_task, name="lead-task"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import-upload"),
+    path("settings/email/", mail_settings.email_settings, name="email-settings"),
+    path("settings/email/save/", mail_settings.email_settings_save, name="email-settings-save"),
     path("tasks/", tasks.task_list, name="tasks"),
     path(
         "tasks/<web_id:task_id>/complete/",

@@ -193,6 +193,8 @@ EXEMPT: dict[str, str] = {
     "notifications-read": "ids select among the caller's own notifications: another's match none",
     "follow-up-settings": f"{NO_ID}: the organization's settings",
     "email-settings": f"{NO_ID}: the organization's settings and its own inbound address",
+    "web:email-settings": f"{NO_ID}: the organization's settings and its own inbound address",
+    "web:email-settings-save": f"{NO_ID}: the organization's settings",
     "sequences": f"{NO_ID}: list and create (steps are templates)",
     "analytics-pipeline": f"{NO_ID}: a report (?owner= narrows to a member of this schema, or to nothing)",
     "analytics-conversion": f"{NO_ID}: a report",
