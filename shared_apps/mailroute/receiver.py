@@ -8,12 +8,14 @@ message as it arrived and hands it to a job in the organization's schema.
   when one message names several). Only then does the client hear 250: a storage or queue failure answers
   451 and the sending server tries again later, so nothing accepted is lost.
 
-Database work runs in Django's sync thread (asgiref's sync_to_async), never on the event loop.
+RCPT lookups run in Django's one sync thread (asgiref's sync_to_async) with a short cache; storing and
+enqueueing (no database) in a thread pool, so several sessions' DATA proceed at once; none on the event loop.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -39,16 +41,32 @@ def raw_name(organization_id: int) -> str:
     return f"{organization_id}/inbound/{day}/{uuid.uuid4().hex}.eml"
 
 
+# Recipients resolved lately, known and unknown alike (a flood of guesses costs no query each): a suspended
+# or deleted organization stops receiving within ROUTE_TTL seconds.
+ROUTE_TTL = 30.0
+ROUTE_CACHE_SIZE = 10_000
+_routes: dict[str, tuple[float, Route | None]] = {}
+
+
 def _resolve(address: str) -> Route | None:
+    key = address.strip().lower()
+    now = time.monotonic()
+    cached = _routes.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     close_old_connections()  # a long-lived process: drop connections the database closed meanwhile
-    return resolve(address)
+    route = resolve(address)
+    if len(_routes) >= ROUTE_CACHE_SIZE:
+        _routes.clear()
+    _routes[key] = (now + ROUTE_TTL, route)
+    return route
 
 
 def deliver(*, content: bytes, routes: list[tuple[str, Route]], mail_from: str) -> list[str]:
     """Store the message once per organization it is for and enqueue its processing there, with that
     organization's own recipients only (another's address on the same message is none of its business);
-    returns the stored names."""
-    close_old_connections()
+    returns the stored names. Touches no database (the routes carry their organizations), so it runs in any
+    thread, several messages at once."""
     by_organization: dict[int, list[tuple[str, Route]]] = {}
     for address, route in routes:
         by_organization.setdefault(int(route.organization.pk), []).append((address, route))
@@ -97,7 +115,7 @@ class InboundHandler:
         if isinstance(content, str):  # decode_data=True was not asked for; kept for safety
             content = content.encode("utf-8", "surrogateescape")
         try:
-            await sync_to_async(deliver)(
+            await sync_to_async(deliver, thread_sensitive=False)(
                 content=bytes(content),
                 routes=routes,
                 mail_from=str(envelope.mail_from or ""),

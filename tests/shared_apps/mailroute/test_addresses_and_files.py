@@ -62,3 +62,16 @@ def test_purging_removes_the_organizations_mail_files_and_no_one_elses(org, othe
     assert not storage.exists(ours) and not storage.exists(attachment)
     assert storage.exists(theirs)
     storage.delete(theirs)
+
+
+def test_the_receiver_resolves_each_recipient_once_in_a_while(org, settings, django_assert_num_queries):
+    from shared_apps.mailroute import receiver
+
+    receiver._routes.clear()
+    address, ghost = dropbox_address(org), f"ghost@{settings.INBOUND_DOMAIN}"
+    first, unknown = receiver._resolve(address), receiver._resolve(ghost)
+    assert first is not None and first.organization == org and unknown is None
+    with django_assert_num_queries(0):  # known and unknown alike, until ROUTE_TTL passes
+        assert receiver._resolve(address.upper()) == first
+        assert receiver._resolve(ghost) is None
+    receiver._routes.clear()
