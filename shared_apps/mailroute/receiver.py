@@ -26,6 +26,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 from rq import Retry
 
+from shared_apps.core.db import connection
 from shared_apps.mailroute.addresses import Route, resolve
 from shared_apps.organizations.jobs import enqueue_in_organization
 
@@ -54,7 +55,8 @@ def _resolve(address: str) -> Route | None:
     cached = _routes.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    close_old_connections()  # a long-lived process: drop connections the database closed meanwhile
+    if not connection.in_atomic_block:  # a long-lived process: drop connections the database closed
+        close_old_connections()
     route = resolve(address)
     if len(_routes) >= ROUTE_CACHE_SIZE:
         _routes.clear()
