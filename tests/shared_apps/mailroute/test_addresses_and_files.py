@@ -75,3 +75,35 @@ def test_the_receiver_resolves_each_recipient_once_in_a_while(org, settings, dja
         assert receiver._resolve(address.upper()) == first
         assert receiver._resolve(ghost) is None
     receiver._routes.clear()
+
+
+def test_messages_stored_together_share_one_job_per_organization(org, other_org):
+    """The receiver's batcher: three sessions' messages within one window, for two organizations, make one
+    job per organization, and each session is answered only once its job is queued."""
+    import asyncio
+
+    import django_rq
+
+    from shared_apps.mailroute.addresses import resolve
+    from shared_apps.mailroute.receiver import Batcher, store
+
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    ours = [(dropbox_address(org), resolve(dropbox_address(org)))]
+    theirs = [(dropbox_address(other_org), resolve(dropbox_address(other_org)))]
+
+    async def sessions() -> None:
+        batcher = Batcher(window=0.2)
+        stored = [
+            store(content=b"Subject: 1\r\n\r\none", routes=ours, mail_from="a@b.test"),
+            store(content=b"Subject: 2\r\n\r\ntwo", routes=ours, mail_from="a@b.test"),
+            store(content=b"Subject: 3\r\n\r\nthree", routes=ours + theirs, mail_from="a@b.test"),
+        ]
+        await asyncio.gather(*(batcher.submit(items) for items in stored))
+        assert queue.count == 2  # queued before any session was answered
+
+    asyncio.run(sessions())
+    jobs = {job.meta["organization"]: job for job in queue.jobs}
+    assert len(jobs["acme"].kwargs["messages"]) == 3
+    assert [message["recipients"] for message in jobs["globex"].kwargs["messages"]] == [[theirs[0][0]]]
+    queue.empty()
