@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 
 JOB = "tenant_apps.mail.jobs.inbound_messages_process"
 MAX_RECIPIENTS = 50
-# messages stored within this many seconds (up to BATCH_SIZE) share one job per organization
-BATCH_WINDOW = 0.05
+# messages stored within this many seconds (up to BATCH_SIZE) share one job per organization: long enough to
+# gather a burst, short next to an SMTP round trip
+BATCH_WINDOW = 0.02
 BATCH_SIZE = 50
 
 
