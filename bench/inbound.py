@@ -37,9 +37,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import bench_organization, free_port, setup_django, start_uvicorn
+from bench.common import bench_organization, free_port, own_redis, setup_django, start_uvicorn
 
 MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "600"))
 CLIENTS = int(os.environ.get("BENCH_INBOUND_CLIENTS", "4"))
@@ -53,16 +52,6 @@ PASSWORD = "bench-password-2026"
 SENDER = "buyer@benchmail-customer.example"
 TAG = "bench-inbound"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _own_redis() -> None:
-    """A Redis database of its own: a running `make up` worker must not take the bench's jobs."""
-    url = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    if url.scheme == "unix":
-        query = "&".join(part for part in url.query.split("&") if part and not part.startswith("db="))
-        os.environ["REDIS_URL"] = urlunsplit(url._replace(query=f"{query}&db={REDIS_DB}".lstrip("&")))
-    else:
-        os.environ["REDIS_URL"] = urlunsplit(url._replace(path=f"/{REDIS_DB}"))
 
 
 def _clean() -> None:
@@ -109,6 +98,17 @@ def _share(items: list[Any], parts: int) -> list[list[Any]]:
     return [items[index::parts] for index in range(parts)]
 
 
+def _concurrently(client: Any, shares: list[list[bytes]]) -> float:
+    """`client(share)` for every share at once, a thread each; returns the seconds until all are done."""
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 def _send_smtp(port: int, dropbox: str, raws: list[bytes]) -> float:
     """Every message over CLIENTS concurrent sessions; returns seconds to the last 250."""
     errors: list[BaseException] = []
@@ -121,15 +121,10 @@ def _send_smtp(port: int, dropbox: str, raws: list[bytes]) -> float:
         except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=client, args=(share,)) for share in _share(raws, CLIENTS)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    elapsed = _concurrently(client, _share(raws, CLIENTS))
     if errors:
         raise RuntimeError(f"sending failed: {errors[0]!r}")
-    return time.perf_counter() - start
+    return elapsed
 
 
 def _post_api(port: int, host: str, token: str, lead_id: int, raws: list[bytes]) -> float:
@@ -151,15 +146,10 @@ def _post_api(port: int, host: str, token: str, lead_id: int, raws: list[bytes])
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(share,)) for share in _share(raws, CLIENTS)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    elapsed = _concurrently(client, _share(raws, CLIENTS))
     if errors:
         raise RuntimeError(f"API POST failed: {errors[0]}")
-    return time.perf_counter() - start
+    return elapsed
 
 
 def _wait_recorded(run: str, started_at: float) -> tuple[float, int]:
@@ -219,7 +209,7 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def main() -> None:
-    _own_redis()
+    own_redis(REDIS_DB)
     os.environ.setdefault("INBOUND_DOMAIN", "benchmail.example")
     setup_django()
     import django_rq

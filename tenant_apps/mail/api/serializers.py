@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
+
+from tenant_apps.records.api.serializers import StrictSerializer
 
 
 class EmailSettingsSerializer(serializers.Serializer):
@@ -17,13 +17,5 @@ class EmailSettingsSerializer(serializers.Serializer):
     updated_by = serializers.IntegerField(source="updated_by_id", allow_null=True)
 
 
-class EmailSettingsUpdateSerializer(serializers.Serializer):
+class EmailSettingsUpdateSerializer(StrictSerializer):
     create_leads_from_unknown = serializers.BooleanField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = (
-            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        )
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return attrs
