@@ -229,9 +229,9 @@ def _targets(parsed: Inbound, routes: list[dict[str, Any]]) -> tuple[list[Record
         thread = ReplyThread.objects.filter(pk=route["reference"]).first()
         record: Record | None = None
         if thread is not None and thread.lead_id is not None:
-            record = Lead.objects.alive().filter(pk=thread.lead_id).first()
+            record = _live(Lead, thread.lead_id)
         elif thread is not None and thread.contact_id is not None:
-            record = Contact.objects.alive().filter(pk=thread.contact_id).first()
+            record = _live(Contact, thread.contact_id)
         if thread is not None and record is not None and record not in records:
             forced[len(records)] = thread.thread_id
             records.append(record)
@@ -241,6 +241,22 @@ def _targets(parsed: Inbound, routes: list[dict[str, Any]]) -> tuple[list[Record
                 if record not in records:
                     records.append(record)
     return records[:MAX_RECORDS], forced
+
+
+MAX_MERGE_HOPS = 10
+
+
+def _live(model: type[Lead] | type[Contact], record_id: int) -> Record | None:
+    """The live record `record_id` is now: itself, or the survivor it was merged into (merges leave the
+    reply threads on the merged record: tenant_apps.dedupe); None when deleted."""
+    record = model.objects.filter(pk=record_id).first()
+    for _hop in range(MAX_MERGE_HOPS):
+        if record is None or record.merged_into_id is None:
+            break
+        record = model.objects.filter(pk=record.merged_into_id).first()
+    if record is None or record.deleted_at is not None or record.merged_into_id is not None:
+        return None
+    return record
 
 
 def _lead_from_sender(parsed: Inbound, routes: list[dict[str, Any]]) -> Lead | None:

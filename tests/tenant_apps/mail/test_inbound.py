@@ -272,3 +272,18 @@ def test_mail_a_member_sends_is_recorded_as_outbound(org, receiver, run_jobs, ja
     run_jobs()
     [activity] = emails_of(org, lead=jane)
     assert activity.metadata["direction"] == "outbound"
+
+
+def test_a_reply_to_a_merged_records_address_lands_on_the_survivor(org, receiver, run_jobs, admin, make_lead):
+    from tenant_apps.dedupe.services import lead_merge
+
+    survivor = make_lead(name="Jane", email="jane@customer.test")
+    merged = make_lead(name="Jane D.", email="jane.d@old.test")
+    with schema_context(org.schema_name):
+        address = services.reply_address_create(record=merged, message_id="<sent-9@acme.test>")
+        lead_merge(survivor_id=survivor.pk, merged_ids=[merged.pk], field_winners={}, actor=admin)
+    receiver.send(email(sender="Someone <someone@elsewhere.test>", to=address), [address])
+    run_jobs()
+    [activity] = emails_of(org, lead=survivor)
+    assert activity.thread_id == "<sent-9@acme.test>"
+    assert emails_of(org, lead=merged) == []
