@@ -32,6 +32,16 @@ def setup_django(database_suffix: str = "_bench") -> None:
     call_command("platform_setup", verbosity=0)
 
 
+def own_redis(db: int) -> None:
+    """Point REDIS_URL at database `db`: a running `make up` worker must not take a bench's jobs."""
+    url = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    if url.scheme == "unix":
+        query = "&".join(part for part in url.query.split("&") if part and not part.startswith("db="))
+        os.environ["REDIS_URL"] = urlunsplit(url._replace(query=f"{query}&db={db}".lstrip("&")))
+    else:
+        os.environ["REDIS_URL"] = urlunsplit(url._replace(path=f"/{db}"))
+
+
 @contextmanager
 def timer() -> Iterator[Callable[[], float]]:
     start = time.perf_counter()

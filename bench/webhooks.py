@@ -29,9 +29,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import setup_django, summary
+from bench.common import own_redis, setup_django, summary
 
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "2000"))
 WORKERS = int(os.environ.get("BENCH_WEBHOOK_WORKERS", "2"))
@@ -89,16 +88,6 @@ def _notes(port: int) -> list[tuple[str, int, float]]:
 
 
 # ---- set-up --------------------------------------------------------------------------------------------
-
-
-def _own_redis() -> None:
-    """Point REDIS_URL at a database of its own: a running `make up` worker must not take bench jobs."""
-    url = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    if url.scheme == "unix":
-        query = "&".join(part for part in url.query.split("&") if part and not part.startswith("db="))
-        os.environ["REDIS_URL"] = urlunsplit(url._replace(query=f"{query}&db={REDIS_DB}".lstrip("&")))
-    else:
-        os.environ["REDIS_URL"] = urlunsplit(url._replace(path=f"/{REDIS_DB}"))
 
 
 def _organization() -> Any:
@@ -275,7 +264,7 @@ def _report(title: str, run: dict[str, Any], baseline_rate: float) -> None:
 
 def main() -> None:
     os.environ["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "true"  # the receiver is on 127.0.0.1
-    _own_redis()
+    own_redis(REDIS_DB)
     setup_django()
     from django_tenants.utils import schema_context
 

@@ -91,6 +91,7 @@ urlpatterns = [
     path("api/", include("tenant_apps.privacy.api.urls")),
     path("api/", include("shared_apps.audit.api.urls")),
     path("api/", include("tenant_apps.sso.api.urls")),
+    path("api/", include("tenant_apps.mail.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path(
         "api/docs/",

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The image's one entry point: `web`, `worker`, `scheduler`, `migrate`, or any command.
+# The image's one entry point: `web`, `worker`, `scheduler`, `inbound-smtp`, `migrate`, or any command.
 set -eu
 
 case "${1:-web}" in
@@ -9,6 +9,10 @@ case "${1:-web}" in
         exec python manage.py rqworker default low --with-scheduler ;;
     scheduler)
         exec python manage.py rqcron config/cron.py ;;
+    inbound-smtp)
+        # in a container: every interface, the port published (docs/inbound-email.md)
+        export INBOUND_SMTP_HOST="${INBOUND_SMTP_HOST:-0.0.0.0}"
+        exec python manage.py inbound_smtp ;;
     migrate)
         # public schema, template, every organization (idempotent)
         exec python manage.py platform_setup --verbosity 1 ;;

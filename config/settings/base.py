@@ -89,6 +89,8 @@ SHARED_APPS = [
     "tenant_apps.demo",
     # the operator console on the root domain (templates only, no models)
     "shared_apps.console",
+    # inbound mail: which organization an address belongs to, and the SMTP receiver (public schema only)
+    "shared_apps.mailroute",
 ]
 # Installed in every organization's schema: its members, their tokens and the customer model.
 TENANT_APPS = [
@@ -122,6 +124,8 @@ TENANT_APPS = [
     "tenant_apps.privacy",
     # single sign-on (OpenID Connect) configured per organization
     "tenant_apps.sso",
+    # email as a channel: inbound messages, their attachments, bounces, the organization's email settings
+    "tenant_apps.mail",
     # the members' web app: no models, so no tables in any schema; listed with the tenant apps because it
     # serves organization hosts only (INSTALLED_APPS is the union: its templates and static files are found)
     "tenant_apps.web",
@@ -221,6 +225,18 @@ IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=2_000_000)
 # Files of CSV exports run as jobs, one directory per organization (workers and web servers share it).
 EXPORTS_DIR = Path(env("EXPORTS_DIR", default=str(BASE_DIR / ".data" / "exports")))
 
+# Inbound email (shared_apps/mailroute, tenant_apps/mail): each organization's dropbox and the reply
+# addresses live on INBOUND_DOMAIN; `manage.py inbound_smtp` listens on INBOUND_SMTP_HOST:INBOUND_SMTP_PORT
+# and refuses messages over INBOUND_MAX_BYTES (552). Raw messages and attachments go to the "mail" storage
+# (MAIL_STORAGE_BACKEND, a Django storage class; local files under MAIL_FILES_DIR by default), filed under
+# the organization's id.
+INBOUND_DOMAIN = env("INBOUND_DOMAIN", default=BASE_DOMAIN).lower().strip(".")
+INBOUND_SMTP_HOST = env("INBOUND_SMTP_HOST", default="127.0.0.1")
+INBOUND_SMTP_PORT = env.int("INBOUND_SMTP_PORT", default=2525)
+INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
+MAIL_FILES_DIR = Path(env("MAIL_FILES_DIR", default=str(BASE_DIR / ".data" / "mail")))
+MAIL_STORAGE_BACKEND = env("MAIL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+
 # Requests per API key or member, by plan; sign-in attempts per client address and email.
 THROTTLE_RATES_BY_PLAN = {
     "free": env("THROTTLE_FREE", default="300/min"),
@@ -243,6 +259,15 @@ STATIC_ROOT = BASE_DIR / ".data" / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # raw inbound messages and email attachments (INBOUND_* above); another backend takes its own OPTIONS
+    "mail": {
+        "BACKEND": MAIL_STORAGE_BACKEND,
+        "OPTIONS": (
+            {"location": str(MAIL_FILES_DIR)}
+            if MAIL_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage"
+            else env.json("MAIL_STORAGE_OPTIONS", default={})
+        ),
+    },
 }
 
 CACHES = {

@@ -44,3 +44,7 @@ DATABASES["primary"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 THROTTLE_RATES_BY_PLAN = {plan: "100000/min" for plan in ("free", "team", "business", "enterprise")}
 THROTTLE_SIGN_IN_RATE = "100000/min"
 THROTTLE_SIGN_IN_ACCOUNT = "100000/min"
+
+# Inbound mail files of this run apart from `make up`'s and other runs' (several runs share a machine).
+_mail_dir = BASE_DIR / ".data" / f"test-mail-{DATABASES['default']['NAME']}"  # noqa: F405
+STORAGES = {**STORAGES, "mail": {**STORAGES["mail"], "OPTIONS": {"location": str(_mail_dir)}}}  # noqa: F405

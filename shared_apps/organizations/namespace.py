@@ -83,6 +83,10 @@ def cache_forget(organization_id: int) -> int:
 
 
 def leftovers_remove(organization_id: int) -> None:
-    """Remove what an organization left outside its schema: its cache entries and its export files."""
+    """Remove what an organization left outside its schema: its cache entries, its export files and its
+    mail files (raw inbound messages, attachments)."""
+    from shared_apps.mailroute.files import mail_files_remove  # the mail app builds on this one
+
     cache_forget(organization_id)
     shutil.rmtree(exports_dir(organization_id), ignore_errors=True)
+    mail_files_remove(organization_id)

@@ -50,7 +50,7 @@ def email_change_request(*, user: User, new_email: object) -> str:
         subject=f"Confirm your new email for {organization_name()} on LeadPulse",
         body=(
             f"Follow this link to make {email} the email of your LeadPulse account:\n"
-            f"{organization_link(f'/settings/email/{token}/')}\n\n"
+            f"{organization_link(f'/settings/email-change/{token}/')}\n\n"
             "The link works once and expires in a day. If you did not ask for this, ignore this email."
         ),
     )

@@ -223,6 +223,12 @@ def email_record(
     return EmailRecorded(activity, True)
 
 
+def email_thread_of(record: Record, message: ParsedEmail | LoggedEmail) -> str:
+    """The thread an email joins on `record`'s timeline (the same rule for every way an email arrives:
+    logged, recorded, received by the inbound receiver)."""
+    return _thread_of(record, message)
+
+
 def _thread_of(record: Record, message: ParsedEmail | LoggedEmail) -> str:
     """The thread is the root message's id: the parent's thread when we have the parent, else the first
     of References, else the parent's id, else this message starts a thread."""

@@ -135,6 +135,8 @@ LEAD = MergeSpec(
         "automation.RuleRun.lead_id",
         "automation.RoutingAssignment.lead_id",
         "automation.LeadScore.lead_id",
+        # a reply address names its record; a merged one is followed to its survivor when a reply comes
+        "mail.ReplyThread.lead_id",
     ),
     latest=("last_contacted_at",),
     check=_check_lead_conversions,
@@ -159,6 +161,8 @@ CONTACT = MergeSpec(
         Relation("leads", Lead, "converted_contact_id"),
     ),
     latest=("last_contacted_at",),
+    # a reply address names its record; a merged one is followed to its survivor when a reply comes
+    stays=("mail.ReplyThread.contact_id",),
 )
 ACCOUNT = MergeSpec(
     record_type="account",

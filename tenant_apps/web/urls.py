@@ -9,6 +9,7 @@ from tenant_apps.web.views import (
     dashboard,
     imports,
     leads,
+    mail_settings,
     pipeline,
     profile,
     records,
@@ -59,7 +60,7 @@ urlpatterns = [
         account.password_reset_confirm,
         name="password-reset-confirm",
     ),
-    path("settings/email/<str:token>/", account.email_confirm, name="email-confirm"),
+    path("settings/email-change/<str:token>/", account.email_confirm, name="email-confirm"),
     path("settings/security/", account.security, name="security"),
     path(
         "settings/security/sessions/<web_id:session_id>/end/",
@@ -115,6 +116,8 @@ urlpatterns = [
     path("settings/currency/rates/", currency_settings.rate_add, name="currency-rate-add"),
     path("settings/currency/import/", currency_settings.rates_import, name="currency-rates-import"),
     path("settings/currency/base/", currency_settings.base_currency_change, name="currency-base"),
+    path("settings/email/", mail_settings.email_settings, name="email-settings"),
+    path("settings/email/save/", mail_settings.email_settings_save, name="email-settings-save"),
     path("tasks/", tasks.task_list, name="tasks"),
     path(
         "tasks/<web_id:task_id>/complete/",

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from tests.isolation.routes import Route
 from tests.isolation.support import Records
+from tests.tenant_apps.mail.inbound import attachment_for
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,8 @@ REGISTRY: dict[str, Factory] = {
     "export-download": _path("export_id", Records.export),
     # privacy
     "do-not-contact-entry": _path("entry_id", Records.do_not_contact),
+    # inbound email
+    "attachment": _path("attachment_id", attachment_for),
     # the web app (a session; writes answer JSON to `X-Requested-With: fetch`)
     "web:pipeline-card": _lead(),
     "web:lead": _lead(),
@@ -225,6 +228,9 @@ EXEMPT: dict[str, str] = {
     "notifications-read": "ids select among the caller's own notifications: another's match none",
     "follow-up-settings": f"{NO_ID}: the organization's settings",
     "organization-settings": f"{NO_ID}: the organization's own settings (its time zone)",
+    "email-settings": f"{NO_ID}: the organization's settings and its own inbound address",
+    "web:email-settings": f"{NO_ID}: the organization's settings and its own inbound address",
+    "web:email-settings-save": f"{NO_ID}: the organization's settings",
     "sequences": f"{NO_ID}: list and create (steps are templates)",
     "analytics-pipeline": f"{NO_ID}: a report (?owner= narrows to a member of this schema, or to nothing)",
     "analytics-conversion": f"{NO_ID}: a report",

@@ -30,11 +30,17 @@ def k8s_documents() -> list[dict]:
 def test_compose_has_every_service_and_a_one_shot_migration():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler", "migrate"}
+    assert set(services) == {"postgres", "redis", "web", "worker", "scheduler", "inbound-smtp", "migrate"}
     assert services["migrate"]["command"] == ["migrate"] and services["migrate"]["restart"] == "no"
-    for name in ("web", "worker", "scheduler"):
+    for name in ("web", "worker", "scheduler", "inbound-smtp"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services[name]["command"] == [name]
+    # the receiver writes raw mail that the worker reads and the web serves attachments from: one volume
+    for name in ("web", "worker", "inbound-smtp"):
+        assert "mailfiles:/srv/mail" in services[name]["volumes"]
+        assert services[name]["environment"]["MAIL_FILES_DIR"] == "/srv/mail"
+    assert services["inbound-smtp"]["ports"] == ["${INBOUND_SMTP_PUBLISH:-2525}:2525"]
+    assert "inbound-smtp)" in (DEPLOY / "entrypoint.sh").read_text()
     assert "platform_setup" in (DEPLOY / "entrypoint.sh").read_text()
 
 
@@ -45,8 +51,11 @@ def test_k8s_manifests_have_deployments_probes_a_job_and_a_service():
         ("Deployment", "leadpulse-web"),
         ("Deployment", "leadpulse-worker"),
         ("Deployment", "leadpulse-scheduler"),
+        ("Deployment", "leadpulse-inbound-smtp"),
         ("Job", "leadpulse-migrate"),
         ("Service", "leadpulse-web"),
+        ("Service", "leadpulse-inbound-smtp"),
+        ("PersistentVolumeClaim", "leadpulse-mail"),
         ("ConfigMap", "leadpulse-config"),
     } <= kinds
     config = next(doc for doc in docs if doc["kind"] == "ConfigMap")
@@ -72,8 +81,36 @@ def test_k8s_manifests_have_deployments_probes_a_job_and_a_service():
     # the Host header picks the organization: probes must name the root domain
     host = container["readinessProbe"]["httpGet"]["httpHeaders"][0]["value"]
     assert host == config["data"]["BASE_DOMAIN"]
-    service = next(doc for doc in docs if doc["kind"] == "Service")
+    service = next(
+        doc for doc in docs if doc["kind"] == "Service" and doc["metadata"]["name"] == "leadpulse-web"
+    )
     assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
+    # inbound email: port 25 to the receiver, probed by TCP, sharing the mail volume with web and worker
+    smtp = next(
+        doc
+        for doc in docs
+        if doc["metadata"]["name"] == "leadpulse-inbound-smtp" and doc["kind"] == "Deployment"
+    )
+    smtp_service = next(
+        doc
+        for doc in docs
+        if doc["metadata"]["name"] == "leadpulse-inbound-smtp" and doc["kind"] == "Service"
+    )
+    assert smtp_service["spec"]["selector"] == smtp["spec"]["selector"]["matchLabels"]
+    [port] = smtp_service["spec"]["ports"]
+    assert port["port"] == 25 and port["targetPort"] == "smtp"
+    [receiver] = smtp["spec"]["template"]["spec"]["containers"]
+    assert receiver["readinessProbe"]["tcpSocket"]["port"] == "smtp" and receiver["args"] == ["inbound-smtp"]
+    for name in ("leadpulse-web", "leadpulse-worker", "leadpulse-inbound-smtp"):
+        deployment = next(
+            doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == name
+        )
+        claims = [
+            v.get("persistentVolumeClaim", {}).get("claimName")
+            for v in deployment["spec"]["template"]["spec"]["volumes"]
+        ]
+        assert "leadpulse-mail" in claims, name
+    assert config["data"]["MAIL_FILES_DIR"] == "/srv/mail"
 
 
 def test_probe_paths_exist_in_both_urlconfs():
@@ -118,6 +155,7 @@ def test_entrypoint_runs_commands_and_is_valid_shell():
 def test_systemd_units_verify(tmp_path):
     units = sorted((DEPLOY / "systemd").glob("*.service"))
     assert [unit.name for unit in units] == [
+        "leadpulse-inbound-smtp.service",
         "leadpulse-scheduler.service",
         "leadpulse-web.service",
         "leadpulse-worker.service",

@@ -16,6 +16,7 @@ NOT_BIGINT_ON_PURPOSE = {
     "analytics_analyticsstate",
     "automation_routingstate",
     "reminders_followupsettings",
+    "mail_mailsettings",
     "webhooks_outboxevent",
 }
 

@@ -23,7 +23,7 @@ def test_the_email_changes_only_when_the_link_sent_to_it_is_followed(org, member
     [message] = smtp.messages
     assert message.recipients == ["new.address@acme.test"]
     link = link_in(smtp, "new.address@acme.test")
-    assert link.startswith(f"https://{host_of(org)}/settings/email/")
+    assert link.startswith(f"https://{host_of(org)}/settings/email-change/")
     with schema_context(org.schema_name):
         assert User.objects.get(pk=rep.pk).email == rep.email  # not yet
     visitor = Client(HTTP_HOST=host_of(org))

@@ -89,6 +89,8 @@ HIDDEN_IDS: dict[str, Factory] = {
     "lead-merge": _in_body(lambda g: {"survivor": g.lead(), "merged": [g.lead()]}),
     "tasks": _in_body(lambda g: {"title": "On rep2's deal", "opportunity": g.opportunity()}),
     "sequence-enroll": _in_body(lambda g: {"lead": g.lead()}, lambda g: {"sequence_id": g.sequence()}),
+    # a file that came with an email on rep2's lead
+    "attachment": ISOLATION["attachment"],
 }
 
 

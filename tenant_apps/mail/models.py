@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import Storage, storages
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def mail_storage() -> Storage:
+    """The "mail" storage (settings.STORAGES): raw messages and attachments."""
+    return storages["mail"]
+
+
+class MailSettings(models.Model):
+    """The organization's email settings: one row per schema (id 1), made on the first change."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    # A message to the dropbox from an address no lead or contact has makes a lead of its sender.
+    create_leads_from_unknown = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="mail_settings_singleton")]
+
+    def __str__(self) -> str:
+        return "email settings"
+
+
+class ReplyThread(models.Model):
+    """What a per-message reply address (shared_apps.mailroute.addresses.reply_address) leads to: the record
+    and the thread of the message that carried it, so a reply lands there whoever writes it."""
+
+    lead = models.ForeignKey("leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    message_id = models.CharField(max_length=300)
+    thread_id = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False) | Q(contact__isnull=False), name="reply_thread_on_a_record"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"reply thread {self.pk}"
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received, not yet processed"
+    RECORDED = "recorded", "Recorded on timelines"
+    UNMATCHED = "unmatched", "No lead or contact has any of its addresses"
+    BOUNCE = "bounce", "A delivery status notification"
+    LOOP = "loop", "Our own message, come back"
+    MALFORMED = "malformed", "Not a parseable message"
+
+
+class InboundMessage(models.Model):
+    """One message received for this organization, kept as it arrived (`raw_name` in the mail storage).
+    The Message-ID is unique: a second delivery of the same message is not processed again."""
+
+    message_id = models.CharField(max_length=300, unique=True)
+    raw_name = models.CharField(max_length=300)
+    size = models.PositiveIntegerField(default=0)
+    mail_from = models.CharField(max_length=254, blank=True, default="")
+    recipients = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=16, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
+    # what processing did: activity ids, bounced addresses, the reason it was set aside
+    outcome = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-received_at"], name="inbound_received_idx")]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class Attachment(models.Model):
+    """A file that came with an email, on the EMAIL activity it came on (downloaded at
+    /api/attachments/<id>/ by members who may see that activity's record). An email recorded on two
+    records has a row on each activity, both naming one stored file."""
+
+    # No database constraint, as for SentStep.activity: the timeline's append-only trigger must stay what
+    # refuses a TRUNCATE of activities.
+    activity = models.ForeignKey(
+        "activities.Activity",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    message = models.ForeignKey(InboundMessage, null=True, on_delete=models.SET_NULL, related_name="+")
+    # stored by the service under the organization's id (tenant_apps.mail.storage)
+    file = models.FileField(storage=mail_storage, max_length=400)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {"id": self.pk, "name": self.name, "content_type": self.content_type, "size": self.size}
+
+
+class BouncedAddress(models.Model):
+    """An address mail to which came back undelivered (an RFC 3464 report, action "failed"): every lead and
+    contact with it is bouncing. Sequences skip it and members see it on the record's timeline."""
+
+    address = models.CharField(max_length=254, unique=True)  # lower case
+    first_bounced_at = models.DateTimeField(default=timezone.now)
+    last_bounced_at = models.DateTimeField(default=timezone.now)
+    bounces = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, blank=True, default="")  # e.g. 5.1.1
+    diagnostic = models.CharField(max_length=500, blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.address
