@@ -65,6 +65,7 @@ def _web_records(body: dict[str, Any] | None = None) -> Factory:
 
 NOTE = {"body": "Globex's note"}
 EMAIL = {"from": "a@globex.test", "subject": "Hello", "body": "Hi"}
+SEND = {"to": "someone@globex-customer.test", "subject": "Hello", "body": "Hi"}
 
 REGISTRY: dict[str, Factory] = {
     # members and API keys
@@ -95,6 +96,7 @@ REGISTRY: dict[str, Factory] = {
     "lead-activities": _lead({"type": "CALL", "subject": "Call"}),
     "lead-emails": _lead(EMAIL),
     "lead-email-threads": _lead(),
+    "lead-email-send": _lead(SEND),
     "lead-duplicates": _lead(),
     "lead-score": _lead(),
     "lead-merge": _merge(Records.lead),
@@ -115,6 +117,7 @@ REGISTRY: dict[str, Factory] = {
     "contact-purge": _path("contact_id", Records.contact),
     "contact-notes": _path("contact_id", Records.contact, NOTE),
     "contact-activities": _path("contact_id", Records.contact, {"type": "CALL", "subject": "Call"}),
+    "contact-email-send": _path("contact_id", Records.contact, SEND),
     "contact-duplicates": _path("contact_id", Records.contact),
     "contact-merge": _merge(Records.contact),
     "opportunities": _body(lambda g: {"name": "On an account elsewhere", "account": g.account()}),

@@ -37,6 +37,7 @@ _BY_PATH = (
     "lead-activities",
     "lead-emails",
     "lead-email-threads",
+    "lead-email-send",
     "lead-duplicates",
     "lead-score",
     "opportunity",
@@ -189,6 +190,7 @@ EXEMPT: dict[str, str] = {
     "account-notes": f"the account's own notes: {EVERY_MEMBERS} (a deal's notes stay on the deal)",
     "contact-notes": f"the contact's own notes: {EVERY_MEMBERS}",
     "contact-activities": f"the contact's own timeline ({EVERY_MEMBERS}): a deal's activities are not on it",
+    "contact-email-send": f"an email to the contact: {EVERY_MEMBERS}",
     **{
         f"analytics-{report}": "a report from snapshots and rollups that jobs build (not live rows):"
         " narrowing its owner filters for reps is the analytics app's, tested there"
