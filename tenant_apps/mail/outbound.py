@@ -47,9 +47,10 @@ def sender_for(member: User | None) -> str:
     default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     if member is None:
         return str(settings.DEFAULT_FROM_EMAIL)
-    name = " ".join((member.full_name or "").split()) or default_name
-    address = member.email if settings.MAIL_SEND_AS_MEMBER and member.email else default_address
-    return formataddr((name, address))
+    name = " ".join((member.full_name or "").split())
+    if settings.MAIL_SEND_AS_MEMBER and member.email:
+        return formataddr((name, member.email))
+    return formataddr((name or default_name, default_address))
 
 
 def outbound_message_id() -> str:

@@ -15,6 +15,7 @@ from tenant_apps.web.views import (
     records,
     tasks,
     two_factor,
+    unsubscribe,
 )
 
 
@@ -61,6 +62,8 @@ urlpatterns = [
         name="password-reset-confirm",
     ),
     path("settings/email-change/<str:token>/", account.email_confirm, name="email-confirm"),
+    # the unsubscribe link of automated email (no sign-in; tenant_apps/web/views/unsubscribe.py)
+    path("u/<str:token>/", unsubscribe.unsubscribe_page, name="unsubscribe"),
     path("settings/security/", account.security, name="security"),
     path(
         "settings/security/sessions/<web_id:session_id>/end/",

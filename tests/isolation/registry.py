@@ -270,6 +270,7 @@ EXEMPT: dict[str, str] = {
     "web:password-reset": f"{NO_ID}: an email (the same answer either way)",
     "web:password-reset-confirm": "a reset link's uid and token: signed per schema (test_password_reset)",
     "web:email-confirm": "an email change link: signed per schema, naming the user and both emails",
+    "web:unsubscribe": "an unsubscribe link: the address signed per schema (tests/tenant_apps/mail)",
     "web:security": f"{NO_ID}: the caller's sessions, tokens and email",
     "web:security-sessions-end-others": f"{NO_ID}: the caller's own sessions",
     "web:members": f"{NO_ID}: the members and invitations list, and the invite form (an email)",
@@ -308,6 +309,7 @@ PUBLIC = {
     "web:password-reset-confirm": "the new-password page of a reset link (a bad link says so)",
     "web:invitation-accept": "the accept page of an invitation link (a bad link says so, 410)",
     "web:email-confirm": "the confirm page of an email change link (a bad link says so)",
+    "web:unsubscribe": "the unsubscribe page of automated email (a bad link says so, 400)",
 }
 
 # Server errors found by the suite in code it does not own, reported rather than fixed here; each entry must

@@ -265,6 +265,7 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:password-reset": "asks for a reset link (anyone may)",
     "web:password-reset-confirm": "sets a password with a reset link",
     "web:email-confirm": "confirms an email change with its link",
+    "web:unsubscribe": "unsubscribes the address its link names (anyone holding the link may)",
     "web:security": "asks to change the caller's own email",
     "web:security-session-end": "ends one of the caller's own sessions",
     "web:security-sessions-end-others": "ends the caller's own other sessions",
