@@ -139,3 +139,28 @@ def test_a_member_sending_to_an_unsubscribed_address_is_refused(org, sent, rita,
         f"/api/leads/{enrollment.lead_id}/emails/send/", {"subject": "S", "body": "B"}, format="json"
     )
     assert response.status_code == 400 and response.json()["code"] == "do_not_contact"
+
+
+def test_the_mailto_unsubscribes_the_sender(org, sent, receiver, run_jobs):
+    enrollment, message = sent
+    mailto = str(message["List-Unsubscribe"]).split(",")[1].strip().strip("<>")
+    address, _, query = mailto.removeprefix("mailto:").partition("?")
+    assert address == receiver.dropboxes["acme"] and query == "subject=unsubscribe"
+    receiver.send(email(to=address, subject="unsubscribe", message_id="<unsub@customer.test>"), [address])
+    run_jobs()
+    with schema_context(org.schema_name):
+        entry = DoNotContact.objects.get()
+        enrollment.refresh_from_db()
+    assert (entry.email, entry.reason) == ("jane@customer.test", SuppressionReason.UNSUBSCRIBED)
+    assert enrollment.status == EnrollmentStatus.STOPPED
+
+
+def test_a_member_writing_unsubscribe_to_the_dropbox_is_not_unsubscribed(org, rita, receiver, run_jobs):
+    dropbox = receiver.dropboxes["acme"]
+    receiver.send(
+        email(sender="Rita <rita@acme.test>", to=dropbox, subject="unsubscribe", message_id="<m@acme.test>"),
+        [dropbox],
+    )
+    run_jobs()
+    with schema_context(org.schema_name):
+        assert not DoNotContact.objects.exists()
