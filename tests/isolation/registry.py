@@ -186,6 +186,7 @@ REGISTRY: dict[str, Factory] = {
     "web:lead-move": _lead({"stage": "CONTACTED"}),
     "web:lead-note": _lead(NOTE),
     "web:lead-call": _lead({"subject": "Call"}),
+    "web:lead-email-send": _lead(SEND),
     "web:lead-assign": _lead({"owner": ""}),
     "web:lead-task": _lead({"title": "Call back"}),
     "web:task-complete": _path("task_id", Records.task),

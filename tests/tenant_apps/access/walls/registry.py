@@ -57,6 +57,7 @@ _BY_PATH = (
     "web:lead-move",
     "web:lead-note",
     "web:lead-call",
+    "web:lead-email-send",
     "web:lead-assign",
     "web:lead-task",
     "web:task-complete",
