@@ -7,6 +7,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -126,3 +127,19 @@ def start_uvicorn(env: dict[str, str], port: int, stderr: IO[bytes] | None = Non
                 server.kill()
                 raise RuntimeError("uvicorn did not start") from None
             time.sleep(0.1)
+
+
+def share(items: list[Any], parts: int) -> list[list[Any]]:
+    """`items` dealt into `parts` lists (one per concurrent client)."""
+    return [items[index::parts] for index in range(parts)]
+
+
+def concurrently(client: Callable[[Any], None], shares: list[list[Any]]) -> float:
+    """`client(share)` for every share at once, a thread each; returns the seconds until all are done."""
+    threads = [threading.Thread(target=client, args=(part,)) for part in shares]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start

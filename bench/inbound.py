@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,7 +37,15 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_organization, free_port, own_redis, setup_django, start_uvicorn
+from bench.common import (
+    bench_organization,
+    concurrently,
+    free_port,
+    own_redis,
+    setup_django,
+    share,
+    start_uvicorn,
+)
 
 MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "600"))
 CLIENTS = int(os.environ.get("BENCH_INBOUND_CLIENTS", "4"))
@@ -94,21 +101,6 @@ def _messages(dropbox: str, run: str) -> list[bytes]:
     return raws
 
 
-def _share(items: list[Any], parts: int) -> list[list[Any]]:
-    return [items[index::parts] for index in range(parts)]
-
-
-def _concurrently(client: Any, shares: list[list[bytes]]) -> float:
-    """`client(share)` for every share at once, a thread each; returns the seconds until all are done."""
-    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start
-
-
 def _send_smtp(port: int, dropbox: str, raws: list[bytes]) -> float:
     """Every message over CLIENTS concurrent sessions; returns seconds to the last 250."""
     errors: list[BaseException] = []
@@ -121,7 +113,7 @@ def _send_smtp(port: int, dropbox: str, raws: list[bytes]) -> float:
         except BaseException as error:
             errors.append(error)
 
-    elapsed = _concurrently(client, _share(raws, CLIENTS))
+    elapsed = concurrently(client, share(raws, CLIENTS))
     if errors:
         raise RuntimeError(f"sending failed: {errors[0]!r}")
     return elapsed
@@ -146,7 +138,7 @@ def _post_api(port: int, host: str, token: str, lead_id: int, raws: list[bytes])
         finally:
             connection.close()
 
-    elapsed = _concurrently(client, _share(raws, CLIENTS))
+    elapsed = concurrently(client, share(raws, CLIENTS))
     if errors:
         raise RuntimeError(f"API POST failed: {errors[0]}")
     return elapsed

@@ -236,6 +236,10 @@ INBOUND_SMTP_PORT = env.int("INBOUND_SMTP_PORT", default=2525)
 INBOUND_MAX_BYTES = env.int("INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
 MAIL_FILES_DIR = Path(env("MAIL_FILES_DIR", default=str(BASE_DIR / ".data" / "mail")))
 MAIL_STORAGE_BACKEND = env("MAIL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+# Outbound email (tenant_apps/mail/outbound.py): members' emails and sequence steps go From the member's own
+# address; off, From DEFAULT_FROM_EMAIL's address under the member's name (a platform that may not send as
+# its members' domains).
+MAIL_SEND_AS_MEMBER = env.bool("MAIL_SEND_AS_MEMBER", default=True)
 
 # Requests per API key or member, by plan; sign-in attempts per client address and email.
 THROTTLE_RATES_BY_PLAN = {

@@ -7,4 +7,4 @@ class MailConfig(AppConfig):
 
     name = "tenant_apps.mail"
     label = "mail"
-    api_key_resources = ("email", "attachments")  # see LeadsConfig
+    api_key_resources = ("email", "attachments", "outbound-email")  # see LeadsConfig

@@ -42,6 +42,8 @@ from tenant_apps.mail.parsing import (
     parse,
 )
 from tenant_apps.mail.selectors import mail_settings_get
+from tenant_apps.privacy.models import SuppressionReason
+from tenant_apps.privacy.services import suppress
 from tenant_apps.sequences.models import SentStep, StopReason
 from tenant_apps.sequences.services import enrollments_stop, enrollments_stop_on_reply
 
@@ -99,6 +101,7 @@ class _Outcome:
     details: dict[str, Any] = field(default_factory=dict)
     replies: list[tuple[int, int]] = field(default_factory=list)  # (lead id, activity id) written inbound
     bounced: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (lead id, details)
+    unsubscribed: list[int] = field(default_factory=list)  # lead ids
 
 
 def inbound_message_process(
@@ -168,6 +171,9 @@ def inbound_message_process(
         enrollments_stop_on_reply(lead_id=lead_id, activity_id=activity_id)
     for lead_id, details in outcome.bounced:
         enrollments_stop(lead_id=lead_id, reason=StopReason.DELIVERY_FAILED, details=details)
+    for lead_id in outcome.unsubscribed:
+        details = {"reason": SuppressionReason.UNSUBSCRIBED.value}
+        enrollments_stop(lead_id=lead_id, reason=StopReason.DO_NOT_CONTACT, details=details)
     return message
 
 
@@ -293,7 +299,21 @@ def _store_attachments(parsed: Inbound) -> list[tuple[str, str, str, int]]:
     return stored
 
 
+def _asks_to_unsubscribe(parsed: Inbound, routes: list[dict[str, Any]]) -> bool:
+    """The mailto of our List-Unsubscribe (tenant_apps.mail.unsubscribe): subject "unsubscribe" to the
+    dropbox, from someone who is not a member."""
+    return (
+        parsed.subject.strip().lower() == "unsubscribe"
+        and bool(parsed.sender)
+        and any(route.get("kind") == DROPBOX for route in routes)
+        and not _members_emails([parsed.sender])
+    )
+
+
 def _record(message: InboundMessage, parsed: Inbound, routes: list[dict[str, Any]]) -> _Outcome:
+    unsubscribed = _asks_to_unsubscribe(parsed, routes)
+    if unsubscribed:  # then recorded as any message: a lead's enrolments stop as on any reply
+        suppress(parsed.sender, SuppressionReason.UNSUBSCRIBED)
     records, forced = _targets(parsed, routes)
     created_lead = None
     if not records:
@@ -316,6 +336,9 @@ def _record(message: InboundMessage, parsed: Inbound, routes: list[dict[str, Any
         "date": parsed.date.isoformat(),
     }
     outcome = _Outcome(InboundStatus.RECORDED, {"activities": []})
+    if unsubscribed:
+        outcome.details["unsubscribed"] = parsed.sender
+        outcome.unsubscribed = list(Lead.objects.filter(email=parsed.sender).values_list("pk", flat=True))
     if created_lead is not None:
         outcome.details["created_lead"] = created_lead.pk
     for position, record in enumerate(records):

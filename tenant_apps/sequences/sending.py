@@ -9,12 +9,10 @@ import logging
 import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMessage
-from django.core.mail.utils import DNS_NAME
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -23,6 +21,8 @@ from shared_apps.core.events import publish_on_commit
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import email_record
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.mail.outbound import outbound_headers, outbound_message_id, sender_for
+from tenant_apps.mail.unsubscribe import unsubscribe_footer, unsubscribe_headers
 from tenant_apps.privacy.services import suppression_of
 from tenant_apps.sequences.exceptions import SequenceSendFailed
 from tenant_apps.sequences.models import (
@@ -124,7 +124,7 @@ def _reserve(*, enrollment_id: int, now: datetime) -> tuple[str, SentStep | None
         enrollment=enrollment,
         step=step,
         position=step.position,
-        message_id=make_msgid(domain=_message_id_domain()),
+        message_id=outbound_message_id(),
         recipient=lead.email,
         # a subject is one line: a template's newlines would make an invalid header
         subject=" ".join(render(step.subject, values).split())[:300],
@@ -178,13 +178,19 @@ def _deliver(*, reservation_id: int, now: datetime) -> str:
             )
             return "stopped"
         assert lead is not None
+        # From the rep who enrolled the lead (else its owner), Reply-To an address that brings the answer
+        # back to this lead and thread, and the one-click unsubscribe of automated email
+        sender = sender_for(enrollment.enrolled_by or lead.owner)
+        reply_to, headers = outbound_headers(record=lead, message_id=reservation.message_id)
+        headers["Date"] = format_datetime(now)
+        headers.update(unsubscribe_headers(reservation.recipient))
         message = EmailMessage(
             subject=reservation.subject,
-            body=reservation.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
+            body=reservation.body + unsubscribe_footer(reservation.recipient),
+            from_email=sender,
             to=[reservation.recipient],
-            reply_to=[lead.owner.email] if lead.owner is not None and lead.owner.email else None,
-            headers={"Message-ID": reservation.message_id, "Date": format_datetime(now)},
+            reply_to=[reply_to],
+            headers=headers,
         )
         try:
             message.send()
@@ -211,7 +217,7 @@ def _deliver(*, reservation_id: int, now: datetime) -> str:
                 lead_id=lead.pk,
                 actor=None,
                 fields={
-                    "from": settings.DEFAULT_FROM_EMAIL,
+                    "from": sender,
                     "to": reservation.recipient,
                     "subject": reservation.subject,
                     "body": reservation.body,
@@ -289,8 +295,3 @@ def _stop_reason(
             "threaded": threaded,
         }
     return None
-
-
-def _message_id_domain() -> str:
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    return address.rpartition("@")[2] or str(DNS_NAME)

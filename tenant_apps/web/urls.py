@@ -8,6 +8,7 @@ from tenant_apps.web.views import (
     currency_settings,
     dashboard,
     imports,
+    lead_email,
     leads,
     mail_settings,
     pipeline,
@@ -15,6 +16,7 @@ from tenant_apps.web.views import (
     records,
     tasks,
     two_factor,
+    unsubscribe,
 )
 
 
@@ -61,6 +63,8 @@ urlpatterns = [
         name="password-reset-confirm",
     ),
     path("settings/email-change/<str:token>/", account.email_confirm, name="email-confirm"),
+    # the unsubscribe link of automated email (no sign-in; tenant_apps/web/views/unsubscribe.py)
+    path("u/<str:token>/", unsubscribe.unsubscribe_page, name="unsubscribe"),
     path("settings/security/", account.security, name="security"),
     path(
         "settings/security/sessions/<web_id:session_id>/end/",
@@ -107,6 +111,7 @@ urlpatterns = [
     path("leads/<web_id:lead_id>/move/", leads.lead_move, name="lead-move"),
     path("leads/<web_id:lead_id>/notes/", leads.lead_note, name="lead-note"),
     path("leads/<web_id:lead_id>/calls/", leads.lead_call, name="lead-call"),
+    path("leads/<web_id:lead_id>/emails/send/", lead_email.lead_email_send, name="lead-email-send"),
     path("leads/<web_id:lead_id>/assign/", leads.lead_assign, name="lead-assign"),
     path("leads/<web_id:lead_id>/tasks/", leads.lead_task, name="lead-task"),
     path("imports/", imports.import_list, name="imports"),

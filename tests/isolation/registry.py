@@ -65,6 +65,7 @@ def _web_records(body: dict[str, Any] | None = None) -> Factory:
 
 NOTE = {"body": "Globex's note"}
 EMAIL = {"from": "a@globex.test", "subject": "Hello", "body": "Hi"}
+SEND = {"to": "someone@globex-customer.test", "subject": "Hello", "body": "Hi"}
 
 REGISTRY: dict[str, Factory] = {
     # members and API keys
@@ -95,6 +96,7 @@ REGISTRY: dict[str, Factory] = {
     "lead-activities": _lead({"type": "CALL", "subject": "Call"}),
     "lead-emails": _lead(EMAIL),
     "lead-email-threads": _lead(),
+    "lead-email-send": _lead(SEND),
     "lead-duplicates": _lead(),
     "lead-score": _lead(),
     "lead-merge": _merge(Records.lead),
@@ -115,6 +117,7 @@ REGISTRY: dict[str, Factory] = {
     "contact-purge": _path("contact_id", Records.contact),
     "contact-notes": _path("contact_id", Records.contact, NOTE),
     "contact-activities": _path("contact_id", Records.contact, {"type": "CALL", "subject": "Call"}),
+    "contact-email-send": _path("contact_id", Records.contact, SEND),
     "contact-duplicates": _path("contact_id", Records.contact),
     "contact-merge": _merge(Records.contact),
     "opportunities": _body(lambda g: {"name": "On an account elsewhere", "account": g.account()}),
@@ -183,6 +186,7 @@ REGISTRY: dict[str, Factory] = {
     "web:lead-move": _lead({"stage": "CONTACTED"}),
     "web:lead-note": _lead(NOTE),
     "web:lead-call": _lead({"subject": "Call"}),
+    "web:lead-email-send": _lead(SEND),
     "web:lead-assign": _lead({"owner": ""}),
     "web:lead-task": _lead({"title": "Call back"}),
     "web:task-complete": _path("task_id", Records.task),
@@ -267,6 +271,7 @@ EXEMPT: dict[str, str] = {
     "web:password-reset": f"{NO_ID}: an email (the same answer either way)",
     "web:password-reset-confirm": "a reset link's uid and token: signed per schema (test_password_reset)",
     "web:email-confirm": "an email change link: signed per schema, naming the user and both emails",
+    "web:unsubscribe": "an unsubscribe link: the address signed per schema (tests/tenant_apps/mail)",
     "web:security": f"{NO_ID}: the caller's sessions, tokens and email",
     "web:security-sessions-end-others": f"{NO_ID}: the caller's own sessions",
     "web:members": f"{NO_ID}: the members and invitations list, and the invite form (an email)",
@@ -305,6 +310,7 @@ PUBLIC = {
     "web:password-reset-confirm": "the new-password page of a reset link (a bad link says so)",
     "web:invitation-accept": "the accept page of an invitation link (a bad link says so, 410)",
     "web:email-confirm": "the confirm page of an email change link (a bad link says so)",
+    "web:unsubscribe": "the unsubscribe page of automated email (a bad link says so, 400)",
 }
 
 # Server errors found by the suite in code it does not own, reported rather than fixed here; each entry must

@@ -37,6 +37,7 @@ _BY_PATH = (
     "lead-activities",
     "lead-emails",
     "lead-email-threads",
+    "lead-email-send",
     "lead-duplicates",
     "lead-score",
     "opportunity",
@@ -56,6 +57,7 @@ _BY_PATH = (
     "web:lead-move",
     "web:lead-note",
     "web:lead-call",
+    "web:lead-email-send",
     "web:lead-assign",
     "web:lead-task",
     "web:task-complete",
@@ -189,6 +191,7 @@ EXEMPT: dict[str, str] = {
     "account-notes": f"the account's own notes: {EVERY_MEMBERS} (a deal's notes stay on the deal)",
     "contact-notes": f"the contact's own notes: {EVERY_MEMBERS}",
     "contact-activities": f"the contact's own timeline ({EVERY_MEMBERS}): a deal's activities are not on it",
+    "contact-email-send": f"an email to the contact: {EVERY_MEMBERS}",
     **{
         f"analytics-{report}": "a report from snapshots and rollups that jobs build (not live rows):"
         " narrowing its owner filters for reps is the analytics app's, tested there"
@@ -263,6 +266,7 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:password-reset": "asks for a reset link (anyone may)",
     "web:password-reset-confirm": "sets a password with a reset link",
     "web:email-confirm": "confirms an email change with its link",
+    "web:unsubscribe": "unsubscribes the address its link names (anyone holding the link may)",
     "web:security": "asks to change the caller's own email",
     "web:security-session-end": "ends one of the caller's own sessions",
     "web:security-sessions-end-others": "ends the caller's own other sessions",
