@@ -240,6 +240,20 @@ MAIL_STORAGE_BACKEND = env("MAIL_STORAGE_BACKEND", default="django.core.files.st
 # address; off, From DEFAULT_FROM_EMAIL's address under the member's name (a platform that may not send as
 # its members' domains).
 MAIL_SEND_AS_MEMBER = env.bool("MAIL_SEND_AS_MEMBER", default=True)
+# An organization's own SMTP server (tenant_apps/mail/smtp.py): its host must resolve to public addresses
+# unless MAIL_SMTP_ALLOW_PRIVATE_HOSTS says private/loopback ones are fine (a relay inside the network);
+# its TLS certificate is verified against the system's CAs plus MAIL_SMTP_CA_FILE (a PEM bundle), if set.
+MAIL_SMTP_ALLOW_PRIVATE_HOSTS = env.bool("MAIL_SMTP_ALLOW_PRIVATE_HOSTS", default=False)
+MAIL_SMTP_CA_FILE = env("MAIL_SMTP_CA_FILE", default="")
+# Files a member attaches to an email they send: at most this many, this many bytes together.
+MAIL_SEND_MAX_ATTACHMENTS = env.int("MAIL_SEND_MAX_ATTACHMENTS", default=10)
+MAIL_SEND_MAX_ATTACHMENT_BYTES = env.int("MAIL_SEND_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
+# STARTTLS on the inbound receiver: a PEM certificate (chain) and its key; both set or neither.
+INBOUND_TLS_CERT = env("INBOUND_TLS_CERT", default="")
+INBOUND_TLS_KEY = env("INBOUND_TLS_KEY", default="")
+# Secrets kept at rest (shared_apps/core/sealed.py): Fernet keys, the first seals; empty derives them from
+# SECRET_KEY (and SECRET_KEY_FALLBACKS).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # Requests per API key or member, by plan; sign-in attempts per client address and email.
 THROTTLE_RATES_BY_PLAN = {

@@ -11,6 +11,7 @@ WHITENOISE_AUTOREFRESH = True
 
 # A developer's identity provider runs on their machine.
 SSO_ALLOW_PRIVATE_ISSUERS = env.bool("SSO_ALLOW_PRIVATE_ISSUERS", default=True)
+MAIL_SMTP_ALLOW_PRIVATE_HOSTS = env.bool("MAIL_SMTP_ALLOW_PRIVATE_HOSTS", default=True)
 # `make up` serves plain HTTP on PORT: links in emails point there.
 LINK_SCHEME = env("LINK_SCHEME", default="http")
 LINK_PORT = env.int("LINK_PORT", default=env.int("PORT", default=8000))

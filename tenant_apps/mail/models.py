@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.files.storage import Storage, storages
 from django.db import models
 from django.db.models import Q
@@ -14,12 +15,34 @@ def mail_storage() -> Storage:
     return storages["mail"]
 
 
+class SmtpSecurity(models.TextChoices):
+    NONE = "none", "None (plain SMTP)"
+    STARTTLS = "starttls", "STARTTLS"
+    TLS = "tls", "Implicit TLS (SMTPS)"
+
+
 class MailSettings(models.Model):
-    """The organization's email settings: one row per schema (id 1), made on the first change."""
+    """The organization's email settings: one row per schema (id 1), made on the first change.
+
+    The organization's own SMTP server (tenant_apps.mail.smtp): when `smtp_enabled`, members' emails and
+    sequence steps go through it instead of the platform's. Its password is sealed at rest
+    (shared_apps.core.sealed; the column's name keeps it out of organization exports) and never returned."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     # A message to the dropbox from an address no lead or contact has makes a lead of its sender.
     create_leads_from_unknown = models.BooleanField(default=False)
+    smtp_enabled = models.BooleanField(default=False)
+    smtp_host = models.CharField(max_length=253, blank=True, default="")
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_security = models.CharField(
+        max_length=16, choices=SmtpSecurity.choices, default=SmtpSecurity.STARTTLS
+    )
+    smtp_username = models.CharField(max_length=254, blank=True, default="")
+    smtp_password_secret = models.TextField(blank=True, default="")  # sealed
+    # Domains the server may send From (its SPF/DKIM): a member whose address is elsewhere sends From
+    # `smtp_from_address` under their own name. Empty: any address.
+    smtp_from_domains = ArrayField(models.CharField(max_length=253), default=list, blank=True)
+    smtp_from_address = models.CharField(max_length=254, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

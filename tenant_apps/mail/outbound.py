@@ -3,18 +3,25 @@ headers every message we send carries (`outbound_headers`): our Message-ID on IN
 header, Reply-To a per-message reply address (so the answer lands on the record, in its thread, whoever
 writes it), and From the member (MAIL_SEND_AS_MEMBER) or the platform under the member's name.
 
-Messages go through Django's email backend (EMAIL_URL); an organization's own SMTP server is a later step.
+Messages go through the organization's own SMTP server when an admin enabled it (tenant_apps.mail.smtp),
+else through Django's email backend (EMAIL_URL). A member's files go as MIME parts and are kept as the
+email's attachments (the inbound ones' storage, download route and visibility).
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
+import unicodedata
+import uuid
 from dataclasses import dataclass
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
@@ -30,9 +37,11 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import activity_record
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead
+from tenant_apps.mail.models import Attachment, mail_storage
 from tenant_apps.mail.parsing import LOOP_HEADER
 from tenant_apps.mail.selectors import address_bouncing
 from tenant_apps.mail.services import reply_address_create
+from tenant_apps.mail.smtp import SmtpServer, outbound_connection, sender_address
 from tenant_apps.privacy.services import is_suppressed
 
 Record = Lead | Contact
@@ -41,15 +50,18 @@ MAX_SUBJECT = 300
 MAX_BODY = 100_000
 
 
-def sender_for(member: User | None) -> str:
+def sender_for(member: User | None, server: SmtpServer | None = None) -> str:
     """The From of what `member` sends: their name and address, or (MAIL_SEND_AS_MEMBER off, or no member)
-    the platform's address (DEFAULT_FROM_EMAIL) under their name."""
+    the platform's address (DEFAULT_FROM_EMAIL) under their name. Through the organization's server
+    (`server`), an address off its From domains becomes its From address (tenant_apps.mail.smtp)."""
     default_name, default_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if server is not None and server.from_address:
+        default_address = server.from_address
     if member is None:
-        return str(settings.DEFAULT_FROM_EMAIL)
+        return formataddr((default_name, default_address))
     name = " ".join((member.full_name or "").split())
     if settings.MAIL_SEND_AS_MEMBER and member.email:
-        return formataddr((name, member.email))
+        return formataddr((name, sender_address(server, member.email)))
     return formataddr((name or default_name, default_address))
 
 
@@ -116,6 +128,66 @@ def _parent(record: Record, value: Any) -> _Parent | None:
     return _Parent(parent.message_id, parent.thread_id or parent.message_id, references)
 
 
+@dataclass
+class _File:
+    name: str
+    content_type: str
+    data: bytes
+
+
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+
+
+def _file_name(raw: Any, position: int) -> str:
+    name = unicodedata.normalize("NFC", str(raw or "")).replace("\\", "/")
+    name = PurePosixPath(name).name  # never a path
+    name = "".join(char for char in name if char.isprintable()).strip().strip(".")
+    return name[:200] or f"attachment-{position}.bin"
+
+
+def _files(uploads: list[Any]) -> list[_File]:
+    """The member's files, read within the limits (InvalidInput naming `attachments` otherwise)."""
+    limit, total_limit = settings.MAIL_SEND_MAX_ATTACHMENTS, settings.MAIL_SEND_MAX_ATTACHMENT_BYTES
+    if len(uploads) > limit:
+        raise InvalidInput("attachments", f"At most {limit} files.", code="too_many", limit=limit)
+    files, total = [], 0
+    for position, upload in enumerate(uploads, start=1):
+        if not hasattr(upload, "read") or not hasattr(upload, "size"):
+            raise InvalidInput("attachments", "Expected files (multipart/form-data).")
+        total += int(upload.size or 0)
+        if total > total_limit:
+            raise InvalidInput(
+                "attachments",
+                f"The files come to more than {total_limit} bytes together.",
+                code="too_large",
+                limit=total_limit,
+            )
+        content_type = str(getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
+        if not _CONTENT_TYPE.match(content_type):
+            content_type = "application/octet-stream"
+        upload.seek(0)
+        files.append(_File(_file_name(upload.name, position), content_type, upload.read()))
+    return files
+
+
+def _keep(files: list[_File]) -> list[Attachment]:
+    """The sent files stored as attachments (as an inbound email's are), not yet on their activity. A
+    transaction that rolls back leaves its files behind, unreferenced under the organization's id."""
+    storage = mail_storage()
+    organization_id = current_organization().pk
+    kept = []
+    for file in files:
+        stored = storage.save(
+            f"{organization_id}/attachments/{uuid.uuid4().hex}/{file.name}", ContentFile(file.data)
+        )
+        kept.append(
+            Attachment.objects.create(
+                file=stored, name=file.name, content_type=file.content_type, size=len(file.data)
+            )
+        )
+    return kept
+
+
 def email_send(
     *,
     actor: User,
@@ -125,11 +197,14 @@ def email_send(
     to: str | None = None,
     cc: list[str] | None = None,
     in_reply_to: Any = None,
+    attachments: list[Any] | None = None,
 ) -> Activity:
     """Send an email from `record`'s page as `actor` (who may change the record: the caller checks) and
     record it on the timeline as an outbound EMAIL activity with its Message-ID and thread. An address on
-    the do-not-contact list or bouncing is refused (InvalidInput naming the field); a mail server refusing
-    the message is EmailNotSent (502) and nothing is recorded."""
+    the do-not-contact list or bouncing is refused (InvalidInput naming the field); so are more than
+    MAIL_SEND_MAX_ATTACHMENTS files or more than MAIL_SEND_MAX_ATTACHMENT_BYTES together (`attachments`).
+    A mail server refusing the message is EmailNotSent (502) and nothing is recorded. Sent through the
+    organization's SMTP server when enabled, else the platform's."""
     recipient = _address(to if to not in (None, "") else (record.email or ""), "to")
     copies = []
     for address in cc or []:
@@ -144,10 +219,12 @@ def email_send(
     if not body.strip():
         raise InvalidInput("body", "A body is required.", code="required")
     parent = _parent(record, in_reply_to)
+    files = _files(attachments or [])
     message_id = outbound_message_id()
     thread_id = parent.thread_id if parent else message_id
     references = [*parent.references, parent.message_id] if parent else []
-    sender = sender_for(actor)
+    connection = outbound_connection()
+    sender = sender_for(actor, connection.server if connection is not None else None)
     with transaction.atomic():
         reply_to, headers = outbound_headers(record=record, message_id=message_id, thread_id=thread_id)
         if parent is not None:
@@ -161,12 +238,16 @@ def email_send(
             cc=copies,
             reply_to=[reply_to],
             headers=headers,
+            connection=connection,
         )
+        for file in files:
+            message.attach(file.name, file.data, file.content_type)
         try:
             message.send()
         except (smtplib.SMTPException, OSError) as error:
             raise EmailNotSent(error=str(error)[:300]) from error
         now = timezone.now()
+        kept = _keep(files)
         activity = activity_record(
             record=record,
             type=ActivityType.EMAIL,
@@ -185,10 +266,13 @@ def email_send(
                 "date": now.isoformat(),
                 "direction": "outbound",
                 "sent": True,
+                "attachments": [attachment.as_metadata() for attachment in kept],
             },
             message_id=message_id,
             thread_id=thread_id,
         )
+        if kept:
+            Attachment.objects.filter(pk__in=[attachment.pk for attachment in kept]).update(activity=activity)
         if isinstance(record, Lead):
             publish_on_commit(
                 "lead.email_recorded",

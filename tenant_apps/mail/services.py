@@ -3,19 +3,24 @@ inbound message (tenant_apps.mail.jobs runs it in the organization's schema)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
-from email.utils import getaddresses
+from email.utils import formataddr, getaddresses
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
+from shared_apps.core.sealed import SealedValueUnreadable, seal, unseal
 from shared_apps.mailroute.addresses import DROPBOX, REPLY, is_inbound_address, reply_address
 from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import Role, User
@@ -25,6 +30,7 @@ from tenant_apps.activities.services import activity_record, email_thread_of
 from tenant_apps.contacts.models import Contact
 from tenant_apps.leads.models import Lead, Source
 from tenant_apps.leads.services import lead_create
+from tenant_apps.mail import smtp
 from tenant_apps.mail.models import (
     Attachment,
     BouncedAddress,
@@ -32,6 +38,7 @@ from tenant_apps.mail.models import (
     InboundStatus,
     MailSettings,
     ReplyThread,
+    SmtpSecurity,
     mail_storage,
 )
 from tenant_apps.mail.parsing import (
@@ -50,7 +57,6 @@ from tenant_apps.sequences.services import enrollments_stop, enrollments_stop_on
 logger = logging.getLogger(__name__)
 
 Record = Lead | Contact
-SETTINGS_FIELDS = ("create_leads_from_unknown",)
 # one message names at most this many records (a mail to a long list is not a reason to write hundreds)
 MAX_RECORDS = 50
 
@@ -58,9 +64,133 @@ MAX_RECORDS = 50
 # ----------------------------------------------------------------------------------------------- settings
 
 
+SMTP_FIELDS = (
+    "smtp_enabled",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from_domains",
+    "smtp_from_address",
+)
+SETTINGS_FIELDS = ("create_leads_from_unknown", *SMTP_FIELDS)
+SECRET_FIELDS = ("smtp_password",)
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$"
+)
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_FROM_DOMAINS = 20
+
+
+def _text(changes: dict[str, Any], field: str, max_length: int) -> str:
+    value = changes[field]
+    if not isinstance(value, str):
+        raise InvalidInput(field, "Expected text.")
+    value = value.strip()
+    if len(value) > max_length or any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise InvalidInput(field, f"At most {max_length} printable characters.")
+    return value
+
+
+def _host(value: str) -> str:
+    host = value.lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput("smtp_host", "Not a host name.") from None
+    if not _HOST.match(host):
+        raise InvalidInput("smtp_host", "Not a host name.")
+    return host
+
+
+def _from_domains(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_FROM_DOMAINS:
+        raise InvalidInput("smtp_from_domains", f"A list of at most {MAX_FROM_DOMAINS} domain names.")
+    cleaned: list[str] = []
+    for raw in value:
+        domain = raw.strip().lower().removeprefix("@") if isinstance(raw, str) else ""
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            domain = ""
+        if not _DOMAIN.match(domain):
+            raise InvalidInput("smtp_from_domains", f"{str(raw)[:100]!r} is not a domain name.")
+        if domain not in cleaned:
+            cleaned.append(domain)
+    return cleaned
+
+
+def _smtp_changes(row: MailSettings, changes: dict[str, Any]) -> dict[str, Any]:
+    """The model values of the SMTP fields in `changes`, checked (InvalidInput naming the field)."""
+    values: dict[str, Any] = {}
+    if "smtp_enabled" in changes:
+        if not isinstance(changes["smtp_enabled"], bool):
+            raise InvalidInput("smtp_enabled", "Expected true or false.")
+        values["smtp_enabled"] = changes["smtp_enabled"]
+    if "smtp_host" in changes:
+        host = _text(changes, "smtp_host", 253)
+        values["smtp_host"] = _host(host) if host else ""
+    if "smtp_port" in changes:
+        port = changes["smtp_port"]
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise InvalidInput("smtp_port", "A port number, 1 to 65535.")
+        values["smtp_port"] = port
+    if "smtp_security" in changes:
+        if changes["smtp_security"] not in SmtpSecurity.values:
+            raise InvalidInput("smtp_security", f"One of {', '.join(SmtpSecurity.values)}.")
+        values["smtp_security"] = changes["smtp_security"]
+    if "smtp_username" in changes:
+        values["smtp_username"] = _text(changes, "smtp_username", 254)
+    if "smtp_password" in changes:
+        password = changes["smtp_password"]
+        if not isinstance(password, str) or len(password) > 500:
+            raise InvalidInput("smtp_password", "At most 500 characters.")
+        values["smtp_password_secret"] = seal(password)
+    if "smtp_from_domains" in changes:
+        values["smtp_from_domains"] = _from_domains(changes["smtp_from_domains"])
+    if "smtp_from_address" in changes:
+        address = _text(changes, "smtp_from_address", 254).lower()
+        if address:
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise InvalidInput("smtp_from_address", "Enter a valid email address.") from None
+        values["smtp_from_address"] = address
+    # the result must hold together
+    enabled = values.get("smtp_enabled", row.smtp_enabled)
+    host = values.get("smtp_host", row.smtp_host)
+    domains = values.get("smtp_from_domains", row.smtp_from_domains)
+    from_address = values.get("smtp_from_address", row.smtp_from_address)
+    if enabled and not host:
+        raise InvalidInput("smtp_host", "Required to enable the organization's SMTP server.", code="required")
+    if domains and not from_address:
+        raise InvalidInput(
+            "smtp_from_address",
+            "Required with From domains: the From of members whose address is on another domain.",
+            code="required",
+        )
+    if domains and from_address.rpartition("@")[2] not in domains:
+        raise InvalidInput("smtp_from_address", "Must be an address on one of the From domains.")
+    port = values.get("smtp_port", row.smtp_port)
+    if host and (host != row.smtp_host or port != row.smtp_port or (enabled and not row.smtp_enabled)):
+        try:
+            smtp.checked_addresses(host, port)
+        except smtp.SmtpHostRefused as refused:
+            raise InvalidInput("smtp_host", refused.message, code=refused.code) from None
+    return values
+
+
 @transaction.atomic
 def mail_settings_update(*, actor: User, changes: dict[str, Any]) -> MailSettings:
-    """Change the organization's email settings. Admins only."""
+    """Change the organization's email settings, its SMTP server among them. Admins only. The password is
+    sealed at rest and the audit entry says only that it changed; a host that resolves to a private
+    address is refused (unless MAIL_SMTP_ALLOW_PRIVATE_HOSTS)."""
     if actor.role != Role.ADMIN:
         raise Forbidden("Only an admin can change the email settings.")
     unknown = set(changes) - set(SETTINGS_FIELDS)
@@ -70,15 +200,66 @@ def mail_settings_update(*, actor: User, changes: dict[str, Any]) -> MailSetting
         raise InvalidInput("create_leads_from_unknown", "Expected true or false.")
     MailSettings.objects.get_or_create(pk=1)
     row = MailSettings.objects.select_for_update().get(pk=1)
-    diff = {key: [getattr(row, key), value] for key, value in changes.items() if getattr(row, key) != value}
-    for key, (_old, new) in diff.items():
-        setattr(row, key, new)
+    values = _smtp_changes(row, changes)
+    if "create_leads_from_unknown" in changes:
+        values["create_leads_from_unknown"] = changes["create_leads_from_unknown"]
+    diff: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "smtp_password_secret":
+            if unseal_or_none(row.smtp_password_secret) != changes["smtp_password"]:
+                diff["smtp_password"] = "(changed)"  # noqa: S105 (a marker, not a password)
+        elif getattr(row, key) != value:
+            diff[key] = [getattr(row, key), value]
+        setattr(row, key, value)
     row.updated_by = actor
     row.save()
     if diff:
         audit_record("email_settings.updated", actor=actor, target=row, changes=diff)
         publish_on_commit("settings.email_updated", record_id=row.pk, actor_id=actor.pk, changes=diff)
     return row
+
+
+def unseal_or_none(token: str) -> str | None:
+    try:
+        return unseal(token)
+    except SealedValueUnreadable:
+        return None
+
+
+def mail_smtp_test(*, actor: User, to: str = "") -> dict[str, str]:
+    """Send a test message through the organization's saved SMTP configuration (admins only), to `to` or
+    the admin's own address; recorded in the audit log either way. SmtpTestFailed says what failed."""
+    if actor.role != Role.ADMIN:
+        raise Forbidden("Only an admin can test the email settings.")
+    recipient = (to or actor.email or "").strip().lower()
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        raise InvalidInput("to", "Enter a valid email address.") from None
+    row = mail_settings_get()
+    try:
+        host = smtp.smtp_test(row=row, sender=sender_name_and_address(actor), to=recipient)
+    except smtp.SmtpTestFailed as failure:
+        audit_record(
+            "email_settings.smtp_tested",
+            actor=actor,
+            target_type="mail.mailsettings",
+            target_id=1,
+            changes={"to": recipient, "ok": False, "code": failure.code},
+        )
+        raise
+    audit_record(
+        "email_settings.smtp_tested",
+        actor=actor,
+        target_type="mail.mailsettings",
+        target_id=1,
+        changes={"to": recipient, "ok": True, "host": host},
+    )
+    return {"to": recipient, "host": host}
+
+
+def sender_name_and_address(actor: User) -> str:
+    return formataddr((" ".join((actor.full_name or "").split()), actor.email or ""))
 
 
 # ------------------------------------------------------------------------------------------ reply address

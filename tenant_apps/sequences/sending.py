@@ -22,6 +22,7 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.activities.services import email_record
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.mail.outbound import outbound_headers, outbound_message_id, sender_for
+from tenant_apps.mail.smtp import outbound_connection
 from tenant_apps.mail.unsubscribe import unsubscribe_footer, unsubscribe_headers
 from tenant_apps.privacy.services import suppression_of
 from tenant_apps.sequences.exceptions import SequenceSendFailed
@@ -180,7 +181,8 @@ def _deliver(*, reservation_id: int, now: datetime) -> str:
         assert lead is not None
         # From the rep who enrolled the lead (else its owner), Reply-To an address that brings the answer
         # back to this lead and thread, and the one-click unsubscribe of automated email
-        sender = sender_for(enrollment.enrolled_by or lead.owner)
+        connection = outbound_connection()  # the organization's SMTP server, else the platform's
+        sender = sender_for(enrollment.enrolled_by or lead.owner, connection.server if connection else None)
         reply_to, headers = outbound_headers(record=lead, message_id=reservation.message_id)
         headers["Date"] = format_datetime(now)
         headers.update(unsubscribe_headers(reservation.recipient))
@@ -191,6 +193,7 @@ def _deliver(*, reservation_id: int, now: datetime) -> str:
             to=[reservation.recipient],
             reply_to=[reply_to],
             headers=headers,
+            connection=connection,
         )
         try:
             message.send()

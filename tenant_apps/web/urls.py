@@ -123,6 +123,10 @@ urlpatterns = [
     path("settings/currency/base/", currency_settings.base_currency_change, name="currency-base"),
     path("settings/email/", mail_settings.email_settings, name="email-settings"),
     path("settings/email/save/", mail_settings.email_settings_save, name="email-settings-save"),
+    path("settings/email/smtp/", mail_settings.email_settings_smtp_save, name="email-settings-smtp"),
+    path(
+        "settings/email/smtp-test/", mail_settings.email_settings_smtp_test, name="email-settings-smtp-test"
+    ),
     path("tasks/", tasks.task_list, name="tasks"),
     path(
         "tasks/<web_id:task_id>/complete/",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.errors import Forbidden
+from shared_apps.core.parsers import SafeJSONParser
 from shared_apps.http.api import OrganizationView, error_responses, parse
 from tenant_apps.contacts.selectors import contact_get
 from tenant_apps.leads.exceptions import LeadNotFound
@@ -34,6 +36,12 @@ class EmailSendSerializer(StrictSerializer):
         allow_blank=True,
         help_text="The email this answers: an EMAIL activity id of the record, or its Message-ID.",
     )
+    attachments = serializers.ListField(
+        child=serializers.FileField(max_length=255),
+        required=False,
+        help_text="Files (multipart/form-data, the field repeated): at most MAIL_SEND_MAX_ATTACHMENTS, "
+        "MAIL_SEND_MAX_ATTACHMENT_BYTES together (400 naming `attachments` otherwise).",
+    )
 
 
 class SentEmailSerializer(serializers.Serializer):
@@ -49,6 +57,7 @@ class SentEmailSerializer(serializers.Serializer):
 
 class LeadEmailSendView(LeadView):
     resource = "outbound-email"
+    parser_classes = [SafeJSONParser, MultiPartParser]
     reads_lead_once = True
 
     @extend_schema(request=EmailSendSerializer, responses={201: SentEmailSerializer, **ERRORS})
@@ -66,6 +75,7 @@ class LeadEmailSendView(LeadView):
 
 class ContactEmailSendView(OrganizationView):
     resource = "outbound-email"
+    parser_classes = [SafeJSONParser, MultiPartParser]
 
     @extend_schema(request=EmailSendSerializer, responses={201: SentEmailSerializer, **ERRORS})
     def post(self, request: Request, contact_id: int) -> Response:

@@ -4,6 +4,11 @@ from tenant_apps.mail.api import outbound, views
 
 urlpatterns = [
     path("settings/email/", views.EmailSettingsView.as_view(), name="email-settings"),
+    path(
+        "settings/email/smtp-test/",
+        views.EmailSettingsSmtpTestView.as_view(),
+        name="email-settings-smtp-test",
+    ),
     path("attachments/<int:attachment_id>/", views.AttachmentDownloadView.as_view(), name="attachment"),
     path("leads/<int:lead_id>/emails/send/", outbound.LeadEmailSendView.as_view(), name="lead-email-send"),
     path(

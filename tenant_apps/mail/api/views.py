@@ -15,7 +15,12 @@ from shared_apps.core.errors import Forbidden
 from shared_apps.http.api import OrganizationView, error_responses, parse
 from shared_apps.users.models import Role
 from tenant_apps.mail import selectors, services
-from tenant_apps.mail.api.serializers import EmailSettingsSerializer, EmailSettingsUpdateSerializer
+from tenant_apps.mail.api.serializers import (
+    EmailSettingsSerializer,
+    EmailSettingsUpdateSerializer,
+    SmtpTestResultSerializer,
+    SmtpTestSerializer,
+)
 from tenant_apps.mail.exceptions import AttachmentNotFound
 from tenant_apps.mail.models import MailSettings
 
@@ -29,6 +34,14 @@ def _settings_data(row: MailSettings) -> dict[str, Any]:
         "inbound_address": selectors.inbound_address(),
         "create_leads_from_unknown": row.create_leads_from_unknown,
         "max_message_bytes": settings.INBOUND_MAX_BYTES,
+        "smtp_enabled": row.smtp_enabled,
+        "smtp_host": row.smtp_host,
+        "smtp_port": row.smtp_port,
+        "smtp_security": row.smtp_security,
+        "smtp_username": row.smtp_username,
+        "smtp_password_set": bool(row.smtp_password_secret),
+        "smtp_from_domains": list(row.smtp_from_domains or []),
+        "smtp_from_address": row.smtp_from_address,
         "updated_at": row.updated_at,
         "updated_by_id": row.updated_by_id,
     }
@@ -50,6 +63,25 @@ class EmailSettingsView(OrganizationView):
         changes = parse(EmailSettingsUpdateSerializer, request.data)
         row = services.mail_settings_update(actor=self.member, changes=changes)
         return Response(EmailSettingsSerializer(_settings_data(row)).data)
+
+
+class EmailSettingsSmtpTestView(OrganizationView):
+    resource = "email"
+
+    @extend_schema(
+        request=SmtpTestSerializer,
+        responses={200: SmtpTestResultSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        """Admins: send a test message through the organization's saved SMTP configuration (enabled or
+        not) to `to` or your own address. A failure is a 400 whose `code` names the step (smtp_auth_failed,
+        smtp_tls_failed, smtp_not_supported, smtp_connect_failed, smtp_timeout, smtp_recipient_refused,
+        smtp_sender_refused, smtp_refused, smtp_host_private, ...) and whose message quotes the server."""
+        if self.member.role != Role.ADMIN:
+            raise Forbidden("Only an admin can test the email settings.")
+        data = parse(SmtpTestSerializer, request.data)
+        result = services.mail_smtp_test(actor=self.member, to=data.get("to", ""))
+        return Response(SmtpTestResultSerializer({"sent": True, **result}).data)
 
 
 class AnyFileRenderer(BaseRenderer):

@@ -27,7 +27,7 @@ def lead_email_send(request: HttpRequest, lead_id: int) -> Done:
     lead = lead_selectors.lead_for_write(actor=actor, lead_id=lead_id)
     if lead.deleted_at is not None or lead.merged_into_id is not None:
         raise LeadNotFound(id=lead_id)
-    activity = email_send(actor=actor, record=lead, **data)
+    activity = email_send(actor=actor, record=lead, attachments=request.FILES.getlist("attachments"), **data)
     return Done(
         f"Email sent to {activity.metadata['to']}.", back(request, reverse("web:lead", args=[lead_id]))
     )

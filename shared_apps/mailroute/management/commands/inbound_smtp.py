@@ -25,7 +25,8 @@ class Command(BaseCommand):
         server.start()
         self.stdout.write(
             f"inbound SMTP on {server.hostname}:{server.port} for *@{settings.INBOUND_DOMAIN}"
-            f" (messages up to {settings.INBOUND_MAX_BYTES} bytes)"
+            f" (messages up to {settings.INBOUND_MAX_BYTES} bytes"
+            f"{', STARTTLS' if settings.INBOUND_TLS_CERT else ''})"
         )
         try:
             stop.wait()
