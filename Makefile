@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEVENV := $(BIN)/python -m config.devenv
 
-.PHONY: up test lint format lock bench clean browser deploy-tools
+.PHONY: up test lint format lock bench clean browser deploy-tools imap-server
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/.installed: requirements.lock
 up: $(BIN)/.installed
 	$(DEVENV) up
 
-test: $(BIN)/.installed lint browser deploy-tools
+test: $(BIN)/.installed lint browser deploy-tools imap-server
 	$(DEVENV) run -- $(BIN)/pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium: installed when missing, if we are root (else they skip, saying so).
@@ -36,6 +36,15 @@ deploy-tools:
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd) \
 		|| echo "could not install systemd: the systemd test will be skipped"; \
 	else echo "systemd-analyze is not installed and installing it needs root: the systemd test will be skipped"; fi
+
+# tests/tenant_apps/mail/test_imap.py syncs from a real IMAP server: Debian's dovecot-imapd, installed when
+# missing, if we are root (else those tests are skipped, saying so). The tests run it themselves, on a free
+# port with a configuration of their own; the package's own service is not started.
+imap-server:
+	@(command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]) || if [ "$$(id -u)" = 0 ]; then \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dovecot-imapd) \
+		|| echo "could not install dovecot-imapd: the IMAP tests will be skipped"; \
+	else echo "dovecot is not installed and installing it needs root: the IMAP tests will be skipped"; fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

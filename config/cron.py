@@ -9,6 +9,7 @@ from shared_apps.organizations.jobs import fan_out
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
+from tenant_apps.mail.jobs import imap_mailboxes_sync
 from tenant_apps.realtime.jobs import prune_event_log
 from tenant_apps.reminders.jobs import (
     FOLLOW_UP_LOCAL_HOUR,
@@ -39,5 +40,7 @@ register(fan_out, queue_name="default", args=(webhooks_sweep,), cron="* * * * *"
 # time-windowed scoring rules may have moved
 register(fan_out, queue_name="default", args=(evaluate_time_triggers,), cron="*/10 * * * *")
 register(fan_out, queue_name="low", args=(refresh_stale_scores,), kwargs={"queue": "low"}, cron="37 * * * *")
+# every 5 minutes: members' IMAP mailboxes (UID-based, idempotent)
+register(fan_out, queue_name="low", args=(imap_mailboxes_sync,), kwargs={"queue": "low"}, cron="*/5 * * * *")
 # daily: the real-time stream's event log keeps REALTIME_RETENTION_DAYS (7)
 register(fan_out, queue_name="low", args=(prune_event_log,), kwargs={"queue": "low"}, cron="47 4 * * *")

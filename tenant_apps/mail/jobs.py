@@ -36,3 +36,18 @@ def inbound_messages_process(*, messages: list[dict[str, Any]]) -> list[str]:
     if failed:
         raise InboundBatchIncomplete(f"{failed} of {len(messages)} messages failed: {statuses}")
     return statuses
+
+
+def imap_mailboxes_sync() -> dict[str, int]:
+    """Every few minutes (config/cron.py, fanned out per organization): sync each connected IMAP mailbox
+    (tenant_apps.mail.imap); one failing keeps no other from syncing. Safe to run twice."""
+    from tenant_apps.mail import imap
+    from tenant_apps.mail.models import ImapMailbox
+
+    totals = {"mailboxes": 0, "synced": 0, "failed": 0}
+    for mailbox_id in ImapMailbox.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True):
+        outcome = imap.imap_mailbox_sync(mailbox_id=mailbox_id)
+        totals["mailboxes"] += 1
+        totals["synced"] += int(outcome["synced"])
+        totals["failed"] += 1 if outcome["error"] else 0
+    return totals

@@ -152,3 +152,34 @@ class BouncedAddress(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+
+class ImapSecurity(models.TextChoices):
+    TLS = "tls", "Implicit TLS (IMAPS)"
+    STARTTLS = "starttls", "STARTTLS"
+    NONE = "none", "None (plain IMAP)"
+
+
+class ImapMailbox(models.Model):
+    """A member's own IMAP mailbox, polled (tenant_apps.mail.imap): each new message goes through the same
+    parsing and threading as mail to the dropbox. `last_uid` is the highest UID processed under
+    `uid_validity` (a new UIDVALIDITY starts over; Message-IDs keep that from recording anything twice).
+    The password is sealed (shared_apps.core.sealed) and never returned."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(max_length=16, choices=ImapSecurity.choices, default=ImapSecurity.TLS)
+    username = models.CharField(max_length=254)
+    password_secret = models.TextField(blank=True, default="")  # sealed
+    folder = models.CharField(max_length=200, default="INBOX")
+    enabled = models.BooleanField(default=True)
+    uid_validity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    messages_synced = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.host}"

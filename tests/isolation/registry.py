@@ -221,6 +221,7 @@ EXEMPT: dict[str, str] = {
     "password-reset-confirm": "a reset link's uid and token: signed per schema (test_password_reset)",
     "me-password": f"{NO_ID}: the caller's password",
     "me-email": f"{NO_ID}: the caller's email",
+    "me-mailbox": f"{NO_ID}: the caller's own IMAP mailbox",
     "me-sessions": f"{NO_ID}: the caller's own sessions",
     "me-tokens": f"{NO_ID}: the caller's own tokens",
     "tasks-overdue": f"{NO_ID}: a list",

@@ -1,3 +1,4 @@
+from tests.tenant_apps.mail.dovecot import _dovecot, dovecot  # noqa: F401 (fixtures)
 from tests.tenant_apps.mail.inbound import receiver  # noqa: F401 (fixture)
 from tests.tenant_apps.mail.orgsmtp import (  # noqa: F401 (fixtures)
     _certificate,
