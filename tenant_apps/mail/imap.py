@@ -163,7 +163,7 @@ def _close(client: imaplib.IMAP4 | None) -> None:
 
 
 def _clean(changes: dict[str, Any]) -> _Server:
-    host = services._host(services._text(changes, "host", 253)) if changes.get("host") else ""
+    host = services._host(services._text(changes, "host", 253), "host") if changes.get("host") else ""
     if not host:
         raise InvalidInput("host", "The mailbox's IMAP host is required.", code="required")
     port = changes.get("port", 993)

@@ -93,7 +93,7 @@ def _text(changes: dict[str, Any], field: str, max_length: int) -> str:
     return value
 
 
-def _host(value: str) -> str:
+def _host(value: str, field: str = "smtp_host") -> str:
     host = value.lower().rstrip(".")
     try:
         ipaddress.ip_address(host)
@@ -103,9 +103,9 @@ def _host(value: str) -> str:
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise InvalidInput("smtp_host", "Not a host name.") from None
+        raise InvalidInput(field, "Not a host name.") from None
     if not _HOST.match(host):
-        raise InvalidInput("smtp_host", "Not a host name.")
+        raise InvalidInput(field, "Not a host name.")
     return host
 
 

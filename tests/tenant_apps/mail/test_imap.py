@@ -142,11 +142,12 @@ def test_viewers_cannot_connect_and_members_disconnect_their_own(org, member, re
     assert connect(org, viewer, dovecot).status_code == 403
     assert connect(org, rep, dovecot).status_code == 200
     other = member(role=Role.REP)
-    assert client_for(org, other).get(MAILBOX).json() == {"connected": False}
+    assert client_for(org, other).get(MAILBOX).json()["connected"] is False
     assert client_for(org, other).delete(MAILBOX).status_code == 204
     assert client_for(org, rep).get(MAILBOX).json()["connected"] is True  # another's delete touched nothing
     assert client_for(org, rep).delete(MAILBOX).status_code == 204
-    assert client_for(org, rep).get(MAILBOX).json() == {"connected": False}
+    gone = client_for(org, rep).get(MAILBOX).json()
+    assert gone["connected"] is False and "host" not in gone
 
 
 def test_a_failing_mailbox_keeps_its_error_and_others_still_sync(
