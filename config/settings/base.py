@@ -245,6 +245,7 @@ MAIL_SEND_AS_MEMBER = env.bool("MAIL_SEND_AS_MEMBER", default=True)
 # its TLS certificate is verified against the system's CAs plus MAIL_SMTP_CA_FILE (a PEM bundle), if set.
 MAIL_SMTP_ALLOW_PRIVATE_HOSTS = env.bool("MAIL_SMTP_ALLOW_PRIVATE_HOSTS", default=False)
 MAIL_SMTP_CA_FILE = env("MAIL_SMTP_CA_FILE", default="")
+MAIL_LOOPBACK_HOSTS_ONLY = False  # the test suite's: SMTP and IMAP hosts on this machine only
 # Files a member attaches to an email they send: at most this many, this many bytes together.
 MAIL_SEND_MAX_ATTACHMENTS = env.int("MAIL_SEND_MAX_ATTACHMENTS", default=10)
 MAIL_SEND_MAX_ATTACHMENT_BYTES = env.int("MAIL_SEND_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)

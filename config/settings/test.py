@@ -22,6 +22,7 @@ BASE_DOMAIN = "testserver.local"
 WEBHOOKS_ALLOW_PRIVATE_URLS = True  # the tests' webhook receiver listens on 127.0.0.1
 SSO_ALLOW_PRIVATE_ISSUERS = True  # the tests' OpenID provider listens on 127.0.0.1
 MAIL_SMTP_ALLOW_PRIVATE_HOSTS = True  # the tests' SMTP servers listen on 127.0.0.1
+MAIL_LOOPBACK_HOSTS_ONLY = True  # and no generated host (schemathesis) is ever contacted elsewhere
 SSO_LOOPBACK_ISSUERS_ONLY = True  # and no generated issuer (schemathesis) is ever contacted elsewhere
 ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
 

@@ -12,6 +12,7 @@ admin has configured and enabled it (MailSettings.smtp_*), else the platform's (
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import socket
 import ssl
@@ -85,6 +86,12 @@ def checked_addresses(host: str, port: int) -> tuple[str, ...]:
         raise SmtpHostRefused(f"The host {host} does not resolve.", code="smtp_host_unresolvable") from None
     if not addresses:
         raise SmtpHostRefused(f"The host {host} does not resolve.", code="smtp_host_unresolvable")
+    if settings.MAIL_LOOPBACK_HOSTS_ONLY:  # the test suite's: a fuzzed host is never contacted elsewhere
+        outside = [address for address in addresses if not ipaddress.ip_address(address).is_loopback]
+        if outside:
+            raise SmtpHostRefused(
+                f"The host {host} resolves to {outside[0]}: only this machine here.", code="smtp_host_private"
+            )
     if not settings.MAIL_SMTP_ALLOW_PRIVATE_HOSTS:
         refused = [address for address in addresses if not address_allowed(address)]
         if refused:
