@@ -66,7 +66,6 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings.base"}
     server = start_uvicorn(env, port)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {
         "Host": settings.BASE_DOMAIN,
         "Authorization": f"Bearer {raw_token}",
@@ -80,9 +79,14 @@ def main() -> None:
             "admin_email": f"admin@bench-p{index}.example",
             "admin_password": "a-long-bench-passphrase",
         }
-        conn.request("POST", "/api/platform/organizations/", body=json.dumps(body), headers=headers)
-        response = conn.getresponse()
-        payload = response.read()
+        # a connection per request: the baseline between two requests may outlast uvicorn's keep-alive
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            conn.request("POST", "/api/platform/organizations/", body=json.dumps(body), headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+        finally:
+            conn.close()
         if response.status != 201:
             raise RuntimeError(f"provisioning answered {response.status}: {payload[:500]!r}")
 
@@ -97,7 +101,6 @@ def main() -> None:
                     step(round_)
                 samples[name].append(elapsed())
     finally:
-        conn.close()
         server.terminate()
         server.wait(timeout=30)
         cleanup()
