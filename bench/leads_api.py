@@ -7,6 +7,13 @@ POST /api/leads/ are timed against both, interleaved round by round, over keep-a
 member's bearer token; the ratio isolates what tenant resolution costs. SQL queries per request are
 counted in-process with the test client. The `benchleads` organization and its seeded leads stay between
 runs; the leads the bench creates, its token and the servers do not.
+
+It runs as shipped: the organization is on the enterprise plan and the servers get a request limit no run
+reaches (THROTTLE_ENTERPRISE), and each server holds a bounded database pool (DB_POOL_MAX_SIZE 4, the pool
+`config.asgi` turns on) and its one shared Redis pool. Around the timed requests it counts the PostgreSQL
+sessions opened on the bench database (pg_stat_database.sessions) and the Redis connections opened on its
+Redis database (CLIENT LIST ids): zero of each is expected once the servers are warm.
+Targets (issue 21): list p50 <= 8 ms, create p50 <= 10 ms, 0 connections opened per request.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from bench.common import free_port, report, setup_django
+from bench.common import free_port, own_redis, report, setup_django
 
 LIST_ROUNDS = int(os.environ.get("BENCH_LIST_ROUNDS", "300"))
 CREATE_ROUNDS = int(os.environ.get("BENCH_CREATE_ROUNDS", "200"))
@@ -57,7 +64,48 @@ def _organization() -> Any:
         )
     if organization.status != OrganizationStatus.ACTIVE:
         raise SystemExit(f"organization {SLUG} is {organization.status}; reactivate or purge it first")
+    if organization.plan != "enterprise":  # the free plan's 300/min would answer 429 mid-run
+        organization.plan = "enterprise"
+        organization.save(update_fields=["plan"])
     return organization
+
+
+LIST_TARGET_MS, CREATE_TARGET_MS = 8.0, 10.0
+
+
+def _connections_opened() -> tuple[int, int]:
+    """(PostgreSQL sessions ever opened on the bench database, highest Redis client id on the bench's Redis
+    database): the differences over a run are the connections opened during it."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        sessions = int(cursor.fetchone()[0])
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        ids = [int(c["id"]) for c in client.client_list() if int(c.get("db", -1)) == db]
+        mine = int(client.client_id())
+    finally:
+        client.close()
+    return sessions, max([i for i in ids if i != mine] or [0])
+
+
+def _new_redis_clients(since_id: int) -> int:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        mine = int(client.client_id())
+        return sum(
+            1 for c in client.client_list() if int(c.get("db", -1)) == db and since_id < int(c["id"]) != mine
+        )
+    finally:
+        client.close()
 
 
 def _purge_created() -> int:
@@ -296,7 +344,12 @@ def _throughput(title: str, samples: dict[str, list[float]]) -> None:
     )
 
 
+# a Redis database of its own (BENCH_REDIS_DB): its counts must not include another server's clients
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "9"))
+
+
 def main() -> None:
+    own_redis(REDIS_DB)
     setup_django()
     from django.conf import settings
     from django_tenants.utils import schema_context
@@ -313,7 +366,14 @@ def main() -> None:
         live = Lead.objects.alive().count()
     print(f"\norganization {SLUG} ({schema}): {live} live leads ({seeded} seeded now), host {host}")
 
-    env = {**os.environ, "DEBUG": "0", "BENCH_SCHEMA": schema}
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "BENCH_SCHEMA": schema,
+        "THROTTLE_ENTERPRISE": os.environ.get("BENCH_THROTTLE", "1000000/min"),
+        "DB_POOL": "1",
+        "DB_POOL_MAX_SIZE": os.environ.get("BENCH_DB_POOL_MAX_SIZE", "4"),
+    }
     headers = {"Host": host, "Authorization": f"Bearer {raw_token}"}
     post_headers = {**headers, "Content-Type": "application/json"}
     try:
@@ -327,8 +387,13 @@ def main() -> None:
                 for name, s in running.items()
             }
             try:
+                _measure(conns, headers, "GET", LIST_PATH, 0, 200)  # warm: pools filled, caches set
+                sessions_before, redis_id_before = _connections_opened()
                 listing = _measure(conns, headers, "GET", LIST_PATH, LIST_ROUNDS, 200)
                 creating = _measure(conns, post_headers, "POST", CREATE_PATH, CREATE_ROUNDS, 201)
+                sessions_after, _ = _connections_opened()
+                redis_opened = _new_redis_clients(redis_id_before)
+                pg_opened = sessions_after - sessions_before
             finally:
                 for conn in conns.values():
                     conn.close()
@@ -349,6 +414,19 @@ def main() -> None:
         baseline=BYPASSED,
     )
     _throughput("create", creating)
+    requests = 2 * (LIST_ROUNDS + CREATE_ROUNDS + WARMUP)
+    print(
+        f"\nConnections opened by both servers over {requests} requests after warm-up: "
+        f"PostgreSQL {pg_opened} (pg_stat_database.sessions), "
+        f"Redis {redis_opened} still connected (CLIENT LIST) - target 0"
+    )
+    for title, samples, target in (("list", listing, LIST_TARGET_MS), ("create", creating, CREATE_TARGET_MS)):
+        p50 = statistics.median(samples[ROUTED]) * 1000
+        verdict = "within" if p50 <= target else "OVER"
+        print(
+            f"  {title} p50 {p50:.2f} ms through HTTP ({verdict} the {target:.0f} ms target), "
+            f"{1000 / p50:.0f} requests/s for one worker process at one request at a time"
+        )
     print("\nSQL queries per request (in-process test client, normal middleware, route cache warm)")
     for name, executed in statements.items():
         print(f"  {name}: {len(executed)} queries ({', '.join(executed)})")

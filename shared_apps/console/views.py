@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -62,11 +63,23 @@ def _port_suffix(request: HttpRequest) -> str:
     return ":" + host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
 
 
+PAGE_SIZE = 50
+
+
 def _page(request: HttpRequest, form: ProvisionForm, status: int = 200) -> HttpResponse:
     filters = StatusFilterForm(request.GET)
     chosen = filters.cleaned_data["status"] if filters.is_valid() else ""
+    # a page at a time: an operator with thousands of organizations still gets a bounded page
+    paginator = Paginator(
+        selectors.organization_list(status=chosen or None).order_by("slug", "id"), PAGE_SIZE
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
-        "organizations": selectors.organization_list(status=chosen or None).order_by("slug"),
+        "organizations": page.object_list,
+        "page": page,
+        "page_query": query.urlencode(),
         "filters": filters,
         "form": form,
         "port": _port_suffix(request),

@@ -11,7 +11,8 @@ class Cursor(CursorPagination):
     """Cursor pagination: stable under inserts, no COUNT(*), a bounded page size.
 
     `ordering` may be chosen by the client among `orderings` (each given as its leading field; the id
-    breaks ties); a bad cursor or ordering is a 400 naming the parameter, not a 404."""
+    breaks ties unless the field is unique); a bad cursor or ordering is a 400 naming the parameter, not a
+    404."""
 
     page_size = 25
     page_size_query_param = "page_size"
@@ -27,6 +28,10 @@ class Cursor(CursorPagination):
             raise exceptions.ValidationError(
                 {"ordering": [f"Order by one of {', '.join(self.orderings)} (prefix - for descending)."]}
             )
+        field = requested.lstrip("-")
+        model = getattr(queryset, "model", None)
+        if model is not None and model._meta.get_field(field).unique:
+            return (requested,)  # a unique field orders alone: its own index serves the page
         return (requested, "-id" if requested.startswith("-") else "id")
 
     def decode_cursor(self, request: Request) -> Any:

@@ -15,6 +15,11 @@ from rest_framework.request import Request
 from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import Forbidden, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
+from shared_apps.users.credentials_cache import (
+    credential_lookup,
+    credential_touched,
+    credentials_changed,
+)
 from shared_apps.users.models import ApiKey, ApiKeyScope, User, token_digest
 
 KEY_PREFIX = "lpk_"
@@ -101,7 +106,8 @@ def api_key_revoke(*, key_id: int, request: HttpRequest | None = None) -> ApiKey
         children = list(ApiKey.objects.filter(created_by_key__in=parents).values_list("pk", flat=True))
         live = ApiKey.objects.filter(pk__in=children, revoked_at__isnull=True)
         cascaded += list(live.values_list("pk", flat=True))
-        live.update(revoked_at=now)
+        if live.update(revoked_at=now):
+            credentials_changed()  # a bulk update sends no post_save: drop what the cache holds
         parents = children
     if not already_revoked or cascaded:
         audit_record(
@@ -130,13 +136,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if not raw.startswith(KEY_PREFIX) or len(raw) > 200:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        key = ApiKey.objects.select_related("created_by").filter(digest=token_digest(raw)).first()
+        digest = token_digest(raw)
+        found = credential_lookup(
+            ApiKey, digest, lambda: ApiKey.objects.select_related("created_by").filter(digest=digest).first()
+        )
         now = timezone.now()
-        if key is None or not key.is_usable(now) or not key.created_by.is_active:
+        if found is None or not found[0].is_usable(now) or not found[1].is_active:
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+        key, user = found
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        return key.created_by, key
+            key.last_used_at = now
+            credential_touched(key, user)
+        return user, key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

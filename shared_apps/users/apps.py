@@ -10,7 +10,10 @@ class UsersConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-        from shared_apps.users import schema  # noqa: F401  (OpenAPI security scheme)
+        from shared_apps.users import (
+            credentials_cache,  # noqa: F401  (stale cached tokens and keys are dropped on every change)
+            schema,  # noqa: F401  (OpenAPI security scheme)
+        )
         from shared_apps.users.sessions import on_user_logged_in, on_user_logged_out
 
         # every sign-in through a session (pages, console, SSO, invitations) leaves a row to list and end it

@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from shared_apps.users.credentials_cache import credential_lookup, credential_touched
 from shared_apps.users.models import AuthToken, User, token_digest
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
@@ -35,13 +36,19 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = AuthToken.objects.select_related("user").filter(digest=token_digest(raw)).first()
+        digest = token_digest(raw)
+        found = credential_lookup(
+            AuthToken, digest, lambda: AuthToken.objects.select_related("user").filter(digest=digest).first()
+        )
         now = timezone.now()
-        if token is None or token.is_expired(now) or not token.user.is_active:
+        if found is None or found[0].is_expired(now) or not found[1].is_active:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        token, user = found
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user, token
+            token.last_used_at = now
+            credential_touched(token, user)
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, weighted_vector
-from tenant_apps.records.models import CustomerRecord
+from tenant_apps.records.models import CustomerRecord, ordering_indexes
 
 
 class AccountStatus(models.TextChoices):
@@ -58,6 +58,8 @@ class Account(CustomerRecord):
             GinIndex(fields=["tags"], name="account_tags_gin"),
             GinIndex(fields=["search_vector"], name="account_search_gin"),
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="account_name_trgm"),
+            # every ?ordering= the list offers (the default, -created_at, has its index above)
+            *ordering_indexes("account", ("updated_at", "name")),
         ]
 
     def __str__(self) -> str:

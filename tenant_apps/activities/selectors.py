@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet, Value, Window
+from django.db.models.functions import Coalesce, NullIf, RowNumber
 
 from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType
@@ -44,17 +45,53 @@ def activity_list(
     return activities
 
 
-def email_threads(*, lead: Lead) -> list[dict[str, Any]]:
-    """The lead's emails grouped by thread, threads by latest message first, messages oldest first."""
-    threads: dict[str, dict[str, Any]] = {}
-    emails = Activity.objects.filter(lead=lead, type=ActivityType.EMAIL).order_by("occurred_at", "id")
-    for email in emails:
-        thread = threads.setdefault(
-            email.thread_id or email.message_id,
-            {"thread_id": email.thread_id or email.message_id, "subject": email.subject, "messages": []},
+# Bounds on what one answer carries: threads a page, and the latest messages shown of each thread.
+THREADS_PER_PAGE = 20
+MAX_THREADS_PER_PAGE = 100
+MESSAGES_PER_THREAD = 50
+
+
+def email_threads(
+    *, lead: Lead, offset: int = 0, limit: int = THREADS_PER_PAGE
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the lead's emails grouped by thread, threads by latest message first, each with its count
+    and its latest MESSAGES_PER_THREAD messages, oldest first; and whether more threads follow. Grouped,
+    ordered and cut in SQL: a lead with thousands of emails costs two bounded queries."""
+    emails = Activity.objects.filter(lead=lead, type=ActivityType.EMAIL).annotate(
+        thread_key=Coalesce(NullIf(F("thread_id"), Value("")), F("message_id"))
+    )
+    heads = list(
+        emails.order_by()
+        .values("thread_key")
+        .annotate(last_message_at=Max("occurred_at"), count=Count("id"))
+        .order_by("-last_message_at", "thread_key")[offset : offset + limit + 1]
+    )
+    more, heads = len(heads) > limit, heads[:limit]
+    latest = (
+        emails.filter(thread_key__in=[head["thread_key"] for head in heads])
+        .annotate(
+            newest_first=Window(
+                RowNumber(),
+                partition_by=[F("thread_key")],
+                order_by=[F("occurred_at").desc(), F("id").desc()],
+            )
         )
-        thread["messages"].append(email)
-        thread["last_message_at"] = email.occurred_at
-    for thread in threads.values():
-        thread["count"] = len(thread["messages"])
-    return sorted(threads.values(), key=lambda thread: thread["last_message_at"], reverse=True)
+        .filter(newest_first__lte=MESSAGES_PER_THREAD)
+        .order_by("occurred_at", "id")
+    )
+    messages: dict[str, list[Activity]] = {}
+    for email in latest:
+        messages.setdefault(email.thread_key, []).append(email)
+    threads = []
+    for head in heads:
+        shown = messages.get(head["thread_key"], [])
+        threads.append(
+            {
+                "thread_id": head["thread_key"],
+                "subject": shown[0].subject if shown else "",
+                "count": head["count"],
+                "last_message_at": head["last_message_at"],
+                "messages": shown,
+            }
+        )
+    return threads, more

@@ -60,6 +60,10 @@ class Rule(models.Model):
                 name="rule_alive_created_idx",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # ?ordering=name
+            models.Index(
+                fields=["name", "id"], name="rule_alive_name_idx", condition=Q(deleted_at__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from shared_apps.core.search import folded, weighted_vector
-from tenant_apps.records.models import CustomerRecord
+from tenant_apps.records.models import CustomerRecord, ordering_indexes
 
 
 class Contact(CustomerRecord):
@@ -49,6 +49,8 @@ class Contact(CustomerRecord):
             GinIndex(fields=["tags"], name="contact_tags_gin"),
             GinIndex(fields=["search_vector"], name="contact_search_gin"),
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="contact_name_trgm"),
+            # every ?ordering= the list offers (the default, -created_at, has its index above)
+            *ordering_indexes("contact", ("updated_at", "name")),
         ]
 
     def __str__(self) -> str:

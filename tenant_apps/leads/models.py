@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, weighted_vector
-from tenant_apps.records.models import AliveQuerySet, CustomerRecord
+from tenant_apps.records.models import AliveQuerySet, CustomerRecord, ordering_indexes
 
 
 class Stage(models.TextChoices):
@@ -149,6 +149,8 @@ class Lead(CustomerRecord):
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="lead_name_trgm"),
             GinIndex(OpClass(folded("company"), name="gin_trgm_ops"), name="lead_company_trgm"),
             GinIndex(OpClass(F("email"), name="gin_trgm_ops"), name="lead_email_trgm"),
+            # every ?ordering= the list offers (the default, -created_at, has its index above)
+            *ordering_indexes("lead", ("updated_at", "stage_changed_at", "value", "score", "name")),
         ]
 
     def __str__(self) -> str:

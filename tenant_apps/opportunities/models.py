@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from shared_apps.core.search import folded, weighted_vector
-from tenant_apps.records.models import CustomerRecord
+from tenant_apps.records.models import CustomerRecord, ordering_indexes
 
 
 class OpportunityStage(models.TextChoices):
@@ -89,6 +89,8 @@ class Opportunity(CustomerRecord):
             GinIndex(fields=["tags"], name="opportunity_tags_gin"),
             GinIndex(fields=["search_vector"], name="opportun_search_gin"),
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="opportun_name_trgm"),
+            # every ?ordering= the list offers (the default, -created_at, has its index above)
+            *ordering_indexes("opportunity", ("updated_at", "name", "amount", "probability")),
         ]
 
     def __str__(self) -> str:

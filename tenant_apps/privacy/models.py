@@ -31,6 +31,8 @@ class DoNotContact(models.Model):
             ),
             models.CheckConstraint(condition=~Q(email=""), name="dnc_email_not_blank"),
         ]
+        # the list's orderings, as the cursor pages (email's unique index serves ?ordering=email)
+        indexes = [models.Index(fields=["created_at", "id"], name="dnc_by_created_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.reason})"

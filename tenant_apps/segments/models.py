@@ -29,7 +29,14 @@ class Segment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["record_type", "owner"], name="segment_type_owner_idx")]
+        indexes = [
+            models.Index(fields=["record_type", "owner"], name="segment_type_owner_idx"),
+            # every ?ordering= the list offers, as the cursor pages (the field, then the id)
+            *(
+                models.Index(fields=[field, "id"], name=f"segment_by_{field}_idx")
+                for field in ("created_at", "updated_at", "name")
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -34,7 +34,14 @@ class Sequence(models.Model):
         indexes = [
             models.Index(
                 fields=["-created_at", "-id"], name="sequence_alive_created_idx", condition=Q(deleted_at=None)
-            )
+            ),
+            # the list's other orderings, as the cursor pages (the field, then the id)
+            *(
+                models.Index(
+                    fields=[field, "id"], name=f"sequence_by_{field}_idx", condition=Q(deleted_at=None)
+                )
+                for field in ("updated_at", "name")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from shared_apps.users.models import User
 from tenant_apps.records import visibility
@@ -24,8 +25,19 @@ def sequence_list() -> QuerySet[Sequence]:
         Sequence.objects.alive()
         .select_related("created_by")
         .prefetch_related(Prefetch("steps", queryset=SequenceStep.objects.order_by("position")))
+        # a correlated count per row of the page (on the one-active-enrollment index), not a join grouped
+        # over every sequence's enrollments, which also forced a sort whatever the ordering asked
         .annotate(
-            active_enrollments=Count("enrollments", filter=Q(enrollments__status=EnrollmentStatus.ACTIVE))
+            active_enrollments=Coalesce(
+                Subquery(
+                    Enrollment.objects.filter(sequence=OuterRef("pk"), status=EnrollmentStatus.ACTIVE)
+                    .order_by()
+                    .values("sequence")
+                    .annotate(count=Count("*"))
+                    .values("count")
+                ),
+                0,
+            )
         )
     )
 

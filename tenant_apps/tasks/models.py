@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+# A task without a due date sorts after every dated one: lists page over COALESCE(due_at, NEVER), id.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class TaskStatus(models.TextChoices):
@@ -83,6 +89,11 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["assignee", "status", "due_at"], name="task_assignee_due_idx"),
             models.Index(fields=["due_at"], name="task_open_due_idx", condition=Q(status="open")),
+            # every ?ordering= the list offers, as the cursor pages (the field, then the id)
+            models.Index(fields=["created_at", "id"], name="task_by_created_at_idx"),
+            models.Index(fields=["updated_at", "id"], name="task_by_updated_at_idx"),
+            models.Index(Coalesce(F("due_at"), Value(NEVER)), F("id"), name="task_by_due_idx"),
+            models.Index(fields=["title", "id"], name="task_by_title_idx"),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,7 @@ record is (tenant_apps.records.visibility)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Value
@@ -16,11 +16,10 @@ from shared_apps.organizations.context import zone_for
 from shared_apps.users.models import User
 from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
-from tenant_apps.tasks.models import Task, TaskStatus
+from tenant_apps.tasks.models import NEVER, Task, TaskStatus
 
 ANCHORS = ("lead", "contact", "account", "opportunity")
 # Tasks without a due date sort after every dated one (cursor pagination cannot page over NULLs).
-NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def anchor_of(task: Task) -> Any:

@@ -1,10 +1,11 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.http.api import ERRORS, IsOperator, parse
+from shared_apps.http.pagination import Cursor
 from shared_apps.organizations import selectors, services
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,
@@ -20,11 +21,30 @@ class OperatorView(APIView):
     permission_classes = [IsOperator]
 
 
+class OrganizationCursor(Cursor):
+    """By slug (then id: a slug may name a live organization and deleted ones), 50 a page, at most 200."""
+
+    page_size = 50
+    ordering = ("slug", "id")
+
+
 class OrganizationListView(OperatorView):
-    @extend_schema(responses={200: OrganizationSerializer(many=True), **ERRORS})
+    pagination_class = OrganizationCursor
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: OrganizationSerializer(many=True), **ERRORS},
+    )
     def get(self, request: Request) -> Response:
+        """Organizations a page at a time (`next`/`previous` links), `?status=` narrows."""
         organizations = selectors.organization_list(status=request.query_params.get("status"))
-        return Response(OrganizationSerializer(organizations, many=True).data)
+        paginator = OrganizationCursor()
+        page = paginator.paginate_queryset(organizations, request, view=self)
+        return paginator.get_paginated_response(OrganizationSerializer(page, many=True).data)
 
     @extend_schema(request=OrganizationCreateSerializer, responses={201: OrganizationSerializer, **ERRORS})
     def post(self, request: Request) -> Response:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from shared_apps.http.api import error_responses, parse
 from tenant_apps.activities import selectors, services
@@ -62,8 +63,44 @@ class LeadEmailsView(LeadView):
         )
 
 
+class ThreadPageSerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+    page_size = serializers.IntegerField(
+        min_value=1, max_value=selectors.MAX_THREADS_PER_PAGE, default=selectors.THREADS_PER_PAGE
+    )
+
+
 class LeadEmailThreadsView(LeadView):
-    @extend_schema(responses={200: EmailThreadSerializer(many=True), **ERRORS})
+    @extend_schema(
+        parameters=[ThreadPageSerializer],
+        responses={
+            200: inline_serializer(
+                "EmailThreadPage",
+                {
+                    "next": serializers.CharField(allow_null=True),
+                    "previous": serializers.CharField(allow_null=True),
+                    "results": EmailThreadSerializer(many=True),
+                },
+            ),
+            **ERRORS,
+        },
+    )
     def get(self, request: Request, lead_id: int) -> Response:
-        threads = selectors.email_threads(lead=lead_get(lead_id=lead_id))
-        return Response(EmailThreadSerializer(threads, many=True).data)
+        """The lead's email threads, latest first, `page_size` (at most 100) a page; each thread shows its
+        `count` and its latest 50 messages."""
+        paging = parse(ThreadPageSerializer, request.query_params)
+        number, size = paging["page"], paging["page_size"]
+        threads, more = selectors.email_threads(
+            lead=lead_get(lead_id=lead_id), offset=(number - 1) * size, limit=size
+        )
+
+        def link(page: int) -> str:
+            return replace_query_param(request.build_absolute_uri(), "page", page)
+
+        return Response(
+            {
+                "next": link(number + 1) if more else None,
+                "previous": link(number - 1) if number > 1 else None,
+                "results": EmailThreadSerializer(threads, many=True).data,
+            }
+        )

@@ -171,7 +171,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "timeline_url": reverse("web:lead-timeline", args=[lead.pk]),
         "history": lead_selectors.stage_history(lead=lead),
         "notes": Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-id")[:20],
-        "threads": activity_selectors.email_threads(lead=lead),
+        "threads": activity_selectors.email_threads(lead=lead)[0],  # the latest threads
         "tasks": visible_tasks(actor, {"lead": lead.pk}).order_by(
             "status", F("due_at").asc(nulls_last=True), "id"
         )[:50],

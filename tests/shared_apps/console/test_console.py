@@ -119,3 +119,12 @@ def test_console_forms_are_csrf_protected(public, operator):
     client.force_login(operator)
     assert client.post("/organizations/acme/status/", {"status": "suspended"}).status_code == 403
     assert Organization.objects.get(slug="acme").status == OrganizationStatus.ACTIVE
+
+
+def test_the_organization_list_page_is_paginated(console, monkeypatch):
+    from shared_apps.console import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    first = console.get("/").content.decode()
+    assert 'rel="next"' in first and "Page 1 of" in first
+    assert 'rel="prev"' in console.get("/?page=2").content.decode()

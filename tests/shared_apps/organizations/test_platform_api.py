@@ -43,7 +43,7 @@ def test_operator_signs_in_and_lists_organizations(operator):
     )
     assert response.status_code == 200
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
-    slugs = [row["slug"] for row in client.get(URL).json()]
+    slugs = [row["slug"] for row in client.get(URL).json()["results"]]
     assert {"acme", "globex"} <= set(slugs)
     assert "template" not in slugs
 
@@ -177,3 +177,11 @@ def test_bad_custom_domains_are_400(platform_api, domain, code):
     response = platform_api.post(f"{URL}acme/domains/", {"domain": domain}, format="json")
     assert response.status_code == 400
     assert "domain" in response.json()["errors"]
+
+
+def test_the_organization_list_comes_a_bounded_page_at_a_time(platform_api):
+    first = platform_api.get(URL, {"page_size": 1}).json()
+    assert len(first["results"]) == 1 and first["next"]
+    second = platform_api.get(first["next"]).json()
+    assert second["results"][0]["slug"] > first["results"][0]["slug"]
+    assert len(platform_api.get(URL, {"page_size": 100000}).json()["results"]) <= 200

@@ -3,8 +3,9 @@ from datetime import timedelta
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from shared_apps.users.credentials_cache import credentials_changed
 from shared_apps.users.models import AuthToken, Role, User
-from shared_apps.users.services import tokens_purge_expired
+from shared_apps.users.services import member_set_active, tokens_purge_expired
 from tests.conftest import PASSWORD, client_for
 
 
@@ -64,6 +65,17 @@ def test_deactivated_member_token_stops_working_at_once(org, member):
     assert client.get("/api/me/").status_code == 200
     with schema_context(org.schema_name):
         User.objects.filter(pk=user.pk).update(is_active=False)
+        # a bulk update sends no signal: whoever writes one drops the cached credentials themselves
+        credentials_changed()
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_deactivation_through_the_service_ends_a_cached_token_at_once(org, member):
+    user = member()
+    client = client_for(org, user)
+    assert client.get("/api/me/").status_code == 200  # cached now
+    with schema_context(org.schema_name):
+        member_set_active(member_id=user.pk, active=False)
     assert client.get("/api/me/").status_code == 401
 
 
@@ -72,6 +84,7 @@ def test_expired_token_is_401_and_purged_by_the_job(org, member):
     client = client_for(org, user)
     with schema_context(org.schema_name):
         AuthToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        credentials_changed()  # a bulk update sends no signal
     assert client.get("/api/me/").status_code == 401
     with schema_context(org.schema_name):
         assert tokens_purge_expired() == 1

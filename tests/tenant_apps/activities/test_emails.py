@@ -84,7 +84,7 @@ def test_replies_join_the_thread_and_threads_are_listed(api, lead):
         },
     )
 
-    threads = client.get(f"/api/leads/{lead.pk}/email-threads/").json()
+    threads = client.get(f"/api/leads/{lead.pk}/email-threads/").json()["results"]
     # latest message first: the undated reply was recorded last, so its thread leads
     assert [thread["thread_id"] for thread in threads] == [
         "<first-1@initech.example>",
@@ -150,7 +150,7 @@ def test_an_email_logged_on_the_timeline_starts_a_thread_or_joins_the_one_it_ans
     again = client.post(log, {"type": "EMAIL", "subject": "Intro"}, format="json")
     assert again.status_code == 201 and again.json()["thread_id"] != alone["thread_id"]
 
-    threads = client.get(f"/api/leads/{lead.pk}/email-threads/").json()
+    threads = client.get(f"/api/leads/{lead.pk}/email-threads/").json()["results"]
     assert all(thread["thread_id"] for thread in threads)
     counts = {thread["thread_id"]: thread["count"] for thread in threads}
     assert counts["<first-1@initech.example>"] == 2 and counts[alone["thread_id"]] == 1
@@ -172,3 +172,35 @@ def test_a_logged_email_naming_a_malformed_parent_is_a_400_naming_metadata(api, 
         format="json",
     )
     assert response.status_code == 400 and "metadata" in response.json()["errors"]
+
+
+FROM = {"from": "many@initech.example"}
+
+
+def test_email_threads_come_a_bounded_page_at_a_time(api, make_lead, monkeypatch):
+    from tenant_apps.activities import selectors
+
+    monkeypatch.setattr(selectors, "MESSAGES_PER_THREAD", 2)
+    client = api(Role.MANAGER)
+    lead = make_lead(name="Many Threads", email="many@initech.example")
+    for n in range(5):
+        sent = post(client, lead, subject=f"Thread {n}", message_id=f"t{n}@x.example", body="Hello", **FROM)
+        assert sent.status_code == 201, sent.content
+    for n in range(3):  # three replies in thread 0: its count is 4, two shown
+        reply = post(
+            client, lead, subject="Re", message_id=f"r{n}@x.example", in_reply_to="<t0@x.example>", **FROM
+        )
+        assert reply.status_code == 201, reply.content
+    url = f"/api/leads/{lead.pk}/email-threads/"
+    first = client.get(url, {"page_size": 2}).json()
+    assert first["previous"] is None and first["next"]
+    assert first["results"][0]["count"] == 4 and len(first["results"][0]["messages"]) == 2
+    seen = [thread["thread_id"] for thread in first["results"]]
+    page = first
+    while page["next"]:
+        page = client.get(page["next"]).json()
+        seen += [thread["thread_id"] for thread in page["results"]]
+    assert len(seen) == len(set(seen)) == 5
+    too_big = client.get(url, {"page_size": 1000})
+    assert too_big.status_code == 400 and "page_size" in too_big.json()["errors"]
+    assert client.get(url, {"page": "x"}).status_code == 400
