@@ -1,6 +1,7 @@
-"""Search across record types: full-text (stored weighted tsvectors, prefix matching for type-ahead) plus
-pg_trgm similarity for misspellings, ranked together, with the usual filters. Deleted and merged records
-never appear (each type's `.alive()`), and every query is bounded by an index and a LIMIT."""
+"""Search across record types: full-text (stored weighted tsvectors, prefix matching for type-ahead), exact
+emails and phone numbers first, misspelled words corrected against the organization's vocabulary, ranked
+together over a bounded candidate set per type and kind of match, with the usual filters. Deleted and
+merged records never appear (each type's `.alive()`), and every query is bounded by an index and a LIMIT."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import transaction
-from django.db.models import BooleanField, F, FloatField, Func, Q, TextField, Value
-from django.db.models.functions import Greatest, NullIf
+from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
+from django.db.models.functions import NullIf
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
-from shared_apps.core.search import folded
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType, Note
@@ -31,9 +31,17 @@ MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 MAX_PAGES = 10
 EXACT_KEYS = ("email", "phone_normalized")
-# word_similarity: "westbruk" against "westbrook" is 0.5, "davolo" against "davolio" 0.56, while unrelated
-# short words stay below (pg_trgm's default is 0.6, which misses a typo in a short word)
-WORD_THRESHOLD = 0.5
+# Misspellings are corrected against the organization's vocabulary (search.SearchWord: the distinct words of
+# names and companies, a few thousand where records are a million): the words trigram-similar to a term
+# (a low threshold: one swapped pair of letters in "garcia" leaves 0.27) are the candidates, and those at
+# the fewest edits (Damerau-Levenshtein, at most EDITS by length) replace it in the full-text query.
+VOCABULARY_THRESHOLD = 0.15
+VOCABULARY_CANDIDATES = 64
+ALTERNATIVES = 4
+# Matches ranked per type and per kind of match (full text, fuzzy): ranking every match of "smith" or of a
+# two-letter prefix at a million records reads thousands of rows for the same first page; the candidates
+# are the first the index yields, which holds every match of any specific query.
+CANDIDATES = 300
 EXACT_RANK = 3.0  # an exact email or phone number: above every full-text hit (1 + ts_rank)
 START, STOP = "\x01", "\x02"  # markers for ts_headline, turned into <mark> after HTML-escaping
 
@@ -42,16 +50,6 @@ class TrigramMatch(Func):
     """`a % b`: pg_trgm similarity above the threshold, served by the (folded) trigram GIN indexes."""
 
     arg_joiner = " %% "
-    template = "(%(expressions)s)"
-    output_field = BooleanField()
-
-
-class WordMatch(Func):
-    """`text <% field`: some run of words of the field is trigram-similar to the text (pg_trgm's
-    word_similarity above its threshold), so that one misspelled word matches a longer field. Served by the
-    same trigram GIN indexes."""
-
-    arg_joiner = " <%% "
     template = "(%(expressions)s)"
     output_field = BooleanField()
 
@@ -128,16 +126,10 @@ def _owner_filter(value: Any, actor: User | None) -> Q:
     return Q(owner_id=value)
 
 
-def _candidates(
-    kind: str,
-    spec: SearchType,
-    *,
-    text: str,
-    terms: list[str],
-    filters: dict[str, Any],
-    actor: User | None,
-    limit: int,
-) -> list[tuple[float, int]] | None:
+def _scope(
+    kind: str, spec: SearchType, *, filters: dict[str, Any], actor: User | None
+) -> QuerySet[Any] | None:
+    """The rows of one type the actor may find with these filters (None: none of this type can match)."""
     # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
     rows = visibility.records_for(kind, actor)
     if kind == "activity":
@@ -167,55 +159,153 @@ def _candidates(
         rows = rows.filter(created_at__gte=filters["created_after"])
     if filters.get("created_before"):
         rows = rows.filter(created_at__lt=filters["created_before"])
+    return rows
 
-    # Full text first, prefix matching on every term ("jan do" finds "Jane Doe" as it is typed), ranked
-    # by ts_rank from the GIN index's matches. Fuzzy (trigram) matching only fills what full text did not
-    # find: it catches misspellings, and ranking trigram similarity over every full-text hit of a common
-    # name would cost a hundred times more for the same first page.
-    # An exact email or phone number first (the unique-ish keys' b-tree indexes): the simple parser keeps an
-    # email as one token, and a number's digits are not words, so neither full text nor trigrams find them.
-    exact = Q()
-    for field, value in exact_values(text).items():
+
+def text_query(text: str, terms: list[str]) -> SearchQuery:
+    """The full-text query: an email address or a phone number as written (the simple parser keeps an
+    address as one word), otherwise every term as a prefix ("jan do" finds "Jane Doe" as it is typed)."""
+    if exact_values(text):
+        return SearchQuery(text, search_type="plain", config="simple")
+    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
+
+
+def _bounded(rows: QuerySet[Any], match: Q, skip: list[int]) -> QuerySet[Any]:
+    """At most CANDIDATES ids of the matching rows, in whatever order the index yields them: the ranking
+    that follows reads these rows only, never every match of a common name or a two-letter prefix."""
+    matching = rows.filter(match)
+    if skip:
+        matching = matching.exclude(pk__in=skip)
+    return matching.order_by().values("pk")[:CANDIDATES]
+
+
+def _candidates(
+    kind: str,
+    spec: SearchType,
+    *,
+    text: str,
+    terms: list[str],
+    filters: dict[str, Any],
+    actor: User | None,
+    limit: int,
+    fuzzy: SearchQuery | None,
+) -> list[tuple[float, int]] | None:
+    rows = _scope(kind, spec, filters=filters, actor=actor)
+    if rows is None:
+        return None
+    model = spec.model
+    # An exact email or phone number first (the keys' b-tree indexes): above every other hit, and the query
+    # stops there but for the full-text hits of the address itself (a note quoting it).
+    exact = exact_values(text)
+    keys = Q()
+    for field, value in exact.items():
         if field in spec.exact_fields and value:
-            exact |= Q(**{field: value})
+            keys |= Q(**{field: value})
     found: list[tuple[float, int]] = []
-    if exact:
+    if keys:
         found = [
             (EXACT_RANK, record_id)
-            for record_id in rows.filter(exact).order_by("-id").values_list("id", flat=True)[:limit]
+            for record_id in rows.filter(keys).order_by("-id").values_list("id", flat=True)[:limit]
         ]
-    query = SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
+    # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
+    # name or a short prefix costs what a rare one does.
+    query = text_query(text, terms)
+    seen = [record_id for _rank, record_id in found]
     found += [
         (1.0 + float(row["rank"]), row["id"])
-        for row in rows.filter(search_vector=query)
-        .exclude(pk__in=[record_id for _rank, record_id in found])
+        for row in model.objects.filter(pk__in=_bounded(rows, Q(search_vector=query), seen))
         .annotate(rank=SearchRank(F("search_vector"), query))
         .order_by("-rank", "-id")
         .values("id", "rank")[: limit - len(found)]
     ]
-    if len(found) >= limit or not spec.fuzzy_fields:
+    if len(found) >= limit or not spec.fuzzy_fields or exact or fuzzy is None:
         return found
-    # Fuzzy per word (word_similarity): a misspelled word of a longer name or company matches ("Westbruk"
-    # finds "Carla Westbrook"), ranked by how close, always below the exact and full-text hits (< 1).
-    folded_text = fold(text)
-    match = Q()
-    for field in spec.fuzzy_fields:
-        match |= Q(WordMatch(Value(folded_text), folded(field)))
-    sims = [
-        Func(Value(folded_text), folded(field), function="word_similarity", output_field=FloatField())
-        for field in spec.fuzzy_fields
-    ]
-    fuzzy = (
-        rows.filter(match)
-        .exclude(pk__in=[record_id for _rank, record_id in found])
-        .annotate(rank=Greatest(*sims) if len(sims) > 1 else sims[0])
+    # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
+    # candidate set, ranked below every exact and full-text hit (< 1).
+    seen = [record_id for _rank, record_id in found]
+    corrected = (
+        model.objects.filter(pk__in=_bounded(rows, Q(search_vector=fuzzy), seen))
+        .annotate(rank=SearchRank(F("search_vector"), fuzzy))
         .order_by("-rank", "-id")
         .values("id", "rank")[: limit - len(found)]
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [WORD_THRESHOLD])
-        fuzzy_rows = list(fuzzy)
-    return found + [(float(row["rank"]), row["id"]) for row in fuzzy_rows]
+    return found + [(0.99 * float(row["rank"]) / (1.0 + float(row["rank"])), row["id"]) for row in corrected]
+
+
+def edits(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): a swapped pair of letters is one edit."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def _budget(term: str) -> int:
+    return 1 if len(term) <= 6 else 2
+
+
+def corrections(terms: list[str]) -> dict[str, list[str]]:
+    """Each term's nearest other words of the vocabulary, at most ALTERNATIVES."""
+    words = [term for term in dict.fromkeys(terms) if len(term) >= 3 and not term.isdigit()]
+    if not words:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.term, w.word FROM unnest(%s::text[]) AS t(term) CROSS JOIN LATERAL ("
+            "SELECT word FROM search_searchword WHERE word %% t.term "
+            "ORDER BY similarity(word, t.term) DESC, word LIMIT %s) AS w",
+            [words, VOCABULARY_CANDIDATES],
+        )
+        candidates = cursor.fetchall()
+    found: dict[str, list[str]] = {}
+    for term in words:
+        near = sorted(
+            (distance, word)
+            for candidate_term, word in candidates
+            if candidate_term == term and word != term and (distance := edits(term, word)) <= _budget(term)
+        )
+        if near:  # the words at the fewest edits (a correctly spelled term's close neighbours too)
+            best = near[0][0]
+            found[term] = [word for distance, word in near if distance == best][:ALTERNATIVES]
+    return found
+
+
+def fuzzy_query(terms: list[str]) -> SearchQuery | None:
+    """The full-text query with each misspelled term OR-ed with its corrections; None when no term has a
+    correction (the query is then the plain one, already run)."""
+    fixes = corrections(terms)
+    if not fixes:
+        return None
+    parts = ["(" + " | ".join([f"{term}:*", *fixes.get(term, [])]) + ")" for term in terms]
+    return SearchQuery(" & ".join(parts), search_type="raw", config="simple")
+
+
+def match_count(*, actor: User | None, q: Any, types: list[str], filters: dict[str, Any]) -> int:
+    """How many records of these types match the text (full text and exact keys; misspellings are not
+    counted): a count over every match, so only computed when a client asks for it."""
+    text, terms = parse_query(q)
+    if not terms:
+        return 0
+    total = 0
+    query = text_query(text, terms)
+    for kind in types:
+        spec = TYPES[kind]
+        rows = _scope(kind, spec, filters=filters, actor=actor)
+        if rows is None:
+            continue
+        match = Q(search_vector=query)
+        for field, value in exact_values(text).items():
+            if field in spec.exact_fields and value:
+                match |= Q(**{field: value})
+        total += rows.filter(match).count()
+    return total
 
 
 def search(
@@ -233,11 +323,21 @@ def search(
     page = max(1, min(page, MAX_PAGES))
     limit = page * page_size + 1
     hits: list[tuple[float, str, int]] = []
-    for kind in types:
-        spec = TYPES[kind]
-        found = _candidates(kind, spec, text=text, terms=terms, filters=filters, actor=actor, limit=limit)
-        if found is not None:
-            hits += [(rank, kind, record_id) for rank, record_id in found]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # one round trip for the settings of every type's queries, undone at the end of the transaction
+        cursor.execute(
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(VOCABULARY_THRESHOLD)]
+        )
+        fuzzy: SearchQuery | None = None
+        if not exact_values(text) and any(TYPES[kind].fuzzy_fields for kind in types):
+            fuzzy = fuzzy_query(terms)
+        for kind in types:
+            spec = TYPES[kind]
+            found = _candidates(
+                kind, spec, text=text, terms=terms, filters=filters, actor=actor, limit=limit, fuzzy=fuzzy
+            )
+            if found is not None:
+                hits += [(rank, kind, record_id) for rank, record_id in found]
     hits.sort(key=lambda hit: (-hit[0], hit[1], -hit[2]))
     window = hits[(page - 1) * page_size : page * page_size]
     return {
