@@ -10,10 +10,12 @@ Groups of queries, each timed ROUNDS times over one keep-alive connection with a
   misspelled  - 51 misspelled surnames, alone or after a first name ("Garica", "Mia Nvoak"); found = a
                 result whose title holds the intended surname
   exact email / exact phone - a lead's address or number as a person types it; it must be the first result
-Targets (issue 21): full text and prefix p95 < 15 ms, misspelled p95 < 60 ms with >= 45 of 51 found, exact
-email/phone p95 < 10 ms and first. Baseline in the same run: the raw SQL each group stands on (the stored
-tsvector's GIN for a prefix query, the trigram GIN for word_similarity, the email b-tree), LIMIT 20, one
-connection, no ranking, no visibility, no HTTP.
+A floor in the same run: the same GET without any search (q="--", answered before any SQL), the cost of
+the request path alone. Targets (issue 21): full text and prefix p95 < 15 ms, misspelled p95 < 60 ms with
+>= 45 of 51 found, exact email/phone p95 < 10 ms and first. Baseline in the same run: the raw SQL each
+group stands on (the stored tsvector's GIN for full text and prefixes, the name's trigram GIN with
+word_similarity for misspellings, the email and phone b-trees), LIMIT 20 over leads, one connection, no
+ranking, no visibility, no HTTP.
 """
 
 from __future__ import annotations
@@ -169,6 +171,13 @@ def main() -> None:
 
         for text in ("warm up", "gar", "Garica"):
             get(text)
+        # the same request path without a search: host routing, token, throttle, the view, JSON (a query of
+        # symbols only is answered before any SQL): what every API request costs on this server
+        floor: list[float] = []
+        for _ in range(20 * ROUNDS):
+            with timer() as elapsed:
+                get("--")
+            floor.append(elapsed())
         for group, items in groups.items():
             samples[group], found[group], first[group] = [], 0, 0
             for round_index in range(ROUNDS):
@@ -212,6 +221,11 @@ def main() -> None:
         f"\nSearch through HTTP (uvicorn, all six record types) over {leads:,} leads / "
         f"{activities:,} activities ({slug}); {ROUNDS} rounds; "
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+    )
+    stats = summary(floor)
+    print(
+        f"  {'HTTP floor (no search)':<20} n={stats['n']:<4} p50={stats['p50'] * 1000:7.2f} ms  "
+        f"p95={stats['p95'] * 1000:7.2f} ms  (the request path alone: GET /api/search/?q=--)"
     )
     for group, values in samples.items():
         stats, base = summary(values), summary(baselines[group])

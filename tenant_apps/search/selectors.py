@@ -41,7 +41,7 @@ ALTERNATIVES = 4
 # Matches ranked per type and per kind of match (full text, fuzzy): ranking every match of "smith" or of a
 # two-letter prefix at a million records reads thousands of rows for the same first page; the candidates
 # are the first the index yields, which holds every match of any specific query.
-CANDIDATES = 300
+CANDIDATES = 100
 EXACT_RANK = 3.0  # an exact email or phone number: above every full-text hit (1 + ts_rank)
 START, STOP = "\x01", "\x02"  # markers for ts_headline, turned into <mark> after HTML-escaping
 
@@ -170,66 +170,104 @@ def text_query(text: str, terms: list[str]) -> SearchQuery:
     return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
 
 
-def _bounded(rows: QuerySet[Any], match: Q, skip: list[int]) -> QuerySet[Any]:
-    """At most CANDIDATES ids of the matching rows, in whatever order the index yields them: the ranking
-    that follows reads these rows only, never every match of a common name or a two-letter prefix."""
+def _bounded(rows: QuerySet[Any], match: Q, skip: list[int], limit: int) -> QuerySet[Any]:
+    """At most CANDIDATES ids of the matching rows (or the page's limit, when deeper), in whatever order the
+    index yields them: the ranking that follows reads these rows only, never every match of a common name
+    or a two-letter prefix."""
     matching = rows.filter(match)
     if skip:
         matching = matching.exclude(pk__in=skip)
-    return matching.order_by().values("pk")[:CANDIDATES]
+    return matching.order_by().values("pk")[: max(CANDIDATES, limit)]
 
 
-def _candidates(
-    kind: str,
-    spec: SearchType,
+def _ranked(
+    rows: QuerySet[Any], kind: str, match: Q, rank: Any, skip: list[int], limit: int
+) -> QuerySet[Any]:
+    """(id, kind, rank) of one type's best matches: `rank` over at most CANDIDATES matching rows."""
+    model = rows.model
+    return (
+        model.objects.filter(pk__in=_bounded(rows, match, skip, limit))
+        .annotate(kind=Value(kind, output_field=TextField()), rank=rank)
+        .order_by("-rank", "-id")
+        .values_list("id", "kind", "rank")[:limit]
+    )
+
+
+def _union(parts: list[QuerySet[Any]]) -> list[tuple[int, str, float]]:
+    """Every type's part in one statement (UNION ALL of ordered, limited selects): one round trip."""
+    if not parts:
+        return []
+    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [(int(row[0]), str(row[1]), float(row[2])) for row in combined]
+
+
+def _matches(
     *,
     text: str,
     terms: list[str],
+    types: list[str],
     filters: dict[str, Any],
     actor: User | None,
     limit: int,
-    fuzzy: SearchQuery | None,
-) -> list[tuple[float, int]] | None:
-    rows = _scope(kind, spec, filters=filters, actor=actor)
-    if rows is None:
-        return None
-    model = spec.model
-    # An exact email or phone number first (the keys' b-tree indexes): above every other hit, and the query
-    # stops there but for the full-text hits of the address itself (a note quoting it).
+) -> list[tuple[float, str, int]]:
+    """Up to `limit` ranked hits of each type: exact keys (rank 3), else full text (1 + ts_rank), then what
+    the corrected query adds (< 1) for the types full text left short."""
+    scopes = {}
+    for kind in types:
+        rows = _scope(kind, TYPES[kind], filters=filters, actor=actor)
+        if rows is not None:
+            scopes[kind] = rows
+    # An exact email or phone number (the keys' b-tree indexes): when it is some record's, those records
+    # are the answer, first and alone.
     exact = exact_values(text)
-    keys = Q()
-    for field, value in exact.items():
-        if field in spec.exact_fields and value:
-            keys |= Q(**{field: value})
-    found: list[tuple[float, int]] = []
-    if keys:
-        found = [
-            (EXACT_RANK, record_id)
-            for record_id in rows.filter(keys).order_by("-id").values_list("id", flat=True)[:limit]
-        ]
+    if exact:
+        parts = []
+        for kind, rows in scopes.items():
+            keys = Q()
+            for field, value in exact.items():
+                if field in TYPES[kind].exact_fields and value:
+                    keys |= Q(**{field: value})
+            if keys:
+                parts.append(
+                    rows.filter(keys)
+                    .annotate(kind=Value(kind, output_field=TextField()), rank=Value(EXACT_RANK))
+                    .order_by("-id")
+                    .values_list("id", "kind", "rank")[:limit]
+                )
+        keyed = _union(parts)
+        if keyed:
+            return [(rank, kind, record_id) for record_id, kind, rank in keyed]
     # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
     # name or a short prefix costs what a rare one does.
     query = text_query(text, terms)
-    seen = [record_id for _rank, record_id in found]
-    found += [
-        (1.0 + float(row["rank"]), row["id"])
-        for row in model.objects.filter(pk__in=_bounded(rows, Q(search_vector=query), seen))
-        .annotate(rank=SearchRank(F("search_vector"), query))
-        .order_by("-rank", "-id")
-        .values("id", "rank")[: limit - len(found)]
-    ]
-    if len(found) >= limit or not spec.fuzzy_fields or exact or fuzzy is None:
-        return found
+    ranked = _union(
+        [
+            _ranked(rows, kind, Q(search_vector=query), SearchRank(F("search_vector"), query), [], limit)
+            for kind, rows in scopes.items()
+        ]
+    )
+    found: dict[str, list[int]] = {kind: [] for kind in scopes}
+    hits: list[tuple[float, str, int]] = []
+    for record_id, kind, rank in ranked:
+        found[kind].append(record_id)
+        hits.append((1.0 + rank, kind, record_id))
+    short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
+    if exact or not short:
+        return hits
     # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
     # candidate set, ranked below every exact and full-text hit (< 1).
-    seen = [record_id for _rank, record_id in found]
-    corrected = (
-        model.objects.filter(pk__in=_bounded(rows, Q(search_vector=fuzzy), seen))
-        .annotate(rank=SearchRank(F("search_vector"), fuzzy))
-        .order_by("-rank", "-id")
-        .values("id", "rank")[: limit - len(found)]
+    corrected = fuzzy_query(terms)
+    if corrected is None:
+        return hits
+    closeness = SearchRank(F("search_vector"), corrected)
+    more = _union(
+        [
+            _ranked(scopes[kind], kind, Q(search_vector=corrected), closeness, seen, limit - len(seen))
+            for kind in short
+            for seen in [found[kind]]
+        ]
     )
-    return found + [(0.99 * float(row["rank"]) / (1.0 + float(row["rank"])), row["id"]) for row in corrected]
+    return hits + [(0.99 * rank / (1.0 + rank), kind, record_id) for record_id, kind, rank in more]
 
 
 def edits(a: str, b: str) -> int:
@@ -322,22 +360,19 @@ def search(
         return {"results": [], "page": page, "has_more": False}
     page = max(1, min(page, MAX_PAGES))
     limit = page * page_size + 1
-    hits: list[tuple[float, str, int]] = []
     with transaction.atomic(), connection.cursor() as cursor:
-        # one round trip for the settings of every type's queries, undone at the end of the transaction
+        # One round trip for the transaction's settings. Every match comes from an index's bitmap (GIN for
+        # text, b-tree for exact keys): with a LIMIT and a misjudged selectivity ("garcia:*" over five
+        # million activities is estimated at 8,000 rows, it has none) the planner prefers reading a table
+        # or walking a b-tree in the hope of stopping early, and takes seconds; parallel workers cost more
+        # to start than these bounded queries take.
         cursor.execute(
-            "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(VOCABULARY_THRESHOLD)]
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true), "
+            "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true)",
+            [str(VOCABULARY_THRESHOLD)],
         )
-        fuzzy: SearchQuery | None = None
-        if not exact_values(text) and any(TYPES[kind].fuzzy_fields for kind in types):
-            fuzzy = fuzzy_query(terms)
-        for kind in types:
-            spec = TYPES[kind]
-            found = _candidates(
-                kind, spec, text=text, terms=terms, filters=filters, actor=actor, limit=limit, fuzzy=fuzzy
-            )
-            if found is not None:
-                hits += [(rank, kind, record_id) for rank, record_id in found]
+        hits = _matches(text=text, terms=terms, types=types, filters=filters, actor=actor, limit=limit)
     hits.sort(key=lambda hit: (-hit[0], hit[1], -hit[2]))
     window = hits[(page - 1) * page_size : page * page_size]
     return {
