@@ -170,6 +170,29 @@ def text_query(text: str, terms: list[str]) -> SearchQuery:
     return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
 
 
+class Unindexed(Func):
+    """`strip(search_vector) @@ query`: the same test, which no index serves (a filter on the candidates)."""
+
+    arg_joiner = " @@ "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
+SHORT_PREFIX = 2  # a prefix this short matches a large share of every table
+
+
+def text_match(text: str, terms: list[str]) -> Q:
+    """The full-text condition. A very short prefix ("mia no") is not looked up in the GIN index (its
+    posting lists are a good part of the table, and the index reads all of them before the LIMIT applies):
+    the longer terms find the candidates, and the short ones filter them."""
+    query = text_query(text, terms)
+    longer = [term for term in terms if len(term) > SHORT_PREFIX]
+    if exact_values(text) or not longer or len(longer) == len(terms):
+        return Q(search_vector=query)
+    indexed = SearchQuery(" & ".join(f"{term}:*" for term in longer), search_type="raw", config="simple")
+    return Q(search_vector=indexed) & Q(Unindexed(Func(F("search_vector"), function="strip"), query))
+
+
 def _bounded(rows: QuerySet[Any], match: Q, skip: list[int], limit: int) -> QuerySet[Any]:
     """At most CANDIDATES ids of the matching rows (or the page's limit, when deeper), in whatever order the
     index yields them: the ranking that follows reads these rows only, never every match of a common name
@@ -240,9 +263,10 @@ def _matches(
     # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
     # name or a short prefix costs what a rare one does.
     query = text_query(text, terms)
+    match = text_match(text, terms)
     ranked = _union(
         [
-            _ranked(rows, kind, Q(search_vector=query), SearchRank(F("search_vector"), query), [], limit)
+            _ranked(rows, kind, match, SearchRank(F("search_vector"), query), [], limit)
             for kind, rows in scopes.items()
         ]
     )

@@ -305,3 +305,15 @@ def test_edit_distance():
         1,
     )
     assert edits("kitten", "sitting") == 3
+
+
+def test_a_two_letter_prefix_filters_the_longer_words_candidates(api, people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        results = search(api(Role.REP), "jon sm")
+    assert titles(results)[0] == ("lead", "Jonathan Smithers")
+    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    # the GIN index is asked for "jon:*" only; "sm:*" is checked on its candidates
+    assert "strip(" in ranked[0] and "'jon:*'" in ranked[0], ranked[0]
