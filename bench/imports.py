@@ -261,7 +261,8 @@ def main() -> None:
     print(
         f"\nimports: {ROWS:,} rows (BENCH_IMPORT_ROWS), {EXISTING:,} existing leads (BENCH_EXISTING); "
         f"gin_pending_list_limit in the write batches: "
-        f"{settings.IMPORT_GIN_PENDING_LIST_KB or 'server default'} (IMPORT_GIN_PENDING_LIST_KB, kB); load average {os.getloadavg()[0]:.2f}"
+        f"{settings.IMPORT_GIN_PENDING_LIST_KB or 'server default'} (IMPORT_GIN_PENDING_LIST_KB, kB); "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     organization = _organization()
     schema = organization.schema_name
