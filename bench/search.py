@@ -188,9 +188,13 @@ def main() -> None:
                     if round_index:
                         continue
                     if want.startswith("id:"):
-                        first[group] += bool(results) and (results[0]["type"], results[0]["id"]) == (
-                            "lead",
-                            int(want[3:]),
+                        # first: the lead is among the exact hits that lead the page (generated phone
+                        # numbers repeat: another lead with the same number is an exact hit as well)
+                        exact_hits = [(row["type"], row["id"]) for row in results if row["rank"] >= 3.0]
+                        first[group] += (
+                            bool(results)
+                            and results[0]["rank"] >= 3.0
+                            and (("lead", int(want[3:])) in exact_hits)
                         )
                     found[group] += bool(results) and (
                         not want or any(want.lower() in row["title"].lower() for row in results)
