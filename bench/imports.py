@@ -37,6 +37,7 @@ MEMBER_EMAIL = f"bench@{SLUG}.example"
 TARGET_ROWS_PER_S = 50_000
 EXPORT_TARGET_ROWS_PER_S = 200_000
 FLOOR_ROWS = int(os.environ.get("BENCH_FLOOR_ROWS", "200000"))
+DB_SUFFIX = os.environ.get("BENCH_IMPORTS_DB_SUFFIX", "_bench_imports")  # a database of its own
 
 FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kai", "Lena"]
 LAST = ["Silva", "Meyer", "Novak", "O'Brien", "Rossi", "Sato", "Dubois", "García", "Kowalski", "Nguyen"]
@@ -248,7 +249,7 @@ def export(host: str, token: str, query: str) -> tuple[int, float, float, float]
 
 
 def main() -> None:
-    setup_django()
+    setup_django(DB_SUFFIX)
     from django.conf import settings
     from django_tenants.utils import schema_context
 
@@ -257,7 +258,12 @@ def main() -> None:
     from tenant_apps.imports.models import ImportRowError
     from tenant_apps.leads.models import Lead
 
-    print(f"\nimports: {ROWS:,} rows (BENCH_IMPORT_ROWS), {EXISTING:,} existing leads (BENCH_EXISTING)")
+    print(
+        f"\nimports: {ROWS:,} rows (BENCH_IMPORT_ROWS), {EXISTING:,} existing leads (BENCH_EXISTING); "
+        f"gin_pending_list_limit in the write batches: "
+        f"{settings.IMPORT_GIN_PENDING_LIST_KB or 'server default'} (IMPORT_GIN_PENDING_LIST_KB, kB); "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     organization = _organization()
     schema = organization.schema_name
     _seed_existing(schema)

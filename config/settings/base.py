@@ -222,6 +222,8 @@ SSO_LOOPBACK_ISSUERS_ONLY = False  # the test suite's: issuers on this machine o
 # CSV imports: an upload over IMPORT_MAX_BYTES is refused with 413, a file of more rows with 400.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=2_000_000)
+# gin_pending_list_limit (kB) in an import's write transactions; 0 keeps the server's (4 MB by default)
+IMPORT_GIN_PENDING_LIST_KB = env.int("IMPORT_GIN_PENDING_LIST_KB", default=0)
 # Files of CSV exports run as jobs, one directory per organization (workers and web servers share it).
 EXPORTS_DIR = Path(env("EXPORTS_DIR", default=str(BASE_DIR / ".data" / "exports")))
 

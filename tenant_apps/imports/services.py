@@ -449,6 +449,8 @@ def _batch_done(run: Import, *, checkpoint: int, counts: Counts, **also: Any) ->
 
 
 def _finish(run: Import, status: str, pipeline: Pipeline | None = None, *, error: str = "") -> Import:
+    if pipeline is not None and status == ImportStatus.DONE and not run.dry_run:
+        pipeline.settle_indexes()
     with transaction.atomic():
         if pipeline is not None:
             pipeline.drop()

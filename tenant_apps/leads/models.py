@@ -5,7 +5,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, weighted_vector
@@ -145,10 +145,11 @@ class Lead(CustomerRecord):
             models.Index(fields=["identity_key"], name="lead_identity_idx", condition=~Q(identity_key="")),
             GinIndex(fields=["tags"], name="lead_tags_gin"),
             GinIndex(fields=["search_vector"], name="lead_search_gin"),
-            # fuzzy matches on misspelled names, companies and emails (pg_trgm)
+            # fuzzy duplicate detection on names and companies (tenant_apps.dedupe, pg_trgm `%`); search
+            # corrects misspellings against its vocabulary instead. No trigram index on the email: no query
+            # reads one, and it cost every lead write (an import's index maintenance is its ceiling).
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="lead_name_trgm"),
             GinIndex(OpClass(folded("company"), name="gin_trgm_ops"), name="lead_company_trgm"),
-            GinIndex(OpClass(F("email"), name="gin_trgm_ops"), name="lead_email_trgm"),
             # every ?ordering= the list offers (the default, -created_at, has its index above)
             *ordering_indexes("lead", ("updated_at", "stage_changed_at", "value", "score", "name")),
         ]

@@ -1,6 +1,7 @@
-"""Search across record types: full-text (stored weighted tsvectors, prefix matching for type-ahead) plus
-pg_trgm similarity for misspellings, ranked together, with the usual filters. Deleted and merged records
-never appear (each type's `.alive()`), and every query is bounded by an index and a LIMIT."""
+"""Search across record types: full-text (stored weighted tsvectors, prefix matching for type-ahead), exact
+emails and phone numbers first, misspelled words corrected against the organization's vocabulary, ranked
+together over a bounded candidate set per type and kind of match, with the usual filters. Deleted and
+merged records never appear (each type's `.alive()`), and every query is bounded by an index and a LIMIT."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import transaction
-from django.db.models import BooleanField, F, FloatField, Func, Q, TextField, Value
-from django.db.models.functions import Greatest, NullIf
+from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
+from django.db.models.functions import NullIf
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
-from shared_apps.core.search import folded
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType, Note
@@ -31,9 +31,17 @@ MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 MAX_PAGES = 10
 EXACT_KEYS = ("email", "phone_normalized")
-# word_similarity: "westbruk" against "westbrook" is 0.5, "davolo" against "davolio" 0.56, while unrelated
-# short words stay below (pg_trgm's default is 0.6, which misses a typo in a short word)
-WORD_THRESHOLD = 0.5
+# Misspellings are corrected against the organization's vocabulary (search.SearchWord: the distinct words of
+# names and companies, a few thousand where records are a million): the words trigram-similar to a term
+# (a low threshold: one swapped pair of letters in "garcia" leaves 0.27) are the candidates, and those at
+# the fewest edits (Damerau-Levenshtein, at most EDITS by length) replace it in the full-text query.
+VOCABULARY_THRESHOLD = 0.15
+VOCABULARY_CANDIDATES = 64
+ALTERNATIVES = 4
+# Matches ranked per type and per kind of match (full text, fuzzy): ranking every match of "smith" or of a
+# two-letter prefix at a million records reads thousands of rows for the same first page; the candidates
+# are the first the index yields, which holds every match of any specific query.
+CANDIDATES = 100
 EXACT_RANK = 3.0  # an exact email or phone number: above every full-text hit (1 + ts_rank)
 START, STOP = "\x01", "\x02"  # markers for ts_headline, turned into <mark> after HTML-escaping
 
@@ -42,16 +50,6 @@ class TrigramMatch(Func):
     """`a % b`: pg_trgm similarity above the threshold, served by the (folded) trigram GIN indexes."""
 
     arg_joiner = " %% "
-    template = "(%(expressions)s)"
-    output_field = BooleanField()
-
-
-class WordMatch(Func):
-    """`text <% field`: some run of words of the field is trigram-similar to the text (pg_trgm's
-    word_similarity above its threshold), so that one misspelled word matches a longer field. Served by the
-    same trigram GIN indexes."""
-
-    arg_joiner = " <%% "
     template = "(%(expressions)s)"
     output_field = BooleanField()
 
@@ -128,16 +126,10 @@ def _owner_filter(value: Any, actor: User | None) -> Q:
     return Q(owner_id=value)
 
 
-def _candidates(
-    kind: str,
-    spec: SearchType,
-    *,
-    text: str,
-    terms: list[str],
-    filters: dict[str, Any],
-    actor: User | None,
-    limit: int,
-) -> list[tuple[float, int]] | None:
+def _scope(
+    kind: str, spec: SearchType, *, filters: dict[str, Any], actor: User | None
+) -> QuerySet[Any] | None:
+    """The rows of one type the actor may find with these filters (None: none of this type can match)."""
     # the same visibility as the lists (one policy): a rep finds only the leads, deals and notes they may open
     rows = visibility.records_for(kind, actor)
     if kind == "activity":
@@ -167,55 +159,215 @@ def _candidates(
         rows = rows.filter(created_at__gte=filters["created_after"])
     if filters.get("created_before"):
         rows = rows.filter(created_at__lt=filters["created_before"])
+    return rows
 
-    # Full text first, prefix matching on every term ("jan do" finds "Jane Doe" as it is typed), ranked
-    # by ts_rank from the GIN index's matches. Fuzzy (trigram) matching only fills what full text did not
-    # find: it catches misspellings, and ranking trigram similarity over every full-text hit of a common
-    # name would cost a hundred times more for the same first page.
-    # An exact email or phone number first (the unique-ish keys' b-tree indexes): the simple parser keeps an
-    # email as one token, and a number's digits are not words, so neither full text nor trigrams find them.
-    exact = Q()
-    for field, value in exact_values(text).items():
-        if field in spec.exact_fields and value:
-            exact |= Q(**{field: value})
-    found: list[tuple[float, int]] = []
-    if exact:
-        found = [
-            (EXACT_RANK, record_id)
-            for record_id in rows.filter(exact).order_by("-id").values_list("id", flat=True)[:limit]
-        ]
-    query = SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
-    found += [
-        (1.0 + float(row["rank"]), row["id"])
-        for row in rows.filter(search_vector=query)
-        .exclude(pk__in=[record_id for _rank, record_id in found])
-        .annotate(rank=SearchRank(F("search_vector"), query))
+
+def text_query(text: str, terms: list[str]) -> SearchQuery:
+    """The full-text query: an email address or a phone number as written (the simple parser keeps an
+    address as one word), otherwise every term as a prefix ("jan do" finds "Jane Doe" as it is typed)."""
+    if exact_values(text):
+        return SearchQuery(text, search_type="plain", config="simple")
+    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
+
+
+class Unindexed(Func):
+    """`strip(search_vector) @@ query`: the same test, which no index serves (a filter on the candidates)."""
+
+    arg_joiner = " @@ "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
+SHORT_PREFIX = 2  # a prefix this short matches a large share of every table
+
+
+def text_match(text: str, terms: list[str]) -> Q:
+    """The full-text condition. A very short prefix ("mia no") is not looked up in the GIN index (its
+    posting lists are a good part of the table, and the index reads all of them before the LIMIT applies):
+    the longer terms find the candidates, and the short ones filter them."""
+    query = text_query(text, terms)
+    longer = [term for term in terms if len(term) > SHORT_PREFIX]
+    if exact_values(text) or not longer or len(longer) == len(terms):
+        return Q(search_vector=query)
+    indexed = SearchQuery(" & ".join(f"{term}:*" for term in longer), search_type="raw", config="simple")
+    return Q(search_vector=indexed) & Q(Unindexed(Func(F("search_vector"), function="strip"), query))
+
+
+def _bounded(rows: QuerySet[Any], match: Q, skip: list[int], limit: int) -> QuerySet[Any]:
+    """At most CANDIDATES ids of the matching rows (or the page's limit, when deeper), in whatever order the
+    index yields them: the ranking that follows reads these rows only, never every match of a common name
+    or a two-letter prefix."""
+    matching = rows.filter(match)
+    if skip:
+        matching = matching.exclude(pk__in=skip)
+    return matching.order_by().values("pk")[: max(CANDIDATES, limit)]
+
+
+def _ranked(
+    rows: QuerySet[Any], kind: str, match: Q, rank: Any, skip: list[int], limit: int
+) -> QuerySet[Any]:
+    """(id, kind, rank) of one type's best matches: `rank` over at most CANDIDATES matching rows."""
+    model = rows.model
+    return (
+        model.objects.filter(pk__in=_bounded(rows, match, skip, limit))
+        .annotate(kind=Value(kind, output_field=TextField()), rank=rank)
         .order_by("-rank", "-id")
-        .values("id", "rank")[: limit - len(found)]
-    ]
-    if len(found) >= limit or not spec.fuzzy_fields:
-        return found
-    # Fuzzy per word (word_similarity): a misspelled word of a longer name or company matches ("Westbruk"
-    # finds "Carla Westbrook"), ranked by how close, always below the exact and full-text hits (< 1).
-    folded_text = fold(text)
-    match = Q()
-    for field in spec.fuzzy_fields:
-        match |= Q(WordMatch(Value(folded_text), folded(field)))
-    sims = [
-        Func(Value(folded_text), folded(field), function="word_similarity", output_field=FloatField())
-        for field in spec.fuzzy_fields
-    ]
-    fuzzy = (
-        rows.filter(match)
-        .exclude(pk__in=[record_id for _rank, record_id in found])
-        .annotate(rank=Greatest(*sims) if len(sims) > 1 else sims[0])
-        .order_by("-rank", "-id")
-        .values("id", "rank")[: limit - len(found)]
+        .values_list("id", "kind", "rank")[:limit]
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [WORD_THRESHOLD])
-        fuzzy_rows = list(fuzzy)
-    return found + [(float(row["rank"]), row["id"]) for row in fuzzy_rows]
+
+
+def _union(parts: list[QuerySet[Any]]) -> list[tuple[int, str, float]]:
+    """Every type's part in one statement (UNION ALL of ordered, limited selects): one round trip."""
+    if not parts:
+        return []
+    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [(int(row[0]), str(row[1]), float(row[2])) for row in combined]
+
+
+def _matches(
+    *,
+    text: str,
+    terms: list[str],
+    types: list[str],
+    filters: dict[str, Any],
+    actor: User | None,
+    limit: int,
+) -> list[tuple[float, str, int]]:
+    """Up to `limit` ranked hits of each type: exact keys (rank 3), else full text (1 + ts_rank), then what
+    the corrected query adds (< 1) for the types full text left short."""
+    scopes = {}
+    for kind in types:
+        rows = _scope(kind, TYPES[kind], filters=filters, actor=actor)
+        if rows is not None:
+            scopes[kind] = rows
+    # An exact email or phone number (the keys' b-tree indexes): when it is some record's, those records
+    # are the answer, first and alone.
+    exact = exact_values(text)
+    if exact:
+        parts = []
+        for kind, rows in scopes.items():
+            keys = Q()
+            for field, value in exact.items():
+                if field in TYPES[kind].exact_fields and value:
+                    keys |= Q(**{field: value})
+            if keys:
+                parts.append(
+                    rows.filter(keys)
+                    .annotate(kind=Value(kind, output_field=TextField()), rank=Value(EXACT_RANK))
+                    .order_by("-id")
+                    .values_list("id", "kind", "rank")[:limit]
+                )
+        keyed = _union(parts)
+        if keyed:
+            return [(rank, kind, record_id) for record_id, kind, rank in keyed]
+    # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
+    # name or a short prefix costs what a rare one does.
+    query = text_query(text, terms)
+    match = text_match(text, terms)
+    ranked = _union(
+        [
+            _ranked(rows, kind, match, SearchRank(F("search_vector"), query), [], limit)
+            for kind, rows in scopes.items()
+        ]
+    )
+    found: dict[str, list[int]] = {kind: [] for kind in scopes}
+    hits: list[tuple[float, str, int]] = []
+    for record_id, kind, rank in ranked:
+        found[kind].append(record_id)
+        hits.append((1.0 + rank, kind, record_id))
+    short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
+    if exact or not short:
+        return hits
+    # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
+    # candidate set, ranked below every exact and full-text hit (< 1).
+    corrected = fuzzy_query(terms)
+    if corrected is None:
+        return hits
+    closeness = SearchRank(F("search_vector"), corrected)
+    more = _union(
+        [
+            _ranked(scopes[kind], kind, Q(search_vector=corrected), closeness, seen, limit - len(seen))
+            for kind in short
+            for seen in [found[kind]]
+        ]
+    )
+    return hits + [(0.99 * rank / (1.0 + rank), kind, record_id) for record_id, kind, rank in more]
+
+
+def edits(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): a swapped pair of letters is one edit."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def _budget(term: str) -> int:
+    return 1 if len(term) <= 6 else 2
+
+
+def corrections(terms: list[str]) -> dict[str, list[str]]:
+    """Each term's nearest other words of the vocabulary, at most ALTERNATIVES."""
+    words = [term for term in dict.fromkeys(terms) if len(term) >= 3 and not term.isdigit()]
+    if not words:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.term, w.word FROM unnest(%s::text[]) AS t(term) CROSS JOIN LATERAL ("
+            "SELECT word FROM search_searchword WHERE word %% t.term "
+            "ORDER BY similarity(word, t.term) DESC, word LIMIT %s) AS w",
+            [words, VOCABULARY_CANDIDATES],
+        )
+        candidates = cursor.fetchall()
+    found: dict[str, list[str]] = {}
+    for term in words:
+        near = sorted(
+            (distance, word)
+            for candidate_term, word in candidates
+            if candidate_term == term and word != term and (distance := edits(term, word)) <= _budget(term)
+        )
+        if near:  # the words at the fewest edits (a correctly spelled term's close neighbours too)
+            best = near[0][0]
+            found[term] = [word for distance, word in near if distance == best][:ALTERNATIVES]
+    return found
+
+
+def fuzzy_query(terms: list[str]) -> SearchQuery | None:
+    """The full-text query with each misspelled term OR-ed with its corrections; None when no term has a
+    correction (the query is then the plain one, already run)."""
+    fixes = corrections(terms)
+    if not fixes:
+        return None
+    parts = ["(" + " | ".join([f"{term}:*", *fixes.get(term, [])]) + ")" for term in terms]
+    return SearchQuery(" & ".join(parts), search_type="raw", config="simple")
+
+
+def match_count(*, actor: User | None, q: Any, types: list[str], filters: dict[str, Any]) -> int:
+    """How many records of these types match the text (full text and exact keys; misspellings are not
+    counted): a count over every match, so only computed when a client asks for it."""
+    text, terms = parse_query(q)
+    if not terms:
+        return 0
+    total = 0
+    query = text_query(text, terms)
+    for kind in types:
+        spec = TYPES[kind]
+        rows = _scope(kind, spec, filters=filters, actor=actor)
+        if rows is None:
+            continue
+        match = Q(search_vector=query)
+        for field, value in exact_values(text).items():
+            if field in spec.exact_fields and value:
+                match |= Q(**{field: value})
+        total += rows.filter(match).count()
+    return total
 
 
 def search(
@@ -232,12 +384,19 @@ def search(
         return {"results": [], "page": page, "has_more": False}
     page = max(1, min(page, MAX_PAGES))
     limit = page * page_size + 1
-    hits: list[tuple[float, str, int]] = []
-    for kind in types:
-        spec = TYPES[kind]
-        found = _candidates(kind, spec, text=text, terms=terms, filters=filters, actor=actor, limit=limit)
-        if found is not None:
-            hits += [(rank, kind, record_id) for rank, record_id in found]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One round trip for the transaction's settings. Every match comes from an index's bitmap (GIN for
+        # text, b-tree for exact keys): with a LIMIT and a misjudged selectivity ("garcia:*" over five
+        # million activities is estimated at 8,000 rows, it has none) the planner prefers reading a table
+        # or walking a b-tree in the hope of stopping early, and takes seconds; parallel workers cost more
+        # to start than these bounded queries take.
+        cursor.execute(
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true), "
+            "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true)",
+            [str(VOCABULARY_THRESHOLD)],
+        )
+        hits = _matches(text=text, terms=terms, types=types, filters=filters, actor=actor, limit=limit)
     hits.sort(key=lambda hit: (-hit[0], hit[1], -hit[2]))
     window = hits[(page - 1) * page_size : page * page_size]
     return {

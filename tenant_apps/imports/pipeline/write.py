@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from tenant_apps.activities.models import Activity, ActivityType
@@ -45,6 +46,12 @@ class Writing(Tables):
         # The batch and its checkpoint commit together, so a commit lost in a database crash loses both and
         # the import redoes the batch: waiting for the WAL flush buys nothing here.
         execute("SET LOCAL synchronous_commit = off")
+        # New GIN entries (the search vector, the trigram and tag indexes) go to each index's pending list
+        # and are merged into the index in bulk when it fills: a larger list for the import's batches
+        # merges less often (searches read the list meanwhile: the import settles it when it ends).
+        pending = settings.IMPORT_GIN_PENDING_LIST_KB
+        if pending:
+            execute(f"SET LOCAL gin_pending_list_limit = {int(pending)}")
         where = f"p.n > {low} AND p.n <= {high}"
         actions = dict(fetchall(f"SELECT action, count(*) FROM {self.plan} p WHERE {where} GROUP BY action"))
         counts = Counts(skipped=actions.get("skip", 0), failed=actions.get("fail", 0))
@@ -59,6 +66,16 @@ class Writing(Tables):
             counts.failed += failed
             counts.warnings += warned
         return counts
+
+    def settle_indexes(self) -> None:
+        """The GIN indexes of the written table merge their pending lists now (the entries the import left
+        there): searches after the import read the index alone, as before it."""
+        execute(
+            "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+            "WHERE i.indrelid = %s::regclass AND a.amname = 'gin'",
+            [ident(self.spec.table)],
+        )
 
     def _warnings(self, where: str, *, source: str | None = None) -> int:
         """The written rows' warnings into the row errors; returns how many rows had one."""

@@ -20,6 +20,11 @@ class SearchParamsSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     page = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MAX_PAGES, default=1)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=50, default=20)
+    count = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="also count every match (full text and exact keys): costs a pass over all of them",
+    )
 
     def validate_types(self, value: str) -> list[str]:
         types = [item.strip().lower() for item in value.split(",") if item.strip()]
@@ -60,6 +65,7 @@ class SearchResponseSerializer(serializers.Serializer):
     results = SearchResultSerializer(many=True)
     page = serializers.IntegerField()
     has_more = serializers.BooleanField()
+    count = serializers.IntegerField(required=False, help_text="only with ?count=true")
 
 
 class SearchView(OrganizationView):
@@ -73,8 +79,10 @@ class SearchView(OrganizationView):
         params = parse(SearchParamsSerializer, request.query_params)
         types = params.pop("types", None) or list(selectors.TYPES)
         page, page_size, q = params.pop("page"), params.pop("page_size"), params.pop("q")
-        return Response(
-            selectors.search(
-                actor=self.member, q=q, types=types, filters=params, page=page, page_size=page_size
-            )
+        count = params.pop("count")
+        found = selectors.search(
+            actor=self.member, q=q, types=types, filters=params, page=page, page_size=page_size
         )
+        if count:  # never by default: counting reads every match, the page reads a bounded few
+            found["count"] = selectors.match_count(actor=self.member, q=q, types=types, filters=params)
+        return Response(found)

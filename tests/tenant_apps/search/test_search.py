@@ -193,3 +193,127 @@ def test_a_rep_finds_no_activity_of_a_lead_they_may_not_see(api, make_lead, org,
         activity_log(actor=admin, type="CALL", lead_id=lead.pk, body="Talked about the zeppelin order")
     assert search(api(Role.REP), "zeppelin") == []
     assert len(search(api(Role.ADMIN), "zeppelin")) == 1
+
+
+# Issue 21, "Search at 1,000,000 leads": bounded candidates, exact keys first, no count unless asked
+
+
+@pytest.fixture
+def few_candidates(monkeypatch):
+    from tenant_apps.search import selectors
+
+    monkeypatch.setattr(selectors, "CANDIDATES", 3)
+
+
+def test_a_common_name_ranks_a_bounded_candidate_set_and_still_pages(api, make_lead, few_candidates):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for index in range(8):
+        make_lead(name=f"Commonname Person{index}")
+    client = api(Role.ADMIN)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/api/search/", {"q": "commonname", "types": "lead", "page_size": 2}).json()
+    assert (len(page["results"]), page["has_more"]) == (2, True)
+    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    # every ranking reads the bounded candidates only (the inner LIMIT), never every match
+    assert ranked and all("LIMIT 3)" in sql for sql in ranked), ranked
+
+
+def test_name_matches_rank_above_company_matches(api, make_lead):
+    make_lead(name="Olga Fairweather", company="Bright Labs")
+    make_lead(name="Tom Brook", company="Fairweather Logistics")
+    results = search(api(Role.ADMIN), "fairweather", types="lead")
+    assert [row["title"] for row in results] == ["Olga Fairweather", "Tom Brook"]
+    assert results[0]["rank"] > results[1]["rank"] > 1  # both full-text hits, above every fuzzy one
+
+
+def test_an_exact_phone_number_comes_first_and_stops_the_search_there(api, northwind, make_lead):
+    make_lead(name="Digits 555 0107777")
+    results = search(api(Role.ADMIN), "+1 555 010 7777")
+    assert (results[0]["type"], results[0]["id"], results[0]["rank"]) == (
+        "contact",
+        northwind["contact"].pk,
+        3.0,
+    )
+
+
+def test_an_email_address_finds_its_record_not_everyone_at_the_domain(api, northwind):
+    results = search(api(Role.ADMIN), "nancy@northwind.example")
+    # "sales@northwind.example" shares the domain's words, not the address
+    assert [(row["type"], row["title"]) for row in results] == [("contact", "Nancy Davolio")]
+
+
+def test_a_misspelled_surname_is_found_among_many_full_text_misses(api, make_lead, few_candidates):
+    for index in range(5):
+        make_lead(name=f"Filler Person{index}", company="Garrison Supplies")
+    make_lead(name="Maria Garcia", company="Acme")
+    assert "Maria Garcia" in [row["title"] for row in search(api(Role.ADMIN), "Garica", types="lead")]
+
+
+def test_no_count_unless_asked(api, make_lead):
+    for index in range(5):
+        make_lead(name=f"Countable Person{index}")
+    client = api(Role.ADMIN)
+    plain = client.get("/api/search/", {"q": "countable", "page_size": 2}).json()
+    assert "count" not in plain
+    counted = client.get("/api/search/", {"q": "countable", "page_size": 2, "count": "true"}).json()
+    assert (counted["count"], len(counted["results"])) == (5, 2)
+
+
+def test_the_count_sees_only_what_the_member_may_see(api, make_lead, admin):
+    make_lead(name="Hiddenname One", owner_id=admin.pk)
+    make_lead(name="Hiddenname Two", owner_id=admin.pk)
+    counted = api(Role.REP).get("/api/search/", {"q": "hiddenname", "count": "true"}).json()
+    assert (counted["count"], counted["results"]) == (0, [])
+    assert api(Role.ADMIN).get("/api/search/", {"q": "hiddenname", "count": "true"}).json()["count"] == 2
+
+
+def test_the_vocabulary_follows_new_and_renamed_records(api, make_lead, org):
+    from tenant_apps.leads.models import Lead
+    from tenant_apps.search.models import SearchWord
+
+    lead = make_lead(name="Zebulon Quixote", company="Marmalade Works")
+    with schema_context(org.schema_name):
+        assert {"zebulon", "quixote", "marmalade", "works"} <= set(
+            SearchWord.objects.values_list("word", flat=True)
+        )
+        Lead.objects.filter(pk=lead.pk).update(name="Zebulon Quiggleworth")
+        assert SearchWord.objects.filter(word="quiggleworth").exists()
+    assert [row["id"] for row in search(api(Role.ADMIN), "Quigleworth", types="lead")] == [lead.pk]
+
+
+@pytest.mark.parametrize("typo", ["Garica", "Gracia", "Garcai", "Gacria"])
+def test_swapped_letters_are_one_edit(api, make_lead, typo):
+    make_lead(name="Maria Garcia")
+    make_lead(name="Maria Gray")
+    assert [row["title"] for row in search(api(Role.ADMIN), typo, types="lead")][:1] == ["Maria Garcia"]
+
+
+def test_edit_distance():
+    from tenant_apps.search.selectors import edits
+
+    assert (
+        edits("garica", "garcia"),
+        edits("novak", "nvoak"),
+        edits("smith", "smyth"),
+        edits("ab", "abc"),
+    ) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert edits("kitten", "sitting") == 3
+
+
+def test_a_two_letter_prefix_filters_the_longer_words_candidates(api, people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        results = search(api(Role.REP), "jon sm")
+    assert titles(results)[0] == ("lead", "Jonathan Smithers")
+    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    # the GIN index is asked for "jon:*" only; "sm:*" is checked on its candidates
+    assert "strip(" in ranked[0] and "'jon:*'" in ranked[0], ranked[0]
