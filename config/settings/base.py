@@ -112,6 +112,8 @@ TENANT_APPS = [
     # no models: installed so its AppConfig declares its API-key resource like every other app's
     "tenant_apps.search",
     "tenant_apps.currency",
+    # each organization's own fields on its records (definitions; the values live on the records)
+    "tenant_apps.customfields",
     "tenant_apps.analytics",
     "tenant_apps.notifications",
     "tenant_apps.reminders",

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CustomFieldsConfig(AppConfig):
+    name = "tenant_apps.customfields"
+    label = "customfields"
+    verbose_name = "custom fields"
+    api_key_resources = ("custom-fields",)  # see LeadsConfig
