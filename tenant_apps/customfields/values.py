@@ -198,7 +198,14 @@ def currencies() -> set[str]:
     from tenant_apps.currency.models import ExchangeRate  # the currency app reads organization settings
     from tenant_apps.currency.selectors import base_currency
 
-    return {base_currency(), *ExchangeRate.objects.values_list("currency", flat=True).distinct()}
+    key = connection.schema_name
+    cached = getattr(_memo, "currencies", None)
+    if cached is None or cached[0] != key:  # memoized like the definitions (an import cleans many cells)
+        cached = _memo.currencies = (
+            key,
+            {base_currency(), *ExchangeRate.objects.values_list("currency", flat=True).distinct()},
+        )
+    return set(cached[1])
 
 
 def _money(field: CustomField, value: Any) -> dict[str, str]:
