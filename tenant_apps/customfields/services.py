@@ -106,6 +106,11 @@ def _position(value: Any) -> int:
     return value
 
 
+def _check_filterable(field: CustomField) -> None:
+    if field.filterable and field.type in indexes.UNINDEXED:
+        raise InvalidInput("filterable", "Long text fields cannot be filterable.")
+
+
 def _indexable(field: CustomField) -> bool:
     return field.filterable and field.type not in indexes.UNINDEXED
 
@@ -156,6 +161,7 @@ def custom_field_create(*, actor: User | None, request: AuditRequest = None, **d
         position=_position(position),
         filterable=_flag(data, "filterable", False),
     )
+    _check_filterable(field)
     field.index_state = IndexState.BUILDING if _indexable(field) else IndexState.NONE
     field.save()
     _changed(field)
@@ -244,6 +250,7 @@ def custom_field_update(
     elif changes.get("migrate_to") is not None:
         raise InvalidInput("migrate_to", "Only with options.")
     field.type = kind
+    _check_filterable(field)
     was_indexed = before["filterable"] and previous_kind not in indexes.UNINDEXED
     reindex = kind != previous_kind or was_indexed != _indexable(field)
     if reindex:
