@@ -26,7 +26,7 @@ from tenant_apps.accounts.exceptions import (
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
-from tenant_apps.customfields.values import serialize_values
+from tenant_apps.customfields.values import event_values
 from tenant_apps.records.services import (
     check_fields,
     clean_id,
@@ -137,7 +137,7 @@ def account_create(*, actor: User | None, from_lead_id: int | None = None, **fie
             record_id=account.pk,
             actor_id=actor_id,
             status=account.status,
-            custom=serialize_values("account", account),
+            **event_values("account", account),
         )
     return account
 

@@ -16,7 +16,7 @@ from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound, DuplicateContact
 from tenant_apps.contacts.models import Contact
-from tenant_apps.customfields.values import serialize_values
+from tenant_apps.customfields.values import event_values
 from tenant_apps.records import normalize
 from tenant_apps.records.services import (
     changed_keys,
@@ -98,7 +98,7 @@ def contact_create(
             record_id=contact.pk,
             actor_id=actor_id,
             account_id=contact.account_id,
-            custom=serialize_values("contact", contact),
+            **event_values("contact", contact),
         )
     return contact
 

@@ -116,7 +116,9 @@ def _indexable(field: CustomField) -> bool:
 
 
 def _changed(field: CustomField) -> None:
+    values.cache_drop()
     values.forget()
+    transaction.on_commit(values.cache_drop)
     transaction.on_commit(values.forget)
 
 
@@ -367,6 +369,7 @@ def index_build(*, field_id: int) -> None:
         CustomField.objects.filter(pk=field_id).update(index_state=IndexState.FAILED)
         raise
     CustomField.objects.filter(pk=field_id, state=FieldState.ACTIVE).update(index_state=IndexState.READY)
+    values.cache_drop()
 
 
 def index_rebuild(*, field_id: int, index_name: str) -> None:
@@ -396,4 +399,5 @@ def field_purge(*, field_id: int) -> None:
             if cursor.rowcount == 0 and not model._default_manager.filter(custom__has_key=field.key).exists():
                 break
     CustomField.objects.filter(pk=field_id, state=FieldState.DELETING).delete()
+    values.cache_drop()
     values.forget()

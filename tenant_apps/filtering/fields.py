@@ -152,3 +152,13 @@ def fields_for(record_type: str) -> dict[str, Field]:
         if spec is not None:
             fields[f"custom.{definition.key}"] = spec
     return fields
+
+
+def field_named(record_type: str, name: str) -> Field | None:
+    """One entry of the whitelist by name: the organization's definitions are read only for a custom one
+    (a condition on built-in fields needs no database)."""
+    if name in FIELDS[record_type]:
+        return FIELDS[record_type][name]
+    if not name.startswith("custom."):
+        return None
+    return fields_for(record_type).get(name)

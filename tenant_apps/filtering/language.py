@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_datetime as parse_iso_datetime
 from shared_apps.core import localtime
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_metadata
-from tenant_apps.filtering.fields import FIELDS, Field, FieldType, fields_for
+from tenant_apps.filtering.fields import FIELDS, Field, FieldType, field_named, fields_for
 from tenant_apps.filtering.periods import period_bounds
 from tenant_apps.filtering.values import (
     MAX_LIST,
@@ -241,10 +241,9 @@ def _clean(dialect: Dialect, record_type: str, condition: Any) -> dict[str, Any]
     if unknown:
         raise _Problem(str(unknown[0]), f"unknown key {show(unknown[0])}; use field, op and value")
     name, op = condition.get("field"), condition.get("op")
-    fields = dialect.fields(record_type)
-    if not isinstance(name, str) or name not in fields:
+    field = field_named(record_type, name) if isinstance(name, str) else None
+    if field is None or field.type not in dialect.operators:
         raise _Problem("field", f"unknown field {show(name)} for {record_type}")
-    field = fields[name]
     operators = dialect.operators_for(field)
     if not isinstance(op, str) or op not in operators:
         raise _Problem(
@@ -329,7 +328,7 @@ class _Gone(Exception):
 
 
 def _compile(condition: dict[str, Any], dialect: Dialect, record_type: str) -> _Compiled:
-    field = fields_for(record_type).get(condition["field"])
+    field = field_named(record_type, condition["field"])
     if field is None:
         raise _Gone(condition["field"])
     op = condition["op"]

@@ -17,7 +17,7 @@ from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record
-from tenant_apps.customfields.values import serialize_values
+from tenant_apps.customfields.values import event_values
 from tenant_apps.leads.exceptions import (
     DuplicateLead,
     LeadConverted,
@@ -162,7 +162,7 @@ def lead_create(
             actor_id=actor.pk if actor else None,
             owner_id=lead.owner_id,
             stage=lead.stage,
-            custom=serialize_values("lead", lead),
+            **event_values("lead", lead),
         )
     return lead
 

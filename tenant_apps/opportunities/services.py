@@ -19,7 +19,7 @@ from tenant_apps.accounts.services import clean_account
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.contacts.models import Contact
-from tenant_apps.customfields.values import serialize_values
+from tenant_apps.customfields.values import event_values
 from tenant_apps.opportunities.exceptions import (
     OpportunityClosed,
     OpportunityNotDeleted,
@@ -178,7 +178,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
             actor_id=actor_id,
             account_id=opportunity.account_id,
             stage=stage,
-            custom=serialize_values("opportunity", opportunity),
+            **event_values("opportunity", opportunity),
         )
     return opportunity
 
