@@ -14,7 +14,7 @@ from tenant_apps.customfields.models import CustomField
 from tenant_apps.leads.models import Lead
 
 # a leaf migration whose re-application emits no SQL (tests/ops/test_migrations.py)
-APP, NAME = "accounts", "0003_alter_account_merged_into"
+APP, NAME = "sequences", "0002_stop_reason_do_not_contact"
 
 
 def test_migrations_and_clones_work_with_schemas_that_differ(
