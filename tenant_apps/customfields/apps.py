@@ -6,3 +6,8 @@ class CustomFieldsConfig(AppConfig):
     label = "customfields"
     verbose_name = "custom fields"
     api_key_resources = ("custom-fields",)  # see LeadsConfig
+
+    def ready(self) -> None:
+        from tenant_apps.customfields import lookups
+
+        lookups.register()

@@ -20,12 +20,13 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.lookups import Exact, GreaterThanOrEqual, In, IsNull, LessThanOrEqual
+from django.db.models.lookups import Exact, GreaterThanOrEqual, In, IsNull, LessThan, LessThanOrEqual
 
 from tenant_apps.customfields.models import CustomField, FieldKind
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 NUMERIC = (FieldKind.NUMBER, FieldKind.MONEY)
+Less = LessThan
 
 
 def _literal(key: str) -> str:

@@ -106,12 +106,19 @@ def _position(value: Any) -> int:
     return value
 
 
+def _check_filterable(field: CustomField) -> None:
+    if field.filterable and field.type in indexes.UNINDEXED:
+        raise InvalidInput("filterable", "Long text fields cannot be filterable.")
+
+
 def _indexable(field: CustomField) -> bool:
     return field.filterable and field.type not in indexes.UNINDEXED
 
 
 def _changed(field: CustomField) -> None:
+    values.cache_drop()
     values.forget()
+    transaction.on_commit(values.cache_drop)
     transaction.on_commit(values.forget)
 
 
@@ -156,6 +163,7 @@ def custom_field_create(*, actor: User | None, request: AuditRequest = None, **d
         position=_position(position),
         filterable=_flag(data, "filterable", False),
     )
+    _check_filterable(field)
     field.index_state = IndexState.BUILDING if _indexable(field) else IndexState.NONE
     field.save()
     _changed(field)
@@ -244,6 +252,7 @@ def custom_field_update(
     elif changes.get("migrate_to") is not None:
         raise InvalidInput("migrate_to", "Only with options.")
     field.type = kind
+    _check_filterable(field)
     was_indexed = before["filterable"] and previous_kind not in indexes.UNINDEXED
     reindex = kind != previous_kind or was_indexed != _indexable(field)
     if reindex:
@@ -360,6 +369,7 @@ def index_build(*, field_id: int) -> None:
         CustomField.objects.filter(pk=field_id).update(index_state=IndexState.FAILED)
         raise
     CustomField.objects.filter(pk=field_id, state=FieldState.ACTIVE).update(index_state=IndexState.READY)
+    values.cache_drop()
 
 
 def index_rebuild(*, field_id: int, index_name: str) -> None:
@@ -389,4 +399,5 @@ def field_purge(*, field_id: int) -> None:
             if cursor.rowcount == 0 and not model._default_manager.filter(custom__has_key=field.key).exists():
                 break
     CustomField.objects.filter(pk=field_id, state=FieldState.DELETING).delete()
+    values.cache_drop()
     values.forget()

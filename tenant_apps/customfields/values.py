@@ -49,6 +49,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import apps
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.signals import request_finished, request_started
 from django.core.validators import URLValidator
@@ -92,19 +93,45 @@ request_started.connect(forget, dispatch_uid="customfields.forget.start")
 request_finished.connect(forget, dispatch_uid="customfields.forget.end")
 
 
+CACHE_TIMEOUT = 300
+_COLUMNS = ("id", "record_type", "key", "label", "type", "required", "options", "position", "filterable")
+
+
+def _cache_key(record_type: str) -> str:
+    return f"customfields:definitions:{record_type}"  # the default cache adds the organization's namespace
+
+
+def cache_drop() -> None:
+    """Forget the definitions cached for the current organization (every change does, now and on commit)."""
+    caches["default"].delete_many([_cache_key(record_type) for record_type in RecordType.values])
+
+
 def definitions(record_type: str) -> list[CustomField]:
-    """The active fields of `record_type` in the current organization, by position (one query per request)."""
+    """The active fields of `record_type` in the current organization, by position: memoized per request or
+    job, and cached in the default cache between requests (a list costs no query for them)."""
     key = (connection.schema_name, record_type)
-    cached = getattr(_memo, "definitions", None)
-    if cached is None:
-        cached = _memo.definitions = {}
-    if key not in cached:
-        cached[key] = list(
-            CustomField.objects.filter(record_type=record_type, state=FieldState.ACTIVE).order_by(
-                "position", "id"
+    memo = getattr(_memo, "definitions", None)
+    if memo is None:
+        memo = _memo.definitions = {}
+    if key not in memo:
+        rows = caches["default"].get(_cache_key(record_type))
+        if rows is None:
+            rows = list(
+                CustomField.objects.filter(record_type=record_type, state=FieldState.ACTIVE)
+                .order_by("position", "id")
+                .values(*_COLUMNS)
             )
-        )
-    return list(cached[key])
+            caches["default"].set(_cache_key(record_type), rows, CACHE_TIMEOUT)
+        memo[key] = [CustomField(**row) for row in rows]
+    return list(memo[key])
+
+
+def event_values(record_type: str, record: Any) -> dict[str, Any]:
+    """What a record's events carry of its custom values: {"custom": {...}} when the organization defines
+    fields of that record type, nothing otherwise (payloads of organizations without any keep their shape)."""
+    if not definitions(record_type):
+        return {}
+    return {"custom": serialize_values(record_type, record)}
 
 
 def serialize_values(record_type: str, record: Any) -> dict[str, Any]:
