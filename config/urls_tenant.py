@@ -83,6 +83,7 @@ urlpatterns = [
     path("api/", include("tenant_apps.reminders.api.urls")),
     path("api/", include("tenant_apps.sequences.api.urls")),
     path("api/", include("tenant_apps.currency.api.urls")),
+    path("api/", include("tenant_apps.customfields.api.urls")),
     path("api/", include("tenant_apps.analytics.api.urls")),
     path("api/", include("tenant_apps.webhooks.api.urls")),
     path("api/", include("tenant_apps.automation.api.urls")),

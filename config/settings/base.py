@@ -112,6 +112,8 @@ TENANT_APPS = [
     # no models: installed so its AppConfig declares its API-key resource like every other app's
     "tenant_apps.search",
     "tenant_apps.currency",
+    # each organization's own fields on its records (definitions; the values live on the records)
+    "tenant_apps.customfields",
     "tenant_apps.analytics",
     "tenant_apps.notifications",
     "tenant_apps.reminders",
@@ -349,6 +351,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # An organization's host shows its own custom fields in the record schemas (tenant_apps/customfields).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenant_apps.customfields.schema.custom_fields_hook",
+    ],
     # Several record types have a stage or a status: name their enums apart in the schema.
     "ENUM_NAME_OVERRIDES": {
         "LeadStageEnum": "tenant_apps.leads.models.Stage",

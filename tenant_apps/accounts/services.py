@@ -26,12 +26,15 @@ from tenant_apps.accounts.exceptions import (
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
+from tenant_apps.customfields.values import event_values
 from tenant_apps.records.services import (
     check_fields,
     clean_id,
     clean_owner,
     clean_tags,
     created_metadata,
+    custom_for_create,
+    custom_for_update,
     from_to,
     record_alive,
     record_changes_save,
@@ -42,7 +45,7 @@ from tenant_apps.records.services import (
     record_soft_delete,
 )
 
-ACCOUNT_FIELDS = ("name", "domain", "industry", "size", "owner_id", "tags")
+ACCOUNT_FIELDS = ("name", "domain", "industry", "size", "owner_id", "tags", "custom")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -117,6 +120,7 @@ def account_create(*, actor: User | None, from_lead_id: int | None = None, **fie
     activity; `from_lead_id` names the lead a conversion made it from."""
     check_fields(fields, (*ACCOUNT_FIELDS, "status"))
     cleaned = _clean({"name": fields.get("name"), **fields})
+    cleaned["custom"] = custom_for_create("account", fields, converted=from_lead_id is not None)
     actor_id = actor.pk if actor else None
     with transaction.atomic():
         account = Account.objects.create(**cleaned)
@@ -128,7 +132,13 @@ def account_create(*, actor: User | None, from_lead_id: int | None = None, **fie
             subject=f"Account created: {account.name}{suffix}",
             metadata=metadata,
         )
-        publish_on_commit("account.created", record_id=account.pk, actor_id=actor_id, status=account.status)
+        publish_on_commit(
+            "account.created",
+            record_id=account.pk,
+            actor_id=actor_id,
+            status=account.status,
+            **event_values("account", account),
+        )
     return account
 
 
@@ -149,6 +159,7 @@ def account_update(*, account_id: int, actor: User | None, changes: dict[str, An
     check_fields(changes, ACCOUNT_FIELDS)
     cleaned = _clean(changes)
     account = _locked(account_id)
+    custom_for_update("account", changes, account, cleaned)
     record_changes_save(record=account, cleaned=cleaned, actor_id=actor.pk if actor else None)
     return account
 

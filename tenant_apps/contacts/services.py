@@ -16,6 +16,7 @@ from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.contacts.exceptions import ContactNotDeleted, ContactNotFound, DuplicateContact
 from tenant_apps.contacts.models import Contact
+from tenant_apps.customfields.values import event_values
 from tenant_apps.records import normalize
 from tenant_apps.records.services import (
     changed_keys,
@@ -23,6 +24,8 @@ from tenant_apps.records.services import (
     clean_owner,
     clean_tags,
     created_metadata,
+    custom_for_create,
+    custom_for_update,
     record_alive,
     record_changes_save,
     record_duplicate_check,
@@ -34,7 +37,7 @@ from tenant_apps.records.services import (
     record_soft_delete,
 )
 
-CONTACT_FIELDS = ("name", "email", "phone", "title", "account_id", "owner_id", "tags")
+CONTACT_FIELDS = ("name", "email", "phone", "title", "account_id", "owner_id", "tags", "custom")
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +75,7 @@ def contact_create(
     `allow_do_not_contact`, as lead_create does."""
     check_fields(fields, CONTACT_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
+    cleaned["custom"] = custom_for_create("contact", fields, converted=from_lead_id is not None)
     record_email_check(email=cleaned.get("email", ""), allow=allow_do_not_contact)
     actor_id = actor.pk if actor else None
     with transaction.atomic():
@@ -90,7 +94,11 @@ def contact_create(
             metadata=metadata,
         )
         publish_on_commit(
-            "contact.created", record_id=contact.pk, actor_id=actor_id, account_id=contact.account_id
+            "contact.created",
+            record_id=contact.pk,
+            actor_id=actor_id,
+            account_id=contact.account_id,
+            **event_values("contact", contact),
         )
     return contact
 
@@ -114,6 +122,7 @@ def contact_update(
     check_fields(changes, CONTACT_FIELDS)
     cleaned = _clean(changes)
     contact = _locked(contact_id)
+    custom_for_update("contact", changes, contact, cleaned)
     if cleaned.get("email", contact.email) != contact.email:
         record_email_check(email=cleaned["email"], allow=allow_do_not_contact)
     if not allow_duplicate:

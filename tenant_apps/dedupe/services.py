@@ -26,6 +26,7 @@ from tenant_apps.accounts.models import Account, AccountStatusChange
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_record
 from tenant_apps.contacts.models import Contact
+from tenant_apps.customfields import values as custom_values
 from tenant_apps.dedupe.exceptions import AlreadyMerged, ConversionConflict, RecordDeleted, RecordNotFound
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
@@ -350,12 +351,13 @@ def _clean_winners(spec: MergeSpec, field_winners: Any, ids: set[int]) -> dict[s
         return {}
     if not isinstance(field_winners, dict):
         raise InvalidInput("fields", "Expected an object of field name: id of the record whose value wins.")
+    custom = {f"custom.{field.key}" for field in custom_values.definitions(spec.record_type)}
     for name, winner in field_winners.items():
-        if name not in spec.fields:
+        if name not in spec.fields and name not in custom:
             raise InvalidInput(
                 "fields",
                 f"{name!r} is not a mergeable {spec.record_type} field; choose among "
-                f"{', '.join(spec.fields)} (tags are always united).",
+                f"{', '.join([*spec.fields, *sorted(custom)])} (tags are always united).",
                 code="unknown_field",
                 name=name,
             )
@@ -393,9 +395,32 @@ def _plain(value: Any) -> Any:
 def _take_fields(
     spec: MergeSpec, survivor: Any, records: dict[int, Any], winners: dict[str, int]
 ) -> dict[str, list[Any]]:
-    """Copy each chosen field from its winner; returns {field: [old, new]} for the values that changed."""
+    """Copy each chosen field from its winner; returns {field: [old, new]} for the values that changed.
+    Custom fields (`custom.<key>`) too; a custom field left unchosen that the survivor has no value for takes
+    the first merged record's value (a merge loses no custom data the survivor lacks)."""
     changes: dict[str, list[Any]] = {}
+    custom = dict(survivor.custom or {})
+    for definition in custom_values.definitions(spec.record_type):
+        key, name = definition.key, f"custom.{definition.key}"
+        old = custom.get(key)
+        if name in winners:  # the winner's value, or none if it has none
+            new = (records[winners[name]].custom or {}).get(key)
+        elif old is None:  # a blank on the survivor takes the first merged value
+            given = [record.custom[key] for record in records.values() if key in (record.custom or {})]
+            new = given[0] if given else None
+        else:
+            continue
+        if old == new:
+            continue
+        if new is None:
+            custom.pop(key, None)
+        else:
+            custom[key] = new
+        changes[name] = [old, new]
+    survivor.custom = custom
     for name, winner_id in winners.items():
+        if name not in spec.fields:
+            continue
         attributes = spec.fields[name]
         old, new = getattr(survivor, attributes[0]), getattr(records[winner_id], attributes[0])
         if old == new:

@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_datetime as parse_iso_datetime
 from shared_apps.core import localtime
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_metadata
-from tenant_apps.filtering.fields import FIELDS, Field, FieldType
+from tenant_apps.filtering.fields import FIELDS, Field, FieldType, field_named, fields_for
 from tenant_apps.filtering.periods import period_bounds
 from tenant_apps.filtering.values import (
     MAX_LIST,
@@ -80,7 +80,9 @@ class Dialect:
         return tuple(op for op in self.operators[field.type] if op not in EMPTINESS or field.can_be_empty)
 
     def fields(self, record_type: str) -> dict[str, Field]:
-        return {name: field for name, field in FIELDS[record_type].items() if field.type in self.operators}
+        return {
+            name: field for name, field in fields_for(record_type).items() if field.type in self.operators
+        }
 
 
 SEGMENTS = Dialect(
@@ -239,10 +241,9 @@ def _clean(dialect: Dialect, record_type: str, condition: Any) -> dict[str, Any]
     if unknown:
         raise _Problem(str(unknown[0]), f"unknown key {show(unknown[0])}; use field, op and value")
     name, op = condition.get("field"), condition.get("op")
-    fields = dialect.fields(record_type)
-    if not isinstance(name, str) or name not in fields:
+    field = field_named(record_type, name) if isinstance(name, str) else None
+    if field is None or field.type not in dialect.operators:
         raise _Problem("field", f"unknown field {show(name)} for {record_type}")
-    field = fields[name]
     operators = dialect.operators_for(field)
     if not isinstance(op, str) or op not in operators:
         raise _Problem(
@@ -322,8 +323,14 @@ class _Compiled:
     fold: bool  # strings compare without regard to case
 
 
+class _Gone(Exception):
+    """A condition on a custom field deleted since it was saved: it holds for no record."""
+
+
 def _compile(condition: dict[str, Any], dialect: Dialect, record_type: str) -> _Compiled:
-    field = FIELDS[record_type][condition["field"]]
+    field = field_named(record_type, condition["field"])
+    if field is None:
+        raise _Gone(condition["field"])
     op = condition["op"]
     value = parse_value(dialect, field, op, condition.get("value"), checking=False)
     if op == "is_not_empty":
@@ -361,6 +368,8 @@ def _window(field: Field, op: str, value: Any, now: datetime) -> Bounds:
 
 
 def _empty_q(field: Field) -> Q:
+    if field.custom_key:  # a custom field without a value has no key in `custom` at all
+        return Q(**{f"custom__{field.custom_key}__isnull": True})
     if field.type in (FieldType.STRING, FieldType.CHOICE) and not field.nullable:
         return Q(**{field.column: ""})
     if field.type == FieldType.TAGS:
@@ -373,9 +382,24 @@ def _compare_q(field: Field, lookup: str, value: Any) -> Q:
     column = field.column
     if value is None:
         return Q(**{f"{column}__isnull": True})
+    if field.type == FieldType.DATETIME and not isinstance(value, datetime) and field.custom_key:
+        return _custom_day_q(column, lookup, value)
     if field.type == FieldType.DATETIME and not isinstance(value, datetime):
         column = f"{column}__date"
     return Q(**{f"{column}__{lookup}": value})
+
+
+def _custom_day_q(column: str, lookup: str, day: date) -> Q:
+    """A custom datetime (stored as UTC text) against a calendar day of the zone in force: the day's
+    instants [midnight, next midnight), so the comparison keeps using the field's index."""
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    after = timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
+    if lookup == "exact":
+        return Q(**{f"{column}__gte": start, f"{column}__lt": after})
+    bound, how = {"gt": (after, "gte"), "gte": (start, "gte"), "lt": (start, "lt"), "lte": (after, "lt")}[
+        lookup
+    ]
+    return Q(**{f"{column}__{how}": bound})
 
 
 TEXT_LOOKUPS = {"eq": "exact", "contains": "contains", "starts_with": "startswith", "ends_with": "endswith"}
@@ -430,6 +454,28 @@ def _comparable_to(field: Field, current: Any, value: Any) -> Any:
     return current
 
 
+def current_value(record: Any, field: Field) -> Any:
+    """The record's value of the field in memory: its attribute, or for a custom field the value in its
+    `custom` object in the terms conditions compare (Decimal, date, datetime, "true"/"false", member id)."""
+    if not field.custom_key:
+        return getattr(record, field.column)
+    stored = (getattr(record, "custom", None) or {}).get(field.custom_key)
+    if stored is None:
+        return None
+    kind = field.custom_kind
+    if kind == "money":
+        return Decimal(stored["amount"])
+    if kind == "number":
+        return Decimal(stored)
+    if kind == "date":
+        return parse_iso_date(stored)
+    if kind == "datetime":
+        return parse_iso_datetime(stored)
+    if kind == "boolean":
+        return "true" if stored else "false"
+    return stored
+
+
 def _positive_holds(compiled: _Compiled, current: Any, *, actor_id: int | None, now: datetime) -> bool:
     field, op, value = compiled.field, compiled.op, compiled.value
     if op == "is_empty":
@@ -478,7 +524,10 @@ def condition_q(
     actor_id: int | None = None,
 ) -> Q:
     """The Q object of one (cleaned) condition. Relative operators resolve against `now` and the actor."""
-    compiled = _compile(condition, dialect, record_type)
+    try:
+        compiled = _compile(condition, dialect, record_type)
+    except _Gone:
+        return Q(pk__in=[])
     query = _positive_q(compiled, actor_id=actor_id, now=now)
     return ~query if compiled.negated else query
 
@@ -494,8 +543,11 @@ def condition_holds(
 ) -> bool:
     """Whether a (cleaned) condition holds for the record as it is in memory: the same answer as
     condition_q gives for the row."""
-    compiled = _compile(condition, dialect, record_type)
-    held = _positive_holds(compiled, getattr(record, compiled.field.column), actor_id=actor_id, now=now)
+    try:
+        compiled = _compile(condition, dialect, record_type)
+    except _Gone:
+        return False
+    held = _positive_holds(compiled, current_value(record, compiled.field), actor_id=actor_id, now=now)
     return not held if compiled.negated else held
 
 
@@ -550,7 +602,7 @@ def record_snapshot(record: Any, *, record_type: str) -> dict[str, Any]:
     """The values of the record's condition fields as JSON (dates as ISO text, numbers as exact decimal
     text): what a job carries to check conditions against the record as it was when an event was
     published, not as it is when the job runs."""
-    snapshot: dict[str, Any] = {}
+    snapshot: dict[str, Any] = {"custom": dict(getattr(record, "custom", None) or {})}
     for spec in FIELDS[record_type].values():
         value = getattr(record, spec.column)
         if isinstance(value, date):  # datetimes too
@@ -565,7 +617,7 @@ def record_snapshot(record: Any, *, record_type: str) -> dict[str, Any]:
 
 def snapshot_record(snapshot: Mapping[str, Any], *, record_type: str) -> SimpleNamespace:
     """A record_snapshot read back into an object that conditions_hold checks like the record itself."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"custom": dict(snapshot.get("custom") or {})}
     for spec in FIELDS[record_type].values():
         value = snapshot.get(spec.column)
         if isinstance(value, str) and spec.type == FieldType.DATETIME:

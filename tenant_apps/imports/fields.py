@@ -17,6 +17,7 @@ from django.db import models
 
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus
 from tenant_apps.contacts.models import Contact
+from tenant_apps.imports import custom as custom_fields
 from tenant_apps.imports.expressions import (
     DOMAIN_RE,
     EMAIL_RE,
@@ -80,6 +81,7 @@ class Context:
     currency: str
     actor_id: int | None
     number_format: str = NUMBER_FORMATS[0]
+    custom: list[custom_fields.Mapped] = field(default_factory=list)  # the mapped custom fields
 
     def raw(self, name: str) -> str | None:
         """The raw column of a mapped field; None when no column maps to it."""
@@ -136,6 +138,7 @@ class Spec:
             "tags": f"CASE WHEN h_tags IS NULL THEN {constant} ELSE string_to_array(h_tags, ';') END"
             if ctx.raw("tags")
             else constant,
+            **({"custom": custom_fields.values_sql(ctx.custom)} if ctx.custom else {}),
         }
 
     def derived(self, ctx: Context) -> list[dict[str, str]]:
@@ -163,6 +166,13 @@ class Spec:
                     f"at most {normalize.MAX_TAGS} tags of 1 to 50 characters",
                 )
             )
+        for mapped in ctx.custom:
+            name = mapped.name
+            blank, bad = f"r_{mapped.column} = ''", f"h_{mapped.column}_bad"
+            if mapped.field.required:
+                checks.append(Check(f"{blank} AND {bad} = ''", "required", name, "required"))
+            label = mapped.field.get_type_display().lower()
+            checks.append(Check(f"{bad} <> ''", "invalid_custom_value", name, f"not a valid {label} value"))
         return checks
 
     def duplicate_keys(self) -> list[Key]:
@@ -176,6 +186,7 @@ class Spec:
             "tags": "p.v_tags::varchar(50)[]",
             "created_at": NOW,
             "updated_at": NOW,
+            **({"custom": "p.v_custom"} if ctx.custom else {}),
         }
 
     def updates(self, ctx: Context) -> list[UpdateColumn]:
@@ -189,6 +200,12 @@ class Spec:
             # an unknown owner leaves the record's owner as it is (the row's warning says so)
             UpdateColumn("owner_id", "p.v_owner_id", f"({ctx.given('owner')} AND p.v_owner_id IS NOT NULL)"),
             UpdateColumn("tags", union, tags_given),
+            # the given values replace the record's, the others stay
+            *(
+                [UpdateColumn("custom", "r.custom || p.v_custom", "p.v_custom <> '{}'::jsonb")]
+                if ctx.custom
+                else []
+            ),
         ]
 
     def derived_updates(self) -> dict[str, str]:

@@ -21,6 +21,7 @@ from tenant_apps.activities.models import Activity
 from tenant_apps.contacts.models import Contact
 from tenant_apps.contacts.selectors import contact_list
 from tenant_apps.imports import csvio
+from tenant_apps.imports import custom as custom_fields
 from tenant_apps.imports.exceptions import ExportNotFound, ImportNotFound
 from tenant_apps.imports.models import Export, ExportType, Import, ImportRowError
 from tenant_apps.leads.models import Lead
@@ -291,6 +292,7 @@ def export_query(*, record_type: str, actor: User, filters: dict[str, Any]) -> E
     records = export_records(record_type=record_type, actor=actor, filters=filters)
     ids_sql, params = records.order_by().values("pk").query.sql_with_params()
     columns, joins = COLUMNS[record_type]
+    columns = [*columns, *custom_fields.export_columns(record_type)]
     table = MODELS[record_type]._meta.db_table
     select = ", ".join(f'{sql} AS "{name}"' for name, sql in columns)
     sql = f"SELECT {select} FROM {table} r {joins} WHERE r.id IN ({ids_sql}) ORDER BY r.id"

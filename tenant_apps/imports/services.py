@@ -28,6 +28,7 @@ from shared_apps.core.events import publish_on_commit
 from shared_apps.organizations.context import current_organization, enqueue_in_organization, exports_dir
 from shared_apps.users.models import User
 from tenant_apps.imports import csvio
+from tenant_apps.imports import custom as custom_fields
 from tenant_apps.imports.exceptions import (
     BadFile,
     FileTooLarge,
@@ -129,14 +130,16 @@ def resolve_mapping(
     fields and their aliases. Every required field needs a column."""
     keys = [csvio.header_key(name) for name in header]
     columns: dict[str, int] = {}
+    custom = custom_fields.fields(spec.record_type)
     if mapping:
         for column, field in mapping.items():
             if field in (None, ""):
                 continue
-            if field not in spec.fields:
+            if field not in spec.fields and field not in custom:
+                known = [*spec.fields, *custom]
                 raise InvalidInput(
                     "mapping",
-                    f"Unknown field {field!r}; {spec.record_type} fields: {', '.join(spec.fields)}.",
+                    f"Unknown field {field!r}; {spec.record_type} fields: {', '.join(known)}.",
                 )
             index = _column_index(str(column), header, keys, has_header=has_header)
             if field in columns and columns[field] != index:
@@ -145,6 +148,8 @@ def resolve_mapping(
     else:
         for index, key in enumerate(keys):
             field = key if key in spec.fields else spec.aliases.get(key)
+            if field is None:
+                field = custom_fields.header_match(spec.record_type, key)
             if field is not None and field not in columns:
                 columns[field] = index
         if not columns:
@@ -154,7 +159,8 @@ def resolve_mapping(
                 "give a mapping.",
                 code="no_columns",
             )
-    missing = [field for field in spec.required if field not in columns]
+    required = [*spec.required, *custom_fields.required(spec.record_type)]
+    missing = [field for field in required if field not in columns]
     if missing:
         raise InvalidInput("mapping", f"No column gives {', '.join(missing)} (required).", code="required")
     return columns

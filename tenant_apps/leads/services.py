@@ -17,6 +17,7 @@ from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record
+from tenant_apps.customfields.values import event_values
 from tenant_apps.leads.exceptions import (
     DuplicateLead,
     LeadConverted,
@@ -31,6 +32,8 @@ from tenant_apps.records.services import (
     check_fields,
     clean_owner,
     clean_tags,
+    custom_for_create,
+    custom_for_update,
     from_to,
     record_changes_save,
     record_duplicate_check,
@@ -54,6 +57,7 @@ EDITABLE_FIELDS = (
     "owner_id",
     "tags",
     "score",
+    "custom",
 )
 
 
@@ -124,6 +128,7 @@ def lead_create(
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
     check_fields(fields, EDITABLE_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
+    cleaned["custom"] = custom_for_create("lead", fields)
     record_email_check(email=cleaned.get("email", ""), allow=allow_do_not_contact)
     if (
         "owner_id" not in fields
@@ -157,6 +162,7 @@ def lead_create(
             actor_id=actor.pk if actor else None,
             owner_id=lead.owner_id,
             stage=lead.stage,
+            **event_values("lead", lead),
         )
     return lead
 
@@ -192,6 +198,7 @@ def lead_update(
     check_fields(changes, EDITABLE_FIELDS)
     cleaned = _clean(changes)
     lead = _locked(lead_id)
+    custom_for_update("lead", changes, lead, cleaned)
     if cleaned.get("email", lead.email) != lead.email:
         record_email_check(email=cleaned["email"], allow=allow_do_not_contact)
     if not allow_duplicate:

@@ -19,6 +19,7 @@ from tenant_apps.accounts.services import clean_account
 from tenant_apps.activities.models import Activity, ActivityType, Note
 from tenant_apps.activities.services import activity_log, activity_record
 from tenant_apps.contacts.models import Contact
+from tenant_apps.customfields.values import event_values
 from tenant_apps.opportunities.exceptions import (
     OpportunityClosed,
     OpportunityNotDeleted,
@@ -33,6 +34,8 @@ from tenant_apps.records.services import (
     clean_owner,
     clean_tags,
     created_metadata,
+    custom_for_create,
+    custom_for_update,
     from_to,
     record_alive,
     record_changes_save,
@@ -53,6 +56,7 @@ OPPORTUNITY_FIELDS = (
     "expected_close_date",
     "owner_id",
     "tags",
+    "custom",
 )
 OPEN_STAGES = tuple(stage for stage in OpportunityStage.values if stage not in CLOSED_STAGES)
 
@@ -146,6 +150,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
             )
         raise InvalidInput("stage", f"Expected one of {', '.join(OPEN_STAGES)}.")
     cleaned = _clean({"name": fields.get("name"), "account_id": fields.get("account_id"), **fields})
+    cleaned["custom"] = custom_for_create("opportunity", fields, converted=from_lead_id is not None)
     cleaned.setdefault("currency", current_organization().default_currency)
     cleaned.setdefault("probability", STAGE_PROBABILITY[stage])
     _check_primary_contact(cleaned.get("primary_contact_id"), cleaned["account_id"])
@@ -173,6 +178,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
             actor_id=actor_id,
             account_id=opportunity.account_id,
             stage=stage,
+            **event_values("opportunity", opportunity),
         )
     return opportunity
 
@@ -194,6 +200,7 @@ def opportunity_update(*, opportunity_id: int, actor: User | None, changes: dict
     check_fields(changes, OPPORTUNITY_FIELDS)
     cleaned = _clean(changes)
     opportunity = _locked(opportunity_id)
+    custom_for_update("opportunity", changes, opportunity, cleaned)
     if (
         opportunity.is_closed
         and cleaned.get("probability", opportunity.probability) != opportunity.probability

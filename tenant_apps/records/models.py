@@ -53,6 +53,9 @@ class CustomerRecord(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     merged_at = models.DateTimeField(null=True, blank=True)
+    # The organization's own fields (tenant_apps.customfields): {"<key>": value}. A database default too, so
+    # the set-based writers (imports' INSERT ... SELECT, COPY) need not name it.
+    custom = models.JSONField(default=dict, blank=True, db_default=models.Value({}, models.JSONField()))
 
     objects = AliveQuerySet.as_manager()
 

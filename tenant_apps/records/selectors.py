@@ -27,6 +27,8 @@ COMMON_FILTERS: dict[str, Filter] = {
     "tag": lambda records, value, actor: records.filter(tags__contains=[value]),
     "created_after": lambda records, value, actor: records.filter(created_at__gte=value),
     "created_before": lambda records, value, actor: records.filter(created_at__lt=value),
+    # custom.<key> parameters, as one Q (tenant_apps.customfields.filters)
+    "custom": lambda records, value, actor: records.filter(value),
 }
 
 

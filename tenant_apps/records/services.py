@@ -21,6 +21,7 @@ from shared_apps.core.timeline import timeline_switch
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
+from tenant_apps.customfields.values import serialize_values, validate_values
 from tenant_apps.privacy.services import suppression_of
 from tenant_apps.records import normalize, visibility
 from tenant_apps.records.models import CustomerRecord
@@ -73,6 +74,24 @@ def check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = set(fields) - set(allowed)
     if unknown:
         raise InvalidInput(sorted(unknown)[0].removesuffix("_id"), "Unknown or read-only field.")
+
+
+def custom_for_create(record_type: str, fields: dict[str, Any], *, converted: bool = False) -> dict[str, Any]:
+    """The custom values a new record stores (tenant_apps.customfields.values): validated by type, required
+    fields enforced, except for a record a lead's conversion makes (nobody is there to fill them in)."""
+    values = fields.get("custom")
+    if converted:
+        return validate_values(record_type, values, partial=True, instance=None)
+    return validate_values(record_type, values, partial=False)
+
+
+def custom_for_update(
+    record_type: str, changes: dict[str, Any], record: Record, cleaned: dict[str, Any]
+) -> None:
+    """Put into `cleaned` the record's custom values after `changes["custom"]` (if sent): only the keys sent
+    change; null clears one; a required one cannot be cleared."""
+    if "custom" in changes:
+        cleaned["custom"] = validate_values(record_type, changes["custom"], partial=True, instance=record)
 
 
 def created_metadata(from_lead_id: int | None, **data: Any) -> tuple[str, dict[str, Any]]:
@@ -199,8 +218,10 @@ def record_changes_save(*, record: Record, cleaned: dict[str, Any], actor_id: in
             owner_id=current,
             **from_to(previous, current),
         )
-    if changes:
+    custom_changes = _custom_changes(*changes.pop("custom")) if "custom" in changes else {}
+    if changes or custom_changes:
         listed = {key.removesuffix("_id"): [plain(old), plain(new)] for key, (old, new) in changes.items()}
+        listed.update(custom_changes)
         timelined = {key: pair for key, pair in listed.items() if key not in UNTIMELINED_FIELDS}
         if timelined:
             activity_record(
@@ -217,8 +238,18 @@ def record_changes_save(*, record: Record, cleaned: dict[str, Any], actor_id: in
             owner_id=record.owner_id,
             fields=sorted(listed),
             changes=listed,
+            **({"custom": serialize_values(name, record)} if custom_changes else {}),
         )
     return diff
+
+
+def _custom_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """Custom values that changed, one entry each: {"custom.<key>": [old, new]} (None for no value)."""
+    return {
+        f"custom.{key}": [old.get(key), new.get(key)]
+        for key in sorted({*old, *new})
+        if old.get(key) != new.get(key)
+    }
 
 
 def from_to(previous: Any, current: Any) -> dict[str, Any]:

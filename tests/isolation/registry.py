@@ -140,6 +140,7 @@ REGISTRY: dict[str, Factory] = {
     "enrollment-unenroll": _path("enrollment_id", Records.enrollment),
     # webhooks and automation
     "exchange-rate": _path("rate_id", Records.exchange_rate),
+    "custom-field": _path("field_id", Records.custom_field, {"label": "Renamed"}),
     "webhook": _path("endpoint_id", Records.endpoint, {"description": "Renamed"}),
     "webhook-enable": _path("endpoint_id", Records.endpoint),
     "webhook-deliveries": _path("endpoint_id", Records.endpoint),
@@ -246,6 +247,7 @@ EXEMPT: dict[str, str] = {
     "analytics-time-in-stage": f"{NO_ID}: a report",
     "analytics-forecast": f"{NO_ID}: a report",
     "exchange-rates": f"{NO_ID}: list and set (a currency and a day)",
+    "custom-fields": f"{NO_ID}: list and define (a key and a type; test_custom_fields_isolation)",
     "exchange-rates-import": f"{NO_ID}: rates from a CSV file",
     "webhooks": f"{NO_ID}: list and register (a URL)",
     "exports": f"{NO_ID}: list and request (filters are field values)",

@@ -27,6 +27,7 @@ from tenant_apps.accounts.models import Account
 from tenant_apps.automation.models import Rule, ScoringRule
 from tenant_apps.contacts.models import Contact
 from tenant_apps.currency.models import ExchangeRate
+from tenant_apps.customfields.models import CustomField
 from tenant_apps.imports.models import Export, Import
 from tenant_apps.leads.models import Lead
 from tenant_apps.opportunities.models import Opportunity
@@ -254,6 +255,11 @@ class Records:
     def exchange_rate(self) -> int:
         body = {"currency": "EUR", "rate": "1.1", "valid_from": f"2026-01-{next(self._counter) % 28 + 1:02d}"}
         return self._create(ExchangeRate, "/api/settings/exchange-rates/", body)
+
+    def custom_field(self) -> int:
+        key = f"field_{next(self._counter)}"
+        body = {"record_type": "lead", "key": key, "label": self._name("field"), "type": "text"}
+        return self._create(CustomField, "/api/custom-fields/", body)
 
     def import_run(self) -> int:
         """An import of a two-line CSV file (it runs as a job: pending here)."""

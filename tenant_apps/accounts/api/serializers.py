@@ -8,6 +8,8 @@ from shared_apps.http.api import StrictCharField
 from tenant_apps.accounts.models import Account, AccountSize, AccountStatus, AccountStatusChange
 from tenant_apps.records.api.serializers import (
     ActorSerializer,
+    CustomValuesField,
+    CustomValuesInput,
     IdField,
     OwnerSerializer,
     StrictSerializer,
@@ -15,6 +17,7 @@ from tenant_apps.records.api.serializers import (
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    custom = CustomValuesField("account")
     owner = OwnerSerializer(allow_null=True)
     # declared so the schema lists "" (no size given): read-only model fields lose allow_blank
     size = serializers.ChoiceField(choices=AccountSize.choices, allow_blank=True, read_only=True)
@@ -34,6 +37,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "deleted_at",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -47,6 +51,7 @@ class AccountWriteSerializer(StrictSerializer):
     size = serializers.ChoiceField(choices=AccountSize.choices, required=False, allow_blank=True)
     owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+    custom = CustomValuesInput("account")
 
 
 class AccountCreateSerializer(AccountWriteSerializer):

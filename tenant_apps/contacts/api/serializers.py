@@ -7,6 +7,8 @@ from rest_framework import serializers
 from shared_apps.http.api import StrictCharField
 from tenant_apps.contacts.models import Contact
 from tenant_apps.records.api.serializers import (
+    CustomValuesField,
+    CustomValuesInput,
     IdField,
     OwnerSerializer,
     RefSerializer,
@@ -15,6 +17,7 @@ from tenant_apps.records.api.serializers import (
 
 
 class ContactSerializer(serializers.ModelSerializer):
+    custom = CustomValuesField("contact")
     account = RefSerializer(allow_null=True)
     owner = OwnerSerializer(allow_null=True)
 
@@ -33,6 +36,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "deleted_at",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -47,6 +51,7 @@ class ContactWriteSerializer(StrictSerializer):
     account = IdField(required=False, allow_null=True, help_text="a live account's id")
     owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+    custom = CustomValuesInput("contact")
     allow_duplicate = serializers.BooleanField(required=False, default=False)
     allow_do_not_contact = serializers.BooleanField(required=False, default=False)
 

@@ -12,12 +12,15 @@ from django.db import transaction
 
 from shared_apps.core.db import connection
 from tenant_apps.imports import csvio
+from tenant_apps.imports import custom as custom_fields
 from tenant_apps.imports.exceptions import ImportFileError
 from tenant_apps.imports.expressions import tags_cell, unescaped_cell
 from tenant_apps.imports.models import ImportChunk
 from tenant_apps.imports.pipeline.sql import execute, fetchall
 from tenant_apps.imports.pipeline.tables import Tables
 from tenant_apps.records import normalize
+
+CUSTOM_SLICE = 20_000  # rows whose custom cells are cleaned at a time
 
 
 class Loading(Tables):
@@ -58,10 +61,13 @@ class Loading(Tables):
         phone_at = self.fields.index("phone") if "phone" in self.fields else None
         if phone_at is not None:
             staged.append("c_phone_norm")
+        # custom cells are staged as read and cleaned after the COPY (_custom_values): cleaning may query
+        staged += [f"c_{mapped.column}" for mapped in self.custom]
         region = normalize.phone_region()
+        bad = [f"c_{mapped.column}_bad" for mapped in self.custom]
         execute(
             f"CREATE UNLOGGED TABLE {self.staging} (n bigint, line bigint, bad text, "
-            f"{', '.join(f'{column} text' for column in staged)})"
+            f"{', '.join(f'{column} text' for column in [*staged, *bad])})"
         )
         from django.conf import settings
 
@@ -71,7 +77,7 @@ class Loading(Tables):
             delimiter=self.run.delimiter,
             has_header=self.run.has_header,
             width=len(self.run.header),
-            columns=[self.run.mapping[name] for name in self.fields],
+            columns=[self.run.mapping[name] for name in [*self.fields, *(m.name for m in self.custom)]],
             max_rows=settings.IMPORT_MAX_ROWS,
         )
         target = ", ".join(["n", "line", "bad", *staged])
@@ -91,12 +97,47 @@ class Loading(Tables):
                     derived = tags_cell(cells[tags_at], extra)
                 if phone_at is not None:
                     derived += (normalize.phone_or_blank(unescaped_cell(cells[phone_at]), region),)
+                if self.custom:  # the file's custom cells come after the fields' (see `columns`)
+                    width = len(self.fields)
+                    cells, own = cells[:width], cells[width:]
+                    derived += own
                 writer.writerow((number, line, problem, *cells, *derived))
                 count = number
                 if len(buffer.parts) >= 4096:
                     copy.write(buffer.take())
             copy.write(buffer.take())
         return count
+
+    def _custom_values(self) -> None:
+        """The custom cells cleaned by the API's rules (imports.custom), a slice of rows at a time:
+        each value as its JSON text, or why the cell is wrong."""
+        if not self.custom:
+            return
+        reader = custom_fields.CellReader(self.custom, currency=self.ctx.currency)
+        execute(f"CREATE INDEX ON {self.staging} (n)")
+        raw = [f"c_{mapped.column}" for mapped in self.custom]
+        sets = ", ".join(f"{column} = x.{column}, {column}_bad = x.{column}_bad" for column in raw)
+        after = 0
+        while True:
+            rows = fetchall(
+                f"SELECT n, {', '.join(raw)} FROM {self.staging} WHERE n > %s ORDER BY n LIMIT %s",
+                [after, CUSTOM_SLICE],
+            )
+            if not rows:
+                return
+            cleaned = [(row[0], *reader.read(tuple(cell or "" for cell in row[1:]))) for row in rows]
+            pairs = [name for column in raw for name in (column, f"{column}_bad")]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS import_custom_slice (n bigint, "
+                    f"{', '.join(f'{name} text' for name in pairs)}) ON COMMIT DROP"
+                )
+                cursor.execute("TRUNCATE import_custom_slice")
+                with cursor.copy(f"COPY import_custom_slice (n, {', '.join(pairs)}) FROM STDIN") as copy:
+                    for row in cleaned:
+                        copy.write_row(row)
+            execute(f"UPDATE {self.staging} s SET {sets} FROM import_custom_slice x WHERE s.n = x.n")
+            after = rows[-1][0]
 
     def _python_fixes(self) -> None:
         """Values SQL cannot normalize (international domain names), converted in Python before the plan."""

@@ -42,6 +42,7 @@ class Planning(Loading):
             execute(f"DROP TABLE IF EXISTS {self.plan}")
             rows, encoding = self._load()
             self._python_fixes()
+            self._custom_values()
             self._plan(rebuild=rebuild)
             execute(f"DROP TABLE {self.staging}")
             Import.objects.filter(pk=self.run.pk).update(
@@ -69,6 +70,9 @@ class Planning(Loading):
             raw += ", c_tags_norm AS h_tags, coalesce(c_tags_bad, '') AS h_tags_bad"
         if "phone" in self.fields:  # normalized as the file was read (normalize.phone)
             raw += ", coalesce(c_phone_norm, '') AS h_phone_norm"
+        for mapped in self.custom:  # cleaned as the file was read (tenant_apps.imports.custom)
+            column = mapped.column
+            raw += f", coalesce(c_{column}, '') AS r_{column}, coalesce(c_{column}_bad, '') AS h_{column}_bad"
         level = f"SELECT n, line, coalesce(bad, '') AS bad, {raw} FROM {self.staging} OFFSET 0"
         joins = ""  # the lookups the first level of values uses
         if "owner" in self.fields:

@@ -77,7 +77,7 @@ class Reverting(Tables):
             "SELECT count(*) FILTER (WHERE patch <> '{}'), coalesce(sum(conflicts), 0) FROM imports_revert"
         )[0]
         if restored:
-            full = Context(run.pk, set(spec.fields), None, [], "USD", None)
+            full = Context(run.pk, set(spec.fields), None, [], "USD", None, custom=self.custom)
             restorable = [c.column for c in spec.updates(full) if not c.derived and c.column not in DERIVED]
             sets = ", ".join(
                 f"{ident(column)} = CASE WHEN v.patch ? {quote(column)} THEN (v.rec).{ident(column)} "

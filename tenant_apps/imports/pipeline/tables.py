@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from shared_apps.core.db import connection
 from tenant_apps.activities.models import Activity
+from tenant_apps.imports import custom as custom_fields
 from tenant_apps.imports.expressions import NUMBER_FORMATS, quote
 from tenant_apps.imports.fields import SPECS, Context, Spec
 from tenant_apps.imports.models import Import, RecordType
@@ -18,6 +19,7 @@ class Tables:
         self.run = run
         self.spec: Spec = SPECS[run.record_type]
         self.fields = [name for name in self.spec.fields if name in run.mapping]
+        self.custom = custom_fields.mapped(run.record_type, run.mapping)
         self.ctx = Context(
             import_id=run.pk,
             mapped=set(self.fields),
@@ -26,6 +28,7 @@ class Tables:
             currency=currency,
             actor_id=run.created_by_id,
             number_format=number_format,
+            custom=self.custom,
         )
         schema = ident(connection.schema_name)
         self.staging = f"{schema}.{ident(f'imports_{run.pk}_staging')}"

@@ -7,6 +7,8 @@ from rest_framework import serializers
 from shared_apps.http.api import StrictCharField
 from tenant_apps.leads.models import Lead, LeadStatus, Source, Stage
 from tenant_apps.records.api.serializers import (
+    CustomValuesField,
+    CustomValuesInput,
     IdField,
     OwnerSerializer,
     StrictSerializer,
@@ -14,6 +16,7 @@ from tenant_apps.records.api.serializers import (
 
 
 class LeadSerializer(serializers.ModelSerializer):
+    custom = CustomValuesField("lead")
     owner = OwnerSerializer(allow_null=True)
     allowed_transitions = serializers.SerializerMethodField()
     status = serializers.ChoiceField(
@@ -50,6 +53,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "converted_account",
             "converted_contact",
             "converted_opportunity",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -69,6 +73,7 @@ class LeadWriteSerializer(StrictSerializer):
     currency = StrictCharField(max_length=3, required=False)
     owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+    custom = CustomValuesInput("lead")
     score = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
 
 

@@ -7,6 +7,8 @@ from rest_framework import serializers
 from shared_apps.http.api import StrictCharField
 from tenant_apps.opportunities.models import Opportunity, OpportunityStage
 from tenant_apps.records.api.serializers import (
+    CustomValuesField,
+    CustomValuesInput,
     IdField,
     OwnerSerializer,
     RefSerializer,
@@ -15,6 +17,7 @@ from tenant_apps.records.api.serializers import (
 
 
 class OpportunitySerializer(serializers.ModelSerializer):
+    custom = CustomValuesField("opportunity")
     account = RefSerializer()
     primary_contact = RefSerializer(allow_null=True)
     owner = OwnerSerializer(allow_null=True)
@@ -48,6 +51,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "deleted_at",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -68,6 +72,7 @@ class OpportunityWriteSerializer(StrictSerializer):
     expected_close_date = serializers.DateField(required=False, allow_null=True)
     owner = IdField(required=False, allow_null=True)
     tags = serializers.ListField(child=StrictCharField(max_length=50), max_length=20, required=False)
+    custom = CustomValuesInput("opportunity")
 
 
 class OpportunityCreateSerializer(OpportunityWriteSerializer):

@@ -18,6 +18,7 @@ def _csv(choices: list[str], name: str) -> serializers.CharField:
 
 
 class LeadFilterSerializer(RecordFilterSerializer):
+    record_type = "lead"
     stage = _csv(Stage.values, "stages")
     status = _csv(LeadStatus.values, "statuses (converted: left the pipeline, whatever its stage)")
     source = _csv(Source.values, "sources")  # type: ignore[assignment]
@@ -37,6 +38,7 @@ class LeadFilterSerializer(RecordFilterSerializer):
 
 
 class AccountFilterSerializer(RecordFilterSerializer):
+    record_type = "account"
     status = serializers.CharField(
         required=False, help_text=f"comma-separated statuses: {', '.join(AccountStatus.values)}"
     )
@@ -59,6 +61,7 @@ class AccountFilterSerializer(RecordFilterSerializer):
 
 
 class ContactFilterSerializer(RecordFilterSerializer):
+    record_type = "contact"
     account = serializers.CharField(required=False, help_text='an account id, or "none"')
 
     def validate_account(self, value: str) -> str | int:
@@ -70,6 +73,7 @@ class ContactFilterSerializer(RecordFilterSerializer):
 
 
 class OpportunityFilterSerializer(RecordFilterSerializer):
+    record_type = "opportunity"
     stage = serializers.CharField(
         required=False, help_text=f"comma-separated stages: {', '.join(OpportunityStage.values)}"
     )

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.drainage import set_override
 from rest_framework import serializers
 
 from tenant_apps.activities.models import LOGGABLE_TYPES, Activity, ActivityType, Note
+from tenant_apps.customfields.filters import custom_filter_q
+from tenant_apps.customfields.values import serialize_values
 
 
 class ActorSerializer(serializers.Serializer):
@@ -102,7 +105,45 @@ class StrictSerializer(serializers.Serializer):
         return data
 
 
+# The schema of `custom` is the organization's own: tenant_apps.customfields.schema replaces this object, on
+# each organization's /api/schema/, with that organization's fields of the record type named here.
+def _custom_schema(record_type: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "This organization's custom fields of the record type (GET /api/custom-fields/)",
+        "additionalProperties": True,
+        "x-custom-fields": record_type,
+    }
+
+
+class CustomValuesField(serializers.Field):
+    """A record's custom values, read: {"<key>": value} of the organization's fields
+    (tenant_apps.customfields.values.serialize_values)."""
+
+    def __init__(self, record_type: str, **kwargs: Any) -> None:
+        self.record_type = record_type
+        super().__init__(read_only=True, source="*", **kwargs)
+        set_override(self, "field", _custom_schema(record_type))
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        return serialize_values(self.record_type, value)
+
+
+class CustomValuesInput(serializers.JSONField):
+    """Custom values, written: the keys sent change (null clears one); validated by the service."""
+
+    def __init__(self, record_type: str, **kwargs: Any) -> None:
+        self.record_type = record_type
+        super().__init__(required=False, **kwargs)
+        set_override(self, "field", _custom_schema(record_type))
+
+
 class RecordFilterSerializer(serializers.Serializer):
+    """The filters every record list has. `custom.<key>` parameters (tenant_apps.customfields.filters) reach
+    the selector as one Q under "custom"."""
+
+    record_type = ""  # lead, contact, account, opportunity: whose custom fields `custom.*` names
+
     owner = serializers.CharField(required=False, help_text='"me", "none" or a member id')
     tag = serializers.CharField(required=False, max_length=50)
     created_after = serializers.DateTimeField(required=False)
@@ -120,6 +161,14 @@ class RecordFilterSerializer(serializers.Serializer):
 
     def validate_tag(self, value: str) -> str:
         return " ".join(value.split()).lower()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if self.record_type and hasattr(self.initial_data, "get"):
+            custom = custom_filter_q(self.record_type, self.initial_data)
+            if custom is not None:
+                attrs["custom"] = custom
+        return attrs
 
 
 class OwnerSerializer(serializers.Serializer):

@@ -211,6 +211,10 @@ EXEMPT: dict[str, str] = {
         for name in ("exchange-rate", "exchange-rates", "exchange-rates-import")
     },
     **{
+        name: "the organization's custom field definitions, read by every member, written by admins"
+        for name in ("custom-field", "custom-fields")
+    },
+    **{
         name: "the organization's money settings page and its writes: admins only (test_currency_settings)"
         for name in (
             "web:currency-settings",
