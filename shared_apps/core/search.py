@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.postgres.search import SearchVector
+from django.contrib.postgres.search import SearchVector, SearchVectorCombinable, SearchVectorField
 from django.db.models import F, Func, TextField, Value
 from django.db.models.functions import Coalesce
 
@@ -30,3 +30,19 @@ def weighted_vector(**weights: list[str]) -> Any:
     for vector in vectors[1:]:
         combined = combined + vector
     return combined
+
+
+class CustomValuesVector(SearchVectorCombinable, Func):
+    """The string values of a record's custom fields (its JSONB `custom`: text, long text, emails, URLs,
+    phones, dates), at the lowest weight: searchable beside the record's own fields, ranked after them."""
+
+    template = (
+        "setweight(jsonb_to_tsvector('simple'::regconfig, %(expressions)s, '[\"string\"]'::jsonb), 'D')"
+    )
+    output_field = SearchVectorField()
+    config = None
+
+
+def record_vector(**weights: list[str]) -> Any:
+    """weighted_vector(...) of the record's own fields, plus its custom values (CustomValuesVector)."""
+    return weighted_vector(**weights) + CustomValuesVector(F("custom"))

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from shared_apps.core.search import folded, weighted_vector
+from shared_apps.core.search import folded, record_vector
 from tenant_apps.records.models import CustomerRecord, ordering_indexes
 
 
@@ -39,7 +39,7 @@ class Account(CustomerRecord):
     last_activity_at = models.DateTimeField(null=True, blank=True)
 
     search_vector = models.GeneratedField(
-        expression=weighted_vector(A=["name"], B=["domain", "industry"]),
+        expression=record_vector(A=["name"], B=["domain", "industry"]),
         output_field=SearchVectorField(),
         db_persist=True,
     )

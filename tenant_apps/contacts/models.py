@@ -5,7 +5,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
-from shared_apps.core.search import folded, weighted_vector
+from shared_apps.core.search import folded, record_vector
 from tenant_apps.records.models import CustomerRecord, ordering_indexes
 
 
@@ -28,7 +28,7 @@ class Contact(CustomerRecord):
     last_contacted_at = models.DateTimeField(null=True, blank=True)
 
     search_vector = models.GeneratedField(
-        expression=weighted_vector(A=["name"], B=["email", "title"]),
+        expression=record_vector(A=["name"], B=["email", "title"]),
         output_field=SearchVectorField(),
         db_persist=True,
     )

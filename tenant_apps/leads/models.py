@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from shared_apps.core.search import folded, weighted_vector
+from shared_apps.core.search import folded, record_vector
 from tenant_apps.records.models import AliveQuerySet, CustomerRecord, ordering_indexes
 
 
@@ -114,7 +114,7 @@ class Lead(CustomerRecord):
 
     # Full-text search: name first, then company and email. Kept by PostgreSQL itself (a generated column).
     search_vector = models.GeneratedField(
-        expression=weighted_vector(A=["name"], B=["company", "email"]),
+        expression=record_vector(A=["name"], B=["company", "email"]),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from shared_apps.core.search import folded, weighted_vector
+from shared_apps.core.search import folded, record_vector
 from tenant_apps.records.models import CustomerRecord, ordering_indexes
 
 
@@ -61,7 +61,7 @@ class Opportunity(CustomerRecord):
     )
 
     search_vector = models.GeneratedField(
-        expression=weighted_vector(A=["name"], B=["close_reason"]),
+        expression=record_vector(A=["name"], B=["close_reason"]),
         output_field=SearchVectorField(),
         db_persist=True,
     )
