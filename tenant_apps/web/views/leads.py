@@ -171,7 +171,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "lead": lead,
         "timeline": timeline,
         "timeline_url": reverse("web:lead-timeline", args=[lead.pk]),
-        "history": lead_selectors.stage_history(lead=lead),
+        # a converted lead left the pipeline: its last stage's time stops at the conversion
+        "history": lead_selectors.stage_history(lead=lead, now=lead.converted_at),
         "notes": Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-id")[:20],
         "threads": activity_selectors.email_threads(lead=lead),
         "tasks": visible_tasks(actor, {"lead": lead.pk}).order_by(

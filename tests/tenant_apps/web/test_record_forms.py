@@ -317,3 +317,20 @@ def test_the_timeline_is_ordered_by_when_things_happened(org, web, make_account)
     with schema_context(org.schema_name):
         meeting = Activity.objects.get(account=account, type=ActivityType.MEETING)
     assert meeting.occurred_at < timezone.now() - timedelta(days=2)
+
+
+def test_stage_changes_read_as_words_and_time_in_stage_stops_with_the_pipeline(org, web, make_lead, admin):
+    from tenant_apps.leads.conversion import lead_convert
+
+    client = web(Role.ADMIN)
+    lead = make_lead(name="Words", company="Words Co", stage=Stage.QUALIFIED)
+    body = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Moved from Contacted to Qualified" in body and "Moved to QUALIFIED" not in body
+    assert "(now)" in body
+    with schema_context(org.schema_name):
+        lead_convert(lead_id=lead.pk, actor=admin)
+    converted = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "(until converted)" in converted and "(now)" not in converted
+    won = make_lead(name="Won", stage=Stage.WON)
+    final = client.get(f"/leads/{won.pk}/").content.decode()
+    assert "Moved from Negotiation to Won" in final and ">final<" in final and "(now)" not in final
