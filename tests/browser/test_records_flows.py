@@ -260,7 +260,8 @@ def test_an_unknown_host_is_a_page_with_a_favicon(server: Server, world: World, 
     accessible(page)
     client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        client.request("GET", "/favicon.ico", headers={"Host": f"nobody.{settings.BASE_DOMAIN}:{server.port}"})
+        host = f"nobody.{settings.BASE_DOMAIN}:{server.port}"
+        client.request("GET", "/favicon.ico", headers={"Host": host})
         icon = client.getresponse()
         assert icon.status == 200 and icon.getheader("Content-Type") == "image/png"
     finally:
