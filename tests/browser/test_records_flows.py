@@ -146,7 +146,8 @@ def test_create_an_account_a_contact_an_opportunity_and_a_task(
     page.get_by_role("button", name="Add task").click()
     expect(page.get_by_role("heading", name=f"Browser deal {tag}")).to_be_visible()
     expect(page.locator(".tasks")).to_contain_text(f"Send the quote {tag}")
-    assert watched.errors == []
+    # the refused form's 400 is the one console line (the browser logs every failed request)
+    assert [error for error in watched.errors if "status of 400" not in error] == []
 
 
 def test_convert_a_lead(server: Server, world: World, made: dict[str, Any], new_context):
@@ -166,7 +167,7 @@ def test_convert_a_lead(server: Server, world: World, made: dict[str, Any], new_
     expect(page.get_by_role("link", name=lead.name)).to_be_visible()  # the contact, at the account
     expect(page.get_by_role("link", name=f"Umbrella renewal {tag}")).to_be_visible()
     page.goto(server.url("acme", f"/leads/{lead.pk}/"))
-    expect(page.locator(".converted")).to_contain_text("Converted")
+    expect(page.locator("p.converted")).to_contain_text("Converted")
     assert watched.errors == []
 
 
