@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
+from django.template.loader import render_to_string
 from rest_framework.permissions import SAFE_METHODS
 
 from shared_apps.core.errors import json_error
@@ -20,7 +24,8 @@ class OrganizationRoutingMiddleware:
     The root domain serves the platform (public schema); `<slug>.<BASE_DOMAIN>` or a registered custom
     domain serves that organization (`request.tenant`, unset on the root domain), entered through
     shared_apps.organizations.context (its database, its row as the connection's tenant).
-    Unknown hosts get a 404, suspended organizations a 403, both JSON.
+    Unknown hosts get a 404, suspended organizations a 403: JSON under /api/ and for clients that do not ask
+    for HTML, a page for a browser. /favicon.ico is answered on every host, known or not.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -31,6 +36,8 @@ class OrganizationRoutingMiddleware:
         # `request.tenant` is set on an organization's host only. The root domain leaves it unset rather than
         # None: django-tenants' admin templates (is_public_schema) read `request.tenant.schema_name` whenever
         # the attribute exists, so None broke every admin page after sign-in. Read it with getattr(..., None).
+        if request.path == "/favicon.ico":
+            return favicon()
         host, _port = split_domain_port(request._get_raw_host())  # type: ignore[attr-defined]
         host = host.lower()
         base = settings.BASE_DOMAIN
@@ -45,10 +52,26 @@ class OrganizationRoutingMiddleware:
             OrganizationStatus.ACTIVE,
             OrganizationStatus.SUSPENDED,
         ):
+            if wants_html(request):
+                return host_page(
+                    404,
+                    title="No organization here",
+                    message="LeadPulse serves no organization at this address.",
+                    hint="Check the address for a typo, or ask your administrator for the right link.",
+                    host=host,
+                )
             return json_error(
                 404, "organization_not_found", "No organization is served at this host.", host=host
             )
         if organization.status == OrganizationStatus.SUSPENDED:
+            if wants_html(request):
+                return host_page(
+                    403,
+                    title="This organization is suspended",
+                    message=f"{organization.name} is suspended: its data is kept, but nobody can sign in.",
+                    hint="Ask your administrator or LeadPulse support to resume it.",
+                    host="",
+                )
             return json_error(
                 403,
                 "organization_suspended",
@@ -77,3 +100,35 @@ class OrganizationRoutingMiddleware:
         request.tenant = organization  # type: ignore[attr-defined]
         request.urlconf = settings.ROOT_URLCONF
         return self.get_response(request)
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "organizations" / "favicon.png"
+
+
+@cache
+def _favicon_bytes() -> bytes:
+    return FAVICON.read_bytes()
+
+
+def favicon() -> HttpResponse:
+    """The icon browsers ask every host for (a PNG: every current browser reads one at /favicon.ico)."""
+    response = HttpResponse(_favicon_bytes(), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def wants_html(request: HttpRequest) -> bool:
+    """A browser's page load: never under /api/ (scripts read JSON there, whatever they accept), and only
+    when the client asks for HTML (a browser's Accept names text/html; curl's and most clients' do not)."""
+    if request.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def host_page(status: int, **context: Any) -> HttpResponse:
+    """A self-contained page (no tenant, no session: nothing here may touch an organization's schema)."""
+    return HttpResponse(
+        render_to_string("organizations/host_error.html", context),
+        status=status,
+        content_type="text/html; charset=utf-8",
+    )

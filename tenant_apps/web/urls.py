@@ -13,7 +13,9 @@ from tenant_apps.web.views import (
     mail_settings,
     pipeline,
     profile,
+    record_edit,
     records,
+    settings_pages,
     tasks,
     two_factor,
     unsubscribe,
@@ -81,6 +83,11 @@ urlpatterns = [
         account.security_token_revoke,
         name="security-token-revoke",
     ),
+    path("settings/", settings_pages.settings_index, name="settings"),
+    path("settings/api-keys/", settings_pages.api_keys, name="api-keys"),
+    path("settings/api-keys/<web_id:key_id>/revoke/", settings_pages.api_key_revoke, name="api-key-revoke"),
+    path("settings/webhooks/", settings_pages.webhooks, name="webhooks"),
+    path("settings/webhooks/<web_id:endpoint_id>/", settings_pages.webhook_detail, name="webhook"),
     path("settings/members/", account.members_page, name="members"),
     path(
         "settings/invitations/<web_id:invitation_id>/resend/",
@@ -114,6 +121,8 @@ urlpatterns = [
     path("leads/<web_id:lead_id>/emails/send/", lead_email.lead_email_send, name="lead-email-send"),
     path("leads/<web_id:lead_id>/assign/", leads.lead_assign, name="lead-assign"),
     path("leads/<web_id:lead_id>/tasks/", leads.lead_task, name="lead-task"),
+    path("leads/<web_id:lead_id>/convert/", record_edit.lead_convert_page, name="lead-convert"),
+    path("leads/<web_id:lead_id>/log/", record_edit.lead_log, name="lead-log"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import-upload"),
     path("settings/audit-log/", audit.audit_log, name="audit-log"),
@@ -128,6 +137,8 @@ urlpatterns = [
         "settings/email/smtp-test/", mail_settings.email_settings_smtp_test, name="email-settings-smtp-test"
     ),
     path("tasks/", tasks.task_list, name="tasks"),
+    path("tasks/new/", record_edit.task_create, name="task-create"),
+    path("tasks/<web_id:task_id>/edit/", record_edit.task_edit, name="task-edit"),
     path(
         "tasks/<web_id:task_id>/complete/",
         tasks.task_status,
@@ -140,7 +151,13 @@ urlpatterns = [
         {"to_status": TaskStatus.OPEN},
         name="task-reopen",
     ),
+    path(
+        "contacts/<web_id:record_id>/emails/send/", record_edit.contact_email_send, name="contact-email-send"
+    ),
     path("<web_kind:kind>/", records.record_list, name="records"),
+    path("<web_kind:kind>/new/", record_edit.record_create, name="record-create"),
+    path("<web_kind:kind>/<web_id:record_id>/edit/", record_edit.record_edit, name="record-edit"),
+    path("<web_kind:kind>/<web_id:record_id>/log/", record_edit.record_log, name="record-log"),
     path("<web_kind:kind>/<web_id:record_id>/", records.record_detail, name="record"),
     path("<web_kind:kind>/<web_id:record_id>/timeline/", records.record_timeline, name="record-timeline"),
     path("<web_kind:kind>/<web_id:record_id>/notes/", records.record_note, name="record-note"),

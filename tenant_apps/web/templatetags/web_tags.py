@@ -4,7 +4,10 @@ from typing import Any
 
 from django import template
 
+from tenant_apps.accounts.models import AccountStatus
+from tenant_apps.activities.models import ActivityType
 from tenant_apps.leads.models import Stage
+from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.web import selectors
 
 register = template.Library()
@@ -55,3 +58,28 @@ def days(seconds: float) -> str:
 def forward_stage(stage: str) -> str:
     """The next step along the pipeline ("" for WON)."""
     return selectors.forward_stage(stage) or ""
+
+
+def _label(value: Any, *choices: Any) -> str:
+    """A stage's or status's name (leads', deals' or accounts'), else the value as it is."""
+    for enum in choices:
+        try:
+            return str(enum(value).label)
+        except ValueError:
+            continue
+    return str(value)
+
+
+@register.filter
+def activity_title(activity: Any) -> str:
+    """What a timeline entry says: stage and status changes in words ("Moved from Contacted to Qualified")
+    rather than the codes their subjects were written with; else the subject, else the type's name."""
+    metadata = activity.metadata or {}
+    if activity.type in (ActivityType.STAGE_CHANGE, ActivityType.STATUS_CHANGE) and metadata.get("to"):
+        kinds = (AccountStatus,) if activity.type == ActivityType.STATUS_CHANGE else (Stage, OpportunityStage)
+        verb = "Status changed" if activity.type == ActivityType.STATUS_CHANGE else "Moved"
+        target = _label(metadata["to"], *kinds)
+        if metadata.get("from"):
+            return f"{verb} from {_label(metadata['from'], *kinds)} to {target}"
+        return f"{verb} to {target}"
+    return str(activity.subject or activity.get_type_display())

@@ -124,7 +124,8 @@ def form_problem(form: forms.Form) -> str:
 
 
 def timeline_page(activities: QuerySet[Any], cursor: str | None) -> selectors.Page:
-    return selectors.keyset_page(activities, cursor=cursor, size=TIMELINE_PAGE)
+    # by when things happened (a call logged afterwards sits where it took place), not when they were written
+    return selectors.keyset_page(activities, cursor=cursor, size=TIMELINE_PAGE, at="occurred_at")
 
 
 def timeline_fragment(request: HttpRequest, activities: QuerySet[Any], url: str) -> HttpResponse:

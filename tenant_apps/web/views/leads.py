@@ -19,6 +19,7 @@ from tenant_apps.activities import services as activity_services
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads import services as lead_services
+from tenant_apps.leads.conversion import CONVERTIBLE_STAGES
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.records.selectors import merged_into
@@ -37,6 +38,7 @@ from tenant_apps.web.forms import (
     NoteForm,
     TaskForm,
 )
+from tenant_apps.web.record_forms import COMPOSER_TYPES
 from tenant_apps.web.views.base import (
     Done,
     action,
@@ -164,12 +166,13 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     try:
         timeline = timeline_page(timeline_of(actor, lead), request.GET.get("cursor"))
     except InvalidInput:
-        timeline = selectors.keyset_page(timeline_of(actor, lead), cursor=None)
+        timeline = selectors.keyset_page(timeline_of(actor, lead), cursor=None, at="occurred_at")
     context = {
         "lead": lead,
         "timeline": timeline,
         "timeline_url": reverse("web:lead-timeline", args=[lead.pk]),
-        "history": lead_selectors.stage_history(lead=lead),
+        # a converted lead left the pipeline: its last stage's time stops at the conversion
+        "history": lead_selectors.stage_history(lead=lead, now=lead.converted_at),
         "notes": Note.objects.filter(lead=lead).select_related("author").order_by("-created_at", "-id")[:20],
         "threads": activity_selectors.email_threads(lead=lead)[0],  # the latest threads
         "tasks": visible_tasks(actor, {"lead": lead.pk}).order_by(
@@ -195,6 +198,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             }
         ),
         "task_form": TaskForm(),
+        "composer_types": COMPOSER_TYPES,
+        "convertible": lead.stage in CONVERTIBLE_STAGES,
         "nav": "leads",
     }
     return render(request, "web/lead_detail.html", context)

@@ -31,6 +31,7 @@ from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.web import selectors
 from tenant_apps.web.forms import NoteForm, RecordFilterForm
+from tenant_apps.web.record_forms import COMPOSER_TYPES
 from tenant_apps.web.views.base import (
     Done,
     action,
@@ -143,6 +144,7 @@ def record_list(request: HttpRequest, kind: str) -> HttpResponse:
         "rows": rows,
         "next_url": next_url,
         "problem": problem,
+        "can_write": has_role(actor, Role.REP),
         "nav": kind,
     }
     return render(request, f"web/{spec.name}_list.html", context)
@@ -173,6 +175,10 @@ def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpRespon
             "status", F("due_at").asc(nulls_last=True), "id"
         )[:50],
         "can_write": has_role(actor, Role.REP),
+        "can_change": has_role(actor, Role.REP) and visibility.can_change(actor, record),
+        "composer_types": COMPOSER_TYPES,
+        "send_url": reverse("web:contact-email-send", args=[record.pk]) if kind == "contacts" else "",
+        "send_to": getattr(record, "email", ""),
         "nav": kind,
     }
     if kind == "accounts":

@@ -10,7 +10,10 @@ from shared_apps.users.models import Role
 from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.privacy.models import SuppressionReason
 from tenant_apps.privacy.services import suppress
+from tests.tenant_apps.accounts.factories import make_contact
 from tests.tenant_apps.web.conftest import signed_in
+
+__all__ = ["make_contact"]
 
 
 @pytest.fixture
@@ -46,3 +49,23 @@ def test_refusals_are_flash_messages_and_viewers_cannot_send(web, make_lead, org
     viewer = web(Role.VIEWER).post(path, {"subject": "S", "body": "B", "to": "x@y.test"})
     assert viewer.status_code in (302, 403)
     assert smtp.messages == []
+
+
+def test_the_contact_page_sends_an_email_from_its_composer(web, make_contact, org, smtp):
+    client = web(Role.REP)
+    contact = make_contact(name="Carl", email="carl@customer.test")
+    page = client.get(f"/contacts/{contact.pk}/").content.decode()
+    assert f'action="/contacts/{contact.pk}/emails/send/"' in page
+    response = client.post(f"/contacts/{contact.pk}/emails/send/", {"subject": "Hello", "body": "Hi Carl"})
+    assert (response.status_code, response["Location"]) == (302, f"/contacts/{contact.pk}/")
+    [message] = smtp.messages
+    assert message.recipients == ["carl@customer.test"]
+    with schema_context(org.schema_name):
+        assert (
+            Activity.objects.get(contact=contact, type=ActivityType.EMAIL).message_id == message["Message-ID"]
+        )
+    assert "Email sent to carl@customer.test." in client.get(f"/contacts/{contact.pk}/").content.decode()
+    refused = web(Role.VIEWER).post(
+        f"/contacts/{contact.pk}/emails/send/", {"subject": "S", "body": "B"}, HTTP_X_REQUESTED_WITH="fetch"
+    )
+    assert refused.status_code == 403 and len(smtp.messages) == 1

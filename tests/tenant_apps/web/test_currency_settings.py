@@ -28,7 +28,7 @@ def audited(org, action):
         return list(AuditEvent.objects.filter(action=action).values("actor_email", "via", "changes"))
 
 
-def test_admins_see_the_rates_with_their_days_and_the_nav_link(web, org):
+def test_admins_see_the_rates_with_their_days_and_the_settings_link(web, org):
     with schema_context(org.schema_name):
         currency_services.exchange_rate_set(currency="EUR", rate=Decimal("1.08"), valid_from=date(2026, 1, 1))
         currency_services.exchange_rate_set(currency="EUR", rate=Decimal("1.1"), valid_from=date(2026, 3, 1))
@@ -38,8 +38,9 @@ def test_admins_see_the_rates_with_their_days_and_the_nav_link(web, org):
     assert '<span id="base-currency">USD</span>' in text
     assert "<td>EUR</td><td>1.1</td><td>2026-03-01</td>" in text
     assert "<td>EUR</td><td>1.08</td><td>2026-01-01</td>" in text
-    assert 'href="/settings/currency/"' in text  # the nav
-    assert 'href="/settings/currency/"' not in web(Role.MANAGER).get("/").content.decode()
+    assert 'href="/settings/"' in text  # the nav's one settings link, whose index lists the page
+    assert 'href="/settings/currency/"' in web(Role.ADMIN).get("/settings/").content.decode()
+    assert 'href="/settings/currency/"' not in web(Role.MANAGER).get("/settings/").content.decode()
 
 
 def test_an_admin_adds_a_rate_and_it_is_audited(web, org):

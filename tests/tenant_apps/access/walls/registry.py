@@ -62,6 +62,10 @@ _BY_PATH = (
     "web:lead-task",
     "web:task-complete",
     "web:task-reopen",
+    "web:lead-convert",
+    "web:lead-log",
+    "web:task-create",
+    "web:task-edit",
 )
 
 
@@ -88,6 +92,8 @@ HIDDEN_IDS: dict[str, Factory] = {
     "web:record": _opportunity_page(),
     "web:record-timeline": _opportunity_page(),
     "web:record-note": _opportunity_page({"body": "Rep1's note"}),
+    "web:record-edit": _opportunity_page({"name": "Rep1's now"}),
+    "web:record-log": _opportunity_page({"type": "CALL", "subject": "Rep1's call"}),
     "lead-merge": _in_body(lambda g: {"survivor": g.lead(), "merged": [g.lead()]}),
     "tasks": _in_body(lambda g: {"title": "On rep2's deal", "opportunity": g.opportunity()}),
     "sequence-enroll": _in_body(lambda g: {"lead": g.lead()}, lambda g: {"sequence_id": g.sequence()}),
@@ -192,6 +198,9 @@ EXEMPT: dict[str, str] = {
     "contact-notes": f"the contact's own notes: {EVERY_MEMBERS}",
     "contact-activities": f"the contact's own timeline ({EVERY_MEMBERS}): a deal's activities are not on it",
     "contact-email-send": f"an email to the contact: {EVERY_MEMBERS}",
+    "web:contact-email-send": f"an email to the contact: {EVERY_MEMBERS}",
+    "web:api-key-revoke": "admins only (test_viewer_writes, test_settings_pages)",
+    "web:webhook": "the organization's endpoints, admins only (test_viewer_writes, test_settings_pages)",
     **{
         f"analytics-{report}": "a report from snapshots and rollups that jobs build (not live rows):"
         " narrowing its owner filters for reps is the analytics app's, tested there"
