@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from tenant_apps.currency.selectors import base_currency
 from tenant_apps.leads.models import Stage
 from tenant_apps.web import charts, selectors
+from tenant_apps.web.onboarding import checklist
 from tenant_apps.web.views.base import member, member_required
 
 
@@ -62,6 +63,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_unconverted": sum(figures.unconverted_count for _code, figures in breakdown),
         "breakdown": breakdown,
         "overdue": selectors.overdue_tasks(actor=actor),
+        "checklist": checklist(),
         "nav": "dashboard",
     }
     return render(request, "web/dashboard.html", context)
