@@ -31,7 +31,7 @@ from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.selectors import task_list
 from tenant_apps.web.models import DEFAULT_COLUMNS, ListColumns
 
-CARDS_PER_STAGE = 30
+CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
 STALE_DAYS = 14  # an open lead this long in its stage is marked stale on the board
 

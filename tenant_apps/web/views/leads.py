@@ -109,7 +109,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
             for key, value in request.GET.items()
             if key not in ("sort", "page", "cursor") and key in form.fields
         ],
-        "sequences": list(sequence_selectors.sequence_list().only("id", "name").order_by("name")[:100]),
+        "sequences": list(
+            sequence_selectors.sequence_list().select_related(None).only("id", "name").order_by("name")[:100]
+        ),
         "filtered": any(data.get(key) for key in ("q", "stage", "owner", "source", "tag")),
         "next_url": next_url,
         "problem": problem or form_problem(form),

@@ -140,7 +140,15 @@
       column.removeAttribute("aria-disabled");
     });
   }
+  /* a card let go over a disabled column stays where it was, and says why */
+  let blockedOver = null;
   board.addEventListener("dragend", () => {
+    if (dragged && blockedOver) {
+      const from = dragged.dataset.stage;
+      const allowed = (transitions[from] || []).map((stage) => labels[stage] || stage).join(", ") || "none";
+      say(`A lead in ${labels[from] || from} cannot move to ${labels[blockedOver] || blockedOver}; allowed: ${allowed}.`, "error");
+    }
+    blockedOver = null;
     dragged?.classList.remove("dragging");
     dragged = null;
     clearTargets();
@@ -148,7 +156,13 @@
   board.addEventListener("dragover", (event) => {
     const column = event.target instanceof Element ? event.target.closest(".column") : null;
     if (!column || !dragged) return;
-    if (column.classList.contains("blocked")) { event.dataTransfer.dropEffect = "none"; return; }
+    if (column.classList.contains("blocked")) {
+      event.dataTransfer.dropEffect = "none";
+      blockedOver = column.dataset.stage;
+      board.querySelectorAll(".column.over").forEach((other) => other.classList.remove("over"));
+      return;
+    }
+    blockedOver = null;
     event.preventDefault();
     event.dataTransfer.dropEffect = "move";
     board.querySelectorAll(".column.over").forEach((other) => { if (other !== column) other.classList.remove("over"); });
@@ -158,6 +172,7 @@
     const column = event.target instanceof Element ? event.target.closest(".column") : null;
     if (!column || !dragged || column.classList.contains("blocked")) return;
     event.preventDefault();
+    blockedOver = null;
     const card = dragged;
     card.classList.remove("dragging");
     clearTargets();
