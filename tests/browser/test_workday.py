@@ -201,7 +201,7 @@ def test_the_onboarding_checklist_ticks_itself(
     expect(page.locator("#step-import")).to_have_attribute("data-done", "false")
     accessible_without_console(page, "onboarding")
     page.get_by_role("button", name="Load sample data").click()
-    expect(page.locator("#flash")).to_contain_text("40 sample leads loaded")
+    expect(page.locator("#flash")).to_contain_text("40 sample leads loaded", timeout=60_000)
     expect(page.locator(".card").first).to_be_visible()  # on the board
     page.goto(server.url(slug, "/"))
     expect(page.locator("#step-import")).to_have_attribute("data-done", "true")

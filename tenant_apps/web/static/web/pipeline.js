@@ -252,6 +252,14 @@
       else setLive("connecting", "Live updates: reconnecting…");
     };
   }
+  /* the board fills the window below its top edge: columns scroll inside it, the page does not */
+  function fit() {
+    const top = board.getBoundingClientRect().top + window.scrollY;
+    board.style.height = `${Math.max(420, window.innerHeight - top - 12)}px`;
+  }
+  fit();
+  window.addEventListener("resize", fit);
+
   connect();
   board.dataset.ready = "true"; // handlers in place (the browser tests wait for this)
 })();
