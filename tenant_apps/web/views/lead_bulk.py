@@ -183,7 +183,12 @@ def lead_columns(request: HttpRequest) -> HttpResponse:
 
 def _trash(actor: User) -> list[Lead]:
     """Deleted leads the member may see, most recently deleted first."""
-    leads = lead_selectors.leads_visible_to(actor).filter(deleted_at__isnull=False).select_related("owner")
+    # a merged lead is a tombstone of its survivor, not something to restore
+    leads = (
+        lead_selectors.leads_visible_to(actor)
+        .filter(deleted_at__isnull=False, merged_into__isnull=True)
+        .select_related("owner")
+    )
     return list(leads.order_by("-deleted_at", "-id")[:TRASH_SHOWN])
 
 

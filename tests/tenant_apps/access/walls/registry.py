@@ -140,7 +140,7 @@ LISTS: dict[str, Lister] = {
     "web:dashboard": _look("/"),
     "web:pipeline": _look("/pipeline/"),
     "web:search-suggest": _look("/search/suggest/", q=MARKER),
-    "web:pipeline-column": lambda frame: [Look(f"/pipeline/columns/{stage}/") for stage in ("NEW", "LOST")],
+    "web:pipeline-column": _look("/pipeline/columns/NEW/"),
     "web:pipeline-summary": lambda frame: [Look("/pipeline/summary/", counts=_figures, marker=False)],
     "web:leads": lambda frame: [
         Look("/leads/"),
