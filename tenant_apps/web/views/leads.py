@@ -102,7 +102,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "columns": [(key, COLUMN_LABELS[key]) for key in columns],
         "all_columns": [(key, COLUMN_LABELS[key], key in columns) for key in LISTS["leads"]],
         "sort": data.get("sort") or "",
-        "head": _head(request, ["name", *columns], data.get("sort") or ""),
+        # search results are ranked: their header names the columns without sorting (nor echoing the text)
+        "head": _head(request, ["name", *columns], data.get("sort") or "", sortable=not data.get("q")),
         "sort_choices": _sort_choices(columns),
         "keep": [
             (key, value)
@@ -197,13 +198,15 @@ def _sorted_rows(request: HttpRequest, leads: QuerySet[Lead], sort: str, page: i
     return found[: selectors.PAGE_SIZE], f"?{query.urlencode()}"
 
 
-def _head(request: HttpRequest, keys: list[str], sort: str) -> list[tuple[str, str, str, str]]:
+def _head(
+    request: HttpRequest, keys: list[str], sort: str, *, sortable: bool = True
+) -> list[tuple[str, str, str, str]]:
     """The list's header: per shown column its label, the URL sorting by it (ascending, or descending when
     it is the ascending sort already; blank for a column that does not sort) and its direction now."""
     head = []
     for key in keys:
         url = ""
-        if key in LEAD_SORTS:
+        if sortable and key in LEAD_SORTS:
             query = request.GET.copy()
             for reset in ("page", "cursor"):
                 query.pop(reset, None)

@@ -4,7 +4,6 @@ opens. It is the search selector (visibility applied there), shaped for the page
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -51,11 +50,11 @@ def _suggestion(hit: dict[str, Any]) -> dict[str, Any] | None:
 @member_required
 @require_GET
 def search_suggest(request: HttpRequest) -> JsonResponse:
-    """`?q=` → `{"results": [{type, label, title, snippet, url}], "more_url"}`; fewer than two characters
-    find nothing (no scan), longer text is cut to 200 characters."""
+    """`?q=` → `{"results": [{type, label, title, snippet, url}]}`; fewer than two characters find
+    nothing (no scan), longer text is cut to 200 characters. (The text is not echoed back.)"""
     q = (request.GET.get("q") or "").strip()[:MAX_CHARS]
     if len(q) < MIN_CHARS:
-        return JsonResponse({"results": [], "more_url": ""})
+        return JsonResponse({"results": []})
     found = search(actor=member(request), q=q, types=TYPES, filters={}, page=1, page_size=SUGGESTIONS)
     results = [item for item in map(_suggestion, found["results"]) if item is not None]
-    return JsonResponse({"results": results, "more_url": f"{reverse('web:leads')}?{urlencode({'q': q})}"})
+    return JsonResponse({"results": results})

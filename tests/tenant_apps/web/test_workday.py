@@ -41,7 +41,7 @@ def test_search_suggests_records_of_every_type_with_their_pages(web, make_lead, 
     assert ("lead", f"/leads/{lead.pk}/") in found
     assert ("account", f"/accounts/{account.pk}/") in found
     assert all(hit["label"] and hit["title"] for hit in body["results"])
-    assert body["more_url"] == "/leads/?q=quartz"
+    assert set(body) == {"results"}  # the text asked is not echoed back
 
 
 def test_search_suggests_nothing_for_one_character_and_hides_other_reps_leads(web, make_lead, member):
