@@ -43,7 +43,7 @@
     button.disabled = true;
     let result;
     try {
-      result = await post(form.action, data);
+      result = await post(form.getAttribute("action"), data);
     } catch (error) {
       say("The server could not be reached. Try again.", "error");
       button.disabled = false;
