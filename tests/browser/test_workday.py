@@ -54,6 +54,11 @@ def day(world: World, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
                 allow_duplicate=True,
             )
     yield made
+    with orm_allowed(django_db_blocker), schema_context("org_acme"):
+        from tenant_apps.imports.models import Import
+
+        # the imports this module ran (their leads go with the world's); later tests expect none
+        Import.objects.filter(created_by_id=world.manager.pk).delete()
 
 
 # Chromium's notice that Django's Cross-Origin-Opener-Policy header means nothing over plain http (the test
