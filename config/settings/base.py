@@ -128,8 +128,8 @@ TENANT_APPS = [
     "tenant_apps.sso",
     # email as a channel: inbound messages, their attachments, bounces, the organization's email settings
     "tenant_apps.mail",
-    # the members' web app: no models, so no tables in any schema; listed with the tenant apps because it
-    # serves organization hosts only (INSTALLED_APPS is the union: its templates and static files are found)
+    # the members' web app: serves organization hosts only (INSTALLED_APPS is the union: its templates and
+    # static files are found); its one table holds each member's list preferences (columns shown)
     "tenant_apps.web",
 ]
 INSTALLED_APPS = list(dict.fromkeys(SHARED_APPS + TENANT_APPS))

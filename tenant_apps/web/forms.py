@@ -16,6 +16,18 @@ from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.tasks.models import TaskStatus
 
 MAX_ID = 2**63 - 1
+# the lead list's sortable columns ("-" before one sorts descending)
+LEAD_SORTS = (
+    "name",
+    "company",
+    "stage",
+    "value",
+    "owner",
+    "source",
+    "created_at",
+    "stage_changed_at",
+    "last_contacted_at",
+)
 
 
 def _id_field(**kwargs: Any) -> forms.IntegerField:
@@ -84,18 +96,16 @@ class TaskForm(forms.Form):
     )
 
 
-class LeadFilterForm(forms.Form):
-    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+class BoardFilterForm(forms.Form):
+    """The board's owner and tag filters (the lead list has them too): unknown values are a field error."""
 
-    q = forms.CharField(max_length=200, required=False, strip=True)
-    stage = forms.ChoiceField(choices=[("", "Any stage"), *Stage.choices], required=False)
     owner = forms.CharField(max_length=20, required=False)
-    source = forms.ChoiceField(choices=[("", "Any source"), *Source.choices], required=False)
     tag = forms.CharField(max_length=50, required=False)
-    segment = _id_field(required=False)
-    preset = forms.CharField(max_length=100, required=False)
-    cursor = forms.CharField(max_length=300, required=False)
-    page = forms.IntegerField(min_value=1, max_value=10, required=False)
+
+    def filters(self) -> dict[str, Any]:
+        """The lead selector's filters for what was asked (nothing for what was left blank)."""
+        data = self.cleaned_data
+        return {"owner": data.get("owner"), "tag": data.get("tag") or None}
 
     def clean_owner(self) -> str | int | None:
         value = self.cleaned_data["owner"]
@@ -109,6 +119,23 @@ class LeadFilterForm(forms.Form):
 
     def clean_tag(self) -> str:
         return " ".join(str(self.cleaned_data["tag"]).split()).lower()
+
+
+class LeadFilterForm(BoardFilterForm):
+    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    stage = forms.ChoiceField(choices=[("", "Any stage"), *Stage.choices], required=False)
+    source = forms.ChoiceField(choices=[("", "Any source"), *Source.choices], required=False)
+    segment = _id_field(required=False)
+    preset = forms.CharField(max_length=100, required=False)
+    cursor = forms.CharField(max_length=300, required=False)
+    page = forms.IntegerField(min_value=1, max_value=400, required=False)
+    sort = forms.ChoiceField(
+        choices=[("", "Newest")]
+        + [(f"{sign}{key}", f"{sign}{key}") for key in LEAD_SORTS for sign in ("", "-")],
+        required=False,
+    )
 
 
 class RecordFilterForm(forms.Form):
@@ -139,3 +166,15 @@ class ImportForm(forms.Form):
         label="A row matching an existing record",
     )
     dry_run = forms.BooleanField(required=False, label="Dry run: check and count, write nothing")
+    # the page's column mapping preview: {"<column header>": "<field>" | null}; blank = matched by header
+    mapping = forms.JSONField(required=False, widget=forms.HiddenInput, max_length=20_000)
+
+    def clean_mapping(self) -> dict[str, Any] | None:
+        value = self.cleaned_data.get("mapping")
+        if value in (None, "", {}):
+            return None
+        if not isinstance(value, dict) or len(value) > 500:
+            raise forms.ValidationError("A mapping is an object of column → field (at most 500 columns).")
+        if not all(isinstance(field, str | None) for field in value.values()):
+            raise forms.ValidationError("Each column maps to a field name or null.")
+        return value

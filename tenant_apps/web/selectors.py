@@ -29,9 +29,11 @@ from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
 from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.selectors import task_list
+from tenant_apps.web.models import DEFAULT_COLUMNS, ListColumns
 
-CARDS_PER_STAGE = 50
+CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
+STALE_DAYS = 14  # an open lead this long in its stage is marked stale on the board
 
 
 # ---- money ---------------------------------------------------------------------------------------------
@@ -109,19 +111,29 @@ class Column:
         """Leads of the stage beyond the cards shown."""
         return max(0, self.count - len(self.cards))
 
+    @property
+    def next_cursor(self) -> str:
+        """Where the column's "load more" starts ("" when every card is shown)."""
+        if not self.hidden or not self.cards:
+            return ""
+        last = self.cards[-1]
+        return encode_cursor(last.stage_changed_at, last.pk)
 
-def pipeline_leads(actor: User) -> QuerySet[Lead]:
-    """The actor's visible live leads on the board: those converted while open have left it (their money
-    is their deal's now)."""
-    return lead_list(actor=actor).exclude(CONVERTED_WHILE_OPEN)
+
+def pipeline_leads(actor: User, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
+    """The actor's visible live leads on the board (narrowed by the board's owner and tag filters): those
+    converted while open have left it (their money is their deal's now)."""
+    return lead_list(actor=actor, filters=filters).exclude(CONVERTED_WHILE_OPEN)
 
 
-def stage_summary(*, actor: User, default_currency: str) -> dict[str, Column]:
+def stage_summary(
+    *, actor: User, default_currency: str, filters: dict[str, Any] | None = None
+) -> dict[str, Column]:
     """Count and total value of the actor's visible live leads per stage, every stage listed (one query)."""
     columns = {stage: Column(stage=stage, label=label) for stage, label in Stage.choices}
     missing = Q(rate__isnull=True)
     rows = (
-        pipeline_leads(actor)
+        pipeline_leads(actor, filters)
         .select_related(None)
         .order_by()
         .annotate(record_day=TruncDate("created_at"), code=Upper("currency"))
@@ -153,11 +165,11 @@ def stage_summary(*, actor: User, default_currency: str) -> dict[str, Column]:
     return columns
 
 
-def board(*, actor: User, default_currency: str) -> list[Column]:
+def board(*, actor: User, default_currency: str, filters: dict[str, Any] | None = None) -> list[Column]:
     """The Kanban: every stage with its count and total, and its most recently moved cards (at most
-    CARDS_PER_STAGE each, all stages in one query)."""
-    columns = stage_summary(actor=actor, default_currency=default_currency)
-    ranked = pipeline_leads(actor).annotate(
+    CARDS_PER_STAGE each, all stages in one query; the rest a column loads on demand, `column_page`)."""
+    columns = stage_summary(actor=actor, default_currency=default_currency, filters=filters)
+    ranked = pipeline_leads(actor, filters).annotate(
         rank=Window(
             RowNumber(), partition_by=[F("stage")], order_by=[F("stage_changed_at").desc(), F("id").desc()]
         )
@@ -165,6 +177,21 @@ def board(*, actor: User, default_currency: str) -> list[Column]:
     for lead in ranked.filter(rank__lte=CARDS_PER_STAGE).order_by("stage", "rank"):
         columns[lead.stage].cards.append(lead)
     return list(columns.values())
+
+
+def column_page(
+    *, actor: User, stage: str, filters: dict[str, Any] | None = None, cursor: str | None = None
+) -> Page:
+    """A column's next cards after `cursor`, in the board's order (latest moved first; one query)."""
+    leads = pipeline_leads(actor, filters).filter(stage=stage)
+    return keyset_page(leads, cursor=cursor, size=CARDS_PER_STAGE, at="stage_changed_at")
+
+
+def is_stale(lead: Lead, now: datetime | None = None) -> bool:
+    """An open lead that has sat in its stage STALE_DAYS or more."""
+    if lead.stage not in OPEN_STAGES:
+        return False
+    return (now or timezone.now()) - lead.stage_changed_at >= timedelta(days=STALE_DAYS)
 
 
 @dataclass
@@ -357,6 +384,13 @@ def overdue_tasks(*, actor: User, limit: int = 10) -> list[Task]:
         filters["assignee"] = "me"
     tasks = task_list(actor=actor, filters=filters)
     return list(tasks.order_by("due_at", "id")[:limit])
+
+
+def list_columns(*, actor: User, list_name: str) -> list[str]:
+    """The columns the member chose for a list, else the list's defaults."""
+    chosen = ListColumns.objects.filter(member=actor, list_name=list_name).values_list("columns", flat=True)
+    found = chosen.first()
+    return list(found) if found is not None else list(DEFAULT_COLUMNS[list_name])
 
 
 def members() -> QuerySet[User]:

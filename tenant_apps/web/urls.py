@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from tenant_apps.leads.models import Stage
 from tenant_apps.tasks.models import TaskStatus
 from tenant_apps.web.views import (
     account,
@@ -8,13 +9,16 @@ from tenant_apps.web.views import (
     currency_settings,
     dashboard,
     imports,
+    lead_bulk,
     lead_email,
     leads,
     mail_settings,
+    onboarding,
     pipeline,
     profile,
     record_edit,
     records,
+    search,
     settings_pages,
     tasks,
     two_factor,
@@ -44,7 +48,20 @@ class KindConverter:
         return value
 
 
+class StageConverter:
+    """A lead stage's code (NEW, CONTACTED, ...): anything else matches no route."""
+
+    regex = "|".join(Stage.values)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 register_converter(IdConverter, "web_id")
+register_converter(StageConverter, "web_stage")
 register_converter(KindConverter, "web_kind")
 
 app_name = "web"
@@ -107,11 +124,18 @@ urlpatterns = [
         name="member-sessions-end",
     ),
     path("", dashboard.dashboard, name="dashboard"),
+    path("search/suggest/", search.search_suggest, name="search-suggest"),
+    path("onboarding/sample-data/", onboarding.sample_data, name="sample-data"),
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/summary/", pipeline.pipeline_summary, name="pipeline-summary"),
+    path("pipeline/columns/<web_stage:stage>/", pipeline.pipeline_column, name="pipeline-column"),
     path("pipeline/cards/<web_id:lead_id>/", pipeline.pipeline_card, name="pipeline-card"),
     path("leads/", leads.lead_list, name="leads"),
     path("leads/new/", leads.lead_create, name="lead-create"),
+    path("leads/bulk/", lead_bulk.lead_bulk, name="lead-bulk"),
+    path("leads/columns/", lead_bulk.lead_columns, name="lead-columns"),
+    path("leads/trash/", lead_bulk.lead_trash, name="lead-trash"),
+    path("leads/<web_id:lead_id>/restore/", lead_bulk.lead_restore, name="lead-restore"),
     path("leads/<web_id:lead_id>/", leads.lead_detail, name="lead"),
     path("leads/<web_id:lead_id>/timeline/", leads.lead_timeline, name="lead-timeline"),
     path("leads/<web_id:lead_id>/edit/", leads.lead_edit, name="lead-edit"),

@@ -91,8 +91,9 @@ def test_dragging_a_card_to_a_forbidden_column_snaps_back_with_the_reason(
     page = sign_in(new_context, server, world.manager.email)
     lead = world.leads["drag-invalid"]
     card(page, lead).locator(".sub").drag_to(page.locator('.column[data-stage="WON"] ol.cards'))
+    # the state machine's refusal, before any request: the column was disabled while the card was dragged
     expect(page.locator("#flash .msg.error")).to_have_text(
-        "A lead in NEW cannot move to WON; allowed: CONTACTED, LOST."
+        "A lead in New cannot move to Won; allowed: Contacted, Lost."
     )
     expect(in_column(page, "NEW", lead)).to_be_visible()
     expect(in_column(page, "WON", lead)).to_have_count(0)

@@ -3,10 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from tenant_apps.accounts.models import AccountStatus
 from tenant_apps.activities.models import ActivityType
 from tenant_apps.leads.models import Stage
+from tenant_apps.notifications.models import Notification
 from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.web import selectors
 
@@ -83,3 +86,53 @@ def activity_title(activity: Any) -> str:
             return f"{verb} from {_label(metadata['from'], *kinds)} to {target}"
         return f"{verb} to {target}"
     return str(activity.subject or activity.get_type_display())
+
+
+@register.filter
+def unread_notifications(user: Any) -> int:
+    """The member's unread notifications for the top bar's bell, counted up to 100 (the badge says 99+)."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True)[:100].count()
+
+
+@register.filter
+def age(moment: Any) -> str:
+    """How long ago, compactly: '3 d', '5 h', '0 h'."""
+    if moment is None:
+        return ""
+    return days(max(0.0, (timezone.now() - moment).total_seconds()))
+
+
+@register.filter
+def stale(lead: Any) -> bool:
+    return selectors.is_stale(lead)
+
+
+@register.simple_tag
+def lead_cell(lead: Any, key: str) -> str:
+    """A lead's value for one column of the lead list, as text."""
+    value: Any = getattr(lead, key, "")
+    if key == "stage":
+        return stage_label(value)
+    if key == "value":
+        return money(value, lead.currency)
+    if key == "owner":
+        return who(lead.owner)
+    if key == "tags":
+        return ", ".join(value or [])
+    if key == "source":
+        return str(lead.get_source_display()) if value else ""
+    if key in ("created_at", "stage_changed_at", "last_contacted_at"):
+        return date_format(timezone.localtime(value), "M j, Y") if value else "\u2013"
+    return str(value or "")
+
+
+@register.filter
+def steps_done(steps: list[Any]) -> int:
+    return sum(1 for step in steps if step.done)
+
+
+@register.filter
+def steps_left(steps: list[Any]) -> int:
+    return sum(1 for step in steps if not step.done)

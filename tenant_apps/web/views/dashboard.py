@@ -10,6 +10,8 @@ from django.views.decorators.http import require_GET
 from tenant_apps.currency.selectors import base_currency
 from tenant_apps.leads.models import Stage
 from tenant_apps.web import charts, selectors
+from tenant_apps.web import dashboard_figures as snapshots
+from tenant_apps.web.onboarding import checklist
 from tenant_apps.web.views.base import member, member_required
 
 
@@ -17,7 +19,12 @@ from tenant_apps.web.views.base import member, member_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     actor, base = member(request), base_currency()
-    summary = selectors.stage_summary(actor=actor, default_currency=base)
+    # a large organization's figures come from the analytics layer (snapshots, rollups), a small one's live
+    large = snapshots.use_analytics()
+    if large:
+        summary, snapshot_breakdown = snapshots.stage_summary(actor=actor, base=base)
+    else:
+        summary = selectors.stage_summary(actor=actor, default_currency=base)
     pipeline = charts.bar_chart(
         f"Pipeline value by stage ({base})",
         [
@@ -25,7 +32,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             for column in summary.values()
         ],
     )
-    conversion = selectors.conversion(actor=actor)
+    conversion = snapshots.conversion() if large else selectors.conversion(actor=actor)
     funnel = charts.bar_chart(
         f"Conversion by step, last {conversion.days} days",
         [
@@ -40,7 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         label_width=190,
         value_room=110,
     )
-    weeks = selectors.weekly_trend(actor=actor)
+    weeks = (snapshots if large else selectors).weekly_trend(actor=actor)
     trend = charts.line_chart(
         "Leads created and won per week",
         [week.start.strftime("%b %d") for week in weeks],
@@ -50,7 +57,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
     )
     open_columns = [column for stage, column in summary.items() if stage not in (Stage.WON, Stage.LOST)]
-    breakdown = _breakdown(open_columns, base)
+    breakdown = snapshot_breakdown if large else _breakdown(open_columns, base)
     context = {
         "pipeline": pipeline,
         "funnel": funnel,
@@ -62,6 +69,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_unconverted": sum(figures.unconverted_count for _code, figures in breakdown),
         "breakdown": breakdown,
         "overdue": selectors.overdue_tasks(actor=actor),
+        "checklist": checklist(),
+        "from_snapshots": large,
         "nav": "dashboard",
     }
     return render(request, "web/dashboard.html", context)

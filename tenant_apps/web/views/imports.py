@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,6 +14,8 @@ from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role
 from tenant_apps.imports import selectors as import_selectors
 from tenant_apps.imports import services as import_services
+from tenant_apps.imports.fields import SPECS
+from tenant_apps.imports.tasks import TASK_COLUMNS
 from tenant_apps.web.forms import ImportForm
 from tenant_apps.web.views.base import is_fetch, member, member_required
 
@@ -28,7 +32,22 @@ def import_list(request: HttpRequest) -> HttpResponse:
             request, "web/forbidden.html", {"what": "Imports are for managers and admins."}, status=403
         )
     runs = list(import_selectors.import_list().order_by("-created_at", "-id")[:IMPORTS_SHOWN])
-    return render(request, "web/import_list.html", {"runs": runs, "form": ImportForm(), "nav": "imports"})
+    context = {"runs": runs, "form": ImportForm(), "fields": import_fields(), "nav": "imports"}
+    return render(request, "web/import_list.html", context)
+
+
+def import_fields() -> dict[str, dict[str, Any]]:
+    """Per record type the fields a column may fill, the required ones and the header aliases the importer
+    recognises: what the page's mapping preview matches a file's header against, as the importer will."""
+    specs: list[Any] = [*SPECS.values(), TASK_COLUMNS]
+    return {
+        str(spec.record_type): {
+            "fields": list(spec.fields),
+            "required": list(spec.required),
+            "aliases": dict(spec.aliases),
+        }
+        for spec in specs
+    }
 
 
 @member_required
@@ -51,6 +70,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             record_type=form.cleaned_data["record_type"],
             duplicate_policy=form.cleaned_data["duplicate_policy"],
             dry_run=form.cleaned_data["dry_run"],
+            mapping=form.cleaned_data.get("mapping"),
             request=request,
         )
     except AppError as error:

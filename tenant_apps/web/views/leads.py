@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -26,9 +26,11 @@ from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
 from tenant_apps.segments.models import RecordType
+from tenant_apps.sequences import selectors as sequence_selectors
 from tenant_apps.tasks import services as task_services
 from tenant_apps.web import selectors
 from tenant_apps.web.forms import (
+    LEAD_SORTS,
     AssignForm,
     CallForm,
     LeadCreateForm,
@@ -38,6 +40,7 @@ from tenant_apps.web.forms import (
     NoteForm,
     TaskForm,
 )
+from tenant_apps.web.models import LISTS
 from tenant_apps.web.record_forms import COMPOSER_TYPES
 from tenant_apps.web.views.base import (
     Done,
@@ -94,9 +97,25 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         rows, next_url = _lead_rows(request, leads, data)
     except AppError as error:
         rows, next_url, problem = [], "", error.message
+    columns = selectors.list_columns(actor=actor, list_name="leads")
     context = {
         "form": form,
         "rows": rows,
+        "columns": [(key, COLUMN_LABELS[key]) for key in columns],
+        "all_columns": [(key, COLUMN_LABELS[key], key in columns) for key in LISTS["leads"]],
+        "sort": data.get("sort") or "",
+        # search results are ranked: their header names the columns without sorting (nor echoing the text)
+        "head": _head(request, ["name", *columns], data.get("sort") or "", sortable=not data.get("q")),
+        "sort_choices": _sort_choices(columns),
+        "keep": [
+            (key, value)
+            for key, value in request.GET.items()
+            if key not in ("sort", "page", "cursor") and key in form.fields
+        ],
+        "sequences": list(
+            sequence_selectors.sequence_list().select_related(None).only("id", "name").order_by("name")[:100]
+        ),
+        "filtered": any(data.get(key) for key in ("q", "stage", "owner", "source", "tag")),
         "next_url": next_url,
         "problem": problem or form_problem(form),
         "segment": segment,
@@ -135,11 +154,78 @@ def _lead_rows(request: HttpRequest, leads: QuerySet[Lead], data: dict[str, Any]
         rows = [by_id[record_id] for record_id in ids if record_id in by_id]
         query["page"] = str(page + 1)
         return rows, f"?{query.urlencode()}" if found["has_more"] else ""
+    if data.get("sort"):
+        return _sorted_rows(request, leads, data["sort"], data.get("page") or 1)
     result = selectors.keyset_page(leads, cursor=data.get("cursor"))
     if result.next_cursor is None:
         return result.rows, ""
     query["cursor"] = result.next_cursor
     return result.rows, f"?{query.urlencode()}"
+
+
+COLUMN_LABELS = {
+    "name": "Name",
+    "company": "Company",
+    "stage": "Stage",
+    "value": "Value",
+    "owner": "Owner",
+    "source": "Source",
+    "tags": "Tags",
+    "email": "Email",
+    "phone": "Phone",
+    "created_at": "Created",
+    "stage_changed_at": "In stage since",
+    "last_contacted_at": "Last contacted",
+}
+STAGE_ORDER = Case(
+    *(When(stage=stage, then=Value(index)) for index, stage in enumerate(Stage.values)),
+    output_field=IntegerField(),
+)
+
+
+def _sorted_rows(request: HttpRequest, leads: QuerySet[Lead], sort: str, page: int) -> tuple[list[Lead], str]:
+    """A page of leads in the chosen column's order (id breaks ties), by page number."""
+    descending, key = sort.startswith("-"), sort.lstrip("-")
+    expression = STAGE_ORDER if key == "stage" else F("owner__full_name" if key == "owner" else key)
+    ordered = leads.order_by(
+        expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True),
+        "-id" if descending else "id",
+    )
+    start = (page - 1) * selectors.PAGE_SIZE
+    found = list(ordered[start : start + selectors.PAGE_SIZE + 1])
+    if len(found) <= selectors.PAGE_SIZE or page >= 400:
+        return found[: selectors.PAGE_SIZE], ""
+    query = request.GET.copy()
+    query["page"] = str(page + 1)
+    return found[: selectors.PAGE_SIZE], f"?{query.urlencode()}"
+
+
+def _head(
+    request: HttpRequest, keys: list[str], sort: str, *, sortable: bool = True
+) -> list[tuple[str, str, str, str]]:
+    """The list's header: per shown column its label, the URL sorting by it (ascending, or descending when
+    it is the ascending sort already; blank for a column that does not sort) and its direction now."""
+    head = []
+    for key in keys:
+        url = ""
+        if sortable and key in LEAD_SORTS:
+            query = request.GET.copy()
+            for reset in ("page", "cursor"):
+                query.pop(reset, None)
+            query["sort"] = f"-{key}" if sort == key else key
+            url = f"?{query.urlencode()}"
+        direction = "ascending" if sort == key else "descending" if sort == f"-{key}" else "none"
+        head.append((key, COLUMN_LABELS[key], url, direction))
+    return head
+
+
+def _sort_choices(columns: list[str]) -> list[tuple[str, str]]:
+    choices = []
+    for key in ["name", *columns]:
+        if key in LEAD_SORTS:
+            label = COLUMN_LABELS[key]
+            choices += [(key, f"{label}, ascending"), (f"-{key}", f"{label}, descending")]
+    return choices
 
 
 def _sees_lead(request: HttpRequest, lead_id: int) -> bool:
@@ -231,8 +317,10 @@ def _lead_done(request: HttpRequest, lead_id: int, message: str) -> Done:
 
 
 def _row_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
+    columns = selectors.list_columns(actor=member(request), list_name="leads")
     return {
         "lead": lead,
+        "columns": [(key, COLUMN_LABELS[key]) for key in columns],
         "members": list(selectors.members()),
         "can_write": has_role(request.user, Role.REP),
         "next": request.POST.get("next") or reverse("web:leads"),
@@ -245,7 +333,8 @@ def lead_create(request: HttpRequest) -> Done:
     lead = lead_services.lead_create(
         actor=member(request), allow_duplicate=form.cleaned_data["allow_duplicate"], **form.changes()
     )
-    return Done(f"Lead {lead.name} created.", reverse("web:lead", args=[lead.pk]))
+    # back to the board when its "+ add" asked (its `next`), else the new lead's page
+    return Done(f"Lead {lead.name} created.", back(request, reverse("web:lead", args=[lead.pk])))
 
 
 @action

@@ -1,33 +1,79 @@
-"""The board: a column of cards per stage, one card, the columns' counts and totals."""
+"""The board: a column of cards per stage (owner and tag filters, a column's further cards on demand), one
+card, the columns' counts and totals."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
+from shared_apps.core.errors import InvalidInput
 from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role
 from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, LeadStatus, Stage
 from tenant_apps.web import selectors
-from tenant_apps.web.views.base import currency, member, member_required
+from tenant_apps.web.forms import BoardFilterForm
+from tenant_apps.web.views.base import currency, form_problem, member, member_required
+
+
+def _invalid(form: BoardFilterForm) -> JsonResponse:
+    field, errors = next(iter(form.errors.items()))
+    return JsonResponse(
+        {"code": "invalid", "message": form_problem(form), "errors": {field: list(errors)}}, status=400
+    )
 
 
 @member_required
 @require_GET
 def pipeline(request: HttpRequest) -> HttpResponse:
-    columns = selectors.board(actor=member(request), default_currency=currency(request))
+    actor = member(request)
+    form = BoardFilterForm(request.GET)
+    valid = form.is_valid()
+    filters = form.filters() if valid else {}
+    columns = selectors.board(actor=actor, default_currency=currency(request), filters=filters)
     context = {
         "columns": columns,
+        "form": form,
+        "problem": form_problem(form),
+        "members": list(selectors.members()),
         "transitions": {stage: list(targets) for stage, targets in TRANSITIONS.items()},
         "stage_labels": dict(Stage.choices),
-        "can_write": has_role(request.user, Role.REP),
+        "can_write": has_role(actor, Role.REP),
+        "stale_days": selectors.STALE_DAYS,
+        "empty": not any(column.count for column in columns),
+        "filtered": any(filters.values()),
         "nav": "pipeline",
         "wide": True,
     }
-    return render(request, "web/pipeline.html", context)
+    return render(request, "web/pipeline.html", context, status=200 if valid else 400)
+
+
+@member_required
+@require_GET
+def pipeline_column(request: HttpRequest, stage: str) -> HttpResponse:
+    """A column's next cards (its "load more"), with the board's filters: the cards as HTML and the cursor
+    of the page after (blank at the end)."""
+    form = BoardFilterForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    try:
+        page = selectors.column_page(
+            actor=member(request), stage=stage, filters=form.filters(), cursor=request.GET.get("cursor")
+        )
+    except InvalidInput as error:
+        return JsonResponse(
+            {"code": error.code, "message": error.message, "errors": {"cursor": [error.message]}}, status=400
+        )
+    context: dict[str, Any] = {"can_write": has_role(request.user, Role.REP)}
+    html = "".join(
+        render_to_string("web/_card.html", {**context, "lead": lead}, request=request) for lead in page.rows
+    )
+    return JsonResponse({"html": html, "next_cursor": page.next_cursor or ""})
 
 
 @member_required
@@ -52,7 +98,12 @@ def pipeline_card(request: HttpRequest, lead_id: int) -> HttpResponse:
 @member_required
 @require_GET
 def pipeline_summary(request: HttpRequest) -> JsonResponse:
-    summary = selectors.stage_summary(actor=member(request), default_currency=currency(request))
+    form = BoardFilterForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    summary = selectors.stage_summary(
+        actor=member(request), default_currency=currency(request), filters=form.filters()
+    )
     return JsonResponse(
         {stage: {"count": column.count, "total": column.total_text} for stage, column in summary.items()}
     )

@@ -18,6 +18,7 @@ VIEWER_WRITES = {
     "token": "signing in (the token is the member's own)",
     "sign-out": "ending one's own session",
     "me": "one's own profile (time zone)",
+    "lead-columns": "one's own choice of the lead list's columns",
     **{
         name: "the member's own second factor"
         for name in (

@@ -61,7 +61,7 @@ def test_a_column_shows_its_latest_cards_and_counts_the_rest(web, make_lead, mon
         make_lead(name=f"Lead {index}")
     body = column(web(Role.ADMIN).get("/pipeline/").content.decode(), "NEW")
     assert body.count('class="card"') == 2 and "<span data-count>4</span>" in body
-    assert "<span data-hidden>2</span> more in the list" in body
+    assert "Load more (<span data-hidden>2</span> more)" in body
 
 
 def test_the_card_fragment_and_summary(web, make_lead):

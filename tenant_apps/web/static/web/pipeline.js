@@ -19,6 +19,14 @@
   const cardOf = (id) => document.getElementById(`lead-${id}`);
   const urlFor = (template, id) => template.replace("/0/", `/${encodeURIComponent(id)}/`);
   const FETCH = { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } };
+  /* the board's filters (owner, tag) apply to its counts and to each column's further cards */
+  const filters = new URLSearchParams(window.location.search);
+  const withFilters = (url, extra = {}) => {
+    const query = new URLSearchParams(filters);
+    for (const [key, value] of Object.entries(extra)) query.set(key, value);
+    const text = query.toString();
+    return text ? `${url}?${text}` : url;
+  };
   /* a 401 means the session ended: the page reloads, and the server sends it to the sign-in form */
   function signedOut(response) {
     if (response.status !== 401) return false;
@@ -33,7 +41,7 @@
     summaryTimer = setTimeout(loadSummary, 100);
   }
   async function loadSummary() {
-    const response = await fetch(board.dataset.summaryUrl, FETCH);
+    const response = await fetch(withFilters(board.dataset.summaryUrl), FETCH);
     if (signedOut(response) || !response.ok) return;
     const summary = await response.json();
     for (const [stage, figures] of Object.entries(summary)) {
@@ -42,8 +50,8 @@
       column.querySelector("[data-count]").textContent = figures.count;
       column.querySelector("[data-total]").textContent = figures.total;
       const hidden = Math.max(0, figures.count - column.querySelectorAll(".card").length);
-      const more = column.querySelector("[data-more]");
-      more.hidden = hidden === 0;
+      const more = column.querySelector(".load-more");
+      more.hidden = hidden === 0 || !more.dataset.cursor;
       more.querySelector("[data-hidden]").textContent = hidden;
     }
   }
@@ -109,16 +117,52 @@
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", card.dataset.id);
     card.classList.add("dragging");
-    for (const stage of transitions[card.dataset.stage] || []) columnOf(stage)?.classList.add("allowed");
+    markTargets(card.dataset.stage);
   });
+  /* while a card is dragged, the columns the lead state machine allows are outlined and every other one
+     is disabled (greyed, "Not allowed", and refuses the drop) */
+  function markTargets(fromStage) {
+    const allowed = new Set(transitions[fromStage] || []);
+    board.classList.add("dragging-on");
+    board.querySelectorAll(".column").forEach((column) => {
+      const stage = column.dataset.stage;
+      if (stage === fromStage) return;
+      const ok = allowed.has(stage);
+      column.classList.toggle("allowed", ok);
+      column.classList.toggle("blocked", !ok);
+      if (!ok) column.setAttribute("aria-disabled", "true");
+    });
+  }
+  function clearTargets() {
+    board.classList.remove("dragging-on");
+    board.querySelectorAll(".column").forEach((column) => {
+      column.classList.remove("allowed", "blocked", "over");
+      column.removeAttribute("aria-disabled");
+    });
+  }
+  /* a card let go over a disabled column stays where it was, and says why */
+  let blockedOver = null;
   board.addEventListener("dragend", () => {
+    if (dragged && blockedOver) {
+      const from = dragged.dataset.stage;
+      const allowed = (transitions[from] || []).map((stage) => labels[stage] || stage).join(", ") || "none";
+      say(`A lead in ${labels[from] || from} cannot move to ${labels[blockedOver] || blockedOver}; allowed: ${allowed}.`, "error");
+    }
+    blockedOver = null;
     dragged?.classList.remove("dragging");
     dragged = null;
-    board.querySelectorAll(".column").forEach((column) => column.classList.remove("allowed", "over"));
+    clearTargets();
   });
   board.addEventListener("dragover", (event) => {
     const column = event.target instanceof Element ? event.target.closest(".column") : null;
     if (!column || !dragged) return;
+    if (column.classList.contains("blocked")) {
+      event.dataTransfer.dropEffect = "none";
+      blockedOver = column.dataset.stage;
+      board.querySelectorAll(".column.over").forEach((other) => other.classList.remove("over"));
+      return;
+    }
+    blockedOver = null;
     event.preventDefault();
     event.dataTransfer.dropEffect = "move";
     board.querySelectorAll(".column.over").forEach((other) => { if (other !== column) other.classList.remove("over"); });
@@ -126,13 +170,39 @@
   });
   board.addEventListener("drop", (event) => {
     const column = event.target instanceof Element ? event.target.closest(".column") : null;
-    if (!column || !dragged) return;
+    if (!column || !dragged || column.classList.contains("blocked")) return;
     event.preventDefault();
+    blockedOver = null;
     const card = dragged;
     card.classList.remove("dragging");
-    board.querySelectorAll(".column").forEach((other) => other.classList.remove("allowed", "over"));
+    clearTargets();
     dragged = null;
     move(card, column.dataset.stage);
+  });
+
+  /* ---- a column's further cards, a page at a time (the board renders only the first of each) ---- */
+  board.addEventListener("click", async (event) => {
+    const button = event.target instanceof Element ? event.target.closest(".load-more") : null;
+    if (!button || button.disabled) return;
+    const column = button.closest(".column");
+    const url = board.dataset.columnUrl.replace("/NEW/", `/${encodeURIComponent(column.dataset.stage)}/`);
+    button.disabled = true;
+    try {
+      const response = await fetch(withFilters(url, { cursor: button.dataset.cursor }), FETCH);
+      if (signedOut(response)) return;
+      if (!response.ok) { say("Could not load more cards.", "error"); return; }
+      const body = await response.json();
+      const template = document.createElement("template");
+      template.innerHTML = body.html.trim();
+      const list = column.querySelector("ol.cards");
+      for (const fresh of [...template.content.children]) {
+        if (!cardOf(fresh.dataset.id)) list.append(fresh); // a card that arrived live is not doubled
+      }
+      button.dataset.cursor = body.next_cursor;
+      refreshSummary();
+    } finally {
+      button.disabled = false;
+    }
   });
 
   /* the keyboard (and touch) alternative: each card's "Move to" menu */
@@ -182,6 +252,14 @@
       else setLive("connecting", "Live updates: reconnecting…");
     };
   }
+  /* the board fills the window below its top edge: columns scroll inside it, the page does not */
+  function fit() {
+    const top = board.getBoundingClientRect().top + window.scrollY;
+    board.style.height = `${Math.max(420, window.innerHeight - top - 12)}px`;
+  }
+  fit();
+  window.addEventListener("resize", fit);
+
   connect();
   board.dataset.ready = "true"; // handlers in place (the browser tests wait for this)
 })();

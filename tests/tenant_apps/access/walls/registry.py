@@ -59,6 +59,7 @@ _BY_PATH = (
     "web:lead-call",
     "web:lead-email-send",
     "web:lead-assign",
+    "web:lead-restore",
     "web:lead-task",
     "web:task-complete",
     "web:task-reopen",
@@ -94,6 +95,7 @@ HIDDEN_IDS: dict[str, Factory] = {
     "web:record-note": _opportunity_page({"body": "Rep1's note"}),
     "web:record-edit": _opportunity_page({"name": "Rep1's now"}),
     "web:record-log": _opportunity_page({"type": "CALL", "subject": "Rep1's call"}),
+    "web:lead-bulk": _in_body(lambda g: {"ids": str(g.lead()), "action": "delete"}),
     "lead-merge": _in_body(lambda g: {"survivor": g.lead(), "merged": [g.lead()]}),
     "tasks": _in_body(lambda g: {"title": "On rep2's deal", "opportunity": g.opportunity()}),
     "sequence-enroll": _in_body(lambda g: {"lead": g.lead()}, lambda g: {"sequence_id": g.sequence()}),
@@ -143,6 +145,8 @@ LISTS: dict[str, Lister] = {
     "export-activities": _look("/api/exports/activities.csv"),
     "web:dashboard": _look("/"),
     "web:pipeline": _look("/pipeline/"),
+    "web:search-suggest": _look("/search/suggest/", q=MARKER),
+    "web:pipeline-column": _look("/pipeline/columns/NEW/"),
     "web:pipeline-summary": lambda frame: [Look("/pipeline/summary/", counts=_figures, marker=False)],
     "web:leads": lambda frame: [
         Look("/leads/"),
@@ -150,6 +154,8 @@ LISTS: dict[str, Lister] = {
         Look("/leads/", {"segment": str(frame.segment)}, marker=False),  # rep1's segment: no control
     ],
     "web:tasks": _look("/tasks/", mine="0"),
+    # rep2's hidden leads are not deleted: the control is the lead list's
+    "web:lead-trash": lambda frame: [Look("/leads/trash/", marker=False)],
     "web:records": lambda frame: [Look("/opportunities/"), Look("/opportunities/", {"q": MARKER})],
     "web:record": lambda frame: [Look(f"/accounts/{frame.account}/")],
     "web:record-timeline": lambda frame: [Look(f"/accounts/{frame.account}/timeline/")],
@@ -160,6 +166,7 @@ EXEMPT: dict[str, str] = {
     **{key: reason for key, reason in ISOLATION_EXEMPT.items() if key not in LISTS},
     "member": "members are listed to every member; managing them is the admins' (test_viewer_writes)",
     "member-deactivate": "admins only (test_viewer_writes)",
+    "web:sample-data": "admins only, an empty organization's sample leads (test_viewer_writes)",
     "member-reactivate": "admins only (test_viewer_writes)",
     "member-two-factor-reset": "admins only (test_viewer_writes)",
     "api-key-revoke": "admins only (test_viewer_writes)",
@@ -256,6 +263,7 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:sign-out": "ends the caller's session",
     "web:password": "changes the caller's own password",
     "web:time-zone": "sets the caller's own time zone",
+    "web:lead-columns": "the caller's own choice of the lead list's columns",
     **{
         name: "the caller's own second factor"
         for name in (
