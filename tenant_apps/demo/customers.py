@@ -139,6 +139,7 @@ def _accounts(rng: random.Random, *, team: Team, clock: Clock, now: datetime) ->
                     stage=OpportunityStage.CLOSED_LOST,
                     actor=actor,
                     reason="Budget moved to next year",
+                    lost_reason="No budget",
                 )
             else:
                 _tasks(rng, clock=clock, at=at, now=now, actor=actor, opportunity_id=opportunity.pk)

@@ -122,10 +122,15 @@ class OpportunityStageView(_VisibleOpportunity, VersionedRecordView):
 
     @extend_schema(request=OpportunityStageSerializer, responses={200: OpportunitySerializer, **ERRORS})
     def post(self, request: Request, opportunity_id: int) -> Response:
-        """Move an open opportunity to any stage; CLOSED_WON and CLOSED_LOST are final (409 after)."""
+        """Move an open opportunity to another stage of its pipeline (id or key); won and lost stages are
+        final (409 after); a lost stage needs `lost_reason` (400 naming it)."""
         data = parse(OpportunityStageSerializer, request.data)
         services.opportunity_transition(
-            opportunity_id=opportunity_id, stage=data["stage"], actor=self.member, reason=data["reason"]
+            opportunity_id=opportunity_id,
+            stage=data["stage"],
+            actor=self.member,
+            reason=data["reason"],
+            lost_reason=data.get("lost_reason"),
         )
         return _opportunity_response(opportunity_id)
 
