@@ -21,6 +21,7 @@ from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads import services as lead_services
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
@@ -181,7 +182,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "destinations": (
             selectors.conversion_destinations(actor=actor, lead=lead) if lead.converted_at else []
         ),
-        "stage_labels": dict(Stage.choices),
+        "stage_labels": lead_stage_labels(),
         "edit": LeadForm(
             initial={
                 "name": lead.name,
