@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 
 from shared_apps.core.errors import Conflict, InvalidInput, NotFound
+from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
 from tenant_apps.opportunities.models import (
     DEFAULT_PIPELINE_NAME,
@@ -173,6 +174,12 @@ def _id(value: Any, field: str, not_found: type[NotFound]) -> int:
     return number
 
 
+def _announce(pipeline_id: int) -> None:
+    """A pipeline's configuration changed: reports reading it (analytics) drop what they cached. Not a
+    webhook event type (the outbox ignores it)."""
+    publish_on_commit("opportunity.pipeline_changed", record_id=pipeline_id)
+
+
 # -- pipelines ---------------------------------------------------------------------------------------------
 
 
@@ -236,6 +243,7 @@ def pipeline_update(*, pipeline_id: int, changes: dict[str, Any]) -> Pipeline:
             "is_default", "Make another pipeline the default instead.", code="default_required"
         )
     pipeline.save()
+    _announce(pipeline.pk)
     return pipeline
 
 
@@ -309,6 +317,7 @@ def stage_create(
     stage.position = stages.index(stage)
     stage.save()
     _renumber(stages)
+    _announce(pipeline.pk)
     return stage
 
 
@@ -350,6 +359,7 @@ def stage_update(*, pipeline_id: int, stage_id: int, changes: dict[str, Any]) ->
             )
     stage.is_won, stage.is_lost = bool(won), bool(lost)
     stage.save()
+    _announce(pipeline_id)
     return stage
 
 
@@ -366,6 +376,7 @@ def stage_reorder(*, pipeline_id: int, stage_ids: Any) -> list[PipelineStage]:
         raise InvalidInput("stages", "List every stage id of this pipeline once, in the new order.")
     ordered = [stages[i] for i in stage_ids]
     _renumber(ordered)
+    _announce(pipeline_id)
     return ordered
 
 
@@ -408,6 +419,7 @@ def stage_delete(*, pipeline_id: int, stage_id: int, move_to: Any = None, actor:
             )
     stage.delete()
     _renumber(list(PipelineStage.objects.filter(pipeline_id=pipeline_id).order_by("position", "id")))
+    _announce(pipeline_id)
     return len(deals)
 
 

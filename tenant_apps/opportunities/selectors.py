@@ -6,7 +6,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from shared_apps.core.errors import InvalidInput
 from shared_apps.users.models import User
+from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity, PipelineStage
 from tenant_apps.records import visibility
@@ -25,7 +27,11 @@ def _stage_ids(value: list[int | str], pipeline_id: int | None) -> list[int]:
     keys = [item for item in value if isinstance(item, str)]
     if keys:
         pipeline = Q(pipeline_id=pipeline_id) if pipeline_id else Q(pipeline__is_default=True)
-        ids += PipelineStage.objects.filter(pipeline, key__in=keys).values_list("id", flat=True)
+        found = dict(PipelineStage.objects.filter(pipeline, key__in=keys).values_list("key", "id"))
+        unknown = sorted(set(keys) - set(found))
+        if unknown:
+            raise InvalidInput("stage", f"No stage has the key {', '.join(unknown)} in this pipeline.")
+        ids += found.values()
     return ids
 
 
@@ -73,3 +79,55 @@ def opportunity_get(
     if opportunity is None:
         raise OpportunityNotFound(id=opportunity_id)
     return opportunity
+
+
+def opportunity_stage_history(*, opportunity: Opportunity) -> list[dict[str, Any]]:
+    """The deal's stage changes, oldest first, from its timeline. Each names the stages by id with their
+    current names (a renamed stage shows its new name; `name_then` keeps what it was called at the time;
+    a deleted stage keeps the stored name). Entries from before pipelines carry only the old enum keys:
+    those are the default pipeline's stage keys, which never change."""
+    entries = list(
+        Activity.objects.filter(opportunity_id=opportunity.pk, type=ActivityType.STAGE_CHANGE)
+        .order_by("occurred_at", "id")
+        .values("id", "occurred_at", "actor_id", "metadata")
+    )
+    stages = {stage.pk: stage for stage in PipelineStage.objects.filter(pipeline_id=opportunity.pipeline_id)}
+    by_key = {stage.key: stage for stage in stages.values()}
+    referenced = (
+        {
+            entry["metadata"].get(f"{side}_stage_id")
+            for entry in entries
+            for side in ("from", "to")
+            if isinstance(entry.get("metadata"), dict)
+        }
+        - set(stages)
+        - {None}
+    )
+    stages.update({stage.pk: stage for stage in PipelineStage.objects.filter(pk__in=referenced)})
+
+    def side(metadata: dict[str, Any], prefix: str) -> dict[str, Any]:
+        stage_id = metadata.get(f"{prefix}_stage_id")
+        stage = stages.get(stage_id) if stage_id is not None else by_key.get(metadata.get(prefix) or "")
+        then = metadata.get(f"{prefix}_name") or metadata.get(prefix) or ""
+        return {
+            "id": stage.pk if stage else stage_id,
+            "key": stage.key if stage else metadata.get(prefix),
+            "name": stage.name if stage else then,
+            "name_then": then,
+        }
+
+    history = []
+    for entry in entries:
+        metadata = entry["metadata"] if isinstance(entry["metadata"], dict) else {}
+        history.append(
+            {
+                "activity_id": entry["id"],
+                "at": entry["occurred_at"],
+                "actor_id": entry["actor_id"],
+                "from": side(metadata, "from"),
+                "to": side(metadata, "to"),
+                "reason": metadata.get("reason", ""),
+                "lost_reason": metadata.get("lost_reason") or None,
+            }
+        )
+    return history

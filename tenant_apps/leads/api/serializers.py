@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from shared_apps.http.api import StrictCharField
 from tenant_apps.leads.models import Lead, LeadStatus, Source, Stage
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.records.api.serializers import (
     IdField,
     OwnerSerializer,
@@ -16,6 +17,9 @@ from tenant_apps.records.api.serializers import (
 class LeadSerializer(serializers.ModelSerializer):
     owner = OwnerSerializer(allow_null=True)
     allowed_transitions = serializers.SerializerMethodField()
+    stage_label = serializers.SerializerMethodField(
+        help_text="the stage as the organization calls it (admins rename labels; the stages stay)"
+    )
     status = serializers.ChoiceField(
         choices=LeadStatus.choices,
         read_only=True,
@@ -33,6 +37,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "company",
             "source",
             "stage",
+            "stage_label",
             "status",
             "value",
             "currency",
@@ -52,6 +57,9 @@ class LeadSerializer(serializers.ModelSerializer):
             "converted_opportunity",
         ]
         read_only_fields = fields
+
+    def get_stage_label(self, lead: Lead) -> str:
+        return lead_stage_labels().get(lead.stage, lead.stage)
 
     def get_allowed_transitions(self, lead: Lead) -> list[str]:
         return list(lead.allowed_stages())

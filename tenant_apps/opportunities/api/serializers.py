@@ -114,6 +114,27 @@ class OpportunityUpdateSerializer(OpportunityWriteSerializer):
         super().__init__(*args, **kwargs)
 
 
+class HistoryStageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    key = serializers.CharField(allow_null=True)
+    name = serializers.CharField(help_text="the stage's current name (the stored one if it was deleted)")
+    name_then = serializers.CharField(help_text="what it was called when the deal moved")
+
+
+class StageHistoryEntrySerializer(serializers.Serializer):
+    activity_id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    to = HistoryStageSerializer()
+    reason = serializers.CharField(allow_blank=True)
+    lost_reason = serializers.CharField(allow_null=True)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = HistoryStageSerializer()  # a keyword in Python
+        return fields
+
+
 class OpportunityStageSerializer(serializers.Serializer):
     stage = serializers.JSONField(help_text="a stage of the deal's pipeline: its id, or its key")
     lost_reason = serializers.JSONField(

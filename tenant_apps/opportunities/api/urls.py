@@ -16,6 +16,11 @@ urlpatterns = [
         name="opportunity-stage",
     ),
     path(
+        "opportunities/<int:opportunity_id>/stage-history/",
+        views.OpportunityStageHistoryView.as_view(),
+        name="opportunity-stage-history",
+    ),
+    path(
         "opportunities/<int:opportunity_id>/notes/",
         views.OpportunityNotesView.as_view(),
         name="opportunity-notes",

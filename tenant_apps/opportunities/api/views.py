@@ -18,6 +18,7 @@ from tenant_apps.opportunities.api.serializers import (
     OpportunitySerializer,
     OpportunityStageSerializer,
     OpportunityUpdateSerializer,
+    StageHistoryEntrySerializer,
 )
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity
@@ -133,6 +134,15 @@ class OpportunityStageView(_VisibleOpportunity, VersionedRecordView):
             lost_reason=data.get("lost_reason"),
         )
         return _opportunity_response(opportunity_id)
+
+
+class OpportunityStageHistoryView(_VisibleOpportunity, OrganizationView):
+    @extend_schema(responses={200: StageHistoryEntrySerializer(many=True), **ERRORS})
+    def get(self, request: Request, opportunity_id: int) -> Response:
+        """Every stage change, oldest first, naming stages by id with their current names."""
+        opportunity = selectors.opportunity_get(opportunity_id=opportunity_id)
+        history = selectors.opportunity_stage_history(opportunity=opportunity)
+        return Response(StageHistoryEntrySerializer(history, many=True).data)
 
 
 class OpportunityNotesView(_VisibleOpportunity, RecordNotesView):

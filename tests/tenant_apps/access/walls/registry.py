@@ -43,6 +43,7 @@ _BY_PATH = (
     "opportunity",
     "opportunity-restore",
     "opportunity-stage",
+    "opportunity-stage-history",
     "opportunity-notes",
     "opportunity-activities",
     "task",
@@ -62,6 +63,7 @@ _BY_PATH = (
     "web:lead-task",
     "web:task-complete",
     "web:task-reopen",
+    "web:deal-move",
 )
 
 
@@ -137,6 +139,7 @@ LISTS: dict[str, Lister] = {
     "export-activities": _look("/api/exports/activities.csv"),
     "web:dashboard": _look("/"),
     "web:pipeline": _look("/pipeline/"),
+    "web:deals-board": _look("/deals/board/"),
     "web:pipeline-summary": lambda frame: [Look("/pipeline/summary/", counts=_figures, marker=False)],
     "web:leads": lambda frame: [
         Look("/leads/"),
@@ -196,6 +199,23 @@ EXEMPT: dict[str, str] = {
         f"analytics-{report}": "a report from snapshots and rollups that jobs build (not live rows):"
         " narrowing its owner filters for reps is the analytics app's, tested there"
         for report in ("pipeline", "conversion", "cycle-length", "time-in-stage", "forecast")
+    },
+    "analytics-deals": "a report of counts and amounts per stage (names no deal); organization-wide like"
+    " the other reports",
+    **{
+        name: "the organization's deal pipelines, stages and lost reasons: read by every member, written by"
+        " admins (tests/tenant_apps/opportunities/test_pipelines.py)"
+        for name in (
+            "pipeline",
+            "pipeline-stages",
+            "pipeline-stages-reorder",
+            "pipeline-stage",
+            "lost-reason",
+            "web:pipeline-edit",
+            "web:pipeline-stage-add",
+            "web:pipeline-stage-edit",
+            "web:lost-reason-edit",
+        )
     },
     "segment": "a definition (field values), the organization's; its results are in LISTS",
     "sequence": "a sequence is the organization's template; its enrolments are in LISTS",
