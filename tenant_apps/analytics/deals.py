@@ -47,10 +47,9 @@ def with_base_amounts(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
 
 
 BASE_AMOUNT = ExpressionWrapper(F("amount") * F("rate"), output_field=DecimalField())
-# weighted by the stage's probability as configured (not the deal's own, which a member may have typed)
-STAGE_WEIGHTED = ExpressionWrapper(
-    F("amount") * F("rate") * F("pipeline_stage__probability"), output_field=DecimalField()
-)
+# A deal's weight is its probability: its stage's as configured (set on every move, and carried over when an
+# admin changes the stage's probability), unless a member set one by hand on the deal.
+WEIGHTED = ExpressionWrapper(F("amount") * F("rate") * F("probability"), output_field=DecimalField())
 
 
 def stage_figures(pipeline: Pipeline | None) -> dict[int, dict[str, Any]]:
@@ -61,7 +60,7 @@ def stage_figures(pipeline: Pipeline | None) -> dict[int, dict[str, Any]]:
         .annotate(
             deals=Count("id"),
             amount_sum=Sum(BASE_AMOUNT),
-            weighted_sum=Sum(STAGE_WEIGHTED),
+            weighted_sum=Sum(WEIGHTED),
             unconverted=Count("id", filter=Q(rate__isnull=True)),
         )
     )

@@ -531,12 +531,13 @@ def time_in_stage_report(*, date_from: date, date_to: date) -> dict[str, Any]:
 
 def forecast_report(*, date_from: date, date_to: date, pipeline: int | None = None) -> dict[str, Any]:
     """Open opportunities (not closed, deleted or merged; of one pipeline when `pipeline` is given) by the
-    month of their expected close date: count, amount and amount x the probability of the deal's stage as
-    configured (tenant_apps.analytics.deals), in the base currency at the rate in force on each deal's date
-    (its expected close date, else its creation day). The period counts in whole months: every month it
-    touches is listed, whole. `overdue` (expected before today, still open) and `undated` (no expected
-    date) stand beside them whatever the period. Deals whose currency has no rate for their day are in
-    none of these: `unconverted` lists them per currency (count and amount in that currency)."""
+    month of their expected close date: count, amount and amount x probability (the deal's stage's as
+    configured, unless set by hand: tenant_apps.analytics.deals), in the base currency at the rate in
+    force on each deal's date (its expected close date, else its creation day). The period counts in
+    whole months: every month it touches is listed, whole. `overdue` (expected before today, still open)
+    and `undated` (no expected date) stand beside them whatever the period. Deals whose currency has no
+    rate for their day are in none of these: `unconverted` lists them per currency (count and amount in
+    that currency). `by_stage`: every open deal per open stage, whatever its close date."""
     today = organization_today()
     deals = Opportunity.objects.filter(
         closed_at__isnull=True, deleted_at__isnull=True, merged_into__isnull=True
@@ -549,7 +550,7 @@ def forecast_report(*, date_from: date, date_to: date, pipeline: int | None = No
     ).annotate(rate=rate_on(currency_field="currency", on_date="record_day"))
     converted = open_deals.filter(rate__isnull=False)
     base_amount = ExpressionWrapper(F("amount") * F("rate"), output_field=DecimalField())
-    weighted = deal_reports.STAGE_WEIGHTED
+    weighted = deal_reports.WEIGHTED
     first_month = date(date_from.year, date_from.month, 1)
     months: dict[date, Any] = {
         row["month"]: row

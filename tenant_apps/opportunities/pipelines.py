@@ -343,6 +343,7 @@ def stage_update(*, pipeline_id: int, stage_id: int, changes: dict[str, Any]) ->
         ):
             raise InvalidInput("name", "Another stage of this pipeline has this name.", code="name_taken")
         stage.name = name
+    previous_probability = stage.probability
     if "probability" in changes:
         stage.probability = _clean_probability(changes["probability"])
     if "rotting_days" in changes:
@@ -359,6 +360,11 @@ def stage_update(*, pipeline_id: int, stage_id: int, changes: dict[str, Any]) ->
             )
     stage.is_won, stage.is_lost = bool(won), bool(lost)
     stage.save()
+    if stage.probability != previous_probability:
+        # open deals carrying the stage's old probability follow it (a probability set by hand stays)
+        Opportunity.objects.filter(
+            pipeline_stage=stage, closed_at__isnull=True, probability=previous_probability
+        ).update(probability=stage.probability)
     _announce(pipeline_id)
     return stage
 

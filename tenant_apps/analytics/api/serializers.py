@@ -284,7 +284,7 @@ class DealStageSerializer(serializers.Serializer):
     rotting_days = serializers.IntegerField(allow_null=True)
     count = serializers.IntegerField(help_text="live deals in the stage now")
     amount = _money()
-    weighted_amount = _money(help_text="amount x the stage's probability")
+    weighted_amount = _money(help_text="amount x probability (the stage's unless set on the deal)")
     unconverted_count = serializers.IntegerField(help_text="deals without a rate: counted, not summed")
 
 

@@ -38,7 +38,6 @@ def _deal(admin, account, pipeline, amount, *moves):
             "amount": str(amount),
             "currency": "USD",
             "expected_close_date": today,
-            "probability": 5,  # the deal's own figure: the reports weigh by the stage's
         },
         format="json",
     ).json()
@@ -129,3 +128,19 @@ def test_the_deals_report_refuses_unknown_parameters_and_pipelines(api):
     assert client.get("/api/analytics/deals/", {"pipline": "1"}).status_code == 400
     missing = client.get("/api/analytics/deals/", {"pipeline": "987654"})
     assert (missing.status_code, missing.json()["code"]) == (404, "pipeline_not_found")
+
+
+def test_a_probability_set_on_a_deal_by_hand_outlives_the_stages_change(api, make_account, org):
+    admin = api(Role.ADMIN)
+    pipeline, stages = _renewals(admin)
+    account = make_account()
+    follows = _deal(admin, account, pipeline, 1000)
+    typed = _deal(admin, account, pipeline, 1000)
+    admin.patch(f"/api/opportunities/{typed['id']}/", {"probability": 90}, format="json")
+    admin.patch(
+        f"/api/pipelines/{pipeline['id']}/stages/{stages['Due']}/", {"probability": 40}, format="json"
+    )
+    assert admin.get(f"/api/opportunities/{follows['id']}/").json()["probability"] == 40
+    assert admin.get(f"/api/opportunities/{typed['id']}/").json()["probability"] == 90
+    forecast = api(Role.VIEWER).get("/api/analytics/forecast/", {"pipeline": pipeline["id"]}).json()
+    assert forecast["total"]["weighted_amount"] == "1300.00"
