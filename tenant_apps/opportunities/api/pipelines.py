@@ -58,6 +58,23 @@ class StageWriteSerializer(StrictSerializer):
     position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
 
 
+class StageSpecSerializer(serializers.Serializer):
+    """A stage inside a new pipeline's body (unknown keys refused, naming them)."""
+
+    name = StrictCharField(max_length=100)
+    probability = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    is_won = serializers.BooleanField(required=False)
+    is_lost = serializers.BooleanField(required=False)
+    rotting_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
 class StageUpdateSerializer(StageWriteSerializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["partial"] = True
@@ -68,7 +85,7 @@ class PipelineCreateSerializer(StrictSerializer):
     id_fields = ()
 
     name = StrictCharField(max_length=100)
-    stages = StageWriteSerializer(
+    stages = StageSpecSerializer(
         many=True, required=False, help_text="in order; Open, Won and Lost stages unless given"
     )
 

@@ -138,7 +138,10 @@ class StageHistoryEntrySerializer(serializers.Serializer):
 class OpportunityStageSerializer(serializers.Serializer):
     stage = serializers.JSONField(help_text="a stage of the deal's pipeline: its id, or its key")
     lost_reason = serializers.JSONField(
-        required=False, default=None, help_text="required when moving to a lost stage: a lost reason's id"
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="required when moving to a lost stage: a lost reason's id",
     )
     reason = StrictCharField(
         max_length=1000, required=False, allow_blank=True, default="", help_text="free text, kept with it"

@@ -11,6 +11,9 @@ from django_tenants.utils import schema_context
 from shared_apps.users.models import Role
 from tenant_apps.analytics.deals import deal_snapshot_take
 from tenant_apps.analytics.models import DealStageSnapshot
+from tests.tenant_apps.accounts.factories import make_account, make_opportunity
+
+__all__ = ["make_account", "make_opportunity"]  # fixtures
 
 
 def _renewals(admin):
@@ -47,7 +50,9 @@ def _deal(admin, account, pipeline, amount, *moves):
     return deal
 
 
-def test_the_deals_report_follows_the_pipeline_as_configured(api, make_account, make_opportunity, org):
+def test_the_deals_report_follows_the_pipeline_as_configured(
+    api, make_account, make_opportunity, org, django_capture_on_commit_callbacks
+):
     admin = api(Role.ADMIN)
     pipeline, stages = _renewals(admin)
     account = make_account()
@@ -71,21 +76,25 @@ def test_the_deals_report_follows_the_pipeline_as_configured(api, make_account, 
     assert (body["closed"]["won"], body["closed"]["lost"], body["closed"]["win_rate"]) == (1, 0, 1.0)
     assert body["cycle_length"]["won"] == 1 and body["cycle_length"]["average_days"] is not None
 
-    # renaming and reordering a stage: the same deals and history, today's names and order
-    admin.patch(
-        f"/api/pipelines/{pipeline['id']}/stages/{stages['Due']}/", {"name": "Up next"}, format="json"
-    )
-    admin.post(
-        f"/api/pipelines/{pipeline['id']}/stages/reorder/",
-        {"stages": [stages["Quoted"], stages["Due"], stages["Renewed"], stages["Churned"]]},
-        format="json",
-    )
+    # renaming and reordering a stage: the same deals and history, today's names and order (the changes
+    # drop the cached report when they commit)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.patch(
+            f"/api/pipelines/{pipeline['id']}/stages/{stages['Due']}/", {"name": "Up next"}, format="json"
+        )
+        admin.post(
+            f"/api/pipelines/{pipeline['id']}/stages/reorder/",
+            {"stages": [stages["Quoted"], stages["Due"], stages["Renewed"], stages["Churned"]]},
+            format="json",
+        )
     again = api(Role.VIEWER).get("/api/analytics/deals/", {"pipeline": pipeline["id"]}).json()
     assert [row["name"] for row in again["stages"]][:2] == ["Quoted", "Up next"]
     assert {row["name"]: row["count"] for row in again["stages"]}["Up next"] == 1
 
 
-def test_the_forecast_narrows_to_a_pipeline_and_weighs_by_stage_probability(api, make_account):
+def test_the_forecast_narrows_to_a_pipeline_and_weighs_by_stage_probability(
+    api, make_account, django_capture_on_commit_callbacks
+):
     admin = api(Role.ADMIN)
     pipeline, stages = _renewals(admin)
     account = make_account()
@@ -97,10 +106,11 @@ def test_the_forecast_narrows_to_a_pipeline_and_weighs_by_stage_probability(api,
     by_stage = {row["name"]: row for row in forecast["by_stage"]}
     assert set(by_stage) == {"Due", "Quoted"}
     assert (by_stage["Quoted"]["probability"], by_stage["Quoted"]["weighted_amount"]) == (60, "1200.00")
-    # a stage's new probability counts at once (the change drops the cached report)
-    admin.patch(
-        f"/api/pipelines/{pipeline['id']}/stages/{stages['Due']}/", {"probability": 50}, format="json"
-    )
+    # a stage's new probability counts at once (the change drops the cached report when it commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.patch(
+            f"/api/pipelines/{pipeline['id']}/stages/{stages['Due']}/", {"probability": 50}, format="json"
+        )
     again = api(Role.VIEWER).get("/api/analytics/forecast/", {"pipeline": pipeline["id"]}).json()
     assert again["total"]["weighted_amount"] == "1700.00"
     bad = api(Role.VIEWER).get("/api/analytics/forecast/", {"pipeline": "x"})

@@ -3,6 +3,8 @@ just before it, holding deals and their stage history as the old code wrote them
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -75,6 +77,8 @@ def test_existing_deals_move_onto_the_default_pipeline_with_their_history(old_sc
             ("CLOSED_LOST", 0),
         ]
         cursor.execute("SELECT metadata FROM activities_activity WHERE opportunity_id = %s", [deals["open"]])
-        assert cursor.fetchone()[0] == {"from": "QUALIFICATION", "to": "PROPOSAL"}  # history untouched
+        stored = cursor.fetchone()[0]
+        stored = json.loads(stored) if isinstance(stored, str) else stored
+        assert stored == {"from": "QUALIFICATION", "to": "PROPOSAL"}  # history untouched
         cursor.execute("SELECT count(*) FROM opportunities_lostreason")
         assert cursor.fetchone()[0] >= 1
