@@ -217,6 +217,11 @@ def pipeline_create(*, name: Any, stages: list[dict[str, Any]] | None = None) ->
         {"name": "Lost", "probability": 0, "is_lost": True},
     ]:
         stage_create(pipeline_id=pipeline.pk, **stage)
+    kinds = {(stage.is_won, stage.is_lost) for stage in pipeline.stages.all()}
+    if not {(False, False), (True, False), (False, True)} <= kinds:
+        raise InvalidInput(
+            "stages", "A pipeline needs at least one open, one won and one lost stage.", code="stages_missing"
+        )
     return pipeline
 
 

@@ -102,6 +102,10 @@ class ReorderSerializer(serializers.Serializer):
     stages = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=200)
 
 
+class StageDeletedSerializer(serializers.Serializer):
+    moved = serializers.IntegerField(help_text="deals moved to `move_to`")
+
+
 class StageDeleteSerializer(serializers.Serializer):
     move_to = serializers.CharField(
         required=False, max_length=64, help_text="a stage of the same pipeline (id or key) for its deals"
@@ -217,7 +221,7 @@ class StageDetailView(_PipelineSettingsView):
 
     @extend_schema(
         parameters=[OpenApiParameter("move_to", str, required=False)],
-        responses={200: None, **ERRORS},
+        responses={200: StageDeletedSerializer, **ERRORS},
     )
     def delete(self, request: Request, pipeline_id: int, stage_id: int) -> Response:
         """Delete a stage; its deals go to `move_to` (query or body; 409 naming the count without it)."""

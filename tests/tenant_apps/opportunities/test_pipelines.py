@@ -261,3 +261,20 @@ def test_one_organizations_pipelines_never_reach_another(api, org, other_org, me
     assert theirs.get(f"/api/analytics/deals/?pipeline={ours['id'] + 1000}").status_code == 404
     theirs.patch("/api/settings/lead-stages/", {"labels": {"NEW": "Fresh"}}, format="json")
     assert api(Role.ADMIN).get("/api/settings/lead-stages/").json()["labels"]["NEW"] == "New"
+
+
+def test_a_new_pipeline_needs_open_won_and_lost_stages_and_unknown_fields_are_named(api):
+    admin = api(Role.ADMIN)
+    response = admin.post(
+        "/api/pipelines/", {"name": "Half", "stages": [{"name": "Only", "probability": 5}]}, format="json"
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "stages_missing")
+    response = admin.post(
+        "/api/pipelines/", {"name": "Typo", "stages": [{"name": "A", "probabilty": 5}]}, format="json"
+    )
+    assert response.status_code == 400 and "stages" in response.json()["errors"]
+    stages = [{"name": "A", "is_won": True, "is_lost": True}]
+    both = admin.post("/api/pipelines/", {"name": "Both", "stages": stages}, format="json")
+    assert both.status_code == 400
+    names = {pipeline["name"] for pipeline in admin.get("/api/pipelines/").json()}
+    assert names == {"Sales"}  # nothing half made
