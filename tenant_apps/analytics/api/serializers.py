@@ -246,7 +246,7 @@ class ForecastStageSerializer(ForecastFiguresSerializer):
     probability = serializers.IntegerField()
 
 
-class PipelineRefSerializer(serializers.Serializer):
+class ReportPipelineRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
@@ -336,7 +336,7 @@ class DealsReportSerializer(serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     base_currency = serializers.CharField()
-    pipeline = PipelineRefSerializer()
+    pipeline = ReportPipelineRefSerializer()
     stages = DealStageSerializer(many=True)
     open = ForecastFiguresSerializer()
     funnel = FunnelSerializer()

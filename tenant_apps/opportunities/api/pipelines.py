@@ -29,7 +29,7 @@ class StageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PipelineSerializer(serializers.ModelSerializer):
+class DealPipelineSerializer(serializers.ModelSerializer):
     stages = StageSerializer(many=True, read_only=True)
 
     class Meta:
@@ -143,17 +143,17 @@ class _PipelineSettingsView(OrganizationView):
 
 def _pipeline_response(pipeline_id: int, status_code: int = status.HTTP_200_OK) -> Response:
     pipeline = services.pipeline_get(pipeline_id=pipeline_id)
-    return Response(PipelineSerializer(pipeline).data, status=status_code)
+    return Response(DealPipelineSerializer(pipeline).data, status=status_code)
 
 
 class PipelineListView(_PipelineSettingsView):
-    @extend_schema(responses={200: PipelineSerializer(many=True), **ERRORS})
+    @extend_schema(responses={200: DealPipelineSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
         """Every pipeline in order, each with its stages in order."""
         services.default_pipeline()
-        return Response(PipelineSerializer(services.pipeline_list(), many=True).data)
+        return Response(DealPipelineSerializer(services.pipeline_list(), many=True).data)
 
-    @extend_schema(request=PipelineCreateSerializer, responses={201: PipelineSerializer, **ERRORS})
+    @extend_schema(request=PipelineCreateSerializer, responses={201: DealPipelineSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
         data = parse(PipelineCreateSerializer, request.data)
         with transaction.atomic():
@@ -165,11 +165,11 @@ class PipelineListView(_PipelineSettingsView):
 
 
 class PipelineDetailView(_PipelineSettingsView):
-    @extend_schema(responses={200: PipelineSerializer, **ERRORS})
+    @extend_schema(responses={200: DealPipelineSerializer, **ERRORS})
     def get(self, request: Request, pipeline_id: int) -> Response:
         return _pipeline_response(pipeline_id)
 
-    @extend_schema(request=PipelineUpdateSerializer, responses={200: PipelineSerializer, **ERRORS})
+    @extend_schema(request=PipelineUpdateSerializer, responses={200: DealPipelineSerializer, **ERRORS})
     def patch(self, request: Request, pipeline_id: int) -> Response:
         """Rename, reorder or make the default (new deals and conversions go there)."""
         data = parse(PipelineUpdateSerializer, request.data)
