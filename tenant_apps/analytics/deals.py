@@ -88,21 +88,22 @@ def deal_snapshot_take(*, day: date | None = None) -> int:
     now = timezone.now()
     figures = stage_figures(None)
     stages = list(PipelineStage.objects.all())
-    DealStageSnapshot.objects.filter(date=day).exclude(stage_id__in=[s.pk for s in stages]).delete()
     empty = {"count": 0, "amount": ZERO, "weighted_amount": ZERO, "unconverted_count": 0}
-    for stage in stages:
-        DealStageSnapshot.objects.update_or_create(
+    # three statements whatever the number of stages: the hourly refresh runs this for every organization
+    DealStageSnapshot.objects.filter(date=day).delete()
+    DealStageSnapshot.objects.bulk_create(
+        DealStageSnapshot(
             date=day,
             stage_id=stage.pk,
-            defaults={
-                "pipeline_id": stage.pipeline_id,
-                "stage_name": stage.name,
-                "position": stage.position,
-                "probability": stage.probability,
-                **figures.get(stage.pk, empty),
-                "computed_at": now,
-            },
+            pipeline_id=stage.pipeline_id,
+            stage_name=stage.name,
+            position=stage.position,
+            probability=stage.probability,
+            computed_at=now,
+            **figures.get(stage.pk, empty),
         )
+        for stage in stages
+    )
     return len(stages)
 
 

@@ -10,9 +10,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_alter_account_merged_into'),
-        ('contacts', '0003_alter_contact_merged_into'),
-        ('leads', '0006_alter_lead_merged_into'),
         ('opportunities', '0003_alter_opportunity_merged_into'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
