@@ -236,3 +236,30 @@ class PipelineCurrency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.currency} owner {self.owner_id}: {self.count}"
+
+
+class DealStageSnapshot(models.Model):
+    """The live open and closed deals at the end of `date` in one stage of one pipeline (as configured
+    that day: ids, with the stage's name then), amounts in the base currency at each deal's day's rate
+    (deals without a rate are counted, not summed) and weighted by the stage's probability."""
+
+    date = models.DateField()
+    pipeline_id = models.BigIntegerField()
+    stage_id = models.BigIntegerField()
+    stage_name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    probability = models.PositiveSmallIntegerField(default=0)
+    count = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+    weighted_amount = models.DecimalField(max_digits=20, decimal_places=2)
+    unconverted_count = models.BigIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["date", "stage_id"], name="analytics_deal_snapshot_key")
+        ]
+        indexes = [models.Index(fields=["pipeline_id", "date"], name="analytics_deal_snapshot_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.date} stage {self.stage_id}: {self.count}"

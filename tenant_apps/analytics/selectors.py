@@ -30,6 +30,7 @@ from shared_apps.core import localtime
 from shared_apps.core.db import connection
 from shared_apps.organizations.context import organization_zone
 from shared_apps.users.models import User
+from tenant_apps.analytics import deals as deal_reports
 from tenant_apps.analytics.models import (
     Dimension,
     DurationHistogram,
@@ -43,7 +44,7 @@ from tenant_apps.analytics.models import (
 )
 from tenant_apps.currency.selectors import base_currency, rate_on
 from tenant_apps.leads.models import OPEN_STAGES, Stage
-from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.opportunities.models import Opportunity, PipelineStage
 
 GENERATION_KEY = "analytics:generation"
 REFRESH_PENDING_KEY = "analytics:refresh-pending"
@@ -528,25 +529,28 @@ def time_in_stage_report(*, date_from: date, date_to: date) -> dict[str, Any]:
 # ---- forecast -----------------------------------------------------------------------------------------
 
 
-def forecast_report(*, date_from: date, date_to: date) -> dict[str, Any]:
-    """Open opportunities (not closed, deleted or merged) by the month of their expected close date:
-    count, amount and amount x probability, in the base currency at the rate in force on each deal's date
-    (its expected close date, else its creation day). The period counts in whole months: every month it
-    touches is listed, whole. `overdue` (expected before today, still open) and `undated` (no expected
-    date) stand beside them whatever the period. Deals whose currency has no rate for their day are in
-    none of these: `unconverted` lists them per currency (count and amount in that currency)."""
+def forecast_report(*, date_from: date, date_to: date, pipeline: int | None = None) -> dict[str, Any]:
+    """Open opportunities (not closed, deleted or merged; of one pipeline when `pipeline` is given) by the
+    month of their expected close date: count, amount and amount x probability (the deal's stage's as
+    configured, unless set by hand: tenant_apps.analytics.deals), in the base currency at the rate in
+    force on each deal's date (its expected close date, else its creation day). The period counts in
+    whole months: every month it touches is listed, whole. `overdue` (expected before today, still open)
+    and `undated` (no expected date) stand beside them whatever the period. Deals whose currency has no
+    rate for their day are in none of these: `unconverted` lists them per currency (count and amount in
+    that currency). `by_stage`: every open deal per open stage, whatever its close date."""
     today = organization_today()
-    open_deals = (
-        Opportunity.objects.filter(closed_at__isnull=True, deleted_at__isnull=True, merged_into__isnull=True)
-        .annotate(
-            record_day=Coalesce("expected_close_date", TruncDate("created_at", tzinfo=organization_zone())),
-            code=Upper("currency"),
-        )
-        .annotate(rate=rate_on(currency_field="currency", on_date="record_day"))
+    deals = Opportunity.objects.filter(
+        closed_at__isnull=True, deleted_at__isnull=True, merged_into__isnull=True
     )
+    if pipeline is not None:
+        deals = deals.filter(pipeline_id=pipeline)
+    open_deals = deals.annotate(
+        record_day=Coalesce("expected_close_date", TruncDate("created_at", tzinfo=organization_zone())),
+        code=Upper("currency"),
+    ).annotate(rate=rate_on(currency_field="currency", on_date="record_day"))
     converted = open_deals.filter(rate__isnull=False)
     base_amount = ExpressionWrapper(F("amount") * F("rate"), output_field=DecimalField())
-    weighted = ExpressionWrapper(F("amount") * F("rate") * F("probability"), output_field=DecimalField())
+    weighted = deal_reports.WEIGHTED
     first_month = date(date_from.year, date_from.month, 1)
     months: dict[date, Any] = {
         row["month"]: row
@@ -624,4 +628,29 @@ def forecast_report(*, date_from: date, date_to: date) -> dict[str, Any]:
             for row in currency_rows
             if row["unconverted_deals"]
         ],
+        "pipeline": pipeline,
+        "by_stage": _forecast_stages(pipeline),
     }
+
+
+def _forecast_stages(pipeline: int | None) -> list[dict[str, Any]]:
+    """The open deals per open stage (of every pipeline, or of the one asked for), weighted by it."""
+    stages = PipelineStage.objects.filter(is_won=False, is_lost=False).select_related("pipeline")
+    if pipeline is not None:
+        stages = stages.filter(pipeline_id=pipeline)
+    figures = deal_reports.stage_figures(None)
+    rows = []
+    for stage in stages.order_by("pipeline__position", "pipeline_id", "position", "id"):
+        found = figures.get(stage.pk, {})
+        rows.append(
+            {
+                "pipeline_id": stage.pipeline_id,
+                "stage_id": stage.pk,
+                "name": stage.name,
+                "probability": stage.probability,
+                "count": found.get("count", 0),
+                "amount": found.get("amount", ZERO),
+                "weighted_amount": found.get("weighted_amount", ZERO),
+            }
+        )
+    return rows

@@ -45,6 +45,7 @@ from shared_apps.organizations.context import (
     organization_zone,
 )
 from tenant_apps.activities.models import Activity, ActivityType
+from tenant_apps.analytics.deals import deal_snapshot_take
 from tenant_apps.analytics.models import (
     BUCKET_BASE_SECONDS,
     BUCKET_GROWTH,
@@ -520,6 +521,7 @@ def analytics_refresh() -> dict[str, int]:
     started = time.monotonic()
     ingested = transitions_ingest()
     rows = snapshot_take()
+    deal_snapshot_take()
     cache_invalidate()
     cache.set(REFRESH_COST_KEY, (time.time(), time.monotonic() - started), timeout=3600)
     return {"ingested": ingested, "snapshot_rows": rows}

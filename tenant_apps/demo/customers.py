@@ -24,6 +24,7 @@ from tenant_apps.contacts import services as contact_services
 from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.demo.clock import Clock, seed_clock
 from tenant_apps.demo.leads import FIRST_NAMES, HISTORY_DAYS, LAST_NAMES, Team
+from tenant_apps.demo.pipelines import seed_renewals
 from tenant_apps.demo.rates import seed_rates
 from tenant_apps.leads.conversion import CONVERTIBLE_STAGES, lead_convert
 from tenant_apps.leads.models import Lead, Stage
@@ -37,6 +38,7 @@ from tenant_apps.webhooks.models import Endpoint
 
 # Most qualified-or-later leads were converted; won ones always (a customer has an account).
 CONVERT_SHARE = 0.7
+RENEWALS_IN = "acme"
 TITLES = ("Head of Operations", "CFO", "IT Manager", "Procurement Lead", "Sales Director", "Office Manager")
 TASK_TITLES = ("Send the revised quote", "Book the onboarding call", "Check in after the trial", "Renewal")
 ACCOUNT_NOTES = (
@@ -58,7 +60,15 @@ def seed_customers(*, organization: Organization) -> dict[str, int]:
     """Accounts, contacts, deals, tasks, automation and snapshots for an organization with demo leads.
     Returns how many of each part were created (all zero on a second run)."""
     rng = random.Random(f"{organization.slug}:customers")
-    created = {"accounts": 0, "rates": 0, "sequences": 0, "rules": 0, "endpoints": 0, "snapshot_rows": 0}
+    created = {
+        "accounts": 0,
+        "rates": 0,
+        "sequences": 0,
+        "rules": 0,
+        "endpoints": 0,
+        "snapshot_rows": 0,
+        "renewals": 0,
+    }
     with organization_context(organization), transaction.atomic(), seed_clock() as clock:
         team = Team.of_current_schema()
         admin = team.admins[0] if team.admins else None
@@ -69,6 +79,8 @@ def seed_customers(*, organization: Organization) -> dict[str, int]:
             created["accounts"] = _accounts(rng, team=team, clock=clock, now=now)
             clock.set(now)  # snapshots are of past days as seen from today, not from the last seeded moment
             created["snapshot_rows"] = _snapshots(now)
+        if organization.slug == RENEWALS_IN:  # one organization shows a second deal pipeline
+            created["renewals"] = seed_renewals(rng, actor=admin, clock=clock, now=now)
         clock.set(now - timedelta(days=HISTORY_DAYS - 1))
         if admin is not None and not Sequence.objects.exists():
             sequence_services.sequence_create(
@@ -139,6 +151,7 @@ def _accounts(rng: random.Random, *, team: Team, clock: Clock, now: datetime) ->
                     stage=OpportunityStage.CLOSED_LOST,
                     actor=actor,
                     reason="Budget moved to next year",
+                    lost_reason="No budget",
                 )
             else:
                 _tasks(rng, clock=clock, at=at, now=now, actor=actor, opportunity_id=opportunity.pk)

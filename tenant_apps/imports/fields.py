@@ -35,7 +35,14 @@ from tenant_apps.imports.expressions import (
 from tenant_apps.imports.models import RecordType
 from tenant_apps.leads.models import Lead, Source, Stage
 from tenant_apps.leads.services import MAX_VALUE
-from tenant_apps.opportunities.models import STAGE_PROBABILITY, Opportunity, OpportunityStage
+from tenant_apps.opportunities.models import (
+    STAGE_PROBABILITY,
+    Opportunity,
+    OpportunityStage,
+    Pipeline,
+    PipelineStage,
+)
+from tenant_apps.opportunities.pipelines import default_pipeline
 from tenant_apps.opportunities.services import MAX_AMOUNT, OPEN_STAGES
 from tenant_apps.records import normalize
 
@@ -553,10 +560,16 @@ class OpportunitySpec(Spec):
         return values
 
     def derived(self, ctx: Context) -> list[dict[str, str]]:
+        default = f"(SELECT id FROM {Pipeline._meta.db_table} WHERE is_default)"  # noqa: S608
+        configured = (
+            f"(SELECT s.probability FROM {PipelineStage._meta.db_table} s "  # noqa: S608
+            f"WHERE s.pipeline_id = {default} AND s.key = v_stage)"
+        )
         probability = " ".join(
             f"WHEN {quote(stage.value)} THEN {value}" for stage, value in STAGE_PROBABILITY.items()
         )
-        return [{"probability": f"CASE v_stage {probability} END"}]
+        # the stage's probability as configured; the enum's if the stage is gone (the row is refused then)
+        return [{"probability": f"COALESCE({configured}, CASE v_stage {probability} END, 0)"}]
 
     def checks(self, ctx: Context) -> list[Check]:
         checks = super().checks(ctx)
@@ -569,7 +582,11 @@ class OpportunitySpec(Spec):
                 "no live account has this id or name",
             ),
         ]
-        checks += _choice(ctx, "stage", list(OPEN_STAGES), "unknown_stage")
+        # the default pipeline's open stages as configured now (keys: the old enum values and any added)
+        open_keys = list(
+            default_pipeline().stages.filter(is_won=False, is_lost=False).values_list("key", flat=True)
+        )
+        checks += _choice(ctx, "stage", open_keys or list(OPEN_STAGES), "unknown_stage")
         checks += _money_checks(ctx, "amount", MAX_AMOUNT)
         if ctx.raw("expected_close_date"):
             checks.append(
@@ -594,10 +611,16 @@ class OpportunitySpec(Spec):
 
     def insert(self, ctx: Context) -> dict[str, str]:
         columns = ("account_id", "currency", "stage", "probability", "expected_close_date")
+        default = f"(SELECT id FROM {Pipeline._meta.db_table} WHERE is_default)"  # noqa: S608
+        stages = PipelineStage._meta.db_table
         return {
             **super().insert(ctx),
             **{column: f"p.v_{column}" for column in columns},
             "amount": "round(p.v_amount, 2)",
+            # imported deals go on the default pipeline, on the stage its key names
+            "pipeline_id": default,
+            "pipeline_stage_id": f"(SELECT s.id FROM {stages} s WHERE s.pipeline_id = {default} "  # noqa: S608
+            "AND s.key = p.v_stage)",
         }
 
     def updates(self, ctx: Context) -> list[UpdateColumn]:

@@ -24,9 +24,9 @@ from tenant_apps.imports import csvio
 from tenant_apps.imports import custom as custom_fields
 from tenant_apps.imports.exceptions import ExportNotFound, ImportNotFound
 from tenant_apps.imports.models import Export, ExportType, Import, ImportRowError
-from tenant_apps.leads.models import Lead
+from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.leads.selectors import lead_list
-from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.opportunities.models import LeadStageLabel, LostReason, Opportunity, Pipeline, PipelineStage
 from tenant_apps.opportunities.selectors import opportunity_list
 from tenant_apps.records import visibility
 from tenant_apps.tasks.models import Task
@@ -108,6 +108,9 @@ def _time(expression: str) -> str:
     return f"""to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
+_BUILTIN_LABEL = (
+    "CASE r.stage " + " ".join(f"WHEN '{value}' THEN '{label}'" for value, label in Stage.choices) + " END"
+)
 _OWNER = f"LEFT JOIN {User._meta.db_table} u ON u.id = r.owner_id"
 # record type -> (columns: header and SQL over the record `r` and its joins, joins)
 COLUMNS: dict[str, tuple[list[tuple[str, str]], str]] = {
@@ -129,8 +132,10 @@ COLUMNS: dict[str, tuple[list[tuple[str, str]], str]] = {
             ("updated_at", _time("r.updated_at")),
             ("stage_changed_at", _time("r.stage_changed_at")),
             ("last_contacted_at", _time("r.last_contacted_at")),
+            # the stage as the organization calls it (tenant_apps.opportunities.stage_labels)
+            ("stage_label", _text(f"COALESCE(sl.label, {_BUILTIN_LABEL})")),
         ],
-        _OWNER,
+        f"{_OWNER} LEFT JOIN {LeadStageLabel._meta.db_table} sl ON sl.stage = r.stage",
     ),
     ExportType.CONTACTS: (
         [
@@ -183,8 +188,14 @@ COLUMNS: dict[str, tuple[list[tuple[str, str]], str]] = {
             ("tags", _text("array_to_string(r.tags, ';')")),
             ("created_at", _time("r.created_at")),
             ("updated_at", _time("r.updated_at")),
+            ("pipeline", _text("p.name")),
+            ("stage_name", _text("ps.name")),
+            ("lost_reason", _text("lr.name")),
         ],
-        f"{_OWNER} LEFT JOIN {Account._meta.db_table} a ON a.id = r.account_id",
+        f"{_OWNER} LEFT JOIN {Account._meta.db_table} a ON a.id = r.account_id"
+        f" LEFT JOIN {Pipeline._meta.db_table} p ON p.id = r.pipeline_id"
+        f" LEFT JOIN {PipelineStage._meta.db_table} ps ON ps.id = r.pipeline_stage_id"
+        f" LEFT JOIN {LostReason._meta.db_table} lr ON lr.id = r.lost_reason_id",
     ),
     ExportType.TASKS: (
         [

@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class OpportunitiesConfig(AppConfig):
     name = "tenant_apps.opportunities"
     label = "opportunities"
-    api_key_resources = ("opportunities",)  # see LeadsConfig
+    api_key_resources = ("opportunities", "pipelines")  # see LeadsConfig

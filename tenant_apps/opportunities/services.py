@@ -26,7 +26,20 @@ from tenant_apps.opportunities.exceptions import (
     OpportunityNotFound,
     StageUnchanged,
 )
-from tenant_apps.opportunities.models import CLOSED_STAGES, STAGE_PROBABILITY, Opportunity, OpportunityStage
+from tenant_apps.opportunities.models import (
+    CLOSED_STAGES,
+    LostReason,
+    Opportunity,
+    OpportunityStage,
+    Pipeline,
+    PipelineStage,
+)
+from tenant_apps.opportunities.pipelines import (
+    PipelineNotFound,
+    default_pipeline,
+    lost_reason_resolve,
+    stage_resolve,
+)
 from tenant_apps.records import normalize
 from tenant_apps.records.services import (
     check_fields,
@@ -58,6 +71,7 @@ OPPORTUNITY_FIELDS = (
     "tags",
     "custom",
 )
+# The default pipeline's open stage keys as the enum had them (CSV imports still speak them).
 OPEN_STAGES = tuple(stage for stage in OpportunityStage.values if stage not in CLOSED_STAGES)
 
 
@@ -135,31 +149,65 @@ def _check_primary_contact(contact_id: int | None, account_id: int) -> None:
         )
 
 
+def _pipeline_of(value: Any) -> Pipeline:
+    if value is None:
+        return default_pipeline()
+    found = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        found = Pipeline.objects.filter(pk=value).first()
+    if found is None:
+        raise InvalidInput("pipeline", "No such pipeline.", code=PipelineNotFound.code)
+    return found
+
+
+def stage_data(stage: PipelineStage, prefix: str = "") -> dict[str, Any]:
+    """What events and timeline entries say of a stage: its pipeline and its id, key and name."""
+    return {
+        f"{prefix}pipeline_id": stage.pipeline_id,
+        f"{prefix}pipeline_name": stage.pipeline.name,
+        f"{prefix}stage_id": stage.pk,
+        f"{prefix}stage_name": stage.name,
+    }
+
+
 def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, **fields: Any) -> Opportunity:
-    """Create an opportunity on a live account, in an open stage (QUALIFICATION unless given; closing goes
-    through opportunity_transition), with the stage's default probability unless given, and its CREATED
-    activity (on the account's timeline too). `from_lead_id` is the lead a conversion made it from."""
-    check_fields(fields, (*OPPORTUNITY_FIELDS, "stage"))
-    stage = fields.pop("stage", OpportunityStage.QUALIFICATION)
-    if stage not in OPEN_STAGES:
-        if stage in CLOSED_STAGES:
-            raise InvalidInput(
-                "stage",
-                "New opportunities start open; close them through POST /api/opportunities/<id>/stage/.",
-                code="use_stage_endpoint",
-            )
-        raise InvalidInput("stage", f"Expected one of {', '.join(OPEN_STAGES)}.")
+    """Create an opportunity on a live account in an open stage of a pipeline (the default pipeline and its
+    first stage unless given; `stage` is a stage id or key of that pipeline; closing goes through
+    opportunity_transition), with the stage's probability unless given, and its CREATED activity (on the
+    account's timeline too). `from_lead_id` is the lead a conversion made it from."""
+    check_fields(fields, (*OPPORTUNITY_FIELDS, "stage", "pipeline"))
+    pipeline = _pipeline_of(fields.pop("pipeline", None))
+    requested = fields.pop("stage", None)
+    if requested is None:
+        stage = pipeline.stages.filter(is_won=False, is_lost=False).order_by("position", "id").first()
+        if stage is None:
+            raise InvalidInput("pipeline", "The pipeline has no open stage.", code="no_open_stage")
+    else:
+        stage = stage_resolve(requested, pipeline=pipeline)
+    if stage.is_closed:
+        raise InvalidInput(
+            "stage",
+            "New opportunities start open; close them through POST /api/opportunities/<id>/stage/.",
+            code="use_stage_endpoint",
+        )
     cleaned = _clean({"name": fields.get("name"), "account_id": fields.get("account_id"), **fields})
     cleaned["custom"] = custom_for_create("opportunity", fields, converted=from_lead_id is not None)
     cleaned.setdefault("currency", current_organization().default_currency)
-    cleaned.setdefault("probability", STAGE_PROBABILITY[stage])
+    cleaned.setdefault("probability", stage.probability)
     _check_primary_contact(cleaned.get("primary_contact_id"), cleaned["account_id"])
     actor_id = actor.pk if actor else None
     with transaction.atomic():
-        opportunity = Opportunity.objects.create(**cleaned, stage=stage, source_lead_id=from_lead_id)
+        opportunity = Opportunity.objects.create(
+            **cleaned,
+            pipeline=pipeline,
+            pipeline_stage=stage,
+            stage=stage.key,
+            source_lead_id=from_lead_id,
+        )
         suffix, metadata = created_metadata(
             from_lead_id,
-            stage=stage,
+            stage=stage.key,
+            **stage_data(stage),
             amount=str(opportunity.amount),
             currency=opportunity.currency,
             account_id=opportunity.account_id,
@@ -177,7 +225,8 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
             record_id=opportunity.pk,
             actor_id=actor_id,
             account_id=opportunity.account_id,
-            stage=stage,
+            stage=stage.key,
+            **stage_data(stage),
             **event_values("opportunity", opportunity),
         )
     return opportunity
@@ -217,33 +266,83 @@ def opportunity_update(*, opportunity_id: int, actor: User | None, changes: dict
 
 @transaction.atomic
 def opportunity_transition(
-    *, opportunity_id: int, stage: Any, actor: User | None, reason: Any = ""
+    *,
+    opportunity_id: int,
+    stage: Any,
+    actor: User | None,
+    reason: Any = "",
+    lost_reason: Any = None,
 ) -> Opportunity:
-    """Move an open opportunity to any other stage, taking that stage's default probability. Closed stages
-    are final; closing sets closed_at and close_reason (required for CLOSED_LOST) and probability 100 or 0.
+    """Move an open opportunity to another stage of its own pipeline (`stage`: id or key), taking that
+    stage's probability. Won and lost stages are final; closing sets closed_at; a lost stage needs one of
+    the organization's lost reasons (`lost_reason`, 400 naming it otherwise) and `reason` is free text.
     The row is locked so concurrent moves serialize and the STAGE_CHANGE history is a valid chain."""
-    if stage not in OpportunityStage.values:
-        raise InvalidInput("stage", f"Unknown stage; expected one of {', '.join(OpportunityStage.values)}.")
     reason = clean_text(reason, field="reason", max_length=1000)
     opportunity = _locked(opportunity_id)
+    target = stage_resolve(stage, pipeline=opportunity.pipeline)
+    current = PipelineStage.objects.select_related("pipeline").get(pk=opportunity.pipeline_stage_id)
     if opportunity.is_closed:
-        raise OpportunityClosed(stage=opportunity.stage, requested=stage)
-    if opportunity.stage == stage:
-        raise StageUnchanged(stage=stage)
-    if stage == OpportunityStage.CLOSED_LOST and not reason:
-        raise InvalidInput("reason", "Say why the deal was lost.", code="required")
-    previous, now = opportunity.stage, timezone.now()
-    opportunity.stage, opportunity.probability = stage, STAGE_PROBABILITY[stage]
-    if stage in CLOSED_STAGES:
-        opportunity.closed_at, opportunity.close_reason = now, reason
-    opportunity.save(update_fields=["stage", "probability", "closed_at", "close_reason", "updated_at"])
+        raise OpportunityClosed(stage=current.key, requested=target.key)
+    if current.pk == target.pk:
+        raise StageUnchanged(stage=target.key)
+    chosen: LostReason | None = None
+    if target.is_lost:
+        if lost_reason in (None, ""):
+            raise InvalidInput(
+                "lost_reason", "Say why the deal was lost (a lost reason id).", code="required"
+            )
+        chosen = lost_reason_resolve(lost_reason)
+    _move(opportunity, current=current, target=target, actor=actor, reason=reason, lost_reason=chosen)
+    return opportunity
+
+
+def _move(
+    opportunity: Opportunity,
+    *,
+    current: PipelineStage,
+    target: PipelineStage,
+    actor: User | None,
+    reason: str,
+    lost_reason: LostReason | None = None,
+    subject: str = "",
+) -> None:
+    now = timezone.now()
+    opportunity.pipeline_stage, opportunity.stage = target, target.key
+    opportunity.probability = target.probability
+    if target.is_closed and opportunity.closed_at is None:
+        opportunity.closed_at = now
+        opportunity.close_reason = reason or (lost_reason.name if lost_reason else "")
+        opportunity.lost_reason = lost_reason
+    opportunity.save(
+        update_fields=[
+            "pipeline_stage",
+            "stage",
+            "probability",
+            "closed_at",
+            "close_reason",
+            "lost_reason",
+            "updated_at",
+        ]
+    )
     actor_id = actor.pk if actor else None
     activity_record(
         record=opportunity,
         type=ActivityType.STAGE_CHANGE,
         actor_id=actor_id,
-        subject=f"Moved to {stage}",
-        metadata={"from": previous, "to": stage, "reason": reason, "probability": opportunity.probability},
+        subject=subject or f"Moved to {target.name}",
+        metadata={
+            "from": current.key,
+            "to": target.key,
+            "from_stage_id": current.pk,
+            "to_stage_id": target.pk,
+            "from_name": current.name,
+            "to_name": target.name,
+            "pipeline_id": target.pipeline_id,
+            "reason": reason,
+            "lost_reason_id": lost_reason.pk if lost_reason else None,
+            "lost_reason": lost_reason.name if lost_reason else "",
+            "probability": opportunity.probability,
+        },
         occurred_at=now,
     )
     publish_on_commit(
@@ -251,10 +350,30 @@ def opportunity_transition(
         record_id=opportunity.pk,
         actor_id=actor_id,
         owner_id=opportunity.owner_id,
-        **from_to(previous, stage),
-        closed=stage in CLOSED_STAGES,
+        **from_to(current.key, target.key),
+        **stage_data(target),
+        from_stage_id=current.pk,
+        from_stage_name=current.name,
+        lost_reason=lost_reason.name if lost_reason else None,
+        closed=target.is_closed,
+        won=target.is_won,
     )
-    return opportunity
+
+
+def opportunity_move_for_stage_delete(
+    *, opportunity_id: int, stage: PipelineStage, removed: PipelineStage, actor: User | None
+) -> None:
+    """Called by pipelines.stage_delete only: a deal of a stage being deleted goes to `stage` (same kind:
+    open, won or lost, so closed_at and the lost reason stay as they are), with a timeline entry."""
+    opportunity = _locked(opportunity_id)
+    _move(
+        opportunity,
+        current=removed,
+        target=stage,
+        actor=actor,
+        reason=f"Stage {removed.name!r} was deleted",
+        subject=f"Moved to {stage.name} (stage {removed.name} deleted)",
+    )
 
 
 @transaction.atomic

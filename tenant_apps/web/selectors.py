@@ -25,6 +25,7 @@ from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.currency.selectors import RATE_FIELD, rate_on
 from tenant_apps.leads.models import CONVERTED_WHILE_OPEN, OPEN_STAGES, TRANSITIONS, Lead, Stage
 from tenant_apps.leads.selectors import lead_list
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
 from tenant_apps.tasks.models import Task
@@ -130,7 +131,8 @@ def stage_summary(
     *, actor: User, default_currency: str, filters: dict[str, Any] | None = None
 ) -> dict[str, Column]:
     """Count and total value of the actor's visible live leads per stage, every stage listed (one query)."""
-    columns = {stage: Column(stage=stage, label=label) for stage, label in Stage.choices}
+    labels = lead_stage_labels()
+    columns = {stage: Column(stage=stage, label=labels[stage]) for stage in Stage.values}
     missing = Q(rate__isnull=True)
     rows = (
         pipeline_leads(actor, filters)

@@ -30,7 +30,7 @@ from tenant_apps.currency.models import ExchangeRate
 from tenant_apps.customfields.models import CustomField
 from tenant_apps.imports.models import Export, Import
 from tenant_apps.leads.models import Lead
-from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.opportunities.models import LostReason, Opportunity, Pipeline, PipelineStage
 from tenant_apps.privacy.models import DoNotContact
 from tenant_apps.segments.models import Segment
 from tenant_apps.sequences.models import Enrollment, Sequence
@@ -208,6 +208,21 @@ class Records:
     def opportunity(self) -> int:
         body = {"name": self._name("deal"), "account": self.account()}
         return self._create(Opportunity, "/api/opportunities/", body)
+
+    def pipeline(self) -> int:
+        """A pipeline (Open, Won and Lost stages) of its own."""
+        return self._create(Pipeline, "/api/pipelines/", {"name": self._name("pipeline")})
+
+    def pipeline_stage(self) -> tuple[int, int]:
+        """(pipeline id, the id of a new open stage of it), both apart from the other organization's."""
+        pipeline_id = self.pipeline()
+        stage_id = self._create(
+            PipelineStage, f"/api/pipelines/{pipeline_id}/stages/", {"name": self._name("stage")}
+        )
+        return pipeline_id, stage_id
+
+    def lost_reason(self) -> int:
+        return self._create(LostReason, "/api/lost-reasons/", {"name": self._name("reason")})
 
     def task(self) -> int:
         return self._create(Task, "/api/tasks/", {"title": self._name("task"), "lead": self.lead()})

@@ -84,6 +84,10 @@ class PipelineQuerySerializer(PeriodQuerySerializer):
 class ForecastQuerySerializer(PeriodQuerySerializer):
     """By default this month and the eleven after it."""
 
+    pipeline = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="one pipeline's deals (its id)"
+    )
+
     def default_period(self, date_from: date | None, date_to: date | None) -> tuple[date, date]:
         today = organization_today()
         date_from = date_from or date(today.year, today.month, 1)
@@ -235,6 +239,18 @@ class ForecastMonthSerializer(ForecastFiguresSerializer):
     month = serializers.CharField(help_text="YYYY-MM")
 
 
+class ForecastStageSerializer(ForecastFiguresSerializer):
+    pipeline_id = serializers.IntegerField()
+    stage_id = serializers.IntegerField()
+    name = serializers.CharField()
+    probability = serializers.IntegerField()
+
+
+class ReportPipelineRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class ForecastSerializer(serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
@@ -245,3 +261,85 @@ class ForecastSerializer(serializers.Serializer):
     base_currency = serializers.CharField(help_text="every amount above is in it")
     by_currency = CurrencyFiguresSerializer(many=True, help_text="the open deals per currency")
     unconverted = UnconvertedSerializer(many=True, help_text="open deals left out of the amounts above")
+    pipeline = serializers.IntegerField(allow_null=True, help_text="the pipeline asked for, or null: all")
+    by_stage = ForecastStageSerializer(
+        many=True, help_text="every open deal (whatever its close date) per open stage, in base currency"
+    )
+
+
+class DealsQuerySerializer(PeriodQuerySerializer):
+    pipeline = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="a pipeline's id (default: the default)"
+    )
+
+
+class DealStageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    position = serializers.IntegerField()
+    probability = serializers.IntegerField()
+    is_won = serializers.BooleanField()
+    is_lost = serializers.BooleanField()
+    rotting_days = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(help_text="live deals in the stage now")
+    amount = _money()
+    weighted_amount = _money(help_text="amount x probability (the stage's unless set on the deal)")
+    unconverted_count = serializers.IntegerField(help_text="deals without a rate: counted, not summed")
+
+
+class FunnelStageSerializer(serializers.Serializer):
+    stage_id = serializers.IntegerField()
+    name = serializers.CharField()
+    reached = serializers.IntegerField(help_text="deals created in the period that reached it or beyond")
+    to_next = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class FunnelSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    stages = FunnelStageSerializer(many=True)
+
+
+class ReasonCountSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class DealsClosedSerializer(serializers.Serializer):
+    won = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    win_rate = serializers.FloatField(allow_null=True)
+    lost_reasons = ReasonCountSerializer(many=True)
+
+
+class DealCycleSerializer(serializers.Serializer):
+    won = serializers.IntegerField()
+    average_days = serializers.FloatField(allow_null=True)
+    median_days = serializers.FloatField(allow_null=True)
+
+
+class SnapshotStageSerializer(serializers.Serializer):
+    stage_id = serializers.IntegerField()
+    name = serializers.CharField(help_text="the stage's name that day")
+    count = serializers.IntegerField()
+    amount = _money()
+    weighted_amount = _money()
+
+
+class DealSnapshotSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    stages = SnapshotStageSerializer(many=True)
+
+
+class DealsReportSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    base_currency = serializers.CharField()
+    pipeline = ReportPipelineRefSerializer()
+    stages = DealStageSerializer(many=True)
+    open = ForecastFiguresSerializer()
+    funnel = FunnelSerializer()
+    closed = DealsClosedSerializer()
+    cycle_length = DealCycleSerializer()
+    snapshots = DealSnapshotSerializer(many=True)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("analytics/cycle-length/", views.CycleLengthView.as_view(), name="analytics-cycle-length"),
     path("analytics/time-in-stage/", views.TimeInStageView.as_view(), name="analytics-time-in-stage"),
     path("analytics/forecast/", views.ForecastView.as_view(), name="analytics-forecast"),
+    path("analytics/deals/", views.DealsView.as_view(), name="analytics-deals"),
 ]

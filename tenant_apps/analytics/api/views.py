@@ -12,10 +12,12 @@ from rest_framework.response import Response
 
 from shared_apps.core.errors import Forbidden
 from shared_apps.http.api import OrganizationView, error_responses, parse
-from tenant_apps.analytics import selectors
+from tenant_apps.analytics import deals, selectors
 from tenant_apps.analytics.api.serializers import (
     ConversionSerializer,
     CycleLengthSerializer,
+    DealsQuerySerializer,
+    DealsReportSerializer,
     ForecastQuerySerializer,
     ForecastSerializer,
     PeriodQuerySerializer,
@@ -135,6 +137,21 @@ class ForecastView(ReportView):
         parameters=[ForecastQuerySerializer],
         responses={200: ForecastSerializer, **ERRORS},
         summary="Probability-weighted open opportunities by expected close month",
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class DealsView(ReportView):
+    name = "deals"
+    query = DealsQuerySerializer
+    output = DealsReportSerializer
+    report = deals.deals_report
+
+    @extend_schema(
+        parameters=[DealsQuerySerializer],
+        responses={200: DealsReportSerializer, **error_responses(400, 401, 403, 404)},
+        summary="One deal pipeline per stage as configured: open deals, funnel, win rate, cycle, snapshots",
     )
     def get(self, request: Request) -> Response:
         return super().get(request)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from shared_apps.http.api import StrictCharField
 from tenant_apps.leads.models import Lead, LeadStatus, Source, Stage
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.records.api.serializers import (
     CustomValuesField,
     CustomValuesInput,
@@ -19,6 +20,9 @@ class LeadSerializer(serializers.ModelSerializer):
     custom = CustomValuesField("lead")
     owner = OwnerSerializer(allow_null=True)
     allowed_transitions = serializers.SerializerMethodField()
+    stage_label = serializers.SerializerMethodField(
+        help_text="the stage as the organization calls it (admins rename labels; the stages stay)"
+    )
     status = serializers.ChoiceField(
         choices=LeadStatus.choices,
         read_only=True,
@@ -36,6 +40,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "company",
             "source",
             "stage",
+            "stage_label",
             "status",
             "value",
             "currency",
@@ -56,6 +61,9 @@ class LeadSerializer(serializers.ModelSerializer):
             "custom",
         ]
         read_only_fields = fields
+
+    def get_stage_label(self, lead: Lead) -> str:
+        return lead_stage_labels().get(lead.stage, lead.stage)
 
     def get_allowed_transitions(self, lead: Lead) -> list[str]:
         return list(lead.allowed_stages())

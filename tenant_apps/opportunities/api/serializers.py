@@ -16,8 +16,24 @@ from tenant_apps.records.api.serializers import (
 )
 
 
+class StageRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField(help_text="the stage's current name")
+    is_won = serializers.BooleanField()
+    is_lost = serializers.BooleanField()
+
+
+class PipelineRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class OpportunitySerializer(serializers.ModelSerializer):
     custom = CustomValuesField("opportunity")
+    pipeline = PipelineRefSerializer()
+    pipeline_stage = StageRefSerializer(help_text="the stage (`stage` repeats its immutable key)")
+    lost_reason = RefSerializer(allow_null=True)
     account = RefSerializer()
     primary_contact = RefSerializer(allow_null=True)
     owner = OwnerSerializer(allow_null=True)
@@ -38,6 +54,8 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "primary_contact",
             "amount",
             "currency",
+            "pipeline",
+            "pipeline_stage",
             "stage",
             "probability",
             "weighted_amount",
@@ -45,6 +63,7 @@ class OpportunitySerializer(serializers.ModelSerializer):
             "is_closed",
             "closed_at",
             "close_reason",
+            "lost_reason",
             "source_lead",
             "owner",
             "tags",
@@ -76,11 +95,20 @@ class OpportunityWriteSerializer(StrictSerializer):
 
 
 class OpportunityCreateSerializer(OpportunityWriteSerializer):
-    stage = serializers.ChoiceField(
-        choices=OpportunityStage.choices,
+    pipeline = IdField(required=False, help_text="a pipeline's id (the default pipeline unless given)")
+    stage = StrictCharField(
+        max_length=64,
         required=False,
-        help_text="an open stage (QUALIFICATION by default); close through the stage endpoint",
+        help_text="an open stage of the pipeline, by id or key (its first open stage by default; the old "
+        f"values {', '.join(OpportunityStage.values[:4])} name the default pipeline's); close through the "
+        "stage endpoint",
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        stage = data.get("stage") if isinstance(data, dict) else None
+        if isinstance(stage, int) and not isinstance(stage, bool):
+            data = {**data, "stage": str(data["stage"])}
+        return super().to_internal_value(data)
 
 
 class OpportunityUpdateSerializer(OpportunityWriteSerializer):
@@ -91,8 +119,35 @@ class OpportunityUpdateSerializer(OpportunityWriteSerializer):
         super().__init__(*args, **kwargs)
 
 
+class HistoryStageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    key = serializers.CharField(allow_null=True)
+    name = serializers.CharField(help_text="the stage's current name (the stored one if it was deleted)")
+    name_then = serializers.CharField(help_text="what it was called when the deal moved")
+
+
+class StageHistoryEntrySerializer(serializers.Serializer):
+    activity_id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    to = HistoryStageSerializer()
+    reason = serializers.CharField(allow_blank=True)
+    lost_reason = serializers.CharField(allow_null=True)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = HistoryStageSerializer()  # a keyword in Python
+        return fields
+
+
 class OpportunityStageSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(choices=OpportunityStage.choices)
+    stage = serializers.JSONField(help_text="a stage of the deal's pipeline: its id, or its key")
+    lost_reason = serializers.JSONField(
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="required when moving to a lost stage: a lost reason's id",
+    )
     reason = StrictCharField(
-        max_length=1000, required=False, allow_blank=True, default="", help_text="required for CLOSED_LOST"
+        max_length=1000, required=False, allow_blank=True, default="", help_text="free text, kept with it"
     )

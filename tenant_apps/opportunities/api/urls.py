@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenant_apps.opportunities.api import views
+from tenant_apps.opportunities.api import pipelines, views
 
 urlpatterns = [
     path("opportunities/", views.OpportunityListView.as_view(), name="opportunities"),
@@ -16,6 +16,11 @@ urlpatterns = [
         name="opportunity-stage",
     ),
     path(
+        "opportunities/<int:opportunity_id>/stage-history/",
+        views.OpportunityStageHistoryView.as_view(),
+        name="opportunity-stage-history",
+    ),
+    path(
         "opportunities/<int:opportunity_id>/notes/",
         views.OpportunityNotesView.as_view(),
         name="opportunity-notes",
@@ -25,4 +30,20 @@ urlpatterns = [
         views.OpportunityActivitiesView.as_view(),
         name="opportunity-activities",
     ),
+    path("pipelines/", pipelines.PipelineListView.as_view(), name="pipelines"),
+    path("pipelines/<int:pipeline_id>/", pipelines.PipelineDetailView.as_view(), name="pipeline"),
+    path("pipelines/<int:pipeline_id>/stages/", pipelines.StageListView.as_view(), name="pipeline-stages"),
+    path(
+        "pipelines/<int:pipeline_id>/stages/reorder/",
+        pipelines.StageReorderView.as_view(),
+        name="pipeline-stages-reorder",
+    ),
+    path(
+        "pipelines/<int:pipeline_id>/stages/<int:stage_id>/",
+        pipelines.StageDetailView.as_view(),
+        name="pipeline-stage",
+    ),
+    path("lost-reasons/", pipelines.LostReasonListView.as_view(), name="lost-reasons"),
+    path("lost-reasons/<int:reason_id>/", pipelines.LostReasonDetailView.as_view(), name="lost-reason"),
+    path("settings/lead-stages/", pipelines.LeadStageLabelsView.as_view(), name="lead-stage-labels"),
 ]

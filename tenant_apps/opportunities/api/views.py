@@ -18,6 +18,7 @@ from tenant_apps.opportunities.api.serializers import (
     OpportunitySerializer,
     OpportunityStageSerializer,
     OpportunityUpdateSerializer,
+    StageHistoryEntrySerializer,
 )
 from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity
@@ -122,12 +123,26 @@ class OpportunityStageView(_VisibleOpportunity, VersionedRecordView):
 
     @extend_schema(request=OpportunityStageSerializer, responses={200: OpportunitySerializer, **ERRORS})
     def post(self, request: Request, opportunity_id: int) -> Response:
-        """Move an open opportunity to any stage; CLOSED_WON and CLOSED_LOST are final (409 after)."""
+        """Move an open opportunity to another stage of its pipeline (id or key); won and lost stages are
+        final (409 after); a lost stage needs `lost_reason` (400 naming it)."""
         data = parse(OpportunityStageSerializer, request.data)
         services.opportunity_transition(
-            opportunity_id=opportunity_id, stage=data["stage"], actor=self.member, reason=data["reason"]
+            opportunity_id=opportunity_id,
+            stage=data["stage"],
+            actor=self.member,
+            reason=data["reason"],
+            lost_reason=data.get("lost_reason"),
         )
         return _opportunity_response(opportunity_id)
+
+
+class OpportunityStageHistoryView(_VisibleOpportunity, OrganizationView):
+    @extend_schema(responses={200: StageHistoryEntrySerializer(many=True), **ERRORS})
+    def get(self, request: Request, opportunity_id: int) -> Response:
+        """Every stage change, oldest first, naming stages by id with their current names."""
+        opportunity = selectors.opportunity_get(opportunity_id=opportunity_id)
+        history = selectors.opportunity_stage_history(opportunity=opportunity)
+        return Response(StageHistoryEntrySerializer(history, many=True).data)
 
 
 class OpportunityNotesView(_VisibleOpportunity, RecordNotesView):

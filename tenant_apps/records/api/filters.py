@@ -4,6 +4,8 @@ filters live here too, for the same reason.)"""
 
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 
 from tenant_apps.accounts.models import AccountSize, AccountStatus
@@ -74,8 +76,11 @@ class ContactFilterSerializer(RecordFilterSerializer):
 
 class OpportunityFilterSerializer(RecordFilterSerializer):
     record_type = "opportunity"
+    pipeline = IdField(required=False, help_text="a pipeline's id")
     stage = serializers.CharField(
-        required=False, help_text=f"comma-separated stages: {', '.join(OpportunityStage.values)}"
+        required=False,
+        help_text="comma-separated stage ids, or keys of the pipeline given (the default pipeline's "
+        f"otherwise, whose first keys are {', '.join(OpportunityStage.values)})",
     )
     account = IdField(required=False)
     closing_after = serializers.DateField(required=False, help_text="expected close date on or after")
@@ -86,8 +91,17 @@ class OpportunityFilterSerializer(RecordFilterSerializer):
         required=False, allow_null=True, help_text="true: open ones only; false: closed ones only"
     )
 
-    def validate_stage(self, value: str) -> list[str]:
-        return self.choices(value.upper(), OpportunityStage.values)
+    def validate_stage(self, value: str) -> list[int | str]:
+        stages: list[int | str] = []
+        for part in value.split(","):
+            token = part.strip().upper()
+            if token.isdigit() and len(token) <= 18:
+                stages.append(int(token))
+            elif re.fullmatch(r"[A-Z0-9_]{1,64}", token):
+                stages.append(token)
+            else:
+                raise serializers.ValidationError("Use stage ids or keys, comma-separated.")
+        return stages
 
 
 class TaskFilterSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from tenant_apps.activities.models import ActivityType
 from tenant_apps.leads.models import Stage
 from tenant_apps.notifications.models import Notification
 from tenant_apps.opportunities.models import OpportunityStage
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.web import selectors
 
 register = template.Library()
@@ -23,10 +24,8 @@ def money(amount: Any, currency: str = "USD") -> str:
 
 @register.filter
 def stage_label(stage: str) -> str:
-    try:
-        return str(Stage(stage).label)
-    except ValueError:
-        return stage
+    """A lead stage's label as the organization calls it (admins rename them; the stages stay)."""
+    return lead_stage_labels().get(stage, stage)
 
 
 @register.filter

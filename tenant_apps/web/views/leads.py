@@ -22,6 +22,7 @@ from tenant_apps.leads import services as lead_services
 from tenant_apps.leads.conversion import CONVERTIBLE_STAGES
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
@@ -270,7 +271,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "destinations": (
             selectors.conversion_destinations(actor=actor, lead=lead) if lead.converted_at else []
         ),
-        "stage_labels": dict(Stage.choices),
+        "stage_labels": lead_stage_labels(),
         "edit": LeadForm(
             initial={
                 "name": lead.name,

@@ -15,7 +15,8 @@ from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role
 from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads.exceptions import LeadNotFound
-from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, LeadStatus, Stage
+from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, LeadStatus
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.web import selectors
 from tenant_apps.web.forms import BoardFilterForm
 from tenant_apps.web.views.base import currency, form_problem, member, member_required
@@ -42,7 +43,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         "problem": form_problem(form),
         "members": list(selectors.members()),
         "transitions": {stage: list(targets) for stage, targets in TRANSITIONS.items()},
-        "stage_labels": dict(Stage.choices),
+        "stage_labels": lead_stage_labels(),
         "can_write": has_role(actor, Role.REP),
         "stale_days": selectors.STALE_DAYS,
         "empty": not any(column.count for column in columns),
@@ -90,7 +91,7 @@ def pipeline_card(request: HttpRequest, lead_id: int) -> HttpResponse:
     context = {
         "lead": lead,
         "can_write": has_role(request.user, Role.REP),
-        "stage_labels": dict(Stage.choices),
+        "stage_labels": lead_stage_labels(),
     }
     return render(request, "web/_card.html", context)
 

@@ -85,7 +85,11 @@ def make_opportunity(
             if stage in ("CLOSED_WON", "CLOSED_LOST"):
                 opportunity = opportunity_create(actor=actor, account_id=account.pk, **fields)
                 return opportunity_transition(
-                    opportunity_id=opportunity.pk, stage=stage, actor=actor, reason="test"
+                    opportunity_id=opportunity.pk,
+                    stage=stage,
+                    actor=actor,
+                    reason="test",
+                    lost_reason="Other" if stage == "CLOSED_LOST" else None,
                 )
             if stage is not None:
                 fields["stage"] = stage

@@ -41,6 +41,11 @@ def test_the_seed_fills_every_page_with_months_of_history(org, member):
         assert stages[OpportunityStage.CLOSED_WON] > 0
         assert sum(count for stage, count in stages.items() if stage not in ("CLOSED_WON", "CLOSED_LOST")) > 0
         assert len(set(Opportunity.objects.values_list("currency", flat=True))) > 1
+        # acme shows a second deal pipeline, its deals in its own stages
+        renewals = Opportunity.objects.filter(pipeline__name="Renewals")
+        assert created["renewals"] == renewals.count() > 0
+        assert set(renewals.values_list("pipeline_stage__pipeline__name", flat=True)) == {"Renewals"}
+        assert renewals.values("pipeline_stage").distinct().count() > 1
         assert Lead.objects.filter(converted_at__isnull=False).exists()
         open_tasks = Task.objects.filter(status=TaskStatus.OPEN)
         assert open_tasks.filter(due_at__lt=now).exists()  # overdue

@@ -64,7 +64,25 @@ def test_leads_export_has_every_live_lead_with_its_columns(api, make_lead, membe
         "updated_at": row["updated_at"],
         "stage_changed_at": row["stage_changed_at"],
         "last_contacted_at": "",
+        "stage_label": "Qualified",
     }
+
+
+def test_exports_use_the_organizations_lead_stage_labels_and_deal_pipelines(api, make_lead, org):
+    make_lead(name="Jane", stage="QUALIFIED")
+    admin = api(Role.ADMIN)
+    admin.patch("/api/settings/lead-stages/", {"labels": {"QUALIFIED": "Ready"}}, format="json")
+    [row] = csv_rows(admin.get("/api/exports/leads.csv"))
+    assert (row["stage"], row["stage_label"]) == ("QUALIFIED", "Ready")
+    account = admin.post("/api/accounts/", {"name": "Initech"}, format="json").json()
+    admin.post("/api/opportunities/", {"name": "Deal", "account": account["id"]}, format="json")
+    [deal] = csv_rows(admin.get("/api/exports/opportunities.csv"))
+    assert (deal["stage"], deal["pipeline"], deal["stage_name"], deal["lost_reason"]) == (
+        "QUALIFICATION",
+        "Sales",
+        "Qualification",
+        "",
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
 from tenant_apps.activities.models import Activity, ActivityType
-from tenant_apps.opportunities.models import Opportunity
+from tenant_apps.opportunities.models import LostReason, Opportunity, PipelineStage
 from tests.conftest import client_for
 
 
@@ -153,20 +153,47 @@ def test_moving_between_open_stages_takes_the_stage_probability(api, make_opport
         changes = Activity.objects.filter(opportunity=opportunity, type=ActivityType.STAGE_CHANGE).order_by(
             "id"
         )
-        assert [activity.metadata for activity in changes] == [
-            {"from": "QUALIFICATION", "to": "NEGOTIATION", "reason": "Skipped discovery", "probability": 75},
-            {"from": "NEGOTIATION", "to": "DISCOVERY", "reason": "", "probability": 25},
+        plain = ("from", "to", "from_name", "to_name", "reason", "probability", "lost_reason")
+        assert [{key: activity.metadata[key] for key in plain} for activity in changes] == [
+            {
+                "from": "QUALIFICATION",
+                "to": "NEGOTIATION",
+                "from_name": "Qualification",
+                "to_name": "Negotiation",
+                "reason": "Skipped discovery",
+                "probability": 75,
+                "lost_reason": "",
+            },
+            {
+                "from": "NEGOTIATION",
+                "to": "DISCOVERY",
+                "from_name": "Negotiation",
+                "to_name": "Discovery",
+                "reason": "",
+                "probability": 25,
+                "lost_reason": "",
+            },
+        ]
+        stages = dict(PipelineStage.objects.filter(pipeline__is_default=True).values_list("key", "id"))
+        assert [(a.metadata["from_stage_id"], a.metadata["to_stage_id"]) for a in changes] == [
+            (stages["QUALIFICATION"], stages["NEGOTIATION"]),
+            (stages["NEGOTIATION"], stages["DISCOVERY"]),
         ]
         assert {activity.actor_id for activity in changes} == {manager.pk}
         assert {activity.account_id for activity in changes} == {opportunity.account_id}
 
 
 @pytest.mark.parametrize(("stage", "probability"), [("CLOSED_WON", 100), ("CLOSED_LOST", 0)])
-def test_closing_is_final(api, make_opportunity, stage, probability):
+def test_closing_is_final(api, make_opportunity, stage, probability, org):
     opportunity = make_opportunity(stage="PROPOSAL")
     client = api(Role.MANAGER)
     url = f"/api/opportunities/{opportunity.pk}/stage/"
-    response = client.post(url, {"stage": stage, "reason": "Budget decision"}, format="json")
+    with schema_context(org.schema_name):
+        other = LostReason.objects.get(name="Other").pk
+    lost_reason = other if stage == "CLOSED_LOST" else None
+    response = client.post(
+        url, {"stage": stage, "reason": "Budget decision", "lost_reason": lost_reason}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["stage"], body["probability"], body["close_reason"], body["is_closed"]) == (
@@ -195,7 +222,7 @@ def test_losing_needs_a_reason(api, make_opportunity, org):
     url = f"/api/opportunities/{opportunity.pk}/stage/"
     for body in ({"stage": "CLOSED_LOST"}, {"stage": "CLOSED_LOST", "reason": "   "}):
         response = client.post(url, body, format="json")
-        assert (response.status_code, list(response.json()["errors"])) == (400, ["reason"])
+        assert (response.status_code, list(response.json()["errors"])) == (400, ["lost_reason"])
     assert client.post(url, {"stage": "CLOSED_WON"}, format="json").status_code == 200
     with schema_context(org.schema_name):
         assert Opportunity.objects.get(pk=opportunity.pk).close_reason == ""

@@ -43,6 +43,7 @@ _BY_PATH = (
     "opportunity",
     "opportunity-restore",
     "opportunity-stage",
+    "opportunity-stage-history",
     "opportunity-notes",
     "opportunity-activities",
     "task",
@@ -67,6 +68,7 @@ _BY_PATH = (
     "web:lead-log",
     "web:task-create",
     "web:task-edit",
+    "web:deal-move",
 )
 
 
@@ -147,6 +149,7 @@ LISTS: dict[str, Lister] = {
     "web:pipeline": _look("/pipeline/"),
     "web:search-suggest": _look("/search/suggest/", q=MARKER),
     "web:pipeline-column": _look("/pipeline/columns/NEW/"),
+    "web:deals-board": _look("/deals/board/"),
     "web:pipeline-summary": lambda frame: [Look("/pipeline/summary/", counts=_figures, marker=False)],
     "web:leads": lambda frame: [
         Look("/leads/"),
@@ -212,6 +215,23 @@ EXEMPT: dict[str, str] = {
         f"analytics-{report}": "a report from snapshots and rollups that jobs build (not live rows):"
         " narrowing its owner filters for reps is the analytics app's, tested there"
         for report in ("pipeline", "conversion", "cycle-length", "time-in-stage", "forecast")
+    },
+    "analytics-deals": "a report of counts and amounts per stage (names no deal); organization-wide like"
+    " the other reports",
+    **{
+        name: "the organization's deal pipelines, stages and lost reasons: read by every member, written by"
+        " admins (tests/tenant_apps/opportunities/test_pipelines.py)"
+        for name in (
+            "pipeline",
+            "pipeline-stages",
+            "pipeline-stages-reorder",
+            "pipeline-stage",
+            "lost-reason",
+            "web:pipeline-edit",
+            "web:pipeline-stage-add",
+            "web:pipeline-stage-edit",
+            "web:lost-reason-edit",
+        )
     },
     "segment": "a definition (field values), the organization's; its results are in LISTS",
     "sequence": "a sequence is the organization's template; its enrolments are in LISTS",
