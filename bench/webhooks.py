@@ -57,6 +57,9 @@ def _receiver(port_out: Any) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as production receivers do
+        # the status line and headers, then the body, are two writes: without this, Nagle's algorithm holds
+        # the body until the client's delayed ACK (40 ms a request)
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             received = time.time()

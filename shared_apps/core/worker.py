@@ -62,6 +62,6 @@ class Worker(SimpleWorker):
     """rq's SimpleWorker (no fork per job) that re-enqueues jobs abandoned by dead workers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        handlers = list(kwargs.pop("exception_handlers", None) or [])
+        kwargs["exception_handlers"] = [requeue_abandoned, *(kwargs.get("exception_handlers") or [])]
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
-        super().__init__(*args, exception_handlers=[requeue_abandoned, *handlers], **kwargs)
+        super().__init__(*args, **kwargs)
