@@ -2,8 +2,7 @@
 (tenant_apps.webhooks.outbox.enqueue_dispatch) and drains each endpoint's due deliveries in the order their
 events happened, over one kept-alive connection per endpoint.
 
-- Dispatch: the events (locked, skipping those another worker holds) get their deliveries in one
-  transaction per DISPATCH_BATCH events.
+- Dispatch: the events (locked) get their deliveries in one transaction per DISPATCH_BATCH events.
 - Drain: one worker at a time per endpoint (a PostgreSQL advisory lock), so first attempts reach an
   endpoint in the order the events were committed. It claims up to DRAIN_BATCH due deliveries in one
   transaction (the same lease and attempt log as a single claim), POSTs them one after another (signed,
@@ -62,8 +61,9 @@ def outbox_dispatch(*, event_ids: list[str]) -> list[int]:
     for start in range(0, len(event_ids), DISPATCH_BATCH):
         now = timezone.now()
         with transaction.atomic():
+            # waits for a worker dispatching the same events (the sweep's catch-up), in one order for all
             events = list(
-                OutboxEvent.objects.select_for_update(skip_locked=True)
+                OutboxEvent.objects.select_for_update()
                 .filter(pk__in=event_ids[start : start + DISPATCH_BATCH], dispatched_at__isnull=True)
                 .order_by("created_at", "pk")
             )

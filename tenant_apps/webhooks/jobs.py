@@ -13,7 +13,9 @@ def deliver_event(event_id: str) -> dict[int, str | None]:
     deliveries of `event_id` and of the events committed while this job waited in the queue, and drain each
     endpoint with due deliveries in batches (tenant_apps.webhooks.batches)."""
     waiting = outbox.waiting_events(connection.schema_name, event_id)  # later commits enqueue a new job
-    return batches.outbox_deliver(event_ids=waiting)
+    outcomes = batches.outbox_deliver(event_ids=waiting)
+    # plain strings in rq's stored result, not the model's enum
+    return {delivery: None if outcome is None else str(outcome) for delivery, outcome in outcomes.items()}
 
 
 def deliver_attempt(delivery_id: int) -> str | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenant_apps.leads import services as lead_services
-from tenant_apps.webhooks import batches, jobs, transport
+from tenant_apps.webhooks import batches, jobs, signing, transport
 from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus
 from tests.tenant_apps.webhooks.conftest import SECRET, documented_verifier
 
@@ -101,8 +101,8 @@ def test_one_transaction_of_many_events_is_one_job_sent_in_commit_order_over_one
     assert len({port for port, *_ in keepalive.requests}) == 1  # one kept-alive connection
     verify = documented_verifier()
     for _, _, headers, body in keepalive.requests:
-        assert verify(SECRET, body, headers["X-Leadpulse-Signature"])
-        assert headers["X-Leadpulse-Attempt"] == "1"
+        assert verify(SECRET, body, headers[signing.SIGNATURE_HEADER])
+        assert headers[signing.ATTEMPT_HEADER] == "1"
     with schema_context(org.schema_name):
         assert set(Delivery.objects.values_list("status", "attempts")) == {("succeeded", 1)}
         assert DeliveryAttempt.objects.filter(outcome="succeeded", status_code=200).count() == 30
@@ -173,7 +173,12 @@ def test_a_refused_event_fails_alone_and_the_batch_goes_on(
             delivery.event.payload["record"]["id"]: delivery.status
             for delivery in Delivery.objects.select_related("event")
         }
-        assert [statuses[lead_id] for lead_id in lead_ids] == ["succeeded", "failed", "succeeded", "succeeded"]
+        assert [statuses[lead_id] for lead_id in lead_ids] == [
+            "succeeded",
+            "failed",
+            "succeeded",
+            "succeeded",
+        ]
 
 
 def test_a_job_that_dies_mid_batch_hands_back_what_it_had_not_started(
