@@ -251,14 +251,21 @@ def _burst(port: int, admin: Any) -> dict[str, Any]:
     from tenant_apps.leads.services import lead_create
 
     start = time.perf_counter()
+    committed_at: list[float] = []
     with transaction.atomic():
+        # the first on-commit callback: it runs right after COMMIT, before the ones that hand the events to
+        # the delivery job (their cost is part of commit -> received)
+        transaction.on_commit(lambda: committed_at.append(time.time()))
         ids = [
             lead_create(actor=admin, name=f"Burst lead {index}", tags=[CREATED_TAG], allow_duplicate=True).pk
             for index in range(EVENTS)
         ]
-    at = time.time()  # the on-commit callbacks (enqueueing every job) have run too
     produced = time.perf_counter() - start
-    return {"committed": dict.fromkeys(ids, at), "notes": _wait_for(port, set(ids)), "produced": produced}
+    return {
+        "committed": dict.fromkeys(ids, committed_at[0]),
+        "notes": _wait_for(port, set(ids)),
+        "produced": produced,
+    }
 
 
 def _report(title: str, run: dict[str, Any], baseline_rate: float, *, target: bool = False) -> float:
