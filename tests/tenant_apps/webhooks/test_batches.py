@@ -10,6 +10,7 @@ from typing import Any
 
 import django_rq
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -209,3 +210,18 @@ def test_a_job_that_dies_mid_batch_hands_back_what_it_had_not_started(
         endpoint_id = Delivery.objects.values_list("endpoint_id", flat=True).first()
         batches.endpoint_drain(endpoint_id=endpoint_id)  # the lock was released when the job died
         assert Delivery.objects.filter(status="succeeded").count() == 4
+
+
+def test_a_rolled_back_savepoint_sends_nothing_and_the_rest_of_its_transaction_is_sent(
+    org, admin, keepalive, make_endpoint, run_jobs, django_capture_on_commit_callbacks
+):
+    make_endpoint(keepalive.url, ["lead.created"])
+    with schema_context(org.schema_name), django_capture_on_commit_callbacks(execute=True):
+        before = lead_services.lead_create(actor=admin, name="Before", allow_duplicate=True).pk
+        with pytest.raises(RuntimeError), transaction.atomic():
+            lead_services.lead_create(actor=admin, name="Rolled back", allow_duplicate=True)
+            raise RuntimeError("rolled back")
+        after = lead_services.lead_create(actor=admin, name="After", allow_duplicate=True).pk
+    assert django_rq.get_queue().count == 1
+    run_in(org, run_jobs, django_capture_on_commit_callbacks)
+    assert keepalive.record_ids() == [before, after]
