@@ -110,36 +110,8 @@ def outbox_record(event: DomainEvent) -> None:
         "data": data,
     }
     OutboxEvent.objects.create(id=event_id, topic=event_type, payload=payload, created_at=now)
-    _hand_off_on_commit(event.schema_name, str(event_id))
-
-
-class _Committing:
-    """The event ids one transaction recorded, handed to the delivery job in one Redis round trip once it
-    commits (an import's thousands of events cost one, not one each)."""
-
-    def __init__(self, schema: str, index: int) -> None:
-        self.schema, self.index, self.ids, self.flushed = schema, index, list[str](), False
-        self.callback = self.flush  # the one bound method registered, compared by identity
-
-    def flush(self) -> None:
-        self.flushed = True
-        enqueue_dispatch(self.schema, *self.ids)
-
-    def registered(self, pending: list[Any]) -> bool:
-        # still this transaction's: not run, and not dropped with a rolled-back savepoint
-        return not self.flushed and self.index < len(pending) and pending[self.index][1] is self.callback
-
-
-def _hand_off_on_commit(schema: str, event_id: str) -> None:
-    db = transaction.get_connection()
-    committing: _Committing | None = getattr(db, "_webhooks_committing", None)
-    if committing is None or committing.schema != schema or not committing.registered(db.run_on_commit):
-        committing = _Committing(schema, len(db.run_on_commit))
-        db._webhooks_committing = committing
-        committing.ids.append(event_id)
-        on_commit(committing.callback)  # outside a transaction: runs now
-        return
-    committing.ids.append(event_id)
+    schema = event.schema_name
+    on_commit(lambda: enqueue_dispatch(schema, str(event_id)))
 
 
 # One delivery job per organization waits in the queue at a time: each committed event's id joins the
