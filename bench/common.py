@@ -43,6 +43,30 @@ def own_redis(db: int) -> None:
         os.environ["REDIS_URL"] = urlunsplit(url._replace(path=f"/{db}"))
 
 
+def bench_redis(variable: str, default: int) -> int:
+    """Give the bench a Redis database of its own on REDIS_URL's server: the number in `variable` (else
+    `default`; never 0, `make up`'s). Refused while an rq worker is registered there (another run's, or a
+    server's that would take the bench's jobs). Returns the database number."""
+    import redis
+    from rq import Worker
+
+    db = int(os.environ.get(variable, str(default)))
+    if db == 0:
+        raise SystemExit(f"{variable}=0 is make up's Redis database; choose another")
+    own_redis(db)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        workers = Worker.all(connection=client)
+    finally:
+        client.close()
+    if workers:
+        names = ", ".join(sorted(worker.name for worker in workers))
+        raise SystemExit(
+            f"Redis database {db} has rq workers registered ({names}); set {variable} to a free database"
+        )
+    return db
+
+
 @contextmanager
 def timer() -> Iterator[Callable[[], float]]:
     start = time.perf_counter()

@@ -2,9 +2,10 @@
 
 `manage.py inbound_smtp` (the receiver, its own process) takes BENCH_INBOUND_MESSAGES (600) messages over
 BENCH_INBOUND_CLIENTS (4) concurrent SMTP connections (smtplib, one session each); BENCH_INBOUND_WORKERS (2)
-`manage.py rqworker default` processes parse and record them (rq's forking Worker, as `make up` runs it, or
-BENCH_INBOUND_WORKER_CLASS=rq.SimpleWorker). Every message is from the bench lead and answers the one
-before it (In-Reply-To), so each is matched, threaded and recorded on the lead's timeline.
+`manage.py rqworker default` processes parse and record them (the worker class every deployment runs,
+settings.RQ["WORKER_CLASS"]: no fork per job; or BENCH_INBOUND_WORKER_CLASS, e.g. rq.Worker to compare).
+Every message is from the bench lead and answers the one before it (In-Reply-To), so each is matched,
+threaded and recorded on the lead's timeline. The target: >= 100 messages/s end to end.
 
 - accepted/s: messages / (first MAIL FROM -> last 250 after DATA);
 - end to end/s: messages / (first MAIL FROM -> last message recorded, its InboundMessage processed_at).
@@ -13,8 +14,9 @@ The baseline, measured in the same run: the same raw messages POSTed to the plai
 on a lead (`POST /api/leads/<id>/emails/` with `raw`), by as many concurrent clients, to uvicorn as `make up`
 runs it. BENCH_INBOUND_RUNS (3) runs of each; the medians are quoted with the machine's load average.
 
-Runs on `<db>_bench` and a Redis database of its own (BENCH_INBOUND_REDIS_DB, 12); the `benchmail`
-organization stays between runs, its messages and timeline do not.
+Runs on `<db>_bench_inbound` and a Redis database of its own on REDIS_URL's server (BENCH_INBOUND_REDIS_DB,
+10; refused while another worker is registered there); the `benchmail` organization stays between runs, its
+messages and timeline do not.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ from typing import Any
 
 from bench.common import (
     bench_organization,
+    bench_redis,
     concurrently,
     free_port,
-    own_redis,
     setup_django,
     share,
     start_uvicorn,
@@ -50,9 +52,8 @@ from bench.common import (
 MESSAGES = int(os.environ.get("BENCH_INBOUND_MESSAGES", "600"))
 CLIENTS = int(os.environ.get("BENCH_INBOUND_CLIENTS", "4"))
 WORKERS = int(os.environ.get("BENCH_INBOUND_WORKERS", "2"))
-WORKER_CLASS = os.environ.get("BENCH_INBOUND_WORKER_CLASS", "")  # "" = rq's forking Worker
+WORKER_CLASS = os.environ.get("BENCH_INBOUND_WORKER_CLASS", "")  # "" = settings.RQ["WORKER_CLASS"]
 RUNS = int(os.environ.get("BENCH_INBOUND_RUNS", "3"))
-REDIS_DB = int(os.environ.get("BENCH_INBOUND_REDIS_DB", "12"))
 DRAIN_TIMEOUT = float(os.environ.get("BENCH_INBOUND_TIMEOUT", "600"))
 SLUG = "benchmail"
 PASSWORD = "bench-password-2026"
@@ -201,9 +202,9 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def main() -> None:
-    own_redis(REDIS_DB)
+    bench_redis("BENCH_INBOUND_REDIS_DB", 10)
     os.environ.setdefault("INBOUND_DOMAIN", "benchmail.example")
-    setup_django()
+    setup_django("_bench_inbound")
     import django_rq
     from django.conf import settings
     from django_tenants.utils import schema_context
@@ -279,7 +280,7 @@ def main() -> None:
     api = statistics.median(rows["api"])
     print(
         f"\nInbound email, {MESSAGES} messages x {RUNS} runs, {CLIENTS} SMTP clients, {WORKERS} "
-        f"{WORKER_CLASS or 'rq.Worker (forking)'} workers, {os.cpu_count()} CPUs"
+        f"{WORKER_CLASS or settings.RQ.get('WORKER_CLASS', 'rq.Worker')} workers, {os.cpu_count()} CPUs"
     )
     for name, label in (
         ("accepted", "accepted by SMTP (250 after DATA)"),

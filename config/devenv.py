@@ -130,7 +130,17 @@ def process_commands(env: dict[str, str], python: str) -> dict[str, list[str]]:
             "--lifespan",
             "off",
         ],
-        "worker": [python, "manage.py", "rqworker", "default", "low", "--with-scheduler"],
+        # no fork per job (shared_apps/core/worker.py; also settings.RQ["WORKER_CLASS"])
+        "worker": [
+            python,
+            "manage.py",
+            "rqworker",
+            "default",
+            "low",
+            "--with-scheduler",
+            "--worker-class",
+            "shared_apps.core.worker.Worker",
+        ],
         "scheduler": [python, "manage.py", "rqcron", "config/cron.py"],
         # mail for the organizations' inbound addresses (shared_apps/mailroute)
         "inbound-smtp": [

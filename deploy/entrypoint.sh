@@ -6,7 +6,8 @@ case "${1:-web}" in
     web)
         exec gunicorn -c deploy/gunicorn.conf.py config.asgi:application ;;
     worker)
-        exec python manage.py rqworker default low --with-scheduler ;;
+        # jobs run in this process, no fork per job (shared_apps/core/worker.py; deploy/README.md "Workers")
+        exec python manage.py rqworker default low --with-scheduler --worker-class shared_apps.core.worker.Worker ;;
     scheduler)
         exec python manage.py rqcron config/cron.py ;;
     inbound-smtp)

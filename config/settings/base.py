@@ -316,6 +316,8 @@ RQ_QUEUES = {
     "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 RQ = {
+    # no fork per job; abandoned jobs re-enqueued (shared_apps/core/worker.py, deploy/README.md "Workers")
+    "WORKER_CLASS": "shared_apps.core.worker.Worker",
     "JOB_CLASS": "shared_apps.organizations.jobs.OrganizationJob",
     "QUEUE_CLASS": "shared_apps.organizations.jobs.OrganizationQueue",
     # Jobs are enqueued when the transaction that asked for them commits, never for rolled-back work.

@@ -29,7 +29,6 @@ from tenant_apps.webhooks.models import (
 from tenant_apps.webhooks.outbox import (
     enqueue_attempt,
     enqueue_dispatch,
-    event_dispatch,
     invalidate_patterns,
     on_commit,
 )
@@ -51,14 +50,6 @@ def retry_delay(failures: int) -> float:
     """Seconds before the next attempt after `failures` failed ones (1-based), jitter included."""
     base = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
     return base * (1 + random.uniform(0, RETRY_JITTER))
-
-
-def event_deliver(*, event_id: str) -> dict[int, str | None]:
-    """Create the event's deliveries (once) and attempt each one due now; returns each one's outcome."""
-    return {
-        delivery_id: delivery_attempt(delivery_id=delivery_id)
-        for delivery_id in event_dispatch(event_id=event_id)
-    }
 
 
 @dataclass(frozen=True)
@@ -297,8 +288,8 @@ def webhooks_sweep(*, now: datetime | None = None) -> dict[str, int]:
         .order_by("pk")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
-    for event_id in undispatched:
-        on_commit(lambda event_id=event_id: enqueue_dispatch(schema, str(event_id)))
+    if undispatched:  # one job dispatches them all
+        on_commit(lambda: enqueue_dispatch(schema, *map(str, undispatched), coalesce=False))
     for delivery_id in stuck:
         on_commit(lambda delivery_id=delivery_id: enqueue_attempt(schema, delivery_id))
     expired = list(

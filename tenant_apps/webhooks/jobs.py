@@ -4,12 +4,18 @@ delivery is claimed under a row lock with a lease, and one already delivered is 
 
 from __future__ import annotations
 
-from tenant_apps.webhooks import delivery
+from shared_apps.core.db import connection
+from tenant_apps.webhooks import batches, delivery, outbox
 
 
 def deliver_event(event_id: str) -> dict[int, str | None]:
-    """After the change commits: create the event's deliveries (once) and attempt each of them."""
-    return delivery.event_deliver(event_id=event_id)
+    """After a change commits (one job per organization at a time, not one per event): create the
+    deliveries of `event_id` and of the events committed while this job waited in the queue, and drain each
+    endpoint with due deliveries in batches (tenant_apps.webhooks.batches)."""
+    waiting = outbox.waiting_events(connection.schema_name, event_id)  # later commits enqueue a new job
+    outcomes = batches.outbox_deliver(event_ids=waiting)
+    # plain strings in rq's stored result, not the model's enum
+    return {delivery: None if outcome is None else str(outcome) for delivery, outcome in outcomes.items()}
 
 
 def deliver_attempt(delivery_id: int) -> str | None:

@@ -6,11 +6,14 @@ The path of an event:
 1. `outbox_record` (a transactional subscriber of every domain event) writes an OutboxEvent in the
    publishing transaction when an active endpoint subscribes to its type, and enqueues `deliver_event`
    once that transaction commits. A rolled-back change leaves no row and enqueues nothing.
-2. `event_dispatch` creates one Delivery per subscribed endpoint, once (the event row is locked and
-   marked dispatched in the same transaction).
-3. `delivery_attempt` claims a delivery under a row lock with a lease, POSTs it signed, and records the
-   outcome: success once, a retry with exponential backoff (about a day in all) on timeouts, network
-   errors, 408, 429 and 5xx, or failure. A delivery that fails for good disables its endpoint unless
+2. That job (one per organization at a time) runs `batches.outbox_dispatch`: one Delivery per subscribed
+   endpoint for every waiting event, once (the events are locked and marked dispatched in the same
+   transaction), then `batches.endpoint_drain` for each endpoint: its due deliveries in the order of their
+   events, in batches over a kept-alive connection, one drain per endpoint at a time.
+3. Each delivery is claimed under a row lock with a lease, POSTed signed, and its outcome recorded
+   (`delivery.delivery_attempt` does the same for one delivery: retries, redeliveries, the sweep):
+   success once, a retry with exponential backoff (about a day in all) on timeouts, network errors, 408,
+   429 and 5xx, or failure. A delivery that fails for good disables its endpoint unless
    something else reached the endpoint meanwhile, and the organization's admins are notified.
 4. `webhooks_sweep` (every minute, config/cron.py) re-enqueues what a lost job or a killed worker left:
    undispatched events, overdue retries and claims whose lease expired, and drops events past retention.
@@ -26,6 +29,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import django_rq
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
@@ -34,9 +38,6 @@ from shared_apps.core.events import DomainEvent
 from shared_apps.organizations.context import enqueue_in_organization
 from tenant_apps.webhooks.models import (
     EVENT_TYPES,
-    Delivery,
-    DeliveryStatus,
-    Endpoint,
     OutboxEvent,
     matches_any,
 )
@@ -113,8 +114,40 @@ def outbox_record(event: DomainEvent) -> None:
     on_commit(lambda: enqueue_dispatch(schema, str(event_id)))
 
 
-def enqueue_dispatch(schema: str, event_id: str) -> None:
-    enqueue_in_organization(schema, "tenant_apps.webhooks.jobs.deliver_event", event_id)
+# One delivery job per organization waits in the queue at a time: each committed event's id joins the
+# organization's waiting list in Redis, and only the commit that starts the list enqueues a job; that job
+# takes the whole list as it starts, dispatches those events and sends what is due in batches. So a
+# transaction committing thousands of events (an import), or a burst of changes, costs one job, not one
+# per event. A list lost with Redis (or expired: WAITING_TTL) leaves its events to the sweep.
+WAITING_TTL = 600
+
+
+def _waiting_key(schema: str) -> str:
+    return f"lp:webhooks:waiting:{schema}"
+
+
+def enqueue_dispatch(schema: str, *event_ids: str, coalesce: bool = True) -> None:
+    """Have `event_ids` dispatched: by the job already waiting for the organization (`coalesce`), or by a
+    new job (the sweep's catch-up)."""
+    key = _waiting_key(schema)
+    with django_rq.get_connection("default").pipeline() as pipe:
+        pipe.rpush(key, *event_ids)
+        pipe.expire(key, WAITING_TTL)
+        length, _ = pipe.execute()
+    if coalesce and length > len(event_ids):
+        return  # a queued job takes these with the list
+    enqueue_in_organization(schema, "tenant_apps.webhooks.jobs.deliver_event", event_ids[0])
+
+
+def waiting_events(schema: str, event_id: str) -> list[str]:
+    """For the delivery job as it starts: the ids waiting (the job's own first), the list emptied at once so
+    that the next commit enqueues a new job."""
+    key = _waiting_key(schema)
+    with django_rq.get_connection("default").pipeline() as pipe:  # MULTI: taken and emptied together
+        pipe.lrange(key, 0, -1)
+        pipe.delete(key)
+        raw, _ = pipe.execute()
+    return list(dict.fromkeys([event_id, *(item.decode() for item in raw)]))
 
 
 def enqueue_attempt(schema: str, delivery_id: int, delay: float | None = None) -> None:
@@ -124,33 +157,6 @@ def enqueue_attempt(schema: str, delivery_id: int, delay: float | None = None) -
         delivery_id,
         delay=None if delay is None else timedelta(seconds=delay),
     )
-
-
-def event_dispatch(*, event_id: str) -> list[int]:
-    """Create the event's deliveries, once: to every active endpoint subscribed to its type that existed
-    when the event happened. Returns the ids of its deliveries due now."""
-    now = timezone.now()
-    with transaction.atomic():
-        event = OutboxEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None:
-            return []
-        if event.dispatched_at is None:
-            endpoints = Endpoint.objects.filter(is_active=True, created_at__lte=event.created_at)
-            Delivery.objects.bulk_create(
-                [
-                    Delivery(endpoint=endpoint, event=event, next_attempt_at=now)
-                    for endpoint in endpoints
-                    if endpoint.subscribes_to(event.topic)
-                ],
-                ignore_conflicts=True,
-            )
-            event.dispatched_at = now
-            event.save(update_fields=["dispatched_at"])
-        return list(
-            event.deliveries.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
 
 
 def invalidate_patterns() -> None:

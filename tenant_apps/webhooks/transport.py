@@ -2,6 +2,10 @@
 
 A URL is checked when saved and again at each delivery, and the connection goes to the very address that
 passed the check (no second DNS lookup a rebinding attacker could answer differently).
+
+Connections are kept alive between POSTs (HTTP/1.1) in a small per-thread pool keyed by the scheme, host,
+port and the checked addresses: a batch of deliveries to one endpoint reuses one connection (and one TLS
+handshake), and a host that now resolves elsewhere gets a new connection to the newly checked address.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +27,10 @@ from shared_apps.core.errors import InvalidInput
 TIMEOUT_SECONDS = 10.0  # connect, and each read: a receiver should answer fast and work afterwards
 EXCERPT_BYTES = 1024
 MAX_URL_LENGTH = 2000
+# Keep-alive: past this much of an answer we close the connection rather than read the rest.
+DRAIN_BYTES = 64 * 1024
+POOL_SIZE = 32  # connections kept per thread (least recently used closed first)
+POOL_IDLE_SECONDS = 30.0  # a connection idle longer is closed rather than reused (receivers time out)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -167,6 +177,70 @@ def _excerpt(raw: bytes) -> str:
     return raw[:EXCERPT_BYTES].decode("utf-8", errors="replace").replace("\x00", "")[:EXCERPT_BYTES]
 
 
+PoolKey = tuple[str, str, int, tuple[str, ...]]
+
+
+class _Pool(threading.local):
+    def __init__(self) -> None:
+        self.connections: OrderedDict[PoolKey, tuple[http.client.HTTPConnection, float]] = OrderedDict()
+
+
+_pool = _Pool()
+
+
+def _checkout(checked: Target, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+    """A kept-alive connection to the checked addresses (and True), or a new one (and False)."""
+    key = (checked.scheme, checked.host, checked.port, checked.addresses)
+    kept = _pool.connections.pop(key, None)
+    if kept is not None:
+        conn, idle_since = kept
+        if conn.sock is not None and time.monotonic() - idle_since < POOL_IDLE_SECONDS:
+            conn.timeout = timeout
+            conn.sock.settimeout(timeout)
+            return conn, True
+        conn.close()
+    connection_class = (
+        http.client.HTTPSConnection if checked.scheme == "https" else http.client.HTTPConnection
+    )
+    # The Host header and TLS (SNI, certificate) use the host name; the socket the checked address.
+    conn = connection_class(checked.host, checked.port, timeout=timeout)
+    conn._create_connection = _pinned(checked.addresses)  # type: ignore[attr-defined]
+    return conn, False
+
+
+def _checkin(checked: Target, conn: http.client.HTTPConnection) -> None:
+    key = (checked.scheme, checked.host, checked.port, checked.addresses)
+    if conn.sock is None:  # the receiver closes after each answer (HTTP/1.0, Connection: close)
+        conn.close()
+        return
+    _pool.connections[key] = (conn, time.monotonic())
+    while len(_pool.connections) > POOL_SIZE:
+        _, (oldest, _) = _pool.connections.popitem(last=False)
+        oldest.close()
+
+
+def close_connections() -> None:
+    """Close this thread's kept-alive connections (tests; a worker shutting down)."""
+    while _pool.connections:
+        _, (conn, _) = _pool.connections.popitem()
+        conn.close()
+
+
+def _read(response: http.client.HTTPResponse, conn: http.client.HTTPConnection) -> bytes:
+    """The excerpt; the rest of a small answer is read so the connection can carry the next request."""
+    raw = response.read(EXCERPT_BYTES)
+    if not response.isclosed():
+        response.read(DRAIN_BYTES)
+        if not response.isclosed():
+            conn.close()  # too long to drain: not worth keeping
+    return raw
+
+
+# Errors that mean a kept-alive connection was closed by the receiver while idle: the request is sent again
+# once on a new connection (a receiver that got it dedupes on the event id; delivery is at least once).
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float | None = None) -> Response:
     """POST once. Never raises for network trouble: the Response carries the status or the error.
     Redirects are not followed (a redirect could point inside the network)."""
@@ -180,20 +254,27 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float | None =
         checked = target(url)
     except AddressRefused as refused:
         return Response(status_code=None, latency_ms=elapsed(), excerpt="", error=refused.message)
-    connection_class = (
-        http.client.HTTPSConnection if checked.scheme == "https" else http.client.HTTPConnection
-    )
-    # The Host header and TLS (SNI, certificate) use the host name; the socket the checked address.
-    conn = connection_class(checked.host, checked.port, timeout=timeout)
-    conn._create_connection = _pinned(checked.addresses)  # type: ignore[attr-defined]
+    conn, reused = _checkout(checked, timeout)
     try:
-        conn.request("POST", checked.path, body=body, headers=headers)
-        response = conn.getresponse()
-        raw = response.read(EXCERPT_BYTES)
-        return Response(status_code=response.status, latency_ms=elapsed(), excerpt=_excerpt(raw))
+        try:
+            conn.request("POST", checked.path, body=body, headers=headers)
+            response = conn.getresponse()
+        except _STALE:
+            if not reused:
+                raise
+            conn.close()
+            conn.request("POST", checked.path, body=body, headers=headers)  # reconnects
+            response = conn.getresponse()
+        raw = _read(response, conn)
+        result = Response(status_code=response.status, latency_ms=elapsed(), excerpt=_excerpt(raw))
     except TimeoutError:
+        conn.close()
         return Response(None, elapsed(), "", error=f"Timed out after {timeout:g} s.", timed_out=True)
     except (OSError, http.client.HTTPException) as failed:
-        return Response(None, elapsed(), "", error=f"{type(failed).__name__}: {failed}"[:500])
-    finally:
         conn.close()
+        return Response(None, elapsed(), "", error=f"{type(failed).__name__}: {failed}"[:500])
+    except BaseException:
+        conn.close()  # interrupted (a job timeout): the answer may still arrive on this connection
+        raise
+    _checkin(checked, conn)
+    return result
