@@ -40,7 +40,7 @@ KEEP = os.environ.get("BENCH_KEEP", "1") != "0"
 DEADLINE = float(os.environ.get("BENCH_DEADLINE_MINUTES", "0")) * 60
 SLUG_RE = r"^bmig[0-9]+$"
 PROBE_RE = r"^bprobe[0-9]+$"
-APP, NAME = "sequences", "0002_stop_reason_do_not_contact"
+APP, NAME = "activities", "0008_redact_switch"
 PASSWORD = "bench-password-2026"
 
 

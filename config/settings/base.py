@@ -365,6 +365,7 @@ SPECTACULAR_SETTINGS = {
         "AccountStatusEnum": "tenant_apps.accounts.models.AccountStatus",
         "ActivityTypeEnum": "tenant_apps.activities.models.ActivityType",
         "SuppressionReasonEnum": "tenant_apps.privacy.models.SuppressionReason",
+        "CustomFieldTypeEnum": "tenant_apps.customfields.models.FieldKind",
     },
 }
 

@@ -54,6 +54,7 @@ from django.core.exceptions import ValidationError
 from django.core.signals import request_finished, request_started
 from django.core.validators import URLValidator
 from django.db import models
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -89,7 +90,16 @@ def forget(**_: Any) -> None:
     _memo.__dict__.clear()
 
 
+def _forget_currencies(**_: Any) -> None:
+    _memo.__dict__.pop("currencies", None)
+
+
 request_started.connect(forget, dispatch_uid="customfields.forget.start")
+# an exchange rate added or removed changes which currencies money values may use
+for _signal, _uid in ((post_save, "saved"), (post_delete, "deleted")):
+    _signal.connect(
+        _forget_currencies, sender="currency.ExchangeRate", dispatch_uid=f"customfields.rates.{_uid}"
+    )
 request_finished.connect(forget, dispatch_uid="customfields.forget.end")
 
 

@@ -17,6 +17,7 @@ NOT_BIGINT_ON_PURPOSE = {
     "automation_routingstate",
     "reminders_followupsettings",
     "mail_mailsettings",
+    "search_searchword",  # the vocabulary is keyed by the word itself (a natural key, no id)
     "webhooks_outboxevent",
 }
 

@@ -290,8 +290,8 @@ def test_migrate_organizations_brings_every_database_level(committed):
     committed("behindco")
     with placement.using(SHARD), connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM org_behindco.django_migrations WHERE app = 'sequences' "
-            "AND name = '0002_stop_reason_do_not_contact'"
+            "DELETE FROM org_behindco.django_migrations WHERE app = 'activities' "
+            "AND name = '0008_redact_switch'"
         )
     report = migrate_organizations(workers=1)
     assert "org_behindco" in report.behind and "org_behindco" in report.migrated

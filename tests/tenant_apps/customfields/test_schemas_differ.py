@@ -13,8 +13,8 @@ from tenant_apps.customfields.indexes import index_exists
 from tenant_apps.customfields.models import CustomField
 from tenant_apps.leads.models import Lead
 
-# a leaf migration whose re-application emits no SQL (tests/ops/test_migrations.py)
-APP, NAME = "sequences", "0002_stop_reason_do_not_contact"
+# a leaf migration whose re-application changes nothing (tests/ops/test_migrations.py)
+APP, NAME = "activities", "0008_redact_switch"
 
 
 def test_migrations_and_clones_work_with_schemas_that_differ(

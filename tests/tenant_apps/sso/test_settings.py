@@ -197,12 +197,13 @@ def _signed_in(org, user):
 def test_the_settings_page_is_for_admins(org, member, oidc_provider):
     admin, viewer = member(role=Role.ADMIN), member(role=Role.VIEWER)
     page = _signed_in(org, viewer)
-    assert 'href="/settings/sso/"' not in page.get("/").content.decode()
+    assert page.get("/settings/").status_code == 200  # the settings index lists a viewer's own pages only
+    assert 'href="/settings/sso/"' not in page.get("/settings/").content.decode()
     assert page.get("/settings/sso/").status_code == 403
     assert page.post("/settings/sso/", {"default_role": "rep"}).status_code == 403
 
     page = _signed_in(org, admin)
-    assert 'href="/settings/sso/"' in page.get("/").content.decode()  # in the admins' navigation
+    assert 'href="/settings/sso/"' in page.get("/settings/").content.decode()  # on the admins' settings index
     response = page.get("/settings/sso/")
     assert (
         response.status_code == 200
