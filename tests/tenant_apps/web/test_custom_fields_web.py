@@ -286,6 +286,12 @@ def test_the_lead_form_round_trips_and_names_a_bad_value(web, org, make_field, m
         follow=True,
     )
     assert "Renewal: Expected a date and time" in bad.content.decode()
+    unknown_option = client.post(
+        f"/leads/{lead.pk}/edit/",
+        {"name": "Zed", "custom_inputs": "1", "custom.tier": "o_nope"},
+        follow=True,
+    )
+    assert "Tier: Select a valid choice." in unknown_option.content.decode()
     with schema_context(org.schema_name):
         lead.refresh_from_db()
     assert lead.custom["tier"] == option_id(field, "Silver")
