@@ -58,6 +58,8 @@ class CustomField(models.Model):
     options = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
     filterable = models.BooleanField(default=False)
+    # lead fields shown on the lead board's cards (the board shows the first few by position)
+    on_card = models.BooleanField(default=False)
     index_state = models.CharField(max_length=10, choices=IndexState.choices, default=IndexState.NONE)
     state = models.CharField(max_length=10, choices=FieldState.choices, default=FieldState.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)

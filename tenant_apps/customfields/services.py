@@ -41,7 +41,7 @@ SAFE_CONVERSIONS = {
     (FieldKind.PHONE, FieldKind.LONG_TEXT),
     (FieldKind.SINGLE_SELECT, FieldKind.MULTI_SELECT),  # values are rewritten as one-option lists
 }
-EDITABLE = ("label", "type", "required", "options", "position", "filterable", "migrate_to")
+EDITABLE = ("label", "type", "required", "options", "position", "filterable", "on_card", "migrate_to")
 AuditRequest = HttpRequest | Request | None
 
 
@@ -162,6 +162,7 @@ def custom_field_create(*, actor: User | None, request: AuditRequest = None, **d
         options=_options(data.get("options"), kind=kind, current=[]),
         position=_position(position),
         filterable=_flag(data, "filterable", False),
+        on_card=_flag(data, "on_card", False),
     )
     _check_filterable(field)
     field.index_state = IndexState.BUILDING if _indexable(field) else IndexState.NONE
@@ -184,6 +185,7 @@ def describe(field: CustomField) -> dict[str, Any]:
         "options": field.options,
         "position": field.position,
         "filterable": field.filterable,
+        "on_card": field.on_card,
     }
 
 
@@ -242,6 +244,8 @@ def custom_field_update(
         field.position = _position(changes["position"])
     if "filterable" in changes:
         field.filterable = _flag(changes, "filterable", field.filterable)
+    if "on_card" in changes:
+        field.on_card = _flag(changes, "on_card", field.on_card)
     if kind != previous_kind:
         _change_type(field, kind)
     if "options" in changes or kind != previous_kind:

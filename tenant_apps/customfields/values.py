@@ -104,7 +104,18 @@ request_finished.connect(forget, dispatch_uid="customfields.forget.end")
 
 
 CACHE_TIMEOUT = 300
-_COLUMNS = ("id", "record_type", "key", "label", "type", "required", "options", "position", "filterable")
+_COLUMNS = (
+    "id",
+    "record_type",
+    "key",
+    "label",
+    "type",
+    "required",
+    "options",
+    "position",
+    "filterable",
+    "on_card",
+)
 
 
 def _cache_key(record_type: str) -> str:

@@ -14,6 +14,7 @@ from tenant_apps.imports.models import RecordType as ImportRecordType
 from tenant_apps.leads.models import Source, Stage
 from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.tasks.models import TaskStatus
+from tenant_apps.web import custom_values
 
 MAX_ID = 2**63 - 1
 # the lead list's sortable columns ("-" before one sorts descending)
@@ -67,10 +68,16 @@ class LeadForm(forms.Form):
         required=False, label="Save it even if another lead has this email or phone"
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        custom_values.add_fields(self, "lead")
+
     def changes(self) -> dict[str, Any]:
         """The service's field names and values for what was posted (blank optional fields are cleared,
-        a blank value, source or currency left as it was)."""
-        data = dict(self.cleaned_data)
+        a blank value, source or currency left as it was; custom values under "custom")."""
+        data, custom = custom_values.split(self.cleaned_data)
+        if custom is not None:
+            data["custom"] = custom
         data.pop("allow_duplicate", None)  # an option of the write, not a field of the lead
         for key in ("source", "currency", "value"):
             if data.get(key) in ("", None):

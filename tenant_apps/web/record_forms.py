@@ -12,7 +12,7 @@ from shared_apps.core.errors import AppError, InvalidInput
 from tenant_apps.accounts.models import Account, AccountSize
 from tenant_apps.activities.models import ActivityType
 from tenant_apps.opportunities.models import OpportunityStage
-from tenant_apps.web import selectors
+from tenant_apps.web import custom_values, selectors
 
 MAX_ID = 2**63 - 1
 CHOICE_LIMIT = 500  # accounts offered in a select; more are reached by id (?account=)
@@ -56,9 +56,12 @@ class RecordForm(forms.Form):
     id_fields: tuple[str, ...] = ()  # form field -> service field + "_id"
     tag_fields: tuple[str, ...] = ("tags",)
     options: tuple[str, ...] = ()  # fields that are options of the write, not fields of the record
+    record_type = ""  # whose custom fields the form has inputs for (custom.<key>)
 
     def __init__(self, *args: Any, partial: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.record_type:
+            custom_values.add_fields(self, self.record_type)
         self.partial = partial
         if partial and self.data is not None:
             # only what was posted is validated and changed
@@ -67,8 +70,9 @@ class RecordForm(forms.Form):
                     del self.fields[name]
 
     def changes(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in self.cleaned_data.items():
+        own, custom = custom_values.split(self.cleaned_data)
+        out: dict[str, Any] = {} if custom is None else {"custom": custom}
+        for name, value in own.items():
             if name in self.options:
                 continue
             if name in self.id_fields:
@@ -87,6 +91,7 @@ class RecordForm(forms.Form):
 
 
 class AccountForm(RecordForm):
+    record_type = "account"
     id_fields = ("owner",)
 
     name = forms.CharField(max_length=200)
@@ -103,6 +108,7 @@ class AccountForm(RecordForm):
 
 
 class ContactForm(RecordForm):
+    record_type = "contact"
     id_fields = ("owner", "account")
     options = ("allow_duplicate",)
 
@@ -126,6 +132,7 @@ class ContactForm(RecordForm):
 
 
 class OpportunityForm(RecordForm):
+    record_type = "opportunity"
     id_fields = ("owner", "account", "primary_contact")
 
     name = forms.CharField(max_length=200)

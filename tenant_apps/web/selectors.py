@@ -30,7 +30,8 @@ from tenant_apps.records import visibility
 from tenant_apps.tasks.exceptions import TaskNotFound
 from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.selectors import task_list
-from tenant_apps.web.models import DEFAULT_COLUMNS, ListColumns
+from tenant_apps.web import custom_values
+from tenant_apps.web.models import DEFAULT_COLUMNS, LISTS, ListColumns
 
 CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
@@ -388,11 +389,25 @@ def overdue_tasks(*, actor: User, limit: int = 10) -> list[Task]:
     return list(tasks.order_by("due_at", "id")[:limit])
 
 
+def offered_columns(list_name: str) -> list[str]:
+    """The columns a list may show: its own, and for the lead list the leads' custom fields (custom.<key>)."""
+    own = list(LISTS[list_name])
+    if list_name == "leads":
+        own += [key for key, _label in custom_values.column_choices("lead")]
+    return own
+
+
 def list_columns(*, actor: User, list_name: str) -> list[str]:
-    """The columns the member chose for a list, else the list's defaults."""
+    """The columns the member chose for a list (those still offered: a deleted custom field's column goes),
+    else the list's defaults."""
     chosen = ListColumns.objects.filter(member=actor, list_name=list_name).values_list("columns", flat=True)
     found = chosen.first()
-    return list(found) if found is not None else list(DEFAULT_COLUMNS[list_name])
+    if found is None:
+        return list(DEFAULT_COLUMNS[list_name])
+    if not any(str(key).startswith("custom.") for key in found):
+        return list(found)
+    offered = set(offered_columns(list_name))
+    return [key for key in found if key in offered]
 
 
 def members() -> QuerySet[User]:

@@ -7,6 +7,7 @@ from tenant_apps.web.views import (
     audit,
     auth,
     currency_settings,
+    custom_fields_settings,
     dashboard,
     deals,
     imports,
@@ -132,6 +133,17 @@ urlpatterns = [
     path("deals/board/", deals.deals_board, name="deals-board"),
     path("deals/board/move/<web_id:opportunity_id>/", deals.deal_move, name="deal-move"),
     path("settings/pipelines/", pipeline_settings.pipeline_settings, name="pipeline-settings"),
+    path(
+        "settings/custom-fields/",
+        custom_fields_settings.custom_field_settings,
+        name="custom-field-settings",
+    ),
+    path("settings/custom-fields/add/", custom_fields_settings.custom_field_add, name="custom-field-add"),
+    path(
+        "settings/custom-fields/<web_id:field_id>/",
+        custom_fields_settings.custom_field_edit,
+        name="custom-field-edit",
+    ),
     path("settings/pipelines/add/", pipeline_settings.pipeline_add, name="pipeline-add"),
     path("settings/pipelines/<web_id:pipeline_id>/", pipeline_settings.pipeline_edit, name="pipeline-edit"),
     path(

@@ -230,6 +230,7 @@ REGISTRY: dict[str, Factory] = {
         )
     ],
     "web:lost-reason-edit": _path("reason_id", Records.lost_reason, {"op": "save", "name": "Renamed"}),
+    "web:custom-field-edit": _path("field_id", Records.custom_field, {"op": "save", "label": "Renamed"}),
 }
 
 NO_ID = "names no record"
@@ -286,6 +287,8 @@ EXEMPT: dict[str, str] = {
     "lead-stage-labels": f"{NO_ID}: the organization's lead stage labels",
     "web:pipeline-settings": f"{NO_ID}: the pipelines settings page (admins)",
     "web:pipeline-add": f"{NO_ID}: a new pipeline (a name)",
+    "web:custom-field-settings": f"{NO_ID}: the custom fields settings page (admins)",
+    "web:custom-field-add": f"{NO_ID}: a new custom field (a key and a type)",
     "web:lost-reason-add": f"{NO_ID}: a new lost reason (a name)",
     "web:lead-stage-labels": f"{NO_ID}: the lead stage labels (stage names are fixed)",
     "exchange-rates": f"{NO_ID}: list and set (a currency and a day)",

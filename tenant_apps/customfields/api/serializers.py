@@ -30,6 +30,7 @@ class CustomFieldSerializer(serializers.ModelSerializer):
             "options",
             "position",
             "filterable",
+            "on_card",
             "index_state",
             "created_at",
             "updated_at",
@@ -53,6 +54,9 @@ class CustomFieldWriteSerializer(StrictSerializer):
     )
     position = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
     filterable = serializers.BooleanField(required=False)
+    on_card = serializers.BooleanField(
+        required=False, help_text="lead fields: shown on the lead board's cards (the first 3 by position)"
+    )
 
 
 class CustomFieldUpdateSerializer(StrictSerializer):
@@ -69,6 +73,9 @@ class CustomFieldUpdateSerializer(StrictSerializer):
     )
     position = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
     filterable = serializers.BooleanField(required=False)
+    on_card = serializers.BooleanField(
+        required=False, help_text="lead fields: shown on the lead board's cards (the first 3 by position)"
+    )
     migrate_to = serializers.DictField(
         child=serializers.CharField(allow_null=True),
         required=False,

@@ -12,7 +12,7 @@ from tenant_apps.leads.models import Stage
 from tenant_apps.notifications.models import Notification
 from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.opportunities.stage_labels import lead_stage_labels
-from tenant_apps.web import selectors
+from tenant_apps.web import custom_values, selectors
 
 register = template.Library()
 
@@ -108,9 +108,11 @@ def stale(lead: Any) -> bool:
     return selectors.is_stale(lead)
 
 
-@register.simple_tag
-def lead_cell(lead: Any, key: str) -> str:
+@register.simple_tag(takes_context=True)
+def lead_cell(context: Any, lead: Any, key: str) -> str:
     """A lead's value for one column of the lead list, as text."""
+    if key.startswith(custom_values.PREFIX):
+        return custom_values.cell("lead", lead, key, _names(context))
     value: Any = getattr(lead, key, "")
     if key == "stage":
         return stage_label(value)
@@ -125,6 +127,28 @@ def lead_cell(lead: Any, key: str) -> str:
     if key in ("created_at", "stage_changed_at", "last_contacted_at"):
         return date_format(timezone.localtime(value), "M j, Y") if value else "\u2013"
     return str(value or "")
+
+
+def _names(context: Any) -> custom_values.Names:
+    """Member names read once per request (a page of rows or cards asks for many)."""
+    holder = context.get("request") or context
+    names = getattr(holder, "_custom_member_names", None)
+    if names is None:
+        names = custom_values.Names()
+        holder._custom_member_names = names
+    return names
+
+
+@register.simple_tag(takes_context=True)
+def card_values(context: Any, lead: Any) -> list[custom_values.Shown]:
+    """The values of the lead fields the admins put on the board's cards."""
+    return custom_values.shown("lead", lead, _names(context), card=True)
+
+
+@register.simple_tag(takes_context=True)
+def custom_shown(context: Any, record_type: str, record: Any) -> list[custom_values.Shown]:
+    """A record's custom values in human form (the record pages' Details)."""
+    return custom_values.shown(record_type, record, _names(context))
 
 
 @register.filter

@@ -72,7 +72,10 @@ def valid(form_class: type[forms.Form], data: Any) -> Any:
     form = form_class(data)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        raise InvalidInput(field, f"{field.replace('_', ' ').capitalize()}: {errors[0]}")
+        named = form.fields.get(field)
+        # a custom field's input (custom.<key>) is named by its label
+        label = named.label if named is not None and field.startswith("custom.") and named.label else None
+        raise InvalidInput(field, f"{label or field.replace('_', ' ').capitalize()}: {errors[0]}")
     return form
 
 

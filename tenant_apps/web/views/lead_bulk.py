@@ -24,7 +24,6 @@ from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.sequences import services as sequence_services
 from tenant_apps.web import selectors
 from tenant_apps.web.forms import MAX_ID
-from tenant_apps.web.models import LISTS
 from tenant_apps.web.services import list_columns_set
 from tenant_apps.web.views.base import Done, action, back, is_fetch, member, member_required, parse
 
@@ -167,7 +166,7 @@ def lead_columns(request: HttpRequest) -> HttpResponse:
     changes no record)."""
     try:
         columns = [value for value in request.POST.getlist("columns") if value]
-        if len(columns) > len(LISTS["leads"]):
+        if len(columns) > len(selectors.offered_columns("leads")):
             raise InvalidInput("columns", "Too many columns.")
         list_columns_set(member=member(request), list_name="leads", columns=columns)
     except AppError as error:

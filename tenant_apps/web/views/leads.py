@@ -29,7 +29,7 @@ from tenant_apps.segments import selectors as segment_selectors
 from tenant_apps.segments.models import RecordType
 from tenant_apps.sequences import selectors as sequence_selectors
 from tenant_apps.tasks import services as task_services
-from tenant_apps.web import selectors
+from tenant_apps.web import custom_values, selectors
 from tenant_apps.web.forms import (
     LEAD_SORTS,
     AssignForm,
@@ -41,7 +41,6 @@ from tenant_apps.web.forms import (
     NoteForm,
     TaskForm,
 )
-from tenant_apps.web.models import LISTS
 from tenant_apps.web.record_forms import COMPOSER_TYPES
 from tenant_apps.web.views.base import (
     Done,
@@ -99,11 +98,13 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     except AppError as error:
         rows, next_url, problem = [], "", error.message
     columns = selectors.list_columns(actor=actor, list_name="leads")
+    labels = column_labels()
     context = {
         "form": form,
+        "new_custom": LeadCreateForm(auto_id="new-%s"),
         "rows": rows,
-        "columns": [(key, COLUMN_LABELS[key]) for key in columns],
-        "all_columns": [(key, COLUMN_LABELS[key], key in columns) for key in LISTS["leads"]],
+        "columns": [(key, labels[key]) for key in columns],
+        "all_columns": [(key, labels[key], key in columns) for key in selectors.offered_columns("leads")],
         "sort": data.get("sort") or "",
         # search results are ranked: their header names the columns without sorting (nor echoing the text)
         "head": _head(request, ["name", *columns], data.get("sort") or "", sortable=not data.get("q")),
@@ -178,6 +179,13 @@ COLUMN_LABELS = {
     "stage_changed_at": "In stage since",
     "last_contacted_at": "Last contacted",
 }
+
+
+def column_labels() -> dict[str, str]:
+    """Every column's heading: the lead's own, and its custom fields' labels."""
+    return {**COLUMN_LABELS, **dict(custom_values.column_choices("lead"))}
+
+
 STAGE_ORDER = Case(
     *(When(stage=stage, then=Value(index)) for index, stage in enumerate(Stage.values)),
     output_field=IntegerField(),
@@ -206,7 +214,7 @@ def _head(
 ) -> list[tuple[str, str, str, str]]:
     """The list's header: per shown column its label, the URL sorting by it (ascending, or descending when
     it is the ascending sort already; blank for a column that does not sort) and its direction now."""
-    head = []
+    head, labels = [], column_labels()
     for key in keys:
         url = ""
         if sortable and key in LEAD_SORTS:
@@ -216,7 +224,7 @@ def _head(
             query["sort"] = f"-{key}" if sort == key else key
             url = f"?{query.urlencode()}"
         direction = "ascending" if sort == key else "descending" if sort == f"-{key}" else "none"
-        head.append((key, COLUMN_LABELS[key], url, direction))
+        head.append((key, labels[key], url, direction))
     return head
 
 
@@ -282,8 +290,10 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
                 "value": lead.value,
                 "currency": lead.currency,
                 "tags": ", ".join(lead.tags),
+                **custom_values.initial("lead", lead),
             }
         ),
+        "custom": custom_values.shown("lead", lead),
         "task_form": TaskForm(),
         "composer_types": COMPOSER_TYPES,
         "convertible": lead.stage in CONVERTIBLE_STAGES,
@@ -319,9 +329,10 @@ def _lead_done(request: HttpRequest, lead_id: int, message: str) -> Done:
 
 def _row_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
     columns = selectors.list_columns(actor=member(request), list_name="leads")
+    labels = column_labels()
     return {
         "lead": lead,
-        "columns": [(key, COLUMN_LABELS[key]) for key in columns],
+        "columns": [(key, labels[key]) for key in columns],
         "members": list(selectors.members()),
         "can_write": has_role(request.user, Role.REP),
         "next": request.POST.get("next") or reverse("web:leads"),
@@ -331,9 +342,12 @@ def _row_context(request: HttpRequest, lead: Lead) -> dict[str, Any]:
 @action
 def lead_create(request: HttpRequest) -> Done:
     form = valid(LeadCreateForm, request.POST)
-    lead = lead_services.lead_create(
-        actor=member(request), allow_duplicate=form.cleaned_data["allow_duplicate"], **form.changes()
-    )
+    try:
+        lead = lead_services.lead_create(
+            actor=member(request), allow_duplicate=form.cleaned_data["allow_duplicate"], **form.changes()
+        )
+    except InvalidInput as error:
+        raise custom_values.labelled("lead", error) from None
     # back to the board when its "+ add" asked (its `next`), else the new lead's page
     return Done(f"Lead {lead.name} created.", back(request, reverse("web:lead", args=[lead.pk])))
 
@@ -342,12 +356,15 @@ def lead_create(request: HttpRequest) -> Done:
 def lead_edit(request: HttpRequest, lead_id: int) -> Done:
     form = valid(LeadForm, request.POST)
     _writable_lead(request, lead_id)
-    lead = lead_services.lead_update(
-        lead_id=lead_id,
-        actor=member(request),
-        allow_duplicate=form.cleaned_data["allow_duplicate"],
-        changes=form.changes(),
-    )
+    try:
+        lead = lead_services.lead_update(
+            lead_id=lead_id,
+            actor=member(request),
+            allow_duplicate=form.cleaned_data["allow_duplicate"],
+            changes=form.changes(),
+        )
+    except InvalidInput as error:
+        raise custom_values.labelled("lead", error) from None
     return _lead_done(request, lead.pk, "Saved.")
 
 

@@ -34,6 +34,7 @@ from tenant_apps.opportunities import services as opportunity_services
 from tenant_apps.records import visibility
 from tenant_apps.tasks import selectors as task_selectors
 from tenant_apps.tasks import services as task_services
+from tenant_apps.web import custom_values
 from tenant_apps.web.record_forms import (
     AccountForm,
     ComposerForm,
@@ -124,6 +125,7 @@ def _initial(kind: str, record: Any) -> dict[str, Any]:
     initial["tags"] = ", ".join(record.tags)
     if kind in ("contacts", "opportunities"):
         initial["account"] = str(record.account_id or "")
+    initial.update(custom_values.initial(FORMS[kind].record_type, record))
     return initial
 
 

@@ -29,7 +29,7 @@ from tenant_apps.opportunities.models import Opportunity
 from tenant_apps.records import visibility
 from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
-from tenant_apps.web import selectors
+from tenant_apps.web import custom_values, selectors
 from tenant_apps.web.forms import NoteForm, RecordFilterForm
 from tenant_apps.web.record_forms import COMPOSER_TYPES
 from tenant_apps.web.views.base import (
@@ -46,6 +46,8 @@ from tenant_apps.web.views.base import (
     timeline_page,
     visible_tasks,
 )
+
+RECORD_TYPES = {"accounts": "account", "contacts": "contact", "opportunities": "opportunity"}
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpRespon
         "send_url": reverse("web:contact-email-send", args=[record.pk]) if kind == "contacts" else "",
         "send_to": getattr(record, "email", ""),
         "nav": kind,
+        "custom": custom_values.shown(RECORD_TYPES[kind], record),
     }
     if kind == "accounts":
         context["contacts"] = contact_selectors.contact_list(actor=actor, filters={"account": record.pk})[:50]

@@ -54,6 +54,13 @@ LINKS: tuple[tuple[str, tuple[Link, ...]], ...] = (
             Link("web:webhooks", "Webhooks", "Endpoints, secrets and recent deliveries.", Role.ADMIN),
             Link("web:email-settings", "Email", "The inbound address and sending settings.", Role.VIEWER),
             Link("web:currency-settings", "Currencies", "The base currency and exchange rates.", Role.ADMIN),
+            Link(
+                "web:custom-field-settings",
+                "Custom fields",
+                "Your own fields on leads, contacts, accounts and deals.",
+                Role.ADMIN,
+            ),
+            Link("web:pipeline-settings", "Pipelines", "Deal pipelines and lost reasons.", Role.ADMIN),
             Link("sso:settings", "Single sign-on", "Sign in through your identity provider.", Role.ADMIN),
             Link("web:audit-log", "Audit log", "Who changed access and settings, and when.", Role.ADMIN),
         ),

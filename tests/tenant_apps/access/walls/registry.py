@@ -250,6 +250,7 @@ EXEMPT: dict[str, str] = {
         name: "the organization's custom field definitions, read by every member, written by admins"
         for name in ("custom-field", "custom-fields")
     },
+    "web:custom-field-edit": "the custom field definitions: admins only (test_custom_fields_web)",
     **{
         name: "the organization's money settings page and its writes: admins only (test_currency_settings)"
         for name in (
