@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from shared_apps.users.models import User
 from tenant_apps.analytics import selectors as analytics
-from tenant_apps.analytics.models import PipelineTotal, StageTransition
+from tenant_apps.analytics.models import PipelineSnapshot, PipelineTotal, StageTransition
 from tenant_apps.leads.models import OPEN_STAGES, Stage
 from tenant_apps.leads.selectors import lead_list
+from tenant_apps.opportunities.stage_labels import lead_stage_labels
 from tenant_apps.records import visibility
 from tenant_apps.web.selectors import (
     CONVERSION_DAYS,
@@ -84,6 +85,41 @@ def stage_summary(*, actor: User, base: str) -> tuple[dict[str, Column], list[tu
         for item in report["by_currency"]
     ]
     return columns, sorted(breakdown, key=lambda pair: (pair[0] != base, pair[0]))
+
+
+def board_summary(
+    *, actor: User, base: str, filters: dict[str, Any] | None = None
+) -> dict[str, Column] | None:
+    """The board's per-stage counts and base-currency totals from today's pipeline snapshot (a few hundred
+    rows however many leads), narrowed as the board is: the actor's visibility (a rep kept to their own
+    leads: theirs and the unassigned) and the owner filter. None for a small organization (the board counts
+    live, exact to the last change) and for a tag filter (the snapshot has no tags: counted live, over the
+    tag's leads only)."""
+    filters = filters or {}
+    if filters.get("tag") or not use_analytics():
+        return None
+    latest = PipelineTotal.objects.filter(date__lte=analytics.organization_today()).aggregate(day=Max("date"))
+    rows = PipelineSnapshot.objects.filter(date=latest["day"])
+    if not visibility.sees_all_leads(actor):
+        rows = rows.filter(Q(owner_id=actor.pk) | Q(owner_id__isnull=True))
+    owner = filters.get("owner")
+    if owner == "me":
+        rows = rows.filter(owner_id=actor.pk)
+    elif owner == "none":
+        rows = rows.filter(owner_id__isnull=True)
+    elif owner is not None:
+        rows = rows.filter(owner_id=owner)
+    labels = lead_stage_labels()
+    columns = {stage: Column(stage=stage, label=labels[stage]) for stage in Stage.values}
+    totals: Any = rows.order_by().values("stage").annotate(n=Sum("count"), total=Sum("total_value"))
+    for row in totals:
+        column, total = columns[row["stage"]], Decimal(row["total"] or 0)
+        column.count = int(row["n"] or 0)
+        column.totals = {base: total}
+        column.currencies = {base: Figures(count=column.count, amount=total, base_amount=total)}
+    for column in columns.values():
+        column.total_text = totals_text(column.totals, base)
+    return columns
 
 
 def conversion(*, days: int = CONVERSION_DAYS) -> Conversion:
