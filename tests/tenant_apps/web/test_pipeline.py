@@ -142,3 +142,24 @@ def test_a_large_organizations_board_counts_from_the_snapshot_and_still_shows_th
     assert rep_client.get("/pipeline/summary/?owner=me").json()["NEW"]["count"] == 1
     # the snapshot has no tags: a tag filter counts the tag's leads live
     assert admin_client.get("/pipeline/summary/?tag=vip").json()["NEW"] == {"count": 2, "total": "$7,000"}
+
+
+def test_the_board_reads_the_stage_labels_once_however_many_cards(web, make_lead, monkeypatch):
+    from tenant_apps.opportunities import stage_labels
+    from tenant_apps.web.templatetags import web_tags
+
+    reads = []
+
+    def counted() -> dict[str, str]:
+        reads.append(1)
+        return stage_labels.lead_stage_labels()
+
+    monkeypatch.setattr(web_tags, "lead_stage_labels", counted)
+    for index in range(5):
+        make_lead(name=f"Card {index}", stage=Stage.CONTACTED)
+    client = web(Role.ADMIN)
+    body = client.get("/pipeline/").content.decode()
+    assert body.count('class="card"') == 5 and "Qualified</option>" in body
+    assert len(reads) == 1
+    more = client.get("/pipeline/columns/CONTACTED/").json()
+    assert more["html"].count('class="card"') == 5 and len(reads) == 2
