@@ -156,29 +156,38 @@ def _created_by_week(actor: User, since: datetime, until: datetime | None = None
 def weekly_trend(*, actor: User, weeks: int = TREND_WEEKS, now: datetime | None = None) -> list[Week]:
     """Created per week from the leads, won per week from the transition facts. The finished weeks' created
     counts (at 1M leads some 200,000 leads, over a second to count) are cached for the day per week range and
-    visibility (a lead deleted, merged or restored meanwhile shows there from the next day); this week's
-    are counted live (this week's leads only, an index range)."""
+    visibility (a lead deleted, merged or restored meanwhile shows there from the next day). This week's
+    created and the won series are cached as the analytics reports are (`analytics.cached`: dropped at every
+    lead change and every refresh), so they stay exact to the last change."""
     now = timezone.localtime(now or timezone.now())
     this_week = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     first = this_week - timedelta(weeks=weeks - 1)
     series = {
         first + timedelta(weeks=index): Week(start=first + timedelta(weeks=index)) for index in range(weeks)
     }
-    scope = "all" if visibility.sees_all_leads(actor) else f"member-{actor.pk}"
+    owner = _owner_of(actor)
+    scope = "all" if owner is None else f"member-{owner}"
     key = f"web-dashboard-created:{first.isoformat()}:{this_week.isoformat()}:{scope}"
     finished = cache.get(key)
     if finished is None:
         finished = _created_by_week(actor, first, this_week)
         cache.set(key, finished, CREATED_TTL)
-    for week, count in (*finished.items(), *_created_by_week(actor, this_week).items()):
+
+    def latest() -> tuple[dict[datetime, int], dict[datetime, int]]:
+        facts = StageTransition.objects.filter(counted=True, to_stage=Stage.WON, at__gte=first)
+        if owner is not None:
+            facts = facts.filter(owner_id=owner)
+        won: Any = facts.annotate(week=TruncWeek("at")).order_by().values("week")
+        won = won.annotate(n=Count("activity_id"))
+        return _created_by_week(actor, this_week), {row["week"]: row["n"] for row in won}
+
+    current, won = analytics.cached(
+        "web-dashboard-trend", {"first": first.isoformat(), "scope": scope}, latest
+    )
+    for week, count in (*finished.items(), *current.items()):
         if week in series:
             series[week].created += count
-    facts = StageTransition.objects.filter(counted=True, to_stage=Stage.WON, at__gte=first)
-    owner = _owner_of(actor)
-    if owner is not None:
-        facts = facts.filter(owner_id=owner)
-    won: Any = facts.annotate(week=TruncWeek("at")).order_by().values("week").annotate(n=Count("activity_id"))
-    for row in won:
-        if row["week"] in series:
-            series[row["week"]].won = row["n"]
+    for week, count in won.items():
+        if week in series:
+            series[week].won = count
     return list(series.values())
