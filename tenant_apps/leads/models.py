@@ -150,6 +150,13 @@ class Lead(CustomerRecord):
             # reads one, and it cost every lead write (an import's index maintenance is its ceiling).
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="lead_name_trgm"),
             GinIndex(OpClass(folded("company"), name="gin_trgm_ops"), name="lead_company_trgm"),
+            # the board's columns: a stage's latest moved live leads first (read backwards, LIMIT 21), so a
+            # column's first cards and each "load more" are a short index range, never a sort of the stage
+            models.Index(
+                fields=["stage", "stage_changed_at", "id"],
+                name="lead_board_column_idx",
+                condition=Q(deleted_at__isnull=True, merged_into__isnull=True),
+            ),
             # every ?ordering= the list offers (the default, -created_at, has its index above)
             *ordering_indexes("lead", ("updated_at", "stage_changed_at", "value", "score", "name")),
         ]

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
-from django.db.models.functions import RowNumber, TruncDate, TruncWeek, Upper
+from django.db.models.functions import TruncDate, TruncWeek, Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -168,16 +168,29 @@ def stage_summary(
     return columns
 
 
-def board(*, actor: User, default_currency: str, filters: dict[str, Any] | None = None) -> list[Column]:
-    """The Kanban: every stage with its count and total, and its most recently moved cards (at most
-    CARDS_PER_STAGE each, all stages in one query; the rest a column loads on demand, `column_page`)."""
-    columns = stage_summary(actor=actor, default_currency=default_currency, filters=filters)
-    ranked = pipeline_leads(actor, filters).annotate(
-        rank=Window(
-            RowNumber(), partition_by=[F("stage")], order_by=[F("stage_changed_at").desc(), F("id").desc()]
-        )
+def board(
+    *,
+    actor: User,
+    default_currency: str,
+    filters: dict[str, Any] | None = None,
+    summary: dict[str, Column] | None = None,
+) -> list[Column]:
+    """The Kanban: every stage with its count and total (`summary`, else counted live: `stage_summary`), and
+    its most recently moved cards (at most CARDS_PER_STAGE each; the rest a column loads on demand,
+    `column_page`). The cards are one query: per stage its latest ids (a short range of the board's column
+    index, `lead_board_column_idx`, whatever the stage's size), all stages' lists in one UNION ALL."""
+    columns = (
+        summary
+        if summary is not None
+        else stage_summary(actor=actor, default_currency=default_currency, filters=filters)
     )
-    for lead in ranked.filter(rank__lte=CARDS_PER_STAGE).order_by("stage", "rank"):
+    leads = pipeline_leads(actor, filters)
+    latest = [
+        leads.filter(stage=stage).order_by("-stage_changed_at", "-id").values("pk")[:CARDS_PER_STAGE]
+        for stage in columns
+    ]
+    chosen = latest[0].union(*latest[1:], all=True)
+    for lead in leads.filter(pk__in=chosen).order_by("stage", "-stage_changed_at", "-id"):
         columns[lead.stage].cards.append(lead)
     return list(columns.values())
 

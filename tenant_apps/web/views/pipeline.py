@@ -17,8 +17,9 @@ from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import OPEN_STAGES, TRANSITIONS, LeadStatus
 from tenant_apps.opportunities.stage_labels import lead_stage_labels
-from tenant_apps.web import selectors
+from tenant_apps.web import dashboard_figures, selectors
 from tenant_apps.web.forms import BoardFilterForm
+from tenant_apps.web.templatetags.web_tags import stage_labels_read_once
 from tenant_apps.web.views.base import currency, form_problem, member, member_required
 
 
@@ -36,14 +37,31 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     form = BoardFilterForm(request.GET)
     valid = form.is_valid()
     filters = form.filters() if valid else {}
-    columns = selectors.board(actor=actor, default_currency=currency(request), filters=filters)
-    context = {
+    # a large organization's counts and totals come from today's pipeline snapshot, a small one's live
+    summary = dashboard_figures.board_summary(actor=actor, base=currency(request), filters=filters)
+    columns = selectors.board(
+        actor=actor, default_currency=currency(request), filters=filters, summary=summary
+    )
+    with stage_labels_read_once() as labels:
+        context = _board_context(request, form, columns, filters, labels)
+        return render(request, "web/pipeline.html", context, status=200 if valid else 400)
+
+
+def _board_context(
+    request: HttpRequest,
+    form: BoardFilterForm,
+    columns: list[selectors.Column],
+    filters: dict[str, Any],
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    actor = member(request)
+    return {
         "columns": columns,
         "form": form,
         "problem": form_problem(form),
         "members": list(selectors.members()),
         "transitions": {stage: list(targets) for stage, targets in TRANSITIONS.items()},
-        "stage_labels": lead_stage_labels(),
+        "stage_labels": labels,
         "can_write": has_role(actor, Role.REP),
         "stale_days": selectors.STALE_DAYS,
         "empty": not any(column.count for column in columns),
@@ -51,7 +69,6 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         "nav": "pipeline",
         "wide": True,
     }
-    return render(request, "web/pipeline.html", context, status=200 if valid else 400)
 
 
 @member_required
@@ -71,9 +88,11 @@ def pipeline_column(request: HttpRequest, stage: str) -> HttpResponse:
             {"code": error.code, "message": error.message, "errors": {"cursor": [error.message]}}, status=400
         )
     context: dict[str, Any] = {"can_write": has_role(request.user, Role.REP)}
-    html = "".join(
-        render_to_string("web/_card.html", {**context, "lead": lead}, request=request) for lead in page.rows
-    )
+    with stage_labels_read_once():
+        html = "".join(
+            render_to_string("web/_card.html", {**context, "lead": lead}, request=request)
+            for lead in page.rows
+        )
     return JsonResponse({"html": html, "next_cursor": page.next_cursor or ""})
 
 
@@ -102,9 +121,10 @@ def pipeline_summary(request: HttpRequest) -> JsonResponse:
     form = BoardFilterForm(request.GET)
     if not form.is_valid():
         return _invalid(form)
-    summary = selectors.stage_summary(
-        actor=member(request), default_currency=currency(request), filters=form.filters()
-    )
+    actor, filters = member(request), form.filters()
+    summary = dashboard_figures.board_summary(actor=actor, base=currency(request), filters=filters)
+    if summary is None:
+        summary = selectors.stage_summary(actor=actor, default_currency=currency(request), filters=filters)
     return JsonResponse(
         {stage: {"count": column.count, "total": column.total_text} for stage, column in summary.items()}
     )

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Value
+from django.db.models import F, Value
 from django.utils import timezone
 
 from shared_apps.core.search import folded
 from tenant_apps.activities.models import Activity
-from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.leads.models import CONVERTED_WHILE_OPEN, Lead, Stage
 from tenant_apps.search.selectors import TrigramMatch
 
 
@@ -105,3 +105,21 @@ PATTERNS = [
 def test_every_access_pattern_uses_its_index(populated):
     wrong = {name: plan(build()) for name, build, index in PATTERNS if index not in plan(build())}
     assert not wrong, wrong
+
+
+def test_a_board_column_reads_its_own_index_range(populated):
+    """The board's column query (a stage's latest moved live leads) reads (stage, stage_changed_at, id): a
+    column whose leads moved long ago is neither sorted whole nor found by walking every later move (at 1M
+    leads that sort or walk was the board's 20 s)."""
+    Lead.objects.update(stage_changed_at=F("created_at"), stage=Stage.NEW)
+    oldest = list(Lead.objects.order_by("created_at").values_list("pk", flat=True)[:1000])
+    Lead.objects.filter(pk__in=oldest).update(stage=Stage.QUALIFIED)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead")
+    column = (
+        Lead.objects.alive()
+        .filter(stage=Stage.QUALIFIED)
+        .exclude(CONVERTED_WHILE_OPEN)
+        .order_by("-stage_changed_at", "-id")[:21]
+    )
+    assert "lead_board_column_idx" in plan(column)

@@ -97,3 +97,28 @@ def test_the_dashboard_shows_money_in_the_base_currency_with_a_breakdown(web, ma
     assert "<td>1</td><td>€100</td><td>$110</td>" in rows["EUR"]
     unconverted = "<td>1</td><td>163,000 CAD</td><td>$0</td><td>1 (163,000 CAD): no rate for their day</td>"
     assert unconverted in rows["CAD"]
+
+
+def test_a_large_organizations_trend_caches_the_finished_weeks_and_counts_this_week_live(
+    in_org, make_lead, admin, django_capture_on_commit_callbacks
+):
+    """Past LIVE_LIMIT the finished weeks' "created" counts (a scan of many leads) are kept for the day; this
+    week's are cached only until the next lead change, so a lead created now shows at once."""
+    from tenant_apps.leads.models import Lead
+    from tenant_apps.web import dashboard_figures
+
+    def backdate(lead, weeks):
+        Lead.objects.filter(pk=lead.pk).update(created_at=timezone.now() - timedelta(weeks=weeks))
+
+    backdate(make_lead(name="Two weeks ago"), 2)
+    weeks = dashboard_figures.weekly_trend(actor=admin)
+    assert len(weeks) == selectors.TREND_WEEKS
+    assert [week.created for week in weeks].count(1) == 1 and weeks[-1].created == 0
+    backdate(make_lead(name="Also two weeks ago"), 2)
+    with django_capture_on_commit_callbacks(execute=True):  # the lead event drops the cached reports
+        make_lead(name="This week")
+    again = dashboard_figures.weekly_trend(actor=admin)
+    assert [week.created for week in again[:-1]] == [week.created for week in weeks[:-1]]  # cached
+    assert again[-1].created == 1
+    # the live figures are exact; so is the cached one the next day (another key)
+    assert sum(week.created for week in selectors.weekly_trend(actor=admin)) == 3

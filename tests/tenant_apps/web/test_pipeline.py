@@ -110,3 +110,56 @@ def test_the_move_menu_works_without_javascript(web, make_lead, org):
     assert "A lead in LOST cannot move to WON" in refused.content.decode()
     with schema_context(org.schema_name):
         assert Lead.objects.get(pk=lead.pk).stage == Stage.LOST
+
+
+def test_a_large_organizations_board_counts_from_the_snapshot_and_still_shows_the_latest_cards(
+    web, make_lead, member, org, monkeypatch
+):
+    """Past LIVE_LIMIT open leads the columns' counts and totals are today's snapshot (no scan of the leads),
+    narrowed by visibility and the owner filter; the cards stay live; a tag filter is counted live."""
+    from tenant_apps.analytics.services import analytics_refresh
+
+    admin_client, rep_client = web(Role.ADMIN), web(Role.REP)
+    other = member(role=Role.REP)
+    make_lead(name="Rep one", value="1000.00", owner_id=rep_client.user.pk)
+    make_lead(name="Unassigned", value="2000.00", tags=["vip"])
+    make_lead(name="Other rep", value="4000.00", owner_id=other.pk, stage=Stage.QUALIFIED)
+    with schema_context(org.schema_name):
+        analytics_refresh()
+    make_lead(name="After the snapshot", value="5000.00", tags=["vip"])  # not in the snapshot yet
+    monkeypatch.setattr("tenant_apps.web.dashboard_figures.LIVE_LIMIT", 2)
+
+    new = column(admin_client.get("/pipeline/").content.decode(), "NEW")
+    assert "<span data-count>2</span>" in new and "$3,000" in new
+    assert "After the snapshot" in new and "Rep one" in new
+    assert admin_client.get("/pipeline/summary/").json()["QUALIFIED"] == {"count": 1, "total": "$4,000"}
+    mine = admin_client.get(f"/pipeline/summary/?owner={rep_client.user.pk}").json()
+    assert mine["NEW"] == {"count": 1, "total": "$1,000"} and mine["QUALIFIED"]["count"] == 0
+    assert admin_client.get("/pipeline/summary/?owner=none").json()["NEW"]["count"] == 1
+    # a rep kept to their own leads: theirs and the unassigned, never another rep's
+    rep = rep_client.get("/pipeline/summary/").json()
+    assert rep["NEW"] == {"count": 2, "total": "$3,000"} and rep["QUALIFIED"]["count"] == 0
+    assert rep_client.get("/pipeline/summary/?owner=me").json()["NEW"]["count"] == 1
+    # the snapshot has no tags: a tag filter counts the tag's leads live
+    assert admin_client.get("/pipeline/summary/?tag=vip").json()["NEW"] == {"count": 2, "total": "$7,000"}
+
+
+def test_the_board_reads_the_stage_labels_once_however_many_cards(web, make_lead, monkeypatch):
+    from tenant_apps.opportunities import stage_labels
+    from tenant_apps.web.templatetags import web_tags
+
+    reads = []
+
+    def counted() -> dict[str, str]:
+        reads.append(1)
+        return stage_labels.lead_stage_labels()
+
+    monkeypatch.setattr(web_tags, "lead_stage_labels", counted)
+    for index in range(5):
+        make_lead(name=f"Card {index}", stage=Stage.CONTACTED)
+    client = web(Role.ADMIN)
+    body = client.get("/pipeline/").content.decode()
+    assert body.count('class="card"') == 5 and "Qualified</option>" in body
+    assert len(reads) == 1
+    more = client.get("/pipeline/columns/CONTACTED/").json()
+    assert more["html"].count('class="card"') == 5 and len(reads) == 2
