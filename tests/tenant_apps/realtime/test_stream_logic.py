@@ -76,7 +76,7 @@ class FakeListener(Listener):
         self.subscription.push(items)
         self.unsubscribed = False
 
-    def subscribe(self, schema: str) -> Subscription:
+    def subscribe(self, schema: str, viewer: Viewer | None = None) -> Subscription:
         return self.subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:

@@ -1,9 +1,12 @@
 import os
+import time
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tenant_apps.demo.seed import DEMO_PASSWORD, seed_demo
+from tenant_apps.demo.seed import DEMO_PASSWORD, LEAD_COUNTS, seed_accounts, seed_demo
 
 
 class Command(BaseCommand):
@@ -12,8 +15,26 @@ class Command(BaseCommand):
         "(keeps existing data)."
     )
 
-    def handle(self, *args: object, **options: object) -> None:
-        result = seed_demo()
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--accounts-only",
+            action="store_true",
+            help="Only the operator, organizations and members (what `make up` needs before serving).",
+        )
+        parser.add_argument("--progress", action="store_true", help="Print the leads' progress as it goes.")
+
+    def handle(self, *args: object, **options: Any) -> None:
+        started = time.monotonic()
+        if options["accounts_only"]:
+            result = seed_accounts()
+        else:
+
+            def progress(slug: str, done: int, total: int) -> None:
+                if options["progress"]:
+                    elapsed = time.monotonic() - started
+                    self.stderr.write(f"[seed] {slug}: {done}/{total} demo leads ({elapsed:.1f} s)")
+
+            result = seed_demo(progress=progress)
         port = os.environ.get("PORT", "8000")
         base = settings.BASE_DOMAIN
         lines = [
@@ -23,6 +44,10 @@ class Command(BaseCommand):
             f"    operator: {result.operator_email}",
         ]
         for slug, members in result.organizations.items():
-            lines.append(f"  {slug}: http://{slug}.{base}:{port}/api/docs/   {result.leads[slug]} leads")
+            leads = f"{result.leads[slug]} leads"
+            if options["accounts_only"] and not result.leads[slug]:
+                leads = f"its {LEAD_COUNTS[slug]} demo leads are being seeded in the background"
+            lines.append(f"  {slug}: http://{slug}.{base}:{port}/api/docs/   {leads}")
             lines.extend(f"    {role:<8} {email}" for email, role in members)
+        lines.append(f"  (seeded in {time.monotonic() - started:.1f} s)")
         self.stdout.write("\n".join(lines) + "\n")
