@@ -262,3 +262,26 @@ def test_an_inbox_counts_the_events_of_its_deliveries_against_its_limit():
     assert len(subscription._items) == 2
     subscription.push([Delivery.of([event(id=4)], None)])
     assert async_to_sync(subscription.get)() == [Skipped(4)]
+
+
+@pytest.mark.parametrize("threshold", [5000, 0])
+def test_the_first_stream_keeps_the_loaded_application_out_of_gc_pauses(monkeypatch, settings, threshold):
+    import gc
+
+    from tenant_apps.realtime import listener as module
+
+    settings.REALTIME_GC_THRESHOLD = threshold
+    monkeypatch.setattr(module, "_gc_tuned", False)
+    before = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        module.tune_gc()
+        if threshold:
+            assert gc.get_threshold() == (threshold, *before[1:])
+            assert gc.get_freeze_count() > 10_000  # Django and the application, loaded by now
+            module.tune_gc()  # once per process
+        else:  # turned off: Python's own
+            assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
