@@ -156,23 +156,37 @@ def process_commands(env: dict[str, str], python: str) -> dict[str, list[str]]:
 
 
 def up() -> int:
-    """Migrate, seed (keeping existing data), then supervise web, worker, scheduler and the inbound SMTP
-    receiver until Ctrl-C."""
+    """Migrate, then supervise web, worker, scheduler and the inbound SMTP receiver until Ctrl-C, seeding the
+    demo in the background meanwhile (keeping existing data). Logs how long the steps took."""
     cleanups: list[Callable[[], None]] = []
     processes: list[subprocess.Popen] = []
     try:
+        started = time.monotonic()
         env = environment(cleanups)
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         python = sys.executable
-        for step in (["platform_setup", "--verbosity", "0"], ["seed_demo"]):
-            if _run([python, "manage.py", *step], env) != 0:
-                return 1
+        step_started = time.monotonic()
+        if _run([python, "manage.py", "platform_setup", "--verbosity", "0"], env) != 0:
+            return 1
+        _log(f"platform_setup took {time.monotonic() - step_started:.1f} s")
         commands = process_commands(env, sys.executable)
         for name, argv in commands.items():
             _log(f"starting {name}: {' '.join(argv[1:])}")
             processes.append(subprocess.Popen(argv, env=env, cwd=ROOT))
-        while all(process.poll() is None for process in processes):
+        supervised = list(processes)
+        seeding = _start_seed(python, env)
+        processes.append(seeding)  # stopped with the others, but its exit ends nothing
+        web = (env.get("HOST", "127.0.0.1"), int(env.get("PORT", "8000")))
+        answering = seeded = False
+        while all(process.poll() is None for process in supervised):
             time.sleep(0.5)
+            if not answering and _answers(*web):
+                answering = True
+                _log(f"answering on http://{web[0]}:{web[1]}/ {time.monotonic() - started:.1f} s after `up`")
+            if not seeded and seeding.poll() is not None:
+                outcome = "done" if seeding.returncode == 0 else f"FAILED (exit {seeding.returncode})"
+                _log(f"demo seed {outcome}, {time.monotonic() - started:.1f} s after `up`")
+                seeded = True
         _log("a process exited; stopping the others")
         return 1
     except KeyboardInterrupt:
@@ -182,6 +196,15 @@ def up() -> int:
         _stop(processes)
         for cleanup in reversed(cleanups):
             cleanup()
+
+
+def _start_seed(python: str, env: dict[str, str]) -> subprocess.Popen:
+    """The demo, while the product serves: its organizations and members first (seconds; then the banner
+    with the addresses and sign-ins), then their leads and customers, with progress lines in this log. Once
+    seeded it keeps existing data, adding nothing. (Seeding before serving made the first `make up`
+    answer only after minutes.)"""
+    _log("seeding the demo in the background (progress below)")
+    return subprocess.Popen([python, "manage.py", "seed_demo", "--progress"], env=env, cwd=ROOT)
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:

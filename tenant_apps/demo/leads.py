@@ -9,6 +9,7 @@ and the timeline read as if members had worked the leads day by day.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,6 +26,10 @@ from tenant_apps.activities.models import ActivityType
 from tenant_apps.demo.clock import Clock, seed_clock
 from tenant_apps.leads import services as lead_services
 from tenant_apps.leads.models import OPEN_STAGES, Lead, Source, Stage
+
+# progress(organization slug, leads written, leads to write)
+Progress = Callable[[str, int, int], None]
+PROGRESS_EVERY = 25
 
 HISTORY_DAYS = 180
 # The funnel as a demo should show it: many early leads, fewer late ones, plenty closed either way.
@@ -157,9 +162,10 @@ class _Timed:
         return self.moments.pop(0)
 
 
-def seed_leads(*, organization: Organization, count: int) -> int:
+def seed_leads(*, organization: Organization, count: int, progress: Progress | None = None) -> int:
     """Give the organization `count` demo leads with timelines, unless it has leads already (then nothing
-    is written: running the demo seed again keeps existing data). Returns how many leads were created."""
+    is written: running the demo seed again keeps existing data). Returns how many leads were created.
+    `progress` is told every PROGRESS_EVERY leads (they show once the whole seed commits)."""
     slug = organization.slug
     rng = random.Random(slug)
     with organization_context(organization), transaction.atomic(), seed_clock() as clock:
@@ -185,6 +191,8 @@ def seed_leads(*, organization: Organization, count: int) -> int:
                 now=now,
                 clock=clock,
             )
+            if progress is not None and (number % PROGRESS_EVERY == 0 or number == count):
+                progress(slug, number, count)
     return count
 
 

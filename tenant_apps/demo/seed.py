@@ -10,7 +10,7 @@ from shared_apps.organizations.context import Organization, organization_context
 from shared_apps.organizations.exceptions import OrganizationNotFound
 from shared_apps.users.models import Role, User
 from tenant_apps.demo.customers import seed_customers
-from tenant_apps.demo.leads import seed_leads
+from tenant_apps.demo.leads import Progress, seed_leads
 from tenant_apps.leads.models import Lead
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -74,13 +74,28 @@ def seed_organization(slug: str, name: str) -> tuple[Organization, list[tuple[st
     return organization, [(member_email(slug, handle), role) for handle, role, _ in MEMBERS]
 
 
-def seed_demo() -> SeedResult:
+def seed_accounts() -> SeedResult:
+    """The operator, the organizations and their members: what signing in needs, in seconds (`make up`
+    serves once these are there, and seeds the leads in the background)."""
+    seed_operator()
+    result = SeedResult(operator_email=OPERATOR_EMAIL, organizations={}, leads={})
+    for slug, name in ORGANIZATIONS.items():
+        organization, members = seed_organization(slug, name)
+        with organization_context(organization):
+            result.leads[slug] = Lead.objects.alive().count()
+        result.organizations[slug] = members
+    return result
+
+
+def seed_demo(*, progress: Progress | None = None) -> SeedResult:
+    """Everything: seed_accounts, then each organization's leads (with their timelines) and customers.
+    `progress(slug, done, total)` is called as leads are written."""
     seed_operator()
     result = SeedResult(operator_email=OPERATOR_EMAIL, organizations={}, leads={})
     for slug, name in ORGANIZATIONS.items():
         organization, members = seed_organization(slug, name)
         # after the members: they own and work the leads
-        seed_leads(organization=organization, count=LEAD_COUNTS[slug])
+        seed_leads(organization=organization, count=LEAD_COUNTS[slug], progress=progress)
         seed_customers(organization=organization)
         with organization_context(organization):
             result.leads[slug] = Lead.objects.alive().count()

@@ -20,6 +20,9 @@ DEFAULTS: dict[str, float] = {
     "REALTIME_DB_THREADS": 4.0,
     # how long a new stream waits for the process's listener to connect before answering 503
     "REALTIME_LISTEN_TIMEOUT_SECONDS": 10.0,
+    # the serving process's young-generation GC threshold, set when its listener starts (0: Python's 700);
+    # see listener.tune_gc
+    "REALTIME_GC_THRESHOLD": 10000.0,
     # the event log's retention, for the daily prune job
     "REALTIME_RETENTION_DAYS": 7.0,
 }

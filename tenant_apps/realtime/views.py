@@ -34,7 +34,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.contrib.auth import get_user
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
@@ -53,7 +53,7 @@ from shared_apps.users.models import Role
 from tenant_apps.realtime import conf, selectors
 from tenant_apps.realtime.db import in_organization
 from tenant_apps.realtime.events import HEARTBEAT, frame
-from tenant_apps.realtime.listener import Listener, Revoked, Signal, Skipped, get_listener
+from tenant_apps.realtime.listener import Delivery, Listener, Revoked, Signal, Skipped, get_listener
 from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
 
 RETRY_MILLISECONDS = 3000
@@ -195,7 +195,8 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     still_allowed = still_allowed or _allowed
     # before reading the log: nothing committed in between is lost
-    subscription = listener.subscribe(organization.schema_name)
+    subscription = listener.subscribe(organization.schema_name, viewer)
+    _release_request_thread()
     try:
         limit = int(conf.value("REALTIME_REPLAY_LIMIT"))
         replay = await in_organization(
@@ -225,6 +226,13 @@ async def _stream(
                         if chunks:
                             yield b"".join(chunks)
                         return
+                elif isinstance(item, Delivery):
+                    if item.first_id > position:  # the usual case: the body is the member's, rendered once
+                        if item.body:
+                            chunks.append(item.body)
+                    elif item.last_id > position:  # overlaps what the replay sent
+                        chunks.extend(event.frame for event in item.events if event.id > position)
+                    position = max(position, item.last_id)
                 elif isinstance(item, Skipped):
                     if item.last_id > position:
                         position = item.last_id
@@ -241,6 +249,22 @@ async def _stream(
                 return
     finally:
         listener.unsubscribe(subscription)
+
+
+def _release_request_thread() -> None:
+    """Let the thread Django's ASGI handler gave this request go.
+
+    With synchronous middleware Django runs each request's middleware in a thread of the request's own
+    (asgiref's ThreadSensitiveContext), kept until the response ends: for a stream, for hours, one idle OS
+    thread per open stream. When the body starts the middleware is done with it, and this stream's queries
+    run in db.py's small pool, so the thread is shut down here; Django's closing call at the end gets a new
+    one for that moment."""
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    if context is None or getattr(context, "_executor", None) is not None:
+        return  # not in a request, or in a context that owns its executor
+    executor = SyncToAsync.context_to_thread_executor.pop(context, None)
+    if executor is not None:
+        executor.shutdown(wait=False)
 
 
 async def _allowed() -> bool:

@@ -323,3 +323,25 @@ def test_an_organization_on_another_database_streams_from_that_databases_listene
         far.close()
     finally:
         committed(remove)
+
+
+def test_open_streams_hold_no_thread_of_their_own(server, open_stream, world):
+    import time
+
+    import psutil
+
+    process = psutil.Process(server.process.pid)
+    first = open_stream("acme", "acme")
+    first.until_ready()
+    before = process.num_threads()
+    streams = [open_stream("acme", "acme") for _ in range(10)]
+    for stream in streams:
+        stream.until_ready()
+    deadline = time.monotonic() + 5
+    while process.num_threads() >= before + 5 and time.monotonic() < deadline:
+        time.sleep(0.1)  # (a released thread ends moments later)
+    # Django's ASGI handler used to keep one thread per open stream: ten more streams, ten more threads
+    assert process.num_threads() < before + 5
+    lead_id = world.lead(ACME)
+    for stream in [first, *streams]:
+        assert stream.events(1)[0].json["record_id"] == lead_id

@@ -76,7 +76,7 @@ class FakeListener(Listener):
         self.subscription.push(items)
         self.unsubscribed = False
 
-    def subscribe(self, schema: str) -> Subscription:
+    def subscribe(self, schema: str, viewer: Viewer | None = None) -> Subscription:
         return self.subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -203,3 +203,85 @@ def test_under_wsgi_the_stream_refuses_instead_of_buffering_forever(org, other_o
     # ... then a member is told to use the ASGI server instead of getting a response that never ends
     response = api(Role.VIEWER).get("/api/pipeline/stream")
     assert response.status_code == 501 and response.json()["code"] == "asgi_required"
+
+
+def test_a_batch_is_decided_once_per_member_and_shared_by_their_streams(monkeypatch):
+    import asyncio
+
+    from tenant_apps.realtime import listener as module
+
+    decided: list[tuple[int, int]] = []
+
+    def counting(member: Viewer, item: StreamEvent) -> bool:
+        decided.append((member.id, item.id))
+        return visible_to(member, item)
+
+    monkeypatch.setattr(module, "visible_to", counting)
+    loop = asyncio.new_event_loop()
+    try:
+        listener = Listener(loop)
+        rep, admin = viewer(), viewer(Role.ADMIN, id=OTHER)
+        reps = [listener.subscribe("org_acme", rep) for _ in range(3)]
+        admins = [listener.subscribe("org_acme", admin) for _ in range(2)]
+        elsewhere = listener.subscribe("org_globex", admin)
+        events = [event(id=5, owner_id=OTHER), event(id=6, owner_id=REP), event(id=7)]
+        listener._fan_out("org_acme", events)
+        # three events for two members: six decisions, however many streams each member has open
+        assert sorted(decided) == sorted((member, n) for member in (REP, OTHER) for n in (5, 6, 7))
+        [delivery] = reps[0]._items
+        assert all(subscription._items[0] is delivery for subscription in reps)
+        assert (delivery.first_id, delivery.last_id) == (5, 7)
+        assert ids_in(delivery.body) == [6, 7]  # the other member's lead is not the rep's
+        assert ids_in(admins[1]._items[0].body) == [5, 6, 7]
+        assert elsewhere._items == []
+        for subscription in [*reps, *admins, elsewhere]:
+            listener.unsubscribe(subscription)
+        assert listener.stream_count() == 0 and listener._subscriptions == {}
+    finally:
+        loop.close()
+
+
+def test_a_delivery_overlapping_the_replay_sends_only_what_is_new(monkeypatch):
+    from tenant_apps.realtime.listener import Delivery
+
+    rep = viewer()
+    overlapping = Delivery.of([event(id=5), event(id=6), event(id=7, owner_id=REP)], rep)
+    hidden_tail = Delivery.of([event(id=8, owner_id=REP), event(id=9, owner_id=OTHER)], rep)
+    live = [overlapping, hidden_tail, event(id=9), event(id=10, owner_id=REP)]
+    out, _, _ = run_stream(monkeypatch, [Replay([], 6)], live, chunks=2, who=rep)
+    # 5 and 6 were replayed; 9 was hidden but moved the position, so its late copy is not sent
+    assert ids_in(out[1]) == [7, 8, 10]
+
+
+def test_an_inbox_counts_the_events_of_its_deliveries_against_its_limit():
+    from tenant_apps.realtime.listener import Delivery
+
+    subscription = Subscription("org_acme", limit=3)
+    subscription.push([Delivery.of([event(id=1), event(id=2)], None)])
+    subscription.push([Delivery.of([event(id=3)], None)])
+    assert len(subscription._items) == 2
+    subscription.push([Delivery.of([event(id=4)], None)])
+    assert async_to_sync(subscription.get)() == [Skipped(4)]
+
+
+@pytest.mark.parametrize("threshold", [5000, 0])
+def test_the_first_stream_keeps_the_loaded_application_out_of_gc_pauses(monkeypatch, settings, threshold):
+    import gc
+
+    from tenant_apps.realtime import listener as module
+
+    settings.REALTIME_GC_THRESHOLD = threshold
+    monkeypatch.setattr(module, "_gc_tuned", False)
+    before = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        module.tune_gc()
+        if threshold:
+            assert gc.get_threshold() == (threshold, *before[1:])
+            assert gc.get_freeze_count() > 10_000  # Django and the application, loaded by now
+            module.tune_gc()  # once per process
+        else:  # turned off: Python's own
+            assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
