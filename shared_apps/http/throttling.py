@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from shared_apps.organizations.limits import plan_limit
 from shared_apps.users.models import ApiKey
 
 
@@ -26,8 +27,10 @@ class PlanRateThrottle(SimpleRateThrottle):
         tenant = getattr(request._request, "tenant", None)
         if tenant is None or not request.user or not request.user.is_authenticated:
             return True
+        # the plan's own requests per minute when an operator set one, else the deployment's rate for it
+        per_minute = plan_limit("api_requests_per_minute", tenant)
         rates = settings.THROTTLE_RATES_BY_PLAN
-        self.rate = rates.get(tenant.plan, rates["free"])
+        self.rate = f"{per_minute}/min" if per_minute is not None else rates.get(tenant.plan, rates["free"])
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 

@@ -72,13 +72,38 @@ class Plan(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
 
 
+class PlanDefinition(models.Model):
+    """A plan operators define: the limits an organization on it works within (null: unlimited).
+
+    `Organization.plan` holds the slug. Limits are read through shared_apps.organizations.limits (cached,
+    forgotten when a plan is saved), so a changed plan or limit takes effect at once."""
+
+    slug = models.SlugField(max_length=16, unique=True)
+    name = models.CharField(max_length=100)
+    max_members = models.PositiveIntegerField(null=True, blank=True)
+    max_records = models.PositiveIntegerField(null=True, blank=True)
+    max_storage_mb = models.PositiveIntegerField(null=True, blank=True)
+    api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    imports_per_day = models.PositiveIntegerField(null=True, blank=True)
+    max_webhook_endpoints = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Organization(TenantMixin):
     name = models.CharField(max_length=200)
     slug = models.CharField(max_length=40)
     status = models.CharField(
         max_length=16, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
     )
-    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    # the slug of a PlanDefinition (operators add plans; `Plan` names the four every install starts with)
+    plan = models.CharField(max_length=16, default=Plan.FREE)
     default_currency = models.CharField(max_length=3, default="USD")
     # ISO 3166 region a phone number written without a country code belongs to ("(555) 010-7777").
     phone_region = models.CharField(max_length=2, default="US")

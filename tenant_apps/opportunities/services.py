@@ -36,6 +36,7 @@ from tenant_apps.records.services import (
     from_to,
     record_alive,
     record_changes_save,
+    record_create_check,
     record_locked,
     record_note_add,
     record_restore,
@@ -135,6 +136,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
     """Create an opportunity on a live account, in an open stage (QUALIFICATION unless given; closing goes
     through opportunity_transition), with the stage's default probability unless given, and its CREATED
     activity (on the account's timeline too). `from_lead_id` is the lead a conversion made it from."""
+    record_create_check()
     check_fields(fields, (*OPPORTUNITY_FIELDS, "stage"))
     stage = fields.pop("stage", OpportunityStage.QUALIFICATION)
     if stage not in OPEN_STAGES:

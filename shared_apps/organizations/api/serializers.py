@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from shared_apps.organizations.models import Organization, OrganizationStatus, Plan
+from shared_apps.organizations.models import Organization, OrganizationStatus, Plan, PlanDefinition
 
 
 class DomainSerializer(serializers.Serializer):
@@ -36,7 +36,7 @@ class OrganizationCreateSerializer(serializers.Serializer):
     admin_email = serializers.CharField(max_length=254)
     admin_password = serializers.CharField(max_length=200, write_only=True)
     admin_name = serializers.CharField(max_length=200, required=False, default="")
-    plan = serializers.ChoiceField(choices=Plan.choices, required=False, default=Plan.FREE)
+    plan = serializers.CharField(max_length=16, required=False, default=Plan.FREE, help_text="A plan's slug.")
     database = serializers.CharField(
         max_length=63,
         required=False,
@@ -52,7 +52,9 @@ class OrganizationCreateSerializer(serializers.Serializer):
 
 class OrganizationUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
-    plan = serializers.ChoiceField(choices=Plan.choices, required=False)
+    plan = serializers.CharField(
+        max_length=16, required=False, help_text="A plan's slug; its limits apply at once."
+    )
     status = serializers.ChoiceField(
         choices=[OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED], required=False
     )
@@ -60,3 +62,45 @@ class OrganizationUpdateSerializer(serializers.Serializer):
 
 class PurgeSerializer(serializers.Serializer):
     confirm = serializers.CharField(help_text="The organization's slug, typed again.")
+
+
+LIMIT_HELP = "null: no limit"
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlanDefinition
+        fields = [
+            "slug",
+            "name",
+            "max_members",
+            "max_records",
+            "max_storage_mb",
+            "api_requests_per_minute",
+            "imports_per_day",
+            "max_webhook_endpoints",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _limit() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0, max_value=2_000_000_000, allow_null=True, required=False, help_text=LIMIT_HELP
+    )
+
+
+class PlanUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    max_members = _limit()
+    max_records = _limit()
+    max_storage_mb = _limit()
+    api_requests_per_minute = _limit()
+    imports_per_day = _limit()
+    max_webhook_endpoints = _limit()
+
+
+class PlanCreateSerializer(PlanUpdateSerializer):
+    slug = serializers.CharField(max_length=16)
+    name = serializers.CharField(max_length=100)

@@ -5,12 +5,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.http.api import ERRORS, IsOperator, parse
-from shared_apps.organizations import selectors, services
+from shared_apps.organizations import plans, selectors, services
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,
     OrganizationCreateSerializer,
     OrganizationSerializer,
     OrganizationUpdateSerializer,
+    PlanCreateSerializer,
+    PlanSerializer,
+    PlanUpdateSerializer,
     PurgeSerializer,
 )
 from shared_apps.organizations.exceptions import OrganizationNotFound
@@ -98,4 +101,36 @@ class DomainDetailView(OperatorView):
         services.domain_remove(
             organization=selectors.organization_get(slug=slug), domain=domain, request=request._request
         )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlanListView(OperatorView):
+    @extend_schema(responses={200: PlanSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(PlanSerializer(plans.plan_list(), many=True).data)
+
+    @extend_schema(request=PlanCreateSerializer, responses={201: PlanSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Define a plan with its limits (null: unlimited)."""
+        plan = plans.plan_create(request=request._request, **parse(PlanCreateSerializer, request.data))
+        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(OperatorView):
+    @extend_schema(responses={200: PlanSerializer, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(PlanSerializer(plans.plan_get(slug=slug)).data)
+
+    @extend_schema(request=PlanUpdateSerializer, responses={200: PlanSerializer, **ERRORS})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change a plan's name or limits: every organization on it works within them at once."""
+        plan = plans.plan_update(
+            slug=slug, request=request._request, **parse(PlanUpdateSerializer, request.data)
+        )
+        return Response(PlanSerializer(plan).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, slug: str) -> Response:
+        """Remove a plan no organization is on (409 plan_in_use otherwise)."""
+        plans.plan_delete(slug=slug, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
