@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,6 +28,7 @@ from shared_apps.console.forms import (
 )
 from shared_apps.core.errors import AppError, InvalidInput
 from shared_apps.organizations import plans, selectors, services
+from shared_apps.organizations.exceptions import UsageNotCollected
 from shared_apps.users.signin import sign_in_page
 
 View = Callable[..., HttpResponse]
@@ -211,3 +212,19 @@ def organization_plan(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"{organization.name} is now on the {organization.plan} plan.")
     return redirect("console:plans")
+
+
+@operator_required
+@require_GET
+def organization_usage(request: HttpRequest, slug: str) -> HttpResponse:
+    """One organization's usage as the hourly job last collected it (the public schema only)."""
+    try:
+        organization = selectors.organization_get(slug=slug)
+    except AppError:
+        raise Http404("No such organization.") from None
+    try:
+        usage = selectors.organization_usage(slug=slug)
+    except UsageNotCollected:
+        usage = None
+    context = {"organization": organization, "usage": usage}
+    return render(request, "console/usage.html", context)

@@ -151,3 +151,34 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class OrganizationUsage(models.Model):
+    """What an organization uses, collected by a scheduled job (shared_apps.organizations.usage) into the
+    public schema: the console and the platform API read this row, never the organization's schema."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="usage")
+    collected_at = models.DateTimeField()
+    members = models.PositiveIntegerField(default=0)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    leads = models.PositiveIntegerField(default=0)
+    contacts = models.PositiveIntegerField(default=0)
+    accounts = models.PositiveIntegerField(default=0)
+    deals = models.PositiveIntegerField(default=0)
+    activities = models.PositiveBigIntegerField(default=0)
+    schema_bytes = models.PositiveBigIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    file_bytes = models.PositiveBigIntegerField(default=0)
+    # the last 30 days (requests counted per organization and day in Redis by the access log middleware)
+    api_requests_30d = models.PositiveBigIntegerField(default=0)
+    api_4xx_30d = models.PositiveBigIntegerField(default=0)
+    api_5xx_30d = models.PositiveBigIntegerField(default=0)
+    imports_30d = models.PositiveIntegerField(default=0)
+    webhook_failures_30d = models.PositiveIntegerField(default=0)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    # migrations applied in the organization's schema, and the last one
+    migrations_applied = models.PositiveIntegerField(default=0)
+    last_migration = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"usage of {self.organization_id}"

@@ -1,6 +1,12 @@
 from rest_framework import serializers
 
-from shared_apps.organizations.models import Organization, OrganizationStatus, Plan, PlanDefinition
+from shared_apps.organizations.models import (
+    Organization,
+    OrganizationStatus,
+    OrganizationUsage,
+    Plan,
+    PlanDefinition,
+)
 
 
 class DomainSerializer(serializers.Serializer):
@@ -104,3 +110,10 @@ class PlanUpdateSerializer(serializers.Serializer):
 class PlanCreateSerializer(PlanUpdateSerializer):
     slug = serializers.CharField(max_length=16)
     name = serializers.CharField(max_length=100)
+
+
+class UsageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrganizationUsage
+        exclude = ["id", "organization"]
+        read_only_fields = [field.name for field in OrganizationUsage._meta.fields]

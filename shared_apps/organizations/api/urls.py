@@ -12,6 +12,11 @@ urlpatterns = [
         views.OrganizationPurgeView.as_view(),
         name="platform-organization-purge",
     ),
+    path(
+        "organizations/<str:slug>/usage/",
+        views.OrganizationUsageView.as_view(),
+        name="platform-organization-usage",
+    ),
     path("organizations/<str:slug>/domains/", views.DomainListView.as_view(), name="platform-domains"),
     path(
         "organizations/<str:slug>/domains/<str:domain>/",

@@ -15,6 +15,7 @@ from shared_apps.organizations.api.serializers import (
     PlanSerializer,
     PlanUpdateSerializer,
     PurgeSerializer,
+    UsageSerializer,
 )
 from shared_apps.organizations.exceptions import OrganizationNotFound
 
@@ -134,3 +135,11 @@ class PlanDetailView(OperatorView):
         """Remove a plan no organization is on (409 plan_in_use otherwise)."""
         plans.plan_delete(slug=slug, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrganizationUsageView(OperatorView):
+    @extend_schema(responses={200: UsageSerializer, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        """The organization's usage as last collected by the hourly job (`collected_at`); 404
+        usage_not_collected before its first run. Reads the public schema only."""
+        return Response(UsageSerializer(selectors.organization_usage(slug=slug)).data)
