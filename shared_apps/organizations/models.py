@@ -182,3 +182,23 @@ class OrganizationUsage(models.Model):
 
     def __str__(self) -> str:
         return f"usage of {self.organization_id}"
+
+
+class SupportSession(models.Model):
+    """An operator's read-only visit to an organization (shared_apps.organizations.support): a reason, at most
+    SUPPORT_MAX_MINUTES, a viewer member of its own in the organization whose token expires with it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="support_sessions")
+    operator_id = models.BigIntegerField()  # the operator (a public-schema user)
+    operator_email = models.CharField(max_length=254)
+    reason = models.TextField()
+    member_id = models.BigIntegerField()  # the support member in the organization's schema
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"], name="support_session_org_idx")]
+
+    def __str__(self) -> str:
+        return f"support {self.pk} in {self.organization_id}"

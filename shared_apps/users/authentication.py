@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from shared_apps.users.models import AuthToken, User, token_digest
+from shared_apps.core.errors import Forbidden
+from shared_apps.users.models import AuthToken, User, is_support_member, token_digest
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -39,6 +40,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token is None or token.is_expired(now) or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        if is_support_member(token.user) and request.method not in permissions.SAFE_METHODS:
+            raise Forbidden("Support access is read-only.", code="support_read_only")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

@@ -6,6 +6,7 @@ from shared_apps.organizations.models import (
     OrganizationUsage,
     Plan,
     PlanDefinition,
+    SupportSession,
 )
 
 
@@ -117,3 +118,28 @@ class UsageSerializer(serializers.ModelSerializer):
         model = OrganizationUsage
         exclude = ["id", "organization"]
         read_only_fields = [field.name for field in OrganizationUsage._meta.fields]
+
+
+class SupportSessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SupportSession
+        fields = ["id", "operator_email", "reason", "created_at", "expires_at", "ended_at"]
+        read_only_fields = fields
+
+
+class SupportOpenSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why (at least 10 characters); shown to the admins."
+    )
+    minutes = serializers.IntegerField(min_value=1, max_value=240, required=False, default=60)
+
+
+class SupportOpenedSerializer(SupportSessionSerializer):
+    token = serializers.CharField(
+        read_only=True, help_text="Bearer token for the organization's host; shown once."
+    )
+    host = serializers.CharField(read_only=True)
+
+    class Meta(SupportSessionSerializer.Meta):
+        fields = [*SupportSessionSerializer.Meta.fields, "token", "host"]
+        read_only_fields = fields

@@ -17,6 +17,16 @@ urlpatterns = [
         views.OrganizationUsageView.as_view(),
         name="platform-organization-usage",
     ),
+    path(
+        "organizations/<str:slug>/support-sessions/",
+        views.SupportSessionListView.as_view(),
+        name="platform-support-sessions",
+    ),
+    path(
+        "organizations/<str:slug>/support-sessions/<int:session_id>/",
+        views.SupportSessionDetailView.as_view(),
+        name="platform-support-session",
+    ),
     path("organizations/<str:slug>/domains/", views.DomainListView.as_view(), name="platform-domains"),
     path(
         "organizations/<str:slug>/domains/<str:domain>/",

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.http.api import ERRORS, IsOperator, parse
-from shared_apps.organizations import plans, selectors, services
+from shared_apps.organizations import plans, selectors, services, support
 from shared_apps.organizations.api.serializers import (
     DomainSerializer,
     OrganizationCreateSerializer,
@@ -15,6 +15,9 @@ from shared_apps.organizations.api.serializers import (
     PlanSerializer,
     PlanUpdateSerializer,
     PurgeSerializer,
+    SupportOpenedSerializer,
+    SupportOpenSerializer,
+    SupportSessionSerializer,
     UsageSerializer,
 )
 from shared_apps.organizations.exceptions import OrganizationNotFound
@@ -143,3 +146,37 @@ class OrganizationUsageView(OperatorView):
         """The organization's usage as last collected by the hourly job (`collected_at`); 404
         usage_not_collected before its first run. Reads the public schema only."""
         return Response(UsageSerializer(selectors.organization_usage(slug=slug)).data)
+
+
+class SupportSessionListView(OperatorView):
+    @extend_schema(responses={200: SupportSessionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        organization = selectors.organization_get(slug=slug)
+        return Response(SupportSessionSerializer(support.support_sessions_of(organization), many=True).data)
+
+    @extend_schema(request=SupportOpenSerializer, responses={201: SupportOpenedSerializer, **ERRORS})
+    def post(self, request: Request, slug: str) -> Response:
+        """Open the organization read-only for at most 240 minutes, with a reason: a bearer token for its
+        host (shown once) acting as a viewer; writes answer 403 support_read_only. Recorded in both audit
+        logs and shown to the organization's admins."""
+        organization = selectors.organization_get(slug=slug)
+        opened = support.support_session_open(
+            organization=organization,
+            operator=request.user,  # type: ignore[arg-type]
+            request=request._request,
+            **parse(SupportOpenSerializer, request.data),
+        )
+        body = {**SupportSessionSerializer(opened.session).data, "token": opened.token, "host": opened.host}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class SupportSessionDetailView(OperatorView):
+    @extend_schema(responses={200: SupportSessionSerializer, **ERRORS})
+    def delete(self, request: Request, slug: str, session_id: int) -> Response:
+        """End a support session before it expires."""
+        session = support.support_session_end(
+            organization=selectors.organization_get(slug=slug),
+            session_id=session_id,
+            request=request._request,
+        )
+        return Response(SupportSessionSerializer(session).data)
