@@ -44,6 +44,7 @@ from shared_apps.organizations.limits import (
     plan_limit_remaining,
 )
 from shared_apps.organizations.models import Organization
+from shared_apps.organizations.support import support_sessions_of
 
 __all__ = [
     "MissingOrganizationContext",
@@ -65,6 +66,7 @@ __all__ = [
     "plan_limit",
     "plan_limit_check",
     "plan_limit_remaining",
+    "support_sessions_of",
     "tenant_job",
     "zone_for",
 ]

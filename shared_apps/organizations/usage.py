@@ -22,6 +22,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from shared_apps.core.db import connection
 from shared_apps.organizations.jobs import tenant_job
 from shared_apps.organizations.models import Organization, OrganizationUsage
+from shared_apps.users.models import SUPPORT_EMAIL_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def usage_measure(organization: Organization) -> dict[str, Any]:
     """What the organization uses, measured in its schema (which must be the connection's now)."""
     since = timezone.now() - timedelta(days=USAGE_DAYS)
     user_model = apps.get_model("users", "User")
-    members = user_model._default_manager.filter(is_active=True)
+    members = user_model._default_manager.filter(is_active=True).exclude(email__endswith=SUPPORT_EMAIL_SUFFIX)
     last_sign_in = members.aggregate(last=Max("last_login"))["last"]
     try:
         activity = apps.get_model("activities", "Activity")

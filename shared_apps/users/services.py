@@ -19,7 +19,7 @@ from shared_apps.core.validation import clean_text
 from shared_apps.mfa.services import second_factor_check
 from shared_apps.organizations.limits import plan_limit_check
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
-from shared_apps.users.models import AuthToken, Invitation, Role, User, token_digest
+from shared_apps.users.models import SUPPORT_EMAIL_SUFFIX, AuthToken, Invitation, Role, User, token_digest
 from shared_apps.users.policies import password_sign_in_check
 from shared_apps.users.signals import credentials_revoked
 
@@ -118,7 +118,8 @@ def members_limit_check() -> None:
     invitations count: each may become a member without asking again."""
     now = timezone.now()
     live = Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
-    plan_limit_check("members", current=User.objects.filter(is_active=True).count() + live.count())
+    members = User.objects.filter(is_active=True).exclude(email__endswith=SUPPORT_EMAIL_SUFFIX)
+    plan_limit_check("members", current=members.count() + live.count())
 
 
 def member_invite(*, email: str, role: str, full_name: str = "", password: str | None = None) -> User:
