@@ -143,3 +143,10 @@ class SupportOpenedSerializer(SupportSessionSerializer):
     class Meta(SupportSessionSerializer.Meta):
         fields = [*SupportSessionSerializer.Meta.fields, "token", "host"]
         read_only_fields = fields
+
+
+class BulkSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["suspend", "resume", "change_plan"])
+    slugs = serializers.ListField(child=serializers.CharField(max_length=40), max_length=500)
+    confirm = serializers.IntegerField(help_text="How many organizations `slugs` names, again.")
+    plan = serializers.CharField(max_length=16, required=False)

@@ -3,6 +3,8 @@ from django.urls import path
 from shared_apps.organizations.api import views
 
 urlpatterns = [
+    path("dashboard/", views.DashboardView.as_view(), name="platform-dashboard"),
+    path("organizations-bulk/", views.OrganizationBulkView.as_view(), name="platform-organizations-bulk"),
     path("plans/", views.PlanListView.as_view(), name="platform-plans"),
     path("plans/<str:slug>/", views.PlanDetailView.as_view(), name="platform-plan"),
     path("organizations/", views.OrganizationListView.as_view(), name="platform-organizations"),

@@ -5,8 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.http.api import ERRORS, IsOperator, parse
-from shared_apps.organizations import plans, selectors, services, support
+from shared_apps.organizations import dashboard, plans, selectors, services, support
 from shared_apps.organizations.api.serializers import (
+    BulkSerializer,
     DomainSerializer,
     OrganizationCreateSerializer,
     OrganizationSerializer,
@@ -180,3 +181,20 @@ class SupportSessionDetailView(OperatorView):
             request=request._request,
         )
         return Response(SupportSessionSerializer(session).data)
+
+
+class DashboardView(OperatorView):
+    @extend_schema(responses={200: dict, **ERRORS})
+    def get(self, request: Request) -> Response:
+        """Organizations by status and plan, sign-ups per week, the noisiest organizations (by usage)."""
+        return Response(dashboard.platform_dashboard())
+
+
+class OrganizationBulkView(OperatorView):
+    @extend_schema(request=BulkSerializer, responses={200: dict, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Suspend, resume or change the plan of many organizations; `confirm` repeats how many. Each one is
+        audited; the answer lists those done and those that failed, with why."""
+        return Response(
+            dashboard.organizations_bulk(request=request._request, **parse(BulkSerializer, request.data))
+        )
