@@ -96,12 +96,10 @@ def test_admins_see_the_sessions_and_both_audit_logs_record_them(platform_api, o
     assert [(row["operator_email"], row["reason"]) for row in rows] == [(operator.email, REASON)]
     assert api(Role.MANAGER).get("/api/settings/support-access/").status_code == 403
 
-    platform = AuditEvent.objects.filter(action="support.opened").get()
-    assert (platform.actor_email, platform.target_repr, platform.changes["reason"]) == (
-        operator.email,
-        "acme",
-        REASON,
-    )
+    with schema_context("public"):
+        platform = AuditEvent.objects.filter(action="support.opened").get()
+    assert (platform.actor_email, platform.target_repr) == (operator.email, "acme")
+    assert platform.changes["reason"] == REASON
     with schema_context(org.schema_name):
         inside = AuditEvent.objects.filter(action="support.opened").get()
         assert (inside.actor_email, inside.changes["reason"]) == (operator.email, REASON)
