@@ -6,6 +6,7 @@ Per-organization work is fanned out: one cron entry enqueues one job per active 
 from rq.cron import register
 
 from shared_apps.organizations.jobs import fan_out
+from shared_apps.organizations.usage import usage_collect
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
@@ -44,3 +45,6 @@ register(fan_out, queue_name="low", args=(refresh_stale_scores,), kwargs={"queue
 register(fan_out, queue_name="low", args=(imap_mailboxes_sync,), kwargs={"queue": "low"}, cron="*/5 * * * *")
 # daily: the real-time stream's event log keeps REALTIME_RETENTION_DAYS (7)
 register(fan_out, queue_name="low", args=(prune_event_log,), kwargs={"queue": "low"}, cron="47 4 * * *")
+# hourly: each organization's usage (members, records, storage, requests...) into the public schema, which
+# the console and GET /api/platform/organizations/<slug>/usage/ read
+register(fan_out, queue_name="low", args=(usage_collect,), kwargs={"queue": "low"}, cron="27 * * * *")

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shared_apps.mfa.api.views import TwoFactorRequirementView, TwoFactorResetView
 from shared_apps.observability import health
-from shared_apps.organizations.api.settings import OrganizationSettingsView
+from shared_apps.organizations.api.settings import OrganizationSettingsView, SupportAccessView
 from shared_apps.users.api import lifecycle, members
 from shared_apps.users.api.views import MeView, SignOutView, TokenView
 
@@ -35,6 +35,7 @@ urlpatterns = [
         name="member-reactivate",
     ),
     path("api/settings/organization/", OrganizationSettingsView.as_view(), name="organization-settings"),
+    path("api/settings/support-access/", SupportAccessView.as_view(), name="support-access"),
     path(
         "api/members/<int:member_id>/two-factor/reset/",
         TwoFactorResetView.as_view(),

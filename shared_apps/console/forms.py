@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
-from shared_apps.organizations.models import OrganizationStatus, Plan
+from shared_apps.organizations.models import OrganizationStatus, Plan, PlanDefinition
+
+
+def plan_choices() -> list[tuple[str, str]]:
+    return [(plan.slug, plan.name) for plan in PlanDefinition.objects.all()]
 
 
 class ProvisionForm(forms.Form):
@@ -20,6 +26,10 @@ class ProvisionForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = plan_choices()  # type: ignore[attr-defined]
+
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(
@@ -32,3 +42,33 @@ class StatusFilterForm(forms.Form):
         choices=[("", "Active and suspended"), *[(s, s) for s in ("active", "suspended", "deleted")]],
         required=False,
     )
+
+
+def _limit(label: str) -> forms.IntegerField:
+    return forms.IntegerField(
+        min_value=0, max_value=2_000_000_000, required=False, label=label, help_text="Empty: no limit."
+    )
+
+
+class PlanLimitsForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    max_members = _limit("Members")
+    max_records = _limit("Records")
+    max_storage_mb = _limit("Storage (MB)")
+    api_requests_per_minute = _limit("API requests per minute")
+    imports_per_day = _limit("Imports per day")
+    max_webhook_endpoints = _limit("Webhook endpoints")
+
+
+class PlanForm(PlanLimitsForm):
+    slug = forms.CharField(max_length=16, help_text="3 to 16 lowercase letters, digits and hyphens.")
+    field_order = ["slug", "name"]
+
+
+class PlanChangeForm(forms.Form):
+    organization = forms.CharField(max_length=40)
+    plan = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = plan_choices()  # type: ignore[attr-defined]

@@ -12,5 +12,9 @@ urlpatterns = [
     path("", views.organizations, name="organizations"),
     path("organizations/", views.provision, name="provision"),
     path("organizations/<slug:slug>/status/", views.set_status, name="status"),
+    path("organizations/<slug:slug>/usage/", views.organization_usage, name="usage"),
+    path("plans/", views.plan_list, name="plans"),
+    path("plans/move/", views.organization_plan, name="organization-plan"),
+    path("plans/<slug:slug>/", views.plan_update, name="plan"),
     path("audit-log/", views.audit_log, name="audit-log"),
 ]

@@ -13,15 +13,23 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shared_apps.audit.pages import audit_log_page
-from shared_apps.console.forms import ProvisionForm, StatusFilterForm, StatusForm
+from shared_apps.console.forms import (
+    PlanChangeForm,
+    PlanForm,
+    PlanLimitsForm,
+    ProvisionForm,
+    StatusFilterForm,
+    StatusForm,
+)
 from shared_apps.core.errors import AppError, InvalidInput
-from shared_apps.organizations import selectors, services
+from shared_apps.organizations import plans, selectors, services
+from shared_apps.organizations.exceptions import UsageNotCollected
 from shared_apps.users.signin import sign_in_page
 
 View = Callable[..., HttpResponse]
@@ -154,3 +162,82 @@ def set_status(request: HttpRequest, slug: str) -> HttpResponse:
         verb = "reactivated" if organization.is_active else "suspended"
         messages.success(request, f"{organization.name} {verb}.")
     return redirect("console:organizations")
+
+
+def _plans_page(request: HttpRequest, form: PlanForm, status: int = 200) -> HttpResponse:
+    rows = [(plan, PlanLimitsForm(initial=vars(plan), prefix=plan.slug)) for plan in plans.plan_list()]
+    context = {"nav": "plans", "rows": rows, "form": form}
+    return render(request, "console/plans.html", context, status=status)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def plan_list(request: HttpRequest) -> HttpResponse:
+    """Plans and their limits; POST defines a new one (the plans service validates and audits)."""
+    if request.method == "GET":
+        return _plans_page(request, PlanForm())
+    form = PlanForm(request.POST)
+    if form.is_valid():
+        try:
+            plan = plans.plan_create(request=request, **form.cleaned_data)
+        except InvalidInput as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        except AppError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Plan {plan.name} defined.")
+            return redirect("console:plans")
+    return _plans_page(request, form, status=400)
+
+
+@operator_required
+@require_POST
+def plan_update(request: HttpRequest, slug: str) -> HttpResponse:
+    """Change a plan's name and limits: every organization on it works within them at once."""
+    form = PlanLimitsForm(request.POST, prefix=slug)
+    try:
+        if not form.is_valid():
+            field, errors = next(iter(form.errors.items()))
+            raise InvalidInput(field, f"{field}: {errors[0]}")
+        plan = plans.plan_update(slug=slug, request=request, **form.cleaned_data)
+    except AppError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Plan {plan.name} saved.")
+    return redirect("console:plans")
+
+
+@operator_required
+@require_POST
+def organization_plan(request: HttpRequest) -> HttpResponse:
+    """Move an organization (its slug) to another plan; its limits apply from its next request."""
+    form = PlanChangeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise InvalidInput("plan", "Choose an organization and a defined plan.")
+        organization = services.organization_update(
+            organization=selectors.organization_get(slug=form.cleaned_data["organization"]),
+            plan=form.cleaned_data["plan"],
+            request=request,
+        )
+    except AppError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{organization.name} is now on the {organization.plan} plan.")
+    return redirect("console:plans")
+
+
+@operator_required
+@require_GET
+def organization_usage(request: HttpRequest, slug: str) -> HttpResponse:
+    """One organization's usage as the hourly job last collected it (the public schema only)."""
+    try:
+        organization = selectors.organization_get(slug=slug)
+    except AppError:
+        raise Http404("No such organization.") from None
+    try:
+        usage = selectors.organization_usage(slug=slug)
+    except UsageNotCollected:
+        usage = None
+    context = {"organization": organization, "usage": usage}
+    return render(request, "console/usage.html", context)

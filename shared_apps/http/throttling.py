@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from shared_apps.organizations.limits import plan_limit
 from shared_apps.users.models import ApiKey
 
 _counter_cache: Any = None
@@ -70,8 +71,11 @@ class PlanRateThrottle(BaseThrottle):
         tenant = getattr(request._request, "tenant", None)
         if tenant is None or not request.user or not request.user.is_authenticated:
             return True
+        # the plan's own requests per minute when an operator set one, else the deployment's rate for it
+        per_minute = plan_limit("api_requests_per_minute", tenant)
         rates = settings.THROTTLE_RATES_BY_PLAN
-        limit, duration = _parse_rate(rates.get(tenant.plan, rates["free"]))
+        rate = f"{per_minute}/min" if per_minute is not None else rates.get(tenant.plan, rates["free"])
+        limit, duration = _parse_rate(rate)
         self._wait = sliding_window_wait(self.get_cache_key(request, view), limit, duration)
         return self._wait is None
 

@@ -72,6 +72,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         from shared_apps.observability import metrics  # metrics imports this module's helpers
+        from shared_apps.organizations import usage  # organizations imports observability (log context)
 
         start = time.perf_counter()
         tenant = getattr(request, "tenant", None)
@@ -106,6 +107,8 @@ class RequestContextMiddleware:
             metrics.observe_request(
                 route=route, method=request.method or "", status=response.status_code, seconds=duration
             )
+            if tenant is not None and isinstance(getattr(tenant, "pk", None), int):
+                usage.count_request(tenant.pk, response.status_code)  # per organization and day, for usage
             return response
         finally:
             _context.reset(token)

@@ -37,11 +37,19 @@ from shared_apps.organizations.exceptions import MissingOrganizationContext
 # Tenant apps reach the platform only through this module (import-linter's platform-through-context
 # contract): the job helpers are theirs from here. jobs.py imports this module lazily, so either loads first.
 from shared_apps.organizations.jobs import enqueue_in_organization, fan_out, tenant_job
+from shared_apps.organizations.limits import (
+    PlanLimitReached,
+    plan_limit,
+    plan_limit_check,
+    plan_limit_remaining,
+)
 from shared_apps.organizations.models import Organization
+from shared_apps.organizations.support import support_sessions_of
 
 __all__ = [
     "MissingOrganizationContext",
     "Organization",
+    "PlanLimitReached",
     "current_organization",
     "current_organization_or_none",
     "enqueue_in_organization",
@@ -55,6 +63,10 @@ __all__ = [
     "organization_for_schema",
     "organization_for_schema_or_none",
     "organization_zone",
+    "plan_limit",
+    "plan_limit_check",
+    "plan_limit_remaining",
+    "support_sessions_of",
     "tenant_job",
     "zone_for",
 ]

@@ -40,3 +40,8 @@ class TemplateMissing(AppError):
     status_code = 503
     code = "template_missing"
     message = "The organization template schema is missing; run `manage.py platform_setup`."
+
+
+class UsageNotCollected(NotFound):
+    code = "usage_not_collected"
+    message = "This organization's usage has not been collected yet (the usage job runs hourly)."

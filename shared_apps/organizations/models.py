@@ -72,13 +72,38 @@ class Plan(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
 
 
+class PlanDefinition(models.Model):
+    """A plan operators define: the limits an organization on it works within (null: unlimited).
+
+    `Organization.plan` holds the slug. Limits are read through shared_apps.organizations.limits (cached,
+    forgotten when a plan is saved), so a changed plan or limit takes effect at once."""
+
+    slug = models.SlugField(max_length=16, unique=True)
+    name = models.CharField(max_length=100)
+    max_members = models.PositiveIntegerField(null=True, blank=True)
+    max_records = models.PositiveIntegerField(null=True, blank=True)
+    max_storage_mb = models.PositiveIntegerField(null=True, blank=True)
+    api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    imports_per_day = models.PositiveIntegerField(null=True, blank=True)
+    max_webhook_endpoints = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Organization(TenantMixin):
     name = models.CharField(max_length=200)
     slug = models.CharField(max_length=40)
     status = models.CharField(
         max_length=16, choices=OrganizationStatus.choices, default=OrganizationStatus.ACTIVE
     )
-    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    # the slug of a PlanDefinition (operators add plans; `Plan` names the four every install starts with)
+    plan = models.CharField(max_length=16, default=Plan.FREE)
     default_currency = models.CharField(max_length=3, default="USD")
     # ISO 3166 region a phone number written without a country code belongs to ("(555) 010-7777").
     phone_region = models.CharField(max_length=2, default="US")
@@ -126,3 +151,54 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class OrganizationUsage(models.Model):
+    """What an organization uses, collected by a scheduled job (shared_apps.organizations.usage) into the
+    public schema: the console and the platform API read this row, never the organization's schema."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="usage")
+    collected_at = models.DateTimeField()
+    members = models.PositiveIntegerField(default=0)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    leads = models.PositiveIntegerField(default=0)
+    contacts = models.PositiveIntegerField(default=0)
+    accounts = models.PositiveIntegerField(default=0)
+    deals = models.PositiveIntegerField(default=0)
+    activities = models.PositiveBigIntegerField(default=0)
+    schema_bytes = models.PositiveBigIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    file_bytes = models.PositiveBigIntegerField(default=0)
+    # the last 30 days (requests counted per organization and day in Redis by the access log middleware)
+    api_requests_30d = models.PositiveBigIntegerField(default=0)
+    api_4xx_30d = models.PositiveBigIntegerField(default=0)
+    api_5xx_30d = models.PositiveBigIntegerField(default=0)
+    imports_30d = models.PositiveIntegerField(default=0)
+    webhook_failures_30d = models.PositiveIntegerField(default=0)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    # migrations applied in the organization's schema, and the last one
+    migrations_applied = models.PositiveIntegerField(default=0)
+    last_migration = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"usage of {self.organization_id}"
+
+
+class SupportSession(models.Model):
+    """An operator's read-only visit to an organization (shared_apps.organizations.support): a reason, at most
+    SUPPORT_MAX_MINUTES, a viewer member of its own in the organization whose token expires with it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="support_sessions")
+    operator_id = models.BigIntegerField()  # the operator (a public-schema user)
+    operator_email = models.CharField(max_length=254)
+    reason = models.TextField()
+    member_id = models.BigIntegerField()  # the support member in the organization's schema
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"], name="support_session_org_idx")]
+
+    def __str__(self) -> str:
+        return f"support {self.pk} in {self.organization_id}"

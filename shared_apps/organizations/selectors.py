@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from shared_apps.organizations.exceptions import OrganizationNotFound
-from shared_apps.organizations.models import Organization, OrganizationStatus
+from shared_apps.organizations.exceptions import OrganizationNotFound, UsageNotCollected
+from shared_apps.organizations.models import Organization, OrganizationStatus, OrganizationUsage
 
 
 def organization_list(*, status: str | None = None) -> QuerySet[Organization]:
@@ -40,3 +40,12 @@ def active_schema_names() -> list[str]:
         .order_by("id")
         .values_list("schema_name", flat=True)
     )
+
+
+def organization_usage(*, slug: str) -> OrganizationUsage:
+    """The live organization's usage row as last collected (the public schema only: two queries)."""
+    organization = organization_get(slug=slug)
+    usage = OrganizationUsage.objects.filter(organization_id=organization.pk).first()
+    if usage is None:
+        raise UsageNotCollected(slug=slug)
+    return usage

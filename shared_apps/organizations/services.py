@@ -36,6 +36,7 @@ from shared_apps.organizations.models import (
     Organization,
     OrganizationStatus,
     Plan,
+    PlanDefinition,
     schema_name_for,
 )
 from shared_apps.users.models import Role, User
@@ -94,8 +95,10 @@ def _validate_name(name: object) -> str:
 
 
 def _validate_plan(plan: object) -> str:
-    if plan not in Plan.values:
-        raise InvalidInput("plan", f"Unknown plan; expected one of {', '.join(Plan.values)}.")
+    """A plan operators defined (PlanDefinition); the four built-in ones exist from the start."""
+    slugs = list(PlanDefinition.objects.values_list("slug", flat=True))
+    if plan not in slugs:
+        raise InvalidInput("plan", f"Unknown plan; expected one of {', '.join(slugs)}.")
     return str(plan)
 
 

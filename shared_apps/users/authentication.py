@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from shared_apps.core.errors import Forbidden
 from shared_apps.users.credentials_cache import credential_lookup, credential_touched
-from shared_apps.users.models import AuthToken, User, token_digest
+from shared_apps.users.models import AuthToken, User, is_support_member, token_digest
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -44,6 +45,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if found is None or found[0].is_expired(now) or not found[1].is_active:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
         token, user = found
+        if is_support_member(user) and request.method not in permissions.SAFE_METHODS:
+            raise Forbidden("Support access is read-only.", code="support_read_only")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now

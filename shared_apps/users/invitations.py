@@ -17,7 +17,7 @@ from shared_apps.core.validation import clean_text
 from shared_apps.users.exceptions import EmailTaken
 from shared_apps.users.mail import organization_link, organization_name, send_account_email
 from shared_apps.users.models import Invitation, Role, User, token_digest
-from shared_apps.users.services import user_create
+from shared_apps.users.services import members_limit_check, user_create
 
 
 class InvitationUnusable(AppError):
@@ -83,6 +83,7 @@ def invitation_create(
             code="invitation_pending",
             invitation_id=pending.pk,
         )
+    members_limit_check()
     raw, digest = _new_token()
     invitation = Invitation.objects.create(
         email=email,

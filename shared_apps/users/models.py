@@ -11,6 +11,14 @@ from django.utils.crypto import salted_hmac
 
 from shared_apps.users.signals import credentials_revoked
 
+# Operators' read-only support members (shared_apps.organizations.support) have addresses here: requests
+# signed in as one may only read (shared_apps.users.authentication).
+SUPPORT_EMAIL_SUFFIX = "@support.leadpulse.invalid"
+
+
+def is_support_member(user: Any) -> bool:
+    return str(getattr(user, "email", "")).endswith(SUPPORT_EMAIL_SUFFIX)
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"

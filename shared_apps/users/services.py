@@ -17,8 +17,9 @@ from shared_apps.audit.services import audit_record, sign_in_method
 from shared_apps.core.errors import Conflict, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
 from shared_apps.mfa.services import second_factor_check
+from shared_apps.organizations.limits import plan_limit_check
 from shared_apps.users.exceptions import EmailTaken, InvalidCredentials
-from shared_apps.users.models import AuthToken, Role, User, token_digest
+from shared_apps.users.models import SUPPORT_EMAIL_SUFFIX, AuthToken, Invitation, Role, User, token_digest
 from shared_apps.users.policies import password_sign_in_check
 from shared_apps.users.signals import credentials_revoked
 
@@ -112,10 +113,20 @@ def validate_new_credentials(
     return email
 
 
+def members_limit_check() -> None:
+    """Refuse a new member or invitation past the plan's `members` limit (402 plan_limit_reached). Pending
+    invitations count: each may become a member without asking again."""
+    now = timezone.now()
+    live = Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+    members = User.objects.filter(is_active=True).exclude(email__endswith=SUPPORT_EMAIL_SUFFIX)
+    plan_limit_check("members", current=members.count() + live.count())
+
+
 def member_invite(*, email: str, role: str, full_name: str = "", password: str | None = None) -> User:
     """Add a member to the current organization at once (scripts, the demo seed, `POST /api/members/` with a
     password). Without a password the account cannot sign in until one is set (an unusable password); members
     invited by email go through shared_apps.users.invitations instead."""
+    members_limit_check()
     if password:
         return user_create(email=email, password=password, role=role, full_name=full_name)
     email = (email or "").strip().lower() if isinstance(email, str) else ""

@@ -38,6 +38,7 @@ from tenant_apps.records.services import (
     from_to,
     record_alive,
     record_changes_save,
+    record_create_check,
     record_locked,
     record_note_add,
     record_purge,
@@ -118,6 +119,7 @@ def _clean_status(value: Any) -> str:
 def account_create(*, actor: User | None, from_lead_id: int | None = None, **fields: Any) -> Account:
     """Create an account (status prospect unless given: its starting point, not a change) with its CREATED
     activity; `from_lead_id` names the lead a conversion made it from."""
+    record_create_check()
     check_fields(fields, (*ACCOUNT_FIELDS, "status"))
     cleaned = _clean({"name": fields.get("name"), **fields})
     cleaned["custom"] = custom_for_create("account", fields, converted=from_lead_id is not None)

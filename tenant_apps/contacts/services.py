@@ -28,6 +28,7 @@ from tenant_apps.records.services import (
     custom_for_update,
     record_alive,
     record_changes_save,
+    record_create_check,
     record_duplicate_check,
     record_email_check,
     record_locked,
@@ -73,6 +74,7 @@ def contact_create(
     too); `from_lead_id` names the lead a conversion made it from. Refuses a duplicate (a live contact with
     the same email or phone) unless `allow_duplicate`, and an address on the do-not-contact list unless
     `allow_do_not_contact`, as lead_create does."""
+    record_create_check()
     check_fields(fields, CONTACT_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
     cleaned["custom"] = custom_for_create("contact", fields, converted=from_lead_id is not None)

@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any
 
 from django.conf import settings
@@ -54,7 +55,7 @@ from tenant_apps.imports.models import (
 from tenant_apps.imports.pipeline import Pipeline
 from tenant_apps.imports.pipeline.write import Counts
 from tenant_apps.imports.tasks import TASK_COLUMNS, TaskColumns, task_rows_write
-from tenant_apps.records.services import clean_owner, clean_tags
+from tenant_apps.records.services import clean_owner, clean_tags, import_create_check, record_create_room
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)
@@ -237,6 +238,8 @@ def import_create(
     columns = resolve_mapping(spec, sniffed.header, has_header=has_header, mapping=mapping)
     if sniffed.rows_in_sample > max_rows:
         raise BadFile(f"At most {max_rows} rows.", code="too_many_rows", max_rows=max_rows)
+    if not dry_run:
+        import_create_check(today=Import.objects.filter(dry_run=False, created_at__gte=_day_start()).count())
 
     with transaction.atomic():
         run = Import.objects.create(
@@ -368,12 +371,25 @@ def import_run(*, import_id: int) -> Import:
             raise
 
 
+PLAN_LIMIT_ERROR = "plan_limit_reached: the plan's records limit was reached after {row} rows."
+
+
+def _day_start() -> datetime:
+    """Midnight today in the organization's zone: imports per day count from here."""
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _write(run: Import, pipeline: Pipeline) -> Import:
     total = run.rows_read or 0
     while run.checkpoint < total:
         if Import.objects.filter(pk=run.pk, cancel_requested=True).exists():
             return _finish(run, ImportStatus.CANCELLED, pipeline)
         high = min(run.checkpoint + BATCH_ROWS, total)
+        room = None if run.dry_run else record_create_room()  # rows past the plan's records limit: refused
+        if room is not None and room <= 0:
+            error = PLAN_LIMIT_ERROR.format(row=run.checkpoint)
+            return _finish(run, ImportStatus.FAILED, pipeline, error=error)
+        high = high if room is None else min(high, run.checkpoint + room)
         with transaction.atomic():
             counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
             _batch_done(run, checkpoint=high, counts=counts)

@@ -36,6 +36,7 @@ from tenant_apps.records.services import (
     custom_for_update,
     from_to,
     record_changes_save,
+    record_create_check,
     record_duplicate_check,
     record_email_check,
     record_locked,
@@ -124,6 +125,7 @@ def lead_create(
     sees only their own leads: else not even the one just made); with routing on, routing picks the owner.
     Admins' and managers' leads may stay unassigned. An address on the do-not-contact list is refused unless
     `allow_do_not_contact` (record_email_check)."""
+    record_create_check()
     if "stage" in fields:
         raise InvalidInput("stage", "New leads start in NEW; use the transition endpoint afterwards.")
     check_fields(fields, EDITABLE_FIELDS)

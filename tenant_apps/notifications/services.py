@@ -10,8 +10,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from shared_apps.core.events import DomainEvent, subscribe
 from shared_apps.organizations.context import current_organization, organization_context
-from shared_apps.users.models import User
+from shared_apps.users.models import Role, User
 from tenant_apps.notifications.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -76,3 +77,34 @@ def notifications_mark_read(*, recipient: User, ids: list[int] | None = None) ->
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
+
+
+PLAN_LIMIT_LABELS = {
+    "members": "members",
+    "records": "records",
+    "storage_mb": "MB of storage",
+    "api_requests_per_minute": "API requests per minute",
+    "imports_per_day": "imports per day",
+    "webhook_endpoints": "webhook endpoints",
+}
+
+
+def plan_limit_nearing(event: DomainEvent) -> None:
+    """Warn the organization's admins that it reached 80% of a plan limit: once per limit, maximum and period
+    (the event's `key`), however often the event comes."""
+    data = event.data
+    label = PLAN_LIMIT_LABELS.get(data["limit"], data["limit"])
+    with organization_context(event.schema_name):
+        for admin in User.objects.filter(role=Role.ADMIN, is_active=True):
+            notify(
+                recipient=admin,
+                kind="plan_limit",
+                title=f"Your plan's limit is nearly reached: {data['current']} of {data['max']} {label}",
+                body="Ask your account manager or an operator for a larger plan before it is reached.",
+                data={"limit": data["limit"], "max": data["max"], "current": data["current"]},
+                key=data["key"],
+            )
+
+
+def subscribe_to_events() -> None:
+    subscribe("plan.limit_nearing", plan_limit_nearing)

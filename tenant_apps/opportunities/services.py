@@ -52,6 +52,7 @@ from tenant_apps.records.services import (
     from_to,
     record_alive,
     record_changes_save,
+    record_create_check,
     record_locked,
     record_note_add,
     record_restore,
@@ -175,6 +176,7 @@ def opportunity_create(*, actor: User | None, from_lead_id: int | None = None, *
     first stage unless given; `stage` is a stage id or key of that pipeline; closing goes through
     opportunity_transition), with the stage's probability unless given, and its CREATED activity (on the
     account's timeline too). `from_lead_id` is the lead a conversion made it from."""
+    record_create_check()
     check_fields(fields, (*OPPORTUNITY_FIELDS, "stage", "pipeline"))
     pipeline = _pipeline_of(fields.pop("pipeline", None))
     requested = fields.pop("stage", None)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
+from django.apps import apps
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -18,6 +19,7 @@ from shared_apps.core.db import connection
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
+from shared_apps.organizations.context import plan_limit, plan_limit_check, plan_limit_remaining
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
@@ -159,6 +161,37 @@ def changed_keys(record: Model, cleaned: dict[str, Any]) -> dict[str, str]:
         for field in ("email", "phone_normalized")
         if field in cleaned and cleaned[field] != getattr(record, field)
     }
+
+
+def records_count() -> int:
+    """Live customer records of every type (leads, accounts, contacts, opportunities): what the plan's
+    `records` limit counts. A soft-deleted record stops counting; a merged one is gone."""
+    models = [model for model in apps.get_models() if issubclass(model, CustomerRecord)]
+    return sum(
+        _records(model).filter(deleted_at__isnull=True, merged_into__isnull=True).count() for model in models
+    )
+
+
+def record_create_check(*, adding: int = 1) -> None:
+    """The records core's hook every record create calls: refuse (402 plan_limit_reached) a record past the
+    organization's plan's `records` limit. Counts nothing when the plan has no such limit."""
+    if plan_limit("records") is not None:
+        plan_limit_check("records", current=records_count(), adding=adding)
+
+
+def record_create_room() -> int | None:
+    """How many more records the plan allows (None: no limit); imports write no row past it."""
+    if plan_limit("records") is None:
+        return None
+    return plan_limit_remaining("records", current=records_count())
+
+
+def import_create_check(*, today: int) -> None:
+    """Refuse an import past the plan's imports per day (`today`: the organization's imports so far today),
+    and one that could not create a single record."""
+    plan_limit_check("imports_per_day", current=today)
+    if record_create_room() == 0:
+        plan_limit_check("records", current=records_count())
 
 
 def _records(model: type[R]) -> QuerySet[R]:

@@ -16,6 +16,7 @@ from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.validation import clean_text
+from shared_apps.organizations.context import plan_limit_check
 from shared_apps.users.models import Role, User
 from tenant_apps.webhooks import signing, transport
 from tenant_apps.webhooks.delivery import abandon, disable_endpoint
@@ -118,6 +119,7 @@ def endpoint_create(
     cleaned["secret"] = signing.new_secret() if secret is None else _clean_secret(secret)
     if Endpoint.objects.count() >= MAX_ENDPOINTS:
         raise InvalidInput("url", f"At most {MAX_ENDPOINTS} endpoints per organization.", code="too_many")
+    plan_limit_check("webhook_endpoints", current=Endpoint.objects.count())
     endpoint = Endpoint.objects.create(**cleaned, created_by=actor)
     invalidate_patterns()
     publish_on_commit("webhook.created", record_id=endpoint.pk, actor_id=actor.pk)

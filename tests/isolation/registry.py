@@ -270,6 +270,7 @@ EXEMPT: dict[str, str] = {
     "notifications-read": "ids select among the caller's own notifications: another's match none",
     "follow-up-settings": f"{NO_ID}: the organization's settings",
     "organization-settings": f"{NO_ID}: the organization's own settings (its time zone)",
+    "support-access": f"{NO_ID}: the operators' visits to this organization (admins only)",
     "email-settings": f"{NO_ID}: the organization's settings and its own inbound address",
     "email-settings-smtp-test": f"{NO_ID}: a test message through the organization's own saved server",
     "web:email-settings": f"{NO_ID}: the organization's settings and its own inbound address",

@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from shared_apps.core.errors import Forbidden, InvalidInput
 from shared_apps.http.api import OrganizationView, error_responses
 from shared_apps.organizations.context import current_organization
-from shared_apps.organizations.models import Organization
+from shared_apps.organizations.models import Organization, SupportSession
+from shared_apps.organizations.support import support_sessions_of
 from shared_apps.organizations.timezones import organization_settings_update
 from shared_apps.users.models import Role
 
@@ -51,3 +52,22 @@ class OrganizationSettingsView(OrganizationView):
             organization=current_organization(), changes=dict(request.data), request=request
         )
         return Response(OrganizationSettingsSerializer(organization).data)
+
+
+class SupportAccessSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SupportSession
+        fields = ["id", "operator_email", "reason", "created_at", "expires_at", "ended_at"]
+        read_only_fields = fields
+
+
+class SupportAccessView(OrganizationView):
+    """`GET /api/settings/support-access/`: the platform operators' read-only visits to this organization,
+    newest first (admins only)."""
+
+    read_role = Role.ADMIN
+
+    @extend_schema(responses={200: SupportAccessSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        sessions = support_sessions_of(current_organization())
+        return Response(SupportAccessSerializer(sessions, many=True).data)

@@ -6,13 +6,21 @@ from rest_framework.views import APIView
 
 from shared_apps.http.api import ERRORS, IsOperator, parse
 from shared_apps.http.pagination import Cursor
-from shared_apps.organizations import selectors, services
+from shared_apps.organizations import dashboard, plans, selectors, services, support
 from shared_apps.organizations.api.serializers import (
+    BulkSerializer,
     DomainSerializer,
     OrganizationCreateSerializer,
     OrganizationSerializer,
     OrganizationUpdateSerializer,
+    PlanCreateSerializer,
+    PlanSerializer,
+    PlanUpdateSerializer,
     PurgeSerializer,
+    SupportOpenedSerializer,
+    SupportOpenSerializer,
+    SupportSessionSerializer,
+    UsageSerializer,
 )
 from shared_apps.organizations.exceptions import OrganizationNotFound
 
@@ -119,3 +127,94 @@ class DomainDetailView(OperatorView):
             organization=selectors.organization_get(slug=slug), domain=domain, request=request._request
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlanListView(OperatorView):
+    @extend_schema(responses={200: PlanSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(PlanSerializer(plans.plan_list(), many=True).data)
+
+    @extend_schema(request=PlanCreateSerializer, responses={201: PlanSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Define a plan with its limits (null: unlimited)."""
+        plan = plans.plan_create(request=request._request, **parse(PlanCreateSerializer, request.data))
+        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(OperatorView):
+    @extend_schema(responses={200: PlanSerializer, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(PlanSerializer(plans.plan_get(slug=slug)).data)
+
+    @extend_schema(request=PlanUpdateSerializer, responses={200: PlanSerializer, **ERRORS})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change a plan's name or limits: every organization on it works within them at once."""
+        plan = plans.plan_update(
+            slug=slug, request=request._request, **parse(PlanUpdateSerializer, request.data)
+        )
+        return Response(PlanSerializer(plan).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request: Request, slug: str) -> Response:
+        """Remove a plan no organization is on (409 plan_in_use otherwise)."""
+        plans.plan_delete(slug=slug, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrganizationUsageView(OperatorView):
+    @extend_schema(responses={200: UsageSerializer, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        """The organization's usage as last collected by the hourly job (`collected_at`); 404
+        usage_not_collected before its first run. Reads the public schema only."""
+        return Response(UsageSerializer(selectors.organization_usage(slug=slug)).data)
+
+
+class SupportSessionListView(OperatorView):
+    @extend_schema(responses={200: SupportSessionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        organization = selectors.organization_get(slug=slug)
+        return Response(SupportSessionSerializer(support.support_sessions_of(organization), many=True).data)
+
+    @extend_schema(request=SupportOpenSerializer, responses={201: SupportOpenedSerializer, **ERRORS})
+    def post(self, request: Request, slug: str) -> Response:
+        """Open the organization read-only for at most 240 minutes, with a reason: a bearer token for its
+        host (shown once) acting as a viewer; writes answer 403 support_read_only. Recorded in both audit
+        logs and shown to the organization's admins."""
+        organization = selectors.organization_get(slug=slug)
+        opened = support.support_session_open(
+            organization=organization,
+            operator=request.user,  # type: ignore[arg-type]
+            request=request._request,
+            **parse(SupportOpenSerializer, request.data),
+        )
+        body = {**SupportSessionSerializer(opened.session).data, "token": opened.token, "host": opened.host}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class SupportSessionDetailView(OperatorView):
+    @extend_schema(responses={200: SupportSessionSerializer, **ERRORS})
+    def delete(self, request: Request, slug: str, session_id: int) -> Response:
+        """End a support session before it expires."""
+        session = support.support_session_end(
+            organization=selectors.organization_get(slug=slug),
+            session_id=session_id,
+            request=request._request,
+        )
+        return Response(SupportSessionSerializer(session).data)
+
+
+class DashboardView(OperatorView):
+    @extend_schema(responses={200: dict, **ERRORS})
+    def get(self, request: Request) -> Response:
+        """Organizations by status and plan, sign-ups per week, the noisiest organizations (by usage)."""
+        return Response(dashboard.platform_dashboard())
+
+
+class OrganizationBulkView(OperatorView):
+    @extend_schema(request=BulkSerializer, responses={200: dict, **ERRORS})
+    def post(self, request: Request) -> Response:
+        """Suspend, resume or change the plan of many organizations; `confirm` repeats how many. Each one is
+        audited; the answer lists those done and those that failed, with why."""
+        return Response(
+            dashboard.organizations_bulk(request=request._request, **parse(BulkSerializer, request.data))
+        )

@@ -16,6 +16,7 @@ from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import AppError, Forbidden, NotFound
 from shared_apps.http.permissions import has_role
 from shared_apps.http.throttling import sign_in_wait
+from shared_apps.organizations.context import current_organization, support_sessions_of
 from shared_apps.users import email_change, invitations, passwords, sessions
 from shared_apps.users.models import Invitation, Role, User
 from tenant_apps.web.views.base import member, member_required
@@ -282,6 +283,7 @@ def members_page(request: HttpRequest) -> HttpResponse:
         "invitations": Invitation.objects.select_related("invited_by").order_by("-created_at")[:100],
         "invite_form": form,
         "nav": "members",
+        "support_sessions": support_sessions_of(current_organization(), limit=10),
     }
     return render(request, "web/members.html", context, status=400 if form.errors else 200)
 
