@@ -13,6 +13,8 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +32,7 @@ from shared_apps.console.forms import (
 from shared_apps.core.errors import AppError, InvalidInput
 from shared_apps.organizations import plans, selectors, services
 from shared_apps.organizations.exceptions import UsageNotCollected
+from shared_apps.organizations.models import PlanDefinition
 from shared_apps.users.signin import sign_in_page
 
 View = Callable[..., HttpResponse]
@@ -78,8 +81,13 @@ def _page(request: HttpRequest, form: ProvisionForm, status: int = 200) -> HttpR
     filters = StatusFilterForm(request.GET)
     chosen = filters.cleaned_data["status"] if filters.is_valid() else ""
     # a page at a time: an operator with thousands of organizations still gets a bounded page
+    # each organization's plan by its name (the slug when no plan of that slug is defined)
+    plan_name = PlanDefinition.objects.filter(slug=OuterRef("plan")).values("name")[:1]
     paginator = Paginator(
-        selectors.organization_list(status=chosen or None).order_by("slug", "id"), PAGE_SIZE
+        selectors.organization_list(status=chosen or None)
+        .annotate(plan_name=Coalesce(Subquery(plan_name), F("plan")))
+        .order_by("slug", "id"),
+        PAGE_SIZE,
     )
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()

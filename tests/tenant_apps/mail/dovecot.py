@@ -74,8 +74,11 @@ class Dovecot:
             client.logout()
 
     def empty(self, user: str) -> None:
-        """Every folder of `user` emptied, and a new UIDVALIDITY (the Maildir made anew)."""
+        """Every folder of `user` emptied, and a new UIDVALIDITY (the Maildir made anew). Dovecot takes a new
+        mailbox's UIDVALIDITY from the clock in seconds: the next second is waited for, or a mailbox made anew
+        within the second its predecessor was made would keep its UIDVALIDITY."""
         shutil.rmtree(self.root / "mail" / user, ignore_errors=True)
+        time.sleep(1.1)
 
 
 @pytest.fixture(scope="session")
