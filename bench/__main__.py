@@ -8,7 +8,8 @@ from pathlib import Path
 NAMES = sorted(
     m.name
     for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-    if m.name not in {"common", "bypass", "settings_bypass", "generate"} and not m.name.startswith("zz_")
+    if m.name not in {"common", "bypass", "settings_bypass", "settings_console", "generate"}
+    and not m.name.startswith("zz_")
 )
 
 

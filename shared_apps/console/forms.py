@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 
+from shared_apps.organizations import placement
 from shared_apps.organizations.models import OrganizationStatus, Plan, PlanDefinition
+from shared_apps.organizations.support import SUPPORT_DEFAULT_MINUTES, SUPPORT_MAX_MINUTES
 
 
 def plan_choices() -> list[tuple[str, str]]:
@@ -34,13 +36,6 @@ class ProvisionForm(forms.Form):
 class StatusForm(forms.Form):
     status = forms.ChoiceField(
         choices=[(OrganizationStatus.ACTIVE, "active"), (OrganizationStatus.SUSPENDED, "suspended")]
-    )
-
-
-class StatusFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        choices=[("", "Active and suspended"), *[(s, s) for s in ("active", "suspended", "deleted")]],
-        required=False,
     )
 
 
@@ -72,3 +67,66 @@ class PlanChangeForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["plan"].choices = plan_choices()  # type: ignore[attr-defined]
+
+
+class SlugsField(forms.Field):
+    """The organizations ticked in the list (repeated `slugs` values)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        return list(dict.fromkeys(str(item).strip() for item in values if str(item).strip()))
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if len(value) > 500:
+            raise forms.ValidationError("At most 500 organizations at once.")
+        if any(len(slug) > 40 for slug in value):
+            raise forms.ValidationError("Not an organization's slug.")
+
+
+BULK_ACTIONS = [
+    ("suspend", "Suspend"),
+    ("resume", "Reactivate"),
+    ("change_plan", "Change plan"),
+    ("migrate", "Run pending migrations"),
+    ("move", "Move to another database"),
+]
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=BULK_ACTIONS, label="Action")
+    slugs = SlugsField(label="Organizations", error_messages={"required": "Tick at least one organization."})
+    plan = forms.ChoiceField(choices=[], required=False, label="Plan")
+    to = forms.ChoiceField(choices=[], required=False, label="Database")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = [("", "—"), *plan_choices()]  # type: ignore[attr-defined]
+        self.fields["to"].choices = [  # type: ignore[attr-defined]
+            ("", "—"),
+            *[(alias, alias) for alias in placement.database_aliases()],
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == "change_plan" and not data.get("plan"):
+            self.add_error("plan", "Choose the plan to move them to.")
+        if data.get("action") == "move" and not data.get("to"):
+            self.add_error("to", "Choose the database to move them to.")
+        return data
+
+    def action_label(self) -> str:
+        return dict(BULK_ACTIONS).get(self.cleaned_data.get("action", ""), "")
+
+
+class SupportForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown to the organization's admins.",
+    )
+    minutes = forms.IntegerField(min_value=1, max_value=SUPPORT_MAX_MINUTES, initial=SUPPORT_DEFAULT_MINUTES)

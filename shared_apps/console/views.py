@@ -12,10 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
-from django.db.models import F, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,13 +23,10 @@ from shared_apps.console.forms import (
     PlanForm,
     PlanLimitsForm,
     ProvisionForm,
-    StatusFilterForm,
     StatusForm,
 )
 from shared_apps.core.errors import AppError, InvalidInput
 from shared_apps.organizations import plans, selectors, services
-from shared_apps.organizations.exceptions import UsageNotCollected
-from shared_apps.organizations.models import PlanDefinition
 from shared_apps.users.signin import sign_in_page
 
 View = Callable[..., HttpResponse]
@@ -68,46 +62,10 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     return redirect("console:sign-in")
 
 
-def _port_suffix(request: HttpRequest) -> str:
+def port_suffix(request: HttpRequest) -> str:
     """The port the console is reached on, so links to organization hosts work in development too."""
     host = request.get_host()
     return ":" + host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
-
-
-PAGE_SIZE = 50
-
-
-def _page(request: HttpRequest, form: ProvisionForm, status: int = 200) -> HttpResponse:
-    filters = StatusFilterForm(request.GET)
-    chosen = filters.cleaned_data["status"] if filters.is_valid() else ""
-    # a page at a time: an operator with thousands of organizations still gets a bounded page
-    # each organization's plan by its name (the slug when no plan of that slug is defined)
-    plan_name = PlanDefinition.objects.filter(slug=OuterRef("plan")).values("name")[:1]
-    paginator = Paginator(
-        selectors.organization_list(status=chosen or None)
-        .annotate(plan_name=Coalesce(Subquery(plan_name), F("plan")))
-        .order_by("slug", "id"),
-        PAGE_SIZE,
-    )
-    page = paginator.get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "organizations": page.object_list,
-        "page": page,
-        "page_query": query.urlencode(),
-        "filters": filters,
-        "form": form,
-        "port": _port_suffix(request),
-        "base_domain": settings.BASE_DOMAIN,
-    }
-    return render(request, "console/organizations.html", context, status=status)
-
-
-@operator_required
-@require_GET
-def organizations(request: HttpRequest) -> HttpResponse:
-    return _page(request, ProvisionForm())
 
 
 @operator_required
@@ -115,7 +73,7 @@ def organizations(request: HttpRequest) -> HttpResponse:
 def provision(request: HttpRequest) -> HttpResponse:
     """Provision an organization: the service creates the row, the schema, the domain and the first admin at
     once (or nothing). Its validation errors show on the form's fields."""
-    form = ProvisionForm(request.POST)
+    form = ProvisionForm(request.POST, auto_id="new_%s")
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -138,7 +96,9 @@ def provision(request: HttpRequest) -> HttpResponse:
                 f"{organization.name} is ready at {organization.slug}.{settings.BASE_DOMAIN}.",
             )
             return redirect("console:organizations")
-    return _page(request, form, status=400)
+    from shared_apps.console.directory import list_page  # it imports this module's decorator
+
+    return list_page(request, form, status=400)
 
 
 @operator_required
@@ -233,19 +193,3 @@ def organization_plan(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"{organization.name} is now on the {organization.plan} plan.")
     return redirect("console:plans")
-
-
-@operator_required
-@require_GET
-def organization_usage(request: HttpRequest, slug: str) -> HttpResponse:
-    """One organization's usage as the hourly job last collected it (the public schema only)."""
-    try:
-        organization = selectors.organization_get(slug=slug)
-    except AppError:
-        raise Http404("No such organization.") from None
-    try:
-        usage = selectors.organization_usage(slug=slug)
-    except UsageNotCollected:
-        usage = None
-    context = {"organization": organization, "usage": usage}
-    return render(request, "console/usage.html", context)

@@ -42,6 +42,8 @@ from shared_apps.organizations.limits import (
     plan_limit,
     plan_limit_check,
     plan_limit_remaining,
+    storage_add,
+    storage_check,
 )
 from shared_apps.organizations.models import Organization
 from shared_apps.organizations.support import support_sessions_of
@@ -66,6 +68,8 @@ __all__ = [
     "plan_limit",
     "plan_limit_check",
     "plan_limit_remaining",
+    "storage_add",
+    "storage_check",
     "support_sessions_of",
     "tenant_job",
     "zone_for",

@@ -14,6 +14,7 @@ never import their own jobs module: jobs import services, never the reverse.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -125,8 +126,15 @@ class OrganizationJob(Job):
             placement.activate(organization.database)
             # (restores the tenant the job found: a job run in-process, by a test or an eager queue, hands
             # its caller's connection back as it was)
-            with context.organization_context(organization):
-                return super().perform()
+            started = time.perf_counter()
+            try:
+                with context.organization_context(organization):
+                    return super().perform()
+            finally:
+                # the organization's job time, for its usage and the platform dashboard's noisiest
+                from shared_apps.organizations.usage import count_job_time
+
+                count_job_time(organization.pk, time.perf_counter() - started)
         finally:
             connections_boundary(schema)  # DB_CONN_MAX_SCHEMAS, on the database the job used
             placement.activate(placement.DEFAULT)

@@ -3,13 +3,16 @@ limited write calls (members, records, webhook endpoints, imports per day).
 
 A write past a limit is refused with 402 `plan_limit_reached`, naming the limit, its maximum and the current
 count. Reaching 80% of a limit announces `plan.limit_nearing` (tenant_apps.notifications warns the
-organization's admins, once per limit, maximum and period). Limits live in the public schema
+organization's admins, once per limit, maximum and period). Storage (`storage_mb`) counts the schema's size
+and the files as the hourly usage job last measured them, plus the files stored since (`storage_add`).
+Limits live in the public schema
 (`PlanDefinition`); the cache is forgotten when a plan is saved or deleted, and an organization's plan is
 read from its (routing-cached) row, forgotten when the organization is saved: a change takes effect at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -22,7 +25,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from shared_apps.core.errors import AppError
 from shared_apps.core.events import publish_on_commit
-from shared_apps.organizations.models import Organization, PlanDefinition
+from shared_apps.organizations.models import Organization, OrganizationUsage, PlanDefinition
 
 # limit name (in errors and notifications) -> PlanDefinition field
 LIMIT_FIELDS = {
@@ -132,3 +135,58 @@ def _warn(organization: Organization, *, limit: str, maximum: int, current: int)
     publish_on_commit(
         "plan.limit_nearing", record_id=organization.pk, limit=limit, max=maximum, current=current, key=key
     )
+
+
+MB = 1024 * 1024
+STORAGE_TTL = 3600
+
+
+def _storage_key(organization_id: int) -> str:
+    return f"storage-used:{organization_id}"
+
+
+def storage_used(organization: Organization) -> int:
+    """Bytes the organization uses: its schema and files as last collected (the public usage row, cached)
+    plus the files stored since."""
+    key = _storage_key(organization.pk)
+    cached = _cache().get(key)
+    if cached is not None:
+        return int(cached)
+    with schema_context(get_public_schema_name()):
+        row = OrganizationUsage.objects.filter(organization_id=organization.pk).values_list(
+            "schema_bytes", "file_bytes"
+        )
+        measured = sum(row.first() or (0, 0))
+    _cache().add(key, measured, STORAGE_TTL)
+    return int(_cache().get(key, measured))
+
+
+def storage_add(size: int) -> None:
+    """Count `size` bytes of files just stored until the next collection measures them."""
+    organization = _organization()
+    if organization is None or size <= 0:
+        return
+    storage_used(organization)  # cached first, so the increment has a base
+    with contextlib.suppress(ValueError):  # expired in between: the next read measures again
+        _cache().incr(_storage_key(organization.pk), size)
+
+
+def forget_storage(organization_id: int) -> None:
+    """The usage job measured again: the next check reads the new row."""
+    _cache().delete(_storage_key(organization_id))
+
+
+def storage_check(*, adding_bytes: int = 0) -> None:
+    """Refuse (402 plan_limit_reached, limit `storage_mb`) a write that adds data once the organization's
+    storage is at its plan's limit, or files that would take it past; warn its admins at 80%."""
+    organization = _organization()
+    maximum = plan_limit("storage_mb", organization)
+    if organization is None or maximum is None:
+        return
+    used = storage_used(organization)
+    limit = maximum * MB
+    if used + adding_bytes > limit or used >= limit:
+        raise PlanLimitReached(limit="storage_mb", max=maximum, current=math.ceil(used / MB))
+    after = used + adding_bytes
+    if after >= limit * WARNING_RATIO:
+        _warn(organization, limit="storage_mb", maximum=maximum, current=math.ceil(after / MB))

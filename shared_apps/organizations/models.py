@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django_tenants.models import DomainMixin, TenantMixin
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
@@ -124,6 +126,9 @@ class Organization(TenantMixin):
     database = models.CharField(max_length=63, default="default")
     # Set while the organization is being moved to another database: writes answer 503 until it clears.
     moving_since = models.DateTimeField(null=True, blank=True)
+    # Its admins' emails, space-separated: the first admin's at provisioning, refreshed by the hourly usage
+    # job, so operators search organizations by admin email without opening any organization's schema.
+    admin_emails = models.TextField(blank=True, default="")
 
     # Schemas are created (cloned) by the provisioning service inside its transaction, never by save().
     auto_create_schema = False
@@ -136,7 +141,15 @@ class Organization(TenantMixin):
                 fields=["slug"], condition=~Q(status="deleted"), name="organization_live_slug_unique"
             ),
         ]
-        indexes = [models.Index(fields=["status"], name="organization_status_idx")]
+        indexes = [
+            models.Index(fields=["status"], name="organization_status_idx"),
+            models.Index(fields=["created_at"], name="organization_created_idx"),
+            models.Index(fields=["plan"], name="organization_plan_idx"),
+            # the console's search: `icontains` is UPPER(column) LIKE UPPER('%q%'), which these serve
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="organization_name_trgm"),
+            GinIndex(OpClass(Upper("slug"), name="gin_trgm_ops"), name="organization_slug_trgm"),
+            GinIndex(OpClass(Upper("admin_emails"), name="gin_trgm_ops"), name="organization_admins_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -148,6 +161,9 @@ class Organization(TenantMixin):
 
 class Domain(DomainMixin):
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [GinIndex(OpClass(Upper("domain"), name="gin_trgm_ops"), name="domain_domain_trgm")]
 
     def __str__(self) -> str:
         return self.domain
@@ -179,9 +195,35 @@ class OrganizationUsage(models.Model):
     # migrations applied in the organization's schema, and the last one
     migrations_applied = models.PositiveIntegerField(default=0)
     last_migration = models.CharField(max_length=200, blank=True, default="")
+    # the template's migrations the schema lacks (0: level with the template every new organization is
+    # cloned from)
+    migrations_pending = models.PositiveIntegerField(default=0)
+    # the later of the last sign-in and the last timeline entry: what "last active" filters and sorts on
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    # rq jobs of the organization in rq's failed job registries, and seconds its jobs ran over 30 days
+    failed_jobs = models.PositiveIntegerField(default=0)
+    job_seconds_30d = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["last_active_at"], name="usage_last_active_idx"),
+            models.Index(fields=["-api_requests_30d"], name="usage_requests_idx"),
+            models.Index(fields=["-api_5xx_30d"], name="usage_errors_idx"),
+            models.Index(fields=["-job_seconds_30d"], name="usage_job_seconds_idx"),
+            models.Index(fields=["-failed_jobs"], name="usage_failed_jobs_idx"),
+            models.Index(fields=["-webhook_failures_30d"], name="usage_webhook_failures_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"usage of {self.organization_id}"
+
+    @property
+    def records(self) -> int:
+        return self.leads + self.contacts + self.accounts + self.deals
+
+    @property
+    def storage_bytes(self) -> int:
+        return self.schema_bytes + self.file_bytes
 
 
 class SupportSession(models.Model):
@@ -202,3 +244,30 @@ class SupportSession(models.Model):
 
     def __str__(self) -> str:
         return f"support {self.pk} in {self.organization_id}"
+
+
+class BulkOperationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+
+
+class BulkOperation(models.Model):
+    """Migrating or moving many organizations, done by jobs (shared_apps.organizations.bulk): what was asked,
+    by whom, and each organization's outcome as it comes (`results`: slug -> {"status", ...})."""
+
+    action = models.CharField(max_length=16)
+    parameters = models.JSONField(default=dict, blank=True)
+    operator_email = models.CharField(max_length=254, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=BulkOperationStatus.choices, default=BulkOperationStatus.QUEUED
+    )
+    results = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {len(self.results)} organizations"

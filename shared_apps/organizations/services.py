@@ -197,6 +197,7 @@ def _provision_rows(
                 plan=plan,
                 database=database,
                 time_zone=time_zone,
+                admin_emails=User.objects.normalize_email(admin_email).lower(),
             )
             organization.save()
             Domain.objects.create(domain=domain, tenant=organization, is_primary=True)

@@ -30,7 +30,7 @@ from django.utils import timezone
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.mailroute.addresses import inbound_domain, is_inbound_address
-from shared_apps.organizations.context import current_organization
+from shared_apps.organizations.context import current_organization, storage_add, storage_check
 from shared_apps.users.mail import EmailNotSent
 from shared_apps.users.models import User
 from tenant_apps.activities.models import Activity, ActivityType
@@ -185,6 +185,7 @@ def _keep(files: list[_File]) -> list[Attachment]:
                 file=stored, name=file.name, content_type=file.content_type, size=len(file.data)
             )
         )
+        storage_add(len(file.data))
     return kept
 
 
@@ -220,6 +221,8 @@ def email_send(
         raise InvalidInput("body", "A body is required.", code="required")
     parent = _parent(record, in_reply_to)
     files = _files(attachments or [])
+    if files:  # refused before anything is sent past the plan's storage
+        storage_check(adding_bytes=sum(len(file.data) for file in files))
     message_id = outbound_message_id()
     thread_id = parent.thread_id if parent else message_id
     references = [*parent.references, parent.message_id] if parent else []

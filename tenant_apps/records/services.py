@@ -19,7 +19,12 @@ from shared_apps.core.db import connection
 from shared_apps.core.errors import AppError, Forbidden, InvalidInput
 from shared_apps.core.events import publish_on_commit
 from shared_apps.core.timeline import timeline_switch
-from shared_apps.organizations.context import plan_limit, plan_limit_check, plan_limit_remaining
+from shared_apps.organizations.context import (
+    plan_limit,
+    plan_limit_check,
+    plan_limit_remaining,
+    storage_check,
+)
 from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
@@ -174,7 +179,9 @@ def records_count() -> int:
 
 def record_create_check(*, adding: int = 1) -> None:
     """The records core's hook every record create calls: refuse (402 plan_limit_reached) a record past the
-    organization's plan's `records` limit. Counts nothing when the plan has no such limit."""
+    organization's plan's `records` limit, or once its storage is at the plan's `storage_mb`. Counts
+    nothing when the plan has no such limit."""
+    storage_check()
     if plan_limit("records") is not None:
         plan_limit_check("records", current=records_count(), adding=adding)
 
@@ -188,8 +195,9 @@ def record_create_room() -> int | None:
 
 def import_create_check(*, today: int) -> None:
     """Refuse an import past the plan's imports per day (`today`: the organization's imports so far today),
-    and one that could not create a single record."""
+    and one that could not create a single record or whose storage is at the plan's limit."""
     plan_limit_check("imports_per_day", current=today)
+    storage_check()
     if record_create_room() == 0:
         plan_limit_check("records", current=records_count())
 

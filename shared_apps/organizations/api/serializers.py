@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from shared_apps.organizations.models import (
+    BulkOperation,
     Organization,
     OrganizationStatus,
     OrganizationUsage,
@@ -33,6 +34,32 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "moving_since",
             "created_at",
             "deleted_at",
+        ]
+        read_only_fields = fields
+
+
+class OrganizationListSerializer(OrganizationSerializer):
+    """A row of the list: the organization with the usage figures it can be sorted by (collected hourly;
+    0 and null before the first collection)."""
+
+    last_active_at = serializers.DateTimeField(source="usage.last_active_at", read_only=True, default=None)
+    members = serializers.IntegerField(read_only=True)
+    records = serializers.IntegerField(read_only=True)
+    storage_bytes = serializers.IntegerField(read_only=True)
+    api_requests_30d = serializers.IntegerField(read_only=True)
+    api_5xx_30d = serializers.IntegerField(read_only=True)
+    failed_jobs = serializers.IntegerField(read_only=True)
+
+    class Meta(OrganizationSerializer.Meta):
+        fields = [
+            *OrganizationSerializer.Meta.fields,
+            "last_active_at",
+            "members",
+            "records",
+            "storage_bytes",
+            "api_requests_30d",
+            "api_5xx_30d",
+            "failed_jobs",
         ]
         read_only_fields = fields
 
@@ -146,7 +173,30 @@ class SupportOpenedSerializer(SupportSessionSerializer):
 
 
 class BulkSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["suspend", "resume", "change_plan"])
+    action = serializers.ChoiceField(choices=["suspend", "resume", "change_plan", "migrate", "move"])
     slugs = serializers.ListField(child=serializers.CharField(max_length=40), max_length=500)
     confirm = serializers.IntegerField(help_text="How many organizations `slugs` names, again.")
-    plan = serializers.CharField(max_length=16, required=False)
+    plan = serializers.CharField(max_length=16, required=False, help_text="change_plan: the plan's slug.")
+    to = serializers.CharField(max_length=63, required=False, help_text="move: the target DATABASES alias.")
+
+
+class BulkOperationSerializer(serializers.ModelSerializer):
+    results = serializers.DictField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text='Per organization slug: {"status": "pending|done|failed", "code"?, "message"?, ...}.',
+    )
+
+    class Meta:
+        model = BulkOperation
+        fields = [
+            "id",
+            "action",
+            "parameters",
+            "operator_email",
+            "status",
+            "results",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

@@ -5,6 +5,11 @@ from shared_apps.organizations.api import views
 urlpatterns = [
     path("dashboard/", views.DashboardView.as_view(), name="platform-dashboard"),
     path("organizations-bulk/", views.OrganizationBulkView.as_view(), name="platform-organizations-bulk"),
+    path(
+        "organizations-bulk/<int:operation_id>/",
+        views.BulkOperationView.as_view(),
+        name="platform-organizations-bulk-operation",
+    ),
     path("plans/", views.PlanListView.as_view(), name="platform-plans"),
     path("plans/<str:slug>/", views.PlanDetailView.as_view(), name="platform-plan"),
     path("organizations/", views.OrganizationListView.as_view(), name="platform-organizations"),

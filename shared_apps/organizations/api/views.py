@@ -1,16 +1,19 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.http.api import ERRORS, IsOperator, parse
-from shared_apps.http.pagination import Cursor
-from shared_apps.organizations import dashboard, plans, selectors, services, support
+from shared_apps.organizations import bulk, dashboard, filters, plans, selectors, services, support
 from shared_apps.organizations.api.serializers import (
+    BulkOperationSerializer,
     BulkSerializer,
     DomainSerializer,
     OrganizationCreateSerializer,
+    OrganizationListSerializer,
     OrganizationSerializer,
     OrganizationUpdateSerializer,
     PlanCreateSerializer,
@@ -29,30 +32,53 @@ class OperatorView(APIView):
     permission_classes = [IsOperator]
 
 
-class OrganizationCursor(Cursor):
-    """By slug (then id: a slug may name a live organization and deleted ones), 50 a page, at most 200."""
+class OrganizationPages(PageNumberPagination):
+    """Numbered pages (`page`, `page_size` up to 200, `count`): any column sorts, missing usage included,
+    and an operator can jump to a page; counting 10,000 public rows is cheap."""
 
     page_size = 50
-    ordering = ("slug", "id")
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _list_parameters() -> list[OpenApiParameter]:
+    described = [
+        OpenApiParameter("q", str, description="Search name, slug, domain and admin emails (contains)."),
+        OpenApiParameter("status", str, enum=["active", "suspended", "deleted"]),
+        OpenApiParameter("plan", str),
+        OpenApiParameter("database", str, description="The DATABASES alias the organization is placed on."),
+        OpenApiParameter("created_after", OpenApiTypes.DATE),
+        OpenApiParameter("created_before", OpenApiTypes.DATE),
+        OpenApiParameter("last_active_after", OpenApiTypes.DATE, description="From the collected usage."),
+        OpenApiParameter("last_active_before", OpenApiTypes.DATE),
+        OpenApiParameter(
+            "ordering",
+            str,
+            enum=[*filters.ORDERINGS, *(f"-{key}" for key in filters.ORDERINGS)],
+            description="One sort key, `-` for descending (default slug).",
+        ),
+        OpenApiParameter("page", int),
+        OpenApiParameter("page_size", int),
+    ]
+    return described
 
 
 class OrganizationListView(OperatorView):
-    pagination_class = OrganizationCursor
+    pagination_class = OrganizationPages
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int),
-        ],
-        responses={200: OrganizationSerializer(many=True), **ERRORS},
+        parameters=_list_parameters(), responses={200: OrganizationListSerializer(many=True), **ERRORS}
     )
     def get(self, request: Request) -> Response:
-        """Organizations a page at a time (`next`/`previous` links), `?status=` narrows."""
-        organizations = selectors.organization_list(status=request.query_params.get("status"))
-        paginator = OrganizationCursor()
+        """Organizations a page at a time, searched, filtered and sorted (django-filter over the public
+        schema: the organization rows, their domains and their collected usage; no organization's schema is
+        read). A bad parameter is a 400 naming it."""
+        _, organizations = filters.organization_directory(
+            request.query_params, ordering=request.query_params.get("ordering")
+        )
+        paginator = OrganizationPages()
         page = paginator.paginate_queryset(organizations, request, view=self)
-        return paginator.get_paginated_response(OrganizationSerializer(page, many=True).data)
+        return paginator.get_paginated_response(OrganizationListSerializer(page, many=True).data)
 
     @extend_schema(request=OrganizationCreateSerializer, responses={201: OrganizationSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -211,10 +237,26 @@ class DashboardView(OperatorView):
 
 
 class OrganizationBulkView(OperatorView):
-    @extend_schema(request=BulkSerializer, responses={200: dict, **ERRORS})
+    @extend_schema(request=BulkSerializer, responses={200: dict, 202: BulkOperationSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
-        """Suspend, resume or change the plan of many organizations; `confirm` repeats how many. Each one is
-        audited; the answer lists those done and those that failed, with why."""
-        return Response(
-            dashboard.organizations_bulk(request=request._request, **parse(BulkSerializer, request.data))
-        )
+        """Suspend, resume or change the plan of many organizations at once (200: those done and those that
+        failed, with why), or migrate them or move them to another database (`to`) in jobs (202: the
+        operation, whose `results` fill in per organization at `organizations-bulk/<id>/`). `confirm`
+        repeats how many are named. Every action is in the platform's audit log."""
+        data = parse(BulkSerializer, request.data)
+        if data["action"] in bulk.JOB_ACTIONS:
+            operation = bulk.bulk_operation_start(
+                operator=request.user,
+                request=request._request,
+                **data,
+            )
+            return Response(BulkOperationSerializer(operation).data, status=status.HTTP_202_ACCEPTED)
+        data.pop("to", None)
+        return Response(dashboard.organizations_bulk(request=request._request, **data))
+
+
+class BulkOperationView(OperatorView):
+    @extend_schema(responses={200: BulkOperationSerializer, **ERRORS})
+    def get(self, request: Request, operation_id: int) -> Response:
+        """A bulk migrate or move: its status and each organization's outcome so far."""
+        return Response(BulkOperationSerializer(bulk.bulk_operation_get(operation_id=operation_id)).data)

@@ -122,9 +122,9 @@ def test_console_forms_are_csrf_protected(public, operator):
 
 
 def test_the_organization_list_page_is_paginated(console, monkeypatch):
-    from shared_apps.console import views
+    from shared_apps.console import directory
 
-    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    monkeypatch.setattr(directory, "PAGE_SIZE", 1)
     first = console.get("/").content.decode()
     assert 'rel="next"' in first and "Page 1 of" in first
     assert 'rel="prev"' in console.get("/?page=2").content.decode()

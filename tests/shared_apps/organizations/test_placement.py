@@ -406,3 +406,104 @@ def test_deleting_and_purging_an_organization_on_another_database(committed):
     organization_purge(organization=deleted, confirm="goneco")
     assert not schema_on(SHARD, deleted.schema_name)
     assert not Organization.objects.filter(pk=organization.pk).exists()
+
+
+def _operator_client() -> tuple[APIClient, User]:
+    operator = User.objects.create_superuser(f"bulk-ops-{time.time_ns()}@platform.test", PASSWORD)
+    raw, _ = token_issue(email=operator.email, password=PASSWORD, require_staff=True)
+    client = APIClient(HTTP_HOST=settings.BASE_DOMAIN)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client, operator
+
+
+def _forget_operator(operator: User) -> None:
+    AuthToken.objects.filter(user_id=operator.pk)._raw_delete(AuthToken.objects.db)
+    User.objects.filter(pk=operator.pk)._raw_delete(User.objects.db)
+
+
+def _run_low_jobs() -> None:
+    django_rq.get_worker("low", worker_class="rq.SimpleWorker").work(burst=True)
+    placement.activate(placement.DEFAULT)
+    connection.set_schema_to_public()
+
+
+def test_bulk_move_moves_each_organization_in_a_job_and_reports_each(committed):
+    first = committed("bulkmove1", database="default")
+    committed("bulkmove2", database="default")
+    client_of(first).post("/api/leads/", {"name": "Kept", "email": "k@example.com"}, format="json")
+    client, operator = _operator_client()
+    try:
+        body = {"action": "move", "slugs": ["bulkmove1", "bulkmove2", "nosuch"], "confirm": 3}
+        refused = client.post("/api/platform/organizations-bulk/", {**body, "to": "nowhere"}, format="json")
+        assert refused.status_code == 400 and "to" in refused.json()["errors"]
+        assert client.post("/api/platform/organizations-bulk/", body, format="json").status_code == 400
+
+        response = client.post("/api/platform/organizations-bulk/", {**body, "to": SHARD}, format="json")
+        assert response.status_code == 202, response.content
+        operation = response.json()
+        assert operation["results"]["bulkmove1"] == {"status": "pending"}
+        assert operation["results"]["nosuch"]["code"] == "organization_not_found"
+        _run_low_jobs()
+
+        followed = client.get(f"/api/platform/organizations-bulk/{operation['id']}/").json()
+        assert followed["status"] == "finished"
+        assert followed["results"]["bulkmove1"]["status"] == "done"
+        assert followed["results"]["bulkmove1"]["database"] == SHARD
+        assert followed["results"]["bulkmove2"]["status"] == "done"
+        assert set(
+            Organization.objects.filter(slug__in=["bulkmove1", "bulkmove2"]).values_list(
+                "database", flat=True
+            )
+        ) == {SHARD}
+        assert lead_names(SHARD, "org_bulkmove1") == ["Kept"]
+        with schema_context("public"):
+            for slug in ("bulkmove1", "bulkmove2"):
+                organization = Organization.objects.get(slug=slug)
+                actions = set(
+                    AuditEvent.objects.filter(target_id=str(organization.pk)).values_list("action", flat=True)
+                )
+                assert {"organization.move_queued", "organization.moved"} <= actions
+
+        # again: each is already there, reported per organization
+        again = client.post(
+            "/api/platform/organizations-bulk/",
+            {"action": "move", "slugs": ["bulkmove1"], "confirm": 1, "to": SHARD},
+            format="json",
+        ).json()
+        _run_low_jobs()
+        result = client.get(f"/api/platform/organizations-bulk/{again['id']}/").json()["results"]["bulkmove1"]
+        assert (result["status"], result["code"]) == ("failed", "already_there")
+        assert client.get("/api/platform/organizations-bulk/999999/").status_code == 404
+    finally:
+        _forget_operator(operator)
+
+
+def test_bulk_migrate_migrates_the_chosen_organizations_behind(committed):
+    committed("bulkmig1")
+    committed("bulkmig2", database="default")
+    with placement.using(SHARD), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM org_bulkmig1.django_migrations WHERE app = 'activities' "
+            "AND name = '0008_redact_switch'"
+        )
+    client, operator = _operator_client()
+    try:
+        body = {"action": "migrate", "slugs": ["bulkmig1", "bulkmig2"], "confirm": 2}
+        response = client.post("/api/platform/organizations-bulk/", body, format="json")
+        assert response.status_code == 202, response.content
+        _run_low_jobs()
+        followed = client.get(f"/api/platform/organizations-bulk/{response.json()['id']}/").json()
+        assert followed["status"] == "finished"
+        assert followed["results"] == {
+            "bulkmig1": {"status": "done", "migrated": True},
+            "bulkmig2": {"status": "done", "migrated": False},
+        }
+        assert migrate_organizations(workers=1).behind == []
+        with schema_context("public"):
+            organization = Organization.objects.get(slug="bulkmig1")
+            actions = set(
+                AuditEvent.objects.filter(target_id=str(organization.pk)).values_list("action", flat=True)
+            )
+            assert {"organization.migration_queued", "organization.migrated"} <= actions
+    finally:
+        _forget_operator(operator)

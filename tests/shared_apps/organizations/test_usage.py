@@ -98,5 +98,5 @@ def test_the_console_shows_an_organization_s_usage(console, org):
     body = console.get("/organizations/acme/usage/").content.decode()
     row = OrganizationUsage.objects.get(organization=org)
     assert f'<td id="usage-leads">{row.leads}</td>' in body
-    assert "/organizations/acme/usage/" in console.get("/").content.decode()
+    assert 'href="/organizations/acme/"' in console.get("/").content.decode()
     assert console.get("/organizations/nosuch/usage/").status_code == 404
