@@ -162,20 +162,28 @@ def test_a_bulk_suspend_goes_through_its_confirmation(
         assert AuditEvent.objects.filter(action="organization.suspended", target_id__in=ids).count() == 2
 
 
+@pytest.fixture
+def support_cleanup(world: World, django_db_blocker: Any) -> Iterator[None]:
+    """The session the test opens, and the support member made for it in acme, removed after it."""
+    yield
+    with orm_allowed(django_db_blocker):
+        sessions = SupportSession.objects.filter(operator_email=world.operator.email)
+        members = list(sessions.values_list("member_id", flat=True))
+        sessions.delete()
+        with schema_context("org_acme"):
+            User.objects.filter(pk__in=members, email__endswith=SUPPORT_EMAIL_SUFFIX).delete()
+
+
 def test_a_support_session_is_opened_with_a_reason(
-    page: Any, server: Server, world: World, django_db_blocker
+    page: Any, server: Server, world: World, django_db_blocker: Any, support_cleanup: None
 ):
+    reason = f"Browser test {world.tag}: checking the import page"
     page.goto(server.url(None, "/organizations/acme/"))
-    page.get_by_label("Reason").fill("Browser test: checking the import page")
+    page.get_by_label("Reason").fill(reason)
     page.get_by_label("Minutes").fill("15")
     page.get_by_role("button", name="Open a read-only session").click()
     expect(page.locator("#support-opened")).to_be_visible()
     expect(page.locator("#support-token")).to_have_text(re.compile(r"^lps_"))
-    expect(page.get_by_role("cell", name="Browser test: checking the import page")).to_be_visible()
+    expect(page.get_by_role("cell", name=reason)).to_be_visible()
     with orm_allowed(django_db_blocker):
-        sessions = SupportSession.objects.filter(operator_email=world.operator.email)
-        members = list(sessions.values_list("member_id", flat=True))
-        assert len(members) == 1
-        sessions.delete()
-        with schema_context("org_acme"):  # the support member made for it
-            User.objects.filter(pk__in=members, email__endswith=SUPPORT_EMAIL_SUFFIX).delete()
+        assert SupportSession.objects.filter(operator_email=world.operator.email, reason=reason).count() == 1

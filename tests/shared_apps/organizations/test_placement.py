@@ -409,6 +409,9 @@ def test_deleting_and_purging_an_organization_on_another_database(committed):
 
 
 def _operator_client() -> tuple[APIClient, User]:
+    # a request through the test client leaves the connection in its organization's schema
+    placement.activate(placement.DEFAULT)
+    connection.set_schema_to_public()
     operator = User.objects.create_superuser(f"bulk-ops-{time.time_ns()}@platform.test", PASSWORD)
     raw, _ = token_issue(email=operator.email, password=PASSWORD, require_staff=True)
     client = APIClient(HTTP_HOST=settings.BASE_DOMAIN)
@@ -417,6 +420,8 @@ def _operator_client() -> tuple[APIClient, User]:
 
 
 def _forget_operator(operator: User) -> None:
+    placement.activate(placement.DEFAULT)
+    connection.set_schema_to_public()
     AuthToken.objects.filter(user_id=operator.pk)._raw_delete(AuthToken.objects.db)
     User.objects.filter(pk=operator.pk)._raw_delete(User.objects.db)
 

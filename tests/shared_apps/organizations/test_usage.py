@@ -60,7 +60,7 @@ def test_requests_of_other_days_count_within_30_days_only(org):
     for back, hits in ((1, 5), (29, 7), (30, 100)):
         day = (today - timedelta(days=back)).strftime("%Y%m%d")
         redis.hset(usage._day_key(org.pk, day), mapping={"total": hits, "5xx": 1})
-    assert usage.requests_counted(org.pk) == {"total": 12, "4xx": 0, "5xx": 2}
+    assert usage.requests_counted(org.pk) == {"total": 12, "4xx": 0, "5xx": 2, "job_ms": 0}
 
 
 def test_the_platform_api_serves_the_collected_row_from_the_public_schema(platform_api, org, api):
