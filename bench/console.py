@@ -6,7 +6,8 @@ The organizations are public rows only (Organization, its Domain and a collected
 schemas): the console must never open an organization's schema, so the pages cost the same whether the
 schemas exist or not. They live in a database of their own (BENCH_CONSOLE_DATABASE, default
 lp_h22_console) and are rebuilt each run. Requests go through uvicorn serving config.asgi (as `make up`
-runs it), with bench.settings_console adding a first middleware that reports each request's query count.
+runs it; its log goes to .data/bench-console-server.log), with bench.settings_console adding a first
+middleware that reports each request's query count.
 Targets: p95 < 300 ms for every page at 10,000, and queries at 10,000 equal to those at 100.
 """
 
@@ -21,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import bench_redis, free_port, setup_django, start_uvicorn, summary
+from bench.common import ROOT, bench_redis, free_port, setup_django, start_uvicorn, summary
 
 DATABASE = os.environ.get("BENCH_CONSOLE_DATABASE", "lp_h22_console")
 SCALES = [int(part) for part in os.environ.get("BENCH_CONSOLE_SCALES", "100,10000").split(",") if part]
@@ -187,7 +188,10 @@ def main() -> None:
             f"{count:,} organizations' public rows ready in {time.perf_counter() - started:.1f} s", flush=True
         )
         port = free_port()
-        server = start_uvicorn(env, port)
+        log = (ROOT / ".data" / "bench-console-server.log").open(
+            "ab"
+        )  # the access log, kept out of the figures
+        server = start_uvicorn(env, port, stderr=log)
         try:
             results[count] = _measure(port, host, cookie, count)
         finally:
@@ -196,6 +200,7 @@ def main() -> None:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 server.kill()
+            log.close()
     _report(results)
 
 
