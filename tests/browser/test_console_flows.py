@@ -61,7 +61,15 @@ def fleet(world: World, django_db_blocker: Any) -> Iterator[dict[str, Organizati
             )
             made[key] = organization
     yield made
+    # after the module's tests (outside their rolled-back transactions): these rows, and the support session
+    # a test opens in acme with the support member made for it
     with orm_allowed(django_db_blocker):
+        assert world.operator is not None
+        sessions = SupportSession.objects.filter(operator_email=world.operator.email)
+        members = list(sessions.values_list("member_id", flat=True))
+        sessions.delete()
+        with schema_context("org_acme"):
+            User.objects.filter(pk__in=members, email__endswith=SUPPORT_EMAIL_SUFFIX).delete()
         for organization in made.values():
             OrganizationUsage.objects.filter(organization=organization).delete()
             Domain.objects.filter(tenant=organization).delete()
@@ -162,20 +170,8 @@ def test_a_bulk_suspend_goes_through_its_confirmation(
         assert AuditEvent.objects.filter(action="organization.suspended", target_id__in=ids).count() == 2
 
 
-@pytest.fixture
-def support_cleanup(world: World, django_db_blocker: Any) -> Iterator[None]:
-    """The session the test opens, and the support member made for it in acme, removed after it."""
-    yield
-    with orm_allowed(django_db_blocker):
-        sessions = SupportSession.objects.filter(operator_email=world.operator.email)
-        members = list(sessions.values_list("member_id", flat=True))
-        sessions.delete()
-        with schema_context("org_acme"):
-            User.objects.filter(pk__in=members, email__endswith=SUPPORT_EMAIL_SUFFIX).delete()
-
-
 def test_a_support_session_is_opened_with_a_reason(
-    page: Any, server: Server, world: World, django_db_blocker: Any, support_cleanup: None
+    page: Any, server: Server, world: World, django_db_blocker: Any
 ):
     reason = f"Browser test {world.tag}: checking the import page"
     page.goto(server.url(None, "/organizations/acme/"))
