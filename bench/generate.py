@@ -582,6 +582,13 @@ def _customers(
         iter([contacts]),
     )
     stages = (("QUALIFICATION", 10), ("DISCOVERY", 25), ("PROPOSAL", 50), ("NEGOTIATION", 75))
+    # every deal is on a pipeline's stage: the default pipeline's stage of its `stage` key (migration
+    # opportunities 0008 creates that pipeline in every organization)
+    cursor.execute(
+        "SELECT s.key, s.id, p.id FROM opportunities_pipelinestage s "
+        "JOIN opportunities_pipeline p ON p.id = s.pipeline_id WHERE p.is_default"
+    )
+    stage_ids = {key: (stage_id, pipeline_id) for key, stage_id, pipeline_id in cursor.fetchall()}
     opportunities = []
     today = datetime.fromtimestamp(now_s, UTC).date()
     for i in range(n_opportunities):
@@ -601,16 +608,17 @@ def _customers(
                 (today + timedelta(days=rng.randrange(-30, 400))).isoformat() if rng.random() < 0.9 else "\\N"
             )
         created = stamp(created_s)
+        stage_id, pipeline_id = stage_ids[stage]
         opportunities.append(
             f"Deal {i}\t{account}\t{amount}\tUSD\t{stage}\t{probability}\t{expected}\t{closed_at}\t\t"
-            f"{{}}\t{created}\t{created}\t{rng.choice(owner_ids)}\n"
+            f"{{}}\t{created}\t{created}\t{rng.choice(owner_ids)}\t{pipeline_id}\t{stage_id}\n"
         )
     _copy(
         cursor,
         "opportunities_opportunity",
         _words(
             "name account_id amount currency stage probability expected_close_date closed_at "
-            "close_reason tags created_at updated_at owner_id"
+            "close_reason tags created_at updated_at owner_id pipeline_id pipeline_stage_id"
         ),
         iter([opportunities]),
     )
