@@ -10,7 +10,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import BooleanField, Func, Q, QuerySet
@@ -254,33 +254,40 @@ def _scope_sql(
 
 
 def _bounded(
-    kind: str, scope: tuple[str, tuple[Any, ...]], match: TextMatch, skip: list[int], limit: int, rank: float
-) -> tuple[str, list[Any]]:
+    kind: str,
+    scope: tuple[str, tuple[Any, ...]],
+    match: TextMatch,
+    skip: list[int],
+    limit: int,
+    rank: str,
+) -> Part:
     """(id, kind, rank) of one type's best `limit` matches, ts_rank computed over at most CANDIDATES (or the
     page's depth) of them, in whatever order the index yields them: never every match of a common name or
-    a two-letter prefix. `rank` is added to ts_rank (1 for full text: above every fuzzy hit)."""
+    a two-letter prefix. `rank`: SQL of the hit's rank from ts_rank `c.r` (full text 1 + c.r, above every
+    fuzzy hit)."""
     scope_sql, scope_params = scope
     exclude = " AND s.pk <> ALL(%s)" if skip else ""
     sql = (
-        f"(SELECT c.pk, %s, %s + ts_rank(c.search_vector, {match.rank_query}) AS rank FROM ("
-        f"SELECT s.pk, s.search_vector FROM ({scope_sql}) s WHERE {match.condition}{exclude} LIMIT %s) c "
-        "ORDER BY rank DESC, c.pk DESC LIMIT %s)"
+        f"(SELECT c.pk, %s::text, {rank} AS rank FROM ("
+        f"SELECT s.pk, ts_rank(s.search_vector, {match.rank_query}) AS r FROM ({scope_sql}) s "
+        f"WHERE {match.condition}{exclude} LIMIT %s) c ORDER BY rank DESC, c.pk DESC LIMIT %s)"
     )
-    params = [kind, rank, *match.rank_params, *scope_params, *match.params]
+    params = [kind, *match.rank_params, *scope_params, *match.params]
     if skip:
         params.append(skip)
     params += [max(CANDIDATES, limit), limit]
-    return sql, params
+    return Part(kind, sql, params)
 
 
-def _keyed(
-    kind: str, scope: tuple[str, tuple[Any, ...]], keys: dict[str, str], limit: int
-) -> tuple[str, list[Any]]:
+def _keyed(kind: str, scope: tuple[str, tuple[Any, ...]], keys: dict[str, str], limit: int) -> Part:
     """(id, kind, EXACT_RANK) of the rows holding an exact key (their b-tree indexes)."""
     scope_sql, scope_params = scope
     condition = " OR ".join(f's."{field}" = %s' for field in keys)
-    sql = f"(SELECT s.pk, %s, %s FROM ({scope_sql}) s WHERE {condition} ORDER BY s.pk DESC LIMIT %s)"
-    return sql, [kind, EXACT_RANK, *scope_params, *keys.values(), limit]
+    sql = (
+        f"(SELECT s.pk, %s::text, %s::float8 AS rank FROM ({scope_sql}) s WHERE {condition} "
+        "ORDER BY s.pk DESC LIMIT %s)"
+    )
+    return Part(kind, sql, [kind, EXACT_RANK, *scope_params, *keys.values(), limit])
 
 
 # Every match comes from an index's bitmap (GIN for text, b-tree for exact keys): with a LIMIT and a
@@ -294,36 +301,113 @@ PLANNER = (
 )
 
 
-def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """The rows of one read-only statement under the PLANNER settings, in one round trip: its own
-    transaction (BEGIN ... COMMIT in the same string), or inside the caller's a savepoint rolled back
-    afterwards, so the settings never outlive the statement."""
+class Statement(NamedTuple):
+    sql: str
+    params: list[Any]
+
+
+def _fetch(*statements: Statement) -> list[list[tuple[Any, ...]]]:
+    """The rows of each read-only statement, run under the PLANNER settings in ONE round trip: in their own
+    transaction (BEGIN ... COMMIT in the same string), or inside the caller's in a savepoint rolled back
+    afterwards, so that the settings never outlive them."""
     if connection.in_atomic_block:
         head = "SAVEPOINT lp_search; "
-        tail, undo = (
-            "; ROLLBACK TO SAVEPOINT lp_search; RELEASE SAVEPOINT lp_search",
-            ("ROLLBACK TO SAVEPOINT lp_search; RELEASE SAVEPOINT lp_search"),
-        )
+        undo = "ROLLBACK TO SAVEPOINT lp_search; RELEASE SAVEPOINT lp_search"
+        tail = f"; {undo}"
     else:
         head, tail, undo = "BEGIN; ", "; COMMIT", "ROLLBACK"
+    sql = head + PLANNER + "; ".join(statement.sql for statement in statements) + tail
+    results: list[list[tuple[Any, ...]]] = []
     with connection.cursor() as cursor:
         try:
-            cursor.execute(head + PLANNER + sql + tail, params)
+            cursor.execute(sql, [param for statement in statements for param in statement.params])
         except Exception:
             cursor.execute(undo)
             raise
-        while cursor.description is None and cursor.nextset():
-            pass
-        return cursor.fetchall()
+        while True:
+            if cursor.description is not None:
+                results.append(cursor.fetchall())
+            if not cursor.nextset():
+                return results
 
 
-def _union(parts: list[tuple[str, list[Any]]]) -> list[tuple[int, str, float]]:
-    """Every type's part in one statement (UNION ALL of ordered, limited selects): one round trip."""
-    if not parts:
-        return []
-    sql = " UNION ALL ".join(part for part, _params in parts)
-    params = [param for _part, part_params in parts for param in part_params]
-    return [(int(row[0]), str(row[1]), float(row[2])) for row in _fetch(sql, params)]
+ANCHORS = ("lead", "contact", "account", "opportunity")
+HEADLINE = f"StartSel='{START}', StopSel='{STOP}', MaxWords=30, MinWords=10"
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: float
+    kind: str
+    id: int
+    shown: dict[str, Any] | None  # title, snippet, created_at[, record]: for the rows of the page only
+
+
+class Part(NamedTuple):
+    """One type's hits as a parenthesized, ordered and limited SELECT of (id, kind, rank)."""
+
+    kind: str
+    sql: str
+    params: list[Any]
+
+
+def _shown(kind: str) -> str:
+    """SQL of a hit's title, highlighted snippet, creation time and anchors, for hit `h` of this type."""
+    spec = TYPES[kind]
+    fields = spec.model._meta
+    # "name · company · email", skipping empty fields
+    text = ", ".join(f"NULLIF(r.\"{fields.get_field(name).column}\", '')" for name in spec.snippet_fields)
+    anchors = ", ".join(f'r."{anchor}_id"' if kind in HANGING else "NULL::bigint" for anchor in ANCHORS)
+    return (
+        f'SELECT r."{fields.get_field(spec.title).column}"::text, '
+        f"ts_headline('simple'::regconfig, concat_ws(' · ', {text}), "
+        f"to_tsquery('simple'::regconfig, %s), %s), r.created_at, {anchors} FROM \"{fields.db_table}\" r "
+        "WHERE h.kind = %s AND h.n > %s AND h.n <= %s AND r.id = h.pk"
+    )
+
+
+def _page(parts: list[Part], *, terms: list[str], start: int, stop: int, before: int = 0) -> Statement:
+    """One statement for every type's part (UNION ALL): all their hits, best first, and for the hits at
+    positions start < n <= stop (counting `before` better hits found earlier) what the page shows: the title,
+    the highlighted snippet (ts_headline, costly: the page's rows only), the creation time and the record a
+    note or an activity is on."""
+    kinds = list(dict.fromkeys(part.kind for part in parts))
+    query = " | ".join(f"{term}:*" for term in terms)
+    sql = (
+        f"WITH hits (pk, kind, rank) AS ({' UNION ALL '.join(part.sql for part in parts)}), "
+        "numbered AS (SELECT pk, kind, rank, "
+        'row_number() OVER (ORDER BY rank DESC, kind COLLATE "C", pk DESC) + %s AS n FROM hits) '
+        "SELECT h.pk, h.kind, h.rank, v.* FROM numbered h "
+        f"LEFT JOIN LATERAL ({' UNION ALL '.join(_shown(kind) for kind in kinds)}) v ON true ORDER BY h.n"
+    )
+    params = [param for part in parts for param in part.params]
+    params.append(before)
+    for kind in kinds:
+        params += [query, HEADLINE, kind, start, stop]
+    return Statement(sql, params)
+
+
+def _hits(rows: list[tuple[Any, ...]]) -> list[Hit]:
+    hits = []
+    for record_id, kind, rank, title, snippet, created_at, *anchored in rows:
+        shown = None
+        if snippet is not None:
+            shown = {
+                "title": str(title)[:200],
+                "snippet": html.escape(snippet).replace(START, "<mark>").replace(STOP, "</mark>"),
+                "created_at": created_at,
+                **_links(anchored),
+            }
+        hits.append(Hit(float(rank), str(kind), int(record_id), shown))
+    return hits
+
+
+def _links(anchored: list[int | None]) -> dict[str, Any]:
+    """For a note or an activity: the record it is on."""
+    for anchor, anchor_id in zip(ANCHORS, anchored, strict=True):
+        if anchor_id:
+            return {"record": {"type": anchor, "id": anchor_id}}
+    return {}
 
 
 def _matches(
@@ -333,60 +417,68 @@ def _matches(
     types: list[str],
     filters: dict[str, Any],
     actor: User | None,
-    limit: int,
-) -> list[tuple[float, str, int]]:
-    """Up to `limit` ranked hits of each type: exact keys (rank 3), else full text (1 + ts_rank), then what
-    the corrected query adds (< 1) for the types full text left short, when full text left the page
-    short (every fuzzy hit ranks below every full-text one)."""
+    start: int,
+    stop: int,
+) -> list[Hit]:
+    """Up to `stop + 1` ranked hits of each type, those at positions start < n <= stop shown: exact keys
+    (rank 3), else full text (1 + ts_rank), then, when full text left the page short, what the corrected
+    query adds (< 1: every fuzzy hit ranks below every full-text one). One round trip for each of the three
+    phases at most, the words to correct looked up beside the full text's."""
+    limit = stop + 1
     scopes = {}
     for kind in types:
         scope = _scope_sql(kind, filters=filters, actor=actor)
         if scope is not None:
             scopes[kind] = scope
+    if not scopes:
+        return []
     # An exact email or phone number (the keys' b-tree indexes): when it is some record's, those records
     # are the answer, first and alone.
     exact = exact_values(text)
     if exact:
-        keyed = _union(
-            [
-                _keyed(kind, scope, keys, limit)
-                for kind, scope in scopes.items()
-                for keys in [
-                    {field: value for field, value in exact.items() if field in TYPES[kind].exact_fields}
-                ]
-                if keys
-            ]
-        )
-        if keyed:
-            return [(rank, kind, record_id) for record_id, kind, rank in keyed]
+        parts = []
+        for kind, scope in scopes.items():
+            keys = {field: value for field, value in exact.items() if field in TYPES[kind].exact_fields}
+            if keys:
+                parts.append(_keyed(kind, scope, keys, limit))
+        if parts:
+            [keyed] = _fetch(_page(parts, terms=terms, start=start, stop=stop))
+            if keyed:
+                return _hits(keyed)
     # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
     # name or a short prefix costs what a rare one does.
     match = text_match(text, terms)
-    ranked = _union([_bounded(kind, scope, match, [], limit, 1.0) for kind, scope in scopes.items()])
+    full_text = _page(
+        [_bounded(kind, scope, match, [], limit, "1.0::float8 + c.r") for kind, scope in scopes.items()],
+        terms=terms,
+        start=start,
+        stop=stop,
+    )
+    words = correctable(terms) if not exact and any(TYPES[kind].fuzzy_fields for kind in scopes) else []
+    if not words:
+        [ranked] = _fetch(full_text)
+        return _hits(ranked)
+    ranked, candidates = _fetch(full_text, _vocabulary(words))
+    hits = _hits(ranked)
     found: dict[str, list[int]] = {kind: [] for kind in scopes}
-    hits: list[tuple[float, str, int]] = []
-    for record_id, kind, rank in ranked:
-        found[kind].append(record_id)
-        hits.append((rank, kind, record_id))
+    for hit in hits:
+        found[hit.kind].append(hit.id)
     short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
-    if exact or not short or len(hits) >= limit:
+    if not short or len(hits) >= limit:
         return hits
     # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
     # candidate set, ranked below every exact and full-text hit (< 1).
-    corrected = fuzzy_query(terms)
+    corrected = fuzzy_query(terms, corrections(words, candidates))
     if corrected is None:
         return hits
-    fuzzy = TextMatch(
-        "s.search_vector @@ to_tsquery('simple'::regconfig, %s)", (corrected,), *_tsquery(corrected)
-    )
-    more = _union(
-        [
-            _bounded(kind, scopes[kind], fuzzy, seen, limit - len(seen), 0.0)
-            for kind in short
-            for seen in [found[kind]]
-        ]
-    )
-    return hits + [(0.99 * rank / (1.0 + rank), kind, record_id) for record_id, kind, rank in more]
+    query, params = _tsquery(corrected)
+    fuzzy = TextMatch(f"s.search_vector @@ {query}", params, query, params)
+    parts = [
+        _bounded(kind, scopes[kind], fuzzy, found[kind], limit - len(found[kind]), "0.99 * c.r / (1.0 + c.r)")
+        for kind in short
+    ]
+    [more] = _fetch(_page(parts, terms=terms, start=start, stop=stop, before=len(hits)))
+    return hits + _hits(more)
 
 
 def edits(a: str, b: str) -> int:
@@ -408,18 +500,24 @@ def _budget(term: str) -> int:
     return 1 if len(term) <= 6 else 2
 
 
-def corrections(terms: list[str]) -> dict[str, list[str]]:
-    """Each term's nearest other words of the vocabulary, at most ALTERNATIVES. A word the term is a prefix
-    of is no correction: the term's prefix query finds it already."""
-    words = [term for term in dict.fromkeys(terms) if len(term) >= 3 and not term.isdigit()]
-    if not words:
-        return {}
-    candidates = _fetch(
+def correctable(terms: list[str]) -> list[str]:
+    """The terms a misspelling may hide in: three characters or more, not only digits."""
+    return [term for term in dict.fromkeys(terms) if len(term) >= 3 and not term.isdigit()]
+
+
+def _vocabulary(words: list[str]) -> Statement:
+    """(term, word): the vocabulary's words trigram-similar to each term, the most similar first."""
+    return Statement(
         "SELECT t.term, w.word FROM unnest(%s::text[]) AS t(term) CROSS JOIN LATERAL ("
         "SELECT word FROM search_searchword WHERE word %% t.term "
         "ORDER BY similarity(word, t.term) DESC, word LIMIT %s) AS w",
         [words, VOCABULARY_CANDIDATES],
     )
+
+
+def corrections(words: list[str], candidates: list[tuple[Any, ...]]) -> dict[str, list[str]]:
+    """Each word's nearest other words among its candidates from the vocabulary, at most ALTERNATIVES. A word
+    the term is a prefix of is no correction: the term's prefix query finds it already."""
     found: dict[str, list[str]] = {}
     for term in words:
         near = sorted(
@@ -435,10 +533,9 @@ def corrections(terms: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def fuzzy_query(terms: list[str]) -> str | None:
+def fuzzy_query(terms: list[str], fixes: dict[str, list[str]]) -> str | None:
     """The full-text query (to_tsquery's text) with each misspelled term OR-ed with its corrections; None
     when no term has a correction (the query is then the plain one, already run)."""
-    fixes = corrections(terms)
     if not fixes:
         return None
     return " & ".join("(" + " | ".join([f"{term}:*", *fixes.get(term, [])]) + ")" for term in terms)
@@ -478,62 +575,14 @@ def search(
     if not terms:  # only punctuation or symbols: nothing can match, and nothing is scanned
         return {"results": [], "page": page, "has_more": False}
     page = max(1, min(page, MAX_PAGES))
-    limit = page * page_size + 1
-    hits = _matches(text=text, terms=terms, types=types, filters=filters, actor=actor, limit=limit)
-    hits.sort(key=lambda hit: (-hit[0], hit[1], -hit[2]))
-    window = hits[(page - 1) * page_size : page * page_size]
+    start, stop = (page - 1) * page_size, page * page_size
+    hits = _matches(text=text, terms=terms, types=types, filters=filters, actor=actor, start=start, stop=stop)
     return {
-        "results": _render(window, terms),
+        "results": [
+            {"type": hit.kind, "id": hit.id, "rank": round(hit.rank, 4), **hit.shown}
+            for hit in hits[start:stop]
+            if hit.shown is not None
+        ],
         "page": page,
-        "has_more": len(hits) > page * page_size and page < MAX_PAGES,
+        "has_more": len(hits) > stop and page < MAX_PAGES,
     }
-
-
-ANCHORS = ("lead", "contact", "account", "opportunity")
-HEADLINE = f"StartSel='{START}', StopSel='{STOP}', MaxWords=30, MinWords=10"
-
-
-def _render(window: list[tuple[float, str, int]], terms: list[str]) -> list[dict[str, Any]]:
-    """Titles and highlighted snippets, computed for the page's rows only (ts_headline is costly), every
-    type's in one statement."""
-    by_kind: dict[str, list[int]] = {}
-    for _rank, kind, record_id in window:
-        by_kind.setdefault(kind, []).append(record_id)
-    if not by_kind:
-        return []
-    query = " | ".join(f"{term}:*" for term in terms)
-    parts, params = [], []
-    for kind, ids in by_kind.items():
-        spec = TYPES[kind]
-        fields = spec.model._meta
-        # "name · company · email", skipping empty fields
-        text = ", ".join(f"NULLIF(r.\"{fields.get_field(name).column}\", '')" for name in spec.snippet_fields)
-        anchors = ", ".join(f'r."{anchor}_id"' if kind in HANGING else "NULL::bigint" for anchor in ANCHORS)
-        parts.append(
-            f'SELECT %s, r.id, r."{fields.get_field(spec.title).column}"::text, '
-            f"ts_headline('simple'::regconfig, concat_ws(' · ', {text}), "
-            f"to_tsquery('simple'::regconfig, %s), %s), r.created_at, {anchors} "
-            f'FROM "{fields.db_table}" r WHERE r.id = ANY(%s)'
-        )
-        params += [kind, query, HEADLINE, ids]
-    details: dict[tuple[str, int], dict[str, Any]] = {}
-    for kind, record_id, title, snippet, created_at, *anchored in _fetch(" UNION ALL ".join(parts), params):
-        details[(kind, record_id)] = {
-            "title": str(title)[:200],
-            "snippet": html.escape(snippet).replace(START, "<mark>").replace(STOP, "</mark>"),
-            "created_at": created_at,
-            **_links(anchored),
-        }
-    return [
-        {"type": kind, "id": record_id, "rank": round(rank, 4), **details[(kind, record_id)]}
-        for rank, kind, record_id in window
-        if (kind, record_id) in details
-    ]
-
-
-def _links(anchored: list[int | None]) -> dict[str, Any]:
-    """For a note or an activity: the record it is on."""
-    for anchor, anchor_id in zip(ANCHORS, anchored, strict=True):
-        if anchor_id:
-            return {"record": {"type": anchor, "id": anchor_id}}
-    return {}
