@@ -517,7 +517,12 @@ def generate(
         # reads the indexes' whole pending lists (4 MB each).
         for table in ("leads_lead", "activities_activity"):
             cursor.execute(f'ANALYZE "{schema}".{table}')
-        for table in ("opportunities_opportunity", "accounts_account", "contacts_contact", "search_searchword"):
+        for table in (
+            "opportunities_opportunity",
+            "accounts_account",
+            "contacts_contact",
+            "search_searchword",
+        ):
             cursor.execute(f'VACUUM (ANALYZE) "{schema}".{table}')
     return {"counts": counts, "timings": timings}
 

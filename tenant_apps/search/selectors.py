@@ -10,6 +10,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery
@@ -351,6 +352,7 @@ class Part(NamedTuple):
     params: list[Any]
 
 
+@cache
 def _shown(kind: str) -> str:
     """SQL of a hit's title, highlighted snippet, creation time and anchors, for hit `h` of this type."""
     spec = TYPES[kind]
