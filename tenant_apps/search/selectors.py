@@ -216,6 +216,7 @@ def text_match(text: str, terms: list[str]) -> TextMatch:
 # costs more than the search's own SQL. The SQL names no schema (the connection's search_path does).
 _SCOPES: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]] | None] = {}
 SCOPES_KEPT = 512
+_UNKNOWN = object()
 
 
 def _frozen(value: Any) -> Any:
@@ -238,8 +239,9 @@ def _scope_sql(
         # "me" is the actor: part of the SQL whatever the policy
         actor.pk if owner == "me" and actor is not None else None,
     )
-    if key in _SCOPES:
-        return _SCOPES[key]
+    kept = _SCOPES.get(key, _UNKNOWN)  # one read: another thread may clear the dict at any time
+    if kept is not _UNKNOWN:
+        return kept  # type: ignore[return-value]
     spec = TYPES[kind]
     rows = _scope(kind, spec, filters=filters, actor=actor)
     compiled = None
