@@ -38,6 +38,9 @@ system (jobs acting for nobody, services, migrations), which sees and changes ev
 
     may_write(actor) -> bool                          any write at all (viewers: no)
 
+    policy_key(actor) -> tuple                        equal keys: equal querysets from every policy (a key
+                                                      for caching SQL compiled from them)
+
 The organization's setting is `current_organization().reps_see_all_leads`: the same row in requests, jobs,
 streams and commands (shared_apps.organizations.context). It covers leads and opportunities alike.
 """
@@ -69,6 +72,15 @@ def sees_all_leads(actor: User | None, *, reps_see_all_leads: bool | None = None
 def _organization_lets_reps_see_all() -> bool:
     organization = current_organization_or_none()
     return bool(organization and organization.reps_see_all_leads)
+
+
+def policy_key(actor: User | None) -> tuple[Any, ...]:
+    """Everything the policies below read of the actor and the organization: two actors with equal keys get
+    the same querysets (the same SQL) from every policy, so SQL compiled from them may be kept under this
+    key (search does). A policy that comes to read more (a team, a region) adds it here."""
+    if actor is None or sees_all_leads(actor):
+        return ("all",)
+    return ("own", actor.pk)
 
 
 def may_write(actor: User | None) -> bool:

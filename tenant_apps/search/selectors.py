@@ -1,3 +1,4 @@
+# ruff: noqa: S608  (SQL from model tables, columns and compiled querysets; every value is a parameter)
 """Search across record types: full-text (stored weighted tsvectors, prefix matching for type-ahead), exact
 emails and phone numbers first, misspelled words corrected against the organization's vocabulary, ranked
 together over a bounded candidate set per type and kind of match, with the usual filters. Deleted and
@@ -9,12 +10,11 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db import transaction
-from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
-from django.db.models.functions import NullIf
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import BooleanField, Func, Q, QuerySet
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
@@ -167,61 +167,251 @@ def text_query(text: str, terms: list[str]) -> SearchQuery:
     address as one word), otherwise every term as a prefix ("jan do" finds "Jane Doe" as it is typed)."""
     if exact_values(text):
         return SearchQuery(text, search_type="plain", config="simple")
-    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
+    return SearchQuery(_prefixes(terms), search_type="raw", config="simple")
 
 
-class Unindexed(Func):
-    """`strip(search_vector) @@ query`: the same test, which no index serves (a filter on the candidates)."""
-
-    arg_joiner = " @@ "
-    template = "(%(expressions)s)"
-    output_field = BooleanField()
+def _prefixes(terms: list[str]) -> str:
+    return " & ".join(f"{term}:*" for term in terms)
 
 
 SHORT_PREFIX = 2  # a prefix this short matches a large share of every table
 
 
-def text_match(text: str, terms: list[str]) -> Q:
-    """The full-text condition. A very short prefix ("mia no") is not looked up in the GIN index (its
-    posting lists are a good part of the table, and the index reads all of them before the LIMIT applies):
-    the longer terms find the candidates, and the short ones filter them."""
-    query = text_query(text, terms)
+@dataclass(frozen=True)
+class TextMatch:
+    """The full-text condition as SQL over a scope's row `s` (its `search_vector`), and the query ts_rank
+    ranks by. A very short prefix ("mia no") is not looked up in the GIN index (its posting lists are a good
+    part of the table, and the index reads all of them before the LIMIT applies): the longer terms find the
+    candidates, and the short ones filter them (`strip(...)`: the same test, which no index serves)."""
+
+    condition: str
+    params: tuple[Any, ...]
+    rank_query: str  # SQL of the tsquery ts_rank uses
+    rank_params: tuple[Any, ...]
+
+
+def _tsquery(raw: str) -> tuple[str, tuple[Any, ...]]:
+    return "to_tsquery('simple'::regconfig, %s)", (raw,)
+
+
+def text_match(text: str, terms: list[str]) -> TextMatch:
+    if exact_values(text):
+        query, params = "plainto_tsquery('simple'::regconfig, %s)", (text,)
+        return TextMatch(f"s.search_vector @@ {query}", params, query, params)
+    query, params = _tsquery(_prefixes(terms))
     longer = [term for term in terms if len(term) > SHORT_PREFIX]
-    if exact_values(text) or not longer or len(longer) == len(terms):
-        return Q(search_vector=query)
-    indexed = SearchQuery(" & ".join(f"{term}:*" for term in longer), search_type="raw", config="simple")
-    return Q(search_vector=indexed) & Q(Unindexed(Func(F("search_vector"), function="strip"), query))
-
-
-def _bounded(rows: QuerySet[Any], match: Q, skip: list[int], limit: int) -> QuerySet[Any]:
-    """At most CANDIDATES ids of the matching rows (or the page's limit, when deeper), in whatever order the
-    index yields them: the ranking that follows reads these rows only, never every match of a common name
-    or a two-letter prefix."""
-    matching = rows.filter(match)
-    if skip:
-        matching = matching.exclude(pk__in=skip)
-    return matching.order_by().values("pk")[: max(CANDIDATES, limit)]
-
-
-def _ranked(
-    rows: QuerySet[Any], kind: str, match: Q, rank: Any, skip: list[int], limit: int
-) -> QuerySet[Any]:
-    """(id, kind, rank) of one type's best matches: `rank` over at most CANDIDATES matching rows."""
-    model = rows.model
-    return (
-        model.objects.filter(pk__in=_bounded(rows, match, skip, limit))
-        .annotate(kind=Value(kind, output_field=TextField()), rank=rank)
-        .order_by("-rank", "-id")
-        .values_list("id", "kind", "rank")[:limit]
+    if not longer or len(longer) == len(terms):
+        return TextMatch(f"s.search_vector @@ {query}", params, query, params)
+    indexed, indexed_params = _tsquery(_prefixes(longer))
+    return TextMatch(
+        f"s.search_vector @@ {indexed} AND strip(s.search_vector) @@ {query}",
+        indexed_params + params,
+        query,
+        params,
     )
 
 
-def _union(parts: list[QuerySet[Any]]) -> list[tuple[int, str, float]]:
-    """Every type's part in one statement (UNION ALL of ordered, limited selects): one round trip."""
-    if not parts:
-        return []
-    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return [(int(row[0]), str(row[1]), float(row[2])) for row in combined]
+# The SQL of each type's scope (its visibility policy, alive rows, the filters), compiled once per policy
+# key (tenant_apps.records.visibility.policy_key), type and filters: building and compiling six querysets
+# costs more than the search's own SQL. The SQL names no schema (the connection's search_path does).
+_SCOPES: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]] | None] = {}
+SCOPES_KEPT = 512
+_UNKNOWN = object()
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple | set):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def _scope_sql(
+    kind: str, *, filters: dict[str, Any], actor: User | None
+) -> tuple[str, tuple[Any, ...]] | None:
+    """`SELECT pk, search_vector[, exact fields] FROM ... WHERE <scope>` for one type, or None."""
+    owner = filters.get("owner")
+    key = (
+        kind,
+        visibility.policy_key(actor),
+        _frozen(filters),
+        # "me" is the actor: part of the SQL whatever the policy
+        actor.pk if owner == "me" and actor is not None else None,
+    )
+    kept = _SCOPES.get(key, _UNKNOWN)  # one read: another thread may clear the dict at any time
+    if kept is not _UNKNOWN:
+        return kept  # type: ignore[return-value]
+    spec = TYPES[kind]
+    rows = _scope(kind, spec, filters=filters, actor=actor)
+    compiled = None
+    if rows is not None:
+        sql, params = (
+            rows.order_by().values("pk", "search_vector", *spec.exact_fields).query.sql_with_params()
+        )
+        compiled = (sql, tuple(params))
+    if len(_SCOPES) >= SCOPES_KEPT:
+        _SCOPES.clear()
+    _SCOPES[key] = compiled
+    return compiled
+
+
+def _bounded(
+    kind: str,
+    scope: tuple[str, tuple[Any, ...]],
+    match: TextMatch,
+    skip: list[int],
+    limit: int,
+    rank: str,
+) -> Part:
+    """(id, kind, rank) of one type's best `limit` matches, ts_rank computed over at most CANDIDATES (or the
+    page's depth) of them, in whatever order the index yields them: never every match of a common name or
+    a two-letter prefix. `rank`: SQL of the hit's rank from ts_rank `c.r` (full text 1 + c.r, above every
+    fuzzy hit)."""
+    scope_sql, scope_params = scope
+    exclude = " AND s.pk <> ALL(%s)" if skip else ""
+    sql = (
+        f"(SELECT c.pk, %s::text, {rank} AS rank FROM ("
+        f"SELECT s.pk, ts_rank(s.search_vector, {match.rank_query}) AS r FROM ({scope_sql}) s "
+        f"WHERE {match.condition}{exclude} LIMIT %s) c ORDER BY rank DESC, c.pk DESC LIMIT %s)"
+    )
+    params = [kind, *match.rank_params, *scope_params, *match.params]
+    if skip:
+        params.append(skip)
+    params += [max(CANDIDATES, limit), limit]
+    return Part(kind, sql, params)
+
+
+def _keyed(kind: str, scope: tuple[str, tuple[Any, ...]], keys: dict[str, str], limit: int) -> Part:
+    """(id, kind, EXACT_RANK) of the rows holding an exact key (their b-tree indexes)."""
+    scope_sql, scope_params = scope
+    condition = " OR ".join(f's."{field}" = %s' for field in keys)
+    sql = (
+        f"(SELECT s.pk, %s::text, %s::float8 AS rank FROM ({scope_sql}) s WHERE {condition} "
+        "ORDER BY s.pk DESC LIMIT %s)"
+    )
+    return Part(kind, sql, [kind, EXACT_RANK, *scope_params, *keys.values(), limit])
+
+
+# Every match comes from an index's bitmap (GIN for text, b-tree for exact keys): with a LIMIT and a
+# misjudged selectivity ("garcia:*" over five million activities is estimated at 8,000 rows, it has none)
+# the planner prefers reading a table or walking a b-tree in the hope of stopping early, and takes seconds;
+# parallel workers cost more to start than these bounded queries take.
+PLANNER = (
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; "
+    "SET LOCAL max_parallel_workers_per_gather = 0; "
+    f"SET LOCAL pg_trgm.similarity_threshold = {VOCABULARY_THRESHOLD}; "
+)
+
+
+class Statement(NamedTuple):
+    sql: str
+    params: list[Any]
+
+
+def _fetch(*statements: Statement) -> list[list[tuple[Any, ...]]]:
+    """The rows of each read-only statement, run under the PLANNER settings in ONE round trip: in their own
+    transaction (BEGIN ... COMMIT in the same string), or inside the caller's in a savepoint rolled back
+    afterwards, so that the settings never outlive them."""
+    if connection.in_atomic_block:
+        head = "SAVEPOINT lp_search; "
+        undo = "ROLLBACK TO SAVEPOINT lp_search; RELEASE SAVEPOINT lp_search"
+        tail = f"; {undo}"
+    else:
+        head, tail, undo = "BEGIN; ", "; COMMIT", "ROLLBACK"
+    sql = head + PLANNER + "; ".join(statement.sql for statement in statements) + tail
+    results: list[list[tuple[Any, ...]]] = []
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(sql, [param for statement in statements for param in statement.params])
+        except Exception:
+            cursor.execute(undo)
+            raise
+        while True:
+            if cursor.description is not None:
+                results.append(cursor.fetchall())
+            if not cursor.nextset():
+                return results
+
+
+ANCHORS = ("lead", "contact", "account", "opportunity")
+HEADLINE = f"StartSel='{START}', StopSel='{STOP}', MaxWords=30, MinWords=10"
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: float
+    kind: str
+    id: int
+    shown: dict[str, Any] | None  # title, snippet, created_at[, record]: for the rows of the page only
+
+
+class Part(NamedTuple):
+    """One type's hits as a parenthesized, ordered and limited SELECT of (id, kind, rank)."""
+
+    kind: str
+    sql: str
+    params: list[Any]
+
+
+@cache
+def _shown(kind: str) -> str:
+    """SQL of a hit's title, highlighted snippet, creation time and anchors, for hit `h` of this type."""
+    spec = TYPES[kind]
+    fields = spec.model._meta
+    # "name · company · email", skipping empty fields
+    text = ", ".join(f"NULLIF(r.\"{fields.get_field(name).column}\", '')" for name in spec.snippet_fields)
+    anchors = ", ".join(f'r."{anchor}_id"' if kind in HANGING else "NULL::bigint" for anchor in ANCHORS)
+    return (
+        f'SELECT r."{fields.get_field(spec.title).column}"::text, '
+        f"ts_headline('simple'::regconfig, concat_ws(' · ', {text}), "
+        f"to_tsquery('simple'::regconfig, %s), %s), r.created_at, {anchors} FROM \"{fields.db_table}\" r "
+        "WHERE h.kind = %s AND h.n > %s AND h.n <= %s AND r.id = h.pk"
+    )
+
+
+def _page(parts: list[Part], *, terms: list[str], start: int, stop: int, before: int = 0) -> Statement:
+    """One statement for every type's part (UNION ALL): all their hits, best first, and for the hits at
+    positions start < n <= stop (counting `before` better hits found earlier) what the page shows: the title,
+    the highlighted snippet (ts_headline, costly: the page's rows only), the creation time and the record a
+    note or an activity is on."""
+    kinds = list(dict.fromkeys(part.kind for part in parts))
+    query = " | ".join(f"{term}:*" for term in terms)
+    sql = (
+        f"WITH hits (pk, kind, rank) AS ({' UNION ALL '.join(part.sql for part in parts)}), "
+        "numbered AS (SELECT pk, kind, rank, "
+        'row_number() OVER (ORDER BY rank DESC, kind COLLATE "C", pk DESC) + %s AS n FROM hits) '
+        "SELECT h.pk, h.kind, h.rank, v.* FROM numbered h "
+        f"LEFT JOIN LATERAL ({' UNION ALL '.join(_shown(kind) for kind in kinds)}) v ON true ORDER BY h.n"
+    )
+    params = [param for part in parts for param in part.params]
+    params.append(before)
+    for kind in kinds:
+        params += [query, HEADLINE, kind, start, stop]
+    return Statement(sql, params)
+
+
+def _hits(rows: list[tuple[Any, ...]]) -> list[Hit]:
+    hits = []
+    for record_id, kind, rank, title, snippet, created_at, *anchored in rows:
+        shown = None
+        if snippet is not None:
+            shown = {
+                "title": str(title)[:200],
+                "snippet": html.escape(snippet).replace(START, "<mark>").replace(STOP, "</mark>"),
+                "created_at": created_at,
+                **_links(anchored),
+            }
+        hits.append(Hit(float(rank), str(kind), int(record_id), shown))
+    return hits
+
+
+def _links(anchored: list[int | None]) -> dict[str, Any]:
+    """For a note or an activity: the record it is on."""
+    for anchor, anchor_id in zip(ANCHORS, anchored, strict=True):
+        if anchor_id:
+            return {"record": {"type": anchor, "id": anchor_id}}
+    return {}
 
 
 def _matches(
@@ -231,67 +421,68 @@ def _matches(
     types: list[str],
     filters: dict[str, Any],
     actor: User | None,
-    limit: int,
-) -> list[tuple[float, str, int]]:
-    """Up to `limit` ranked hits of each type: exact keys (rank 3), else full text (1 + ts_rank), then what
-    the corrected query adds (< 1) for the types full text left short."""
+    start: int,
+    stop: int,
+) -> list[Hit]:
+    """Up to `stop + 1` ranked hits of each type, those at positions start < n <= stop shown: exact keys
+    (rank 3), else full text (1 + ts_rank), then, when full text left the page short, what the corrected
+    query adds (< 1: every fuzzy hit ranks below every full-text one). One round trip for each of the three
+    phases at most, the words to correct looked up beside the full text's."""
+    limit = stop + 1
     scopes = {}
     for kind in types:
-        rows = _scope(kind, TYPES[kind], filters=filters, actor=actor)
-        if rows is not None:
-            scopes[kind] = rows
+        scope = _scope_sql(kind, filters=filters, actor=actor)
+        if scope is not None:
+            scopes[kind] = scope
+    if not scopes:
+        return []
     # An exact email or phone number (the keys' b-tree indexes): when it is some record's, those records
     # are the answer, first and alone.
     exact = exact_values(text)
     if exact:
         parts = []
-        for kind, rows in scopes.items():
-            keys = Q()
-            for field, value in exact.items():
-                if field in TYPES[kind].exact_fields and value:
-                    keys |= Q(**{field: value})
+        for kind, scope in scopes.items():
+            keys = {field: value for field, value in exact.items() if field in TYPES[kind].exact_fields}
             if keys:
-                parts.append(
-                    rows.filter(keys)
-                    .annotate(kind=Value(kind, output_field=TextField()), rank=Value(EXACT_RANK))
-                    .order_by("-id")
-                    .values_list("id", "kind", "rank")[:limit]
-                )
-        keyed = _union(parts)
-        if keyed:
-            return [(rank, kind, record_id) for record_id, kind, rank in keyed]
+                parts.append(_keyed(kind, scope, keys, limit))
+        if parts:
+            [keyed] = _fetch(_page(parts, terms=terms, start=start, stop=stop))
+            if keyed:
+                return _hits(keyed)
     # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
     # name or a short prefix costs what a rare one does.
-    query = text_query(text, terms)
     match = text_match(text, terms)
-    ranked = _union(
-        [
-            _ranked(rows, kind, match, SearchRank(F("search_vector"), query), [], limit)
-            for kind, rows in scopes.items()
-        ]
+    full_text = _page(
+        [_bounded(kind, scope, match, [], limit, "1.0::float8 + c.r") for kind, scope in scopes.items()],
+        terms=terms,
+        start=start,
+        stop=stop,
     )
+    words = correctable(terms) if not exact and any(TYPES[kind].fuzzy_fields for kind in scopes) else []
+    if not words:
+        [ranked] = _fetch(full_text)
+        return _hits(ranked)
+    ranked, candidates = _fetch(full_text, _vocabulary(words))
+    hits = _hits(ranked)
     found: dict[str, list[int]] = {kind: [] for kind in scopes}
-    hits: list[tuple[float, str, int]] = []
-    for record_id, kind, rank in ranked:
-        found[kind].append(record_id)
-        hits.append((1.0 + rank, kind, record_id))
+    for hit in hits:
+        found[hit.kind].append(hit.id)
     short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
-    if exact or not short:
+    if not short or len(hits) >= limit:
         return hits
     # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
     # candidate set, ranked below every exact and full-text hit (< 1).
-    corrected = fuzzy_query(terms)
+    corrected = fuzzy_query(terms, corrections(words, candidates))
     if corrected is None:
         return hits
-    closeness = SearchRank(F("search_vector"), corrected)
-    more = _union(
-        [
-            _ranked(scopes[kind], kind, Q(search_vector=corrected), closeness, seen, limit - len(seen))
-            for kind in short
-            for seen in [found[kind]]
-        ]
-    )
-    return hits + [(0.99 * rank / (1.0 + rank), kind, record_id) for record_id, kind, rank in more]
+    query, params = _tsquery(corrected)
+    fuzzy = TextMatch(f"s.search_vector @@ {query}", params, query, params)
+    parts = [
+        _bounded(kind, scopes[kind], fuzzy, found[kind], limit - len(found[kind]), "0.99 * c.r / (1.0 + c.r)")
+        for kind in short
+    ]
+    [more] = _fetch(_page(parts, terms=terms, start=start, stop=stop, before=len(hits)))
+    return hits + _hits(more)
 
 
 def edits(a: str, b: str) -> int:
@@ -313,25 +504,32 @@ def _budget(term: str) -> int:
     return 1 if len(term) <= 6 else 2
 
 
-def corrections(terms: list[str]) -> dict[str, list[str]]:
-    """Each term's nearest other words of the vocabulary, at most ALTERNATIVES."""
-    words = [term for term in dict.fromkeys(terms) if len(term) >= 3 and not term.isdigit()]
-    if not words:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.term, w.word FROM unnest(%s::text[]) AS t(term) CROSS JOIN LATERAL ("
-            "SELECT word FROM search_searchword WHERE word %% t.term "
-            "ORDER BY similarity(word, t.term) DESC, word LIMIT %s) AS w",
-            [words, VOCABULARY_CANDIDATES],
-        )
-        candidates = cursor.fetchall()
+def correctable(terms: list[str]) -> list[str]:
+    """The terms a misspelling may hide in: three characters or more, not only digits."""
+    return [term for term in dict.fromkeys(terms) if len(term) >= 3 and not term.isdigit()]
+
+
+def _vocabulary(words: list[str]) -> Statement:
+    """(term, word): the vocabulary's words trigram-similar to each term, the most similar first."""
+    return Statement(
+        "SELECT t.term, w.word FROM unnest(%s::text[]) AS t(term) CROSS JOIN LATERAL ("
+        "SELECT word FROM search_searchword WHERE word %% t.term "
+        "ORDER BY similarity(word, t.term) DESC, word LIMIT %s) AS w",
+        [words, VOCABULARY_CANDIDATES],
+    )
+
+
+def corrections(words: list[str], candidates: list[tuple[Any, ...]]) -> dict[str, list[str]]:
+    """Each word's nearest other words among its candidates from the vocabulary, at most ALTERNATIVES. A word
+    the term is a prefix of is no correction: the term's prefix query finds it already."""
     found: dict[str, list[str]] = {}
     for term in words:
         near = sorted(
             (distance, word)
             for candidate_term, word in candidates
-            if candidate_term == term and word != term and (distance := edits(term, word)) <= _budget(term)
+            if candidate_term == term
+            and not word.startswith(term)
+            and (distance := edits(term, word)) <= _budget(term)
         )
         if near:  # the words at the fewest edits (a correctly spelled term's close neighbours too)
             best = near[0][0]
@@ -339,14 +537,12 @@ def corrections(terms: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def fuzzy_query(terms: list[str]) -> SearchQuery | None:
-    """The full-text query with each misspelled term OR-ed with its corrections; None when no term has a
-    correction (the query is then the plain one, already run)."""
-    fixes = corrections(terms)
+def fuzzy_query(terms: list[str], fixes: dict[str, list[str]]) -> str | None:
+    """The full-text query (to_tsquery's text) with each misspelled term OR-ed with its corrections; None
+    when no term has a correction (the query is then the plain one, already run)."""
     if not fixes:
         return None
-    parts = ["(" + " | ".join([f"{term}:*", *fixes.get(term, [])]) + ")" for term in terms]
-    return SearchQuery(" & ".join(parts), search_type="raw", config="simple")
+    return " & ".join("(" + " | ".join([f"{term}:*", *fixes.get(term, [])]) + ")" for term in terms)
 
 
 def match_count(*, actor: User | None, q: Any, types: list[str], filters: dict[str, Any]) -> int:
@@ -383,67 +579,14 @@ def search(
     if not terms:  # only punctuation or symbols: nothing can match, and nothing is scanned
         return {"results": [], "page": page, "has_more": False}
     page = max(1, min(page, MAX_PAGES))
-    limit = page * page_size + 1
-    with transaction.atomic(), connection.cursor() as cursor:
-        # One round trip for the transaction's settings. Every match comes from an index's bitmap (GIN for
-        # text, b-tree for exact keys): with a LIMIT and a misjudged selectivity ("garcia:*" over five
-        # million activities is estimated at 8,000 rows, it has none) the planner prefers reading a table
-        # or walking a b-tree in the hope of stopping early, and takes seconds; parallel workers cost more
-        # to start than these bounded queries take.
-        cursor.execute(
-            "SELECT set_config('pg_trgm.similarity_threshold', %s, true), "
-            "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true), "
-            "set_config('max_parallel_workers_per_gather', '0', true)",
-            [str(VOCABULARY_THRESHOLD)],
-        )
-        hits = _matches(text=text, terms=terms, types=types, filters=filters, actor=actor, limit=limit)
-    hits.sort(key=lambda hit: (-hit[0], hit[1], -hit[2]))
-    window = hits[(page - 1) * page_size : page * page_size]
+    start, stop = (page - 1) * page_size, page * page_size
+    hits = _matches(text=text, terms=terms, types=types, filters=filters, actor=actor, start=start, stop=stop)
     return {
-        "results": _render(window, terms),
+        "results": [
+            {"type": hit.kind, "id": hit.id, "rank": round(hit.rank, 4), **hit.shown}
+            for hit in hits[start:stop]
+            if hit.shown is not None
+        ],
         "page": page,
-        "has_more": len(hits) > page * page_size and page < MAX_PAGES,
+        "has_more": len(hits) > stop and page < MAX_PAGES,
     }
-
-
-def _render(window: list[tuple[float, str, int]], terms: list[str]) -> list[dict[str, Any]]:
-    """Titles and highlighted snippets, computed for the page's rows only (ts_headline is costly)."""
-    by_kind: dict[str, list[int]] = {}
-    for _rank, kind, record_id in window:
-        by_kind.setdefault(kind, []).append(record_id)
-    query = SearchQuery(" | ".join(f"{term}:*" for term in terms), search_type="raw", config="simple")
-    details: dict[tuple[str, int], dict[str, Any]] = {}
-    for kind, ids in by_kind.items():
-        spec = TYPES[kind]
-        # "name · company · email", skipping empty fields
-        text = Func(
-            Value(" · "),
-            *(NullIf(F(field), Value("")) for field in spec.snippet_fields),
-            function="concat_ws",
-            output_field=TextField(),
-        )
-        rows = spec.model.objects.filter(pk__in=ids).annotate(
-            snippet=SearchHeadline(
-                text, query, config="simple", start_sel=START, stop_sel=STOP, max_words=30, min_words=10
-            )
-        )
-        for row in rows:
-            details[(kind, row.pk)] = {
-                "title": str(getattr(row, spec.title))[:200],
-                "snippet": html.escape(row.snippet).replace(START, "<mark>").replace(STOP, "</mark>"),
-                "created_at": row.created_at,
-                **_links(kind, row),
-            }
-    return [
-        {"type": kind, "id": record_id, "rank": round(rank, 4), **details[(kind, record_id)]}
-        for rank, kind, record_id in window
-        if (kind, record_id) in details
-    ]
-
-
-def _links(kind: str, row: Any) -> dict[str, Any]:
-    if kind in HANGING:
-        for anchor in ("lead", "contact", "account", "opportunity"):
-            if getattr(row, f"{anchor}_id"):
-                return {"record": {"type": anchor, "id": getattr(row, f"{anchor}_id")}}
-    return {}

@@ -317,3 +317,137 @@ def test_a_two_letter_prefix_filters_the_longer_words_candidates(api, people):
     ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
     # the GIN index is asked for "jon:*" only; "sm:*" is checked on its candidates
     assert "strip(" in ranked[0] and "'jon:*'" in ranked[0], ranked[0]
+
+
+# Issue 21, "Search": one statement per phase (its page rendered in it), the scopes' SQL kept per policy key
+
+
+def search_statements(client, query, **params):
+    """The search's own statements (those under its planner settings) for one request, and its results."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        results = search(client, query, **params)
+    return [query["sql"] for query in queries.captured_queries if "enable_seqscan" in query["sql"]], results
+
+
+def test_a_full_text_page_is_one_statement_that_renders_it(api, make_lead, org, admin):
+    from tenant_apps.accounts.services import account_create
+
+    make_lead(name="Roundtrip Rita", company="Northwind")
+    with schema_context(org.schema_name):
+        account_create(actor=admin, name="Roundtrip Supplies")
+    statements, results = search_statements(api(Role.ADMIN), "roundtrip")
+    assert len(statements) == 1
+    assert "ts_rank" in statements[0] and "ts_headline" in statements[0]
+    assert {(row["type"], row["title"]) for row in results} == {
+        ("lead", "Roundtrip Rita"),
+        ("account", "Roundtrip Supplies"),
+    }
+    assert all("<mark>Roundtrip</mark>" in row["snippet"] for row in results)
+
+
+def test_an_exact_key_is_one_statement(api, northwind):
+    statements, results = search_statements(api(Role.ADMIN), "nancy@northwind.example")
+    assert len(statements) == 1 and "ts_headline" in statements[0]
+    assert (results[0]["type"], results[0]["id"], results[0]["rank"]) == (
+        "contact",
+        northwind["contact"].pk,
+        3.0,
+    )
+
+
+def test_a_misspelling_is_two_statements_the_vocabulary_read_with_the_first(api, make_lead):
+    make_lead(name="Maria Garcia")
+    statements, results = search_statements(api(Role.ADMIN), "Garica")
+    assert len(statements) == 2
+    assert "search_searchword" in statements[0] and "ts_headline" in statements[1]
+    assert [row["title"] for row in results] == ["Maria Garcia"]
+
+
+def test_no_fuzzy_pass_when_full_text_fills_the_page(api, make_lead):
+    for index in range(3):
+        make_lead(name=f"Pagefill Person{index}")
+    make_lead(name="Pagefil Typo")  # one edit away: a correction of "pagefill"
+    client = api(Role.ADMIN)
+    statements, results = search_statements(client, "pagefill", page_size=2)
+    assert len(statements) == 1  # three full-text hits: the page and the next one's first are known
+    assert [row["title"] for row in results] == ["Pagefill Person2", "Pagefill Person1"]
+    # a page further down, past the full-text hits, is where the correction shows
+    _statements, deeper = search_statements(client, "pagefill", page_size=2, page=2)
+    assert [row["title"] for row in deeper] == ["Pagefill Person0", "Pagefil Typo"]
+    assert deeper[0]["rank"] > 1 > deeper[1]["rank"]
+
+
+def test_a_word_the_term_begins_is_no_correction():
+    from tenant_apps.search.selectors import corrections
+
+    candidates = [("gar", "garcia"), ("gar", "bar"), ("gar", "gary")]
+    assert corrections(["gar"], candidates) == {"gar": ["bar"]}  # "gar:*" finds garcia and gary already
+
+
+def test_the_scopes_follow_each_reps_visibility_and_the_organizations_setting(org, member, make_lead):
+    from tests.conftest import client_for
+
+    rep, other = member(role=Role.REP), member(role=Role.REP)
+    mine = make_lead(name="Scopecache Mine", owner_id=rep.pk)
+    theirs = make_lead(name="Scopecache Theirs", owner_id=other.pk)
+
+    def found(user, **params):
+        return {row["id"] for row in search(client_for(org, user), "scopecache", **params)}
+
+    assert (found(rep), found(other)) == ({mine.pk}, {theirs.pk})
+    assert (found(rep, owner="me"), found(other, owner="me")) == ({mine.pk}, {theirs.pk})
+    org.reps_see_all_leads = True
+    org.save(update_fields=["reps_see_all_leads"])
+    assert found(rep) == found(other) == {mine.pk, theirs.pk}
+    assert (found(rep, owner="me"), found(other, owner="me")) == ({mine.pk}, {theirs.pk})
+    org.reps_see_all_leads = False
+    org.save(update_fields=["reps_see_all_leads"])
+    assert found(rep) == {mine.pk}
+
+
+def test_the_planner_settings_never_outlive_the_search_inside_a_transaction(org, admin):
+    from django.db import DataError, connection
+
+    from tenant_apps.search.selectors import Statement, _fetch
+
+    with schema_context(org.schema_name), connection.cursor() as cursor:
+        assert _fetch(Statement("SELECT current_setting('enable_seqscan')", [])) == [[("off",)]]
+        cursor.execute("SELECT current_setting('enable_seqscan')")
+        assert cursor.fetchone() == ("on",)
+        with pytest.raises(DataError):
+            _fetch(Statement("SELECT 1 / 0", []))
+        cursor.execute("SELECT current_setting('enable_seqscan')")  # the caller's transaction goes on
+        assert cursor.fetchone() == ("on",)
+
+
+@pytest.fixture
+def own_connection(monkeypatch):
+    """The selectors on a connection of their own to the test database, in autocommit (as in a request)."""
+    from django.db import connections
+
+    from tenant_apps.search import selectors
+
+    wrapper = connections.create_connection("default")
+    monkeypatch.setattr(selectors, "connection", wrapper)
+    yield wrapper
+    wrapper.close()
+
+
+def test_outside_a_transaction_the_search_runs_in_one_of_its_own(org, own_connection):
+    from django.db import DataError
+
+    from tenant_apps.search.selectors import Statement, _fetch
+
+    own_connection.set_schema(org.schema_name)
+    assert _fetch(Statement("SELECT current_setting('enable_seqscan')", [])) == [[("off",)]]
+    assert not own_connection.in_atomic_block
+    with own_connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan'), now() = statement_timestamp()")
+        assert cursor.fetchone() == ("on", True)  # committed: no transaction left open
+        with pytest.raises(DataError):
+            _fetch(Statement("SELECT 1 / 0", []))
+        cursor.execute("SELECT current_setting('enable_seqscan'), now() = statement_timestamp()")
+        assert cursor.fetchone() == ("on", True)  # rolled back, the connection usable
