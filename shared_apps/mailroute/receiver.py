@@ -4,10 +4,10 @@ message as it arrived and hands it to a job in the organization's schema.
 - RCPT TO an address no live organization owns: 550, decided from the public schema alone.
 - Messages over INBOUND_MAX_BYTES: 552 (aiosmtpd's data_size_limit, announced in EHLO as SIZE).
 - DATA: the raw bytes go to the "mail" storage under the organization's id (a copy per organization when
-  one message names several), then `tenant_apps.mail.jobs.inbound_messages_process` is enqueued in that
-  organization, for the messages of the last BATCH_WINDOW together. Only then does the client hear 250: a
-  storage or queue failure answers 451 and the sending server tries again later, so nothing accepted is
-  lost.
+  one message names several), then to that organization's pending list in Redis, whose drain job
+  (`tenant_apps.mail.jobs.inbound_messages_drain`, queued unless one is waiting) processes what waits
+  together (shared_apps.mailroute.pending). Only then does the client hear 250: a storage or Redis failure
+  answers 451 and the sending server tries again later, so nothing accepted is lost.
 
 RCPT lookups run in Django's one sync thread (asgiref's sync_to_async) with a short cache; storing and
 enqueueing (no database) in a thread pool, so several sessions' DATA proceed at once; none on the event loop.
@@ -27,16 +27,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import close_old_connections
 from django.utils import timezone
-from rq import Retry
 
 from shared_apps.core.db import connection
+from shared_apps.mailroute import pending
 from shared_apps.mailroute.addresses import Route, resolve
-from shared_apps.organizations.jobs import enqueue_in_organization
 from shared_apps.organizations.models import Organization
 
 logger = logging.getLogger(__name__)
 
-JOB = "tenant_apps.mail.jobs.inbound_messages_process"
 MAX_RECIPIENTS = 50
 # messages stored within this many seconds (up to BATCH_SIZE) share one job per organization: long enough to
 # gather a burst, short next to an SMTP round trip
@@ -115,23 +113,19 @@ def store(*, content: bytes, routes: list[tuple[str, Route]], mail_from: str) ->
 
 
 def enqueue(batch: list[Stored]) -> None:
-    """One job per organization for the messages of a batch (each processed on its own inside it)."""
+    """Hand the messages of a batch to their organizations' drain jobs (shared_apps.mailroute.pending): each
+    job processes whatever waits for its organization, together."""
     by_organization: dict[int, list[Stored]] = {}
     for item in batch:
         by_organization.setdefault(int(item.organization.pk), []).append(item)
     for items in by_organization.values():
-        enqueue_in_organization(
-            items[0].organization,
-            JOB,
-            messages=[item.as_job_data() for item in items],
-            retry=Retry(max=3, interval=[10, 60, 300]),
-        )
+        pending.submit(items[0].organization, [item.as_job_data() for item in items])
 
 
 class Batcher:
-    """Gathers the messages stored within BATCH_WINDOW (or BATCH_SIZE of them) into one job per organization:
-    a job's fixed cost (a worker's fork, entering the organization) is paid once per batch, not per message.
-    Each session's 250 waits until its message's job is queued, so nothing accepted is left without one."""
+    """Gathers the messages stored within BATCH_WINDOW (or BATCH_SIZE of them) into one hand-over per
+    organization (one Redis round trip, not one per message). Each session's 250 waits until its message is
+    on its organization's pending list with a drain job queued, so nothing accepted is left without one."""
 
     def __init__(self, window: float = BATCH_WINDOW, size: int = BATCH_SIZE) -> None:
         self.window, self.size = window, size
