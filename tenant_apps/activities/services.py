@@ -141,7 +141,8 @@ def activities_record(*, entries: list[NewActivity]) -> list[Activity]:
                 latest[key] = occurred_at
     created = Activity.objects.bulk_create(rows)
     records = {(entry.record.__class__, int(entry.record.pk)): entry.record for entry in entries}
-    for (model, pk, field), occurred_at in latest.items():
+    # in one order (by table, then id), so that two batches moving the same records never deadlock
+    for (model, pk, field), occurred_at in sorted(latest.items(), key=lambda item: (item[0][2], item[0][1])):
         _move_forward(model, records.get((model, pk)) or model(pk=pk), field, occurred_at)
     return created
 

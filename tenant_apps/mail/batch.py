@@ -115,7 +115,7 @@ def inbound_batch_process(*, deliveries: list[Delivery]) -> list[str]:
         item = items[index]
         assert item is not None
         statuses[index] = _one(item.delivery)
-    return statuses
+    return [str(status) for status in statuses]  # plain strings (the job's return value)
 
 
 def _read(delivery: Delivery) -> _Item | None:
