@@ -85,8 +85,8 @@ def test_messages_stored_together_share_one_job_per_organization(org, other_org)
 
     import django_rq
 
-    from shared_apps.mailroute.addresses import resolve
     from shared_apps.mailroute import pending
+    from shared_apps.mailroute.addresses import resolve
     from shared_apps.mailroute.receiver import Batcher, store
 
     queue = django_rq.get_queue("default")
