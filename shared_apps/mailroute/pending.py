@@ -15,7 +15,7 @@ a batch processed twice records nothing twice.
 No message waits without a job: a drain job clears its organization's "queued" marker as it starts, before
 it takes anything, and takes until the pending list is empty; the receiver appends first and then queues a
 job whenever no marker is set. A marker whose job was never queued (the receiver died in between) expires
-after QUEUED_TTL seconds, and the next message queues one.
+after QUEUED_TTL seconds; then the next message, or else `resume` (every minute, config/cron.py), queues one.
 """
 
 from __future__ import annotations
@@ -104,3 +104,13 @@ def done(schema: str, owner: str) -> None:
 
 def waiting(schema: str) -> int:
     return int(_redis().llen(_pending_key(schema)))
+
+
+def resume(schema: str) -> bool:
+    """Queue a drain job when the organization's messages wait with none queued (the receiver died between
+    appending and queuing); True when it did. Every minute (tenant_apps.mail.jobs.inbound_messages_sweep)."""
+    client = _redis()
+    if not client.llen(_pending_key(schema)) or client.exists(_queued_key(schema)):
+        return False
+    submit(schema, [])
+    return True

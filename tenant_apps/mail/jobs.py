@@ -68,6 +68,12 @@ def inbound_messages_drain() -> dict[str, int]:
     return totals
 
 
+def inbound_messages_sweep() -> bool:
+    """Every minute (config/cron.py): a drain job for received messages left waiting without one (the
+    receiver died between storing them and queuing it). Safe to run twice."""
+    return pending.resume(connection.schema_name)
+
+
 def imap_mailboxes_sync() -> dict[str, int]:
     """Every few minutes (config/cron.py, fanned out per organization): sync each connected IMAP mailbox
     (tenant_apps.mail.imap); one failing keeps no other from syncing. Safe to run twice."""

@@ -4,6 +4,8 @@ would alone. Real SMTP to the running receiver, the drain job run on the real Re
 
 from __future__ import annotations
 
+import json
+
 import django_rq
 import pytest
 from django.db import connection as default_connection
@@ -17,6 +19,7 @@ from tenant_apps.leads.models import Lead
 from tenant_apps.mail import services
 from tenant_apps.mail.models import InboundMessage, InboundStatus
 from tenant_apps.sequences.models import EnrollmentStatus, StopReason
+from tests.conftest import InThread
 from tests.tenant_apps.mail.inbound import email
 from tests.tenant_apps.mail.test_replies_bounces_loops import sent  # noqa: F401 (fixture)
 
@@ -242,3 +245,29 @@ def test_a_failing_batch_is_processed_one_by_one_and_the_failure_kept_for_the_re
     assert [activity.message_id for activity in emails_of(org, lead=bad)] == ["<b1@customer.test>"]
     assert len(emails_of(org, lead=jane)) == 1
     assert pending.taken(org.schema_name, job.id) == []
+
+
+def test_messages_left_waiting_without_a_job_are_taken_up_by_the_minute_sweep(org, receiver, run_jobs, jane):
+    """The receiver died between putting a message on the pending list and queuing the drain job."""
+    from email import policy
+
+    from shared_apps.mailroute.addresses import resolve
+    from shared_apps.mailroute.receiver import store
+    from tenant_apps.mail.jobs import inbound_messages_sweep
+
+    dropbox = receiver.dropboxes["acme"]
+    raw = email(to=dropbox, message_id="<left@customer.test>").as_bytes(policy=policy.SMTP)
+    [stored] = store(content=raw, routes=[(dropbox, resolve(dropbox))], mail_from="jane@customer.test")
+    pending._redis().rpush(pending._pending_key(org.schema_name), json.dumps(stored.as_job_data()))
+    assert run_jobs() == []
+
+    def sweep():  # as the worker runs it: in the organization, outside the test's transaction
+        with schema_context(org.schema_name):
+            return inbound_messages_sweep()
+
+    assert InThread(sweep).join() is True
+    assert InThread(sweep).join() is False  # queued once
+    [job] = run_jobs()
+    assert job.return_value() == {"recorded": 1}
+    assert [activity.message_id for activity in emails_of(org, lead=jane)] == ["<left@customer.test>"]
+    assert InThread(sweep).join() is False  # nothing waits
