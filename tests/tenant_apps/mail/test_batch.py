@@ -22,6 +22,7 @@ from tenant_apps.sequences.models import EnrollmentStatus, StopReason
 from tests.conftest import InThread
 from tests.tenant_apps.mail.inbound import email
 from tests.tenant_apps.mail.test_replies_bounces_loops import sent  # noqa: F401 (fixture)
+from tests.tenant_apps.webhooks.conftest import make_endpoint  # noqa: F401 (fixture)
 
 DRAIN = "tenant_apps.mail.jobs.inbound_messages_drain"
 
@@ -271,3 +272,29 @@ def test_messages_left_waiting_without_a_job_are_taken_up_by_the_minute_sweep(or
     assert job.return_value() == {"recorded": 1}
     assert [activity.message_id for activity in emails_of(org, lead=jane)] == ["<left@customer.test>"]
     assert InThread(sweep).join() is False  # nothing waits
+
+
+def test_a_batch_announces_each_email_to_webhooks_and_the_live_stream(
+    org,
+    receiver,
+    run_jobs,
+    jane,
+    make_endpoint,  # noqa: F811 (the fixture imported above)
+):
+    from tenant_apps.realtime.models import EventLog
+    from tenant_apps.webhooks.models import OutboxEvent
+
+    make_endpoint("http://127.0.0.1:9/hooks", ["activity.created"])
+    with schema_context(org.schema_name):
+        streamed_before = EventLog.objects.filter(topic="lead.email_recorded").count()
+    burst(receiver, receiver.dropboxes["acme"], 3)
+    run_jobs()
+    recorded = emails_of(org, lead=jane)
+    with schema_context(org.schema_name):
+        outbox = sorted(OutboxEvent.objects.all(), key=lambda row: row.payload["data"]["activity_id"])
+        streamed = EventLog.objects.filter(topic="lead.email_recorded").order_by("id")[streamed_before:]
+        assert [row.payload["data"]["activity_id"] for row in outbox] == [a.pk for a in recorded]
+        assert {row.payload["type"] for row in outbox} == {"activity.created"}
+        assert all(row.payload["record"] == {"type": "lead", "id": jane.pk} for row in outbox)
+        assert [row.data["activity_id"] for row in streamed] == [a.pk for a in recorded]
+        assert {row.owner_id for row in streamed} == {jane.owner_id}
