@@ -91,8 +91,10 @@ def taken(schema: str, owner: str) -> list[dict[str, Any]]:
     return [json.loads(item) for item in _redis().lrange(_taken_key(schema, owner), 0, -1)]
 
 
-def take(schema: str, owner: str, limit: int = DRAIN_BATCH) -> list[dict[str, Any]]:
-    """Move up to `limit` pending messages, oldest first, to `owner`'s list, atomically; returns them."""
+def take(schema: str, owner: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Move up to `limit` (DRAIN_BATCH) pending messages, oldest first, to `owner`'s list, atomically;
+    returns them."""
+    limit = limit or DRAIN_BATCH
     items = _redis().eval(_TAKE, 2, _pending_key(schema), _taken_key(schema, owner), limit)
     return [json.loads(item) for item in items]
 

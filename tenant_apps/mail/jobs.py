@@ -55,7 +55,7 @@ def inbound_messages_drain() -> dict[str, int]:
     totals: dict[str, int] = {}
     deadline = time.monotonic() + DRAIN_SECONDS
     batch = pending.taken(schema, owner)
-    while batch or time.monotonic() < deadline:
+    while True:  # at least one batch, however late the job starts
         batch = batch or pending.take(schema, owner)
         if not batch:
             return totals
@@ -64,8 +64,9 @@ def inbound_messages_drain() -> dict[str, int]:
         for status in statuses:
             totals[status] = totals.get(status, 0) + 1
         batch = []
-    pending.hand_over(schema)
-    return totals
+        if time.monotonic() >= deadline:
+            pending.hand_over(schema)
+            return totals
 
 
 def inbound_messages_sweep() -> bool:

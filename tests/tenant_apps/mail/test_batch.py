@@ -298,3 +298,19 @@ def test_a_batch_announces_each_email_to_webhooks_and_the_live_stream(
         assert all(row.payload["record"] == {"type": "lead", "id": jane.pk} for row in outbox)
         assert [row.data["activity_id"] for row in streamed] == [a.pk for a in recorded]
         assert {row.owner_id for row in streamed} == {jane.owner_id}
+
+
+def test_a_drain_job_that_ran_its_time_hands_the_rest_to_a_new_job(
+    org, receiver, run_jobs, jane, monkeypatch
+):
+    from tenant_apps.mail import jobs
+
+    monkeypatch.setattr(pending, "DRAIN_BATCH", 2)
+    monkeypatch.setattr(jobs, "DRAIN_SECONDS", 0)  # its time is up after its first batch
+    burst(receiver, receiver.dropboxes["acme"], 5)
+    [job] = run_jobs()
+    assert job.return_value() == {"recorded": 2}
+    assert pending.waiting(org.schema_name) == 3
+    # a new drain job is asked for (inside the test's transaction, rq would queue it at commit)
+    assert pending._redis().exists(pending._queued_key(org.schema_name))
+    assert len(emails_of(org, lead=jane)) == 2
