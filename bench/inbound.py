@@ -3,7 +3,9 @@
 `manage.py inbound_smtp` (the receiver, its own process) takes BENCH_INBOUND_MESSAGES (600) messages over
 BENCH_INBOUND_CLIENTS (4) concurrent SMTP connections (smtplib, one session each); BENCH_INBOUND_WORKERS (2)
 `manage.py rqworker default` processes parse and record them (the worker class every deployment runs,
-settings.RQ["WORKER_CLASS"]: no fork per job; or BENCH_INBOUND_WORKER_CLASS, e.g. rq.Worker to compare).
+settings.RQ["WORKER_CLASS"]: no fork per job; or BENCH_INBOUND_WORKER_CLASS, e.g. rq.Worker to compare), each
+drain job taking what waits for the organization in batches (shared_apps.mailroute.pending,
+tenant_apps.mail.batch).
 Every message is from the bench lead and answers the one before it (In-Reply-To), so each is matched,
 threaded and recorded on the lead's timeline. The target: >= 100 messages/s end to end.
 

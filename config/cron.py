@@ -10,7 +10,7 @@ from shared_apps.organizations.usage import usage_collect
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
-from tenant_apps.mail.jobs import imap_mailboxes_sync
+from tenant_apps.mail.jobs import imap_mailboxes_sync, inbound_messages_sweep
 from tenant_apps.realtime.jobs import prune_event_log
 from tenant_apps.reminders.jobs import (
     FOLLOW_UP_LOCAL_HOUR,
@@ -37,6 +37,8 @@ register(
 )
 # every minute: webhook events and deliveries a lost job or a killed worker left behind
 register(fan_out, queue_name="default", args=(webhooks_sweep,), cron="* * * * *")
+# every minute: received messages left waiting without a drain job (the receiver died in between)
+register(fan_out, queue_name="default", args=(inbound_messages_sweep,), cron="* * * * *")
 # every 10 minutes: rules triggered by time (leads idle for N days, tasks past due); hourly: scores that
 # time-windowed scoring rules may have moved
 register(fan_out, queue_name="default", args=(evaluate_time_triggers,), cron="*/10 * * * *")

@@ -4,10 +4,10 @@ message as it arrived and hands it to a job in the organization's schema.
 - RCPT TO an address no live organization owns: 550, decided from the public schema alone.
 - Messages over INBOUND_MAX_BYTES: 552 (aiosmtpd's data_size_limit, announced in EHLO as SIZE).
 - DATA: the raw bytes go to the "mail" storage under the organization's id (a copy per organization when
-  one message names several), then `tenant_apps.mail.jobs.inbound_messages_process` is enqueued in that
-  organization, for the messages of the last BATCH_WINDOW together. Only then does the client hear 250: a
-  storage or queue failure answers 451 and the sending server tries again later, so nothing accepted is
-  lost.
+  one message names several), then to that organization's pending list in Redis, whose drain job
+  (`tenant_apps.mail.jobs.inbound_messages_drain`, queued unless one is waiting) processes what waits
+  together (shared_apps.mailroute.pending). Only then does the client hear 250: a storage or Redis failure
+  answers 451 and the sending server tries again later, so nothing accepted is lost.
 
 RCPT lookups run in Django's one sync thread (asgiref's sync_to_async) with a short cache; storing and
 enqueueing (no database) in a thread pool, so several sessions' DATA proceed at once; none on the event loop.
@@ -27,20 +27,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import close_old_connections
 from django.utils import timezone
-from rq import Retry
 
 from shared_apps.core.db import connection
+from shared_apps.mailroute import pending
 from shared_apps.mailroute.addresses import Route, resolve
-from shared_apps.organizations.jobs import enqueue_in_organization
 from shared_apps.organizations.models import Organization
 
 logger = logging.getLogger(__name__)
 
-JOB = "tenant_apps.mail.jobs.inbound_messages_process"
 MAX_RECIPIENTS = 50
-# messages stored within this many seconds (up to BATCH_SIZE) share one job per organization: long enough to
-# gather a burst, short next to an SMTP round trip
-BATCH_WINDOW = 0.02
+# No timer by default: messages stored while a hand-over to Redis is under way go together in the next
+# (Batcher); a window > 0 makes each hand-over wait that long (or for BATCH_SIZE messages) to gather more.
+BATCH_WINDOW = 0.0
 BATCH_SIZE = 50
 
 
@@ -55,6 +53,18 @@ def raw_name(organization_id: int) -> str:
 ROUTE_TTL = 30.0
 ROUTE_CACHE_SIZE = 10_000
 _routes: dict[str, tuple[float, Route | None]] = {}
+
+
+_UNKNOWN: Any = object()
+
+
+def _cached_route(address: str) -> Any:
+    """The route resolved lately for `address` (None: no such mailbox), or _UNKNOWN. No database: it runs on
+    the event loop, sparing a known recipient the hop to the sync thread."""
+    cached = _routes.get(address.strip().lower())
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return _UNKNOWN
 
 
 def _resolve(address: str) -> Route | None:
@@ -115,33 +125,33 @@ def store(*, content: bytes, routes: list[tuple[str, Route]], mail_from: str) ->
 
 
 def enqueue(batch: list[Stored]) -> None:
-    """One job per organization for the messages of a batch (each processed on its own inside it)."""
+    """Hand the messages of a batch to their organizations' drain jobs (shared_apps.mailroute.pending): each
+    job processes whatever waits for its organization, together."""
     by_organization: dict[int, list[Stored]] = {}
     for item in batch:
         by_organization.setdefault(int(item.organization.pk), []).append(item)
     for items in by_organization.values():
-        enqueue_in_organization(
-            items[0].organization,
-            JOB,
-            messages=[item.as_job_data() for item in items],
-            retry=Retry(max=3, interval=[10, 60, 300]),
-        )
+        pending.submit(items[0].organization, [item.as_job_data() for item in items])
 
 
 class Batcher:
-    """Gathers the messages stored within BATCH_WINDOW (or BATCH_SIZE of them) into one job per organization:
-    a job's fixed cost (a worker's fork, entering the organization) is paid once per batch, not per message.
-    Each session's 250 waits until its message's job is queued, so nothing accepted is left without one."""
+    """Gathers stored messages into one hand-over per organization (one Redis round trip for many messages).
+    With no window (the default) a hand-over starts at once when none is under way, and the messages stored
+    meanwhile go together in the next one as soon as it ends: no message waits for a timer, and a burst
+    still goes in few round trips. With a window, a hand-over waits up to `window` seconds (or `size`
+    messages) to gather more. Each session's 250 waits until its message is on its organization's pending
+    list with a drain job queued, so nothing accepted is left without one."""
 
     def __init__(self, window: float = BATCH_WINDOW, size: int = BATCH_SIZE) -> None:
         self.window, self.size = window, size
         self.pending: list[tuple[list[Stored], asyncio.Future[None]]] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.under_way = False
 
     async def submit(self, stored: list[Stored]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending.append((stored, future))
-        if sum(len(items) for items, _ in self.pending) >= self.size:
+        if self.window <= 0 or sum(len(items) for items, _ in self.pending) >= self.size:
             self._flush()
         elif self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.window, self._flush)
@@ -151,8 +161,11 @@ class Batcher:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.under_way:
+            return  # the hand-over under way starts the next one when it ends
         batch, self.pending = self.pending, []
         if batch:
+            self.under_way = True
             asyncio.get_running_loop().create_task(self._enqueue(batch))
 
     async def _enqueue(self, batch: list[tuple[list[Stored], asyncio.Future[None]]]) -> None:
@@ -165,6 +178,10 @@ class Batcher:
         else:
             for _, future in batch:
                 future.set_result(None)
+        finally:
+            self.under_way = False
+            if self.pending and (self.window <= 0 or self.timer is None):
+                self._flush()
 
 
 class InboundHandler:
@@ -174,7 +191,9 @@ class InboundHandler:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
         try:
-            route = await sync_to_async(_resolve)(address)
+            route = _cached_route(address)
+            if route is _UNKNOWN:  # not resolved lately: ask the database, in Django's sync thread
+                route = await sync_to_async(_resolve)(address)
         except Exception:
             logger.exception("inbound: resolving a recipient failed")
             return "451 4.3.0 Temporary failure, try again later"

@@ -87,6 +87,66 @@ def activity_record(
     return activity
 
 
+@dataclass
+class NewActivity:
+    """One activity of activities_record: what activity_record takes, on `record`."""
+
+    record: Record
+    type: str
+    actor_id: int | None
+    subject: str = ""
+    body: str = ""
+    metadata: dict[str, Any] | None = None
+    occurred_at: datetime | None = None
+    message_id: str = ""
+    thread_id: str = ""
+
+
+def activities_record(*, entries: list[NewActivity]) -> list[Activity]:
+    """activity_record for many activities at once (a batch of received mail): one INSERT for all of them,
+    then each record's last_contacted_at and each account's last_activity_at moved forward once, to the
+    latest of its activities, never back. Callers hold the transaction; returns the activities in order."""
+    now = timezone.now()
+    rows = []
+    latest: dict[tuple[Any, int, str], datetime] = {}  # (model, pk, field) -> the latest to move it to
+    for entry in entries:
+        anchors = anchors_of(entry.record)
+        occurred_at = entry.occurred_at or now
+        rows.append(
+            Activity(
+                **anchors,
+                type=entry.type,
+                subject=entry.subject[:300],
+                body=entry.body,
+                metadata=entry.metadata or {},
+                actor_id=entry.actor_id,
+                occurred_at=occurred_at,
+                created_at=now,
+                message_id=entry.message_id,
+                thread_id=entry.thread_id,
+            )
+        )
+        if occurred_at > now:
+            continue  # a scheduled meeting has not happened yet
+        moves = []
+        if entry.type in CONTACT_TYPES and hasattr(entry.record, "last_contacted_at"):
+            moves.append((entry.record.__class__, int(entry.record.pk), "last_contacted_at"))
+        account_id = anchors.get("account_id") or (entry.record.pk if "account" in anchors else None)
+        if account_id:
+            from tenant_apps.accounts.models import Account
+
+            moves.append((Account, int(account_id), "last_activity_at"))
+        for key in moves:
+            if key not in latest or latest[key] < occurred_at:
+                latest[key] = occurred_at
+    created = Activity.objects.bulk_create(rows)
+    records = {(entry.record.__class__, int(entry.record.pk)): entry.record for entry in entries}
+    # in one order (by table, then id), so that two batches moving the same records never deadlock
+    for (model, pk, field), occurred_at in sorted(latest.items(), key=lambda item: (item[0][2], item[0][1])):
+        _move_forward(model, records.get((model, pk)) or model(pk=pk), field, occurred_at)
+    return created
+
+
 def _move_forward(model: Any, record: Record, field: str, at: datetime) -> None:
     model.objects.filter(pk=record.pk).filter(
         Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": at})

@@ -103,19 +103,26 @@ def _snapshot(lead_id: int) -> dict[str, Any] | None:
 
 
 def on_event(event: DomainEvent) -> None:
-    try:
-        _queue_work(event)
-    except Exception:  # never undo the publisher's change over automation
-        logger.exception("automation could not queue work for %s of %s", event.topic, event.record_id)
+    on_events([event])
 
 
-def _queue_work(event: DomainEvent) -> None:
-    if event.schema_name == get_public_schema_name():
-        return
+def on_events(events: list[DomainEvent]) -> None:
+    """on_event for many events of one transaction: the organization's automation summary is read once."""
+    summary: dict[str, Any] | None = None
+    for event in events:
+        try:
+            if event.schema_name == get_public_schema_name() or _lead_of(event) is None:
+                continue
+            summary = summary if summary is not None else automation_summary()
+            _queue_work(event, summary)
+        except Exception:  # never undo the publisher's change over automation
+            logger.exception("automation could not queue work for %s of %s", event.topic, event.record_id)
+
+
+def _queue_work(event: DomainEvent, summary: dict[str, Any]) -> None:
     lead_id = _lead_of(event)
     if lead_id is None:
         return
-    summary = automation_summary()
     depth = current_depth()
     queue = _queue.get()
     fields = event.data.get("fields") if isinstance(event.data.get("fields"), list) else None
@@ -149,5 +156,5 @@ _subscribed: list[Any] = []
 def subscribe_to_events() -> None:
     """Called once from AppConfig.ready()."""
     if not _subscribed:
-        _subscribed.append(subscribe_in_transaction("lead.", on_event))
-        _subscribed.append(subscribe_in_transaction("task.", on_event))
+        _subscribed.append(subscribe_in_transaction("lead.", on_event, many=on_events))
+        _subscribed.append(subscribe_in_transaction("task.", on_event, many=on_events))

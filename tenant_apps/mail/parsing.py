@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,6 +29,30 @@ LOOP_HEADER = "X-LeadPulse-Loop"
 OWN_MESSAGE_ID_SUFFIX = "@generated.leadpulse>"
 MAX_ATTACHMENTS = 50
 MAX_REFERENCES = 50
+
+
+# Header values up to this long are parsed once and remembered (the longest line RFC 5322 allows)
+CACHED_HEADER_CHARS = 998
+
+
+class _HeadersOnce(EmailPolicy):
+    """policy.default, except that a header value is parsed once. The email package parses a header anew at
+    every read: a message's Content-Type alone is read some twenty times while it is parsed and walked
+    (get_body, attachments, reports), and most values repeat from message to message. Parsed headers are
+    immutable strings, so the parsed value is shared."""
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if hasattr(value, "name") or len(value) > CACHED_HEADER_CHARS:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(name, value)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_header(name: str, value: str) -> Any:
+    return policy.default.header_fetch_parse(name, value)
+
+
+POLICY = _HeadersOnce()
 
 
 class MalformedMessage(Exception):
@@ -226,7 +252,7 @@ def parse(raw: bytes) -> Inbound:
     if not raw.strip():
         raise MalformedMessage("empty")
     try:
-        message = message_from_bytes(raw, policy=policy.default)
+        message = message_from_bytes(raw, policy=POLICY)
         if not isinstance(message, EmailMessage) or not list(message.keys()):
             raise MalformedMessage("no headers")
         from_header = _clean(message.get("From"))

@@ -7,7 +7,7 @@ from shared_apps.mailroute.addresses import dropbox_address
 from shared_apps.organizations.context import current_organization
 from shared_apps.users.models import User
 from tenant_apps.mail.exceptions import AttachmentNotFound
-from tenant_apps.mail.models import Attachment, BouncedAddress, MailSettings
+from tenant_apps.mail.models import Attachment, BouncedAddress, ImapMailbox, MailSettings
 from tenant_apps.records.visibility import activities_for
 
 
@@ -32,6 +32,11 @@ def attachment_get(*, actor: User | None, attachment_id: int) -> Attachment:
     if attachment is None:
         raise AttachmentNotFound(id=attachment_id)
     return attachment
+
+
+def imap_mailbox_get(*, actor: User) -> ImapMailbox | None:
+    """The member's own IMAP mailbox, if they connected one."""
+    return ImapMailbox.objects.filter(user=actor).first()
 
 
 def address_bouncing(address: str) -> bool:

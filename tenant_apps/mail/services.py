@@ -399,7 +399,7 @@ def _bounce(message: InboundMessage, parsed: Inbound) -> _Outcome:
     return outcome
 
 
-def _members_emails(addresses: list[str]) -> set[str]:
+def members_emails(addresses: list[str]) -> set[str]:
     return {
         email.lower() for email in User.objects.filter(email__in=addresses).values_list("email", flat=True)
     }
@@ -408,6 +408,17 @@ def _members_emails(addresses: list[str]) -> set[str]:
 def _targets(parsed: Inbound, routes: list[dict[str, Any]]) -> tuple[list[Record], dict[int, str]]:
     """The records the message goes on, and the thread a reply address imposes (by the record's position)."""
     addresses = [address for address in parsed.addresses if not is_inbound_address(address)]
+    records, forced = reply_targets(routes)
+    if addresses:
+        for model in (Lead, Contact):
+            for record in model.objects.alive().filter(email__in=addresses).order_by("pk")[:MAX_RECORDS]:
+                if record not in records:
+                    records.append(record)
+    return records[:MAX_RECORDS], forced
+
+
+def reply_targets(routes: list[dict[str, Any]]) -> tuple[list[Record], dict[int, str]]:
+    """The live records the message's reply addresses name, and the thread each imposes (by position)."""
     records: list[Record] = []
     forced: dict[int, str] = {}
     for route in routes:
@@ -422,12 +433,7 @@ def _targets(parsed: Inbound, routes: list[dict[str, Any]]) -> tuple[list[Record
         if thread is not None and record is not None and record not in records:
             forced[len(records)] = thread.thread_id
             records.append(record)
-    if addresses:
-        for model in (Lead, Contact):
-            for record in model.objects.alive().filter(email__in=addresses).order_by("pk")[:MAX_RECORDS]:
-                if record not in records:
-                    records.append(record)
-    return records[:MAX_RECORDS], forced
+    return records, forced
 
 
 MAX_MERGE_HOPS = 10
@@ -446,12 +452,12 @@ def _live(model: type[Lead] | type[Contact], record_id: int) -> Record | None:
     return record
 
 
-def _lead_from_sender(parsed: Inbound, routes: list[dict[str, Any]]) -> Lead | None:
+def lead_from_sender(parsed: Inbound, routes: list[dict[str, Any]]) -> Lead | None:
     if not parsed.sender or is_inbound_address(parsed.sender):
         return None
     if not any(route.get("kind") == DROPBOX for route in routes):
         return None
-    if not mail_settings_get().create_leads_from_unknown or _members_emails([parsed.sender]):
+    if not mail_settings_get().create_leads_from_unknown or members_emails([parsed.sender]):
         return None
     display = next((name for name, _address in getaddresses([parsed.from_header]) if name), "")
     name = " ".join(display.split())[:200] or parsed.sender.partition("@")[0][:200]
@@ -465,7 +471,7 @@ def _lead_from_sender(parsed: Inbound, routes: list[dict[str, Any]]) -> Lead | N
         return None
 
 
-def _store_attachments(parsed: Inbound) -> list[tuple[str, str, str, int]]:
+def store_attachments(parsed: Inbound) -> list[tuple[str, str, str, int]]:
     """Each attachment's file saved once: (stored name, name, content type, size). A run that rolls back
     leaves its files behind (unreferenced, under the organization's id): its retry saves them anew."""
     storage = mail_storage()
@@ -487,8 +493,21 @@ def _asks_to_unsubscribe(parsed: Inbound, routes: list[dict[str, Any]]) -> bool:
         parsed.subject.strip().lower() == "unsubscribe"
         and bool(parsed.sender)
         and any(route.get("kind") == DROPBOX for route in routes)
-        and not _members_emails([parsed.sender])
+        and not members_emails([parsed.sender])
     )
+
+
+def email_headers(parsed: Inbound) -> dict[str, Any]:
+    """What an inbound EMAIL activity's metadata keeps of the message's headers."""
+    return {
+        "from": parsed.from_header,
+        "to": parsed.to_header,
+        "cc": parsed.cc_header,
+        "message_id": parsed.message_id,
+        "in_reply_to": [parsed.in_reply_to] if parsed.in_reply_to else [],
+        "references": parsed.references,
+        "date": parsed.date.isoformat(),
+    }
 
 
 def _record(message: InboundMessage, parsed: Inbound, routes: list[dict[str, Any]]) -> _Outcome:
@@ -498,24 +517,16 @@ def _record(message: InboundMessage, parsed: Inbound, routes: list[dict[str, Any
     records, forced = _targets(parsed, routes)
     created_lead = None
     if not records:
-        created_lead = _lead_from_sender(parsed, routes)
+        created_lead = lead_from_sender(parsed, routes)
         if created_lead is None:
             return _Outcome(InboundStatus.UNMATCHED, {"addresses": parsed.addresses[:20]})
         records = [created_lead]
-    direction = "outbound" if parsed.sender and _members_emails([parsed.sender]) else "inbound"
-    files = _store_attachments(parsed) if parsed.attachments else []
+    direction = "outbound" if parsed.sender and members_emails([parsed.sender]) else "inbound"
+    files = store_attachments(parsed) if parsed.attachments else []
     email = LoggedEmail(
         message_id=parsed.message_id, in_reply_to=parsed.in_reply_to, references=parsed.references
     )
-    headers = {
-        "from": parsed.from_header,
-        "to": parsed.to_header,
-        "cc": parsed.cc_header,
-        "message_id": parsed.message_id,
-        "in_reply_to": [parsed.in_reply_to] if parsed.in_reply_to else [],
-        "references": parsed.references,
-        "date": parsed.date.isoformat(),
-    }
+    headers = email_headers(parsed)
     outcome = _Outcome(InboundStatus.RECORDED, {"activities": []})
     if unsubscribed:
         outcome.details["unsubscribed"] = parsed.sender

@@ -10,6 +10,7 @@ another email.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -334,17 +335,47 @@ def enrollments_stop(*, lead_id: int, reason: str, details: dict[str, Any] | Non
     return stopped
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An inbound email recorded on a lead's timeline, as the sequences see it."""
+
+    lead_id: int
+    activity_id: int
+    thread_id: str
+    occurred_at: datetime
+
+
 def enrollments_stop_on_reply(*, lead_id: int, activity_id: int) -> list[int]:
     """An inbound email stops the lead's running enrollments (reason replied) when it is threaded to one of
     their emails (In-Reply-To/References) or arrived after the enrollment: either way the lead wrote."""
+    if not Enrollment.objects.filter(lead_id=lead_id, status=EnrollmentStatus.ACTIVE).exists():
+        return []  # the common case, one query (every inbound email on a lead comes this way)
     email = Activity.objects.filter(pk=activity_id, lead_id=lead_id, type=ActivityType.EMAIL).first()
     if email is None or email.metadata.get("direction") != "inbound":
         return []
+    return enrollments_stop_on_replies(
+        replies=[Reply(lead_id, int(email.pk), email.thread_id, email.occurred_at)]
+    )
+
+
+def enrollments_stop_on_replies(*, replies: list[Reply]) -> list[int]:
+    """enrollments_stop_on_reply for many inbound emails at once (a batch of received mail): one query finds
+    the running enrollments of all their leads; each one found is stopped as enrollments_stop_on_reply
+    stops it (locked and checked again), by the first of the lead's emails that answers it."""
+    by_lead: dict[int, list[Reply]] = {}
+    for reply in replies:
+        by_lead.setdefault(reply.lead_id, []).append(reply)
+    if not by_lead:
+        return []
+    running = Enrollment.objects.filter(lead_id__in=list(by_lead), status=EnrollmentStatus.ACTIVE)
     stopped = []
-    for enrollment in Enrollment.objects.filter(lead_id=lead_id, status=EnrollmentStatus.ACTIVE):
-        threaded = bool(email.thread_id) and email.thread_id in threads_of(enrollment)
-        if threaded or email.occurred_at >= enrollment.enrolled_at:
-            details = {"activity_id": email.pk, "thread_id": email.thread_id, "threaded": threaded}
+    for enrollment in running.order_by("pk"):
+        threads = threads_of(enrollment)
+        for reply in by_lead[enrollment.lead_id]:
+            threaded = bool(reply.thread_id) and reply.thread_id in threads
+            if not (threaded or reply.occurred_at >= enrollment.enrolled_at):
+                continue
+            details = {"activity_id": reply.activity_id, "thread_id": reply.thread_id, "threaded": threaded}
             with transaction.atomic():
                 locked = Enrollment.objects.select_for_update().filter(pk=enrollment.pk).first()
                 if locked is not None and locked.status == EnrollmentStatus.ACTIVE:
@@ -352,6 +383,7 @@ def enrollments_stop_on_reply(*, lead_id: int, activity_id: int) -> list[int]:
                         locked, reason=StopReason.REPLIED, actor_id=None, now=timezone.now(), details=details
                     )
                     stopped.append(locked.pk)
+            break
     return stopped
 
 
@@ -434,6 +466,27 @@ def on_email_recorded(event: DomainEvent) -> None:
         enrollments_stop_on_reply(lead_id=event.record_id, activity_id=event.data["activity_id"])
 
 
+def on_emails_recorded(events: list[DomainEvent]) -> None:
+    """on_email_recorded for many events of one transaction: one query finds whether any of their leads has
+    a running enrollment (most have none); only those leads' emails are looked at further."""
+    inbound = [
+        event
+        for event in events
+        if event.data.get("direction") == "inbound" and isinstance(event.data.get("activity_id"), int)
+    ]
+    if not inbound:
+        return
+    with organization_context(inbound[0].schema_name):
+        running = set(
+            Enrollment.objects.filter(
+                lead_id__in={event.record_id for event in inbound}, status=EnrollmentStatus.ACTIVE
+            ).values_list("lead_id", flat=True)
+        )
+        for event in inbound:
+            if event.record_id in running:
+                enrollments_stop_on_reply(lead_id=event.record_id, activity_id=event.data["activity_id"])
+
+
 def on_stage_changed(event: DomainEvent) -> None:
     current = event.data.get("to")
     if current not in CLOSED_STAGES:
@@ -461,7 +514,7 @@ _subscribed: list[Any] = []
 def subscribe_to_events() -> None:
     """Called once from AppConfig.ready()."""
     if not _subscribed:
-        _subscribed.append(subscribe("lead.email_recorded", on_email_recorded))
+        _subscribed.append(subscribe("lead.email_recorded", on_email_recorded, many=on_emails_recorded))
         _subscribed.append(subscribe("lead.stage_changed", on_stage_changed))
         _subscribed.append(subscribe("lead.deleted", on_lead_gone))
         _subscribed.append(subscribe("lead.merged", on_lead_gone))

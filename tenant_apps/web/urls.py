@@ -15,6 +15,7 @@ from tenant_apps.web.views import (
     lead_email,
     leads,
     mail_settings,
+    mailbox,
     onboarding,
     pipeline,
     pipeline_settings,
@@ -191,6 +192,9 @@ urlpatterns = [
     path("settings/currency/import/", currency_settings.rates_import, name="currency-rates-import"),
     path("settings/currency/base/", currency_settings.base_currency_change, name="currency-base"),
     path("settings/email/", mail_settings.email_settings, name="email-settings"),
+    path("settings/mailbox/", mailbox.mailbox, name="mailbox"),
+    path("settings/mailbox/connect/", mailbox.mailbox_connect, name="mailbox-connect"),
+    path("settings/mailbox/disconnect/", mailbox.mailbox_disconnect, name="mailbox-disconnect"),
     path("settings/email/save/", mail_settings.email_settings_save, name="email-settings-save"),
     path("settings/email/smtp/", mail_settings.email_settings_smtp_save, name="email-settings-smtp"),
     path(

@@ -8,7 +8,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from shared_apps.core.events import subscribe_in_transaction
-        from tenant_apps.webhooks.outbox import outbox_record
+        from tenant_apps.webhooks.outbox import outbox_record, outbox_record_many
 
         # Every topic: the outbox row must commit or roll back with the change itself.
-        subscribe_in_transaction("", outbox_record)
+        subscribe_in_transaction("", outbox_record, many=outbox_record_many)

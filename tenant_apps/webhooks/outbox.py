@@ -92,26 +92,38 @@ def outbox_record(event: DomainEvent) -> None:
     """Write the event to the outbox inside the publishing transaction, when some active endpoint of the
     organization subscribes to its type (a cached check: two cache reads for any other event), and
     enqueue its delivery once that transaction commits."""
-    if event.schema_name == get_public_schema_name():
+    outbox_record_many([event])
+
+
+def outbox_record_many(events: list[DomainEvent]) -> None:
+    """outbox_record for many events of one transaction: one check of the subscriptions, one INSERT, one
+    enqueue once it commits."""
+    events = [event for event in events if event.schema_name != get_public_schema_name()]
+    if not events:
         return
-    translated = webhook_event_of(event)
-    if translated is None:
+    patterns = subscribed_patterns()
+    rows = []
+    now = timezone.now()
+    for event in events:
+        translated = webhook_event_of(event)
+        if translated is None or not matches_any(patterns, translated[0]):
+            continue
+        event_type, record, data = translated
+        event_id = uuid.uuid4()
+        payload = {
+            "id": str(event_id),
+            "type": event_type,
+            "occurred_at": now.isoformat().replace("+00:00", "Z"),
+            "record": record,
+            "actor_id": event.actor_id,
+            "data": data,
+        }
+        rows.append(OutboxEvent(id=event_id, topic=event_type, payload=payload, created_at=now))
+    if not rows:
         return
-    event_type, record, data = translated
-    if not matches_any(subscribed_patterns(), event_type):
-        return
-    event_id, now = uuid.uuid4(), timezone.now()
-    payload = {
-        "id": str(event_id),
-        "type": event_type,
-        "occurred_at": now.isoformat().replace("+00:00", "Z"),
-        "record": record,
-        "actor_id": event.actor_id,
-        "data": data,
-    }
-    OutboxEvent.objects.create(id=event_id, topic=event_type, payload=payload, created_at=now)
-    schema = event.schema_name
-    on_commit(lambda: enqueue_dispatch(schema, str(event_id)))
+    OutboxEvent.objects.bulk_create(rows)
+    schema, event_ids = events[0].schema_name, [str(row.id) for row in rows]
+    on_commit(lambda: enqueue_dispatch(schema, *event_ids))
 
 
 # One delivery job per organization waits in the queue at a time: each committed event's id joins the

@@ -78,12 +78,14 @@ def test_the_receiver_resolves_each_recipient_once_in_a_while(org, settings, dja
 
 
 def test_messages_stored_together_share_one_job_per_organization(org, other_org):
-    """The receiver's batcher: three sessions' messages within one window, for two organizations, make one
-    job per organization, and each session is answered only once its job is queued."""
+    """The receiver's batcher: three sessions' messages within one window, for two organizations, wait on
+    their organizations' pending lists with one drain job per organization, and each session is answered
+    only once its message waits with its job queued."""
     import asyncio
 
     import django_rq
 
+    from shared_apps.mailroute import pending
     from shared_apps.mailroute.addresses import resolve
     from shared_apps.mailroute.receiver import Batcher, store
 
@@ -104,6 +106,9 @@ def test_messages_stored_together_share_one_job_per_organization(org, other_org)
 
     asyncio.run(sessions())
     jobs = {job.meta["organization"]: job for job in queue.jobs}
-    assert len(jobs["acme"].kwargs["messages"]) == 3
-    assert [message["recipients"] for message in jobs["globex"].kwargs["messages"]] == [[theirs[0][0]]]
+    assert {job.func_name for job in jobs.values()} == {"tenant_apps.mail.jobs.inbound_messages_drain"}
+    assert len(pending.take(org.schema_name, "test")) == 3
+    assert [message["recipients"] for message in pending.take(other_org.schema_name, "test")] == [
+        [theirs[0][0]]
+    ]
     queue.empty()
