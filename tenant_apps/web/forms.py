@@ -3,6 +3,7 @@ whose errors the views show next to the form."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -28,6 +29,19 @@ LEAD_SORTS = (
     "created_at",
     "stage_changed_at",
     "last_contacted_at",
+)
+
+# the deal table's sortable columns
+DEAL_SORTS = (
+    "name",
+    "account",
+    "pipeline",
+    "stage",
+    "amount",
+    "probability",
+    "owner",
+    "expected_close_date",
+    "created_at",
 )
 
 
@@ -143,6 +157,50 @@ class LeadFilterForm(BoardFilterForm):
         + [(f"{sign}{key}", f"{sign}{key}") for key in LEAD_SORTS for sign in ("", "-")],
         required=False,
     )
+
+
+class DealFilterForm(BoardFilterForm):
+    """The deal table's filters (every one optional; an unknown value is a field error, never a 500)."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    pipeline = _id_field(required=False)
+    stage = forms.CharField(max_length=64, required=False)  # a stage id, or a default pipeline's stage key
+    amount_min = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    amount_max = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    closing_after = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    closing_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    cursor = forms.CharField(max_length=300, required=False)
+    page = forms.IntegerField(min_value=1, max_value=400, required=False)
+    sort = forms.ChoiceField(
+        choices=[("", "Newest")]
+        + [(f"{sign}{key}", f"{sign}{key}") for key in DEAL_SORTS for sign in ("", "-")],
+        required=False,
+    )
+
+    def clean_stage(self) -> int | str | None:
+        value = str(self.cleaned_data["stage"] or "").strip()
+        if not value:
+            return None
+        if value.isdigit() and len(value) <= 18:
+            return int(value)
+        if not value.replace("_", "").isalnum():
+            raise forms.ValidationError("Choose a stage.")
+        return value.upper()
+
+    def filters(self) -> dict[str, Any]:
+        """The opportunity selector's filters (the close dates both inclusive: the selector's upper bound
+        is exclusive, so the day after)."""
+        data = self.cleaned_data
+        before = data.get("closing_before")
+        return {
+            **super().filters(),
+            "pipeline": data.get("pipeline"),
+            "stage": [data["stage"]] if data.get("stage") else None,
+            "amount_min": data.get("amount_min"),
+            "amount_max": data.get("amount_max"),
+            "closing_after": data.get("closing_after"),
+            "closing_before": before + timedelta(days=1) if before else None,
+        }
 
 
 class RecordFilterForm(forms.Form):

@@ -49,6 +49,9 @@ def _tags(value: str) -> list[str]:
     return [tag for tag in (value or "").split(",") if tag.strip()]
 
 
+INLINE = "inline"  # the field an in-place edit posts
+
+
 class RecordForm(forms.Form):
     """A create/edit form: `changes()` gives the service's field names for the posted fields only, so an
     inline edit that posts one field changes that field alone."""
@@ -64,9 +67,11 @@ class RecordForm(forms.Form):
             custom_values.add_fields(self, self.record_type)
         self.partial = partial
         if partial and self.data is not None:
-            # only what was posted is validated and changed
+            # only what was posted is validated and changed; `inline` names a field posted whole even when
+            # its inputs send nothing (an unticked box, no option chosen) or send parts (money: _0, _1)
+            named = set(self.data.getlist(INLINE)) if hasattr(self.data, "getlist") else set()
             for name in list(self.fields):
-                if name not in self.data and name not in self.options:
+                if name not in self.data and name not in self.options and name not in named:
                     del self.fields[name]
 
     def changes(self) -> dict[str, Any]:

@@ -184,6 +184,8 @@ def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpRespon
         "nav": kind,
         "custom": custom_values.shown(RECORD_TYPES[kind], record),
     }
+    if context["can_change"]:  # every field, with its input for the in-place editor
+        context["custom_inputs"] = custom_values.editable(RECORD_TYPES[kind], record)
     if kind == "accounts":
         context["contacts"] = contact_selectors.contact_list(actor=actor, filters={"account": record.pk})[:50]
         context["opportunities"] = opportunity_selectors.opportunity_list(
