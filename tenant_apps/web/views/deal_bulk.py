@@ -19,13 +19,19 @@ from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.opportunities import selectors as opportunity_selectors
 from tenant_apps.opportunities import services as opportunity_services
-from tenant_apps.opportunities.exceptions import OpportunityNotFound
-from tenant_apps.opportunities.models import Opportunity, PipelineStage
-from tenant_apps.records import visibility
+from tenant_apps.opportunities.models import PipelineStage
 from tenant_apps.web.forms import MAX_ID
 from tenant_apps.web.views.base import Done, action, back, member, member_required, parse
-from tenant_apps.web.views.lead_bulk import TRASH_SHOWN, bulk_answer, bulk_apply, bulk_refused, selected_ids
-from tenant_apps.web.views.records import _opportunity
+from tenant_apps.web.views.lead_bulk import (
+    TRASH_SHOWN,
+    bulk_answer,
+    bulk_apply,
+    bulk_refused,
+    new_owner,
+    selected_ids,
+    trashed,
+)
+from tenant_apps.web.views.records import _opportunity, opportunity_for_change
 
 ACTIONS = ("assign", "move", "tag", "untag", "delete")
 PAST = {
@@ -45,12 +51,7 @@ class DealBulkForm(forms.Form):
     tag = forms.CharField(max_length=50, required=False)
 
     def clean_owner(self) -> int | None:
-        value = str(self.cleaned_data["owner"] or "")
-        if value in ("", "none"):
-            return None
-        if not value.isdigit() or len(value) > 18:
-            raise forms.ValidationError('Choose a member or "none".')
-        return int(value)
+        return new_owner(self.cleaned_data["owner"])
 
     def clean_tag(self) -> str:
         return " ".join(str(self.cleaned_data["tag"] or "").split())
@@ -119,23 +120,16 @@ def deal_bulk(request: HttpRequest) -> HttpResponse:
     return bulk_answer(request, outcome=outcome, noun="deal", past=PAST[data["action"]], default=default)
 
 
-def _trash(actor: User) -> list[Opportunity]:
-    """Deleted deals the member may see, most recently deleted first (a merged one is its survivor's
-    tombstone, not something to restore)."""
-    deals = (
-        opportunity_selectors.opportunities_visible_to(actor)
-        .filter(deleted_at__isnull=False, merged_into__isnull=True)
-        .select_related("owner", "account", "pipeline_stage")
-    )
-    return list(deals.order_by("-deleted_at", "-id")[:TRASH_SHOWN])
-
-
 @member_required
 @require_GET
 def deal_trash(request: HttpRequest) -> HttpResponse:
     actor = member(request)
     context = {
-        "deals": _trash(actor),
+        "deals": trashed(
+            opportunity_selectors.opportunities_visible_to(actor).select_related(
+                "owner", "account", "pipeline_stage"
+            )
+        ),
         "shown": TRASH_SHOWN,
         "can_write": has_role(actor, Role.REP),
         "nav": "opportunities",
@@ -146,10 +140,6 @@ def deal_trash(request: HttpRequest) -> HttpResponse:
 @action
 def deal_restore(request: HttpRequest, opportunity_id: int) -> Done:
     actor = member(request)
-    deal = opportunity_selectors.opportunities_visible_to(actor).filter(pk=opportunity_id).first()
-    if deal is None or deal.merged_into_id is not None:
-        raise OpportunityNotFound(id=opportunity_id)
-    if not visibility.can_change(actor, deal):
-        raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
+    opportunity_for_change(actor, opportunity_id, include_deleted=True)
     restored = opportunity_services.opportunity_restore(opportunity_id=opportunity_id, actor=actor)
     return Done(f"{restored.name} restored.", back(request, reverse("web:deal-trash")))

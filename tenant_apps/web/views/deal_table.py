@@ -24,6 +24,7 @@ from tenant_apps.web import custom_values, selectors
 from tenant_apps.web.forms import DEAL_SORTS, DealFilterForm
 from tenant_apps.web.views.base import is_fetch, member, member_required, valid
 from tenant_apps.web.views.lead_bulk import columns_save
+from tenant_apps.web.views.tables import numbered_page, sort_head
 
 COLUMN_LABELS = {
     "name": "Name",
@@ -93,36 +94,12 @@ def _rows(request: HttpRequest, deals: QuerySet[Opportunity], data: dict[str, An
         query["page"] = str(page + 1)
         return [by_id[pk] for pk in ids if pk in by_id], f"?{query.urlencode()}" if found["has_more"] else ""
     if data.get("sort"):
-        start = (page - 1) * selectors.PAGE_SIZE
-        found_rows = list(deals.order_by(*_ordering(data["sort"]))[start : start + selectors.PAGE_SIZE + 1])
-        if len(found_rows) <= selectors.PAGE_SIZE or page >= 400:
-            return found_rows[: selectors.PAGE_SIZE], ""
-        query["page"] = str(page + 1)
-        return found_rows[: selectors.PAGE_SIZE], f"?{query.urlencode()}"
+        return numbered_page(request, deals, _ordering(data["sort"]), page)
     result = selectors.keyset_page(deals, cursor=data.get("cursor"))
     if result.next_cursor is None:
         return result.rows, ""
     query["cursor"] = result.next_cursor
     return result.rows, f"?{query.urlencode()}"
-
-
-def _head(
-    request: HttpRequest, keys: list[str], sort: str, sortable: bool
-) -> list[tuple[str, str, str, str]]:
-    """Per shown column: its label, the URL sorting by it (ascending, or descending when it is the ascending
-    sort already; blank for a column that does not sort) and its direction now."""
-    head, labels = [], column_labels()
-    for key in keys:
-        url = ""
-        if sortable and key in DEAL_SORTS:
-            query = request.GET.copy()
-            for reset in ("page", "cursor"):
-                query.pop(reset, None)
-            query["sort"] = f"-{key}" if sort == key else key
-            url = f"?{query.urlencode()}"
-        direction = "ascending" if sort == key else "descending" if sort == f"-{key}" else "none"
-        head.append((key, labels[key], url, direction))
-    return head
 
 
 @member_required
@@ -153,7 +130,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "columns": [(key, labels[key]) for key in columns],
         "all_columns": [(key, labels[key], key in columns) for key in selectors.offered_columns("deals")],
-        "head": _head(request, ["name", *columns], sort, sortable=not data.get("q")),
+        "head": sort_head(request, ["name", *columns], labels, DEAL_SORTS, sort, sortable=not data.get("q")),
         "sort": sort,
         "pipelines": pipelines,
         "stages": [(pipeline, list(pipeline.stages.all())) for pipeline in pipelines],

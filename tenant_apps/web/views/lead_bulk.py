@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads import services as lead_services
-from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.leads.models import Stage
 from tenant_apps.sequences import services as sequence_services
 from tenant_apps.web import selectors
 from tenant_apps.web.forms import MAX_ID
@@ -33,6 +34,16 @@ TRASH_SHOWN = 50
 ACTIONS = ("assign", "move", "tag", "sequence", "delete")
 
 
+def new_owner(value: Any) -> int | None:
+    """A bulk reassignment's owner: a member id, or nobody ("none" or blank)."""
+    text = str(value or "")
+    if text in ("", "none"):
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise forms.ValidationError('Choose a member or "none".')
+    return int(text)
+
+
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=[(name, name) for name in ACTIONS])
     owner = forms.CharField(max_length=20, required=False)
@@ -41,12 +52,7 @@ class BulkForm(forms.Form):
     sequence = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     def clean_owner(self) -> int | None:
-        value = str(self.cleaned_data["owner"] or "")
-        if value in ("", "none"):
-            return None
-        if not value.isdigit() or len(value) > 18:
-            raise forms.ValidationError('Choose a member or "none".')
-        return int(value)
+        return new_owner(self.cleaned_data["owner"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -200,15 +206,11 @@ def lead_columns(request: HttpRequest) -> HttpResponse:
     return columns_save(request, "leads", reverse("web:leads"))
 
 
-def _trash(actor: User) -> list[Lead]:
-    """Deleted leads the member may see, most recently deleted first."""
-    # a merged lead is a tombstone of its survivor, not something to restore
-    leads = (
-        lead_selectors.leads_visible_to(actor)
-        .filter(deleted_at__isnull=False, merged_into__isnull=True)
-        .select_related("owner")
-    )
-    return list(leads.order_by("-deleted_at", "-id")[:TRASH_SHOWN])
+def trashed(records: QuerySet[Any]) -> list[Any]:
+    """The deleted ones among `records` (already narrowed to what the member may see), most recently deleted
+    first; a merged record is a tombstone of its survivor, not something to restore."""
+    deleted = records.filter(deleted_at__isnull=False, merged_into__isnull=True)
+    return list(deleted.order_by("-deleted_at", "-id")[:TRASH_SHOWN])
 
 
 @member_required
@@ -216,7 +218,7 @@ def _trash(actor: User) -> list[Lead]:
 def lead_trash(request: HttpRequest) -> HttpResponse:
     actor = member(request)
     context = {
-        "leads": _trash(actor),
+        "leads": trashed(lead_selectors.leads_visible_to(actor).select_related("owner")),
         "shown": TRASH_SHOWN,
         "can_write": has_role(actor, Role.REP),
         "members": list(selectors.members()),

@@ -58,6 +58,7 @@ from tenant_apps.web.views.base import (
     valid,
     visible_tasks,
 )
+from tenant_apps.web.views.tables import numbered_page, sort_head
 
 
 def _lead_filters(data: dict[str, Any]) -> dict[str, Any]:
@@ -196,36 +197,17 @@ def _sorted_rows(request: HttpRequest, leads: QuerySet[Lead], sort: str, page: i
     """A page of leads in the chosen column's order (id breaks ties), by page number."""
     descending, key = sort.startswith("-"), sort.lstrip("-")
     expression = STAGE_ORDER if key == "stage" else F("owner__full_name" if key == "owner" else key)
-    ordered = leads.order_by(
+    ordering = [
         expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True),
         "-id" if descending else "id",
-    )
-    start = (page - 1) * selectors.PAGE_SIZE
-    found = list(ordered[start : start + selectors.PAGE_SIZE + 1])
-    if len(found) <= selectors.PAGE_SIZE or page >= 400:
-        return found[: selectors.PAGE_SIZE], ""
-    query = request.GET.copy()
-    query["page"] = str(page + 1)
-    return found[: selectors.PAGE_SIZE], f"?{query.urlencode()}"
+    ]
+    return numbered_page(request, leads, ordering, page)
 
 
 def _head(
     request: HttpRequest, keys: list[str], sort: str, *, sortable: bool = True
 ) -> list[tuple[str, str, str, str]]:
-    """The list's header: per shown column its label, the URL sorting by it (ascending, or descending when
-    it is the ascending sort already; blank for a column that does not sort) and its direction now."""
-    head, labels = [], column_labels()
-    for key in keys:
-        url = ""
-        if sortable and key in LEAD_SORTS:
-            query = request.GET.copy()
-            for reset in ("page", "cursor"):
-                query.pop(reset, None)
-            query["sort"] = f"-{key}" if sort == key else key
-            url = f"?{query.urlencode()}"
-        direction = "ascending" if sort == key else "descending" if sort == f"-{key}" else "none"
-        head.append((key, labels[key], url, direction))
-    return head
+    return sort_head(request, keys, column_labels(), LEAD_SORTS, sort, sortable=sortable)
 
 
 def _sort_choices(columns: list[str]) -> list[tuple[str, str]]:

@@ -75,6 +75,18 @@ def _opportunity(actor: User, opportunity_id: int, write: bool) -> Opportunity:
     return opportunity
 
 
+def opportunity_for_change(actor: User, opportunity_id: int, *, include_deleted: bool = False) -> Opportunity:
+    """A deal (a deleted one too with `include_deleted`: the trash's restore) the visibility policy lets the
+    member see (else 404) and change (else 403)."""
+    deals = visibility.opportunities_for(actor).filter(pk=opportunity_id, merged_into__isnull=True)
+    found = deals.first() if include_deleted else deals.filter(deleted_at__isnull=True).first()
+    if found is None:
+        raise OpportunityNotFound(id=opportunity_id)
+    if not visibility.can_change(actor, found):
+        raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
+    return found
+
+
 KINDS: dict[str, Kind] = {
     "accounts": Kind(
         "account",

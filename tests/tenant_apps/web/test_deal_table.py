@@ -5,14 +5,12 @@ row), what a rep may see and change, and the trash with its restore."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from django_tenants.utils import schema_context
 
 from shared_apps.users.models import Role
-from tenant_apps.customfields import values
 from tenant_apps.opportunities.models import LostReason, Opportunity, PipelineStage
 from tenant_apps.opportunities.pipelines import pipeline_create
 from tenant_apps.web.models import ListColumns
@@ -23,16 +21,7 @@ __all__ = ["make_field"]
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_definitions(org) -> Iterator[None]:
-    """Custom field definitions are cached between requests; a rolled-back test must not leave its own."""
-    with schema_context(org.schema_name):
-        values.cache_drop()
-    values.forget()
-    yield
-    with schema_context(org.schema_name):
-        values.cache_drop()
-    values.forget()
+pytestmark = pytest.mark.usefixtures("fresh_definitions")
 
 
 def stage_id(org, key: str, pipeline: str = "Sales") -> int:
