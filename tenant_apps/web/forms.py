@@ -16,6 +16,7 @@ from tenant_apps.leads.models import Source, Stage
 from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.tasks.models import TaskStatus
 from tenant_apps.web import custom_values
+from tenant_apps.web.models import LISTS
 
 MAX_ID = 2**63 - 1
 # the lead list's sortable columns ("-" before one sorts descending)
@@ -31,18 +32,8 @@ LEAD_SORTS = (
     "last_contacted_at",
 )
 
-# the deal table's sortable columns
-DEAL_SORTS = (
-    "name",
-    "account",
-    "pipeline",
-    "stage",
-    "amount",
-    "probability",
-    "owner",
-    "expected_close_date",
-    "created_at",
-)
+# the deal table's sortable columns: the name and its own columns but the contact and the tags
+DEAL_SORTS = ("name", *(key for key in LISTS["deals"] if key not in ("primary_contact", "tags")))
 
 
 def _id_field(**kwargs: Any) -> forms.IntegerField:
@@ -142,40 +133,41 @@ class BoardFilterForm(forms.Form):
         return " ".join(str(self.cleaned_data["tag"]).split()).lower()
 
 
-class LeadFilterForm(BoardFilterForm):
-    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+def _sort_field(sorts: tuple[str, ...]) -> forms.ChoiceField:
+    """A list's `sort`: a sortable column, "-" before it for descending; blank is newest first."""
+    choices = [(f"{sign}{key}", f"{sign}{key}") for key in sorts for sign in ("", "-")]
+    return forms.ChoiceField(choices=[("", "Newest"), *choices], required=False)
+
+
+class ListFilterForm(BoardFilterForm):
+    """What the lead list and the deal table share: a search text and a page (a cursor when newest first,
+    a number when sorted by a column)."""
 
     q = forms.CharField(max_length=200, required=False, strip=True)
+    cursor = forms.CharField(max_length=300, required=False)
+    page = forms.IntegerField(min_value=1, max_value=400, required=False)
+
+
+class LeadFilterForm(ListFilterForm):
+    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+
     stage = forms.ChoiceField(choices=[("", "Any stage"), *Stage.choices], required=False)
     source = forms.ChoiceField(choices=[("", "Any source"), *Source.choices], required=False)
     segment = _id_field(required=False)
     preset = forms.CharField(max_length=100, required=False)
-    cursor = forms.CharField(max_length=300, required=False)
-    page = forms.IntegerField(min_value=1, max_value=400, required=False)
-    sort = forms.ChoiceField(
-        choices=[("", "Newest")]
-        + [(f"{sign}{key}", f"{sign}{key}") for key in LEAD_SORTS for sign in ("", "-")],
-        required=False,
-    )
+    sort = _sort_field(LEAD_SORTS)
 
 
-class DealFilterForm(BoardFilterForm):
+class DealFilterForm(ListFilterForm):
     """The deal table's filters (every one optional; an unknown value is a field error, never a 500)."""
 
-    q = forms.CharField(max_length=200, required=False, strip=True)
     pipeline = _id_field(required=False)
     stage = forms.CharField(max_length=64, required=False)  # a stage id, or a default pipeline's stage key
     amount_min = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     amount_max = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     closing_after = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     closing_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    cursor = forms.CharField(max_length=300, required=False)
-    page = forms.IntegerField(min_value=1, max_value=400, required=False)
-    sort = forms.ChoiceField(
-        choices=[("", "Newest")]
-        + [(f"{sign}{key}", f"{sign}{key}") for key in DEAL_SORTS for sign in ("", "-")],
-        required=False,
-    )
+    sort = _sort_field(DEAL_SORTS)
 
     def clean_stage(self) -> int | str | None:
         value = str(self.cleaned_data["stage"] or "").strip()

@@ -14,7 +14,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.core.timeline import timeline_switch
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, SKIP_REASON, Server, World, orm_allowed
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, SKIP_REASON, Server, Watched, World, orm_allowed
 from tests.conftest import PASSWORD
 from tests.isolation.routes import tenant_routes
 
@@ -28,8 +28,6 @@ expect = playwright.expect
 
 pytestmark = [pytest.mark.django_db, pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)]
 AXE = axe_module.Axe()
-# Chromium's notice that the isolation headers need HTTPS: the test hosts are plain HTTP
-NOT_OURS = ("Cross-Origin-Opener-Policy header has been ignored",)
 DASH = "\u2013"  # an empty value on a record page
 
 # GET routes of the web app that are not pages an admin reaches signed in, and why
@@ -110,20 +108,6 @@ def _remove(world: World, made: dict[str, Any]) -> None:
         Opportunity.objects.filter(name__endswith=world.tag).delete()
         Contact.objects.filter(name__endswith=world.tag).delete()
         Account.objects.filter(name__endswith=world.tag).delete()
-
-
-class Watched:
-    """One signed-in admin page for the module, its console errors and uncaught exceptions collected."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error" and not any(text in message.text for text in NOT_OURS):
-            self.errors.append(f"{self.page.url}: {message.text}")
 
 
 @pytest.fixture(scope="module")
