@@ -24,7 +24,7 @@ from tenant_apps.web import custom_values, selectors
 from tenant_apps.web.forms import DEAL_SORTS, DealFilterForm
 from tenant_apps.web.views.base import is_fetch, member, member_required, valid
 from tenant_apps.web.views.lead_bulk import columns_save
-from tenant_apps.web.views.tables import numbered_page, sort_head
+from tenant_apps.web.views.tables import kept, numbered_page, sort_choices, sort_head
 
 COLUMN_LABELS = {
     "name": "Name",
@@ -132,6 +132,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         "all_columns": [(key, labels[key], key in columns) for key in selectors.offered_columns("deals")],
         "head": sort_head(request, ["name", *columns], labels, DEAL_SORTS, sort, sortable=not data.get("q")),
         "sort": sort,
+        "sort_choices": sort_choices(["name", *columns], labels, DEAL_SORTS),
+        "keep": kept(request, form.fields),
         "pipelines": pipelines,
         "stages": [(pipeline, list(pipeline.stages.all())) for pipeline in pipelines],
         "lost_reasons": list(lost_reason_list(include_inactive=False)),

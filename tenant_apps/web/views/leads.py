@@ -58,7 +58,7 @@ from tenant_apps.web.views.base import (
     valid,
     visible_tasks,
 )
-from tenant_apps.web.views.tables import numbered_page, sort_head
+from tenant_apps.web.views.tables import kept, numbered_page, sort_choices, sort_head
 
 
 def _lead_filters(data: dict[str, Any]) -> dict[str, Any]:
@@ -109,12 +109,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "sort": data.get("sort") or "",
         # search results are ranked: their header names the columns without sorting (nor echoing the text)
         "head": _head(request, ["name", *columns], data.get("sort") or "", sortable=not data.get("q")),
-        "sort_choices": _sort_choices(columns),
-        "keep": [
-            (key, value)
-            for key, value in request.GET.items()
-            if key not in ("sort", "page", "cursor") and key in form.fields
-        ],
+        "sort_choices": sort_choices(["name", *columns], COLUMN_LABELS, LEAD_SORTS),
+        "keep": kept(request, form.fields),
         "sequences": list(
             sequence_selectors.sequence_list().select_related(None).only("id", "name").order_by("name")[:100]
         ),
@@ -208,15 +204,6 @@ def _head(
     request: HttpRequest, keys: list[str], sort: str, *, sortable: bool = True
 ) -> list[tuple[str, str, str, str]]:
     return sort_head(request, keys, column_labels(), LEAD_SORTS, sort, sortable=sortable)
-
-
-def _sort_choices(columns: list[str]) -> list[tuple[str, str]]:
-    choices = []
-    for key in ["name", *columns]:
-        if key in LEAD_SORTS:
-            label = COLUMN_LABELS[key]
-            choices += [(key, f"{label}, ascending"), (f"-{key}", f"{label}, descending")]
-    return choices
 
 
 def _sees_lead(request: HttpRequest, lead_id: int) -> bool:

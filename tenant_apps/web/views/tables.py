@@ -50,3 +50,21 @@ def numbered_page(
     query = request.GET.copy()
     query["page"] = str(page + 1)
     return found[: selectors.PAGE_SIZE], f"?{query.urlencode()}"
+
+
+def sort_choices(keys: list[str], labels: dict[str, str], sorts: Collection[str]) -> list[tuple[str, str]]:
+    """The "Sort by" menu: each shown column that sorts, ascending and descending."""
+    choices = []
+    for key in keys:
+        if key in sorts:
+            choices += [(key, f"{labels[key]}, ascending"), (f"-{key}", f"{labels[key]}, descending")]
+    return choices
+
+
+def kept(request: HttpRequest, fields: Collection[str]) -> list[tuple[str, str]]:
+    """The list's query (its filters) without its order and page: what the "Sort by" form sends along."""
+    return [
+        (key, str(value))
+        for key, value in request.GET.items()
+        if key not in ("sort", "page", "cursor") and key in fields
+    ]
