@@ -95,6 +95,16 @@ class RecordForm(forms.Form):
         self.add_error(field if field in self.fields else None, error.message)
 
 
+class LeadCustomForm(RecordForm):
+    """A lead page's in-place edit of one custom field (the lead's own fields are edited by LeadForm)."""
+
+    record_type = "lead"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+
 class AccountForm(RecordForm):
     record_type = "account"
     id_fields = ("owner",)

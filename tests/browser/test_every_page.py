@@ -72,6 +72,9 @@ def stock(world: World, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
             label="Tier",
             options=["Gold", "Silver"],
         )
+        referrer = custom_field_create(
+            actor=admin, record_type="lead", key=f"referrer_{tag}", type="text", label="Referrer"
+        )
         deals = {
             name: opportunity_create(actor=admin, name=f"{name} {tag}", account_id=account.pk, amount=amount)
             for name, amount in (("Deal small", "100"), ("Deal big", "90000"), ("Deal gone", "5"))
@@ -84,6 +87,7 @@ def stock(world: World, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
             "contact": contact,
             "deals": deals,
             "tier": tier,
+            "referrer": referrer,
             "endpoint": endpoint.endpoint,
             "task": task,
         }
@@ -101,7 +105,7 @@ def _remove(world: World, made: dict[str, Any]) -> None:
     from tenant_apps.webhooks.models import Endpoint
 
     # the row itself (the delete service leaves it "deleting" for a job): later tests count the fields
-    CustomField.objects.filter(pk=made["tier"].pk).delete()
+    CustomField.objects.filter(pk__in=[made["tier"].pk, made["referrer"].pk]).delete()
     values.cache_drop()
     Endpoint.objects.filter(pk=made["endpoint"].pk).delete()
     with transaction.atomic(), timeline_switch("purge"):
@@ -283,4 +287,15 @@ def test_a_custom_field_is_edited_in_place(server: Server, world: World, stock, 
     expect(cell).to_contain_text(DASH)
     page.reload()
     expect(page.locator(f'dd[data-inline-field="custom.{stock["tier"].key}"]')).to_contain_text(DASH)
+    # a lead's page too
+    page.goto(server.url("acme", f"/leads/{world.leads['s3'].pk}/"))
+    cell = page.locator(f'dd[data-inline-field="custom.{stock["referrer"].key}"]')
+    cell.get_by_role("button", name="Edit Referrer").click()
+    cell.get_by_label("Referrer").fill("A trade fair")
+    cell.get_by_role("button", name="Save").click()
+    expect(cell).to_contain_text("A trade fair")
+    page.reload()
+    expect(page.locator(f'dd[data-inline-field="custom.{stock["referrer"].key}"]')).to_contain_text(
+        "A trade fair"
+    )
     assert admin.errors == []

@@ -23,6 +23,7 @@ from tenant_apps.leads.conversion import CONVERTIBLE_STAGES
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.opportunities.stage_labels import lead_stage_labels
+from tenant_apps.records import visibility
 from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
@@ -41,7 +42,7 @@ from tenant_apps.web.forms import (
     NoteForm,
     TaskForm,
 )
-from tenant_apps.web.record_forms import COMPOSER_TYPES
+from tenant_apps.web.record_forms import COMPOSER_TYPES, INLINE, LeadCustomForm
 from tenant_apps.web.views.base import (
     Done,
     action,
@@ -263,6 +264,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             }
         ),
         "custom": custom_values.shown("lead", lead),
+        # every custom field with its input, for the in-place editor of those who may change the lead
+        "custom_inputs": custom_values.editable("lead", lead) if visibility.can_change(actor, lead) else None,
         "task_form": TaskForm(),
         "composer_types": COMPOSER_TYPES,
         "convertible": lead.stage in CONVERTIBLE_STAGES,
@@ -323,6 +326,10 @@ def lead_create(request: HttpRequest) -> Done:
 
 @action
 def lead_edit(request: HttpRequest, lead_id: int) -> Done:
+    """The lead page's Edit form; a script's post naming one custom field (`inline=custom.<key>`: the page's
+    in-place editor) changes that field alone and answers with its text."""
+    if is_fetch(request) and str(request.POST.get(INLINE, "")).startswith(custom_values.PREFIX):
+        return _lead_custom_edit(request, lead_id)
     form = valid(LeadForm, request.POST)
     _writable_lead(request, lead_id)
     try:
@@ -335,6 +342,18 @@ def lead_edit(request: HttpRequest, lead_id: int) -> Done:
     except InvalidInput as error:
         raise custom_values.labelled("lead", error) from None
     return _lead_done(request, lead.pk, "Saved.")
+
+
+def _lead_custom_edit(request: HttpRequest, lead_id: int) -> Done:
+    form = valid(LeadCustomForm, request.POST)  # the posted field alone; a bad value named by its label
+    _writable_lead(request, lead_id)
+    try:
+        lead = lead_services.lead_update(lead_id=lead_id, actor=member(request), changes=form.changes())
+    except InvalidInput as error:
+        raise custom_values.labelled("lead", error) from None
+    done = _lead_done(request, lead.pk, "Saved.")
+    done.fields = custom_values.texts("lead", lead)
+    return done
 
 
 @action

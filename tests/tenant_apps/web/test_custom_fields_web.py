@@ -404,3 +404,29 @@ def test_an_in_place_edit_changes_one_custom_field(web, make_field, make_opportu
     with schema_context(org.schema_name):
         deal.refresh_from_db()
         assert "regions" not in deal.custom and deal.custom["tier"] == gold
+
+
+def test_a_lead_pages_custom_field_is_edited_in_place(web, make_field, make_lead, member, org):
+    make_field("tier", "single_select", options=["Gold", "Silver"])
+    field = make_field("referrer", "text")
+    client = web(Role.REP)
+    lead = make_lead(name="Inline lead", owner_id=client.user.pk)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert f'data-inline-url="/leads/{lead.pk}/edit/"' in page
+    assert re.search(r'<template id="inline-input-2"><input type="text" name="custom.referrer"', page)
+    posted = {"custom_inputs": "1", "inline": "custom.referrer", "custom.referrer": "Ada"}
+    answer = client.post(f"/leads/{lead.pk}/edit/", posted, **FETCH)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["fields"]["custom.referrer"] == "Ada"
+    with schema_context(org.schema_name):
+        lead.refresh_from_db()
+        assert (lead.name, lead.custom) == ("Inline lead", {field.key: "Ada"})
+    refused = client.post(
+        f"/leads/{lead.pk}/edit/", {**posted, "inline": "custom.tier", "custom.tier": "x"}, **FETCH
+    )
+    assert refused.status_code == 400 and "Tier" in refused.json()["message"]
+    # another rep's lead is not theirs to change, nor offered to edit
+    other = make_lead(name="Not mine", owner_id=member(role=Role.REP).pk)
+    assert client.post(f"/leads/{other.pk}/edit/", posted, **FETCH).status_code in (403, 404)
+    unassigned = make_lead(name="Nobody's lead")
+    assert "data-inline-url" not in client.get(f"/leads/{unassigned.pk}/").content.decode()
