@@ -226,12 +226,40 @@ def shown(record_type: str, record: Any, names: Names | None = None, *, card: bo
     return out
 
 
+def editable(
+    record_type: str, record: Any, names: Names | None = None
+) -> list[tuple[Shown, forms.BoundField]]:
+    """Every active field of the record's type with its value in human form (blank when unset) and its input
+    holding the stored value, for the record page's in-place editor."""
+    form = forms.Form(initial=initial(record_type, record), auto_id="inline-%s")
+    add_fields(form, record_type)
+    stored = getattr(record, "custom", None) or {}
+    names = names or Names()
+    return [
+        (
+            Shown(field.key, field.label, text_of(field, stored.get(field.key), names)),
+            form[PREFIX + field.key],
+        )
+        for field in values.definitions(record_type)
+    ]
+
+
+def texts(record_type: str, record: Any) -> dict[str, str]:
+    """`custom.<key>` -> the value as the record page shows it, for every active field."""
+    stored = getattr(record, "custom", None) or {}
+    names = Names()
+    return {
+        PREFIX + field.key: text_of(field, stored.get(field.key), names)
+        for field in values.definitions(record_type)
+    }
+
+
 def card_fields(record_type: str) -> list[CustomField]:
     return [field for field in values.definitions(record_type) if field.on_card][:CARD_FIELDS]
 
 
 def column_choices(record_type: str) -> list[tuple[str, str]]:
-    """The lead list's extra columns: (`custom.<key>`, label) per active field."""
+    """A list's extra columns (the lead and deal tables): (`custom.<key>`, label) per active field."""
     return [(PREFIX + field.key, field.label) for field in values.definitions(record_type)]
 
 

@@ -3,6 +3,7 @@ whose errors the views show next to the form."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -15,6 +16,7 @@ from tenant_apps.leads.models import Source, Stage
 from tenant_apps.opportunities.models import OpportunityStage
 from tenant_apps.tasks.models import TaskStatus
 from tenant_apps.web import custom_values
+from tenant_apps.web.models import LISTS
 
 MAX_ID = 2**63 - 1
 # the lead list's sortable columns ("-" before one sorts descending)
@@ -29,6 +31,9 @@ LEAD_SORTS = (
     "stage_changed_at",
     "last_contacted_at",
 )
+
+# the deal table's sortable columns: the name and its own columns but the contact and the tags
+DEAL_SORTS = ("name", *(key for key in LISTS["deals"] if key not in ("primary_contact", "tags")))
 
 
 def _id_field(**kwargs: Any) -> forms.IntegerField:
@@ -128,21 +133,66 @@ class BoardFilterForm(forms.Form):
         return " ".join(str(self.cleaned_data["tag"]).split()).lower()
 
 
-class LeadFilterForm(BoardFilterForm):
-    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+def _sort_field(sorts: tuple[str, ...]) -> forms.ChoiceField:
+    """A list's `sort`: a sortable column, "-" before it for descending; blank is newest first."""
+    choices = [(f"{sign}{key}", f"{sign}{key}") for key in sorts for sign in ("", "-")]
+    return forms.ChoiceField(choices=[("", "Newest"), *choices], required=False)
+
+
+class ListFilterForm(BoardFilterForm):
+    """What the lead list and the deal table share: a search text and a page (a cursor when newest first,
+    a number when sorted by a column)."""
 
     q = forms.CharField(max_length=200, required=False, strip=True)
+    cursor = forms.CharField(max_length=300, required=False)
+    page = forms.IntegerField(min_value=1, max_value=400, required=False)
+
+
+class LeadFilterForm(ListFilterForm):
+    """The lead list's filters: every one optional, unknown values are a field error, never a 500."""
+
     stage = forms.ChoiceField(choices=[("", "Any stage"), *Stage.choices], required=False)
     source = forms.ChoiceField(choices=[("", "Any source"), *Source.choices], required=False)
     segment = _id_field(required=False)
     preset = forms.CharField(max_length=100, required=False)
-    cursor = forms.CharField(max_length=300, required=False)
-    page = forms.IntegerField(min_value=1, max_value=400, required=False)
-    sort = forms.ChoiceField(
-        choices=[("", "Newest")]
-        + [(f"{sign}{key}", f"{sign}{key}") for key in LEAD_SORTS for sign in ("", "-")],
-        required=False,
-    )
+    sort = _sort_field(LEAD_SORTS)
+
+
+class DealFilterForm(ListFilterForm):
+    """The deal table's filters (every one optional; an unknown value is a field error, never a 500)."""
+
+    pipeline = _id_field(required=False)
+    stage = forms.CharField(max_length=64, required=False)  # a stage id, or a default pipeline's stage key
+    amount_min = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    amount_max = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    closing_after = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    closing_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sort = _sort_field(DEAL_SORTS)
+
+    def clean_stage(self) -> int | str | None:
+        value = str(self.cleaned_data["stage"] or "").strip()
+        if not value:
+            return None
+        if value.isdigit() and len(value) <= 18:
+            return int(value)
+        if not value.replace("_", "").isalnum():
+            raise forms.ValidationError("Choose a stage.")
+        return value.upper()
+
+    def filters(self) -> dict[str, Any]:
+        """The opportunity selector's filters (the close dates both inclusive: the selector's upper bound
+        is exclusive, so the day after)."""
+        data = self.cleaned_data
+        before = data.get("closing_before")
+        return {
+            **super().filters(),
+            "pipeline": data.get("pipeline"),
+            "stage": [data["stage"]] if data.get("stage") else None,
+            "amount_min": data.get("amount_min"),
+            "amount_max": data.get("amount_max"),
+            "closing_after": data.get("closing_after"),
+            "closing_before": before + timedelta(days=1) if before else None,
+        }
 
 
 class RecordFilterForm(forms.Form):

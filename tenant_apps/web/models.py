@@ -20,14 +20,29 @@ LISTS: dict[str, tuple[str, ...]] = {
         "stage_changed_at",
         "last_contacted_at",
     ),
+    "deals": (
+        "account",
+        "pipeline",
+        "stage",
+        "amount",
+        "probability",
+        "owner",
+        "primary_contact",
+        "expected_close_date",
+        "tags",
+        "created_at",
+    ),
 }
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "leads": ("company", "stage", "value", "owner", "created_at"),
+    "deals": ("account", "stage", "amount", "owner", "expected_close_date"),
 }
+# the record type whose custom fields a list also offers as columns (custom.<key>)
+LIST_RECORD_TYPES: dict[str, str] = {"leads": "lead", "deals": "opportunity"}
 
 
 class ListColumns(models.Model):
-    """The columns a member chose for one list (e.g. "leads"), in order."""
+    """The columns a member chose for one list ("leads" or "deals"), in order."""
 
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     list_name = models.CharField(max_length=40)

@@ -49,6 +49,9 @@ def _tags(value: str) -> list[str]:
     return [tag for tag in (value or "").split(",") if tag.strip()]
 
 
+INLINE = "inline"  # the field an in-place edit posts
+
+
 class RecordForm(forms.Form):
     """A create/edit form: `changes()` gives the service's field names for the posted fields only, so an
     inline edit that posts one field changes that field alone."""
@@ -64,9 +67,11 @@ class RecordForm(forms.Form):
             custom_values.add_fields(self, self.record_type)
         self.partial = partial
         if partial and self.data is not None:
-            # only what was posted is validated and changed
+            # only what was posted is validated and changed; `inline` names a field posted whole even when
+            # its inputs send nothing (an unticked box, no option chosen) or send parts (money: _0, _1)
+            named = set(self.data.getlist(INLINE)) if hasattr(self.data, "getlist") else set()
             for name in list(self.fields):
-                if name not in self.data and name not in self.options:
+                if name not in self.data and name not in self.options and name not in named:
                     del self.fields[name]
 
     def changes(self) -> dict[str, Any]:
@@ -88,6 +93,16 @@ class RecordForm(forms.Form):
         field = getattr(error, "field", None) if isinstance(error, InvalidInput) else None
         field = field.removesuffix("_id") if field else None
         self.add_error(field if field in self.fields else None, error.message)
+
+
+class LeadCustomForm(RecordForm):
+    """A lead page's in-place edit of one custom field (the lead's own fields are edited by LeadForm)."""
+
+    record_type = "lead"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
 
 
 class AccountForm(RecordForm):

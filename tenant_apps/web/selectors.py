@@ -31,7 +31,7 @@ from tenant_apps.tasks.exceptions import TaskNotFound
 from tenant_apps.tasks.models import Task
 from tenant_apps.tasks.selectors import task_list
 from tenant_apps.web import custom_values
-from tenant_apps.web.models import DEFAULT_COLUMNS, LISTS, ListColumns
+from tenant_apps.web.models import DEFAULT_COLUMNS, LIST_RECORD_TYPES, LISTS, ListColumns
 
 CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
@@ -403,11 +403,9 @@ def overdue_tasks(*, actor: User, limit: int = 10) -> list[Task]:
 
 
 def offered_columns(list_name: str) -> list[str]:
-    """The columns a list may show: its own, and for the lead list the leads' custom fields (custom.<key>)."""
+    """The columns a list may show: its own, and its record type's custom fields (custom.<key>)."""
     own = list(LISTS[list_name])
-    if list_name == "leads":
-        own += [key for key, _label in custom_values.column_choices("lead")]
-    return own
+    return own + [key for key, _label in custom_values.column_choices(LIST_RECORD_TYPES[list_name])]
 
 
 def list_columns(*, actor: User, list_name: str) -> list[str]:

@@ -9,6 +9,8 @@ from tenant_apps.web.views import (
     currency_settings,
     custom_fields_settings,
     dashboard,
+    deal_bulk,
+    deal_table,
     deals,
     imports,
     lead_bulk,
@@ -133,6 +135,12 @@ urlpatterns = [
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("deals/board/", deals.deals_board, name="deals-board"),
     path("deals/board/move/<web_id:opportunity_id>/", deals.deal_move, name="deal-move"),
+    # the deal table (before the record kinds' routes: /opportunities/ is the table)
+    path("opportunities/", deal_table.deal_list, name="deals"),
+    path("deals/columns/", deal_table.deal_columns, name="deal-columns"),
+    path("deals/bulk/", deal_bulk.deal_bulk, name="deal-bulk"),
+    path("deals/trash/", deal_bulk.deal_trash, name="deal-trash"),
+    path("deals/<web_id:opportunity_id>/restore/", deal_bulk.deal_restore, name="deal-restore"),
     path("settings/pipelines/", pipeline_settings.pipeline_settings, name="pipeline-settings"),
     path(
         "settings/custom-fields/",

@@ -178,6 +178,24 @@ def _wait_for_disconnections(django_db_blocker: Any, timeout: float = 5.0) -> No
             time.sleep(0.1)
 
 
+# Chromium's notice that the isolation headers need HTTPS: the test hosts are plain HTTP
+NOT_OURS = ("Cross-Origin-Opener-Policy header has been ignored",)
+
+
+class Watched:
+    """A page whose console errors and uncaught exceptions are collected (each with the page's URL)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"{self.page.url}: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and not any(text in message.text for text in NOT_OURS):
+            self.errors.append(f"{self.page.url}: {message.text}")
+
+
 @dataclass
 class World:
     """What the browser tests work on, committed in acme's schema."""

@@ -15,7 +15,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.core.timeline import timeline_switch
-from tests.browser.conftest import CHROMIUM, SKIP_REASON, Server, World, orm_allowed
+from tests.browser.conftest import CHROMIUM, SKIP_REASON, Server, Watched, World, orm_allowed
 from tests.conftest import PASSWORD
 
 playwright = pytest.importorskip(
@@ -49,24 +49,6 @@ def _remove_what_was_made(world: World) -> None:
         Contact.objects.filter(name__endswith=world.tag).delete()
         Account.objects.filter(name__endswith=world.tag).delete()
         ApiKey.objects.filter(created_by=world.admin).delete()
-
-
-# Chromium's notice that the security headers' isolation needs HTTPS: the test hosts are plain HTTP
-NOT_OURS = ("Cross-Origin-Opener-Policy header has been ignored",)
-
-
-class Watched:
-    """A signed-in page whose console errors and uncaught exceptions are collected."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error" and not any(text in message.text for text in NOT_OURS):
-            self.errors.append(message.text)
 
 
 def signed_in(new_context: Any, server: Server, email: str) -> Watched:

@@ -147,6 +147,29 @@ def lead_cell(context: Any, lead: Any, key: str) -> str:
     return str(value or "")
 
 
+@register.simple_tag(takes_context=True)
+def deal_cell(context: Any, deal: Any, key: str) -> str:
+    """A deal's value for one column of the deal table, as text."""
+    if key.startswith(custom_values.PREFIX):
+        return custom_values.cell("opportunity", deal, key, _names(context))
+    value: Any = getattr(deal, key, "")
+    if key == "stage":
+        return deal.pipeline_stage.name
+    if key == "amount":
+        return money(value, deal.currency)
+    if key == "probability":
+        return f"{value}%"
+    if key in ("owner", "account", "pipeline", "primary_contact"):
+        return who(value) if key == "owner" else getattr(value, "name", "") or "\u2013"
+    if key == "tags":
+        return ", ".join(value or [])
+    if key == "expected_close_date":
+        return date_format(value, "M j, Y") if value else "\u2013"
+    if key == "created_at":
+        return date_format(timezone.localtime(value), "M j, Y") if value else "\u2013"
+    return str(value or "")
+
+
 def _names(context: Any) -> custom_values.Names:
     """Member names read once per request (a page of rows or cards asks for many)."""
     holder = context.get("request") or context

@@ -88,6 +88,7 @@ class Done:
     message: str
     location: str
     html: str = ""
+    fields: dict[str, str] | None = None  # for an in-place edit: each field's text as the page shows it
 
 
 def action(view: Callable[..., Done]) -> View:
@@ -108,7 +109,8 @@ def action(view: Callable[..., Done]) -> View:
             messages.error(request, error.message)
             return HttpResponseRedirect(back(request, request.headers.get("Referer") or "/"))
         if is_fetch(request):
-            return JsonResponse({"message": done.message, "html": done.html})
+            extra = {"fields": done.fields} if done.fields is not None else {}
+            return JsonResponse({"message": done.message, "html": done.html, **extra})
         messages.success(request, done.message)
         return HttpResponseRedirect(done.location)
 

@@ -15,17 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from shared_apps.core.errors import Forbidden
 from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role
 from tenant_apps.opportunities import pipelines
 from tenant_apps.opportunities import selectors as opportunity_selectors
 from tenant_apps.opportunities import services as opportunity_services
-from tenant_apps.opportunities.exceptions import OpportunityNotFound
 from tenant_apps.opportunities.models import Opportunity, Pipeline, PipelineStage
-from tenant_apps.records import visibility
 from tenant_apps.web import selectors
 from tenant_apps.web.views.base import Done, action, member, member_required, not_found, parse
+from tenant_apps.web.views.records import opportunity_for_change
 
 CARDS_PER_COLUMN = 50
 
@@ -120,11 +118,7 @@ def deal_move(request: HttpRequest, opportunity_id: int) -> Done:
     """Move a deal the member may change to another stage of its pipeline (a lost one needs a reason)."""
     data = parse(DealMoveForm, request.POST)
     actor = member(request)
-    visible = visibility.opportunities_for(actor).filter(pk=opportunity_id).first()
-    if visible is None or visible.deleted_at is not None:
-        raise OpportunityNotFound(id=opportunity_id)
-    if not visibility.can_change(actor, visible):
-        raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
+    opportunity_for_change(actor, opportunity_id)
     deal = opportunity_services.opportunity_transition(
         opportunity_id=opportunity_id,
         stage=data["stage"],

@@ -5,11 +5,13 @@ reported on its row and does not stop the others."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,7 +22,7 @@ from shared_apps.http.permissions import has_role
 from shared_apps.users.models import Role, User
 from tenant_apps.leads import selectors as lead_selectors
 from tenant_apps.leads import services as lead_services
-from tenant_apps.leads.models import Lead, Stage
+from tenant_apps.leads.models import Stage
 from tenant_apps.sequences import services as sequence_services
 from tenant_apps.web import selectors
 from tenant_apps.web.forms import MAX_ID
@@ -32,6 +34,16 @@ TRASH_SHOWN = 50
 ACTIONS = ("assign", "move", "tag", "sequence", "delete")
 
 
+def new_owner(value: Any) -> int | None:
+    """A bulk reassignment's owner: a member id, or nobody ("none" or blank)."""
+    text = str(value or "")
+    if text in ("", "none"):
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise forms.ValidationError('Choose a member or "none".')
+    return int(text)
+
+
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=[(name, name) for name in ACTIONS])
     owner = forms.CharField(max_length=20, required=False)
@@ -40,12 +52,7 @@ class BulkForm(forms.Form):
     sequence = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     def clean_owner(self) -> int | None:
-        value = str(self.cleaned_data["owner"] or "")
-        if value in ("", "none"):
-            return None
-        if not value.isdigit() or len(value) > 18:
-            raise forms.ValidationError('Choose a member or "none".')
-        return int(value)
+        return new_owner(self.cleaned_data["owner"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -55,17 +62,17 @@ class BulkForm(forms.Form):
         return data
 
 
-def selected_ids(request: HttpRequest) -> list[int]:
-    """The ticked leads' ids: 1 to 200 of them, each a valid id (a 400 naming `ids` otherwise)."""
+def selected_ids(request: HttpRequest, noun: str = "lead") -> list[int]:
+    """The ticked records' ids: 1 to 200 of them, each a valid id (a 400 naming `ids` otherwise)."""
     raw = request.POST.getlist("ids")
     if not raw:
-        raise InvalidInput("ids", "Select at least one lead.")
+        raise InvalidInput("ids", f"Select at least one {noun}.")
     if len(raw) > MAX_SELECTED:
-        raise InvalidInput("ids", f"Select at most {MAX_SELECTED} leads at a time.")
+        raise InvalidInput("ids", f"Select at most {MAX_SELECTED} {noun}s at a time.")
     ids = []
     for value in raw:
         if not value.isdigit() or not 0 < int(value) <= MAX_ID:
-            raise InvalidInput("ids", "A selected lead id is not valid.")
+            raise InvalidInput("ids", f"A selected {noun} id is not valid.")
         ids.append(int(value))
     return list(dict.fromkeys(ids))
 
@@ -96,25 +103,25 @@ def _one(actor: User, lead_id: int, data: dict[str, Any]) -> None:
         lead_services.lead_delete(lead_id=lead_id, actor=actor)
 
 
-def bulk_apply(*, actor: User, ids: list[int], data: dict[str, Any]) -> Outcome:
-    """Apply one action to each lead, each in its own transaction (the services'), collecting refusals."""
+def bulk_apply(*, ids: list[int], names: dict[int, str], apply: Callable[[int], None]) -> Outcome:
+    """Apply one action to each record, each in its own transaction (the services'), collecting refusals
+    (a record the member may not see is named by its id only)."""
     outcome = Outcome()
-    names = dict(lead_selectors.leads_visible_to(actor).filter(pk__in=ids).values_list("pk", "name"))
-    for lead_id in ids:
+    for record_id in ids:
         try:
-            _one(actor, lead_id, data)
+            apply(record_id)
         except AppError as error:
             outcome.errors.append(
                 {
-                    "id": lead_id,
-                    "name": names.get(lead_id, f"#{lead_id}"),
+                    "id": record_id,
+                    "name": names.get(record_id, f"#{record_id}"),
                     "code": error.code,
                     "message": error.message,
                     "status": error.status_code,
                 }
             )
         else:
-            outcome.done.append(lead_id)
+            outcome.done.append(record_id)
     return outcome
 
 
@@ -127,28 +134,25 @@ PAST = {
 }
 
 
-@member_required
-@require_POST
-def lead_bulk(request: HttpRequest) -> HttpResponse:
-    """POST ids=…&action=… (+ owner, stage, tag or sequence): scripts get `{done, errors: [{id, name,
-    code, message, status}]}` (200 when some rows were done: the errors are per row; else the first
-    refusal's status), a form post the summary as messages."""
-    try:
-        if not has_role(request.user, Role.REP):
-            raise Forbidden("Your role (viewer) can look but not change anything.", code="read_only")
-        ids = selected_ids(request)
-        data = parse(BulkForm, request.POST)
-        outcome = bulk_apply(actor=member(request), ids=ids, data=data)
-    except AppError as error:
-        if is_fetch(request):  # the error's own body: an invalid field is named under "errors"
-            return JsonResponse(error.as_body(), status=error.status_code)
-        messages.error(request, error.message)
-        return HttpResponseRedirect(back(request, reverse("web:leads")))
-    summary = f"{len(outcome.done)} lead{'s' if len(outcome.done) != 1 else ''} {PAST[data['action']]}."
+def bulk_refused(request: HttpRequest, error: AppError, default: str) -> HttpResponse:
+    """A bulk request refused as a whole: the error's own body and status to a script (an invalid field is
+    named under "errors"), a message to a form post."""
+    if is_fetch(request):
+        return JsonResponse(error.as_body(), status=error.status_code)
+    messages.error(request, error.message)
+    return HttpResponseRedirect(back(request, default))
+
+
+def bulk_answer(
+    request: HttpRequest, *, outcome: Outcome, noun: str, past: str, default: str
+) -> HttpResponse:
+    """The summary: scripts get `{message, done, errors}` (200 when some rows were done: the errors are per
+    row; else the first refusal's status), a form post the summary as messages."""
+    summary = f"{len(outcome.done)} {noun}{'s' if len(outcome.done) != 1 else ''} {past}."
     if outcome.errors:
         summary += f" {len(outcome.errors)} refused."
     if is_fetch(request):
-        # refused for every lead: the first refusal's status (a hidden or unknown lead: 404, as on its page)
+        # refused for every record: the first refusal's status (a hidden or unknown one: 404, as on its page)
         status = 200 if outcome.done else outcome.errors[0]["status"]
         return JsonResponse(
             {"message": summary, "done": outcome.done, "errors": outcome.errors}, status=status
@@ -156,39 +160,57 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
     (messages.success if outcome.done else messages.error)(request, summary)
     for refusal in outcome.errors[:10]:
         messages.error(request, f"{refusal['name']}: {refusal['message']}")
-    return HttpResponseRedirect(back(request, reverse("web:leads")))
+    return HttpResponseRedirect(back(request, default))
+
+
+@member_required
+@require_POST
+def lead_bulk(request: HttpRequest) -> HttpResponse:
+    """POST ids=…&action=… (+ owner, stage, tag or sequence): see `bulk_answer`."""
+    default = reverse("web:leads")
+    try:
+        if not has_role(request.user, Role.REP):
+            raise Forbidden("Your role (viewer) can look but not change anything.", code="read_only")
+        ids = selected_ids(request)
+        data = parse(BulkForm, request.POST)
+    except AppError as error:
+        return bulk_refused(request, error, default)
+    actor = member(request)
+    names = dict(lead_selectors.leads_visible_to(actor).filter(pk__in=ids).values_list("pk", "name"))
+    outcome = bulk_apply(ids=ids, names=names, apply=lambda pk: _one(actor, pk, data))
+    return bulk_answer(request, outcome=outcome, noun="lead", past=PAST[data["action"]], default=default)
+
+
+def columns_save(request: HttpRequest, list_name: str, default: str) -> HttpResponse:
+    """Save the columns the member shows in a list (theirs only, on every device; viewers too: it changes
+    no record)."""
+    try:
+        columns = [value for value in request.POST.getlist("columns") if value]
+        if len(columns) > len(selectors.offered_columns(list_name)):
+            raise InvalidInput("columns", "Too many columns.")
+        list_columns_set(member=member(request), list_name=list_name, columns=columns)
+    except AppError as error:
+        if is_fetch(request):
+            return JsonResponse(error.as_body(), status=error.status_code)
+        messages.error(request, error.message)
+        return HttpResponseRedirect(back(request, default))
+    if is_fetch(request):
+        return JsonResponse({"message": "Columns saved."})
+    messages.success(request, "Columns saved.")
+    return HttpResponseRedirect(back(request, default))
 
 
 @member_required
 @require_POST
 def lead_columns(request: HttpRequest) -> HttpResponse:
-    """Save the columns the member shows in the lead list (theirs only, on every device; viewers too: it
-    changes no record)."""
-    try:
-        columns = [value for value in request.POST.getlist("columns") if value]
-        if len(columns) > len(selectors.offered_columns("leads")):
-            raise InvalidInput("columns", "Too many columns.")
-        list_columns_set(member=member(request), list_name="leads", columns=columns)
-    except AppError as error:
-        if is_fetch(request):
-            return JsonResponse(error.as_body(), status=error.status_code)
-        messages.error(request, error.message)
-        return HttpResponseRedirect(back(request, reverse("web:leads")))
-    if is_fetch(request):
-        return JsonResponse({"message": "Columns saved."})
-    messages.success(request, "Columns saved.")
-    return HttpResponseRedirect(back(request, reverse("web:leads")))
+    return columns_save(request, "leads", reverse("web:leads"))
 
 
-def _trash(actor: User) -> list[Lead]:
-    """Deleted leads the member may see, most recently deleted first."""
-    # a merged lead is a tombstone of its survivor, not something to restore
-    leads = (
-        lead_selectors.leads_visible_to(actor)
-        .filter(deleted_at__isnull=False, merged_into__isnull=True)
-        .select_related("owner")
-    )
-    return list(leads.order_by("-deleted_at", "-id")[:TRASH_SHOWN])
+def trashed(records: QuerySet[Any]) -> list[Any]:
+    """The deleted ones among `records` (already narrowed to what the member may see), most recently deleted
+    first; a merged record is a tombstone of its survivor, not something to restore."""
+    deleted = records.filter(deleted_at__isnull=False, merged_into__isnull=True)
+    return list(deleted.order_by("-deleted_at", "-id")[:TRASH_SHOWN])
 
 
 @member_required
@@ -196,7 +218,7 @@ def _trash(actor: User) -> list[Lead]:
 def lead_trash(request: HttpRequest) -> HttpResponse:
     actor = member(request)
     context = {
-        "leads": _trash(actor),
+        "leads": trashed(lead_selectors.leads_visible_to(actor).select_related("owner")),
         "shown": TRASH_SHOWN,
         "can_write": has_role(actor, Role.REP),
         "members": list(selectors.members()),

@@ -23,6 +23,7 @@ from tenant_apps.leads.conversion import CONVERTIBLE_STAGES
 from tenant_apps.leads.exceptions import LeadNotFound
 from tenant_apps.leads.models import Lead, Stage
 from tenant_apps.opportunities.stage_labels import lead_stage_labels
+from tenant_apps.records import visibility
 from tenant_apps.records.selectors import merged_into
 from tenant_apps.search.selectors import search
 from tenant_apps.segments import selectors as segment_selectors
@@ -41,7 +42,7 @@ from tenant_apps.web.forms import (
     NoteForm,
     TaskForm,
 )
-from tenant_apps.web.record_forms import COMPOSER_TYPES
+from tenant_apps.web.record_forms import COMPOSER_TYPES, INLINE, LeadCustomForm
 from tenant_apps.web.views.base import (
     Done,
     action,
@@ -58,6 +59,7 @@ from tenant_apps.web.views.base import (
     valid,
     visible_tasks,
 )
+from tenant_apps.web.views.tables import kept, numbered_page, sort_choices, sort_head
 
 
 def _lead_filters(data: dict[str, Any]) -> dict[str, Any]:
@@ -108,12 +110,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "sort": data.get("sort") or "",
         # search results are ranked: their header names the columns without sorting (nor echoing the text)
         "head": _head(request, ["name", *columns], data.get("sort") or "", sortable=not data.get("q")),
-        "sort_choices": _sort_choices(columns),
-        "keep": [
-            (key, value)
-            for key, value in request.GET.items()
-            if key not in ("sort", "page", "cursor") and key in form.fields
-        ],
+        "sort_choices": sort_choices(["name", *columns], COLUMN_LABELS, LEAD_SORTS),
+        "keep": kept(request, form.fields),
         "sequences": list(
             sequence_selectors.sequence_list().select_related(None).only("id", "name").order_by("name")[:100]
         ),
@@ -196,45 +194,17 @@ def _sorted_rows(request: HttpRequest, leads: QuerySet[Lead], sort: str, page: i
     """A page of leads in the chosen column's order (id breaks ties), by page number."""
     descending, key = sort.startswith("-"), sort.lstrip("-")
     expression = STAGE_ORDER if key == "stage" else F("owner__full_name" if key == "owner" else key)
-    ordered = leads.order_by(
+    ordering = [
         expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True),
         "-id" if descending else "id",
-    )
-    start = (page - 1) * selectors.PAGE_SIZE
-    found = list(ordered[start : start + selectors.PAGE_SIZE + 1])
-    if len(found) <= selectors.PAGE_SIZE or page >= 400:
-        return found[: selectors.PAGE_SIZE], ""
-    query = request.GET.copy()
-    query["page"] = str(page + 1)
-    return found[: selectors.PAGE_SIZE], f"?{query.urlencode()}"
+    ]
+    return numbered_page(request, leads, ordering, page)
 
 
 def _head(
     request: HttpRequest, keys: list[str], sort: str, *, sortable: bool = True
 ) -> list[tuple[str, str, str, str]]:
-    """The list's header: per shown column its label, the URL sorting by it (ascending, or descending when
-    it is the ascending sort already; blank for a column that does not sort) and its direction now."""
-    head, labels = [], column_labels()
-    for key in keys:
-        url = ""
-        if sortable and key in LEAD_SORTS:
-            query = request.GET.copy()
-            for reset in ("page", "cursor"):
-                query.pop(reset, None)
-            query["sort"] = f"-{key}" if sort == key else key
-            url = f"?{query.urlencode()}"
-        direction = "ascending" if sort == key else "descending" if sort == f"-{key}" else "none"
-        head.append((key, labels[key], url, direction))
-    return head
-
-
-def _sort_choices(columns: list[str]) -> list[tuple[str, str]]:
-    choices = []
-    for key in ["name", *columns]:
-        if key in LEAD_SORTS:
-            label = COLUMN_LABELS[key]
-            choices += [(key, f"{label}, ascending"), (f"-{key}", f"{label}, descending")]
-    return choices
+    return sort_head(request, keys, column_labels(), LEAD_SORTS, sort, sortable=sortable)
 
 
 def _sees_lead(request: HttpRequest, lead_id: int) -> bool:
@@ -294,6 +264,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             }
         ),
         "custom": custom_values.shown("lead", lead),
+        # every custom field with its input, for the in-place editor of those who may change the lead
+        "custom_inputs": custom_values.editable("lead", lead) if visibility.can_change(actor, lead) else None,
         "task_form": TaskForm(),
         "composer_types": COMPOSER_TYPES,
         "convertible": lead.stage in CONVERTIBLE_STAGES,
@@ -354,6 +326,10 @@ def lead_create(request: HttpRequest) -> Done:
 
 @action
 def lead_edit(request: HttpRequest, lead_id: int) -> Done:
+    """The lead page's Edit form; a script's post naming one custom field (`inline=custom.<key>`: the page's
+    in-place editor) changes that field alone and answers with its text."""
+    if is_fetch(request) and str(request.POST.get(INLINE, "")).startswith(custom_values.PREFIX):
+        return _lead_custom_edit(request, lead_id)
     form = valid(LeadForm, request.POST)
     _writable_lead(request, lead_id)
     try:
@@ -366,6 +342,18 @@ def lead_edit(request: HttpRequest, lead_id: int) -> Done:
     except InvalidInput as error:
         raise custom_values.labelled("lead", error) from None
     return _lead_done(request, lead.pk, "Saved.")
+
+
+def _lead_custom_edit(request: HttpRequest, lead_id: int) -> Done:
+    form = valid(LeadCustomForm, request.POST)  # the posted field alone; a bad value named by its label
+    _writable_lead(request, lead_id)
+    try:
+        lead = lead_services.lead_update(lead_id=lead_id, actor=member(request), changes=form.changes())
+    except InvalidInput as error:
+        raise custom_values.labelled("lead", error) from None
+    done = _lead_done(request, lead.pk, "Saved.")
+    done.fields = custom_values.texts("lead", lead)
+    return done
 
 
 @action

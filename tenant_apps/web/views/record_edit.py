@@ -215,6 +215,7 @@ def _shown(kind: str, record: Any) -> dict[str, str]:
         if hasattr(record, name)
     }
     shown["tags"] = ", ".join(record.tags)
+    shown.update(custom_values.texts(FORMS[kind].record_type, record))
     return shown
 
 

@@ -75,6 +75,18 @@ def _opportunity(actor: User, opportunity_id: int, write: bool) -> Opportunity:
     return opportunity
 
 
+def opportunity_for_change(actor: User, opportunity_id: int, *, include_deleted: bool = False) -> Opportunity:
+    """A deal (a deleted one too with `include_deleted`: the trash's restore) the visibility policy lets the
+    member see (else 404) and change (else 403)."""
+    deals = visibility.opportunities_for(actor).filter(pk=opportunity_id, merged_into__isnull=True)
+    found = deals.first() if include_deleted else deals.filter(deleted_at__isnull=True).first()
+    if found is None:
+        raise OpportunityNotFound(id=opportunity_id)
+    if not visibility.can_change(actor, found):
+        raise Forbidden("Reps change only the opportunities they own.", code="not_your_opportunity")
+    return found
+
+
 KINDS: dict[str, Kind] = {
     "accounts": Kind(
         "account",
@@ -184,6 +196,8 @@ def record_detail(request: HttpRequest, kind: str, record_id: int) -> HttpRespon
         "nav": kind,
         "custom": custom_values.shown(RECORD_TYPES[kind], record),
     }
+    if context["can_change"]:  # every field, with its input for the in-place editor
+        context["custom_inputs"] = custom_values.editable(RECORD_TYPES[kind], record)
     if kind == "accounts":
         context["contacts"] = contact_selectors.contact_list(actor=actor, filters={"account": record.pk})[:50]
         context["opportunities"] = opportunity_selectors.opportunity_list(

@@ -3,7 +3,7 @@ that organization's schema (force_login writes the session row where the host wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.test import Client
@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import Role, User
+from tenant_apps.customfields import values
 from tests.conftest import host_of
 from tests.tenant_apps.accounts.factories import make_account, make_contact, make_opportunity
 from tests.tenant_apps.conftest import admin, in_org, make_lead
@@ -39,6 +40,19 @@ def web(org: Organization, member: Callable[..., User]) -> Callable[..., WebClie
         return signed_in(organization, member(role=role, organization=organization), **kwargs)
 
     return make
+
+
+@pytest.fixture
+def fresh_definitions(org: Organization) -> Iterator[None]:
+    """Custom field definitions are cached between requests; a rolled-back test must not leave its own
+    behind."""
+    with schema_context(org.schema_name):
+        values.cache_drop()
+    values.forget()
+    yield
+    with schema_context(org.schema_name):
+        values.cache_drop()
+    values.forget()
 
 
 @pytest.fixture

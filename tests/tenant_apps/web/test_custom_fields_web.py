@@ -5,7 +5,6 @@ the board's cards (the fields admins put on cards) and the lead list's columns."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from django_tenants.utils import schema_context
@@ -22,16 +21,8 @@ from tests.tenant_apps.customfields.conftest import make_field
 __all__ = ["make_field"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_definitions(org) -> Iterator[None]:
-    """Definitions are cached between requests; a rolled-back test must not leave its own behind."""
-    with schema_context(org.schema_name):
-        values.cache_drop()
-    values.forget()
-    yield
-    with schema_context(org.schema_name):
-        values.cache_drop()
-    values.forget()
+pytestmark = pytest.mark.usefixtures("fresh_definitions")
+FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
 
 
 def field_error(response, field: str) -> str:
@@ -357,3 +348,85 @@ def test_a_deleted_fields_column_is_dropped_from_the_members_choice(web, org, ma
         from tenant_apps.web.selectors import list_columns
 
         assert list_columns(actor=viewer, list_name="leads") == ["company"]
+
+
+# ---- the in-place editor on record pages ---------------------------------------------------------------
+
+
+def test_record_pages_offer_every_custom_field_to_edit_in_place(web, make_field, make_opportunity):
+    make_field("tier", "single_select", record_type="opportunity", options=["Gold", "Silver"])
+    make_field("renewal", "date", record_type="opportunity")
+    deal = make_opportunity(custom={"renewal": "2031-05-06"})
+    page = web(Role.ADMIN).get(f"/opportunities/{deal.pk}/").content.decode()
+    # an unset field too, with its input (a select of the options) ready in a template
+    assert re.search(r'data-inline-field="custom.tier"[^>]*data-custom="tier">\u2013<', page)
+    assert re.search(r'<template id="inline-input-1"><select name="custom.tier"', page)
+    date_input = r'<template id="inline-input-2"><input type="date" name="custom.renewal" value="2031-05-06"'
+    assert re.search(date_input, page)
+    viewer = web(Role.VIEWER).get(f"/opportunities/{deal.pk}/").content.decode()
+    assert 'data-inline-field="custom.' not in viewer and 'data-custom="renewal">May 6, 2031<' in viewer
+
+
+def test_an_in_place_edit_changes_one_custom_field(web, make_field, make_opportunity, org):
+    tier = make_field("tier", "single_select", record_type="opportunity", options=["Gold", "Silver"])
+    make_field("regions", "multi_select", record_type="opportunity", options=["US", "EU"])
+    make_field("budget", "money", record_type="opportunity")
+    gold = option_id(tier, "Gold")
+    client = web(Role.ADMIN)
+    deal = make_opportunity(name="Inline deal")
+    with schema_context(org.schema_name):
+        regions = CustomField.objects.get(record_type="opportunity", key="regions")
+    url = f"/opportunities/{deal.pk}/edit/"
+    inline = {"custom_inputs": "1"}
+    answer = client.post(url, {**inline, "inline": "custom.tier", "custom.tier": gold}, **FETCH)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["fields"]["custom.tier"] == "Gold"
+    posted = {**inline, "inline": "custom.regions", "custom.regions": [option_id(regions, "EU")]}
+    client.post(url, posted, **FETCH)
+    code = org.default_currency.upper()
+    money = {**inline, "inline": "custom.budget", "custom.budget_0": "12.5", "custom.budget_1": code}
+    answer = client.post(url, money, **FETCH)
+    assert answer.status_code == 200 and answer.json()["fields"]["custom.budget"] == f"12.50 {code}", (
+        answer.content
+    )
+    with schema_context(org.schema_name):
+        deal.refresh_from_db()
+        assert deal.custom == {
+            "tier": gold,
+            "regions": [option_id(regions, "EU")],
+            "budget": {"amount": "12.50", "currency": code},
+        }
+        assert deal.name == "Inline deal"
+    # nothing ticked clears a multi-select (its boxes post nothing at all)
+    client.post(url, {**inline, "inline": "custom.regions"}, **FETCH)
+    refused = client.post(url, {**inline, "inline": "custom.tier", "custom.tier": "nope"}, **FETCH)
+    assert refused.status_code == 400 and "custom.tier" in refused.json()["errors"]
+    with schema_context(org.schema_name):
+        deal.refresh_from_db()
+        assert "regions" not in deal.custom and deal.custom["tier"] == gold
+
+
+def test_a_lead_pages_custom_field_is_edited_in_place(web, make_field, make_lead, member, org):
+    make_field("tier", "single_select", options=["Gold", "Silver"])
+    field = make_field("referrer", "text")
+    client = web(Role.REP)
+    lead = make_lead(name="Inline lead", owner_id=client.user.pk)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert f'data-inline-url="/leads/{lead.pk}/edit/"' in page
+    assert re.search(r'<template id="inline-input-2"><input type="text" name="custom.referrer"', page)
+    posted = {"custom_inputs": "1", "inline": "custom.referrer", "custom.referrer": "Ada"}
+    answer = client.post(f"/leads/{lead.pk}/edit/", posted, **FETCH)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["fields"]["custom.referrer"] == "Ada"
+    with schema_context(org.schema_name):
+        lead.refresh_from_db()
+        assert (lead.name, lead.custom) == ("Inline lead", {field.key: "Ada"})
+    refused = client.post(
+        f"/leads/{lead.pk}/edit/", {**posted, "inline": "custom.tier", "custom.tier": "x"}, **FETCH
+    )
+    assert refused.status_code == 400 and "Tier" in refused.json()["message"]
+    # another rep's lead is not theirs to change, nor offered to edit
+    other = make_lead(name="Not mine", owner_id=member(role=Role.REP).pk)
+    assert client.post(f"/leads/{other.pk}/edit/", posted, **FETCH).status_code in (403, 404)
+    unassigned = make_lead(name="Nobody's lead")
+    assert "data-inline-url" not in client.get(f"/leads/{unassigned.pk}/").content.decode()

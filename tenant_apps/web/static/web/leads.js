@@ -1,4 +1,4 @@
-/* The lead list: the filter panel open on wide screens (folded on a phone so the first lead is in view),
+/* The lead list and the deal table: the filter panel open on wide screens (folded on a phone so the first lead is in view),
    sorting on change, and bulk actions on the ticked rows with each refused row's reason shown on it. */
 (() => {
   "use strict";
@@ -9,7 +9,8 @@
   sortForm?.querySelector("select")?.addEventListener("change", () => sortForm.submit());
 
   const form = document.getElementById("bulk-form");
-  const rows = document.getElementById("lead-rows");
+  const rows = document.getElementById("lead-rows") || document.getElementById("deal-rows");
+  const noun = form?.dataset.noun || "lead";
   if (!form || !rows || !window.LeadPulse) return;
   const { say, post } = window.LeadPulse;
   const picks = () => [...document.querySelectorAll('input[name="ids"][form="bulk-form"]')];
@@ -25,7 +26,7 @@
     document.getElementById("bulk-apply").disabled = ticked === 0;
   }
   function showFields() {
-    form.querySelectorAll("[data-for]").forEach((field) => { field.hidden = field.dataset.for !== verb.value; });
+    form.querySelectorAll("[data-for]").forEach((field) => { field.hidden = !field.dataset.for.split(" ").includes(verb.value); });
   }
   all.addEventListener("change", () => { picks().forEach((box) => { box.checked = all.checked; }); refresh(); });
   rows.addEventListener("change", (event) => { if (event.target.name === "ids") refresh(); });
@@ -37,7 +38,7 @@
     event.preventDefault();
     const data = new FormData(form);
     for (const box of picks()) if (box.checked) data.append("ids", box.value);
-    if (verb.value === "delete" && !window.confirm(`Move ${data.getAll("ids").length} lead(s) to the trash?`)) return;
+    if (verb.value === "delete" && !window.confirm(`Move ${data.getAll("ids").length} ${noun}(s) to the trash?`)) return;
     rows.querySelectorAll("[data-row-error]").forEach((p) => { p.hidden = true; p.textContent = ""; });
     const button = document.getElementById("bulk-apply");
     button.disabled = true;

@@ -67,28 +67,64 @@
     });
   }
 
+  /* A custom field's input comes from the page (a <template> holding the edit form's input for its type:
+     a select, boxes to tick, a date, an amount and a currency); built-in fields get a text box. */
+  function controls(cell, id, label) {
+    const template = cell.dataset.inlineTemplate && document.getElementById(cell.dataset.inlineTemplate);
+    if (!template) {
+      const wrap = document.createElement("span");
+      wrap.innerHTML = `<label class="sr-only" for="${id}"></label><input id="${id}" name="${cell.dataset.inlineField}">`;
+      wrap.querySelector("label").textContent = label;
+      wrap.querySelector("input").value = cell.dataset.value || "";
+      return wrap;
+    }
+    const group = document.createElement("span");
+    group.className = "inline-group";
+    group.append(template.content.cloneNode(true));
+    const fields = group.querySelectorAll("input, select, textarea");
+    if (fields.length === 1 && !fields[0].closest("label")) fields[0].setAttribute("aria-label", label);
+    else { group.setAttribute("role", "group"); group.setAttribute("aria-label", label); }
+    return group;
+  }
+
+  /* What the user chose, written into the template so that the next edit starts from the saved value. */
+  function keep(cell, group) {
+    const template = cell.dataset.inlineTemplate && document.getElementById(cell.dataset.inlineTemplate);
+    if (!template) return;
+    group.querySelectorAll("input").forEach((input) => {
+      if (input.type === "checkbox" || input.type === "radio") input.toggleAttribute("checked", input.checked);
+      else input.setAttribute("value", input.value);
+    });
+    group.querySelectorAll("select option").forEach((option) => option.toggleAttribute("selected", option.selected));
+    group.querySelectorAll("textarea").forEach((area) => { area.textContent = area.value; });
+    template.content.replaceChildren(...[...group.childNodes].map((node) => node.cloneNode(true)));
+  }
+
   function open(cell, name, label, url, button) {
     const saved = [...cell.childNodes];
     const form = document.createElement("form");
     form.className = "inline-form";
     const id = `inline-${name}`;
-    form.innerHTML = `<label class="sr-only" for="${id}"></label><input id="${id}" name="${name}">` +
+    const group = controls(cell, id, label);
+    form.append(group);
+    form.insertAdjacentHTML("beforeend",
       '<button type="submit" class="primary">Save</button> <button type="button" class="cancel">Cancel</button>' +
-      `<span class="field-error" role="alert" id="${id}-error"></span>`;
-    form.querySelector("label").textContent = label;
-    const input = form.querySelector("input");
-    input.value = cell.dataset.value || "";
+      `<span class="field-error" role="alert" id="${id}-error"></span>`);
+    const input = group.querySelector("input, select, textarea");
     const error = form.querySelector(".field-error");
     const close = (focus = true) => {
       cell.replaceChildren(...saved);
       if (focus) button.focus();
     };
     form.querySelector(".cancel").addEventListener("click", () => close());
-    input.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+    form.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const data = new FormData();
-      data.append(name, input.value);
+      const data = new FormData(form);
+      if (name.startsWith("custom.")) {
+        data.append("custom_inputs", "1"); // the form's marker: its custom inputs were posted
+        data.append("inline", name); // posted whole, even when nothing is ticked
+      }
       try {
         const response = await fetch(url, {
           method: "POST",
@@ -108,6 +144,7 @@
         }
         const shown = (body.fields && body.fields[name]) ?? input.value;
         cell.dataset.value = shown;
+        keep(cell, group);
         const text = saved.find((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim()) ||
           saved.find((node) => node.nodeType === Node.ELEMENT_NODE && node !== button);
         if (text) text.textContent = shown || "–";

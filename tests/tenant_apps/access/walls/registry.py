@@ -69,6 +69,7 @@ _BY_PATH = (
     "web:task-create",
     "web:task-edit",
     "web:deal-move",
+    "web:deal-restore",
 )
 
 
@@ -98,6 +99,7 @@ HIDDEN_IDS: dict[str, Factory] = {
     "web:record-edit": _opportunity_page({"name": "Rep1's now"}),
     "web:record-log": _opportunity_page({"type": "CALL", "subject": "Rep1's call"}),
     "web:lead-bulk": _in_body(lambda g: {"ids": str(g.lead()), "action": "delete"}),
+    "web:deal-bulk": _in_body(lambda g: {"ids": str(g.opportunity()), "action": "delete"}),
     "lead-merge": _in_body(lambda g: {"survivor": g.lead(), "merged": [g.lead()]}),
     "tasks": _in_body(lambda g: {"title": "On rep2's deal", "opportunity": g.opportunity()}),
     "sequence-enroll": _in_body(lambda g: {"lead": g.lead()}, lambda g: {"sequence_id": g.sequence()}),
@@ -159,6 +161,13 @@ LISTS: dict[str, Lister] = {
     "web:tasks": _look("/tasks/", mine="0"),
     # rep2's hidden leads are not deleted: the control is the lead list's
     "web:lead-trash": lambda frame: [Look("/leads/trash/", marker=False)],
+    "web:deals": lambda frame: [
+        Look("/opportunities/"),
+        Look("/opportunities/", {"sort": "-amount"}),
+        Look("/opportunities/", {"q": MARKER}),
+    ],
+    # rep2's hidden deals are not deleted: the control is the deal table's
+    "web:deal-trash": lambda frame: [Look("/deals/trash/", marker=False)],
     "web:records": lambda frame: [Look("/opportunities/"), Look("/opportunities/", {"q": MARKER})],
     "web:record": lambda frame: [Look(f"/accounts/{frame.account}/")],
     "web:record-timeline": lambda frame: [Look(f"/accounts/{frame.account}/timeline/")],
@@ -285,6 +294,7 @@ VIEWER_MAY_WRITE: dict[str, str] = {
     "web:password": "changes the caller's own password",
     "web:time-zone": "sets the caller's own time zone",
     "web:lead-columns": "the caller's own choice of the lead list's columns",
+    "web:deal-columns": "the caller's own choice of the deal table's columns",
     **{
         name: "the caller's own second factor"
         for name in (
