@@ -14,6 +14,10 @@ $(BIN)/.installed: requirements.lock
 up: $(BIN)/.installed
 	$(DEVENV) up
 
+# The suite runs in two pytest-xdist workers (one per core here), a module per worker at a time (module-scoped
+# servers and browsers stay in one process); PYTEST_ARGS="-n 0" runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: $(BIN)/.installed lint browser deploy-tools imap-server
 	$(DEVENV) run -- $(BIN)/pytest $(PYTEST_ARGS)
 

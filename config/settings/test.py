@@ -1,12 +1,22 @@
+import os
 from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import CACHES, DATABASES, REDIS_URL, RQ_QUEUES, env
 
 DEBUG = False
+# `make test` runs the suite in pytest-xdist worker processes (gw0, gw1, ...). Each has a test database of its
+# own (pytest-django appends the worker id to every test database's name; NAME below follows it) and a Redis
+# database of its own: TEST_REDIS_DB for gw0, one less for each next worker (the suite flushes its database).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_worker_index = int(_worker.removeprefix("gw")) if _worker.startswith("gw") else 0
 # Tests use their own Redis database so that flushing it never touches a running `make up`.
 _redis = urlsplit(REDIS_URL)
-_db = env.int("TEST_REDIS_DB", default=15)
+_db = env.int("TEST_REDIS_DB", default=15) - _worker_index
+if _db < 1:  # database 0 is the one `make up` uses
+    raise ImproperlyConfigured(f"TEST_REDIS_DB leaves worker {_worker} no Redis database of its own")
 if _redis.scheme == "unix":  # the database number is a query parameter on a socket URL
     TEST_REDIS_URL = f"unix://{_redis.path}?db={_db}"
 else:
@@ -31,11 +41,12 @@ DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_leadpu
 # The name itself is the test database's too: a run in which no test asks pytest-django for the database
 # (a module whose tests all manage their own transactions) must fail to connect, never reach the data of
 # the database DATABASE_URL names.
-DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
+_worker_suffix = f"_{_worker}" if _worker else ""
+DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"] + _worker_suffix
 # A second database on the same server for placement and moves (tests/shared_apps/organizations).
 DATABASES.setdefault(
     "shard2",
-    {**DATABASES["default"], "NAME": f"{DATABASES['default']['NAME']}_shard2", "TEST": {}},
+    {**DATABASES["default"], "NAME": f"{DATABASES['default']['TEST']['NAME']}_shard2{_worker_suffix}", "TEST": {}},
 )
 # Created empty: Django's own `migrate` on an alias other than "default" records every migration while
 # django-tenants' router skips them all; placement.database_prepare migrates it for real.
