@@ -294,6 +294,7 @@ def main() -> None:
     setup_django("_bench_webhooks")
     from django_tenants.utils import schema_context
 
+    from shared_apps.organizations.context import organization_context
     from shared_apps.users.models import Role, User
     from tenant_apps.webhooks.models import Delivery
     from tenant_apps.webhooks.services import endpoint_create
@@ -309,7 +310,9 @@ def main() -> None:
     workers: list[subprocess.Popen[bytes]] = []
     load_before = os.getloadavg()
     try:
-        with schema_context(organization.schema_name):
+        # as a request or a job runs (the organization's row as the connection's tenant), not a bare
+        # schema_context: subscribers that look the organization up then find it without a query
+        with organization_context(organization):
             _clean()
             _empty_queues()
             admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()

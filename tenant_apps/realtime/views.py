@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.contrib.auth import get_user
@@ -45,6 +46,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
+from shared_apps.http.direct_send import SEND_SCOPE_KEY
 from shared_apps.http.permissions import RolePermission
 from shared_apps.organizations.context import Organization
 from shared_apps.users.apikeys import ApiKeyAuthentication
@@ -53,7 +55,15 @@ from shared_apps.users.models import Role
 from tenant_apps.realtime import conf, selectors
 from tenant_apps.realtime.db import in_organization
 from tenant_apps.realtime.events import HEARTBEAT, frame
-from tenant_apps.realtime.listener import Delivery, Listener, Revoked, Signal, Skipped, get_listener
+from tenant_apps.realtime.listener import (
+    Delivery,
+    Listener,
+    Revoked,
+    Signal,
+    Skipped,
+    Writer,
+    get_listener,
+)
 from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
 
 RETRY_MILLISECONDS = 3000
@@ -177,6 +187,9 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
             viewer=viewer,
             last_event_id=last_event_id,
             still_allowed=still_allowed,
+            writer=direct_writer(
+                request.scope.get(SEND_SCOPE_KEY) if isinstance(request, ASGIRequest) else None
+            ),
         ),
         content_type="text/event-stream",
     )
@@ -192,6 +205,7 @@ async def _stream(
     viewer: Viewer,
     last_event_id: int | None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    writer: Writer | None = None,
 ) -> AsyncIterator[bytes]:
     still_allowed = still_allowed or _allowed
     # before reading the log: nothing committed in between is lost
@@ -210,7 +224,11 @@ async def _stream(
         loop = listener.loop
         deadline = loop.time() + conf.value("REALTIME_STREAM_MAX_SECONDS") * random.uniform(0.9, 1.1)
         while True:
+            if writer is not None:  # live deliveries go straight to the client while this task waits
+                subscription.go_direct(writer, position)
             items = await subscription.get()
+            if writer is not None:
+                position = subscription.stop_direct()
             chunks, heartbeat = [], False
             for item in items:
                 if item is Signal.HEARTBEAT:
@@ -249,6 +267,30 @@ async def _stream(
                 return
     finally:
         listener.unsubscribe(subscription)
+
+
+def direct_writer(send: Callable[[dict[str, Any]], Awaitable[None]] | None) -> Writer | None:
+    """A Writer over the response's ASGI `send` (put in the scope by shared_apps.http.direct_send), or None
+    without it (the stream then sends everything through Django's response loop).
+
+    The listener calls it for many streams in one go, so it must not wait: the send coroutine is stepped
+    once, and it finishes in that step when the server takes the body into its buffer (uvicorn writes to
+    the transport without suspending unless the client's socket is full). If it would wait, it is closed
+    unfinished (uvicorn waits for the client before writing anything) and the write reported as not done:
+    the delivery goes to the stream's inbox, and the stream's own task sends it, waiting for that client."""
+    if send is None:
+        return None
+
+    def write(body: bytes) -> bool:
+        sending = send({"type": "http.response.body", "body": body, "more_body": True})
+        try:
+            sending.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return True
+        sending.close()  # type: ignore[attr-defined]
+        return False
+
+    return write
 
 
 def _release_request_thread() -> None:

@@ -160,7 +160,7 @@ def _hand_off_on_commit(schema: str, event_id: str) -> None:
     committing: _Committing | None = getattr(db, "_webhooks_committing", None)
     if committing is None or committing.schema != schema or committing.pending is not db.run_on_commit:
         committing = _Committing(schema, db.run_on_commit)
-        db._webhooks_committing = committing  # type: ignore[attr-defined]
+        db._webhooks_committing = committing
     committing.ids.append(event_id)
     on_commit(_HandOff(committing, len(committing.ids) - 1))  # outside a transaction: runs now
 

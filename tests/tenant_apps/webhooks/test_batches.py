@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from tenant_apps.leads import services as lead_services
 from shared_apps.core import events
+from tenant_apps.leads import services as lead_services
 from tenant_apps.webhooks import batches, jobs, outbox, services, signing, transport
 from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxEvent
 from tests.tenant_apps.webhooks.conftest import SECRET, documented_verifier
@@ -288,9 +288,9 @@ def test_a_failed_batch_is_retried_signed_afresh_and_the_rest_follows_in_order(
     with schema_context(org.schema_name):
         failed = Delivery.objects.get(event__payload__record__id=lead_ids[0])
         assert (failed.status, failed.attempts, failed.failures) == ("pending", 1, 1)
-        assert set(
-            Delivery.objects.exclude(pk=failed.pk).values_list("status", "attempts")
-        ) == {("pending", 0)}
+        assert set(Delivery.objects.exclude(pk=failed.pk).values_list("status", "attempts")) == {
+            ("pending", 0)
+        }
 
     # the retry comes due (rq's scheduler would run it): it is sent again, then the drain sends the rest
     with schema_context(org.schema_name), django_capture_on_commit_callbacks(execute=True):
@@ -311,7 +311,10 @@ def test_a_failed_batch_is_retried_signed_afresh_and_the_rest_follows_in_order(
 def test_each_delivery_of_a_batch_is_signed_with_its_own_endpoints_secret(
     org, admin, keepalive, run_jobs, django_capture_on_commit_callbacks
 ):
-    secrets = {"/one": "whsec_first-endpoint-secret-0000000000", "/two": "whsec_second-endpoint-secret-111111"}
+    secrets = {
+        "/one": "whsec_first-endpoint-secret-0000000000",
+        "/two": "whsec_second-endpoint-secret-111111",
+    }
     with schema_context(org.schema_name):
         for path, secret in secrets.items():
             services.endpoint_create(
