@@ -131,6 +131,10 @@ def _clean() -> None:
 def _empty_queues() -> None:
     import django_rq
 
+    # an organization's waiting list whose job was emptied away would keep new events waiting for it
+    connection = django_rq.get_connection("default")
+    for key in connection.scan_iter(match="lp:webhooks:waiting:*"):
+        connection.delete(key)
     for name in ("default", "low"):
         queue = django_rq.get_queue(name)
         queue.empty()
