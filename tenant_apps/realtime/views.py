@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.contrib.auth import get_user
@@ -46,7 +45,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
-from shared_apps.http.direct_send import SEND_SCOPE_KEY
+from shared_apps.http.direct_send import SEND_SCOPE_KEY, Send, body_writer
 from shared_apps.http.permissions import RolePermission
 from shared_apps.organizations.context import Organization
 from shared_apps.users.apikeys import ApiKeyAuthentication
@@ -269,26 +268,20 @@ async def _stream(
         listener.unsubscribe(subscription)
 
 
-def direct_writer(send: Callable[[dict[str, Any]], Awaitable[None]] | None) -> Writer | None:
+def direct_writer(send: Send | None) -> Writer | None:
     """A Writer over the response's ASGI `send` (put in the scope by shared_apps.http.direct_send), or None
-    without it (the stream then sends everything through Django's response loop).
-
-    The listener calls it for many streams in one go, so it must not wait: the send coroutine is stepped
-    once, and it finishes in that step when the server takes the body into its buffer (uvicorn writes to
-    the transport without suspending unless the client's socket is full). If it would wait, it is closed
-    unfinished (uvicorn waits for the client before writing anything) and the write reported as not done:
-    the delivery goes to the stream's inbox, and the stream's own task sends it, waiting for that client."""
+    without it (the stream then sends everything through Django's response loop). The listener calls it for
+    many streams in one go, so it never waits: a client that is not reading gets False, and its delivery
+    goes to the stream's inbox for the stream's own task to send, waiting for that client. How to write is
+    decided at the first write, once the response's headers are out."""
     if send is None:
         return None
+    chosen: list[Writer] = []
 
     def write(body: bytes) -> bool:
-        sending = send({"type": "http.response.body", "body": body, "more_body": True})
-        try:
-            sending.send(None)  # type: ignore[attr-defined]
-        except StopIteration:
-            return True
-        sending.close()  # type: ignore[attr-defined]
-        return False
+        if not chosen:
+            chosen.append(body_writer(send))
+        return chosen[0](body)
 
     return write
 
