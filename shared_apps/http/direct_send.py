@@ -51,7 +51,7 @@ def _uvicorn_writer(send: Send) -> BodyWriter | None:
     """Chunks written to the transport of uvicorn's request-response cycle (h11 or httptools), when its
     response is chunked; None for anything else. It checks what uvicorn's own `send` checks: a client
     gone (nothing to write), a full socket (write_paused: report it, write nothing)."""
-    cycle = getattr(send, "__self__", None)
+    cycle: Any = getattr(send, "__self__", None)
     transport, flow = getattr(cycle, "transport", None), getattr(cycle, "flow", None)
     if transport is None or flow is None or not _chunked(cycle):
         return None
