@@ -33,7 +33,7 @@ from django.conf import settings
 from psycopg import sql
 
 from tenant_apps.realtime import conf
-from tenant_apps.realtime.events import StreamEvent
+from tenant_apps.realtime.events import HEARTBEAT, StreamEvent
 from tenant_apps.realtime.models import CHANNEL, REVOKED_CHANNEL, EventLog
 from tenant_apps.realtime.selectors import Viewer, visible_to
 
@@ -150,6 +150,13 @@ class Subscription:
             self.position = delivery.last_id
             return
         self.push((delivery,))
+
+    def beat(self) -> None:
+        """A heartbeat: written at once to a waiting stream, else left for the stream to send."""
+        writer = self.writer
+        if writer is not None and not self._items and writer(HEARTBEAT):
+            return
+        self.push((Signal.HEARTBEAT,))
 
     def push(self, items: Iterable[Item]) -> None:
         for item in items:
@@ -306,7 +313,9 @@ class Listener:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(conf.value("REALTIME_HEARTBEAT_SECONDS"))
-            self._broadcast(Signal.HEARTBEAT)
+            for schema in list(self._subscriptions):
+                for subscription in self._streams(schema):
+                    subscription.beat()
 
     def _broadcast(self, signal: Signal) -> None:
         signals = (signal,)

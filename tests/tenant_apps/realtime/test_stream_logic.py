@@ -391,3 +391,21 @@ def test_a_stream_writes_live_events_directly_and_keeps_its_position_for_what_it
     assert [ids_in(body) for body in written] == [[7, 8], [9]]
     assert asked == [None, 9]
     assert ids_in(out[1]) == [10]
+
+
+def test_a_heartbeat_is_written_to_a_waiting_stream_and_queued_for_a_busy_one():
+    from tenant_apps.realtime.events import HEARTBEAT
+
+    written: list[bytes] = []
+    waiting = Subscription("org_acme", limit=100)
+    waiting.go_direct(lambda body: written.append(body) or True, position=6)
+    waiting.beat()
+    assert written == [HEARTBEAT] and waiting._items == []
+    busy = Subscription("org_acme", limit=100)
+    busy.go_direct(lambda body: written.append(body) or True, position=6)
+    busy.push([event(id=7)])  # the stream has work waiting: the heartbeat follows it
+    busy.beat()
+    assert written == [HEARTBEAT] and busy._items[-1] is Signal.HEARTBEAT
+    idle = Subscription("org_acme", limit=100)  # no writer (not waiting, or no server send)
+    idle.beat()
+    assert idle._items == [Signal.HEARTBEAT]
