@@ -131,6 +131,10 @@ def _clean() -> None:
 def _empty_queues() -> None:
     import django_rq
 
+    # an organization's waiting list whose job was emptied away would keep new events waiting for it
+    connection = django_rq.get_connection("default")
+    for key in connection.scan_iter(match="lp:webhooks:waiting:*"):
+        connection.delete(key)
     for name in ("default", "low"):
         queue = django_rq.get_queue(name)
         queue.empty()
@@ -294,6 +298,7 @@ def main() -> None:
     setup_django("_bench_webhooks")
     from django_tenants.utils import schema_context
 
+    from shared_apps.organizations.context import organization_context
     from shared_apps.users.models import Role, User
     from tenant_apps.webhooks.models import Delivery
     from tenant_apps.webhooks.services import endpoint_create
@@ -309,7 +314,9 @@ def main() -> None:
     workers: list[subprocess.Popen[bytes]] = []
     load_before = os.getloadavg()
     try:
-        with schema_context(organization.schema_name):
+        # as a request or a job runs (the organization's row as the connection's tenant), not a bare
+        # schema_context: subscribers that look the organization up then find it without a query
+        with organization_context(organization):
             _clean()
             _empty_queues()
             admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()

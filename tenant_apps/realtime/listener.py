@@ -24,7 +24,7 @@ import enum
 import gc
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from django.conf import settings
 from psycopg import sql
 
 from tenant_apps.realtime import conf
-from tenant_apps.realtime.events import StreamEvent
+from tenant_apps.realtime.events import HEARTBEAT, StreamEvent
 from tenant_apps.realtime.models import CHANNEL, REVOKED_CHANNEL, EventLog
 from tenant_apps.realtime.selectors import Viewer, visible_to
 
@@ -103,10 +103,22 @@ def _last_id(item: Item) -> int:
     return 0
 
 
-class Subscription:
-    """One stream's inbox: events and signals in arrival order, taken in batches."""
+# Writes a body to a stream's client at once; False when it could not without waiting (the client reads
+# slowly): nothing was written then. See views.direct_writer.
+Writer = Callable[[bytes], bool]
 
-    __slots__ = ("_events", "_items", "_limit", "_waiter", "schema", "viewer")
+
+class Subscription:
+    """One stream's inbox: events and signals in arrival order, taken in batches.
+
+    While its stream waits with nothing to do, a `writer` may be attached (`go_direct`): the listener then
+    writes each delivery that follows the stream's position straight to the client from its own task, and
+    moves the position, without waking the stream's task (with 1,000 streams, waking each one and sending
+    through Django's response loop for every event was most of the time an event took to reach them).
+    Anything else, or anything while the inbox is not empty (order), or a client that is not reading,
+    goes to the inbox and wakes the stream, which takes over with `stop_direct`."""
+
+    __slots__ = ("_events", "_items", "_limit", "_waiter", "position", "schema", "viewer", "writer")
 
     def __init__(self, schema: str, limit: int, viewer: Viewer | None = None) -> None:
         self.schema = schema
@@ -116,6 +128,35 @@ class Subscription:
         self._events = 0  # events waiting, for the limit
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
+        self.writer: Writer | None = None
+        self.position = 0  # the last event id the stream has sent or skipped, while a writer is attached
+
+    def go_direct(self, writer: Writer, position: int) -> None:
+        self.writer, self.position = writer, position
+
+    def stop_direct(self) -> int:
+        """Detach the writer; the stream's position, moved on by what was written directly."""
+        self.writer = None
+        return self.position
+
+    def deliver(self, delivery: Delivery) -> None:
+        writer = self.writer
+        if (
+            writer is not None
+            and not self._items
+            and delivery.first_id > self.position
+            and (not delivery.body or writer(delivery.body))
+        ):
+            self.position = delivery.last_id
+            return
+        self.push((delivery,))
+
+    def beat(self) -> None:
+        """A heartbeat: written at once to a waiting stream, else left for the stream to send."""
+        writer = self.writer
+        if writer is not None and not self._items and writer(HEARTBEAT):
+            return
+        self.push((Signal.HEARTBEAT,))
 
     def push(self, items: Iterable[Item]) -> None:
         for item in items:
@@ -265,14 +306,16 @@ class Listener:
     def _fan_out(self, schema: str, events: list[StreamEvent]) -> None:
         """Each viewer's share of `events`, decided and rendered once, to each of their streams."""
         for viewer, subscriptions in list(self._subscriptions.get(schema, {}).items()):
-            delivery = (Delivery.of(events, viewer),)
+            delivery = Delivery.of(events, viewer)
             for subscription in list(subscriptions):
-                subscription.push(delivery)
+                subscription.deliver(delivery)
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(conf.value("REALTIME_HEARTBEAT_SECONDS"))
-            self._broadcast(Signal.HEARTBEAT)
+            for schema in list(self._subscriptions):
+                for subscription in self._streams(schema):
+                    subscription.beat()
 
     def _broadcast(self, signal: Signal) -> None:
         signals = (signal,)

@@ -45,6 +45,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
+from shared_apps.http.direct_send import SEND_SCOPE_KEY, Send, body_writer
 from shared_apps.http.permissions import RolePermission
 from shared_apps.organizations.context import Organization
 from shared_apps.users.apikeys import ApiKeyAuthentication
@@ -53,7 +54,15 @@ from shared_apps.users.models import Role
 from tenant_apps.realtime import conf, selectors
 from tenant_apps.realtime.db import in_organization
 from tenant_apps.realtime.events import HEARTBEAT, frame
-from tenant_apps.realtime.listener import Delivery, Listener, Revoked, Signal, Skipped, get_listener
+from tenant_apps.realtime.listener import (
+    Delivery,
+    Listener,
+    Revoked,
+    Signal,
+    Skipped,
+    Writer,
+    get_listener,
+)
 from tenant_apps.realtime.selectors import Replay, Viewer, visible_to
 
 RETRY_MILLISECONDS = 3000
@@ -177,6 +186,9 @@ async def pipeline_stream(request: HttpRequest) -> HttpResponse | StreamingHttpR
             viewer=viewer,
             last_event_id=last_event_id,
             still_allowed=still_allowed,
+            writer=direct_writer(
+                request.scope.get(SEND_SCOPE_KEY) if isinstance(request, ASGIRequest) else None
+            ),
         ),
         content_type="text/event-stream",
     )
@@ -192,6 +204,7 @@ async def _stream(
     viewer: Viewer,
     last_event_id: int | None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    writer: Writer | None = None,
 ) -> AsyncIterator[bytes]:
     still_allowed = still_allowed or _allowed
     # before reading the log: nothing committed in between is lost
@@ -210,7 +223,11 @@ async def _stream(
         loop = listener.loop
         deadline = loop.time() + conf.value("REALTIME_STREAM_MAX_SECONDS") * random.uniform(0.9, 1.1)
         while True:
+            if writer is not None:  # live deliveries go straight to the client while this task waits
+                subscription.go_direct(writer, position)
             items = await subscription.get()
+            if writer is not None:
+                position = subscription.stop_direct()
             chunks, heartbeat = [], False
             for item in items:
                 if item is Signal.HEARTBEAT:
@@ -249,6 +266,24 @@ async def _stream(
                 return
     finally:
         listener.unsubscribe(subscription)
+
+
+def direct_writer(send: Send | None) -> Writer | None:
+    """A Writer over the response's ASGI `send` (put in the scope by shared_apps.http.direct_send), or None
+    without it (the stream then sends everything through Django's response loop). The listener calls it for
+    many streams in one go, so it never waits: a client that is not reading gets False, and its delivery
+    goes to the stream's inbox for the stream's own task to send, waiting for that client. How to write is
+    decided at the first write, once the response's headers are out."""
+    if send is None:
+        return None
+    chosen: list[Writer] = []
+
+    def write(body: bytes) -> bool:
+        if not chosen:
+            chosen.append(body_writer(send))
+        return chosen[0](body)
+
+    return write
 
 
 def _release_request_thread() -> None:

@@ -186,6 +186,15 @@ def _hand_back(claims: list[BatchClaim]) -> None:
         ).update(status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="The endpoint was disabled.")
 
 
+_ATTEMPTS_SUCCEEDED = (
+    f"UPDATE {DeliveryAttempt._meta.db_table} AS attempt "  # noqa: S608 (a model's table name)
+    "SET outcome = %s, finished_at = %s, status_code = answer.status_code, latency_ms = answer.latency_ms, "
+    "response_excerpt = answer.excerpt, error = '' "
+    "FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::text[]) "
+    "AS answer(id, status_code, latency_ms, excerpt) WHERE attempt.id = answer.id"
+)
+
+
 def _record_successes(endpoint_id: int, sent: list[tuple[BatchClaim, transport.Response]]) -> None:
     """The batch's successes in one transaction: each delivery succeeded once (whoever's claim it was),
     each attempt's answer logged."""
@@ -207,21 +216,19 @@ def _record_successes(endpoint_id: int, sent: list[tuple[BatchClaim, transport.R
                 last_status_code=code,
                 updated_at=now,
             )
-        DeliveryAttempt.objects.bulk_update(
-            [
-                DeliveryAttempt(
-                    pk=batch_claim.attempt_id,
-                    outcome=AttemptOutcome.SUCCEEDED,
-                    finished_at=now,
-                    status_code=response.status_code,
-                    latency_ms=response.latency_ms,
-                    response_excerpt=response.excerpt,
-                    error="",
-                )
-                for batch_claim, response in sent
-            ],
-            ["outcome", "finished_at", "status_code", "latency_ms", "response_excerpt", "error"],
-        )
+        # one UPDATE joined to the answers (bulk_update's CASE per row and field cost ~3 ms a delivery)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ATTEMPTS_SUCCEEDED,
+                [
+                    AttemptOutcome.SUCCEEDED.value,
+                    now,
+                    [batch_claim.attempt_id for batch_claim, _ in sent],
+                    [response.status_code for _, response in sent],
+                    [response.latency_ms for _, response in sent],
+                    [response.excerpt for _, response in sent],
+                ],
+            )
         Endpoint.objects.filter(pk=endpoint_id).filter(
             Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - SUCCESS_MARK_EVERY)
         ).update(last_success_at=now)

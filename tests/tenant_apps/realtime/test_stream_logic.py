@@ -285,3 +285,127 @@ def test_the_first_stream_keeps_the_loaded_application_out_of_gc_pauses(monkeypa
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+def test_a_waiting_stream_has_its_deliveries_written_directly_in_order_without_waking():
+    from tenant_apps.realtime.listener import Delivery
+
+    rep, written = viewer(), []
+    subscription = Subscription("org_acme", limit=100, viewer=rep)
+    subscription.go_direct(lambda body: written.append(body) or True, position=6)
+    subscription.deliver(Delivery.of([event(id=5, owner_id=REP)], rep))  # already sent: left to the stream
+    assert written == [] and len(subscription._items) == 1
+    subscription._items.clear()
+    subscription.deliver(Delivery.of([event(id=7, owner_id=REP), event(id=8, owner_id=OTHER)], rep))
+    subscription.deliver(Delivery.of([event(id=9, owner_id=OTHER)], rep))  # hidden: nothing to write
+    subscription.deliver(Delivery.of([event(id=10, owner_id=REP)], rep))
+    assert [ids_in(body) for body in written] == [[7], [10]]
+    assert subscription._items == [] and subscription._waiter is None  # the stream's task never woke
+    assert subscription.stop_direct() == 10  # the position moves past hidden events too
+    subscription.deliver(Delivery.of([event(id=11, owner_id=REP)], rep))
+    assert len(written) == 2 and len(subscription._items) == 1  # detached: to the inbox
+
+
+def test_a_client_that_is_not_reading_gets_its_deliveries_through_the_inbox_in_order():
+    from tenant_apps.realtime.listener import Delivery
+
+    accepting, written = [False], []
+
+    def writer(body: bytes) -> bool:
+        if accepting[0]:
+            written.append(body)
+        return accepting[0]
+
+    subscription = Subscription("org_acme", limit=100)
+    subscription.go_direct(writer, position=6)
+    subscription.deliver(Delivery.of([event(id=7)], None))  # the client's socket is full
+    accepting[0] = True
+    subscription.deliver(Delivery.of([event(id=8)], None))  # behind 7: queued, never ahead of it
+    assert written == []
+    items = async_to_sync(subscription.get)()
+    assert [ids_in(item.body) for item in items] == [[7], [8]]
+    assert subscription.stop_direct() == 6
+
+
+def test_the_direct_writer_steps_the_send_once_and_reports_a_send_that_would_wait():
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def ready_send(message):
+        sent.append(message)
+
+    write = views.direct_writer(ready_send)
+    assert write(b"id: 7\n\n") is True
+    assert sent == [{"type": "http.response.body", "body": b"id: 7\n\n", "more_body": True}]
+
+    async def blocked_send(message):  # uvicorn waits for a slow client before writing anything
+        await asyncio.get_running_loop().create_future()
+        sent.append(message)
+
+    async def check() -> bool:
+        return views.direct_writer(blocked_send)(b"id: 8\n\n")
+
+    assert async_to_sync(check)() is False
+    assert len(sent) == 1  # nothing written, and the unfinished send closed
+    assert views.direct_writer(None) is None  # no send in the scope: everything through Django
+
+
+def test_a_stream_writes_live_events_directly_and_keeps_its_position_for_what_it_sends_itself(monkeypatch):
+    import asyncio
+
+    from tenant_apps.realtime.listener import Delivery
+
+    replays = [Replay([], 6), Replay([event(id=10)], 10)]
+    asked: list[Any] = []
+
+    async def in_organization(organization, fn, *, after_id, limit):
+        asked.append(after_id)
+        return replays[len(asked) - 1]
+
+    monkeypatch.setattr(views, "in_organization", in_organization)
+    written: list[bytes] = []
+
+    async def read() -> list[bytes]:
+        listener = FakeListener(asyncio.get_running_loop(), [])
+        stream = views._stream(
+            listener=listener,
+            organization=Organization(schema_name="org_acme", slug="acme"),
+            viewer=viewer(Role.ADMIN),
+            last_event_id=None,
+            writer=lambda body: written.append(body) or True,
+        )
+        out = [await stream.__anext__()]  # connected + ready at 6
+        pending = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)  # the stream waits, its writer attached
+        subscription = listener.subscription
+        subscription.deliver(Delivery.of([event(id=7), event(id=8)], None))
+        subscription.deliver(Delivery.of([event(id=9)], None))
+        assert not pending.done()
+        subscription.push([Signal.RESYNC])  # the stream's own work: the replay goes on from 9
+        out.append(await asyncio.wait_for(pending, 1))
+        await stream.aclose()
+        return out
+
+    out = async_to_sync(read)()
+    assert [ids_in(body) for body in written] == [[7, 8], [9]]
+    assert asked == [None, 9]
+    assert ids_in(out[1]) == [10]
+
+
+def test_a_heartbeat_is_written_to_a_waiting_stream_and_queued_for_a_busy_one():
+    from tenant_apps.realtime.events import HEARTBEAT
+
+    written: list[bytes] = []
+    waiting = Subscription("org_acme", limit=100)
+    waiting.go_direct(lambda body: written.append(body) or True, position=6)
+    waiting.beat()
+    assert written == [HEARTBEAT] and waiting._items == []
+    busy = Subscription("org_acme", limit=100)
+    busy.go_direct(lambda body: written.append(body) or True, position=6)
+    busy.push([event(id=7)])  # the stream has work waiting: the heartbeat follows it
+    busy.beat()
+    assert written == [HEARTBEAT] and busy._items[-1] is Signal.HEARTBEAT
+    idle = Subscription("org_acme", limit=100)  # no writer (not waiting, or no server send)
+    idle.beat()
+    assert idle._items == [Signal.HEARTBEAT]

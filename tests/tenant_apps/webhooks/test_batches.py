@@ -14,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from shared_apps.core import events
 from tenant_apps.leads import services as lead_services
-from tenant_apps.webhooks import batches, jobs, signing, transport
-from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus
+from tenant_apps.webhooks import batches, jobs, outbox, services, signing, transport
+from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxEvent
 from tests.tenant_apps.webhooks.conftest import SECRET, documented_verifier
 
 
@@ -52,7 +53,8 @@ def keepalive() -> Iterator[KeepAliveReceiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with state.lock:
-                state.requests.append((self.client_address[1], 0, dict(self.headers.items()), body))
+                headers = {**dict(self.headers.items()), "X-Test-Path": self.path}
+                state.requests.append((self.client_address[1], 0, headers, body))
                 status = state.statuses.get(len(state.requests), 200)
             self.send_response(status)
             self.send_header("Content-Length", "2")
@@ -225,3 +227,110 @@ def test_a_rolled_back_savepoint_sends_nothing_and_the_rest_of_its_transaction_i
     assert django_rq.get_queue().count == 1
     run_in(org, run_jobs, django_capture_on_commit_callbacks)
     assert keepalive.record_ids() == [before, after]
+
+
+def test_a_transaction_hands_all_its_events_over_in_one_call_before_other_after_commit_work(
+    org, admin, keepalive, make_endpoint, django_capture_on_commit_callbacks, monkeypatch
+):
+    make_endpoint(keepalive.url, ["lead.created"])
+    handed: list[tuple[str, ...]] = []
+    waiting_seen: list[int] = []
+    real_enqueue = outbox.enqueue_dispatch
+
+    def counting_enqueue(schema: str, *event_ids: str, coalesce: bool = True) -> None:
+        handed.append(event_ids)
+        real_enqueue(schema, *event_ids, coalesce=coalesce)
+
+    def other_subscriber(event) -> None:  # any after-commit subscriber (analytics, sequences...)
+        if not waiting_seen:
+            waiting_seen.append(django_rq.get_connection().llen(outbox._waiting_key(org.schema_name)))
+
+    monkeypatch.setattr(outbox, "enqueue_dispatch", counting_enqueue)
+    undo = events.subscribe("lead.created", other_subscriber)
+    try:
+        create_leads(org, admin, 12, django_capture_on_commit_callbacks)
+    finally:
+        undo()
+    [ids] = handed  # one hand-off (one Redis round trip) for the transaction, not one per event
+    with schema_context(org.schema_name):
+        recorded = list(OutboxEvent.objects.order_by("created_at").values_list("pk", flat=True))
+    assert list(ids) == [str(pk) for pk in recorded]
+    assert waiting_seen == [12]  # all of them were waiting before the first other subscriber ran
+    assert django_rq.get_queue().count == 1
+
+
+def test_order_holds_across_drain_and_dispatch_batches_and_transactions(
+    org, admin, keepalive, make_endpoint, run_jobs, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(batches, "DRAIN_BATCH", 4)
+    monkeypatch.setattr(batches, "DISPATCH_BATCH", 3)
+    make_endpoint(keepalive.url, ["lead.created"])
+    first = create_leads(org, admin, 7, django_capture_on_commit_callbacks)
+    second = create_leads(org, admin, 6, django_capture_on_commit_callbacks)
+    assert django_rq.get_queue().count == 1
+    [job] = run_in(org, run_jobs, django_capture_on_commit_callbacks)
+    assert job.is_finished, job.latest_result().exc_string
+    assert keepalive.record_ids() == first + second  # 4 drain batches, 5 dispatch batches, one order
+    assert len({port for port, *_ in keepalive.requests}) == 1
+    with schema_context(org.schema_name):
+        assert set(Delivery.objects.values_list("status", "attempts")) == {("succeeded", 1)}
+
+
+def test_a_failed_batch_is_retried_signed_afresh_and_the_rest_follows_in_order(
+    org, admin, keepalive, make_endpoint, run_jobs, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(batches, "DRAIN_BATCH", 3)
+    make_endpoint(keepalive.url, ["lead.created"])
+    keepalive.statuses = {1: 503}  # the receiver is down for the batch's first POST
+    lead_ids = create_leads(org, admin, 5, django_capture_on_commit_callbacks)
+    run_in(org, run_jobs, django_capture_on_commit_callbacks)
+    assert keepalive.record_ids(status=None) == lead_ids[:1]
+    with schema_context(org.schema_name):
+        failed = Delivery.objects.get(event__payload__record__id=lead_ids[0])
+        assert (failed.status, failed.attempts, failed.failures) == ("pending", 1, 1)
+        assert set(Delivery.objects.exclude(pk=failed.pk).values_list("status", "attempts")) == {
+            ("pending", 0)
+        }
+
+    # the retry comes due (rq's scheduler would run it): it is sent again, then the drain sends the rest
+    with schema_context(org.schema_name), django_capture_on_commit_callbacks(execute=True):
+        Delivery.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())
+        assert jobs.deliver_attempt(failed.pk) == "succeeded"
+        batches.endpoint_drain(endpoint_id=failed.endpoint_id)
+    assert keepalive.record_ids(status=None) == [lead_ids[0], lead_ids[0], *lead_ids[1:]]
+    verify = documented_verifier()
+    first_try, retry = keepalive.requests[0][2], keepalive.requests[1][2]
+    assert first_try[signing.EVENT_ID_HEADER] == retry[signing.EVENT_ID_HEADER]  # receivers dedupe on it
+    assert (first_try[signing.ATTEMPT_HEADER], retry[signing.ATTEMPT_HEADER]) == ("1", "2")
+    for _, _, headers, body in keepalive.requests:
+        assert verify(SECRET, body, headers[signing.SIGNATURE_HEADER])
+    with schema_context(org.schema_name):
+        assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_each_delivery_of_a_batch_is_signed_with_its_own_endpoints_secret(
+    org, admin, keepalive, run_jobs, django_capture_on_commit_callbacks
+):
+    secrets = {
+        "/one": "whsec_first-endpoint-secret-0000000000",
+        "/two": "whsec_second-endpoint-secret-111111",
+    }
+    with schema_context(org.schema_name):
+        for path, secret in secrets.items():
+            services.endpoint_create(
+                actor=admin, url=keepalive.url.replace("/hook", path), event_types=["lead.*"], secret=secret
+            )
+    lead_ids = create_leads(org, admin, 4, django_capture_on_commit_callbacks)
+    run_in(org, run_jobs, django_capture_on_commit_callbacks)
+
+    verify = documented_verifier()
+    assert len(keepalive.requests) == 8
+    by_path: dict[str, list[int]] = {}
+    for _, _, headers, body in keepalive.requests:
+        path = headers["X-Test-Path"]
+        own, other = secrets[path], next(secret for key, secret in secrets.items() if key != path)
+        assert verify(own, body, headers[signing.SIGNATURE_HEADER])
+        assert not verify(other, body, headers[signing.SIGNATURE_HEADER])
+        by_path.setdefault(path, []).append(json.loads(body)["record"]["id"])
+    assert by_path == {"/one": lead_ids, "/two": lead_ids}  # each endpoint in commit order
+    assert len({headers[signing.DELIVERY_HEADER] for _, _, headers, _ in keepalive.requests}) == 8
