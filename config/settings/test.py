@@ -44,10 +44,8 @@ DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_leadpu
 _worker_suffix = f"_{_worker}" if _worker else ""
 DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"] + _worker_suffix
 # A second database on the same server for placement and moves (tests/shared_apps/organizations).
-DATABASES.setdefault(
-    "shard2",
-    {**DATABASES["default"], "NAME": f"{DATABASES['default']['TEST']['NAME']}_shard2{_worker_suffix}", "TEST": {}},
-)
+_shard2_name = f"{DATABASES['default']['TEST']['NAME']}_shard2{_worker_suffix}"
+DATABASES.setdefault("shard2", {**DATABASES["default"], "NAME": _shard2_name, "TEST": {}})
 # Created empty: Django's own `migrate` on an alias other than "default" records every migration while
 # django-tenants' router skips them all; placement.database_prepare migrates it for real.
 DATABASES["shard2"]["TEST"] = {"NAME": f"{DATABASES['default']['TEST']['NAME']}_shard2", "MIGRATE": False}
