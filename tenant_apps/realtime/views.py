@@ -22,11 +22,12 @@ events after that id from the log, then continues live, without gaps or duplicat
 first, replays second and drops live events it already sent. Without either, it starts live.
 
 Each stream is an async generator waiting on an in-process inbox fed by the process's one listener
-(listener.py); it holds no database connection while it waits. Streams end after about
-REALTIME_STREAM_MAX_SECONDS, and the client reconnects with its Last-Event-ID, so credentials are checked
-again; sooner when the member is deactivated or loses a token (the listener's `Revoked`): the stream checks
-its credentials at once and ends if they no longer hold (the reconnection is then refused). What a member
-is sent is decided by selectors.visible_to.
+(listener.py); it holds no database connection while it waits, and meanwhile the listener writes its
+member's frames to the client itself (direct_writer), waking the stream only for the rest. Streams end
+after about REALTIME_STREAM_MAX_SECONDS, and the client reconnects with its Last-Event-ID, so credentials
+are checked again; sooner when the member is deactivated or loses a token (the listener's `Revoked`):
+the stream checks its credentials at once and ends if they no longer hold (the reconnection is then
+refused). What a member is sent is decided by selectors.visible_to.
 """
 
 from __future__ import annotations
