@@ -6,7 +6,8 @@ Requests: the access log middleware (shared_apps.observability.logging) counts e
 organization in a Redis hash per organization and UTC day (total, 4xx, 5xx), kept USAGE_DAYS + 5 days. The
 counts wait in the process (`pending_request_counts`) and ride the next request's routing round trip
 (shared_apps.organizations.routing), so counting costs a request no round trip of its own; they are sent on
-their own when they have waited PENDING_MAX_SECONDS, before this process reads the counts, and at exit.
+their own when they have waited PENDING_MAX_SECONDS (an idle process), before this process reads the counts,
+and at exit.
 Job time is counted the same way by the job class (`job_ms`). The
 collector sums the last USAGE_DAYS days.
 
@@ -80,6 +81,10 @@ def count_request(organization_id: int, status: int) -> None:
                 counts["5xx"] += 1
             if _pending_since is None:
                 _pending_since = time.monotonic()
+                # an idle process sends them itself (after a busy one's next request has taken them: nothing)
+                timer = threading.Timer(PENDING_MAX_SECONDS, flush_request_counts)
+                timer.daemon = True
+                timer.start()
             overdue = time.monotonic() - _pending_since >= PENDING_MAX_SECONDS
         if overdue:
             flush_request_counts()
