@@ -48,7 +48,7 @@ def sliding_window_wait(key: str, limit: int, duration: int, now: float | None =
 class _Window(NamedTuple):
     client: Any
     current: str  # the current window's Redis key
-    count: int  # the current window's count, this request included
+    counted: int  # the current window's count, this request included
     before: int  # the previous window's count
     elapsed: float  # seconds of the current window gone
     read: bytes | None  # the value of the extra key read in the same round trip
@@ -73,7 +73,7 @@ def _window_count(key: str, duration: int, now: float, read: str | None = None) 
 
 
 def _window_wait(window: _Window, limit: int, duration: int) -> float | None:
-    count, before, elapsed = window.count, window.before, window.elapsed
+    count, before, elapsed = window.counted, window.before, window.elapsed
     weight = 1 - elapsed / duration
     if before * weight + count <= limit:
         return None

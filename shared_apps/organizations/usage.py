@@ -65,11 +65,12 @@ PENDING_MAX_SECONDS = 2.0
 _pending: dict[str, Counter[str]] = {}  # day key -> counts not sent yet
 _pending_since: float | None = None
 _pending_lock = threading.Lock()
+_timer: threading.Timer | None = None
 
 
 def count_request(organization_id: int, status: int) -> None:
     """Count one answered request of the organization (never raises: counting must not break a request)."""
-    global _pending_since
+    global _pending_since, _timer
     try:
         key = _day_key(organization_id, timezone.now().strftime("%Y%m%d"))
         with _pending_lock:
@@ -81,10 +82,12 @@ def count_request(organization_id: int, status: int) -> None:
                 counts["5xx"] += 1
             if _pending_since is None:
                 _pending_since = time.monotonic()
-                # an idle process sends them itself (after a busy one's next request has taken them: nothing)
-                timer = threading.Timer(PENDING_MAX_SECONDS, flush_request_counts)
-                timer.daemon = True
-                timer.start()
+            if _timer is None or not _timer.is_alive():
+                # an idle process sends them itself (in a busy one the next request has taken them: nothing
+                # to send); one timer at a time, not one per request
+                _timer = threading.Timer(PENDING_MAX_SECONDS, flush_request_counts)
+                _timer.daemon = True
+                _timer.start()
             overdue = time.monotonic() - _pending_since >= PENDING_MAX_SECONDS
         if overdue:
             flush_request_counts()
