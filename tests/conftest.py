@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
-from shared_apps.organizations import placement
+from shared_apps.organizations import placement, usage
 from shared_apps.organizations.models import Organization
 from shared_apps.organizations.services import database_prepare, organization_provision, template_ensure
 from shared_apps.users.models import Role, User
@@ -71,7 +71,9 @@ def _second_database(action: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
-    """Cache entries and queued jobs would outlive the rolled-back rows they describe."""
+    """Cache entries and queued jobs would outlive the rolled-back rows they describe (and request counts
+    waiting in the process would land in the next test's organization of the same id)."""
+    usage.flush_request_counts()
     caches["default"].clear()
     yield
     connection.set_schema_to_public()

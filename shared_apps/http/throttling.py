@@ -4,17 +4,17 @@ Counters live in the default cache, whose keys carry the organization's id: one 
 its limit never touches another's counters. Over the limit: 429 with Retry-After.
 
 The plan limit is a sliding-window counter (two fixed-window counts, the previous one weighted by how much of
-it still lies inside the window): one Redis round trip per request (INCR, EXPIRE and GET pipelined), O(1)
-whatever the rate, and atomic, where DRF's SimpleRateThrottle read, unpickled and rewrote a list of every
-request's time in the window (up to 6,000 entries at the enterprise plan) and two concurrent requests could
-each write back a list missing the other."""
+it still lies inside the window): one Redis round trip per request (INCR, EXPIRE and GET pipelined, with the
+plan's cached limits), O(1) whatever the rate, and atomic, where DRF's SimpleRateThrottle read, unpickled and
+rewrote a list of every request's time in the window (up to 6,000 entries at the enterprise plan) and two
+concurrent requests could each write back a list missing the other."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from shared_apps.organizations.limits import plan_limit
+from shared_apps.organizations.limits import plan_limits_read, plan_limits_redis_key
 from shared_apps.users.models import ApiKey
 
 _counter_cache: Any = None
@@ -41,6 +41,22 @@ def sliding_window_wait(key: str, limit: int, duration: int, now: float | None =
     """Count one request against `limit` per `duration` seconds under `key` (in the current organization's
     namespace); None if it may go ahead, else the seconds until it may. A refused request is not counted."""
     now = time.time() if now is None else now
+    window = _window_count(key, duration, now)
+    return _window_wait(window, limit, duration)
+
+
+class _Window(NamedTuple):
+    client: Any
+    current: str  # the current window's Redis key
+    counted: int  # the current window's count, this request included
+    before: int  # the previous window's count
+    elapsed: float  # seconds of the current window gone
+    read: bytes | None  # the value of the extra key read in the same round trip
+
+
+def _window_count(key: str, duration: int, now: float, read: str | None = None) -> _Window:
+    """INCR the current window's counter (and EXPIRE it), GET the previous window's and the raw key `read`:
+    one round trip."""
     window, elapsed = divmod(now, duration)
     cache = _counters()
     current, previous = (cache.make_key(f"{key}:{int(window) - step}") for step in (0, 1))
@@ -49,12 +65,19 @@ def sliding_window_wait(key: str, limit: int, duration: int, now: float | None =
     pipe.incr(current)
     pipe.expire(current, 2 * duration)
     pipe.get(previous)
-    count, _, before = pipe.execute()
-    before = int(before or 0)
+    if read is not None:
+        pipe.get(read)
+    results = pipe.execute()
+    extra = results[3] if read is not None else None
+    return _Window(client, current, results[0], int(results[2] or 0), elapsed, extra)
+
+
+def _window_wait(window: _Window, limit: int, duration: int) -> float | None:
+    count, before, elapsed = window.counted, window.before, window.elapsed
     weight = 1 - elapsed / duration
     if before * weight + count <= limit:
         return None
-    client.decr(current)
+    window.client.decr(window.current)
     count -= 1
     if count >= limit:  # the current window alone is full: wait for the next one
         return duration - elapsed
@@ -63,7 +86,11 @@ def sliding_window_wait(key: str, limit: int, duration: int, now: float | None =
 
 
 class PlanRateThrottle(BaseThrottle):
-    """Requests per member (or API key) by the organization's plan (THROTTLE_RATES_BY_PLAN)."""
+    """Requests per member (or API key) by the organization's plan (THROTTLE_RATES_BY_PLAN).
+
+    The plan's limits are read in the counter's own round trip (one per request): counted first under the
+    window length of the deployment's rate for the plan, which an operator's per-minute limit shares unless
+    the deployment set another unit (then the count is moved, at the cost of a second round trip)."""
 
     _wait: float | None = None
 
@@ -71,12 +98,19 @@ class PlanRateThrottle(BaseThrottle):
         tenant = getattr(request._request, "tenant", None)
         if tenant is None or not request.user or not request.user.is_authenticated:
             return True
-        # the plan's own requests per minute when an operator set one, else the deployment's rate for it
-        per_minute = plan_limit("api_requests_per_minute", tenant)
         rates = settings.THROTTLE_RATES_BY_PLAN
-        rate = f"{per_minute}/min" if per_minute is not None else rates.get(tenant.plan, rates["free"])
-        limit, duration = _parse_rate(rate)
-        self._wait = sliding_window_wait(self.get_cache_key(request, view), limit, duration)
+        deployment_rate = rates.get(tenant.plan, rates["free"])
+        _, counted_duration = _parse_rate(deployment_rate)
+        key, now = self.get_cache_key(request, view), time.time()
+        window = _window_count(key, counted_duration, now, read=plan_limits_redis_key(tenant.plan))
+        # the plan's own requests per minute when an operator set one, else the deployment's rate for it
+        per_minute = plan_limits_read(tenant.plan, window.read)["api_requests_per_minute"]
+        limit, duration = _parse_rate(f"{per_minute}/min" if per_minute is not None else deployment_rate)
+        if duration == counted_duration:
+            self._wait = _window_wait(window, limit, duration)
+        else:
+            window.client.decr(window.current)
+            self._wait = sliding_window_wait(key, limit, duration, now)
         return self._wait is None
 
     def get_cache_key(self, request: Request, view: Any) -> str:

@@ -71,9 +71,23 @@ def _key(plan: str) -> str:
     return f"plan-limits:{plan}"
 
 
+def plan_limits_redis_key(plan: str) -> str:
+    """The Redis key a plan's cached limits live under, for a caller that reads them in a pipeline of its
+    own (the request throttle: its counter and the plan in one round trip), then calls plan_limits_read."""
+    return str(_cache().make_key(_key(plan)))
+
+
+def plan_limits_read(plan: str, raw: bytes | None) -> dict[str, int | None]:
+    """plan_limits from the value read under plan_limits_redis_key (None: not cached, so loaded now)."""
+    return _limits(plan, None if raw is None else _cache()._cache._serializer.loads(raw))
+
+
 def plan_limits(plan: str) -> dict[str, int | None]:
     """Every limit of a plan (None: unlimited); an unknown plan has none."""
-    cached = _cache().get(_key(plan))
+    return _limits(plan, _cache().get(_key(plan)))
+
+
+def _limits(plan: str, cached: dict[str, int | None] | None) -> dict[str, int | None]:
     if cached is not None:
         return dict(cached)
     with schema_context(get_public_schema_name()):

@@ -59,6 +59,12 @@ def exports_dir(organization_id: int | None = None) -> Path:
     return Path(settings.EXPORTS_DIR) / str(organization_id)
 
 
+def organization_cache_key(organization_id: int, key: str, cache: Any) -> str:
+    """The Redis key of `key` in an organization's namespace of `cache` (the default cache or one built
+    from its settings), whatever schema is active now: what cache_key gives inside that organization."""
+    return f"{cache.key_prefix}:{_namespace(organization_id)}:{cache.version}:{key}"
+
+
 def _escape_glob(text: str) -> str:
     return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
 

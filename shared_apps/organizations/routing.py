@@ -3,11 +3,20 @@
 Entries live in the `platform` cache (not namespaced per schema: routing happens before any schema is
 chosen) and are dropped whenever an organization or one of its domains is saved or deleted: at once, and
 again when the transaction commits, so a concurrent request cannot re-cache the state being replaced.
+
+The route is read from Redis on every request (a suspended organization is refused at once), and in the same
+round trip (one MGET) the keys later steps of the request will need from the organization's namespace
+(`read_with_route`: the credentials generation), found by the organization id this process last saw for the
+host. The values are kept for the rest of the request (`route_read`) when the route names that organization
+still; otherwise those steps read them themselves. Writes that may wait ride the same round trip
+(`write_with_route`: the usage counts of earlier requests).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import caches
@@ -38,18 +47,77 @@ def _key(host: str) -> str:
     return f"route:{host}"
 
 
+_companions: list[Callable[[int], str]] = []
+_riders: list[Callable[[Any], None]] = []
+_LAST_SEEN_MAX = 10_000
+_last_seen: dict[str, int] = {}  # host -> the organization id its route last named, in this process
+_read: ContextVar[dict[str, bytes | None] | None] = ContextVar("route_read", default=None)
+
+
+def read_with_route(key_for: Callable[[int], str]) -> None:
+    """Read the Redis key `key_for(organization_id)` in each request's routing round trip (see route_read)."""
+    _companions.append(key_for)
+
+
+def write_with_route(add: Callable[[Any], None]) -> None:
+    """Call `add(pipeline)` in each request's routing round trip, to add the writes it has waiting."""
+    _riders.append(add)
+
+
+def route_read(key: str) -> tuple[bool, bytes | None]:
+    """(True, raw value) when this request's routing round trip read `key` for the request's organization;
+    (False, None) otherwise (outside a request, a cold route, a host that moved to another organization)."""
+    values = _read.get()
+    if values is None or key not in values:
+        return False, None
+    return True, values[key]
+
+
+@contextmanager
+def request_reads() -> Iterator[None]:
+    """The request's scope for route_read: nothing read for one request is seen by the next (a thread serves
+    many) nor by code running after it."""
+    token = _read.set(None)
+    try:
+        yield
+    finally:
+        _read.reset(token)
+
+
 def organization_for_host(host: str) -> Organization | None:
-    cached = _cache().get(_key(host))
+    cache = _cache()
+    route_key = cache.make_key(_key(host))
+    expected = _last_seen.get(host)
+    companions = [key_for(expected) for key_for in _companions] if expected is not None else []
+    pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+    pipe.mget([route_key, *companions])
+    for add in _riders:
+        add(pipe)
+    raw = pipe.execute(raise_on_error=False)[0]
+    if isinstance(raw, Exception):
+        raise raw
+    cached = None if raw[0] is None else cache._cache._serializer.loads(raw[0])
     if cached == _MISSING:
         return None
     if cached is not None:
+        if cached.pk == expected:
+            _read.set(dict(zip(companions, raw[1:], strict=True)))
+        else:
+            _remember(host, cached.pk)
         return cached
     domain = Domain.objects.select_related("tenant").filter(domain=host).first()
     if domain is None:
-        _cache().set(_key(host), _MISSING, MISSING_TTL)
+        cache.set(_key(host), _MISSING, MISSING_TTL)
         return None
-    _cache().set(_key(host), domain.tenant, ROUTE_TTL)
+    cache.set(_key(host), domain.tenant, ROUTE_TTL)
+    _remember(host, domain.tenant.pk)
     return domain.tenant
+
+
+def _remember(host: str, organization_id: int) -> None:
+    if len(_last_seen) >= _LAST_SEEN_MAX:
+        _last_seen.clear()  # a flood of hosts: start over rather than grow without bound
+    _last_seen[host] = organization_id
 
 
 def forget_hosts(hosts: Iterable[str]) -> None:

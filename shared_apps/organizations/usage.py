@@ -3,8 +3,12 @@ job (config/cron.py) into `OrganizationUsage` in the public schema. The console 
 row only: no page scans an organization's schema.
 
 Requests: the access log middleware (shared_apps.observability.logging) counts each answered request of an
-organization in a Redis hash per organization and UTC day (total, 4xx, 5xx), kept USAGE_DAYS + 5 days: one
-pipelined round trip per request. Job time is counted the same way by the job class (`job_ms`). The
+organization in a Redis hash per organization and UTC day (total, 4xx, 5xx), kept USAGE_DAYS + 5 days. The
+counts wait in the process (`pending_request_counts`) and ride the next request's routing round trip
+(shared_apps.organizations.routing), so counting costs a request no round trip of its own; they are sent on
+their own when they have waited PENDING_MAX_SECONDS (an idle process), before this process reads the counts,
+and at exit.
+Job time is counted the same way by the job class (`job_ms`). The
 collector sums the last USAGE_DAYS days.
 
 Failing jobs: rq keeps failed jobs in each queue's FailedJobRegistry, each carrying its organization's id in
@@ -14,7 +18,11 @@ FAILED_JOBS_TTL (one pass over the failed jobs, cached), and each organization's
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +37,7 @@ from shared_apps.core.db import connection
 from shared_apps.organizations.jobs import tenant_job
 from shared_apps.organizations.limits import forget_storage
 from shared_apps.organizations.models import Organization, OrganizationUsage
+from shared_apps.organizations.routing import write_with_route
 from shared_apps.users.models import SUPPORT_EMAIL_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -52,20 +61,66 @@ def _day_key(organization_id: int, day: str) -> str:
     return str(_cache().make_key(f"usage:requests:{organization_id}:{day}"))
 
 
+PENDING_MAX_SECONDS = 2.0
+_pending: dict[str, Counter[str]] = {}  # day key -> counts not sent yet
+_pending_since: float | None = None
+_pending_lock = threading.Lock()
+_timer: threading.Timer | None = None
+
+
 def count_request(organization_id: int, status: int) -> None:
     """Count one answered request of the organization (never raises: counting must not break a request)."""
-    key = _day_key(organization_id, timezone.now().strftime("%Y%m%d"))
+    global _pending_since, _timer
     try:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.hincrby(key, "total", 1)
-        if 400 <= status < 500:
-            pipe.hincrby(key, "4xx", 1)
-        elif status >= 500:
-            pipe.hincrby(key, "5xx", 1)
-        pipe.expire(key, (USAGE_DAYS + 5) * 86400)
-        pipe.execute()
+        key = _day_key(organization_id, timezone.now().strftime("%Y%m%d"))
+        with _pending_lock:
+            counts = _pending.setdefault(key, Counter())
+            counts["total"] += 1
+            if 400 <= status < 500:
+                counts["4xx"] += 1
+            elif status >= 500:
+                counts["5xx"] += 1
+            if _pending_since is None:
+                _pending_since = time.monotonic()
+            if _timer is None or not _timer.is_alive():
+                # an idle process sends them itself (in a busy one the next request has taken them: nothing
+                # to send); one timer at a time, not one per request
+                _timer = threading.Timer(PENDING_MAX_SECONDS, flush_request_counts)
+                _timer.daemon = True
+                _timer.start()
+            overdue = time.monotonic() - _pending_since >= PENDING_MAX_SECONDS
+        if overdue:
+            flush_request_counts()
     except Exception:
         logger.warning("request usage not counted", exc_info=True)
+
+
+def pending_request_counts(pipe: Any) -> None:
+    """Add the waiting request counts to `pipe` (a pipeline about to be sent); they are no longer waiting."""
+    global _pending_since
+    with _pending_lock:
+        pending = dict(_pending)
+        _pending.clear()
+        _pending_since = None
+    for key, counts in pending.items():
+        for field, count in counts.items():
+            pipe.hincrby(key, field, count)
+        pipe.expire(key, (USAGE_DAYS + 5) * 86400)
+
+
+def flush_request_counts() -> None:
+    """Send the waiting request counts now (never raises)."""
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        pending_request_counts(pipe)
+        if len(pipe):
+            pipe.execute()
+    except Exception:
+        logger.warning("request usage not counted", exc_info=True)
+
+
+atexit.register(flush_request_counts)
+write_with_route(pending_request_counts)
 
 
 def count_job_time(organization_id: int, seconds: float) -> None:
@@ -83,6 +138,7 @@ def count_job_time(organization_id: int, seconds: float) -> None:
 def requests_counted(organization_id: int, *, days: int = USAGE_DAYS) -> dict[str, int]:
     """Requests, 4xx and 5xx of the organization over the last `days` UTC days (today included), and the
     milliseconds its jobs ran (`job_ms`)."""
+    flush_request_counts()
     today = timezone.now().date()
     pipe = _redis().pipeline(transaction=False)
     for back in range(days):

@@ -8,10 +8,16 @@ password or session epoch): at once, and again when the transaction commits, so 
 rows while the change was uncommitted cannot leave them cached. New tokens and keys change nothing cached.
 Bulk updates that bypass model signals call `credentials_changed()` themselves (api_key_revoke's cascade).
 The user's password hash is not cached: reading it from a cached user loads it from the database.
+
+On a request the generation comes with the host's route, in its round trip (organizations.routing
+`read_with_route`), and each process keeps its own copy of recent entries (LOCAL_TTL seconds, at most
+LOCAL_MAX), used only under the generation just read: a warm request reads nothing more from Redis to
+authenticate, and a change reaches every process at its next request.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,9 +25,13 @@ from django.core.cache import caches
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
+from shared_apps.organizations.namespace import organization_cache_key
+from shared_apps.organizations.routing import read_with_route, route_read
 from shared_apps.users.models import ApiKey, AuthToken, User
 
 ENTRY_TTL = 300
+LOCAL_TTL = 5.0
+LOCAL_MAX = 4096
 _GENERATION = "auth:generation"
 _USER_FIELDS = tuple(field.attname for field in User._meta.concrete_fields if field.attname != "password")
 
@@ -45,14 +55,27 @@ def _attnames(model: type[models.Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
 
 
+# entry key -> (the time it was kept, the entry): this process's copies, each valid under its generation only
+_local: dict[str, tuple[float, tuple[Any, ...]]] = {}
+
+
 def credential_lookup(model: type[_M], digest: str, load: Callable[[], _M | None]) -> tuple[_M, User] | None:
     """The credential with this digest and its user (`user` on a token, `created_by` on a key), from the
     cache when current, else from `load()` (then cached). None if there is none."""
     cache = _cache()
     entry_key = f"auth:{model._meta.model_name}:{digest}"
-    found = cache.get_many([entry_key, _GENERATION])
-    generation = int(found.get(_GENERATION) or 0)
-    entry = found.get(entry_key)
+    read, raw = route_read(cache.make_key(_GENERATION))
+    if read:
+        generation = int(raw or 0)
+        entry = _local_entry(entry_key, generation)
+        if entry is None:
+            entry = cache.get(entry_key)
+            if entry is not None and entry[0] == generation:
+                _keep(entry_key, entry)
+    else:
+        found = cache.get_many([entry_key, _GENERATION])
+        generation = int(found.get(_GENERATION) or 0)
+        entry = found.get(entry_key)
     if entry is not None and entry[0] == generation:
         credential = model.from_db("default", _attnames(model), entry[1])
         user = User.from_db("default", _USER_FIELDS, entry[2])
@@ -68,9 +91,28 @@ def credential_lookup(model: type[_M], digest: str, load: Callable[[], _M | None
     return credential, user
 
 
+def _local_entry(entry_key: str, generation: int) -> tuple[Any, ...] | None:
+    kept = _local.get(_local_key(entry_key))
+    if kept is None or time.monotonic() - kept[0] > LOCAL_TTL or kept[1][0] != generation:
+        return None
+    return kept[1]
+
+
+def _keep(entry_key: str, entry: tuple[Any, ...]) -> None:
+    if len(_local) >= LOCAL_MAX:
+        _local.clear()  # more credentials in use than the bound: start over rather than grow
+    _local[_local_key(entry_key)] = (time.monotonic(), entry)
+
+
+def _local_key(entry_key: str) -> str:
+    # the namespaced key: the same digest in two organizations (or a reused schema) are two entries
+    return str(_cache().make_key(entry_key))
+
+
 def _store(entry_key: str, generation: int, credential: models.Model, user: User) -> None:
     row = (generation, _row(credential, _attnames(type(credential))), _row(user, _USER_FIELDS))
     _cache().set(entry_key, row, ENTRY_TTL)
+    _keep(entry_key, row)
 
 
 def credential_touched(credential: AuthToken | ApiKey, user: User) -> None:
@@ -98,3 +140,6 @@ def _changed(sender: type, instance: models.Model, created: bool = False, **kwar
 for _model in (User, AuthToken, ApiKey):
     post_save.connect(_changed, sender=_model, dispatch_uid=f"credentials_cache.{_model.__name__}.save")
     post_delete.connect(_changed, sender=_model, dispatch_uid=f"credentials_cache.{_model.__name__}.delete")
+
+
+read_with_route(lambda organization_id: organization_cache_key(organization_id, _GENERATION, _cache()))

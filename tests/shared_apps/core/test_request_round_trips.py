@@ -1,0 +1,113 @@
+"""What a warm API request costs in Redis round trips, counted on the real client's connections: the route
+(with the credentials generation and the usage counts of earlier requests) in one, the throttle (with the
+plan's limits) in another; the credential comes from the process's own copy. Changes reach it at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+from redis.connection import AbstractConnection
+
+from shared_apps.organizations import usage
+from shared_apps.organizations.models import OrganizationStatus
+from shared_apps.users.models import Role
+from tests.conftest import client_for
+
+WARM_ROUND_TRIPS = 2
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any]], tuple[int, Any]]:
+    """round_trips(fn) -> (how many commands or pipelines fn sent to Redis, fn's value)."""
+    sent: list[bytes] = []
+    real = AbstractConnection.send_packed_command
+
+    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(command)
+        real(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+
+    def count(fn: Callable[[], Any]) -> tuple[int, Any]:
+        sent.clear()
+        value = fn()
+        return len(sent), value
+
+    return count
+
+
+@pytest.fixture
+def key_client(api: Callable[..., Any], org: Any) -> Iterator[Any]:
+    admin = api(Role.ADMIN)
+    raw = admin.post("/api/api-keys/", {"name": "k", "scope": "read"}, format="json").json()["key"]
+    client = client_for(org)
+    client.credentials(HTTP_X_API_KEY=raw)
+    yield client
+
+
+def _warm(client: Any, path: str = "/api/leads/") -> None:
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+
+
+def test_a_warm_token_request_makes_two_redis_round_trips(api, round_trips):
+    client = api(Role.REP)
+    _warm(client)
+    for _ in range(3):
+        trips, response = round_trips(lambda: client.get("/api/leads/"))
+        assert response.status_code == 200
+        assert trips == WARM_ROUND_TRIPS
+
+
+def test_a_warm_api_key_request_makes_two_redis_round_trips(key_client, round_trips):
+    _warm(key_client)
+    trips, response = round_trips(lambda: key_client.get("/api/leads/"))
+    assert response.status_code == 200
+    assert trips == WARM_ROUND_TRIPS
+
+
+def test_the_process_copy_of_a_credential_is_refused_once_it_is_revoked(api, round_trips):
+    client = api(Role.REP)
+    _warm(client, "/api/me/")
+    trips, _ = round_trips(lambda: client.get("/api/me/"))
+    assert trips == 1  # the route's round trip only (no throttle here): the credential is the process's copy
+    assert client.post("/api/auth/sign-out/").status_code == 204
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_a_suspended_organization_is_refused_at_the_next_request(api, org, round_trips):
+    client = api(Role.ADMIN)
+    _warm(client)
+    org.status = OrganizationStatus.SUSPENDED
+    org.save()
+    response = client.get("/api/leads/")
+    assert response.status_code == 403
+    assert response.json()["code"] == "organization_suspended"
+
+
+def test_a_generation_raised_elsewhere_reaches_the_process_copy(api, org, member, round_trips):
+    """Another process's change raises the generation in Redis only; this process's copy must yield."""
+    user = member(role=Role.VIEWER)
+    client = client_for(org, user)
+    _warm(client, "/api/me/")
+    with schema_context(org.schema_name):
+        type(user).objects.filter(pk=user.pk).update(role=Role.MANAGER)  # no signal: nothing invalidated
+        assert client.get("/api/me/").json()["role"] == Role.VIEWER  # the copy, as it should be until told
+        from shared_apps.users.credentials_cache import credentials_changed
+
+        credentials_changed()
+    assert client.get("/api/me/").json()["role"] == Role.MANAGER
+
+
+def test_request_counts_ride_later_requests_and_are_all_counted(api, org, round_trips):
+    client = api(Role.ADMIN)
+    before = usage.requests_counted(org.pk)["total"]
+    for _ in range(5):
+        client.get("/api/leads/")
+    client.get("/api/leads/999999/")  # a 404
+    counted = usage.requests_counted(org.pk)
+    assert counted["total"] - before == 6
+    assert counted["4xx"] >= 1
