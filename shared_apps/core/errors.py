@@ -1,7 +1,8 @@
 """One tree of application errors and one renderer, so every failure has the same JSON shape.
 
 Body: {"code": <stable machine code>, "message": <human text>, "details": {...}} and, for validation
-failures, "errors": {field: [messages]} naming each offending field.
+failures, "errors": {field: [messages]} naming each offending field, flat however deep it sits: `tags[1]`,
+`fields.name`, `contacts[1].email` (see _validation_body).
 """
 
 from __future__ import annotations
