@@ -13,7 +13,6 @@ import os
 import re
 import sys
 import traceback
-import warnings
 from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
@@ -33,9 +32,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
-from schemathesis.openapi.checks import JsonSchemaError
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from shared_apps.organizations.models import Organization
@@ -52,34 +50,6 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-
-
-class KnownMismatch(UserWarning):
-    """A documented-vs-actual difference found by this module, reported for a fix in the code that owns it."""
-
-
-# Each is tolerated only where it shows, and warned about on every run until fixed.
-KNOWN_MISMATCHES: dict[str, tuple[str, Callable[[Failure], bool]]] = {
-    "nested-validation-errors": (
-        "400 bodies: `errors` is documented as {field: [messages]} (ErrorSerializer) but an invalid item of "
-        'a list or object field nests: {"tags": {"1": [...]}}. Fix: flatten to keys such as "tags[1]" '
-        'in shared_apps/core/errors._validation_body (as sequences already name "steps[0].subject").',
-        lambda failure: (
-            isinstance(failure, JsonSchemaError)
-            and list(failure.instance_path)[:1] == ["errors"]
-            and list(failure.schema_path)[-2:] == ["additionalProperties", "type"]
-            and isinstance(failure.instance, dict)
-        ),
-    ),
-}
-
-
-def _known(failure: Failure, label: str) -> bool:
-    for name, (reason, matches) in KNOWN_MISMATCHES.items():
-        if matches(failure):
-            warnings.warn(f"{label}: known mismatch {name}: {reason}", KnownMismatch, stacklevel=1)
-            return True
-    return False
 
 
 @cache
@@ -184,11 +154,9 @@ def test_operation_answers_as_documented(
         try:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
-            unknown = [failure for failure in group.exceptions if not _known(failure, operation.label)]
-            if unknown:
-                for error in app.errors:  # the server's traceback, with the request that caused it
-                    group.add_note("".join(traceback.format_exception(error)))
-                raise
+            for error in app.errors:  # the server's traceback, with the request that caused it
+                group.add_note("".join(traceback.format_exception(error)))
+            raise
 
     run()
 

@@ -1,7 +1,8 @@
 """One tree of application errors and one renderer, so every failure has the same JSON shape.
 
 Body: {"code": <stable machine code>, "message": <human text>, "details": {...}} and, for validation
-failures, "errors": {field: [messages]} naming each offending field.
+failures, "errors": {field: [messages]} naming each offending field, flat however deep it sits: `tags[1]`,
+`fields.name`, `contacts[1].email` (see _validation_body).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from shared_apps.core.unavailable import (
     retry_after,
@@ -74,18 +76,33 @@ class Forbidden(AppError):
     message = "You do not have permission to perform this action."
 
 
-def _flatten(detail: Any) -> Any:
+def _field_errors(detail: Any, path: str, into: dict[str, list[str]]) -> None:
+    """Collect DRF's nested error detail under flat field names: a list item's index as `tags[1]`, an
+    object's key as `address.city` or `custom.<key>`, a nested `non_field_errors` as the object itself."""
     if isinstance(detail, dict):
-        return {key: _flatten(value) for key, value in detail.items()}
-    if isinstance(detail, list):
-        return [_flatten(item) for item in detail]
-    return str(detail)
+        for key, value in detail.items():
+            if key == api_settings.NON_FIELD_ERRORS_KEY:
+                _field_errors(value, path, into)
+            elif isinstance(key, int):  # a ListField's children report by index (a DictField's by key)
+                _field_errors(value, f"{path}[{key}]", into)
+            else:
+                _field_errors(value, f"{path}.{key}" if path else str(key), into)
+    elif isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list):  # a nested list serializer: one entry per item, {} when valid
+                _field_errors(item, f"{path}[{index}]", into)
+            else:
+                _field_errors(item, path, into)
+    else:
+        into.setdefault(path or api_settings.NON_FIELD_ERRORS_KEY, []).append(str(detail))
 
 
 def _validation_body(errors: Any) -> dict[str, Any]:
-    if not isinstance(errors, dict):
-        errors = {"non_field_errors": errors if isinstance(errors, list) else [errors]}
-    return {"code": "invalid", "message": "Invalid input.", "details": {}, "errors": _flatten(errors)}
+    """A 400 body whose `errors` is {field: [messages]} whatever the nesting of DRF's detail (the documented
+    ErrorSerializer shape): one flat name per offending place, as sequences name `steps[0].subject`."""
+    flat: dict[str, list[str]] = {}
+    _field_errors(errors, "", flat)
+    return {"code": "invalid", "message": "Invalid input.", "details": {}, "errors": flat}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -98,7 +115,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if (reason := unavailable_reason(exc)) is not None:
         return Response(unavailable_body(reason), status=503, headers=retry_after())
     if isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        errors = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         return Response(_validation_body(errors), status=400)
     if isinstance(exc, Http404):
         exc = drf.NotFound()

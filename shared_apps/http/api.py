@@ -59,7 +59,10 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     details = serializers.DictField()
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="validation failures: messages by flat field name, e.g. tags[1], fields.name, "
+        "steps[0].subject, custom.<key>, non_field_errors",
     )
 
 

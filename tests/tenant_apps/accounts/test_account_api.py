@@ -113,7 +113,7 @@ def test_bad_domains_are_refused(raw):
         ({"name": "A", "owner": 2**70}, "owner"),
         ({"name": "A", "owner": 999_999}, "owner"),
         ({"name": "A", "tags": "not-a-list"}, "tags"),
-        ({"name": "A", "tags": [None]}, "tags"),
+        ({"name": "A", "tags": [None]}, "tags[0]"),
         ({"name": "A", "tags": [str(i) for i in range(21)]}, "tags"),
         ({"name": "A", "colour": "blue"}, "colour"),
         ({"name": "A", "last_activity_at": "2020-01-01T00:00:00Z"}, "last_activity_at"),

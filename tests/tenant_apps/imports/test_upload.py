@@ -192,7 +192,7 @@ def test_an_explicit_mapping_and_a_file_without_header(imported, org):
         ({"duplicate_policy": "merge"}, "duplicate_policy", "invalid"),
         ({"owner": 999999}, "owner", "unknown_member"),
         ({"owner": "me"}, "owner", "invalid"),
-        ({"tags": ["x" * 51]}, "tags", "invalid"),
+        ({"tags": ["x" * 51]}, "tags[0]", "invalid"),
         ({"dry_run": "perhaps"}, "dry_run", "invalid"),
         ({"delimiter": "#"}, "delimiter", "invalid"),
         ({"encoding": "ebcdic"}, "encoding", "invalid"),

@@ -70,7 +70,7 @@ def test_create_normalizes_and_writes_the_created_activity(api, org, member):
         ({"name": "A", "owner": 2**70}, "owner"),
         ({"name": "A", "owner": 999_999}, "owner"),
         ({"name": "A", "tags": "not-a-list"}, "tags"),
-        ({"name": "A", "tags": [None]}, "tags"),
+        ({"name": "A", "tags": [None]}, "tags[0]"),
         ({"name": "A", "tags": [str(i) for i in range(21)]}, "tags"),
         ({"name": "A", "score": 10**12}, "score"),
         ({"name": "A", "stage": "WON"}, "stage"),

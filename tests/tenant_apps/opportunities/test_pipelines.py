@@ -272,7 +272,7 @@ def test_a_new_pipeline_needs_open_won_and_lost_stages_and_unknown_fields_are_na
     response = admin.post(
         "/api/pipelines/", {"name": "Typo", "stages": [{"name": "A", "probabilty": 5}]}, format="json"
     )
-    assert response.status_code == 400 and "stages" in response.json()["errors"]
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["stages[0].probabilty"]
     stages = [{"name": "A", "is_won": True, "is_lost": True}]
     both = admin.post("/api/pipelines/", {"name": "Both", "stages": stages}, format="json")
     assert both.status_code == 400

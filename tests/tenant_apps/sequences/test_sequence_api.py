@@ -13,6 +13,7 @@ STEPS = [
     {"subject": "Hello {{ lead.first_name }}", "body": "Hi {{ lead.name }}"},
     {"subject": "Again", "body": "Bump", "delay_days": 3, "delay_hours": 4},
 ]
+PLAIN_STEP = {"subject": "a", "body": "b"}
 
 
 def test_create_then_read_a_sequence(api):
@@ -77,12 +78,12 @@ def test_a_template_error_is_a_400_naming_the_step(api, make_sequence, index, fi
         ({"name": "x\x00"}, "name"),
         ({"name": "x", "colour": "red"}, "colour"),
         ({"name": "x", "steps": "one"}, "steps"),
-        ({"name": "x", "steps": [{"subject": "a", "body": "b", "delay_days": -1}]}, "steps"),
-        ({"name": "x", "steps": [{"subject": "a", "body": "b", "delay_days": 10**30}]}, "steps"),
-        ({"name": "x", "steps": [{"subject": "a", "body": "b", "delay_hours": 24}]}, "steps"),
-        ({"name": "x", "steps": [{"subject": "a", "body": "b", "delay_days": "soon"}]}, "steps"),
-        ({"name": "x", "steps": [{"subject": "a", "body": "b", "wait": 3}]}, "steps"),
-        ({"name": "x", "steps": [{"subject": "a"}]}, "steps"),
+        ({"name": "x", "steps": [{**PLAIN_STEP, "delay_days": -1}]}, "steps[0].delay_days"),
+        ({"name": "x", "steps": [{**PLAIN_STEP, "delay_days": 10**30}]}, "steps[0].delay_days"),
+        ({"name": "x", "steps": [{**PLAIN_STEP, "delay_hours": 24}]}, "steps[0].delay_hours"),
+        ({"name": "x", "steps": [{**PLAIN_STEP, "delay_days": "soon"}]}, "steps[0].delay_days"),
+        ({"name": "x", "steps": [{**PLAIN_STEP, "wait": 3}]}, "steps[0].wait"),
+        ({"name": "x", "steps": [{"subject": "a"}]}, "steps[0].body"),
         ({"name": "x", "steps": [{"subject": "a", "body": "b"}] * 21}, "steps"),
     ],
 )
