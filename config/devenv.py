@@ -155,11 +155,25 @@ def process_commands(env: dict[str, str], python: str) -> dict[str, list[str]]:
     }
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop `make up` as Ctrl-C does (KeyboardInterrupt), so its children are stopped
+    too: Python's default for them ends the supervisor at once and leaves web, worker, scheduler and receiver
+    running (a `kill`, a closed terminal, a container stop; a backgrounded non-interactive shell's children
+    also ignore Ctrl-C, which leaves SIGTERM as the way to stop one)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def up() -> int:
-    """Migrate, then supervise web, worker, scheduler and the inbound SMTP receiver until Ctrl-C, seeding the
-    demo in the background meanwhile (keeping existing data). Logs how long the steps took."""
+    """Migrate, then supervise web, worker, scheduler and the inbound SMTP receiver until Ctrl-C (or SIGTERM),
+    seeding the demo in the background meanwhile (keeping existing data). Logs how long the steps took."""
     cleanups: list[Callable[[], None]] = []
     processes: list[subprocess.Popen] = []
+    stop_on_signals()
     try:
         started = time.monotonic()
         env = environment(cleanups)

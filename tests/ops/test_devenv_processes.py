@@ -4,6 +4,7 @@ which answers real SMTP on the port it is given."""
 from __future__ import annotations
 
 import os
+import signal
 import smtplib
 import subprocess
 import sys
@@ -52,3 +53,27 @@ def test_the_receiver_make_up_starts_speaks_smtp_and_refuses_unknown_recipients(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_sigterm_stops_make_up_as_ctrl_c_does() -> None:
+    """`up` turns SIGTERM into the KeyboardInterrupt its `finally` stops the children on (without it the
+    supervisor dies at once and its children keep running)."""
+    script = (
+        "import sys, time\n"
+        "from config.devenv import stop_on_signals\n"
+        "stop_on_signals()\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('stopping the children', flush=True)\n"
+        "    sys.exit(0)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ}
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=20)
+    assert (process.returncode, out.strip()) == (0, "stopping the children")
