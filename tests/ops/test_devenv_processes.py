@@ -62,8 +62,8 @@ def test_sigterm_stops_make_up_as_ctrl_c_does() -> None:
         "import sys, time\n"
         "from config.devenv import stop_on_signals\n"
         "stop_on_signals()\n"
-        "print('ready', flush=True)\n"
         "try:\n"
+        "    print('ready', flush=True)\n"  # inside the try: the signal may come at once
         "    time.sleep(60)\n"
         "except KeyboardInterrupt:\n"
         "    print('stopping the children', flush=True)\n"
