@@ -21,7 +21,7 @@ from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCach
 
 _pools: dict[tuple[str, str], SharedBlockingConnectionPool] = {}
 _lock = threading.Lock()
-_clients_lock = threading.Lock()
+_clients: dict[redis.ConnectionPool, redis.Redis] = {}
 
 
 class SharedBlockingConnectionPool(redis.BlockingConnectionPool):
@@ -45,24 +45,18 @@ def shared_pools() -> list[SharedBlockingConnectionPool]:
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
-    """Django's cache client, keeping one `redis.Redis` per pool: Django builds a new one for every cache
-    operation (`get_client`), and redis-py's constructor (its table of ~170 response callbacks) cost ~100 µs
-    here, more than the round trip it was made for. A `redis.Redis` is safe to share between threads: each
-    command checks a connection out of the pool and returns it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, redis.Redis] = {}
+    """Django's cache client, with one `redis.Redis` per pool for the process: Django builds a new one for
+    every cache operation (`get_client`), and redis-py's constructor (its table of ~170 response callbacks)
+    cost ~100 µs here, more than the round trip it was made for; under ASGI every request context also has
+    cache objects of its own. A `redis.Redis` is safe to share between threads: each command checks a
+    connection out of the pool and gives it back."""
 
     def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
-        index = self._get_connection_pool_index(write)
-        client = self._clients.get(index)
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = _clients.get(pool)
         if client is None:
-            with _clients_lock:
-                client = self._clients.get(index)
-                if client is None:
-                    pool = self._get_connection_pool(write)
-                    client = self._clients[index] = self._client(connection_pool=pool)
+            with _lock:
+                client = _clients.setdefault(pool, self._client(connection_pool=pool))  # type: ignore[attr-defined]
         return client
 
 

@@ -17,10 +17,9 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.fields import SkipField, is_simple_callable
 from rest_framework.relations import PKOnlyObject, RelatedField
-from rest_framework import ISO_8601
 from rest_framework.settings import api_settings
 
 Read = Callable[[Any], Any]

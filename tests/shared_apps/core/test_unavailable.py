@@ -67,6 +67,23 @@ def test_every_redis_client_shares_one_bounded_blocking_pool(db):
     assert django_rq.get_connection("default").connection_pool is pool
 
 
+def test_a_cache_keeps_one_redis_client_per_pool_and_it_serves_every_thread(db):
+    """Django built a redis.Redis per cache operation (~100 µs of constructor each): one per pool now, also
+    for the cache objects another thread (under ASGI: another request) builds."""
+    cache = caches["default"]
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    assert cache._cache.get_client("any key", write=False) is client  # type: ignore[attr-defined]
+    assert client.connection_pool is _pool()
+
+    def round_trip(index: int) -> object:
+        cache.set(f"shared-client-{index}", index)
+        return cache.get(f"shared-client-{index}")
+
+    assert [InThread(round_trip, index).join() for index in range(4)] == [0, 1, 2, 3]
+    assert InThread(lambda: caches["default"]._cache.get_client()).join() is client  # type: ignore[attr-defined]
+    assert caches["platform"]._cache.get_client() is client  # type: ignore[attr-defined]  # same URL, same pool
+
+
 @pytest.fixture
 def exhausted(monkeypatch):
     """Every connection of the process's Redis pool checked out; give them back with `release()`."""
