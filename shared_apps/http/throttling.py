@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from shared_apps.organizations.limits import plan_limits_read, plan_limits_redis_key
+from shared_apps.organizations.routing import route_remember
 from shared_apps.users.models import ApiKey
 
 _counter_cache: Any = None
@@ -102,7 +103,9 @@ class PlanRateThrottle(BaseThrottle):
         deployment_rate = rates.get(tenant.plan, rates["free"])
         _, counted_duration = _parse_rate(deployment_rate)
         key, now = self.get_cache_key(request, view), time.time()
-        window = _window_count(key, counted_duration, now, read=plan_limits_redis_key(tenant.plan))
+        limits_key = plan_limits_redis_key(tenant.plan)
+        window = _window_count(key, counted_duration, now, read=limits_key)
+        route_remember(limits_key, window.read)  # the request's later plan checks read them from here
         # the plan's own requests per minute when an operator set one, else the deployment's rate for it
         per_minute = plan_limits_read(tenant.plan, window.read)["api_requests_per_minute"]
         limit, duration = _parse_rate(f"{per_minute}/min" if per_minute is not None else deployment_rate)

@@ -52,6 +52,9 @@ __all__ = [
     "MissingOrganizationContext",
     "Organization",
     "PlanLimitReached",
+    "cache_get",
+    "cache_read_forget",
+    "cached_with_route",
     "current_organization",
     "current_organization_or_none",
     "enqueue_in_organization",
@@ -59,6 +62,7 @@ __all__ = [
     "enter_public",
     "exports_dir",
     "fan_out",
+    "generation_memo",
     "job_organization",
     "live_organization",
     "organization_context",
@@ -74,6 +78,35 @@ __all__ = [
     "tenant_job",
     "zone_for",
 ]
+
+
+# Small organization cache entries read in each request's routing round trip (request_cache, which builds on
+# namespace, which builds on this module: imported when first called).
+
+
+def cached_with_route(key: str) -> None:
+    from shared_apps.organizations import request_cache
+
+    request_cache.cached_with_route(key)
+
+
+def cache_get(key: str, default: Any = None) -> Any:
+    from shared_apps.organizations import request_cache
+
+    return request_cache.cache_get(key, default)
+
+
+def cache_read_forget(key: str) -> None:
+    from shared_apps.organizations import request_cache
+
+    request_cache.cache_read_forget(key)
+
+
+def generation_memo(key: str, load: Any) -> Any:
+    from shared_apps.organizations import request_cache
+
+    return request_cache.generation_memo(key, load)
+
 
 # where a schema_context stand-in keeps the row read for it (one query per entry, not per call)
 _ROW_ATTRIBUTE = "leadpulse_organization"

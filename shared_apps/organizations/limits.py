@@ -26,6 +26,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from shared_apps.core.errors import AppError
 from shared_apps.core.events import publish_on_commit
 from shared_apps.organizations.models import Organization, OrganizationUsage, PlanDefinition
+from shared_apps.organizations.routing import route_read
 
 # limit name (in errors and notifications) -> PlanDefinition field
 LIMIT_FIELDS = {
@@ -83,7 +84,11 @@ def plan_limits_read(plan: str, raw: bytes | None) -> dict[str, int | None]:
 
 
 def plan_limits(plan: str) -> dict[str, int | None]:
-    """Every limit of a plan (None: unlimited); an unknown plan has none."""
+    """Every limit of a plan (None: unlimited); an unknown plan has none. In a request whose throttle read
+    them (in its counter's round trip), what it read."""
+    read, raw = route_read(plan_limits_redis_key(plan))
+    if read and raw is not None:
+        return plan_limits_read(plan, raw)
     return _limits(plan, _cache().get(_key(plan)))
 
 

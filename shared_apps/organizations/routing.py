@@ -73,6 +73,20 @@ def route_read(key: str) -> tuple[bool, bytes | None]:
     return True, values[key]
 
 
+def route_remember(key: str, raw: bytes | None) -> None:
+    """Keep a value read later in the request (another round trip) for route_read, for the rest of it."""
+    values = _read.get()
+    if values is not None:
+        values[key] = raw
+
+
+def route_forget(key: str) -> None:
+    """The request changed `key`: what its routing round trip read of it is stale for the rest of it."""
+    values = _read.get()
+    if values is not None:
+        values.pop(key, None)
+
+
 @contextmanager
 def request_reads() -> Iterator[None]:
     """The request's scope for route_read: nothing read for one request is seen by the next (a thread serves

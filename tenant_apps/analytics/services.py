@@ -561,6 +561,12 @@ def refresh_request() -> bool:
     meanwhile are caught by that one), delayed by refresh_delay()."""
     if not cache.add(REFRESH_PENDING_KEY, "1", timeout=REFRESH_PENDING_TTL):
         return False
+    _refresh_queue()
+    return True
+
+
+def _refresh_queue() -> None:
+    """Queue the refresh this caller claimed (REFRESH_PENDING_KEY), delayed by refresh_delay()."""
     delay = refresh_delay()
     enqueue_in_organization(
         connection.schema_name,
@@ -568,7 +574,6 @@ def refresh_request() -> bool:
         queue="low",
         delay=timedelta(seconds=delay) if delay else None,
     )
-    return True
 
 
 # Lead events that change nothing the reports count (timeline entries).
@@ -577,11 +582,22 @@ QUIET_EVENTS = frozenset({"note_added", "activity_logged", "email_recorded"})
 RECONCILE_EVENTS = frozenset({"lead.deleted", "lead.restored", "lead.purged", "lead.merged"})
 
 
+def _invalidate_and_claim_refresh() -> bool:
+    """cache_invalidate() and refresh_request()'s claim in one round trip: True if this caller claimed the
+    refresh (no refresh was waiting), and must queue it."""
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    dumps = cache._cache._serializer.dumps  # type: ignore[attr-defined]
+    pipe = client.pipeline(transaction=False)
+    pipe.set(cache.make_key(GENERATION_KEY), dumps(uuid.uuid4().hex))
+    pipe.set(cache.make_key(REFRESH_PENDING_KEY), dumps("1"), ex=REFRESH_PENDING_TTL, nx=True)
+    return bool(pipe.execute()[1])
+
+
 def on_lead_event(event: DomainEvent) -> None:
     if event.topic.rsplit(".", 1)[-1] in QUIET_EVENTS:
         return
     with organization_context(event.schema_name):
-        cache_invalidate()
+        claimed = _invalidate_and_claim_refresh()
         if event.topic in RECONCILE_EVENTS:
             merged = [i for i in event.data.get("merged_ids", []) if isinstance(i, int)]
             enqueue_in_organization(
@@ -590,7 +606,8 @@ def on_lead_event(event: DomainEvent) -> None:
                 [event.record_id, *merged],
                 queue="low",
             )
-        refresh_request()
+        if claimed:
+            _refresh_queue()
 
 
 def on_opportunity_event(event: DomainEvent) -> None:

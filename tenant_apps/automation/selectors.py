@@ -10,7 +10,14 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
-from shared_apps.organizations.context import current_organization, organization_context
+from shared_apps.organizations.context import (
+    cache_get,
+    cache_read_forget,
+    cached_with_route,
+    current_organization,
+    generation_memo,
+    organization_context,
+)
 from shared_apps.users.models import User
 from tenant_apps.automation.exceptions import RuleNotFound, ScoringRuleNotFound
 from tenant_apps.automation.models import (
@@ -31,6 +38,7 @@ from tenant_apps.leads.selectors import lead_get
 # change replaces (right away and again on commit): a reader racing a change can only fill an entry that
 # nobody reads any more, never bring a stale summary back.
 GENERATION_KEY = "automation:summary:generation"
+cached_with_route(GENERATION_KEY)  # every lead write asks which rules listen
 SUMMARY_TTL = 3600
 
 
@@ -89,13 +97,19 @@ def lead_score_get(*, actor: User | None, lead_id: int) -> tuple[Lead, LeadScore
 def automation_summary() -> dict[str, Any]:
     """{"triggers": [active rules' trigger types], "watched": [fields field_changed rules watch], "scoring":
     any active scoring rule, "routing": routing on} for the active organization, cached."""
-    generation = cache.get(GENERATION_KEY)
+    generation = cache_get(GENERATION_KEY)  # read in the request's routing round trip when warm
     if generation is None:
         generation = uuid.uuid4().hex
         cache.add(GENERATION_KEY, generation, timeout=None)
         generation = cache.get(GENERATION_KEY) or generation
     key = f"automation:summary:{generation}"
-    summary = cache.get(key)
+    # a summary under a generation never changes: the process keeps it (a new generation for every change)
+    summary = generation_memo(key, lambda: _summary_load(key))
+    return {name: list(value) if isinstance(value, list) else value for name, value in summary.items()}
+
+
+def _summary_load(key: str) -> dict[str, Any]:
+    summary: dict[str, Any] | None = cache.get(key)
     if summary is None:
         active = Rule.objects.filter(active=True, deleted_at__isnull=True)
         summary = {
@@ -130,6 +144,7 @@ def summary_invalidate() -> None:
     def forget() -> None:
         with organization_context(organization):
             cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+            cache_read_forget(GENERATION_KEY)
 
     forget()
     transaction.on_commit(forget)

@@ -11,17 +11,19 @@ from django.db import transaction
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_text
+from shared_apps.organizations.context import cache_get, cache_read_forget, cached_with_route
 from tenant_apps.leads.models import Stage
 from tenant_apps.opportunities.models import LeadStageLabel
 
 # the default cache's keys carry the organization (shared_apps.organizations.namespace)
 CACHE_KEY = "lead-stage-labels"
+cached_with_route(CACHE_KEY)  # read in each request's routing round trip: most pages and list pages show them
 
 
 def lead_stage_labels() -> dict[str, str]:
     """Every lead stage's label in force: the organization's own, else the built-in one (cached: every
     card and badge of a page reads it)."""
-    labels: dict[str, str] | None = cache.get(CACHE_KEY)
+    labels: dict[str, str] | None = cache_get(CACHE_KEY)
     if labels is None:
         labels = {str(stage.value): str(stage.label) for stage in Stage}
         labels.update(dict(LeadStageLabel.objects.values_list("stage", "label")))
@@ -42,6 +44,7 @@ def lead_stage_labels_set(*, labels: Any) -> dict[str, dict[str, str]]:
     before = lead_stage_labels()
     transaction.on_commit(lambda: cache.delete(CACHE_KEY))
     cache.delete(CACHE_KEY)
+    cache_read_forget(CACHE_KEY)
     for stage, label in labels.items():
         if stage not in Stage.values:
             expected = ", ".join(Stage.values)

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
+from shared_apps.organizations.context import cache_get, cache_read_forget, cached_with_route, generation_memo
 from shared_apps.users.models import Role, User
 from tenant_apps.webhooks.exceptions import DeliveryNotFound, EndpointNotFound, WebhooksAdminOnly
 from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, Endpoint
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 # under a generation that every endpoint change replaces: a reader racing a change can only fill an
 # entry nobody reads any more, never bring a stale list back.
 GENERATION_KEY = "webhooks:patterns:generation"
+cached_with_route(GENERATION_KEY)  # every change published asks which events endpoints listen to
 PATTERNS_TTL = 3600
 
 
@@ -71,20 +73,25 @@ def _patterns_from_database() -> list[str]:
     return sorted({pattern for event_types in rows for pattern in event_types})
 
 
+def _patterns_load(key: str) -> list[str]:
+    patterns: list[str] | None = cache.get(key)
+    if patterns is None:
+        patterns = _patterns_from_database()
+        cache.set(key, patterns, timeout=PATTERNS_TTL)
+    return patterns
+
+
 def subscribed_patterns() -> list[str]:
     """Every event type (or wildcard) an active endpoint of this organization subscribes to."""
     try:
-        generation = cache.get(GENERATION_KEY)
+        generation = cache_get(GENERATION_KEY)  # read in the request's routing round trip when warm
         if generation is None:
             generation = uuid.uuid4().hex
             if not cache.add(GENERATION_KEY, generation, timeout=None):
                 generation = cache.get(GENERATION_KEY, generation)
         key = f"webhooks:patterns:{generation}"
-        patterns = cache.get(key)
-        if patterns is None:
-            patterns = _patterns_from_database()
-            cache.set(key, patterns, timeout=PATTERNS_TTL)
-        return list(patterns)
+        # patterns under a generation never change: the process keeps them (a new generation for every change)
+        return list(generation_memo(key, lambda: _patterns_load(key)))
     except Exception:  # the cache is an optimization: never fail the change being published for it
         logger.warning("webhooks: topic cache unavailable, reading endpoints", exc_info=True)
         return _patterns_from_database()
@@ -93,5 +100,6 @@ def subscribed_patterns() -> list[str]:
 def patterns_invalidate() -> None:
     try:
         cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        cache_read_forget(GENERATION_KEY)
     except Exception:
         logger.warning("webhooks: could not invalidate the topic cache", exc_info=True)

@@ -111,3 +111,46 @@ def test_request_counts_ride_later_requests_and_are_all_counted(api, org, round_
     counted = usage.requests_counted(org.pk)
     assert counted["total"] - before == 6
     assert counted["4xx"] >= 1
+
+
+def test_a_warm_list_page_of_leads_reads_labels_and_definitions_with_the_route(api, round_trips):
+    """The stage labels and the lead fields' definitions a list page shows ride the route's round trip."""
+    client = api(Role.ADMIN)
+    field = {"record_type": "lead", "type": "text", "label": "Region", "key": "region"}
+    assert client.post("/api/custom-fields/", field, format="json").status_code == 201
+    for index in range(3):
+        assert client.post("/api/leads/", {"name": f"Listed {index}"}, format="json").status_code == 201
+    _warm(client)
+    trips, response = round_trips(lambda: client.get("/api/leads/"))
+    assert response.status_code == 200 and len(response.json()["results"]) == 3
+    assert response.json()["results"][0]["stage_label"] == "New"
+    assert trips == WARM_ROUND_TRIPS
+
+
+def test_a_warm_lead_create_reads_what_listens_with_the_route(
+    api, round_trips, django_capture_on_commit_callbacks
+):
+    """Which events webhooks and automation rules listen to (their generations with the route, the values
+    kept per process), the plan's limits (read with the throttle's counter), the stage labels: no round trip
+    of their own. Left after the commit: the analytics invalidation and refresh claim, in one."""
+    client = api(Role.ADMIN)
+
+    def create(name: str) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):  # what follows the commit, as in a request
+            return client.post("/api/leads/", {"name": name}, format="json")
+
+    for index in range(3):
+        assert create(f"Warm {index}").status_code == 201
+    trips, response = round_trips(lambda: create("Counted"))
+    assert response.status_code == 201
+    assert trips == WARM_ROUND_TRIPS + 1
+
+
+def test_a_request_that_changes_the_labels_answers_with_its_own_change(api):
+    client = api(Role.ADMIN)
+    assert client.post("/api/leads/", {"name": "Renamed"}, format="json").status_code == 201
+    _warm(client)
+    response = client.patch("/api/settings/lead-stages/", {"labels": {"NEW": "Fresh"}}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["labels"]["NEW"] == "Fresh"  # read after its own change, not from the route
+    assert client.get("/api/leads/").json()["results"][0]["stage_label"] == "Fresh"
