@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import time
 from typing import Any, NamedTuple
 
@@ -23,7 +24,13 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from shared_apps.organizations.limits import plan_limits_read, plan_limits_redis_key
-from shared_apps.organizations.routing import route_remember
+from shared_apps.organizations.routing import (
+    count_with_route,
+    route_leave,
+    route_remember,
+    route_take,
+    write_with_route,
+)
 from shared_apps.users.models import ApiKey
 
 _counter_cache: Any = None
@@ -86,6 +93,93 @@ def _window_wait(window: _Window, limit: int, duration: int) -> float | None:
     return max(((1 - (limit - count - 1) / before) - (elapsed / duration)) * duration, 0.001)
 
 
+# ---- counted in the routing round trip -------------------------------------------------------------------
+# A warm API request's plan counter is counted in the route's round trip (organizations.routing
+# count_with_route): the member or key is guessed from the process's copy of the credential and the plan from
+# the organization's last request here. The throttle uses that count when authentication confirms the guess
+# (same key, organization, plan and window length); otherwise, and for requests whose view has no plan
+# throttle (or that end before it), the count is taken back: DECRBY in the next request's routing round trip
+# (the counter keeps its expiry), so a guessed count costs no round trip of its own.
+
+_EARLY = "throttle:early"
+
+
+class _Early(NamedTuple):
+    organization_id: int
+    plan: str
+    key: str
+    duration: int
+    now: float
+    window: _Window
+
+
+_plans: dict[int, str] = {}  # organization id -> its plan, as this process last saw it
+_undo: dict[str, int] = {}  # counter key -> counts to take back
+_undo_ttl: dict[str, int] = {}
+_undo_lock = threading.Lock()
+
+
+def _early_count(request: Any, organization_id: int, pipe: Any) -> tuple[int, Any] | None:
+    # imported here: both build on modules that import this one (audit reads client_address)
+    from shared_apps.organizations.namespace import organization_cache_key
+    from shared_apps.users.credentials_cache import cached_subject
+
+    plan = _plans.get(organization_id)
+    if plan is None or not (meta := getattr(request, "META", None)):
+        return None
+    subject = cached_subject(meta, organization_id)
+    if subject is None:
+        return None
+    rates = settings.THROTTLE_RATES_BY_PLAN
+    _, duration = _parse_rate(rates.get(plan, rates["free"]))
+    now = time.time()
+    window, elapsed = divmod(now, duration)
+    key = f"throttle:{subject}"
+    cache = _counters()
+    current, previous = (
+        organization_cache_key(organization_id, f"{key}:{int(window) - step}", cache) for step in (0, 1)
+    )
+    pipe.incr(current)
+    pipe.expire(current, 2 * duration)
+    pipe.get(previous)
+    pipe.get(plan_limits_redis_key(plan))
+
+    def accept(results: list[Any]) -> None:
+        if any(isinstance(result, Exception) for result in results):
+            return  # not counted (or not known to be): the throttle counts for itself
+        client = cache._cache.get_client(write=True)
+        counted = _Window(client, current, results[0], int(results[2] or 0), elapsed, results[3])
+        route_leave(_EARLY, _Early(organization_id, plan, key, duration, now, counted))
+
+    return 4, accept
+
+
+def _take_back(early: _Early) -> None:
+    with _undo_lock:
+        _undo[early.window.current] = _undo.get(early.window.current, 0) + 1
+        _undo_ttl[early.window.current] = 2 * early.duration
+
+
+def _early_unused() -> None:
+    early = route_take(_EARLY)
+    if early is not None:
+        _take_back(early)
+
+
+def _undo_ride(pipe: Any) -> None:
+    with _undo_lock:
+        pending, ttls = dict(_undo), dict(_undo_ttl)
+        _undo.clear()
+        _undo_ttl.clear()
+    for key, count in pending.items():
+        pipe.decrby(key, count)
+        pipe.expire(key, ttls[key])
+
+
+count_with_route(_early_count, _early_unused)
+write_with_route(_undo_ride)
+
+
 class PlanRateThrottle(BaseThrottle):
     """Requests per member (or API key) by the organization's plan (THROTTLE_RATES_BY_PLAN).
 
@@ -102,9 +196,16 @@ class PlanRateThrottle(BaseThrottle):
         rates = settings.THROTTLE_RATES_BY_PLAN
         deployment_rate = rates.get(tenant.plan, rates["free"])
         _, counted_duration = _parse_rate(deployment_rate)
-        key, now = self.get_cache_key(request, view), time.time()
-        limits_key = plan_limits_redis_key(tenant.plan)
-        window = _window_count(key, counted_duration, now, read=limits_key)
+        _plans[tenant.pk] = tenant.plan
+        key, limits_key = self.get_cache_key(request, view), plan_limits_redis_key(tenant.plan)
+        early: _Early | None = route_take(_EARLY)
+        if early is not None and early[:4] == (tenant.pk, tenant.plan, key, counted_duration):
+            now, window = early.now, early.window  # counted with the route
+        else:
+            if early is not None:
+                _take_back(early)  # counted for a wrong guess
+            now = time.time()
+            window = _window_count(key, counted_duration, now, read=limits_key)
         route_remember(limits_key, window.read)  # the request's later plan checks read them from here
         # the plan's own requests per minute when an operator set one, else the deployment's rate for it
         per_minute = plan_limits_read(tenant.plan, window.read)["api_requests_per_minute"]

@@ -49,9 +49,13 @@ def _key(host: str) -> str:
 
 _companions: list[Callable[[int], str]] = []
 _riders: list[Callable[[Any], None]] = []
+# count(request, organization_id, pipeline) -> (commands added, accept(their results)) or None
+Counter = Callable[[Any, int, Any], "tuple[int, Callable[[list[Any]], None]] | None"]
+_counters: list[Counter] = []
+_finishers: list[Callable[[], None]] = []
 _LAST_SEEN_MAX = 10_000
 _last_seen: dict[str, int] = {}  # host -> the organization id its route last named, in this process
-_read: ContextVar[dict[str, bytes | None] | None] = ContextVar("route_read", default=None)
+_read: ContextVar[dict[str, Any] | None] = ContextVar("route_read", default=None)
 
 
 def read_with_route(key_for: Callable[[int], str]) -> None:
@@ -62,6 +66,34 @@ def read_with_route(key_for: Callable[[int], str]) -> None:
 def write_with_route(add: Callable[[Any], None]) -> None:
     """Call `add(pipeline)` in each request's routing round trip, to add the writes it has waiting."""
     _riders.append(add)
+
+
+def count_with_route(count: Counter, finish: Callable[[], None]) -> None:
+    """Let `count(request, organization_id, pipeline)` add commands to each request's routing round trip,
+    for the organization the host named last time in this process (before the route confirms it); its
+    `accept(results)` runs only when the route names that organization still (the results are then the
+    request's, through route_take). `finish()` runs when the request's response is ready."""
+    _counters.append(count)
+    _finishers.append(finish)
+
+
+def route_take(key: str) -> Any:
+    """Remove and return what the routing round trip left under `key` for this request (None if nothing)."""
+    values = _read.get()
+    return None if values is None else values.pop(key, None)
+
+
+def route_leave(key: str, value: Any) -> None:
+    """Leave `value` under `key` for the rest of this request (route_take)."""
+    values = _read.get()
+    if values is not None:
+        values[key] = value
+
+
+def route_finish() -> None:
+    """The request's response is ready: let every counter settle what its request did not use."""
+    for finish in _finishers:
+        finish()
 
 
 def route_read(key: str) -> tuple[bool, bytes | None]:
@@ -98,25 +130,40 @@ def request_reads() -> Iterator[None]:
         _read.reset(token)
 
 
-def organization_for_host(host: str) -> Organization | None:
+def organization_for_host(host: str, request: Any = None) -> Organization | None:
     cache = _cache()
     route_key = cache.make_key(_key(host))
     expected = _last_seen.get(host)
     companions = [key_for(expected) for key_for in _companions] if expected is not None else []
     pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
     pipe.mget([route_key, *companions])
-    for add in _riders:
+    for add in _riders:  # before the counters: a count taken back is back before this request counts
         add(pipe)
-    raw = pipe.execute(raise_on_error=False)[0]
+    first_counted = len(pipe)
+    counted: list[tuple[int, Callable[[list[Any]], None]]] = []
+    if expected is not None and request is not None:
+        for count in _counters:
+            added = count(request, expected, pipe)
+            if added is not None:
+                counted.append(added)
+    results = pipe.execute(raise_on_error=False)
+    raw = results[0]
     if isinstance(raw, Exception):
         raise raw
     cached = None if raw[0] is None else cache._cache._serializer.loads(raw[0])
+    matches = cached is not None and cached != _MISSING and cached.pk == expected
+    if matches or counted:
+        # a counter's results stay with the request whoever the route names: its finish() settles those its
+        # request did not use (counted for an organization this host no longer names, say)
+        _read.set(dict(zip(companions, raw[1:], strict=True)) if matches else {})
+        position = first_counted
+        for size, accept in counted:
+            accept(results[position : position + size])
+            position += size
     if cached == _MISSING:
         return None
     if cached is not None:
-        if cached.pk == expected:
-            _read.set(dict(zip(companions, raw[1:], strict=True)))
-        else:
+        if cached.pk != expected:
             _remember(host, cached.pk)
         return cached
     domain = Domain.objects.select_related("tenant").filter(domain=host).first()

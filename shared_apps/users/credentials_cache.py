@@ -27,7 +27,9 @@ from django.db.models.signals import post_delete, post_save
 
 from shared_apps.organizations.namespace import organization_cache_key
 from shared_apps.organizations.routing import read_with_route, route_read
-from shared_apps.users.models import ApiKey, AuthToken, User
+from shared_apps.users.models import ApiKey, AuthToken, User, token_digest
+
+API_KEY_PREFIX = "lpk_"  # shared_apps.users.apikeys.KEY_PREFIX (which builds on this module)
 
 ENTRY_TTL = 300
 LOCAL_TTL = 5.0
@@ -89,6 +91,34 @@ def credential_lookup(model: type[_M], digest: str, load: Callable[[], _M | None
         _store(entry_key, generation, credential, user)
     credential._cached_generation = generation  # type: ignore[attr-defined]
     return credential, user
+
+
+_TOKEN_USER_ID = _USER_FIELDS.index("id")
+_KEY_ID = _attnames(ApiKey).index("id")
+
+
+def cached_subject(meta: Any, organization_id: int) -> str | None:
+    """Whom the request's credential names, from this process's copy only (no Redis, no generation check):
+    "key:<api key id>" or "member:<user id>", as the request throttle counts them; None when the process
+    keeps no copy. A guess made before the route is read; authentication decides (with the generation)."""
+    raw = meta.get("HTTP_X_API_KEY", "")
+    model: type[models.Model] = ApiKey
+    if not raw:
+        header = meta.get("HTTP_AUTHORIZATION", "")
+        if header[:7].lower() != "bearer ":
+            return None
+        raw = header[7:].strip()
+        model = ApiKey if raw.startswith(API_KEY_PREFIX) else AuthToken
+    if not isinstance(raw, str) or not raw or len(raw) > 200:
+        return None
+    entry_key = f"auth:{model._meta.model_name}:{token_digest(raw)}"
+    kept = _local.get(organization_cache_key(organization_id, entry_key, _cache()))
+    if kept is None or time.monotonic() - kept[0] > LOCAL_TTL:
+        return None
+    entry = kept[1]
+    if model is ApiKey:
+        return f"key:{entry[1][_KEY_ID]}"
+    return f"member:{entry[2][_TOKEN_USER_ID]}"
 
 
 def _local_entry(entry_key: str, generation: int) -> tuple[Any, ...] | None:
