@@ -276,3 +276,12 @@ def test_concurrent_provisionings_take_different_spares(settings, clones, side_c
         assert clones == [] and pool() == []
     finally:
         InThread(_remove, slugs).join()
+
+
+def test_the_scheduler_tops_the_pool_up_every_minute(settings):
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=None)  # type: ignore[arg-type]
+    scheduler.load_config_from_file(str(settings.BASE_DIR / "config" / "cron.py"))
+    schedules = {job.func_name: job.cron for job in scheduler.get_jobs()}
+    assert schedules[spares.TOP_UP_JOB] == "* * * * *"
