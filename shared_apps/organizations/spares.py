@@ -150,10 +150,14 @@ def _top_up_step(cursor: Any, wanted: int) -> tuple[str, str] | None:
 
 def spares_top_up_soon() -> None:
     """Enqueue a top-up (after the current transaction commits, if any): after a provisioning used the pool
-    or found it empty. Nothing when the pool is off."""
+    or found it empty. Nothing when the pool is off. Never fails its caller: without Redis the scheduler's
+    next minute (or the next provisioning) asks again."""
     if settings.ORGANIZATION_SPARE_SCHEMAS <= 0:
         return
     from shared_apps.organizations.jobs import get_queue
 
-    with schema_context(get_public_schema_name()):  # a platform job: no organization in its meta
-        get_queue("default").enqueue(TOP_UP_JOB)
+    try:
+        with schema_context(get_public_schema_name()):  # a platform job: no organization in its meta
+            get_queue("default").enqueue(TOP_UP_JOB)
+    except Exception:  # the organization is provisioned already; the pool is an optimisation
+        logger.warning("could not enqueue a top-up of the spare schemas", exc_info=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import django_rq
 import pytest
+import redis
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
@@ -102,6 +103,18 @@ def test_without_a_spare_provisioning_clones_and_asks_for_a_top_up(
     assert clones == ["org_coldstart"]
     assert [job.func_name for job in queue.jobs] == [spares.TOP_UP_JOB]
     assert queue.jobs[0].meta.get("schema_name") is None  # a platform job, not an organization's
+
+
+def test_provisioning_succeeds_when_the_top_up_cannot_be_enqueued(settings, monkeypatch):
+    settings.ORGANIZATION_SPARE_SCHEMAS = 1
+    from shared_apps.organizations import jobs
+
+    def unreachable(name: str = "default") -> None:
+        raise redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(jobs, "get_queue", unreachable)
+    organization = provision("offline")
+    assert organization.pk and schema_exists("org_offline")
 
 
 def test_a_stale_spare_is_never_used_and_the_top_up_replaces_it(settings, clones):
