@@ -132,6 +132,11 @@ def organization_provision(
         full_name=admin_name,
         fields=("admin_email", "admin_password"),
     )
+    # The first admin's password hash (scrypt, ~0.14 s of CPU outside the GIL) is computed on another thread
+    # while this one checks the slug and takes a spare schema or clones one (~0.2 s, mostly waiting on
+    # PostgreSQL), and the transaction holds no lock while a hash is computed. With a spare the hash is the
+    # longest step: it starts as soon as the password is known to be acceptable.
+    password_hash = _hashers.submit(make_password, admin_password)
     if Organization.objects.filter(slug=slug).exclude(status=OrganizationStatus.DELETED).exists():
         raise SlugTaken(slug=slug)
     with placement.using(database):
@@ -139,10 +144,6 @@ def organization_provision(
             raise TemplateMissing(database=database)
 
     domain = f"{slug}.{settings.BASE_DOMAIN}"
-    # The first admin's password hash (scrypt, ~0.14 s of CPU outside the GIL) is computed on another thread
-    # while this one clones the schema (~0.2 s, mostly waiting on PostgreSQL): provisioning then takes about
-    # as long as the clone alone, and the transaction holds no lock while a hash is computed.
-    password_hash = _hashers.submit(make_password, admin_password)
     try:
         organization = _provision_rows(
             name=name,

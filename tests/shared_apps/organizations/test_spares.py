@@ -16,6 +16,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from shared_apps.organizations import cloning, spares
 from shared_apps.organizations.exceptions import DomainTaken
+from shared_apps.organizations.migrating import migrate_organizations
 from shared_apps.organizations.models import Domain, Organization, SpareSchema
 from shared_apps.organizations.services import schema_drop
 from shared_apps.organizations.spares import SPARES_LOCK_KEY, spares_top_up
@@ -298,3 +299,21 @@ def test_the_scheduler_tops_the_pool_up_every_minute(settings):
     scheduler.load_config_from_file(str(settings.BASE_DIR / "config" / "cron.py"))
     schedules = {job.func_name: job.cron for job in scheduler.get_jobs()}
     assert schedules[spares.TOP_UP_JOB] == "* * * * *"
+
+
+def test_spares_are_invisible_to_migrations_and_the_organization_list(settings, platform_api):
+    """The spare is committed by another connection, as a worker's would be: a top-up in this test's
+    transaction would hold the template lock that migrate_organizations waits for."""
+    settings.ORGANIZATION_SPARE_SCHEMAS = 1
+    try:
+        [spare] = InThread(spares_top_up).join()["created"]
+        before = platform_api.get("/api/platform/organizations/").json()["results"]
+
+        report = migrate_organizations(workers=1)
+        assert not report.failed and not report.missing_schemas
+        assert spare not in repr(report)
+        listed = platform_api.get("/api/platform/organizations/").json()["results"]
+        assert listed == before and not any("spare" in row["slug"] for row in listed)
+        assert pool() == [spare] and schema_exists(spare)
+    finally:
+        InThread(lambda: spares_top_up(wanted=0)).join()
