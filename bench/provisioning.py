@@ -8,9 +8,10 @@ one spare schema of the template's current state waiting (`spares.py`: the schem
 with the pool empty (the schema is cloned, as without the pool). The pool is filled or emptied between
 requests, off the timed path, by calling the top-up as a worker would. The baseline, timed in the same run
 and interleaved, is `clone_template` of a scratch schema in a transaction that is rolled back (in-process):
-what provisioning cost before the pool. Target (issue 21): API p50 < 250 ms on an idle machine, with the
-pool warm. The organizations and the spares are removed afterwards. Redis: BENCH_PROVISIONING_REDIS_DB
-(default 10).
+what provisioning cost before the pool; beside it the first admin's password hash alone (in-process, the
+production hasher): the floor of the warm path, whose other steps run beside the hash. Target (issue 21):
+API p50 < 250 ms on an idle machine, with the pool warm. The organizations and the spares are removed
+afterwards. Redis: BENCH_PROVISIONING_REDIS_DB (default 10).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ PASSWORD = "bench-password-2026"
 API = "API, pool warm (a spare renamed)"
 COLD = "API, pool empty (cloned)"
 CLONE = "clone_template alone (baseline)"
+HASH = "admin password hash alone (floor)"
 
 
 def main() -> None:
     own_redis(REDIS_DB)
     setup_django()
     from django.conf import settings
+    from django.contrib.auth.hashers import make_password
     from django.db import transaction
 
     from shared_apps.core.db import connection
@@ -99,8 +102,12 @@ def main() -> None:
             raise RuntimeError(f"provisioning answered {response.status}: {payload[:500]!r}")
 
     # (the server enqueues a top-up after each provisioning; no worker runs here, the bench tops up itself)
-    pool_for = {API: 1, COLD: 0, CLONE: 0}
-    samples: dict[str, list[float]] = {API: [], COLD: [], CLONE: []}
+    pool_for = {API: 1, COLD: 0, CLONE: 0, HASH: 0}
+    samples: dict[str, list[float]] = {API: [], COLD: [], CLONE: [], HASH: []}
+
+    def hash_alone(index: int) -> None:
+        make_password("a-long-bench-passphrase")
+
     try:
         spares_top_up(wanted=0)  # from a clean pool (a failed earlier run may have left spares)
         provision(900)  # warm-up: the server's first request loads the app and the template capture
@@ -108,7 +115,7 @@ def main() -> None:
         provision(901)
         clone_alone(900)
         for round_ in range(ROUNDS):
-            steps = [(API, provision), (COLD, provision), (CLONE, clone_alone)]
+            steps = [(API, provision), (COLD, provision), (CLONE, clone_alone), (HASH, hash_alone)]
             for index, (name, step) in enumerate(steps if round_ % 2 == 0 else reversed(steps)):
                 spares_top_up(wanted=pool_for[name])
                 with timer() as elapsed:
