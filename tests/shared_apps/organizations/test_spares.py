@@ -317,3 +317,15 @@ def test_spares_are_invisible_to_migrations_and_the_organization_list(settings, 
         assert pool() == [spare] and schema_exists(spare)
     finally:
         InThread(lambda: spares_top_up(wanted=0)).join()
+
+
+def test_platform_setup_asks_a_worker_to_refresh_the_pool(settings, django_capture_on_commit_callbacks):
+    """After a release's migrations the spares may be stale: the worker drops and replaces them."""
+    from django.core.management import call_command
+
+    settings.ORGANIZATION_SPARE_SCHEMAS = 1
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("platform_setup", verbosity=0)
+    assert [job.func_name for job in queue.jobs] == [spares.TOP_UP_JOB]
