@@ -6,6 +6,7 @@ Per-organization work is fanned out: one cron entry enqueues one job per active 
 from rq.cron import register
 
 from shared_apps.organizations.jobs import fan_out
+from shared_apps.organizations.spares import spares_top_up
 from shared_apps.organizations.usage import usage_collect
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
@@ -50,3 +51,6 @@ register(fan_out, queue_name="low", args=(prune_event_log,), kwargs={"queue": "l
 # hourly: each organization's usage (members, records, storage, requests...) into the public schema, which
 # the console and GET /api/platform/organizations/<slug>/usage/ read
 register(fan_out, queue_name="low", args=(usage_collect,), kwargs={"queue": "low"}, cron="27 * * * *")
+# every minute: the pool of spare organization schemas (ORGANIZATION_SPARE_SCHEMAS) refilled, stale ones
+# (cloned before a template migration) dropped; also enqueued after each provisioning. Cheap when full.
+register(spares_top_up, queue_name="default", cron="* * * * *")

@@ -34,6 +34,9 @@ DATABASES = {
 DATABASES["primary"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 # Organizations created without naming a database are placed here.
 NEW_ORGANIZATION_DATABASE = env("NEW_ORGANIZATION_DATABASE", default="default")
+# Empty organization schemas kept cloned ahead on the primary (shared_apps/organizations/spares.py):
+# provisioning renames one instead of cloning the template on the request path. 0 turns the pool off.
+ORGANIZATION_SPARE_SCHEMAS = env.int("ORGANIZATION_SPARE_SCHEMAS", default=2)
 # A job for an organization being moved waits this long for the move's write freeze to end.
 MOVE_JOB_WAIT_SECONDS = env.float("MOVE_JOB_WAIT_SECONDS", default=120.0)
 DATABASE_ROUTERS = (

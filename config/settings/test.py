@@ -26,6 +26,10 @@ for _cache in CACHES.values():
 for _queue in RQ_QUEUES.values():
     _queue["ASYNC"] = True  # (rq's connection is the platform cache's: TEST_REDIS_URL too)
 
+# No spare schemas unless a test asks for them (tests/shared_apps/organizations/test_spares.py): the suite's
+# provisionings clone, and no test leaves a pool behind.
+ORGANIZATION_SPARE_SCHEMAS = 0
+
 # Hashing is not what the suite tests; keep it cheap.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 BASE_DOMAIN = "testserver.local"

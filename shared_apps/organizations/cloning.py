@@ -160,9 +160,10 @@ def template_lock(*, using: str = "default") -> Iterator[None]:
         lock_connection.close()  # ends the session, which releases the lock
 
 
-def clone_template(schema_name: str, *, using: str = "default") -> None:
+def clone_template(schema_name: str, *, using: str = "default") -> str:
     """Create `schema_name` as a copy of the template (tables, indexes, constraints with their names,
-    functions, triggers, sequences and the template's rows: it is fully migrated).
+    functions, triggers, sequences and the template's rows: it is fully migrated). Returns the template's
+    fingerprint the copy was made from.
 
     Runs in the caller's transaction (a savepoint of it) or in one of its own, so a failure leaves no
     schema. Takes the template lock shared until that transaction ends: a template migration waits for
@@ -175,3 +176,4 @@ def clone_template(schema_name: str, *, using: str = "default") -> None:
             raise ValidationError("New schema name already exists")
         capture = template_capture(using=using)
         replay(cursor, capture.segments, old=settings.TENANT_BASE_SCHEMA, new=schema_name)
+    return capture.fingerprint

@@ -271,3 +271,21 @@ class BulkOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of {len(self.results)} organizations"
+
+
+class SpareSchema(models.Model):
+    """An empty organization schema cloned from the template ahead of time (spares.py): provisioning renames
+    one to the new organization's schema instead of cloning on the request path. `fingerprint` is the
+    template's migration state it was cloned from; a spare of another state is never used."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    database = models.CharField(max_length=64, default="default")
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["database", "fingerprint"], name="spare_database_fingerprint")]
+
+    def __str__(self) -> str:
+        return self.schema_name

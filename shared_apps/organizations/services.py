@@ -19,7 +19,7 @@ from shared_apps.audit.services import audit_record
 from shared_apps.core import localtime
 from shared_apps.core.db import connection
 from shared_apps.core.errors import Conflict, InvalidInput
-from shared_apps.organizations import namespace, placement
+from shared_apps.organizations import namespace, placement, spares
 from shared_apps.organizations.cloning import clone_template
 from shared_apps.organizations.exceptions import (
     DomainNotFound,
@@ -116,9 +116,10 @@ def organization_provision(
 ) -> Organization:
     """Create an organization, its primary domain, its schema and its first admin as one operation.
 
-    The schema is cloned from the migrated template of the database the organization is placed on
-    (`database`, else NEW_ORGANIZATION_DATABASE). CREATE SCHEMA is transactional in PostgreSQL, so if any
-    step fails nothing is left behind: no row, no domain, no schema.
+    The schema is a spare of the primary's pool renamed (spares.py), else a clone of the migrated template of
+    the database the organization is placed on (`database`, else NEW_ORGANIZATION_DATABASE). CREATE and
+    ALTER SCHEMA are transactional in PostgreSQL, so if any step fails nothing is left behind: no row, no
+    domain, no schema, and a spare taken is a spare again.
     """
     slug = validate_slug(slug)
     name = _validate_name(name)
@@ -131,6 +132,11 @@ def organization_provision(
         full_name=admin_name,
         fields=("admin_email", "admin_password"),
     )
+    # The first admin's password hash (scrypt, ~0.14 s of CPU outside the GIL) is computed on another thread
+    # while this one checks the slug and takes a spare schema or clones one (~0.2 s, mostly waiting on
+    # PostgreSQL), and the transaction holds no lock while a hash is computed. With a spare the hash is the
+    # longest step: it starts as soon as the password is known to be acceptable.
+    password_hash = _hashers.submit(make_password, admin_password)
     if Organization.objects.filter(slug=slug).exclude(status=OrganizationStatus.DELETED).exists():
         raise SlugTaken(slug=slug)
     with placement.using(database):
@@ -138,10 +144,6 @@ def organization_provision(
             raise TemplateMissing(database=database)
 
     domain = f"{slug}.{settings.BASE_DOMAIN}"
-    # The first admin's password hash (scrypt, ~0.14 s of CPU outside the GIL) is computed on another thread
-    # while this one clones the schema (~0.2 s, mostly waiting on PostgreSQL): provisioning then takes about
-    # as long as the clone alone, and the transaction holds no lock while a hash is computed.
-    password_hash = _hashers.submit(make_password, admin_password)
     try:
         organization = _provision_rows(
             name=name,
@@ -159,6 +161,8 @@ def organization_provision(
         raise SlugTaken(slug=slug) from exc
     except ValidationError as exc:  # the schema exists without an organization row
         raise Conflict("A schema with this name already exists.", code="schema_exists", slug=slug) from exc
+    if database == placement.DEFAULT:
+        spares.spares_top_up_soon()  # replace the spare it took, or fill the pool it found empty
     platform_audit(
         "organization.provisioned",
         organization=organization,
@@ -205,8 +209,10 @@ def _provision_rows(
             # database's own transaction, committed just before the primary's.
             with placement.using(database), transaction.atomic():
                 # The replayed dump carries the template's django_migrations rows (the template holds no
-                # customer data), so the clone is already fully migrated, constraint names included.
-                clone_template(schema_name)
+                # customer data), so the clone is already fully migrated, constraint names included. A spare
+                # is such a clone made earlier, of the template's current state.
+                if database != placement.DEFAULT or not spares.spare_take(schema_name):
+                    clone_template(schema_name)
                 with schema_context(schema_name):
                     admin_user = User(
                         email=User.objects.normalize_email(admin_email).lower(),

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from shared_apps.organizations.models import Organization
 from shared_apps.organizations.services import constraint_names_align
+from shared_apps.organizations.spares import spares_top_up_soon
 
 
 class Command(BaseCommand):
@@ -19,4 +20,6 @@ class Command(BaseCommand):
                 "schema_name", flat=True
             )
         )
+        # the worker drops the spare schemas the migrations made stale and clones fresh ones
+        spares_top_up_soon()
         self.stdout.write(self.style.SUCCESS("Platform schema, template and organizations are migrated."))
