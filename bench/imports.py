@@ -14,6 +14,8 @@ many matching the existing leads. Timed:
 - the export of the same leads through GET /api/exports/leads.csv (Django's test client, the whole
   middleware stack, a streaming response read chunk by chunk) with the process's RSS sampled per chunk,
   beside an export of about a seventh of them: flat memory means the same peak for both.
+
+Runs on `<db>_bench_imports` (BENCH_IMPORTS_DB_SUFFIX) and Redis database BENCH_IMPORTS_REDIS_DB (default 7).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django
+from bench.common import bench_redis, setup_django
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
 EXISTING = int(os.environ.get("BENCH_EXISTING", str(max(1, ROWS // 100))))
@@ -249,6 +251,7 @@ def export(host: str, token: str, query: str) -> tuple[int, float, float, float]
 
 
 def main() -> None:
+    bench_redis("BENCH_IMPORTS_REDIS_DB", 7)  # events the import publishes go to a Redis db of its own
     setup_django(DB_SUFFIX)
     from django.conf import settings
     from django_tenants.utils import schema_context
