@@ -231,6 +231,8 @@ IMPORT_GIN_PENDING_LIST_KB = env.int("IMPORT_GIN_PENDING_LIST_KB", default=0)
 # maintenance_work_mem IMPORT_INDEX_BUILD_MEMORY ("" keeps the server's).
 IMPORT_BULK_MIN_ROWS = env.int("IMPORT_BULK_MIN_ROWS", default=100_000)
 IMPORT_INDEX_BUILD_MEMORY = env("IMPORT_INDEX_BUILD_MEMORY", default="256MB")
+# Worker processes normalizing an import's phone numbers past its first 20,000 rows (0: in the job's process)
+IMPORT_PHONE_WORKERS = env.int("IMPORT_PHONE_WORKERS", default=2)
 # Files of CSV exports run as jobs, one directory per organization (workers and web servers share it).
 EXPORTS_DIR = Path(env("EXPORTS_DIR", default=str(BASE_DIR / ".data" / "exports")))
 

@@ -384,13 +384,12 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
     indexes are dropped first and built again before the import is done (also when it fails or is
     cancelled: no organization is left without them)."""
     deferred = False
-    held = run.record_type in bulk.KEPT and bulk.lock_take()
+    held = run.record_type in bulk.TABLES and bulk.lock_take()
     try:
         if held:
-            if not run.dry_run and bulk.bulk_worthwhile(
-                run.record_type, pipeline.creates_after(run.checkpoint)
-            ):
-                bulk.indexes_defer(run.record_type)
+            creates = 0 if run.dry_run else pipeline.creates_after(run.checkpoint)
+            if bulk.bulk_worthwhile(run.record_type, creates):
+                bulk.indexes_defer(run.record_type, creates)
                 deferred = True
             elif bulk.indexes_missing(run.record_type):  # a bulk import's worker died: built again now
                 bulk.indexes_build(run.record_type)

@@ -4,9 +4,11 @@ and builds them again in one go at the end, instead of maintaining each of them 
 
 Measured at 200,000 leads (issue 21, see README): the lead table with every index takes ~7,000-9,000 rows/s
 by INSERT ... SELECT, its heap alone ~32,000-50,000, and building all its indexes afterwards costs less than
-maintaining them row by row. What stays live: the primary key and the dedupe keys (email, phone, identity:
-cheap b-trees that concurrent creations' duplicate checks read). What goes: the model's other indexes (the
-search vector, trigram and tags GINs, the ordering and board b-trees). Meanwhile the organization keeps
+maintaining them row by row. What stays live: the primary key, unique constraints and the dedupe keys
+(email, phone, identity: cheap b-trees that concurrent creations' duplicate checks read). What goes: the
+lead model's other indexes (the search vector, trigram and tags GINs, the ordering and board b-trees), and
+the activity model's indexes when the activity table too holds no more rows than the import creates (a
+first import into a new organization). Meanwhile the organization keeps
 working: requests that would read a missing index scan the table instead (slower, never wrong).
 
 Locks: without a caller's transaction (the worker) indexes are dropped and built CONCURRENTLY, so no request
@@ -27,13 +29,18 @@ from django.conf import settings
 from django.db import models
 
 from shared_apps.core.db import connection
+from tenant_apps.activities.models import Activity
 from tenant_apps.imports.models import RecordType
 from tenant_apps.imports.pipeline.sql import execute, fetchall, ident
 from tenant_apps.leads.models import Lead
 
-# record types written in bulk mode, and the indexes that stay live (the dedupe keys)
-KEPT: dict[str, tuple[type[models.Model], frozenset[str]]] = {
-    RecordType.LEAD: (Lead, frozenset({"lead_email_idx", "lead_phone_idx", "lead_identity_idx"})),
+# the tables a bulk import of a record type writes (its records, their CREATED activities), each with the
+# indexes that stay live: the leads' dedupe keys (the activities' unique message key is a constraint: live)
+TABLES: dict[str, tuple[tuple[type[models.Model], frozenset[str]], ...]] = {
+    RecordType.LEAD: (
+        (Lead, frozenset({"lead_email_idx", "lead_phone_idx", "lead_identity_idx"})),
+        (Activity, frozenset()),
+    ),
 }
 
 
@@ -42,14 +49,26 @@ def deferrable(model: type[models.Model], kept: frozenset[str]) -> list[models.I
     return [index for index in model._meta.indexes if index.name not in kept]
 
 
+def _table(model: type[models.Model]) -> str:
+    return f"{ident(connection.schema_name)}.{ident(model._meta.db_table)}"
+
+
 def _existing(model: type[models.Model]) -> dict[str, bool]:
     """The table's indexes in the current schema: name -> valid."""
     rows = fetchall(
         "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "WHERE i.indrelid = %s::regclass",
-        [f"{ident(connection.schema_name)}.{ident(model._meta.db_table)}"],
+        [_table(model)],
     )
     return {name: valid for name, valid in rows}
+
+
+def _holds_at_most(model: type[models.Model], rows: int) -> bool:
+    """Whether the table holds at most `rows` rows (counting no further than that)."""
+    table = _table(model)
+    return bool(
+        fetchall(f"SELECT count(*) <= %s FROM (SELECT 1 FROM {table} LIMIT %s) s", [rows, rows + 1])[0][0]
+    )
 
 
 def _concurrently() -> str:
@@ -74,16 +93,22 @@ def _create(model: type[models.Model], index: models.Index) -> None:
 
 def indexes_missing(record_type: str = RecordType.LEAD) -> list[str]:
     """The deferrable indexes absent or invalid in the current organization's schema."""
-    model, kept = KEPT[record_type]
-    existing = _existing(model)
-    return [index.name for index in deferrable(model, kept) if not existing.get(index.name)]
+    missing = []
+    for model, kept in TABLES[record_type]:
+        existing = _existing(model)
+        missing += [index.name for index in deferrable(model, kept) if not existing.get(index.name)]
+    return missing
 
 
-def indexes_defer(record_type: str) -> list[str]:
-    """Drop the deferrable indexes; returns their names. The caller holds the organization's bulk lock."""
-    model, kept = KEPT[record_type]
-    existing = _existing(model)
-    names = [index.name for index in deferrable(model, kept) if index.name in existing]
+def indexes_defer(record_type: str, creates: int) -> list[str]:
+    """Drop the deferrable indexes of the tables holding at most `creates` rows (building an index again
+    is a pass over its whole table); returns their names. The caller holds the organization's bulk lock."""
+    names = []
+    for model, kept in TABLES[record_type]:
+        if not _holds_at_most(model, creates):
+            continue
+        existing = _existing(model)
+        names += [index.name for index in deferrable(model, kept) if index.name in existing]
     for name in names:
         _drop(name)
     return names
@@ -92,20 +117,20 @@ def indexes_defer(record_type: str) -> list[str]:
 def indexes_build(record_type: str = RecordType.LEAD) -> list[str]:
     """Build the deferrable indexes that are missing (an invalid one, left by an interrupted concurrent
     build, is dropped first), one after the other; returns their names. The caller holds the bulk lock."""
-    model, kept = KEPT[record_type]
-    existing = _existing(model)
     built = []
     memory = settings.IMPORT_INDEX_BUILD_MEMORY
     if memory:  # a session setting (a concurrent build spans transactions); set back below
         execute("SELECT set_config('maintenance_work_mem', %s, false)", [memory])
     try:
-        for index in deferrable(model, kept):
-            if existing.get(index.name):
-                continue
-            if index.name in existing:
-                _drop(index.name)
-            _create(model, index)
-            built.append(index.name)
+        for model, kept in TABLES[record_type]:
+            existing = _existing(model)
+            for index in deferrable(model, kept):
+                if existing.get(index.name):
+                    continue
+                if index.name in existing:
+                    _drop(index.name)
+                _create(model, index)
+                built.append(index.name)
     finally:
         if memory:
             execute("RESET maintenance_work_mem")
@@ -144,7 +169,7 @@ def indexes_restore() -> list[str]:
         if not held:
             return []
         built = []
-        for record_type in KEPT:
+        for record_type in TABLES:
             if indexes_missing(record_type):
                 built += indexes_build(record_type)
         return built
@@ -152,10 +177,8 @@ def indexes_restore() -> list[str]:
 
 def bulk_worthwhile(record_type: str, creates: int) -> bool:
     """Bulk mode pays when the import creates at least IMPORT_BULK_MIN_ROWS records and at least as many as
-    the table holds (building every index again costs a pass over the whole table)."""
-    if record_type not in KEPT or creates < settings.IMPORT_BULK_MIN_ROWS:
+    the record table holds (building every index again costs a pass over the whole table)."""
+    if record_type not in TABLES or creates < settings.IMPORT_BULK_MIN_ROWS:
         return False
-    model, _ = KEPT[record_type]
-    table = f"{ident(connection.schema_name)}.{ident(model._meta.db_table)}"
-    existing = fetchall(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) s", [creates + 1])[0][0]
-    return bool(existing <= creates)
+    records, _ = TABLES[record_type][0]
+    return _holds_at_most(records, creates)

@@ -2,13 +2,16 @@
 mode); small imports keep the row-by-row path; a bulk import that dies leaves no organization without its
 indexes (its retry or the sweep builds them); one bulk import at a time per organization."""
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from django.db import connection, connections
 from django_tenants.utils import schema_context
 
-from shared_apps.users.models import Role
+from shared_apps.users.models import Role, User
+from tenant_apps.activities.models import Activity, ActivityType
 from tenant_apps.imports import jobs, services
 from tenant_apps.imports.models import Import
 from tenant_apps.imports.pipeline import bulk
@@ -20,8 +23,8 @@ FILE = (
     + "".join(f"Person{i} Surname{i},person{i}@example.com,Company {i}\n" for i in range(8))
     + "Marguerite Fontainebleau,marguerite@example.com,Quillfeather Mills\n"
 )
-DEFERRED = [index.name for index in bulk.deferrable(Lead, bulk.KEPT["lead"][1])]
-KEPT = sorted(bulk.KEPT["lead"][1])
+DEFERRED = [index.name for model, kept in bulk.TABLES["lead"] for index in bulk.deferrable(model, kept)]
+KEPT = sorted(bulk.TABLES["lead"][0][1])
 
 
 @pytest.fixture
@@ -32,11 +35,11 @@ def bulk_from_5(settings: Any, monkeypatch: Any) -> None:
 
 
 def indexes(org) -> dict[str, bool]:
-    """The lead table's indexes: name -> valid (pg_index.indisvalid)."""
+    """The lead and activity tables' indexes: name -> valid (pg_index.indisvalid)."""
     with schema_context(org.schema_name), connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE i.indrelid = 'leads_lead'::regclass"
+            "WHERE i.indrelid IN ('leads_lead'::regclass, 'activities_activity'::regclass)"
         )
         return dict(cursor.fetchall())
 
@@ -139,7 +142,7 @@ def test_a_failing_bulk_import_builds_the_indexes_before_it_gives_up(client, org
 
 def test_the_sweep_builds_the_indexes_an_import_that_died_for_good_left_missing(client, org, bulk_from_5):
     with schema_context(org.schema_name):
-        bulk.indexes_defer("lead")
+        bulk.indexes_defer("lead", 1000)
         assert sorted(bulk.indexes_missing("lead")) == sorted(DEFERRED)
         assert sorted(jobs.imports_indexes_sweep()) == sorted(DEFERRED)
         assert jobs.imports_indexes_sweep() == []  # nothing left to do
@@ -174,3 +177,124 @@ def test_while_another_session_holds_the_bulk_lock_an_import_writes_row_by_row_a
     finally:
         other.close()
     assert {lead["email"] for lead in leads(org)} >= {"marguerite@example.com"}
+
+
+def test_requests_during_a_bulk_import_succeed_and_the_indexes_are_built_concurrently(
+    settings, monkeypatch, django_db_blocker
+):
+    """Committed work on an organization of its own, as the worker and the server run it (no test
+    transaction): while a bulk import writes and builds, other requests list, create and search leads; the
+    import drops and builds its indexes CONCURRENTLY (never a lock that makes requests wait for a build)."""
+    from shared_apps.organizations.services import (
+        organization_delete,
+        organization_provision,
+        organization_purge,
+    )
+    from tests.conftest import PASSWORD, InThread, client_for
+
+    settings.IMPORT_BULK_MIN_ROWS = 5
+    monkeypatch.setattr(services, "BATCH_ROWS", 3)
+    slug = "bulkconcurrent"
+    statements: list[str] = []
+    outcomes: list[tuple[str, int, float]] = []
+    importing = threading.Event()
+
+    def provision():
+        return organization_provision(
+            name="Bulk concurrent", slug=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD
+        )
+
+    def admin_of(organization):
+        with schema_context(organization.schema_name):
+            return User.objects.get(email=f"admin@{slug}.test")
+
+    def start(organization):
+        return queued(client_for(organization, admin_of(organization)))
+
+    def record(execute, sql, params, many, context):
+        if "INDEX" in sql.upper():
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    def slowly(run: Import) -> None:  # each batch takes a while: the requests overlap the writing
+        time.sleep(0.3)
+
+    create = bulk._create
+
+    def create_slowly(model, index):  # and the building
+        time.sleep(0.1)
+        create(model, index)
+
+    monkeypatch.setattr(services, "after_batch", slowly)
+    monkeypatch.setattr(bulk, "_create", create_slowly)
+
+    def work(organization, import_id):
+        with connection.execute_wrapper(record):
+            try:
+                return run(organization, import_id)
+            finally:
+                importing.clear()
+
+    def requests(organization):
+        client = client_for(organization, admin_of(organization))
+        count = 0
+        while importing.is_set() or count < 3:
+            count += 1
+            for name, method, path, data in (
+                ("list", "get", "/api/leads/", None),
+                ("create", "post", "/api/leads/", {"name": f"Walk-in {count}"}),
+                ("search", "get", "/api/search/", {"q": "person", "types": "lead"}),
+            ):
+                began = time.perf_counter()
+                response = getattr(client, method)(path, data, format="json" if method == "post" else None)
+                outcomes.append((name, response.status_code, time.perf_counter() - began))
+
+    def cleanup(organization):
+        organization_purge(organization=organization_delete(organization=organization), confirm=slug)
+
+    with django_db_blocker.unblock():
+        organization = InThread(provision).join()
+        try:
+            import_id = InThread(start, organization).join()
+            importing.set()
+            worker = InThread(work, organization, import_id)
+            requester = InThread(requests, organization)
+            done = worker.join()
+            requester.join()
+            assert done.status == "done" and done.imported == 9
+            with schema_context(organization.schema_name):
+                assert bulk.indexes_missing("lead") == []
+            created = sum(1 for name, status, _ in outcomes if name == "create")
+            with schema_context(organization.schema_name):
+                assert Lead.objects.count() == 9 + created
+        finally:
+            InThread(cleanup, organization).join()
+    assert {(name, status) for name, status, _ in outcomes} == {
+        ("list", 200),
+        ("create", 201),
+        ("search", 200),
+    }
+    # the lead and activity tables' index statements (not those of the import's own staging tables)
+    built = [
+        sql for sql in statements if sql.startswith(("CREATE INDEX", "DROP INDEX")) and "imports_" not in sql
+    ]
+    assert len(built) == 2 * len(DEFERRED), built
+    assert all("CONCURRENTLY" in sql for sql in built), built
+
+
+def test_activity_indexes_stay_live_when_the_organization_has_more_activities_than_the_import_creates(
+    client, org, bulk_from_5, monkeypatch, make_lead
+):
+    lead = make_lead(name="Existing", email="existing@example.com")
+    with schema_context(org.schema_name):
+        Activity.objects.bulk_create(
+            [Activity(lead=lead, type=ActivityType.NOTE, subject=f"note {i}") for i in range(20)]
+        )
+    seen = watch_batches(monkeypatch, org)
+    assert run(org, queued(client)).imported == 9
+    lead_deferred = [index.name for index in bulk.deferrable(*bulk.TABLES["lead"][0])]
+    activity_indexes = [index.name for index in bulk.deferrable(*bulk.TABLES["lead"][1])]
+    for during in seen:
+        assert not set(lead_deferred) & set(during)
+        assert set(activity_indexes) <= set(during)
+    assert_all_indexes_valid(org)
