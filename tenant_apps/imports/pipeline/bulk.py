@@ -124,13 +124,14 @@ def indexes_build(record_type: str = RecordType.LEAD) -> list[str]:
     try:
         for model, kept in TABLES[record_type]:
             existing = _existing(model)
-            for index in deferrable(model, kept):
-                if existing.get(index.name):
-                    continue
+            missing = [index for index in deferrable(model, kept) if not existing.get(index.name)]
+            for index in missing:
                 if index.name in existing:
                     _drop(index.name)
                 _create(model, index)
                 built.append(index.name)
+            if missing:  # the table grew by an import: the planner learns its size now, not at autovacuum's
+                execute(f"ANALYZE {_table(model)}")
     finally:
         if memory:
             execute("RESET maintenance_work_mem")
