@@ -11,9 +11,18 @@ many matching the existing leads. Timed:
   stored), then import_run (parse + COPY into staging, set-based validation and dedupe, then the leads,
   their CREATED activities and the change log written in batches with a checkpoint), with its phases;
   the final counts are checked against what the generator put in the file;
+- bulk mode (tenant_apps.imports.pipeline.bulk): the file is large for the fresh organization, so the costly
+  lead indexes are dropped and built concurrently at the end (both timed as phases); BENCH_IMPORTS_BULK=0
+  runs the row-by-row path instead (the code before bulk mode) for a same-hour comparison;
+- meanwhile a prober on a connection of its own does what requests do on the organization every 0.2 s (the
+  lead list's first page, a lead insert rolled back, a full-text search): the slowest of each and errors;
+- the small-import path: BENCH_SMALL_ROWS (default 10,000) more rows into the organization now holding the
+  first file's leads (row by row, every index live);
 - the export of the same leads through GET /api/exports/leads.csv (Django's test client, the whole
   middleware stack, a streaming response read chunk by chunk) with the process's RSS sampled per chunk,
   beside an export of about a seventh of them: flat memory means the same peak for both.
+
+Runs on `<db>_bench_imports` (BENCH_IMPORTS_DB_SUFFIX) and Redis database BENCH_IMPORTS_REDIS_DB (default 7).
 """
 
 from __future__ import annotations
@@ -23,11 +32,12 @@ import os
 import random
 import resource
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django
+from bench.common import bench_redis, setup_django
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
 EXISTING = int(os.environ.get("BENCH_EXISTING", str(max(1, ROWS // 100))))
@@ -38,6 +48,12 @@ TARGET_ROWS_PER_S = 50_000
 EXPORT_TARGET_ROWS_PER_S = 200_000
 FLOOR_ROWS = int(os.environ.get("BENCH_FLOOR_ROWS", "200000"))
 DB_SUFFIX = os.environ.get("BENCH_IMPORTS_DB_SUFFIX", "_bench_imports")  # a database of its own
+PLAN = "parse, COPY into staging, validate + dedupe (plan)"
+WRITE = "write leads + activities in batches (+ index drop/build)"
+DROPPED = "  of which: indexes dropped"
+BUILT = "  of which: indexes built (concurrently, one after the other)"
+BULK = os.environ.get("BENCH_IMPORTS_BULK", "1") != "0"
+SMALL_ROWS = int(os.environ.get("BENCH_SMALL_ROWS", "10000"))
 
 FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kai", "Lena"]
 LAST = ["Silva", "Meyer", "Novak", "O'Brien", "Rossi", "Sato", "Dubois", "García", "Kowalski", "Nguyen"]
@@ -57,7 +73,7 @@ def _email(index: int) -> str:
     return f"lead{index}.{FIRST[index % len(FIRST)].lower()}@example{index % 97}.com"
 
 
-def generate(path: Path, rng: random.Random) -> dict[str, int]:
+def generate(path: Path, rng: random.Random, rows: int = ROWS, start: int = 0) -> dict[str, int]:
     """Write the file; returns what it holds: invalid rows, repeats within the file, rows matching the
     existing leads (whose emails are lead<-1..-EXISTING>)."""
     expected = {"invalid": 0, "in_file": 0, "existing": 0}
@@ -65,7 +81,7 @@ def generate(path: Path, rng: random.Random) -> dict[str, int]:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
-        for index in range(ROWS):
+        for index in range(start, start + rows):
             roll = rng.random()
             company = f"{WORDS[index % 10]} {WORDS[(index // 10) % 10]} {index % 5003} {SUFFIXES[index % 6]}"
             row = [
@@ -90,7 +106,7 @@ def generate(path: Path, rng: random.Random) -> dict[str, int]:
             elif roll < 0.015 and written:
                 row[1] = _email(written[rng.randrange(0, len(written))])  # an earlier (valid) row's email
                 expected["in_file"] += 1
-            elif roll < 0.015 + EXISTING / ROWS / 2 and expected["existing"] < EXISTING:
+            elif roll < 0.015 + EXISTING / rows / 2 and expected["existing"] < EXISTING and not start:
                 expected["existing"] += 1
                 row[1] = _email(-expected["existing"])  # an existing lead's email
             else:
@@ -198,6 +214,7 @@ def run_import(path: Path, schema: str) -> tuple[Any, dict[str, float]]:
 
     from shared_apps.users.models import User
     from tenant_apps.imports import pipeline, services
+    from tenant_apps.imports.pipeline import bulk
 
     phases: dict[str, float] = {}
     original_build = pipeline.Pipeline.build
@@ -205,10 +222,28 @@ def run_import(path: Path, schema: str) -> tuple[Any, dict[str, float]]:
     def timed_build(self: Any, *, rebuild: bool) -> int:
         start = time.perf_counter()
         rows = original_build(self, rebuild=rebuild)
-        phases["parse, COPY into staging, validate + dedupe (plan)"] = time.perf_counter() - start
+        phases[PLAN] = time.perf_counter() - start
         return rows
 
     pipeline.Pipeline.build = timed_build  # type: ignore[method-assign]
+    originals = {name: getattr(bulk, name) for name in ("indexes_defer", "indexes_build")}
+    labels = {
+        "indexes_defer": DROPPED,
+        "indexes_build": BUILT,
+    }
+
+    def timed(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            begin = time.perf_counter()
+            try:
+                return originals[name](*args, **kwargs)
+            finally:
+                phases[labels[name]] = phases.get(labels[name], 0.0) + time.perf_counter() - begin
+
+        return call
+
+    for name in originals:
+        setattr(bulk, name, timed(name))
     try:
         with schema_context(schema):
             actor = User.objects.get(email=MEMBER_EMAIL)
@@ -221,13 +256,62 @@ def run_import(path: Path, schema: str) -> tuple[Any, dict[str, float]]:
             begin = time.perf_counter()
             run = services.import_run(import_id=run.pk)
             total = time.perf_counter() - begin
-            phases["write leads + activities in batches"] = (
-                total - phases["parse, COPY into staging, validate + dedupe (plan)"]
-            )
+            phases[WRITE] = total - phases[PLAN]
             phases["end to end"] = time.perf_counter() - start
     finally:
         pipeline.Pipeline.build = original_build  # type: ignore[method-assign]
+        for name, function in originals.items():
+            setattr(bulk, name, function)
     return run, phases
+
+
+class Prober(threading.Thread):
+    """What requests do on the organization while the import runs, on a connection of its own, every 0.2 s:
+    the lead list's first page, a lead insert (rolled back) and a full-text search; the slowest of each."""
+
+    def __init__(self, schema: str) -> None:
+        super().__init__(daemon=True)
+        self.schema = schema
+        self.stop = threading.Event()
+        self.slowest: dict[str, float] = {"list": 0.0, "insert": 0.0, "search": 0.0}
+        self.rounds = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        from django.db import connections
+
+        connection = connections.create_connection("default")
+        try:
+            connection.set_schema(self.schema)
+            columns = (
+                "name, email, phone, phone_normalized, company, identity_key, source, stage, value, "
+                "currency, tags, score, stage_changed_at, created_at, updated_at"
+            )
+            statements = {
+                "list": "SELECT id FROM leads_lead WHERE deleted_at IS NULL "
+                "ORDER BY created_at DESC, id DESC LIMIT 50",
+                "insert": f"INSERT INTO leads_lead ({columns}) VALUES ('Probe Lead', 'probe@example.com', "
+                "'', '', 'Probe', '', '', 'NEW', 0, 'USD', '{}', 0, now(), now(), now())",
+                "search": "SELECT id FROM leads_lead WHERE search_vector @@ to_tsquery('simple', 'probe') "
+                "LIMIT 20",
+            }
+            while not self.stop.wait(0.2):
+                for name, sql in statements.items():
+                    start = time.perf_counter()
+                    try:
+                        with connection.cursor() as cursor:
+                            if name == "insert":
+                                cursor.execute("BEGIN")
+                            cursor.execute(sql)
+                            if name == "insert":
+                                cursor.execute("ROLLBACK")
+                    except Exception as error:  # a request that would have failed
+                        self.errors.append(f"{name}: {error}")
+                        connection.rollback()
+                    self.slowest[name] = max(self.slowest[name], time.perf_counter() - start)
+                self.rounds += 1
+        finally:
+            connection.close()
 
 
 def export(host: str, token: str, query: str) -> tuple[int, float, float, float]:
@@ -249,6 +333,7 @@ def export(host: str, token: str, query: str) -> tuple[int, float, float, float]
 
 
 def main() -> None:
+    bench_redis("BENCH_IMPORTS_REDIS_DB", 7)  # events the import publishes go to a Redis db of its own
     setup_django(DB_SUFFIX)
     from django.conf import settings
     from django_tenants.utils import schema_context
@@ -256,13 +341,16 @@ def main() -> None:
     from shared_apps.users.services import token_issue
     from tenant_apps.activities.models import Activity
     from tenant_apps.imports.models import ImportRowError
+    from tenant_apps.imports.pipeline import bulk
     from tenant_apps.leads.models import Lead
 
     print(
         f"\nimports: {ROWS:,} rows (BENCH_IMPORT_ROWS), {EXISTING:,} existing leads (BENCH_EXISTING); "
         f"gin_pending_list_limit in the write batches: "
         f"{settings.IMPORT_GIN_PENDING_LIST_KB or 'server default'} (IMPORT_GIN_PENDING_LIST_KB, kB); "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"bulk mode {'on' if BULK else 'OFF (BENCH_IMPORTS_BULK=0)'} (IMPORT_BULK_MIN_ROWS "
+        f"{settings.IMPORT_BULK_MIN_ROWS:,}, maintenance_work_mem for the builds "
+        f"{settings.IMPORT_INDEX_BUILD_MEMORY or 'server default'}); load average {os.getloadavg()[0]:.2f}"
     )
     organization = _organization()
     schema = organization.schema_name
@@ -277,7 +365,18 @@ def main() -> None:
         print(f"  file: {size / 2**20:.1f} MiB generated in {time.perf_counter() - start:.1f} s; {expected}")
 
         copy_seconds = raw_copy(path)
-        run, phases = run_import(path, schema)
+        if not BULK:
+            settings.IMPORT_BULK_MIN_ROWS = 2**62
+        prober = Prober(schema)
+        prober.start()
+        try:
+            run, phases = run_import(path, schema)
+        finally:
+            prober.stop.set()
+            prober.join()
+        small_path = Path(directory) / "small.csv"
+        small_expected = generate(small_path, random.Random(8), rows=SMALL_ROWS, start=ROWS * 2)
+        small_run, small_phases = run_import(small_path, schema)
 
     assert run.status == "done", (run.status, run.error)
     assert run.rows_read == ROWS, run.rows_read
@@ -285,8 +384,9 @@ def main() -> None:
     assert run.failed == expected["invalid"], (run.failed, expected)
     assert run.skipped == expected["in_file"] + expected["existing"], (run.skipped, expected)
     with schema_context(schema):
-        assert Lead.objects.count() == EXISTING + run.imported
-        assert Activity.objects.filter(type="CREATED").count() == run.imported
+        assert Lead.objects.count() == EXISTING + run.imported + small_run.imported
+        assert Activity.objects.filter(type="CREATED").count() == run.imported + small_run.imported
+        assert bulk.indexes_missing("lead") == [], bulk.indexes_missing("lead")  # all built and valid
         assert ImportRowError.objects.filter(import_run=run).count() == run.skipped + run.failed
 
     end_to_end = phases["end to end"]
@@ -297,9 +397,10 @@ def main() -> None:
         f"  ({end_to_end / copy_seconds:.1f}x the raw COPY; target >= {TARGET_ROWS_PER_S:,} rows/s: "
         f"{'met' if ROWS / end_to_end >= TARGET_ROWS_PER_S else 'NOT met'})"
     )
-    for name, seconds in phases.items():
-        if name != "end to end":
-            print(f"    {name:<52} {seconds:7.2f} s")
+    order = ["upload stored (import_create)", PLAN, WRITE, DROPPED, BUILT]
+    for name in order:
+        if name in phases:
+            print(f"    {name:<58} {phases[name]:7.2f} s")
     sample = min(ROWS, FLOOR_ROWS)
     floor_seconds = floor(schema, sample)
     floor_rate = sample / floor_seconds
@@ -315,6 +416,18 @@ def main() -> None:
     print(
         f"  counts: read {run.rows_read:,}, imported {run.imported:,}, skipped {run.skipped:,} (duplicates), "
         f"failed {run.failed:,} (invalid): as generated"
+    )
+    slowest = ", ".join(f"{name} {seconds * 1000:,.0f} ms" for name, seconds in prober.slowest.items())
+    print(
+        f"  meanwhile, requests' statements on the organization ({prober.rounds} rounds): slowest {slowest}; "
+        f"errors: {len(prober.errors)}{' ' + prober.errors[0] if prober.errors else ''}"
+    )
+    assert small_run.status == "done" and small_run.failed == small_expected["invalid"], small_run
+    small = small_phases["end to end"]
+    print(
+        f"  small-import path: {SMALL_ROWS:,} more rows into the organization now holding "
+        f"{EXISTING + run.imported:,} leads (row by row, every index live): {small:.2f} s, "
+        f"{SMALL_ROWS / small:,.0f} rows/s (plan {small_phases[PLAN]:.2f} s)"
     )
 
     host = f"{SLUG}.{settings.BASE_DOMAIN}"

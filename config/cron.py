@@ -11,6 +11,7 @@ from shared_apps.organizations.usage import usage_collect
 from shared_apps.users.jobs import purge_expired_tokens
 from tenant_apps.analytics.jobs import analytics_refresh
 from tenant_apps.automation.jobs import evaluate_time_triggers, refresh_stale_scores
+from tenant_apps.imports.jobs import imports_indexes_sweep
 from tenant_apps.mail.jobs import imap_mailboxes_sync, inbound_messages_sweep
 from tenant_apps.realtime.jobs import prune_event_log
 from tenant_apps.reminders.jobs import (
@@ -54,3 +55,7 @@ register(fan_out, queue_name="low", args=(usage_collect,), kwargs={"queue": "low
 # every minute: the pool of spare organization schemas (ORGANIZATION_SPARE_SCHEMAS) refilled, stale ones
 # (cloned before a template migration) dropped; also enqueued after each provisioning. Cheap when full.
 register(spares_top_up, queue_name="default", cron="* * * * *")
+# every 10 minutes: the lead indexes a large import builds at its end, should its worker have died for good
+register(
+    fan_out, queue_name="low", args=(imports_indexes_sweep,), kwargs={"queue": "low"}, cron="*/10 * * * *"
+)

@@ -229,6 +229,13 @@ IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=512 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=2_000_000)
 # gin_pending_list_limit (kB) in an import's write transactions; 0 keeps the server's (4 MB by default)
 IMPORT_GIN_PENDING_LIST_KB = env.int("IMPORT_GIN_PENDING_LIST_KB", default=0)
+# Bulk mode (tenant_apps.imports.pipeline.bulk): an import creating at least this many leads, and at least as
+# many as the organization has, writes them with the costly indexes gone and builds those at the end, with
+# maintenance_work_mem IMPORT_INDEX_BUILD_MEMORY ("" keeps the server's).
+IMPORT_BULK_MIN_ROWS = env.int("IMPORT_BULK_MIN_ROWS", default=100_000)
+IMPORT_INDEX_BUILD_MEMORY = env("IMPORT_INDEX_BUILD_MEMORY", default="256MB")
+# Worker processes normalizing an import's phone numbers past its first 20,000 rows (0: in the job's process)
+IMPORT_PHONE_WORKERS = env.int("IMPORT_PHONE_WORKERS", default=2)
 # Files of CSV exports run as jobs, one directory per organization (workers and web servers share it).
 EXPORTS_DIR = Path(env("EXPORTS_DIR", default=str(BASE_DIR / ".data" / "exports")))
 

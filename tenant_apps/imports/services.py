@@ -52,7 +52,7 @@ from tenant_apps.imports.models import (
     ImportStatus,
     RecordType,
 )
-from tenant_apps.imports.pipeline import Pipeline
+from tenant_apps.imports.pipeline import Pipeline, bulk
 from tenant_apps.imports.pipeline.write import Counts
 from tenant_apps.imports.tasks import TASK_COLUMNS, TaskColumns, task_rows_write
 from tenant_apps.records.services import clean_owner, clean_tags, import_create_check, record_create_room
@@ -380,22 +380,53 @@ def _day_start() -> datetime:
 
 
 def _write(run: Import, pipeline: Pipeline) -> Import:
+    """The batches, in bulk mode (pipeline/bulk.py) when the import is large for its organization: the costly
+    indexes are dropped first and built again before the import is done (also when it fails or is
+    cancelled: no organization is left without them)."""
+    deferred = False
+    held = run.record_type in bulk.TABLES and bulk.lock_take()
+    try:
+        if held:
+            creates = 0 if run.dry_run else pipeline.creates_after(run.checkpoint)
+            if bulk.bulk_worthwhile(run.record_type, creates):
+                bulk.indexes_defer(run.record_type, creates)
+                deferred = True
+            elif bulk.indexes_missing(run.record_type):  # a bulk import's worker died: built again now
+                bulk.indexes_build(run.record_type)
+            if not deferred:  # a small import leaves the lock to a large one starting meanwhile
+                bulk.lock_release()
+                held = False
+        try:
+            status, error = _write_batches(run, pipeline)
+        except Exception:
+            if deferred:
+                bulk.indexes_build(run.record_type)
+            raise
+        if deferred:
+            bulk.indexes_build(run.record_type)
+        return _finish(run, status, pipeline, error=error)
+    finally:
+        if held:
+            bulk.lock_release()
+
+
+def _write_batches(run: Import, pipeline: Pipeline) -> tuple[str, str]:
+    """Write batch after batch from the checkpoint; returns the import's final status and error."""
     total = run.rows_read or 0
     while run.checkpoint < total:
         if Import.objects.filter(pk=run.pk, cancel_requested=True).exists():
-            return _finish(run, ImportStatus.CANCELLED, pipeline)
+            return ImportStatus.CANCELLED, ""
         high = min(run.checkpoint + BATCH_ROWS, total)
         room = None if run.dry_run else record_create_room()  # rows past the plan's records limit: refused
         if room is not None and room <= 0:
-            error = PLAN_LIMIT_ERROR.format(row=run.checkpoint)
-            return _finish(run, ImportStatus.FAILED, pipeline, error=error)
+            return ImportStatus.FAILED, PLAN_LIMIT_ERROR.format(row=run.checkpoint)
         high = high if room is None else min(high, run.checkpoint + room)
         with transaction.atomic():
             counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
             _batch_done(run, checkpoint=high, counts=counts)
         if after_batch is not None:
             after_batch(run)
-    return _finish(run, ImportStatus.DONE, pipeline)
+    return ImportStatus.DONE, ""
 
 
 def _stored_rows(run: Import) -> Iterator[tuple[int, int, str, tuple[str, ...]]]:

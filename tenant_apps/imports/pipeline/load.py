@@ -5,9 +5,13 @@ fixed in Python."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import signal
 import tempfile
-from typing import IO
+from collections import deque
+from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 
 from shared_apps.core.db import connection
@@ -21,6 +25,7 @@ from tenant_apps.imports.pipeline.tables import Tables
 from tenant_apps.records import normalize
 
 CUSTOM_SLICE = 20_000  # rows whose custom cells are cleaned at a time
+PHONE_SLICE = 20_000  # rows whose phones a worker process normalizes at a time
 
 
 class Loading(Tables):
@@ -57,7 +62,7 @@ class Loading(Tables):
         if tags_at is not None:
             staged += ["c_tags_norm", "c_tags_bad"]
         # phone numbers to E.164 need libphonenumber's tables: normalized here as the file is read, by the
-        # same function as the record services (one rule), at a few microseconds a cell
+        # same function as the record services (one rule)
         phone_at = self.fields.index("phone") if "phone" in self.fields else None
         if phone_at is not None:
             staged.append("c_phone_norm")
@@ -69,8 +74,6 @@ class Loading(Tables):
             f"CREATE UNLOGGED TABLE {self.staging} (n bigint, line bigint, bad text, "
             f"{', '.join(f'{column} text' for column in [*staged, *bad])})"
         )
-        from django.conf import settings
-
         rows = csvio.iter_rows(
             iter(lambda: spool.read(1 << 20), b""),
             encoding=encoding,
@@ -86,26 +89,65 @@ class Loading(Tables):
         count = 0
         strip = str.strip
         extra = list(self.run.tags)
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {self.staging} ({target}) FROM STDIN (FORMAT csv)") as copy,
-        ):
-            for number, line, problem, values in rows:
-                cells = tuple(map(strip, values))
-                derived: tuple[str | None, ...] = ()
-                if tags_at is not None:
-                    derived = tags_cell(cells[tags_at], extra)
-                if phone_at is not None:
-                    derived += (normalize.phone_or_blank(unescaped_cell(cells[phone_at]), region),)
-                if self.custom:  # the file's custom cells come after the fields' (see `columns`)
-                    width = len(self.fields)
-                    cells, own = cells[:width], cells[width:]
-                    derived += own
-                writer.writerow((number, line, problem, *cells, *derived))
-                count = number
-                if len(buffer.parts) >= 4096:
-                    copy.write(buffer.take())
-            copy.write(buffer.take())
+        width = len(self.fields)
+        # phones are the costly cells (libphonenumber in Python, ~50 us each): past the first slice of a
+        # large file they are normalized in worker processes, a slice at a time, while this one reads on
+        workers = settings.IMPORT_PHONE_WORKERS if phone_at is not None else 0
+        pool: Any = None
+        pending: deque[tuple[list[tuple[Any, ...]], Any]] = deque()
+        rows_of_slice: list[tuple[Any, ...]] = []
+        try:
+            with (
+                connection.cursor() as cursor,
+                cursor.copy(f"COPY {self.staging} ({target}) FROM STDIN (FORMAT csv)") as copy,
+            ):
+
+                def emit(rows_done: list[tuple[Any, ...]], phones: list[str] | None) -> None:
+                    for at, (head, derived, phone_raw, own) in enumerate(rows_done):
+                        if phone_at is not None:
+                            phone = phones[at] if phones is not None else _phone(phone_raw, region)
+                            derived = (*derived, phone)
+                        writer.writerow((*head, *derived, *own))
+                        if len(buffer.parts) >= 4096:
+                            copy.write(buffer.take())
+
+                def slice_done(last: bool) -> None:
+                    nonlocal pool, rows_of_slice
+                    if workers and pool is None and not last:
+                        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)
+                    if pool is None:
+                        emit(rows_of_slice, None)
+                    else:
+                        cells = [row[2] for row in rows_of_slice]
+                        pending.append((rows_of_slice, pool.apply_async(_phones, (cells, region))))
+                        while pending and (last or len(pending) > workers):
+                            done, result = pending.popleft()
+                            emit(done, result.get())
+                    rows_of_slice = []
+
+                for number, line, problem, values in rows:
+                    cells = tuple(map(strip, values))
+                    derived: tuple[str | None, ...] = ()
+                    if tags_at is not None:
+                        derived = tags_cell(cells[tags_at], extra)
+                    # the file's custom cells come after the fields' (see `columns`)
+                    own = cells[width:] if self.custom else ()
+                    if self.custom:
+                        cells = cells[:width]
+                    phone_raw = cells[phone_at] if phone_at is not None else ""
+                    rows_of_slice.append(((number, line, problem, *cells), derived, phone_raw, own))
+                    count = number
+                    if len(rows_of_slice) >= PHONE_SLICE:
+                        slice_done(last=False)
+                slice_done(last=True)
+                copy.write(buffer.take())
+            if pool is not None:
+                pool.close()
+                pool.join()
+                pool = None
+        finally:
+            if pool is not None:
+                pool.terminate()
         return count
 
     def _custom_values(self) -> None:
@@ -152,6 +194,21 @@ class Loading(Tables):
                         f"UPDATE {self.staging} SET {column} = %s WHERE n = %s",
                         [(fix(value.strip()), number) for number, value in rows],
                     )
+
+
+def _phone(cell: str, region: str) -> str:
+    return normalize.phone_or_blank(unescaped_cell(cell), region)
+
+
+def _phones(cells: list[str], region: str) -> list[str]:
+    """A slice of phone cells normalized, in a worker process."""
+    return [_phone(cell, region) for cell in cells]
+
+
+def _worker_start() -> None:
+    """A phone worker leaves signals to its parent (an rq work horse's handlers would act in it too)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Lines:

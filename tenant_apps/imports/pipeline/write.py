@@ -67,6 +67,11 @@ class Writing(Tables):
             counts.warnings += warned
         return counts
 
+    def creates_after(self, checkpoint: int) -> int:
+        """The records the plan still creates past the checkpoint."""
+        sql = f"SELECT count(*) FROM {self.plan} WHERE n > %s AND action = 'create'"
+        return int(fetchall(sql, [checkpoint])[0][0])
+
     def settle_indexes(self) -> None:
         """The GIN indexes of the written table merge their pending lists now (the entries the import left
         there): searches after the import read the index alone, as before it."""
