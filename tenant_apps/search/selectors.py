@@ -18,6 +18,7 @@ from django.db.models import BooleanField, Func, Q, QuerySet
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
+from shared_apps.core.search import first_word_key, prefix_key, rest_key
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType, Note
@@ -82,6 +83,18 @@ TYPES: dict[str, SearchType] = {
 }
 SEARCHED_ACTIVITIES = (ActivityType.EMAIL, ActivityType.CALL, ActivityType.MEETING)
 HANGING = ("note", "activity")  # rows on a record: no owner, tags or stage of their own
+# Type-ahead ranges (b-tree indexes of tenant_apps.records.models.prefix_indexes), the best first: a person
+# whose first name begins with the first term and whose surname with the rest ("sof no": Sofia Novak), a
+# surname or a company that begins with the text, a name that does. Each is read in key order, k rows at
+# most, whatever the prefix's popularity.
+PERSON, REST, WHOLE = "person", "rest", "whole"
+BEGINS: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "lead": ((PERSON, "name", 2.8), (REST, "name", 2.6), (WHOLE, "company", 2.4)),
+    "contact": ((PERSON, "name", 2.8), (REST, "name", 2.6)),
+    "account": ((WHOLE, "name", 2.8),),
+    "opportunity": ((WHOLE, "name", 2.8),),
+}
+BEGINS_STEP = 10_000.0  # rank = base - position / BEGINS_STEP: key order kept, every base apart (<= 501 rows)
 
 
 def fold(text: str) -> str:
@@ -227,6 +240,57 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def _key_annotations(kind: str) -> dict[str, Any]:
+    """The type-ahead keys of BEGINS, as the scope's columns k_first_<field>, k_rest_<field>, k_whole_<field>:
+    the same expressions as the indexes, so that a range over the (flattened) scope is an index range."""
+    keys: dict[str, Any] = {}
+    for how, field, _base in BEGINS.get(kind, ()):
+        if how == PERSON:
+            keys[f"k_first_{field}"] = first_word_key(field)
+        if how in (PERSON, REST):
+            keys[f"k_rest_{field}"] = rest_key(field)
+        if how == WHOLE:
+            keys[f"k_whole_{field}"] = prefix_key(field)
+    return keys
+
+
+def _after(prefix: str) -> str:
+    """The least key above every key `prefix` begins (the terms are [a-z0-9]: the last one plus one)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _begun(kind: str, scope: tuple[str, tuple[Any, ...]], terms: list[str], limit: int) -> Part:
+    """(id, kind, rank) of one type's best `limit` records whose name, surname or company begins with the
+    text (BEGINS), each range an index range read in key order and stopped at `limit` rows; a record in
+    two ranges keeps its best rank."""
+    scope_sql, scope_params = scope
+    text = " ".join(terms)
+    ranges: list[str] = []
+    params: list[Any] = []
+    for how, field, base in BEGINS[kind]:
+        if how == PERSON:
+            columns = [f"k_first_{field}", f"k_rest_{field}"]
+            bounds = [terms[0]] + ([" ".join(terms[1:])] if len(terms) > 1 else [])
+        else:
+            columns = [f"k_{how}_{field}"]
+            bounds = [text]
+        condition = " AND ".join(f"s.{column} >= %s AND s.{column} < %s" for column in columns[: len(bounds)])
+        inner = ", ".join(f"s.{column}" for column in columns)
+        outer = ", ".join(f"r.{column}" for column in columns)
+        ranges.append(
+            f"(SELECT r.pk, ({base} - row_number() OVER (ORDER BY {outer}, r.pk) / {BEGINS_STEP})::float8 "
+            f"AS rank FROM (SELECT s.pk, {inner} FROM ({scope_sql}) s WHERE {condition} "
+            f"ORDER BY {inner} LIMIT %s) r)"
+        )
+        params += [*scope_params, *(value for bound in bounds for value in (bound, _after(bound))), limit]
+    sql = (
+        f"(SELECT d.pk, %s::text, d.rank FROM (SELECT DISTINCT ON (u.pk) u.pk, u.rank FROM "
+        f"({' UNION ALL '.join(ranges)}) u ORDER BY u.pk, u.rank DESC) d "
+        "ORDER BY d.rank DESC, d.pk DESC LIMIT %s)"
+    )
+    return Part(kind, sql, [kind, *params, limit])
+
+
 def _scope_sql(
     kind: str, *, filters: dict[str, Any], actor: User | None
 ) -> tuple[str, tuple[Any, ...]] | None:
@@ -246,8 +310,12 @@ def _scope_sql(
     rows = _scope(kind, spec, filters=filters, actor=actor)
     compiled = None
     if rows is not None:
+        keys = _key_annotations(kind)
         sql, params = (
-            rows.order_by().values("pk", "search_vector", *spec.exact_fields).query.sql_with_params()
+            rows.order_by()
+            .annotate(**keys)
+            .values("pk", "search_vector", *spec.exact_fields, *keys)
+            .query.sql_with_params()
         )
         compiled = (sql, tuple(params))
     if len(_SCOPES) >= SCOPES_KEPT:
@@ -304,22 +372,34 @@ PLANNER = (
 )
 
 
+# The type-ahead ranges (_begun) are index scans in key order stopped by their LIMIT: the one plan that reads
+# k rows of a range of any size.
+ORDERED = "SET LOCAL enable_indexscan = on; "
+
+
 class Statement(NamedTuple):
     sql: str
     params: list[Any]
 
 
-def _fetch(*statements: Statement) -> list[list[tuple[Any, ...]]]:
+def _fetch(*statements: Statement, ordered: bool = False) -> list[list[tuple[Any, ...]]]:
     """The rows of each read-only statement, run under the PLANNER settings in ONE round trip: in their own
     transaction (BEGIN ... COMMIT in the same string), or inside the caller's in a savepoint rolled back
-    afterwards, so that the settings never outlive them."""
+    afterwards, so that the settings never outlive them. `ordered`: index scans allowed (ORDERED), for
+    statements whose every range is read in an index's order up to a LIMIT."""
     if connection.in_atomic_block:
         head = "SAVEPOINT lp_search; "
         undo = "ROLLBACK TO SAVEPOINT lp_search; RELEASE SAVEPOINT lp_search"
         tail = f"; {undo}"
     else:
         head, tail, undo = "BEGIN; ", "; COMMIT", "ROLLBACK"
-    sql = head + PLANNER + "; ".join(statement.sql for statement in statements) + tail
+    sql = (
+        head
+        + PLANNER
+        + (ORDERED if ordered else "")
+        + "; ".join(statement.sql for statement in statements)
+        + tail
+    )
     results: list[list[tuple[Any, ...]]] = []
     with connection.cursor() as cursor:
         try:
@@ -449,23 +529,39 @@ def _matches(
             [keyed] = _fetch(_page(parts, terms=terms, start=start, stop=stop))
             if keyed:
                 return _hits(keyed)
+    # What the text begins (a name, a surname, a company): index ranges in key order, ranked above every other
+    # full-text hit; when they fill the page, no GIN index is read at all.
+    begun: list[Hit] = []
+    if not exact:
+        parts = [_begun(kind, scope, terms, limit) for kind, scope in scopes.items() if kind in BEGINS]
+        if parts:
+            [rows] = _fetch(_page(parts, terms=terms, start=start, stop=stop), ordered=True)
+            begun = _hits(rows)
+            if len(begun) >= limit:
+                return begun
+    found: dict[str, list[int]] = {kind: [] for kind in scopes}
+    for hit in begun:
+        found[hit.kind].append(hit.id)
     # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
-    # name or a short prefix costs what a rare one does.
+    # name or a short prefix costs what a rare one does; the page needs `limit - len(begun)` more at most.
     match = text_match(text, terms)
     full_text = _page(
-        [_bounded(kind, scope, match, [], limit, "1.0::float8 + c.r") for kind, scope in scopes.items()],
+        [
+            _bounded(kind, scope, match, found[kind], limit - len(begun), "1.0::float8 + c.r")
+            for kind, scope in scopes.items()
+        ],
         terms=terms,
         start=start,
         stop=stop,
+        before=len(begun),
     )
     words = correctable(terms) if not exact and any(TYPES[kind].fuzzy_fields for kind in scopes) else []
     if not words:
         [ranked] = _fetch(full_text)
-        return _hits(ranked)
+        return begun + _hits(ranked)
     ranked, candidates = _fetch(full_text, _vocabulary(words))
-    hits = _hits(ranked)
-    found: dict[str, list[int]] = {kind: [] for kind in scopes}
-    for hit in hits:
+    hits = begun + _hits(ranked)
+    for hit in hits[len(begun) :]:
         found[hit.kind].append(hit.id)
     short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
     if not short or len(hits) >= limit:

@@ -209,8 +209,8 @@ def test_a_common_name_ranks_a_bounded_candidate_set_and_still_pages(api, make_l
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for index in range(8):
-        make_lead(name=f"Commonname Person{index}")
+    for index in range(8):  # inside the names: no type-ahead range begins with it, the GIN index finds them
+        make_lead(name=f"Person{index} Van Commonname")
     client = api(Role.ADMIN)
     with CaptureQueriesContext(connection) as queries:
         page = client.get("/api/search/", {"q": "commonname", "types": "lead", "page_size": 2}).json()
@@ -338,13 +338,18 @@ def test_a_full_text_page_is_one_statement_that_renders_it(api, make_lead, org, 
     make_lead(name="Roundtrip Rita", company="Northwind")
     with schema_context(org.schema_name):
         account_create(actor=admin, name="Roundtrip Supplies")
+    make_lead(name="Rita Jones Roundtrip")  # its last word: full text finds it, no range does
     statements, results = search_statements(api(Role.ADMIN), "roundtrip")
-    assert len(statements) == 1
-    assert "ts_rank" in statements[0] and "ts_headline" in statements[0]
-    assert {(row["type"], row["title"]) for row in results} == {
-        ("lead", "Roundtrip Rita"),
+    # the type-ahead ranges (what the names begin), then, the page not full, full text: each renders its rows
+    assert len(statements) == 2
+    assert "enable_indexscan = on" in statements[0] and "ts_headline" in statements[0]
+    assert "ts_rank" in statements[1] and "ts_headline" in statements[1]
+    assert [(row["type"], row["title"]) for row in results] == [
         ("account", "Roundtrip Supplies"),
-    }
+        ("lead", "Roundtrip Rita"),
+        ("lead", "Rita Jones Roundtrip"),
+    ]
+    assert results[1]["rank"] > 2 > results[2]["rank"] > 1
     assert all("<mark>Roundtrip</mark>" in row["snippet"] for row in results)
 
 
@@ -361,8 +366,8 @@ def test_an_exact_key_is_one_statement(api, northwind):
 def test_a_misspelling_is_two_statements_the_vocabulary_read_with_the_first(api, make_lead):
     make_lead(name="Maria Garcia")
     statements, results = search_statements(api(Role.ADMIN), "Garica")
-    assert len(statements) == 2
-    assert "search_searchword" in statements[0] and "ts_headline" in statements[1]
+    assert len(statements) == 3  # the type-ahead ranges, full text with the vocabulary, the corrected query
+    assert "search_searchword" in statements[1] and "ts_headline" in statements[2]
     assert [row["title"] for row in results] == ["Maria Garcia"]
 
 
@@ -372,11 +377,12 @@ def test_no_fuzzy_pass_when_full_text_fills_the_page(api, make_lead):
     make_lead(name="Pagefil Typo")  # one edit away: a correction of "pagefill"
     client = api(Role.ADMIN)
     statements, results = search_statements(client, "pagefill", page_size=2)
-    assert len(statements) == 1  # three full-text hits: the page and the next one's first are known
-    assert [row["title"] for row in results] == ["Pagefill Person2", "Pagefill Person1"]
-    # a page further down, past the full-text hits, is where the correction shows
+    # three names begin with it: the page and the next one's first are known from the type-ahead ranges
+    assert len(statements) == 1 and "ts_rank" not in statements[0]
+    assert [row["title"] for row in results] == ["Pagefill Person0", "Pagefill Person1"]
+    # a page further down, past them, is where the correction shows
     _statements, deeper = search_statements(client, "pagefill", page_size=2, page=2)
-    assert [row["title"] for row in deeper] == ["Pagefill Person0", "Pagefil Typo"]
+    assert [row["title"] for row in deeper] == ["Pagefill Person2", "Pagefil Typo"]
     assert deeper[0]["rank"] > 1 > deeper[1]["rank"]
 
 
