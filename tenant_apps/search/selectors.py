@@ -89,12 +89,14 @@ HANGING = ("note", "activity")  # rows on a record: no owner, tags or stage of t
 # most, whatever the prefix's popularity.
 PERSON, REST, WHOLE = "person", "rest", "whole"
 BEGINS: dict[str, tuple[tuple[str, str, float], ...]] = {
-    "lead": ((PERSON, "name", 2.8), (REST, "name", 2.6), (WHOLE, "company", 2.4)),
-    "contact": ((PERSON, "name", 2.8), (REST, "name", 2.6)),
-    "account": ((WHOLE, "name", 2.8),),
-    "opportunity": ((WHOLE, "name", 2.8),),
+    "lead": ((PERSON, "name", 0.8), (REST, "name", 0.6), (WHOLE, "company", 0.4)),
+    "contact": ((PERSON, "name", 0.8), (REST, "name", 0.6)),
+    "account": ((WHOLE, "name", 0.8),),
+    "opportunity": ((WHOLE, "name", 0.8),),
 }
-BEGINS_STEP = 10_000.0  # rank = base - position / BEGINS_STEP: key order kept, every base apart (<= 501 rows)
+BEGINS_STEP = 10_000.0  # rank = floor + base - position / BEGINS_STEP: key order kept, each base apart
+BEGUN_FLOOR = 2.0  # what the text begins: above every other full-text hit (1 + ts_rank), below exact keys
+CORRECTED_FLOOR = 0.1  # what the corrected text begins: below every full-text hit, above the other fuzzy ones
 
 
 def fold(text: str) -> str:
@@ -259,10 +261,12 @@ def _after(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _begun(kind: str, scope: tuple[str, tuple[Any, ...]], terms: list[str], limit: int) -> Part:
+def _begun(
+    kind: str, scope: tuple[str, tuple[Any, ...]], terms: list[str], limit: int, floor: float = BEGUN_FLOOR
+) -> Part:
     """(id, kind, rank) of one type's best `limit` records whose name, surname or company begins with the
     text (BEGINS), each range an index range read in key order and stopped at `limit` rows; a record in
-    two ranges keeps its best rank."""
+    two ranges keeps its best rank (floor + the range's base - its position / BEGINS_STEP)."""
     scope_sql, scope_params = scope
     text = " ".join(terms)
     ranges: list[str] = []
@@ -278,9 +282,9 @@ def _begun(kind: str, scope: tuple[str, tuple[Any, ...]], terms: list[str], limi
         inner = ", ".join(f"s.{column}" for column in columns)
         outer = ", ".join(f"r.{column}" for column in columns)
         ranges.append(
-            f"(SELECT r.pk, ({base} - row_number() OVER (ORDER BY {outer}, r.pk) / {BEGINS_STEP})::float8 "
-            f"AS rank FROM (SELECT s.pk, {inner} FROM ({scope_sql}) s WHERE {condition} "
-            f"ORDER BY {inner} LIMIT %s) r)"
+            f"(SELECT r.pk, ({floor + base} - row_number() OVER (ORDER BY {outer}, r.pk) "
+            f"/ {BEGINS_STEP})::float8 AS rank FROM (SELECT s.pk, {inner} FROM ({scope_sql}) s "
+            f"WHERE {condition} ORDER BY {inner} LIMIT %s) r)"
         )
         params += [*scope_params, *(value for bound in bounds for value in (bound, _after(bound))), limit]
     sql = (
@@ -380,6 +384,11 @@ ORDERED = "SET LOCAL enable_indexscan = on; "
 class Statement(NamedTuple):
     sql: str
     params: list[Any]
+
+
+def _ordered(statement: Statement) -> Statement:
+    """The statement with index scans allowed (ORDERED) from there on, in a round trip of several."""
+    return Statement(ORDERED + statement.sql, statement.params)
 
 
 def _fetch(*statements: Statement, ordered: bool = False) -> list[list[tuple[Any, ...]]]:
@@ -505,9 +514,10 @@ def _matches(
     stop: int,
 ) -> list[Hit]:
     """Up to `stop + 1` ranked hits of each type, those at positions start < n <= stop shown: exact keys
-    (rank 3), else full text (1 + ts_rank), then, when full text left the page short, what the corrected
-    query adds (< 1: every fuzzy hit ranks below every full-text one). One round trip for each of the three
-    phases at most, the words to correct looked up beside the full text's."""
+    (rank 3), else what the text begins (2-3: b-tree ranges), then full text (1 + ts_rank), then, when those
+    left the page short, what the corrected text adds (< 1: every fuzzy hit ranks below every full-text
+    one). One round trip for each of the three phases at most, the words to correct looked up beside the
+    ranges."""
     limit = stop + 1
     scopes = {}
     for kind in types:
@@ -529,25 +539,60 @@ def _matches(
             [keyed] = _fetch(_page(parts, terms=terms, start=start, stop=stop))
             if keyed:
                 return _hits(keyed)
+        return _searched(text, terms, scopes, start=start, stop=stop)
     # What the text begins (a name, a surname, a company): index ranges in key order, ranked above every other
-    # full-text hit; when they fill the page, no GIN index is read at all.
-    begun: list[Hit] = []
-    if not exact:
-        parts = [_begun(kind, scope, terms, limit) for kind, scope in scopes.items() if kind in BEGINS]
-        if parts:
-            [rows] = _fetch(_page(parts, terms=terms, start=start, stop=stop), ordered=True)
-            begun = _hits(rows)
-            if len(begun) >= limit:
-                return begun
+    # full-text hit; when they fill the page, no GIN index is read at all. The words to correct are looked
+    # up beside them.
+    words = correctable(terms) if any(TYPES[kind].fuzzy_fields for kind in scopes) else []
+    parts = [_begun(kind, scope, terms, limit) for kind, scope in scopes.items() if kind in BEGINS]
+    if not parts:
+        return _searched(text, terms, scopes, start=start, stop=stop)
+    rows, *candidates = _fetch(
+        _page(parts, terms=terms, start=start, stop=stop),
+        *([_vocabulary(words)] if words else []),
+        ordered=True,
+    )
+    begun = _hits(rows)
+    if len(begun) >= limit:
+        return begun
+    fixes = corrections(words, candidates[0]) if words else {}
+    return _searched(
+        text,
+        terms,
+        scopes,
+        start=start,
+        stop=stop,
+        begun=begun,
+        fixes=fixes,
+        corrected=corrected_text(terms, fixes, candidates[0]) if words else [],
+    )
+
+
+def _searched(
+    text: str,
+    terms: list[str],
+    scopes: dict[str, tuple[str, tuple[Any, ...]]],
+    *,
+    start: int,
+    stop: int,
+    begun: list[Hit] | None = None,
+    fixes: dict[str, list[str]] | None = None,
+    corrected: list[str] | None = None,
+) -> list[Hit]:
+    """After the type-ahead ranges (`begun`) left the page short: full text (1 + ts_rank over a bounded
+    candidate set per type, so that a common name or a short prefix costs what a rare one does), and in the
+    same round trip what the corrected text begins (CORRECTED_FLOOR: index ranges again); then, only when
+    the page is still short, the corrected full-text query (< 0.5: below every other hit)."""
+    limit = stop + 1
+    begun, fixes = begun or [], fixes or {}
     found: dict[str, list[int]] = {kind: [] for kind in scopes}
     for hit in begun:
         found[hit.kind].append(hit.id)
-    # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
-    # name or a short prefix costs what a rare one does; the page needs `limit - len(begun)` more at most.
-    match = text_match(text, terms)
     full_text = _page(
         [
-            _bounded(kind, scope, match, found[kind], limit - len(begun), "1.0::float8 + c.r")
+            _bounded(
+                kind, scope, text_match(text, terms), found[kind], limit - len(begun), "1.0::float8 + c.r"
+            )
             for kind, scope in scopes.items()
         ],
         terms=terms,
@@ -555,26 +600,36 @@ def _matches(
         stop=stop,
         before=len(begun),
     )
-    words = correctable(terms) if not exact and any(TYPES[kind].fuzzy_fields for kind in scopes) else []
-    if not words:
+    parts = [
+        _begun(kind, scope, corrected, limit, CORRECTED_FLOOR)
+        for kind, scope in scopes.items()
+        if corrected and kind in BEGINS
+    ]
+    if not corrected or not parts:
         [ranked] = _fetch(full_text)
-        return begun + _hits(ranked)
-    ranked, candidates = _fetch(full_text, _vocabulary(words))
-    hits = begun + _hits(ranked)
+        hits = begun + _hits(ranked)
+        if not fixes:
+            return hits
+    else:
+        # every row of the corrected ranges rendered (their positions follow the full text's, not known yet)
+        ranked, near = _fetch(full_text, _ordered(_page(parts, terms=corrected, start=0, stop=limit)))
+        hits = begun + _hits(ranked)
+        seen = {(hit.kind, hit.id) for hit in hits}
+        hits += [hit for hit in _hits(near) if (hit.kind, hit.id) not in seen]
     for hit in hits[len(begun) :]:
         found[hit.kind].append(hit.id)
     short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
     if not short or len(hits) >= limit:
         return hits
-    # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
-    # candidate set, ranked below every exact and full-text hit (< 1).
-    corrected = fuzzy_query(terms, corrections(words, candidates))
-    if corrected is None:
+    # Misspelled words OR-ed with their nearest words of the vocabulary: full text again, over a bounded
+    # candidate set, ranked below every exact and full-text hit.
+    query_text = fuzzy_query(terms, fixes)
+    if query_text is None:
         return hits
-    query, params = _tsquery(corrected)
+    query, params = _tsquery(query_text)
     fuzzy = TextMatch(f"s.search_vector @@ {query}", params, query, params)
     parts = [
-        _bounded(kind, scopes[kind], fuzzy, found[kind], limit - len(found[kind]), "0.99 * c.r / (1.0 + c.r)")
+        _bounded(kind, scopes[kind], fuzzy, found[kind], limit - len(found[kind]), "0.49 * c.r / (1.0 + c.r)")
         for kind in short
     ]
     [more] = _fetch(_page(parts, terms=terms, start=start, stop=stop, before=len(hits)))
@@ -631,6 +686,17 @@ def corrections(words: list[str], candidates: list[tuple[Any, ...]]) -> dict[str
             best = near[0][0]
             found[term] = [word for distance, word in near if distance == best][:ALTERNATIVES]
     return found
+
+
+def corrected_text(
+    terms: list[str], fixes: dict[str, list[str]], candidates: list[tuple[Any, ...]]
+) -> list[str]:
+    """The terms with each misspelled one replaced by its nearest word (the type-ahead ranges read it as
+    typed), or [] when none is: a term some word of the vocabulary begins is spelled right, whatever its
+    neighbours ("jana" stays, though "ana" is one edit away)."""
+    begun = {term for term, word in candidates if word.startswith(term)}
+    corrected = [fixes[term][0] if term in fixes and term not in begun else term for term in terms]
+    return corrected if corrected != terms else []
 
 
 def fuzzy_query(terms: list[str], fixes: dict[str, list[str]]) -> str | None:

@@ -155,3 +155,27 @@ def test_contacts_accounts_and_opportunities_have_their_ranges_indexed(in_org, a
             plan = "\n".join(row[0] for row in cursor.fetchall())
             used = {name for name in indexes if f"using {name} " in plan or f"on {name} " in plan}
             assert used == indexes, plan
+
+
+def test_a_term_the_vocabulary_begins_is_not_corrected_for_the_ranges():
+    from tenant_apps.search.selectors import corrected_text, corrections
+
+    candidates = [("jana", "jana"), ("jana", "ana"), ("okafr", "okafor"), ("okafr", "okra")]
+    fixes = corrections(["jana", "okafr"], candidates)
+    assert fixes["jana"] == ["ana"]  # the full-text correction ORs it in; the ranges read "jana" as typed
+    assert corrected_text(["jana", "okafr"], fixes, candidates) == ["jana", "okafor"]
+    assert corrected_text(["jana"], fixes, candidates) == []  # nothing to correct: no second range read
+
+
+def test_what_the_corrected_text_begins_fills_the_page_without_the_fuzzy_full_text(api, make_lead):
+    for first in ("Ana", "Ana", "Ana", "Ben"):
+        make_lead(name=f"{first} Quenneville")
+    client = api(Role.ADMIN)
+    statements, results = search_statements(client, "Ana Quenevile", page_size=2)
+    # the ranges with the vocabulary, then full text with the corrected ranges: the page is full
+    assert len(statements) == 2 and "enable_indexscan = on" in statements[1]
+    assert titles(results) == [("lead", "Ana Quenneville")] * 2  # "ana" is spelled right: not Ben
+    assert all(0.5 < row["rank"] < 1 for row in results)
+    statements, results = search_statements(client, "quenevile", page_size=3)
+    assert len(statements) == 2
+    assert [row["title"] for row in results] == ["Ana Quenneville"] * 3
