@@ -9,47 +9,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
         ("activities", "0006_note_search_vector_note_note_search_gin_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="activity",
-            name="search_vector",
-            field=models.GeneratedField(
-                db_persist=True,
-                expression=django.contrib.postgres.search.CombinedSearchVector(
-                    django.contrib.postgres.search.SearchVector(
-                        shared_apps.core.search.Unaccent(
-                            django.db.models.functions.comparison.Coalesce(
-                                models.F("subject"), models.Value(""), output_field=models.TextField()
-                            )
-                        ),
-                        config="simple",
-                        weight="A",
-                    ),
-                    "||",
-                    django.contrib.postgres.search.SearchVector(
-                        shared_apps.core.search.Unaccent(
-                            django.db.models.functions.comparison.Coalesce(
-                                models.F("body"), models.Value(""), output_field=models.TextField()
-                            )
-                        ),
-                        config="simple",
-                        weight="C",
-                    ),
-                    django.contrib.postgres.search.SearchConfig("simple"),
-                ),
-                output_field=django.contrib.postgres.search.SearchVectorField(),
-            ),
+            model_name='activity',
+            name='search_vector',
+            field=models.GeneratedField(db_persist=True, expression=django.contrib.postgres.search.CombinedSearchVector(django.contrib.postgres.search.SearchVector(shared_apps.core.search.Unaccent(django.db.models.functions.comparison.Coalesce(models.F('subject'), models.Value(''), output_field=models.TextField())), config='simple', weight='A'), '||', django.contrib.postgres.search.SearchVector(shared_apps.core.search.Unaccent(django.db.models.functions.comparison.Coalesce(models.F('body'), models.Value(''), output_field=models.TextField())), config='simple', weight='C'), django.contrib.postgres.search.SearchConfig('simple')), output_field=django.contrib.postgres.search.SearchVectorField()),
         ),
         migrations.AddIndex(
-            model_name="activity",
-            index=django.contrib.postgres.indexes.GinIndex(
-                condition=models.Q(("type", "EMAIL"), ("type", "CALL"), ("type", "MEETING"), _connector="OR"),
-                fields=["search_vector"],
-                name="activity_search_gin",
-            ),
+            model_name='activity',
+            index=django.contrib.postgres.indexes.GinIndex(condition=models.Q(('type', 'EMAIL'), ('type', 'CALL'), ('type', 'MEETING'), _connector='OR'), fields=['search_vector'], name='activity_search_gin'),
         ),
     ]
