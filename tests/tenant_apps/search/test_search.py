@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django_tenants.utils import schema_context
 
@@ -11,6 +13,29 @@ def search(client, query, **params):
     response = client.get("/api/search/", {"q": query, **params})
     assert response.status_code == 200, response.content
     return response.json()["results"]
+
+
+def run_sql(queries):
+    """The SQL the captured queries ran: each EXECUTE of a prepared search statement followed by the
+    statement's text with its parameters in place (pg_prepared_statements of this connection)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+    literal = re.compile(r"'(?:[^']|'')*'(?:::[a-z0-9_]+(?:\[\])?)?|NULL|[-0-9.]+(?:::[a-z0-9_]+)?")
+
+    def expanded(found: re.Match) -> str:
+        body = prepared[found[1]].split(" AS ", 1)[1]
+        args = literal.findall(found[2] or "")
+        for number in range(len(args), 0, -1):
+            body = body.replace(f"${number}", args[number - 1])
+        return f"{found[0]} /* {body} */"
+
+    return [
+        re.sub(r"EXECUTE (lp_search_[0-9a-f]+)(?:\((.*?)\))?(?=; |$)", expanded, query["sql"])
+        for query in queries.captured_queries
+    ]
 
 
 def titles(results):
@@ -215,7 +240,7 @@ def test_a_common_name_ranks_a_bounded_candidate_set_and_still_pages(api, make_l
     with CaptureQueriesContext(connection) as queries:
         page = client.get("/api/search/", {"q": "commonname", "types": "lead", "page_size": 2}).json()
     assert (len(page["results"]), page["has_more"]) == (2, True)
-    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    ranked = [sql for sql in run_sql(queries) if "ts_rank" in sql]
     # every ranking reads the bounded candidates only (the inner LIMIT), never every match
     assert ranked and all("LIMIT 3)" in sql for sql in ranked), ranked
 
@@ -314,7 +339,7 @@ def test_a_two_letter_prefix_filters_the_longer_words_candidates(api, people):
     with CaptureQueriesContext(connection) as queries:
         results = search(api(Role.REP), "jon sm")
     assert titles(results)[0] == ("lead", "Jonathan Smithers")
-    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    ranked = [sql for sql in run_sql(queries) if "ts_rank" in sql]
     # the GIN index is asked for "jon:*" only; "sm:*" is checked on its candidates
     assert "strip(" in ranked[0] and "'jon:*'" in ranked[0], ranked[0]
 
@@ -329,7 +354,7 @@ def search_statements(client, query, **params):
 
     with CaptureQueriesContext(connection) as queries:
         results = search(client, query, **params)
-    return [query["sql"] for query in queries.captured_queries if "enable_seqscan" in query["sql"]], results
+    return [sql for sql in run_sql(queries) if "enable_seqscan" in sql], results
 
 
 def test_a_full_text_page_is_one_statement_that_renders_it(api, make_lead, org, admin):
@@ -461,3 +486,50 @@ def test_outside_a_transaction_the_search_runs_in_one_of_its_own(org, own_connec
             _fetch(Statement("SELECT 1 / 0", []))
         cursor.execute("SELECT current_setting('enable_seqscan'), now() = statement_timestamp()")
         assert cursor.fetchone() == ("on", True)  # rolled back, the connection usable
+
+
+# Issue 21, "Search": prepared statements (one PREPARE per connection, EXECUTEd with the terms as parameters)
+
+
+def test_a_prepared_statement_serves_each_organization_its_own_rows_on_one_connection(
+    api, make_lead, org, other_org
+):
+    """The statements name no schema: PostgreSQL re-analyzes a prepared one under the search_path of the
+    organization that runs it, on the same connection, with the same statement name."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_lead(name="Pallas Alpha", company="Sharedword Ltd")
+    make_lead(name="Pallas Beta", company="Sharedword Ltd", organization=other_org)
+    ours, theirs = api(Role.ADMIN), api(Role.ADMIN, organization=other_org)
+    connection.ensure_connection()
+    session = connection.connection
+    seen = []
+    for client, want in [(ours, "Pallas Alpha"), (theirs, "Pallas Beta")] * 2:
+        for query in ("pallas", "sharedword"):  # a type-ahead range; the GIN index (inside the company)
+            with CaptureQueriesContext(connection) as queries:
+                assert [row["title"] for row in search(client, query)] == [want]
+            seen.append([query["sql"] for query in queries.captured_queries if "lp_search_" in query["sql"]])
+    assert connection.connection is session  # one physical connection served both organizations
+    names = [sorted(set(re.findall(r"EXECUTE (lp_search_[0-9a-f]+)", " ".join(sqls)))) for sqls in seen]
+    assert names[0] == names[2] == names[4] == names[6] and names[1] == names[3] == names[5] == names[7]
+    # prepared by the first organization's requests, only executed by the other's and afterwards
+    assert all("PREPARE" not in sql for sqls in seen[2:] for sql in sqls)
+
+
+def test_a_failed_search_statement_leaves_the_prepared_ones_known(api, make_lead, monkeypatch):
+    """PREPARE outlives a rollback: after a statement fails, the names kept for the connection are read back
+    from the server, and the next searches prepare or reuse them without error."""
+    from django.db import DataError
+
+    from tenant_apps.search import selectors
+
+    make_lead(name="Failing Fiona")
+    client = api(Role.ADMIN)
+    assert [row["title"] for row in search(client, "fiona")] == ["Failing Fiona"]
+    monkeypatch.setattr(selectors, "VOCABULARY_CANDIDATES", "not a number")
+    with pytest.raises(DataError):
+        client.get("/api/search/", {"q": "fionna"})
+    monkeypatch.undo()
+    assert [row["title"] for row in search(client, "fiona")] == ["Failing Fiona"]
+    assert [row["title"] for row in search(client, "fionna")] == ["Failing Fiona"]
