@@ -179,3 +179,20 @@ def test_what_the_corrected_text_begins_fills_the_page_without_the_fuzzy_full_te
     statements, results = search_statements(client, "quenevile", page_size=3)
     assert len(statements) == 2
     assert [row["title"] for row in results] == ["Ana Quenneville"] * 3
+
+
+def test_a_prepared_exact_key_reads_the_email_index_on_a_generic_plan(populated, admin):
+    """GENERIC: the statement is planned once for any address; its probe names the partial index's predicate
+    (a parameter cannot be proven non-empty), so the plan still reads the email b-tree."""
+    from tenant_apps.search.selectors import GENERIC, PLANNER, _keyed, _numbered, _scope_sql
+
+    part = _keyed("lead", _scope_sql("lead", filters={}, actor=admin), {"email": "l7@example.com"}, 21)
+    with connection.cursor() as cursor:
+        cursor.execute(PLANNER + GENERIC + f"PREPARE lp_test_keyed AS {_numbered(part.sql)}")
+        try:
+            arguments = ", ".join(["%s"] * len(part.params))
+            cursor.execute(f"EXPLAIN EXECUTE lp_test_keyed({arguments})", part.params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE lp_test_keyed")
+    assert "lead_email_idx" in plan and "$" in plan, plan  # a generic plan ($n), through the index
