@@ -533,3 +533,18 @@ def test_a_failed_search_statement_leaves_the_prepared_ones_known(api, make_lead
     monkeypatch.undo()
     assert [row["title"] for row in search(client, "fiona")] == ["Failing Fiona"]
     assert [row["title"] for row in search(client, "fionna")] == ["Failing Fiona"]
+
+
+def test_a_misspelled_term_alone_finds_the_candidates_the_others_filter_them(api, make_lead, org, admin):
+    """ "maria garica": no word of the vocabulary begins "garica", so the GIN index is asked for it alone
+    (never for every "maria"); "maria:*" is checked on its candidates. What matches is the same."""
+    make_lead(name="Maria Garcia")
+    lead = make_lead(name="Maria Lopez")
+    with schema_context(org.schema_name):  # the misspelling as written, where the vocabulary does not look
+        note_add(record=lead, actor=admin, body="Maria wrote her name as garica on the form")
+    statements, results = search_statements(api(Role.ADMIN), "maria garica")
+    [ranked] = [sql for sql in statements if "ts_rank" in sql and "1.0::float8 + c.r" in sql]
+    indexed = "search_vector @@ to_tsquery('simple'::regconfig, 'garica:*') AND strip(s.search_vector) @@ "
+    assert indexed + "to_tsquery('simple'::regconfig, 'maria:* & garica:*')" in ranked, ranked
+    assert {row["type"] for row in results} == {"note", "lead"}
+    assert "Maria Garcia" in {row["title"] for row in results}
