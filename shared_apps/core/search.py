@@ -46,3 +46,46 @@ class CustomValuesVector(SearchVectorCombinable, Func):
 def record_vector(**weights: list[str]) -> Any:
     """weighted_vector(...) of the record's own fields, plus its custom values (CustomValuesVector)."""
     return weighted_vector(**weights) + CustomValuesVector(F("custom"))
+
+
+KEY = (
+    "btrim(regexp_replace(lower(public.lp_unaccent(COALESCE(%(expressions)s, ''))), '[^a-z0-9]+', ' ', 'g'))"
+)
+
+
+class PrefixKey(Func):
+    """A field as a type-ahead key: accent-folded, lower case, its words (letters and digits) joined by one
+    space, compared byte-wise (COLLATE "C"), so that "what the text begins with" is a b-tree range read in
+    key order: `key >= 'summit la' AND key < 'summit lb' ORDER BY key LIMIT k`, whatever the prefix's
+    popularity (a GIN index builds the bitmap of every match of a common word before any LIMIT)."""
+
+    template = f'({KEY} COLLATE "C")'
+    output_field = TextField()
+
+
+class FirstWordKey(Func):
+    """The key's first word ("mia de la cruz" -> "mia"): a first name as typed."""
+
+    template = f"(split_part({KEY}, ' ', 1) COLLATE \"C\")"
+    output_field = TextField()
+
+
+class RestKey(Func):
+    """The key from its second word ("mia de la cruz" -> "de la cruz", "mia" -> ""): a surname as typed.
+    Beside FirstWordKey in one index, "sof no" is a range on both columns: the index's own tuples answer
+    it (first names from "sof", surnames from "no"), no table row is read to reject one."""
+
+    template = f"(regexp_replace({KEY}, '^[a-z0-9]+ ?', '') COLLATE \"C\")"
+    output_field = TextField()
+
+
+def prefix_key(field: str) -> Func:
+    return PrefixKey(F(field))
+
+
+def first_word_key(field: str) -> Func:
+    return FirstWordKey(F(field))
+
+
+def rest_key(field: str) -> Func:
+    return RestKey(F(field))

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, record_vector
-from tenant_apps.records.models import CustomerRecord, ordering_indexes
+from tenant_apps.records.models import CustomerRecord, ordering_indexes, prefix_indexes
 
 
 class AccountStatus(models.TextChoices):
@@ -60,6 +60,7 @@ class Account(CustomerRecord):
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="account_name_trgm"),
             # every ?ordering= the list offers (the default, -created_at, has its index above)
             *ordering_indexes("account", ("updated_at", "name")),
+            *prefix_indexes("account", whole=("name",)),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from shared_apps.core.search import folded, record_vector
-from tenant_apps.records.models import CustomerRecord, ordering_indexes
+from tenant_apps.records.models import CustomerRecord, ordering_indexes, prefix_indexes
 
 
 class Contact(CustomerRecord):
@@ -51,6 +51,7 @@ class Contact(CustomerRecord):
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="contact_name_trgm"),
             # every ?ordering= the list offers (the default, -created_at, has its index above)
             *ordering_indexes("contact", ("updated_at", "name")),
+            *prefix_indexes("contact", person="name"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, record_vector
-from tenant_apps.records.models import AliveQuerySet, CustomerRecord, ordering_indexes
+from tenant_apps.records.models import AliveQuerySet, CustomerRecord, ordering_indexes, prefix_indexes
 
 
 class Stage(models.TextChoices):
@@ -159,6 +159,7 @@ class Lead(CustomerRecord):
             ),
             # every ?ordering= the list offers (the default, -created_at, has its index above)
             *ordering_indexes("lead", ("updated_at", "stage_changed_at", "value", "score", "name")),
+            *prefix_indexes("lead", person="name", whole=("company",)),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from shared_apps.core.search import folded, record_vector
-from tenant_apps.records.models import CustomerRecord, ordering_indexes
+from tenant_apps.records.models import CustomerRecord, ordering_indexes, prefix_indexes
 
 
 class OpportunityStage(models.TextChoices):
@@ -184,6 +184,7 @@ class Opportunity(CustomerRecord):
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="opportun_name_trgm"),
             # every ?ordering= the list offers (the default, -created_at, has its index above)
             *ordering_indexes("opportunity", ("updated_at", "name", "amount", "probability")),
+            *prefix_indexes("opportun", whole=("name",)),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
+from shared_apps.core.search import first_word_key, prefix_key, rest_key
+
 _M = TypeVar("_M", bound=models.Model)
 
 
@@ -30,6 +32,30 @@ def ordering_indexes(prefix: str, fields: tuple[str, ...]) -> list[models.Index]
         )
         for field in fields
     ]
+
+
+def prefix_indexes(prefix: str, *, person: str = "", whole: tuple[str, ...] = ()) -> list[models.Index]:
+    """Search's type-ahead keys over live rows (shared_apps.core.search): for a person's name (`person`),
+    (first word, rest) and the rest alone ("sof no" and "nov" alike), for other fields the whole key: the
+    records a text begins are a b-tree range read in key order, its first k rows found without reading
+    every match (a GIN index builds the bitmap of all of a common word's rows before any LIMIT)."""
+    alive = models.Q(deleted_at__isnull=True, merged_into__isnull=True)
+    indexes = []
+    if person:
+        indexes += [
+            models.Index(
+                first_word_key(person),
+                rest_key(person),
+                name=f"{prefix}_{person}_prefix"[:30],
+                condition=alive,
+            ),
+            models.Index(rest_key(person), name=f"{prefix}_{person}_rest_prefix"[:30], condition=alive),
+        ]
+    indexes += [
+        models.Index(prefix_key(field), name=f"{prefix}_{field}_prefix"[:30], condition=alive)
+        for field in whole
+    ]
+    return indexes
 
 
 class CustomerRecord(models.Model):

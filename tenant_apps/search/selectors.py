@@ -6,9 +6,12 @@ merged records never appear (each type's `.alive()`), and every query is bounded
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
@@ -18,6 +21,7 @@ from django.db.models import BooleanField, Func, Q, QuerySet
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
+from shared_apps.core.search import first_word_key, prefix_key, rest_key
 from shared_apps.users.models import User
 from tenant_apps.accounts.models import Account
 from tenant_apps.activities.models import Activity, ActivityType, Note
@@ -82,6 +86,20 @@ TYPES: dict[str, SearchType] = {
 }
 SEARCHED_ACTIVITIES = (ActivityType.EMAIL, ActivityType.CALL, ActivityType.MEETING)
 HANGING = ("note", "activity")  # rows on a record: no owner, tags or stage of their own
+# Type-ahead ranges (b-tree indexes of tenant_apps.records.models.prefix_indexes), the best first: a person
+# whose first name begins with the first term and whose surname with the rest ("sof no": Sofia Novak), a
+# surname or a company that begins with the text, a name that does. Each is read in key order, k rows at
+# most, whatever the prefix's popularity.
+PERSON, REST, WHOLE = "person", "rest", "whole"
+BEGINS: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "lead": ((PERSON, "name", 0.8), (REST, "name", 0.6), (WHOLE, "company", 0.4)),
+    "contact": ((PERSON, "name", 0.8), (REST, "name", 0.6)),
+    "account": ((WHOLE, "name", 0.8),),
+    "opportunity": ((WHOLE, "name", 0.8),),
+}
+BEGINS_STEP = 10_000.0  # rank = floor + base - position / BEGINS_STEP: key order kept, each base apart
+BEGUN_FLOOR = 2.0  # what the text begins: above every other full-text hit (1 + ts_rank), below exact keys
+CORRECTED_FLOOR = 0.1  # what the corrected text begins: below every full-text hit, above the other fuzzy ones
 
 
 def fold(text: str) -> str:
@@ -182,7 +200,9 @@ class TextMatch:
     """The full-text condition as SQL over a scope's row `s` (its `search_vector`), and the query ts_rank
     ranks by. A very short prefix ("mia no") is not looked up in the GIN index (its posting lists are a good
     part of the table, and the index reads all of them before the LIMIT applies): the longer terms find the
-    candidates, and the short ones filter them (`strip(...)`: the same test, which no index serves)."""
+    candidates, and the short ones filter them (`strip(...)`: the same test, which no index serves). So does
+    a term no word of the vocabulary begins ("mia nvoak": "nvoak:*" alone finds the candidates, "mia:*"
+    filters them; the bitmap of every "mia" is never built): the matches are the same, found cheaper."""
 
     condition: str
     params: tuple[Any, ...]
@@ -194,12 +214,14 @@ def _tsquery(raw: str) -> tuple[str, tuple[Any, ...]]:
     return "to_tsquery('simple'::regconfig, %s)", (raw,)
 
 
-def text_match(text: str, terms: list[str]) -> TextMatch:
+def text_match(text: str, terms: list[str], rare: list[str] | None = None) -> TextMatch:
+    """`rare`: terms known to be rare (no word of the vocabulary begins them), looked up alone."""
     if exact_values(text):
         query, params = "plainto_tsquery('simple'::regconfig, %s)", (text,)
         return TextMatch(f"s.search_vector @@ {query}", params, query, params)
     query, params = _tsquery(_prefixes(terms))
     longer = [term for term in terms if len(term) > SHORT_PREFIX]
+    longer = [term for term in longer if term in (rare or ())] or longer
     if not longer or len(longer) == len(terms):
         return TextMatch(f"s.search_vector @@ {query}", params, query, params)
     indexed, indexed_params = _tsquery(_prefixes(longer))
@@ -227,6 +249,59 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def _key_annotations(kind: str) -> dict[str, Any]:
+    """The type-ahead keys of BEGINS, as the scope's columns k_first_<field>, k_rest_<field>, k_whole_<field>:
+    the same expressions as the indexes, so that a range over the (flattened) scope is an index range."""
+    keys: dict[str, Any] = {}
+    for how, field, _base in BEGINS.get(kind, ()):
+        if how == PERSON:
+            keys[f"k_first_{field}"] = first_word_key(field)
+        if how in (PERSON, REST):
+            keys[f"k_rest_{field}"] = rest_key(field)
+        if how == WHOLE:
+            keys[f"k_whole_{field}"] = prefix_key(field)
+    return keys
+
+
+def _after(prefix: str) -> str:
+    """The least key above every key `prefix` begins (the terms are [a-z0-9]: the last one plus one)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _begun(
+    kind: str, scope: tuple[str, tuple[Any, ...]], terms: list[str], limit: int, floor: float = BEGUN_FLOOR
+) -> Part:
+    """(id, kind, rank) of one type's best `limit` records whose name, surname or company begins with the
+    text (BEGINS), each range an index range read in key order and stopped at `limit` rows; a record in
+    two ranges keeps its best rank (floor + the range's base - its position / BEGINS_STEP)."""
+    scope_sql, scope_params = scope
+    text = " ".join(terms)
+    ranges: list[str] = []
+    params: list[Any] = []
+    for how, field, base in BEGINS[kind]:
+        if how == PERSON:
+            columns = [f"k_first_{field}", f"k_rest_{field}"]
+            bounds = [terms[0]] + ([" ".join(terms[1:])] if len(terms) > 1 else [])
+        else:
+            columns = [f"k_{how}_{field}"]
+            bounds = [text]
+        condition = " AND ".join(f"s.{column} >= %s AND s.{column} < %s" for column in columns[: len(bounds)])
+        inner = ", ".join(f"s.{column}" for column in columns)
+        outer = ", ".join(f"r.{column}" for column in columns)
+        ranges.append(
+            f"(SELECT r.pk, ({floor + base} - row_number() OVER (ORDER BY {outer}, r.pk) "
+            f"/ {BEGINS_STEP})::float8 AS rank FROM (SELECT s.pk, {inner} FROM ({scope_sql}) s "
+            f"WHERE {condition} ORDER BY {inner} LIMIT %s) r)"
+        )
+        params += [*scope_params, *(value for bound in bounds for value in (bound, _after(bound))), limit]
+    sql = (
+        f"(SELECT d.pk, %s::text, d.rank FROM (SELECT DISTINCT ON (u.pk) u.pk, u.rank FROM "
+        f"({' UNION ALL '.join(ranges)}) u ORDER BY u.pk, u.rank DESC) d "
+        "ORDER BY d.rank DESC, d.pk DESC LIMIT %s)"
+    )
+    return Part(kind, sql, [kind, *params, limit])
+
+
 def _scope_sql(
     kind: str, *, filters: dict[str, Any], actor: User | None
 ) -> tuple[str, tuple[Any, ...]] | None:
@@ -246,10 +321,18 @@ def _scope_sql(
     rows = _scope(kind, spec, filters=filters, actor=actor)
     compiled = None
     if rows is not None:
+        keys = _key_annotations(kind)
         sql, params = (
-            rows.order_by().values("pk", "search_vector", *spec.exact_fields).query.sql_with_params()
+            rows.order_by()
+            .annotate(**keys)
+            .values("pk", "search_vector", *spec.exact_fields, *keys)
+            .query.sql_with_params()
         )
-        compiled = (sql, tuple(params))
+        # the scope's values as literals (a % as %%: the statement is formatted with the search's own
+        # parameters): a prepared statement's generic plan then knows them (GENERIC; with "type IN ($1,
+        # $2, $3)" it read two million activities by type instead of the GIN index), and only the terms,
+        # the ids to skip and the limits are its parameters
+        compiled = (connection.ops.compose_sql(sql, params).replace("%", "%%"), ())
     if len(_SCOPES) >= SCOPES_KEPT:
         _SCOPES.clear()
     _SCOPES[key] = compiled
@@ -285,7 +368,9 @@ def _bounded(
 def _keyed(kind: str, scope: tuple[str, tuple[Any, ...]], keys: dict[str, str], limit: int) -> Part:
     """(id, kind, EXACT_RANK) of the rows holding an exact key (their b-tree indexes)."""
     scope_sql, scope_params = scope
-    condition = " OR ".join(f's."{field}" = %s' for field in keys)
+    # "<> ''" spelled as the partial indexes' predicate: a generic plan (GENERIC) cannot prove that a
+    # parameter is not empty, and without it read a million leads instead of the email index
+    condition = " OR ".join(f"""(s."{field}" = %s AND NOT (s."{field}" = ''))""" for field in keys)
     sql = (
         f"(SELECT s.pk, %s::text, %s::float8 AS rank FROM ({scope_sql}) s WHERE {condition} "
         "ORDER BY s.pk DESC LIMIT %s)"
@@ -304,29 +389,99 @@ PLANNER = (
 )
 
 
+# The type-ahead ranges (_begun) are index scans in key order stopped by their LIMIT: the one plan that reads
+# k rows of a range of any size.
+ORDERED = "SET LOCAL enable_indexscan = on; "
+# Planning a page's statement (six types' scopes, ranges and snippets: 8,000 characters of SQL) took 2-9 ms
+# at 1M leads where running it took 0.4-2: each statement is PREPAREd once per connection (its name a hash
+# of its SQL and of the settings it is planned under) and EXECUTEd with the terms as parameters, on a
+# generic plan (plan_cache_mode: the statements' plans are fixed by the settings above, bitmap scans of
+# the GIN and ordered ranges of the b-trees, whatever the terms; a custom plan per call would cost the
+# planning again). The SQL names no schema: PostgreSQL re-analyzes a prepared statement when search_path
+# differs from the one it was planned under, so an organization never runs another's plan.
+GENERIC = "SET LOCAL plan_cache_mode = force_generic_plan; "
+# per connection, the least recently used deallocated past it (a six types' plan holds ~0.7 MB of the backend)
+PREPARED_KEPT = 32
+_prepared: weakref.WeakKeyDictionary[Any, OrderedDict[str, None]] = weakref.WeakKeyDictionary()
+
+
 class Statement(NamedTuple):
     sql: str
     params: list[Any]
+    ordered: bool = False  # index scans allowed (ORDERED) from this statement on
 
 
-def _fetch(*statements: Statement) -> list[list[tuple[Any, ...]]]:
+def _ordered(statement: Statement) -> Statement:
+    """The statement with index scans allowed (ORDERED) from there on, in a round trip of several."""
+    return statement._replace(ordered=True)
+
+
+def _numbered(sql: str) -> str:
+    """Django's placeholders as PREPARE's ($1, $2, ...); a literal % stays %% (the whole string is formatted
+    with the EXECUTE's parameters)."""
+    count = iter(range(1, 1_000_000))
+    return re.sub(r"%s|%%", lambda found: found[0] if found[0] == "%%" else f"${next(count)}", sql)
+
+
+def _executed(statement: Statement, settings: str, prepared: OrderedDict[str, None]) -> tuple[str, str]:
+    """(SQL, name): EXECUTE of the statement's prepared form, PREPAREd first on a connection that has not
+    got it (and the least recently used one deallocated past PREPARED_KEPT)."""
+    name = (
+        "lp_search_"
+        + hashlib.sha1((settings + statement.sql).encode(), usedforsecurity=False).hexdigest()[:20]
+    )
+    execute = (
+        f"EXECUTE {name}({', '.join(['%s'] * len(statement.params))})"
+        if statement.params
+        else f"EXECUTE {name}"
+    )
+    if name in prepared:
+        prepared.move_to_end(name)
+        return execute, name
+    sql = f"PREPARE {name} AS {_numbered(statement.sql)}; {execute}"
+    if len(prepared) >= PREPARED_KEPT:
+        oldest, _ = prepared.popitem(last=False)
+        sql = f"DEALLOCATE {oldest}; {sql}"
+    return sql, name
+
+
+def _fetch(*statements: Statement, ordered: bool = False) -> list[list[tuple[Any, ...]]]:
     """The rows of each read-only statement, run under the PLANNER settings in ONE round trip: in their own
     transaction (BEGIN ... COMMIT in the same string), or inside the caller's in a savepoint rolled back
-    afterwards, so that the settings never outlive them."""
+    afterwards, so that the settings never outlive them. `ordered`: index scans allowed (ORDERED), for
+    statements whose every range is read in an index's order up to a LIMIT. Each statement is a prepared
+    one (GENERIC)."""
     if connection.in_atomic_block:
         head = "SAVEPOINT lp_search; "
         undo = "ROLLBACK TO SAVEPOINT lp_search; RELEASE SAVEPOINT lp_search"
         tail = f"; {undo}"
     else:
         head, tail, undo = "BEGIN; ", "; COMMIT", "ROLLBACK"
-    sql = head + PLANNER + "; ".join(statement.sql for statement in statements) + tail
+    connection.ensure_connection()
+    prepared = _prepared.setdefault(connection.connection, OrderedDict())
+    settings = PLANNER + GENERIC + (ORDERED if ordered else "")
+    parts, names = [], []
+    for statement in statements:
+        if statement.ordered and ORDERED not in settings:
+            settings += ORDERED
+            parts.append(ORDERED.rstrip("; "))
+        sql, name = _executed(statement, settings, prepared)
+        parts.append(sql)
+        names.append(name)
+    sql = head + PLANNER + GENERIC + (ORDERED if ordered else "") + "; ".join(parts) + tail
     results: list[list[tuple[Any, ...]]] = []
     with connection.cursor() as cursor:
         try:
             cursor.execute(sql, [param for statement in statements for param in statement.params])
         except Exception:
             cursor.execute(undo)
+            # PREPARE is not undone by a rollback, and a failed string may have stopped before some
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE starts_with(name, 'lp_search_')")
+            prepared.clear()
+            prepared.update((name, None) for (name,) in cursor.fetchall())
             raise
+        for name in names:
+            prepared[name] = None
         while True:
             if cursor.description is not None:
                 results.append(cursor.fetchall())
@@ -425,9 +580,10 @@ def _matches(
     stop: int,
 ) -> list[Hit]:
     """Up to `stop + 1` ranked hits of each type, those at positions start < n <= stop shown: exact keys
-    (rank 3), else full text (1 + ts_rank), then, when full text left the page short, what the corrected
-    query adds (< 1: every fuzzy hit ranks below every full-text one). One round trip for each of the three
-    phases at most, the words to correct looked up beside the full text's."""
+    (rank 3), else what the text begins (2-3: b-tree ranges), then full text (1 + ts_rank), then, when those
+    left the page short, what the corrected text adds (< 1: every fuzzy hit ranks below every full-text
+    one). One round trip for each of the three phases at most, the words to correct looked up beside the
+    ranges."""
     limit = stop + 1
     scopes = {}
     for kind in types:
@@ -449,36 +605,104 @@ def _matches(
             [keyed] = _fetch(_page(parts, terms=terms, start=start, stop=stop))
             if keyed:
                 return _hits(keyed)
-    # Full text: ts_rank over a bounded candidate set (at most CANDIDATES matches a type), so that a common
-    # name or a short prefix costs what a rare one does.
-    match = text_match(text, terms)
+        return _searched(text, terms, scopes, start=start, stop=stop)
+    # What the text begins (a name, a surname, a company): index ranges in key order, ranked above every other
+    # full-text hit; when they fill the page, no GIN index is read at all. The words to correct are looked
+    # up beside them.
+    words = correctable(terms) if any(TYPES[kind].fuzzy_fields for kind in scopes) else []
+    parts = [_begun(kind, scope, terms, limit) for kind, scope in scopes.items() if kind in BEGINS]
+    if not parts:
+        return _searched(text, terms, scopes, start=start, stop=stop)
+    rows, *candidates = _fetch(
+        _page(parts, terms=terms, start=start, stop=stop),
+        *([_vocabulary(words)] if words else []),
+        ordered=True,
+    )
+    begun = _hits(rows)
+    if len(begun) >= limit:
+        return begun
+    fixes = corrections(words, candidates[0]) if words else {}
+    return _searched(
+        text,
+        terms,
+        scopes,
+        start=start,
+        stop=stop,
+        begun=begun,
+        fixes=fixes,
+        corrected=corrected_text(terms, fixes, candidates[0]) if words else [],
+        rare=unknown_terms(terms, fixes, candidates[0]) if words else [],
+    )
+
+
+def _searched(
+    text: str,
+    terms: list[str],
+    scopes: dict[str, tuple[str, tuple[Any, ...]]],
+    *,
+    start: int,
+    stop: int,
+    begun: list[Hit] | None = None,
+    fixes: dict[str, list[str]] | None = None,
+    corrected: list[str] | None = None,
+    rare: list[str] | None = None,
+) -> list[Hit]:
+    """After the type-ahead ranges (`begun`) left the page short: full text (1 + ts_rank over a bounded
+    candidate set per type, so that a common name or a short prefix costs what a rare one does), and in the
+    same round trip what the corrected text begins (CORRECTED_FLOOR: index ranges again); then, only when
+    the page is still short, the corrected full-text query (< 0.5: below every other hit)."""
+    limit = stop + 1
+    begun, fixes = begun or [], fixes or {}
+    found: dict[str, list[int]] = {kind: [] for kind in scopes}
+    for hit in begun:
+        found[hit.kind].append(hit.id)
     full_text = _page(
-        [_bounded(kind, scope, match, [], limit, "1.0::float8 + c.r") for kind, scope in scopes.items()],
+        [
+            _bounded(
+                kind,
+                scope,
+                text_match(text, terms, rare),
+                found[kind],
+                limit - len(begun),
+                "1.0::float8 + c.r",
+            )
+            for kind, scope in scopes.items()
+        ],
         terms=terms,
         start=start,
         stop=stop,
+        before=len(begun),
     )
-    words = correctable(terms) if not exact and any(TYPES[kind].fuzzy_fields for kind in scopes) else []
-    if not words:
+    parts = [
+        _begun(kind, scope, corrected, limit, CORRECTED_FLOOR)
+        for kind, scope in scopes.items()
+        if corrected and kind in BEGINS
+    ]
+    if not corrected or not parts:
         [ranked] = _fetch(full_text)
-        return _hits(ranked)
-    ranked, candidates = _fetch(full_text, _vocabulary(words))
-    hits = _hits(ranked)
-    found: dict[str, list[int]] = {kind: [] for kind in scopes}
-    for hit in hits:
+        hits = begun + _hits(ranked)
+        if not fixes:
+            return hits
+    else:
+        # every row of the corrected ranges rendered (their positions follow the full text's, not known yet)
+        ranked, near = _fetch(full_text, _ordered(_page(parts, terms=corrected, start=0, stop=limit)))
+        hits = begun + _hits(ranked)
+        seen = {(hit.kind, hit.id) for hit in hits}
+        hits += [hit for hit in _hits(near) if (hit.kind, hit.id) not in seen]
+    for hit in hits[len(begun) :]:
         found[hit.kind].append(hit.id)
     short = [kind for kind in scopes if TYPES[kind].fuzzy_fields and len(found[kind]) < limit]
     if not short or len(hits) >= limit:
         return hits
-    # Misspelled words replaced by their nearest words of the vocabulary: full text again, over a bounded
-    # candidate set, ranked below every exact and full-text hit (< 1).
-    corrected = fuzzy_query(terms, corrections(words, candidates))
-    if corrected is None:
+    # Misspelled words OR-ed with their nearest words of the vocabulary: full text again, over a bounded
+    # candidate set, ranked below every exact and full-text hit.
+    query_text = fuzzy_query(terms, fixes)
+    if query_text is None:
         return hits
-    query, params = _tsquery(corrected)
+    query, params = _tsquery(query_text)
     fuzzy = TextMatch(f"s.search_vector @@ {query}", params, query, params)
     parts = [
-        _bounded(kind, scopes[kind], fuzzy, found[kind], limit - len(found[kind]), "0.99 * c.r / (1.0 + c.r)")
+        _bounded(kind, scopes[kind], fuzzy, found[kind], limit - len(found[kind]), "0.49 * c.r / (1.0 + c.r)")
         for kind in short
     ]
     [more] = _fetch(_page(parts, terms=terms, start=start, stop=stop, before=len(hits)))
@@ -535,6 +759,25 @@ def corrections(words: list[str], candidates: list[tuple[Any, ...]]) -> dict[str
             best = near[0][0]
             found[term] = [word for distance, word in near if distance == best][:ALTERNATIVES]
     return found
+
+
+def corrected_text(
+    terms: list[str], fixes: dict[str, list[str]], candidates: list[tuple[Any, ...]]
+) -> list[str]:
+    """The terms with each misspelled one replaced by its nearest word (the type-ahead ranges read it as
+    typed), or [] when none is: a term some word of the vocabulary begins is spelled right, whatever its
+    neighbours ("jana" stays, though "ana" is one edit away)."""
+    begun = {term for term, word in candidates if word.startswith(term)}
+    corrected = [fixes[term][0] if term in fixes and term not in begun else term for term in terms]
+    return corrected if corrected != terms else []
+
+
+def unknown_terms(
+    terms: list[str], fixes: dict[str, list[str]], candidates: list[tuple[Any, ...]]
+) -> list[str]:
+    """The misspelled terms (corrected_text's): no word of the vocabulary begins them."""
+    begun = {term for term, word in candidates if word.startswith(term)}
+    return [term for term in terms if term in fixes and term not in begun]
 
 
 def fuzzy_query(terms: list[str], fixes: dict[str, list[str]]) -> str | None:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django_tenants.utils import schema_context
 
@@ -11,6 +13,29 @@ def search(client, query, **params):
     response = client.get("/api/search/", {"q": query, **params})
     assert response.status_code == 200, response.content
     return response.json()["results"]
+
+
+def run_sql(queries):
+    """The SQL the captured queries ran: each EXECUTE of a prepared search statement followed by the
+    statement's text with its parameters in place (pg_prepared_statements of this connection)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+    literal = re.compile(r"'(?:[^']|'')*'(?:::[a-z0-9_]+(?:\[\])?)?|NULL|[-0-9.]+(?:::[a-z0-9_]+)?")
+
+    def expanded(found: re.Match) -> str:
+        body = prepared[found[1]].split(" AS ", 1)[1]
+        args = literal.findall(found[2] or "")
+        for number in range(len(args), 0, -1):
+            body = body.replace(f"${number}", args[number - 1])
+        return f"{found[0]} /* {body} */"
+
+    return [
+        re.sub(r"EXECUTE (lp_search_[0-9a-f]+)(?:\((.*?)\))?(?=; |$)", expanded, query["sql"])
+        for query in queries.captured_queries
+    ]
 
 
 def titles(results):
@@ -209,13 +234,13 @@ def test_a_common_name_ranks_a_bounded_candidate_set_and_still_pages(api, make_l
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for index in range(8):
-        make_lead(name=f"Commonname Person{index}")
+    for index in range(8):  # inside the names: no type-ahead range begins with it, the GIN index finds them
+        make_lead(name=f"Person{index} Van Commonname")
     client = api(Role.ADMIN)
     with CaptureQueriesContext(connection) as queries:
         page = client.get("/api/search/", {"q": "commonname", "types": "lead", "page_size": 2}).json()
     assert (len(page["results"]), page["has_more"]) == (2, True)
-    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    ranked = [sql for sql in run_sql(queries) if "ts_rank" in sql]
     # every ranking reads the bounded candidates only (the inner LIMIT), never every match
     assert ranked and all("LIMIT 3)" in sql for sql in ranked), ranked
 
@@ -314,7 +339,7 @@ def test_a_two_letter_prefix_filters_the_longer_words_candidates(api, people):
     with CaptureQueriesContext(connection) as queries:
         results = search(api(Role.REP), "jon sm")
     assert titles(results)[0] == ("lead", "Jonathan Smithers")
-    ranked = [query["sql"] for query in queries.captured_queries if "ts_rank" in query["sql"]]
+    ranked = [sql for sql in run_sql(queries) if "ts_rank" in sql]
     # the GIN index is asked for "jon:*" only; "sm:*" is checked on its candidates
     assert "strip(" in ranked[0] and "'jon:*'" in ranked[0], ranked[0]
 
@@ -329,7 +354,7 @@ def search_statements(client, query, **params):
 
     with CaptureQueriesContext(connection) as queries:
         results = search(client, query, **params)
-    return [query["sql"] for query in queries.captured_queries if "enable_seqscan" in query["sql"]], results
+    return [sql for sql in run_sql(queries) if "enable_seqscan" in sql], results
 
 
 def test_a_full_text_page_is_one_statement_that_renders_it(api, make_lead, org, admin):
@@ -338,13 +363,18 @@ def test_a_full_text_page_is_one_statement_that_renders_it(api, make_lead, org, 
     make_lead(name="Roundtrip Rita", company="Northwind")
     with schema_context(org.schema_name):
         account_create(actor=admin, name="Roundtrip Supplies")
+    make_lead(name="Rita Jones Roundtrip")  # its last word: full text finds it, no range does
     statements, results = search_statements(api(Role.ADMIN), "roundtrip")
-    assert len(statements) == 1
-    assert "ts_rank" in statements[0] and "ts_headline" in statements[0]
-    assert {(row["type"], row["title"]) for row in results} == {
-        ("lead", "Roundtrip Rita"),
+    # the type-ahead ranges (what the names begin), then, the page not full, full text: each renders its rows
+    assert len(statements) == 2
+    assert "enable_indexscan = on" in statements[0] and "ts_headline" in statements[0]
+    assert "ts_rank" in statements[1] and "ts_headline" in statements[1]
+    assert [(row["type"], row["title"]) for row in results] == [
         ("account", "Roundtrip Supplies"),
-    }
+        ("lead", "Roundtrip Rita"),
+        ("lead", "Rita Jones Roundtrip"),
+    ]
+    assert results[1]["rank"] > 2 > results[2]["rank"] > 1
     assert all("<mark>Roundtrip</mark>" in row["snippet"] for row in results)
 
 
@@ -361,8 +391,12 @@ def test_an_exact_key_is_one_statement(api, northwind):
 def test_a_misspelling_is_two_statements_the_vocabulary_read_with_the_first(api, make_lead):
     make_lead(name="Maria Garcia")
     statements, results = search_statements(api(Role.ADMIN), "Garica")
-    assert len(statements) == 2
-    assert "search_searchword" in statements[0] and "ts_headline" in statements[1]
+    # the type-ahead ranges with the vocabulary; full text with what the corrected text begins; the corrected
+    # full-text query (one lead only: the page is still short)
+    assert len(statements) == 3
+    assert "search_searchword" in statements[0] and "enable_indexscan = on" in statements[0]
+    assert "ts_rank" in statements[1] and "enable_indexscan = on" in statements[1]
+    assert "ts_headline" in statements[2]
     assert [row["title"] for row in results] == ["Maria Garcia"]
 
 
@@ -372,11 +406,12 @@ def test_no_fuzzy_pass_when_full_text_fills_the_page(api, make_lead):
     make_lead(name="Pagefil Typo")  # one edit away: a correction of "pagefill"
     client = api(Role.ADMIN)
     statements, results = search_statements(client, "pagefill", page_size=2)
-    assert len(statements) == 1  # three full-text hits: the page and the next one's first are known
-    assert [row["title"] for row in results] == ["Pagefill Person2", "Pagefill Person1"]
-    # a page further down, past the full-text hits, is where the correction shows
+    # three names begin with it: the page and the next one's first are known from the type-ahead ranges
+    assert len(statements) == 1 and "ts_rank" not in statements[0]
+    assert [row["title"] for row in results] == ["Pagefill Person0", "Pagefill Person1"]
+    # a page further down, past them, is where the correction shows
     _statements, deeper = search_statements(client, "pagefill", page_size=2, page=2)
-    assert [row["title"] for row in deeper] == ["Pagefill Person0", "Pagefil Typo"]
+    assert [row["title"] for row in deeper] == ["Pagefill Person2", "Pagefil Typo"]
     assert deeper[0]["rank"] > 1 > deeper[1]["rank"]
 
 
@@ -451,3 +486,65 @@ def test_outside_a_transaction_the_search_runs_in_one_of_its_own(org, own_connec
             _fetch(Statement("SELECT 1 / 0", []))
         cursor.execute("SELECT current_setting('enable_seqscan'), now() = statement_timestamp()")
         assert cursor.fetchone() == ("on", True)  # rolled back, the connection usable
+
+
+# Issue 21, "Search": prepared statements (one PREPARE per connection, EXECUTEd with the terms as parameters)
+
+
+def test_a_prepared_statement_serves_each_organization_its_own_rows_on_one_connection(
+    api, make_lead, org, other_org
+):
+    """The statements name no schema: PostgreSQL re-analyzes a prepared one under the search_path of the
+    organization that runs it, on the same connection, with the same statement name."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_lead(name="Pallas Alpha", company="Sharedword Ltd")
+    make_lead(name="Pallas Beta", company="Sharedword Ltd", organization=other_org)
+    ours, theirs = api(Role.ADMIN), api(Role.ADMIN, organization=other_org)
+    connection.ensure_connection()
+    session = connection.connection
+    seen = []
+    for client, want in [(ours, "Pallas Alpha"), (theirs, "Pallas Beta")] * 2:
+        for query in ("pallas", "sharedword"):  # a type-ahead range; the GIN index (inside the company)
+            with CaptureQueriesContext(connection) as queries:
+                assert [row["title"] for row in search(client, query)] == [want]
+            seen.append([query["sql"] for query in queries.captured_queries if "lp_search_" in query["sql"]])
+    assert connection.connection is session  # one physical connection served both organizations
+    names = [sorted(set(re.findall(r"EXECUTE (lp_search_[0-9a-f]+)", " ".join(sqls)))) for sqls in seen]
+    assert names[0] == names[2] == names[4] == names[6] and names[1] == names[3] == names[5] == names[7]
+    # prepared by the first organization's requests, only executed by the other's and afterwards
+    assert all("PREPARE" not in sql for sqls in seen[2:] for sql in sqls)
+
+
+def test_a_failed_search_statement_leaves_the_prepared_ones_known(api, make_lead, monkeypatch):
+    """PREPARE outlives a rollback: after a statement fails, the names kept for the connection are read back
+    from the server, and the next searches prepare or reuse them without error."""
+    from django.db import DataError
+
+    from tenant_apps.search import selectors
+
+    make_lead(name="Failing Fiona")
+    client = api(Role.ADMIN)
+    assert [row["title"] for row in search(client, "fiona")] == ["Failing Fiona"]
+    monkeypatch.setattr(selectors, "VOCABULARY_CANDIDATES", "not a number")
+    with pytest.raises(DataError):
+        client.get("/api/search/", {"q": "fionna"})
+    monkeypatch.undo()
+    assert [row["title"] for row in search(client, "fiona")] == ["Failing Fiona"]
+    assert [row["title"] for row in search(client, "fionna")] == ["Failing Fiona"]
+
+
+def test_a_misspelled_term_alone_finds_the_candidates_the_others_filter_them(api, make_lead, org, admin):
+    """ "maria garica": no word of the vocabulary begins "garica", so the GIN index is asked for it alone
+    (never for every "maria"); "maria:*" is checked on its candidates. What matches is the same."""
+    make_lead(name="Maria Garcia")
+    lead = make_lead(name="Maria Lopez")
+    with schema_context(org.schema_name):  # the misspelling as written, where the vocabulary does not look
+        note_add(record=lead, actor=admin, body="Maria wrote her name as garica on the form")
+    statements, results = search_statements(api(Role.ADMIN), "maria garica")
+    [ranked] = [sql for sql in statements if "ts_rank" in sql and "1.0::float8 + c.r" in sql]
+    indexed = "search_vector @@ to_tsquery('simple'::regconfig, 'garica:*') AND strip(s.search_vector) @@ "
+    assert indexed + "to_tsquery('simple'::regconfig, 'maria:* & garica:*')" in ranked, ranked
+    assert {row["type"] for row in results} == {"note", "lead"}
+    assert "Maria Garcia" in {row["title"] for row in results}
