@@ -4,9 +4,10 @@ Counters live in the default cache, whose keys carry the organization's id: one 
 its limit never touches another's counters. Over the limit: 429 with Retry-After.
 
 The plan limit is a sliding-window counter (two fixed-window counts, the previous one weighted by how much of
-it still lies inside the window): one Redis round trip per request (INCR, EXPIRE and GET pipelined, with the
-plan's cached limits), O(1) whatever the rate, and atomic, where DRF's SimpleRateThrottle read, unpickled and
-rewrote a list of every request's time in the window (up to 6,000 entries at the enterprise plan) and two
+it still lies inside the window): INCR, EXPIRE and GET pipelined with the plan's cached limits, in the
+request's routing round trip once warm (below), else in one of its own, O(1) whatever the rate, and atomic,
+where DRF's SimpleRateThrottle read, unpickled and rewrote a list of every request's time in the window (up
+to 6,000 entries at the enterprise plan) and two
 concurrent requests could each write back a list missing the other."""
 
 from __future__ import annotations
@@ -183,9 +184,10 @@ write_with_route(_undo_ride)
 class PlanRateThrottle(BaseThrottle):
     """Requests per member (or API key) by the organization's plan (THROTTLE_RATES_BY_PLAN).
 
-    The plan's limits are read in the counter's own round trip (one per request): counted first under the
-    window length of the deployment's rate for the plan, which an operator's per-minute limit shares unless
-    the deployment set another unit (then the count is moved, at the cost of a second round trip)."""
+    The plan's limits are read in the counter's round trip (the route's once warm, see above; else its own):
+    counted first under the window length of the deployment's rate for the plan, which an operator's
+    per-minute limit shares unless the deployment set another unit (then the count is moved, at the cost of a
+    second round trip)."""
 
     _wait: float | None = None
 
