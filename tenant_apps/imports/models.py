@@ -41,6 +41,8 @@ class ImportPhase(models.TextChoices):
     PENDING = "pending", "Not started"
     PREPARING = "preparing", "Reading the file, checking rows"
     WRITING = "writing", "Writing rows"
+    # a bulk import (pipeline/bulk.py) building the indexes it deferred: every row written, not yet searchable
+    INDEXING = "indexing", "Building the search indexes"
     FINISHED = "finished", "Finished"
 
 

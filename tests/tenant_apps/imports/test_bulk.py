@@ -298,3 +298,47 @@ def test_activity_indexes_stay_live_when_the_organization_has_more_activities_th
         assert not set(lead_deferred) & set(during)
         assert set(activity_indexes) <= set(during)
     assert_all_indexes_valid(org)
+
+
+def test_a_bulk_import_shows_phase_indexing_while_it_builds(client, org, bulk_from_5, monkeypatch):
+    """Every row is written before the build (a minute at 1M): the import says so instead of "writing"."""
+    phases: list[tuple[str, str, int]] = []
+    build = bulk.indexes_build
+
+    def observed(record_type: str) -> None:
+        with schema_context(org.schema_name):
+            current = Import.objects.get()
+            phases.append((current.status, current.phase, current.imported))
+        build(record_type)
+
+    monkeypatch.setattr(bulk, "indexes_build", observed)
+    done = run(org, queued(client))
+    assert phases == [("running", "indexing", 9)]
+    assert done.status == "done" and done.phase == "finished"
+    response = client.get(f"/api/imports/{done.pk}/")
+    assert response.json()["phase"] == "finished"
+
+
+def test_a_worker_killed_while_indexing_resumes_with_the_build_not_the_plan(
+    client, org, bulk_from_5, monkeypatch
+):
+    """The retry of an import that died in phase "indexing" builds the indexes; it does not read the file and
+    plan it again (every row is written already)."""
+    import_id = queued(client)
+    build = bulk.indexes_build
+
+    def killed(record_type: str) -> None:
+        raise SimulatedKill()
+
+    monkeypatch.setattr(bulk, "indexes_build", killed)
+    with pytest.raises(SimulatedKill):
+        run(org, import_id)
+    with schema_context(org.schema_name):
+        assert Import.objects.get(pk=import_id).phase == "indexing"
+    monkeypatch.setattr(bulk, "indexes_build", build)
+    planned: list[int] = []
+    monkeypatch.setattr(services.Pipeline, "build", lambda self, **kwargs: planned.append(1))
+    done = run(org, import_id)  # rq's retry
+    assert planned == []
+    assert done.status == "done" and done.imported == 9 and done.phase == "finished"
+    assert_all_indexes_valid(org)
