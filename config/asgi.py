@@ -1,8 +1,7 @@
 import os
 
-from django.core.asgi import get_asgi_application
-
 from shared_apps.http.admission import limited
+from shared_apps.http.asgi_handler import get_asgi_application
 from shared_apps.http.direct_send import expose_send
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
@@ -46,6 +46,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from shared_apps.core.errors import json_error
+from shared_apps.http.asgi_handler import release_request_thread
 from shared_apps.http.direct_send import SEND_SCOPE_KEY, Send, body_writer
 from shared_apps.http.permissions import RolePermission
 from shared_apps.organizations.context import Organization
@@ -288,19 +289,12 @@ def direct_writer(send: Send | None) -> Writer | None:
 
 
 def _release_request_thread() -> None:
-    """Let the thread Django's ASGI handler gave this request go.
-
-    With synchronous middleware Django runs each request's middleware in a thread of the request's own
-    (asgiref's ThreadSensitiveContext), kept until the response ends: for a stream, for hours, one idle OS
-    thread per open stream. When the body starts the middleware is done with it, and this stream's queries
-    run in db.py's small pool, so the thread is shut down here; Django's closing call at the end gets a new
-    one for that moment."""
-    context = SyncToAsync.thread_sensitive_context.get(None)
-    if context is None or getattr(context, "_executor", None) is not None:
-        return  # not in a request, or in a context that owns its executor
-    executor = SyncToAsync.context_to_thread_executor.pop(context, None)
-    if executor is not None:
-        executor.shutdown(wait=False)
+    """Let the thread Django's ASGI handler gave this request go: when the body starts the middleware is done
+    with it, and this stream's queries run in db.py's small pool. Under config.asgi's handler the thread goes
+    back to its pool of request threads; under Django's own, the thread asgiref made for the request is shut
+    down (one idle OS thread per open stream otherwise). Django's closing call at the end gets a thread for
+    that moment."""
+    release_request_thread()
 
 
 async def _allowed() -> bool:
