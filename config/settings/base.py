@@ -344,7 +344,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["shared_apps.http.renderers.JSONRenderer"],  # DRF's, encoded by orjson
     # JSON with a nesting limit (shared_apps/core/parsers.py): too deep is a 400, not a 500
     "DEFAULT_PARSER_CLASSES": ["shared_apps.core.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "shared_apps.core.errors.exception_handler",

@@ -46,7 +46,14 @@ class IsMember(permissions.BasePermission):
 
 
 def parse(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
-    """Validate input with a serializer and return its data; errors render as 400 naming each field."""
+    """Validate input with a serializer and return its data; errors render as 400 naming each field.
+    A serializer class may answer without being built (`when_nothing_asked(data)`, not None): the list
+    filters do when no parameter names one of them, which is most list requests."""
+    unasked = getattr(serializer_class, "when_nothing_asked", None)
+    if unasked is not None and not kwargs:
+        known = unasked(data)
+        if known is not None:
+            return known
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

@@ -12,7 +12,6 @@ from django_tenants.utils import schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -23,6 +22,7 @@ from shared_apps.audit.services import audit_record
 from shared_apps.http.api import ERRORS, IsMember, IsOperator, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
 from shared_apps.http.permissions import RolePermission
+from shared_apps.http.renderers import JSONRenderer
 from shared_apps.http.streaming import CSVRenderer, csv_stream
 from shared_apps.organizations.context import current_organization_or_none, organization_context
 from shared_apps.users.models import ApiKey, ApiKeyScope, Role

@@ -13,7 +13,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +20,7 @@ from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import InvalidInput
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, parse
 from shared_apps.http.pagination import Cursor
+from shared_apps.http.renderers import JSONRenderer
 from shared_apps.http.streaming import CSVRenderer
 from shared_apps.organizations.context import exports_dir
 from shared_apps.users.models import Role

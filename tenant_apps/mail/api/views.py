@@ -7,12 +7,13 @@ from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.core.errors import Forbidden
 from shared_apps.http.api import OrganizationView, error_responses, parse
+from shared_apps.http.renderers import JSONRenderer
 from shared_apps.users.models import Role
 from tenant_apps.mail import selectors, services
 from tenant_apps.mail.api.serializers import (

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.drainage import set_override
 from rest_framework import serializers
 
 from tenant_apps.activities.models import LOGGABLE_TYPES, Activity, ActivityType, Note
+from tenant_apps.customfields.filters import PREFIX as CUSTOM_PREFIX
 from tenant_apps.customfields.filters import custom_filter_q
 from tenant_apps.customfields.values import serialize_values
 
@@ -151,6 +153,25 @@ class RecordFilterSerializer(serializers.Serializer):
 
     def choices(self, value: str, allowed: list[str]) -> list[str]:
         return comma_separated(value, allowed)
+
+    @classmethod
+    def when_nothing_asked(cls, params: Any) -> dict[str, Any] | None:
+        """For shared_apps.http.api.parse: when no query parameter names a filter of this class (nor a
+        custom field), what validating would give (the filters' defaults), without building the serializer
+        and deep-copying its fields, which was a third of a millisecond per list request. None otherwise."""
+        if not isinstance(params, QueryDict):
+            return None
+        declared = cls._declared_fields
+        for name in params:
+            if name in declared or name.startswith(CUSTOM_PREFIX):
+                return None
+        defaults = cls.__dict__.get("_nothing_asked")
+        if defaults is None:
+            serializer = cls(data=QueryDict(""))
+            serializer.is_valid(raise_exception=True)
+            defaults = dict(serializer.validated_data)
+            cls._nothing_asked = defaults  # type: ignore[attr-defined]
+        return dict(defaults)
 
     def validate_owner(self, value: str) -> str | int:
         if value in ("me", "none"):
