@@ -13,7 +13,7 @@ def database_from_url(url: str) -> dict:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     return {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "shared_apps.core.postgresql",  # django-tenants' backend, see its docstring
         "NAME": parts.path.lstrip("/") or "leadpulse",
         "USER": parts.username or "postgres",
         "PASSWORD": parts.password or "",

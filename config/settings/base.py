@@ -51,6 +51,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # persistent connections (then DB_CONN_MAX_AGE does not apply; connections live DB_POOL_MAX_LIFETIME s).
 DB_CONN_MAX_SCHEMAS = env.int("DB_CONN_MAX_SCHEMAS", default=200)
 DB_POOL = env.bool("DB_POOL", default=False)
+# A pooled connection handed back less than this many seconds ago, without error, is handed out again without
+# the pool's health check (a round trip); one idle for longer is checked (shared_apps/core/postgresql).
+DB_POOL_CHECK_AFTER = env.float("DB_POOL_CHECK_AFTER", default=2.0)
 if DB_POOL:
     for _database in DATABASES.values():
         _database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool

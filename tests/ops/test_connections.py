@@ -8,20 +8,25 @@ import copy
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import django_rq
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
 from django.db.utils import ProgrammingError
+from django.test.utils import CaptureQueriesContext
 from django_tenants.postgresql_backend.base import DatabaseWrapper
 from django_tenants.utils import schema_context
+from psycopg_pool import ConnectionPool
 from rest_framework.test import APIClient
 
 from shared_apps.core import connections as db_connections
+from shared_apps.core.postgresql import base as backend
 from shared_apps.organizations.jobs import OrganizationJob
 from shared_apps.organizations.models import Organization
 from shared_apps.users.models import User
@@ -232,8 +237,8 @@ def pooled_default(**pool: Any) -> Iterator[Any]:
     settings_dict = copy.deepcopy(connection.settings_dict)
     settings_dict["OPTIONS"] = {**settings_dict["OPTIONS"], "pool": {"min_size": 1, **pool}}
     settings_dict["CONN_MAX_AGE"] = 0
-    wrapper = DatabaseWrapper(settings_dict, alias="default")
     original = connections["default"]
+    wrapper = type(original)(settings_dict, alias="default")
     DatabaseWrapper._connection_pools.pop("default", None)
     connections["default"] = wrapper
     try:
@@ -257,7 +262,7 @@ def test_a_pooled_connection_handed_to_another_organization_sets_its_search_path
 
             # a wrapper still holding acme as its tenant after another thread used the connection for globex
             pooled.set_tenant(acme)
-            other = DatabaseWrapper(pooled.settings_dict, alias="default")
+            other = type(pooled)(pooled.settings_dict, alias="default")
             other.set_tenant(globex)
             with other.cursor() as cursor:
                 cursor.execute("SELECT email FROM users_user WHERE email LIKE 'admin@%%'")
@@ -296,3 +301,148 @@ def test_db_pool_setting_turns_on_the_pool_without_persistent_connections():
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split(maxsplit=1) == ["0", "['max_lifetime', 'max_size', 'min_size', 'timeout']\n"]
+
+
+# --- the backend (shared_apps/core/postgresql): no SET search_path, no pool check, when nothing changed
+
+
+def _set_paths(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SET search_path")]
+
+
+def _admin_emails(wrapper: Any) -> list[str]:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT email FROM users_user WHERE email LIKE 'admin@%%'")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_backend_is_ours():
+    assert isinstance(connections["default"], backend.DatabaseWrapper)
+
+
+def test_a_pooled_connection_back_on_the_same_organization_skips_the_set(in_own_thread):
+    def body() -> list[list[str]]:
+        acme, globex = _organizations()
+        sets = []
+        with pooled_default(max_size=1) as pooled:
+            for organization in (acme, acme, globex, globex, None, acme):
+                with CaptureQueriesContext(pooled) as queries:
+                    _serve(organization)
+                sets.append(_set_paths(queries))
+            assert pooled.pool.get_stats()["connections_num"] == 1
+        return sets
+
+    acme_path = 'SET search_path = "org_acme","public"'
+    globex_path = 'SET search_path = "org_globex","public"'
+    public = 'SET search_path = "public"'
+    # a first visit reads what its caches miss in the public schema; django-tenants alone set the path again
+    # in every request, warm or not
+    assert in_own_thread(body) == [
+        [acme_path, public, acme_path],
+        [],
+        [globex_path, public, globex_path],
+        [],
+        [public],
+        [acme_path],
+    ]
+
+
+def test_a_set_inside_a_rolled_back_transaction_is_not_trusted(in_own_thread):
+    def body() -> None:
+        acme, globex = _organizations()
+        connection.set_tenant(acme)
+        assert _admin_emails(connection) == ["admin@acme.test"]
+        assert backend.held_path(connection.connection) == ("org_acme", "public")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            connection.set_tenant(globex)
+            assert _admin_emails(connection) == ["admin@globex.test"]
+            raise RuntimeError("rolled back: the session's path is org_acme again")
+        assert backend.held_path(connection.connection) is None
+        connection.set_tenant(globex)
+        assert _admin_emails(connection) == ["admin@globex.test"]
+        connection.set_tenant(acme)
+        assert _admin_emails(connection) == ["admin@acme.test"]
+        assert _physical_search_path() == "org_acme, public"
+
+    in_own_thread(body)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["SET search_path = org_globex, public", "select set_config('search_path', 'org_globex', false)"],
+)
+def test_a_statement_that_changes_the_path_behind_django_tenants_is_noticed(in_own_thread, statement):
+    def body() -> None:
+        acme, _globex = _organizations()
+        connection.set_tenant(acme)
+        assert _admin_emails(connection) == ["admin@acme.test"]
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+        assert backend.held_path(connection.connection) is None
+        connection.set_tenant(acme)  # as the next request would: the path is wanted again
+        assert _admin_emails(connection) == ["admin@acme.test"]
+
+    in_own_thread(body)
+
+
+def test_reset_and_discard_make_the_path_unknown():
+    for statement in ("RESET ALL", "  discard all", "RESET search_path", "set Search_Path to x"):
+        assert backend._may_change_path(statement)
+    for statement in (
+        'SELECT "leads_lead"."id" FROM "leads_lead"',
+        "SET TIME ZONE 'UTC'",
+        "INSERT INTO x_path",
+    ):
+        assert not backend._may_change_path(statement)
+
+
+def test_a_connection_handed_back_moments_ago_is_not_checked_an_idle_one_is(
+    in_own_thread, settings, monkeypatch
+):
+    checked: list[int] = []
+    check = ConnectionPool.check_connection
+
+    def counting(conn: Any) -> None:
+        checked.append(1)
+        check(conn)
+
+    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counting))
+
+    def body() -> None:
+        acme, _globex = _organizations()
+        with pooled_default(max_size=1) as pooled:
+            assert pooled.pool._check is backend.check_unless_fresh
+            settings.DB_POOL_CHECK_AFTER = 60.0
+            _serve(acme)
+            _serve(acme)
+            _serve(acme)
+            fresh = len(checked)
+            settings.DB_POOL_CHECK_AFTER = 0.0
+            _serve(acme)
+            _serve(acme)
+            # the pool's first connection is checked on its first hand-out (never handed back before)
+            assert (fresh, len(checked) - fresh) == (1, 2)
+
+    in_own_thread(body)
+
+
+def test_a_connection_that_died_while_idle_is_replaced_by_the_check(in_own_thread, settings):
+    def body() -> None:
+        acme, _globex = _organizations()
+        settings.DB_POOL_CHECK_AFTER = 0.2
+        with pooled_default(max_size=1) as pooled:
+            _serve(acme)
+            pooled.ensure_connection()
+            pid = pooled.connection.info.backend_pid
+            pooled.close()
+            params = pooled.settings_dict
+            with psycopg.connect(
+                dbname=params["NAME"], user=params["USER"], host=params["HOST"], port=params["PORT"] or None
+            ) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+            time.sleep(0.3)
+            _serve(acme)  # checked, found dead, replaced: the request does not fail
+            pooled.ensure_connection()
+            assert pooled.connection.info.backend_pid != pid
+
+    in_own_thread(body)
