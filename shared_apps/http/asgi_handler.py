@@ -7,12 +7,13 @@ between the loop and the thread per request, each waking the other side. And the
 request: asgiref's ThreadSensitiveContext, which Django enters per request, starts a one-thread executor
 and shuts it down when the response ends.
 
-Here the middleware is loaded in sync mode, as under WSGI, and the whole chain (middleware, view) runs in
-one call on the request's thread; the request's other synchronous moments (the request_started signal,
-closing the response, a streamed body's steps) run on that same thread, as before, because the request's
-thread-sensitive context is pinned to it. The threads come from a pool of one-thread executors that are
-kept between requests (at most REQUEST_CONCURRENCY idle, the requests the admission limit lets into Django
-at once; a stream or a burst past it gets new ones, shut down when they come back to a full pool).
+Here the middleware is loaded in sync mode, as under WSGI, and the request_started signal, the request's
+creation and the whole chain (middleware, view) run in one call on the request's thread; the request's other
+synchronous moments (closing the response, a streamed body's steps) run on that same thread, as before,
+because the request's thread-sensitive context is pinned to it. The threads come from a pool of one-thread
+executors that are kept between requests (at most REQUEST_CONCURRENCY idle, the requests the admission limit
+lets into Django at once; a stream or a burst past it gets new ones, shut down when they come back to a full
+pool).
 
 A streamed response that waits for a long time (the live-update streams) gives its thread back once its
 headers are sent (`release_request_thread`): the executor returns to the pool as soon as the request's
@@ -23,13 +24,17 @@ as asgiref gives it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers import base
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.urls import set_script_prefix
 
 
 class ThreadPool:
@@ -99,6 +104,60 @@ class OneHopASGIHandler(ASGIHandler):
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         # the request's thread-sensitive context routes this to the request's thread
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django's ASGIHandler.handle (5.2), with the request_started signal, the request's creation and
+        the whole chain in one hand-over to the request's thread (Django sends the signal in a hand-over
+        of its own first). Disconnects are listened for, and answered, as Django does."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+
+        async def process_request() -> HttpResponseBase:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            with contextlib.suppress(asyncio.CancelledError):  # the client left during send_response
+                await self.send_response(response, send)
+            return response
+
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response: Any = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            await sync_to_async(response.close, thread_sensitive=True)()
+        body_file.close()
+
+    def _respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None
+            return error_response
+        response = self.get_response(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        return response
 
 
 _handler: OneHopASGIHandler | None = None

@@ -147,3 +147,20 @@ def test_job_lines_name_the_organization_like_request_lines(org, db):
     public_job = django_rq.get_queue("default").create_job(_log_in_job)
     with tracing.job_span(public_job):
         assert "organization" not in json.loads(public_job.perform())
+
+
+def test_the_response_carries_the_servers_own_time_as_the_access_line_does(org, member, access_lines):
+    response = client_for(org, member(role="admin")).get("/api/me/")
+    [line] = access_lines()
+    assert response["Server-Timing"] == f"app;dur={line['duration_ms']:.2f}"
+
+
+def test_a_server_timing_the_view_set_is_kept():
+    def view(request):
+        response = JsonResponse({})
+        response["Server-Timing"] = "db;dur=1.5"
+        return response
+
+    response = RequestContextMiddleware(view)(RequestFactory().get("/x"))
+    first, second = response["Server-Timing"].split(", ")
+    assert first == "db;dur=1.5" and second.startswith("app;dur=")

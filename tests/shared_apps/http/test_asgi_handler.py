@@ -189,3 +189,23 @@ def test_release_request_thread_leaves_an_executor_the_caller_owns(monkeypatch):
         assert asyncio.run(scenario())
     finally:
         owned.shutdown()
+
+
+class _CountingExecutor(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_a_request_is_two_hand_overs_one_to_respond_one_to_close(handler):
+    counting = _CountingExecutor()
+    handler.threads._ours.add(counting)
+    handler.threads._idle.append(counting)
+    assert asyncio.run(_call(handler))[0] == 200
+    # Django's handler: the request_started signal, the middleware, the view (and the handler between
+    # them, back on the loop), then the close
+    assert counting.submitted == 2
