@@ -28,6 +28,7 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
     "leadpulse_log", default=None
 )
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Attributes of every LogRecord: anything else on a record came from `extra=` and is logged as a field.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -46,7 +47,8 @@ def bind(**fields: Any) -> None:
 
 
 def request_id_from(request: HttpRequest) -> str:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
+    # from META: `request.headers` would build a dict of every header (~25 µs) for this one
+    given = request.META.get(_REQUEST_ID_META, "")
     return given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
 
 
