@@ -135,14 +135,16 @@ class Planning(Loading):
             return
         label = spec.label.lower()
         for key in spec.duplicate_keys():
-            # a later valid row sharing the key with an earlier one (first key first: email, phone, ...)
+            # a later valid row sharing the key with an earlier one (first key first: email, phone, ...): the
+            # keys held more than once, hashed, then the rows after each one's first line (a window over
+            # every row, sorted by key, took twice as long at 1M rows)
             execute(
                 f"UPDATE {self.plan} p SET action = 'skip', code = 'duplicate_in_file', "
                 f"field = {quote(key.field)}, "
                 f"message = 'duplicate of line ' || d.first || ' (same {key.label})' "
-                f'FROM (SELECT n, line, min(line) OVER (PARTITION BY {key.value} COLLATE "C") AS first '
-                f"FROM {self.plan} WHERE ok AND {key.value} <> '') d "
-                "WHERE d.first < d.line AND p.n = d.n AND p.action = 'create'"
+                f"FROM (SELECT {key.value} AS k, min(line) AS first FROM {self.plan} "
+                f"WHERE ok AND {key.value} <> '' GROUP BY 1 HAVING count(*) > 1) d "
+                f"WHERE d.k = {key.value.replace('v_', 'p.v_')} AND p.line > d.first AND p.action = 'create'"
             )
         table, alive = ident(spec.table), "x.deleted_at IS NULL AND x.merged_into_id IS NULL"
         own = ""
