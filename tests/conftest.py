@@ -8,6 +8,7 @@ is rolled back, so rows a test writes never reach the next one.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
+from shared_apps.core import nearcache
+from shared_apps.http import throttling
 from shared_apps.organizations import placement, usage
 from shared_apps.organizations.models import Organization
 from shared_apps.organizations.services import database_prepare, organization_provision, template_ensure
@@ -71,10 +74,13 @@ def _second_database(action: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
-    """Cache entries and queued jobs would outlive the rolled-back rows they describe (and request counts
-    waiting in the process would land in the next test's organization of the same id)."""
+    """Cache entries (and the process's copies of them) and queued jobs would outlive the rolled-back rows
+    they describe (and request counts waiting in the process would land in the next test's organization of
+    the same id)."""
     usage.flush_request_counts()
     caches["default"].clear()
+    nearcache.clear()  # the process's copies of what was just flushed
+    throttling.counts_forget()
     yield
     connection.set_schema_to_public()
 
@@ -137,6 +143,17 @@ class InThread:
         if self.thread.is_alive():
             raise TimeoutError("the thread did not finish in time")
         return self.outcome.get("error", self.outcome.get("value"))
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether `condition()` holds within `timeout` seconds (polled every 10 ms): for what another thread or
+    process does behind a test's back."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
 
 
 def host_of(organization: Organization | None) -> str:

@@ -4,16 +4,18 @@ Counters live in the default cache, whose keys carry the organization's id: one 
 its limit never touches another's counters. Over the limit: 429 with Retry-After.
 
 The plan limit is a sliding-window counter (two fixed-window counts, the previous one weighted by how much of
-it still lies inside the window): INCR, EXPIRE and GET pipelined with the plan's cached limits, in the
-request's routing round trip once warm (below), else in one of its own, O(1) whatever the rate, and atomic,
+it still lies inside the window): INCR, EXPIRE and GET in one round trip, O(1) whatever the rate, and atomic,
 where DRF's SimpleRateThrottle read, unpickled and rewrote a list of every request's time in the window (up
-to 6,000 entries at the enterprise plan) and two
-concurrent requests could each write back a list missing the other."""
+to 6,000 entries at the enterprise plan) and two concurrent requests could each write back a list missing the
+other. Once warm it is counted in the process and sent behind (plan_wait, below)."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import logging
 import math
+import os
 import threading
 import time
 from typing import Any, NamedTuple
@@ -24,15 +26,10 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from shared_apps.organizations.limits import plan_limits_read, plan_limits_redis_key
-from shared_apps.organizations.routing import (
-    count_with_route,
-    route_leave,
-    route_remember,
-    route_take,
-    write_with_route,
-)
+from shared_apps.organizations.limits import plan_limits
 from shared_apps.users.models import ApiKey
+
+logger = logging.getLogger(__name__)
 
 _counter_cache: Any = None
 
@@ -60,12 +57,10 @@ class _Window(NamedTuple):
     counted: int  # the current window's count, this request included
     before: int  # the previous window's count
     elapsed: float  # seconds of the current window gone
-    read: bytes | None  # the value of the extra key read in the same round trip
 
 
-def _window_count(key: str, duration: int, now: float, read: str | None = None) -> _Window:
-    """INCR the current window's counter (and EXPIRE it), GET the previous window's and the raw key `read`:
-    one round trip."""
+def _window_count(key: str, duration: int, now: float) -> _Window:
+    """INCR the current window's counter (and EXPIRE it), GET the previous window's: one round trip."""
     window, elapsed = divmod(now, duration)
     cache = _counters()
     current, previous = (cache.make_key(f"{key}:{int(window) - step}") for step in (0, 1))
@@ -74,19 +69,21 @@ def _window_count(key: str, duration: int, now: float, read: str | None = None) 
     pipe.incr(current)
     pipe.expire(current, 2 * duration)
     pipe.get(previous)
-    if read is not None:
-        pipe.get(read)
     results = pipe.execute()
-    extra = results[3] if read is not None else None
-    return _Window(client, current, results[0], int(results[2] or 0), elapsed, extra)
+    return _Window(client, current, results[0], int(results[2] or 0), elapsed)
 
 
 def _window_wait(window: _Window, limit: int, duration: int) -> float | None:
-    count, before, elapsed = window.counted, window.before, window.elapsed
-    weight = 1 - elapsed / duration
-    if before * weight + count <= limit:
+    wait = _wait(window.counted, window.before, window.elapsed, limit, duration)
+    if wait is not None:
+        window.client.decr(window.current)  # a refused request is not counted
+    return wait
+
+
+def _wait(count: int, before: int, elapsed: float, limit: int, duration: int) -> float | None:
+    """None if `count` (this request included) fits the sliding window, else the seconds to wait."""
+    if before * (1 - elapsed / duration) + count <= limit:
         return None
-    window.client.decr(window.current)
     count -= 1
     if count >= limit:  # the current window alone is full: wait for the next one
         return duration - elapsed
@@ -94,100 +91,130 @@ def _window_wait(window: _Window, limit: int, duration: int) -> float | None:
     return max(((1 - (limit - count - 1) / before) - (elapsed / duration)) * duration, 0.001)
 
 
-# ---- counted in the routing round trip -------------------------------------------------------------------
-# A warm API request's plan counter is counted in the route's round trip (organizations.routing
-# count_with_route): the member or key is guessed from the process's copy of the credential and the plan from
-# the organization's last request here. The throttle uses that count when authentication confirms the guess
-# (same key, organization, plan and window length); otherwise, and for requests whose view has no plan
-# throttle (or that end before it), the count is taken back: DECRBY in the next request's routing round trip
-# (the counter keeps its expiry), so a guessed count costs no round trip of its own.
+# ---- counted in the process, sent behind ----------------------------------------------------------------
+# A warm plan counter is counted in the process: each process holds, per counter (member or key, window), the
+# count Redis last returned, the counts it has sent since (in flight) and those waiting to be sent; a request
+# is admitted against their sum, and a background thread sends the waiting counts every FLUSH_INTERVAL
+# (INCRBY, which returns the count of every process, and the previous window's), so a warm request makes no
+# round trip. Within a process the limit is exact; across processes a counter may run over by what the others
+# admitted since this process last heard back (FLUSH_INTERVAL while it is busy, at most FRESH_FOR). A counter
+# this process has not heard about for FRESH_FOR seconds (a new window, a quiet member) is counted in Redis
+# at once, as before: one round trip.
 
-_EARLY = "throttle:early"
-
-
-class _Early(NamedTuple):
-    organization_id: int
-    plan: str
-    key: str
-    duration: int
-    now: float
-    window: _Window
+FLUSH_INTERVAL = 0.05
+FRESH_FOR = 1.0
 
 
-_plans: dict[int, str] = {}  # organization id -> its plan, as this process last saw it
-_undo: dict[str, int] = {}  # counter key -> counts to take back
-_undo_ttl: dict[str, int] = {}
-_undo_lock = threading.Lock()
+class _Count:
+    __slots__ = ("before", "counted", "duration", "heard", "in_flight", "previous", "waiting")
+
+    def __init__(self, counted: int, before: int, previous: str, duration: int, heard: float) -> None:
+        self.counted = counted  # the window's count as Redis last returned it (every process's)
+        self.before = before  # the previous window's
+        self.in_flight = 0  # sent, not answered yet
+        self.waiting = 0  # admitted here, not sent yet
+        self.previous, self.duration, self.heard = previous, duration, heard
 
 
-def _early_count(request: Any, organization_id: int, pipe: Any) -> tuple[int, Any] | None:
-    # imported here: both build on modules that import this one (audit reads client_address)
-    from shared_apps.organizations.namespace import organization_cache_key
-    from shared_apps.users.credentials_cache import cached_subject
+_counts: dict[str, _Count] = {}  # the current window's Redis key -> its count in this process
+_counts_lock = threading.Lock()
+_sender_wake = threading.Event()
+_sender_pid: int | None = None
 
-    plan = _plans.get(organization_id)
-    if plan is None or not (meta := getattr(request, "META", None)):
-        return None
-    subject = cached_subject(meta, organization_id)
-    if subject is None:
-        return None
-    rates = settings.THROTTLE_RATES_BY_PLAN
-    _, duration = _parse_rate(rates.get(plan, rates["free"]))
-    now = time.time()
+
+def plan_wait(key: str, limit: int, duration: int, now: float | None = None) -> float | None:
+    """sliding_window_wait, counted in the process while its count of the window is fresh (above)."""
+    now = time.time() if now is None else now
     window, elapsed = divmod(now, duration)
-    key = f"throttle:{subject}"
-    cache = _counters()
-    current, previous = (
-        organization_cache_key(organization_id, f"{key}:{int(window) - step}", cache) for step in (0, 1)
-    )
-    pipe.incr(current)
-    pipe.expire(current, 2 * duration)
-    pipe.get(previous)
-    pipe.get(plan_limits_redis_key(plan))
-
-    def accept(results: list[Any]) -> None:
-        if any(isinstance(result, Exception) for result in results):
-            return  # not counted (or not known to be): the throttle counts for itself
-        client = cache._cache.get_client(write=True)
-        counted = _Window(client, current, results[0], int(results[2] or 0), elapsed, results[3])
-        route_leave(_EARLY, _Early(organization_id, plan, key, duration, now, counted))
-
-    return 4, accept
-
-
-def _take_back(early: _Early) -> None:
-    with _undo_lock:
-        _undo[early.window.current] = _undo.get(early.window.current, 0) + 1
-        _undo_ttl[early.window.current] = 2 * early.duration
+    base = _counters().make_key(key)  # the window's number goes last: one key made, not two
+    current, previous = f"{base}:{int(window)}", f"{base}:{int(window) - 1}"
+    with _counts_lock:
+        count = _counts.get(current)
+        if count is not None and time.monotonic() - count.heard < FRESH_FOR:
+            total = count.counted + count.in_flight + count.waiting + 1
+            wait = _wait(total, count.before, elapsed, limit, duration)
+            if wait is None:
+                count.waiting += 1
+                _sender_start()
+            return wait
+    counted = _window_count(key, duration, now)
+    wait = _window_wait(counted, limit, duration)
+    with _counts_lock:
+        old = _counts.get(current)
+        heard = time.monotonic()
+        fresh = _Count(counted.counted - (wait is not None), counted.before, previous, duration, heard)
+        if old is not None:  # admitted meanwhile by other threads: still to be sent
+            fresh.in_flight, fresh.waiting = old.in_flight, old.waiting
+        _counts[current] = fresh
+    return wait
 
 
-def _early_unused() -> None:
-    early = route_take(_EARLY)
-    if early is not None:
-        _take_back(early)
+def _sender_start() -> None:
+    global _sender_pid
+    if _sender_pid != os.getpid():  # after a fork the parent's thread is gone
+        _sender_pid = os.getpid()
+        threading.Thread(target=_send_loop, name="throttle-sender", daemon=True).start()
+    _sender_wake.set()
 
 
-def _undo_ride(pipe: Any) -> None:
-    with _undo_lock:
-        pending, ttls = dict(_undo), dict(_undo_ttl)
-        _undo.clear()
-        _undo_ttl.clear()
-    for key, count in pending.items():
-        pipe.decrby(key, count)
-        pipe.expire(key, ttls[key])
+def _send_loop() -> None:
+    pid = os.getpid()
+    while _sender_pid == pid:
+        _sender_wake.wait()
+        _sender_wake.clear()
+        time.sleep(FLUSH_INTERVAL)  # what more requests admit meanwhile goes in the same round trip
+        counts_send()
 
 
-count_with_route(_early_count, _early_unused)
-write_with_route(_undo_ride)
+def counts_send() -> None:
+    """Send the counts waiting in this process and take back every process's counts (never raises)."""
+    with _counts_lock:
+        sending = [(key, count, count.waiting) for key, count in _counts.items() if count.waiting]
+        for _key, count, waiting in sending:
+            count.in_flight += waiting
+            count.waiting = 0
+        stale = [key for key, count in _counts.items() if not count.in_flight and not count.waiting]
+        for key in stale:
+            if time.monotonic() - _counts[key].heard > 2 * FRESH_FOR:
+                del _counts[key]
+    if not sending:
+        return
+    try:
+        pipe = _counters()._cache.get_client(write=True).pipeline(transaction=False)
+        for key, count, waiting in sending:
+            pipe.incrby(key, waiting)
+            pipe.expire(key, 2 * count.duration)
+            pipe.get(count.previous)
+        results = pipe.execute()
+    except Exception:
+        logger.warning("plan throttle: counts not sent; kept for the next send", exc_info=True)
+        with _counts_lock:
+            for _key, count, waiting in sending:
+                count.in_flight -= waiting
+                count.waiting += waiting
+        _sender_wake.set()
+        return
+    heard = time.monotonic()
+    with _counts_lock:
+        for position, (_key, count, waiting) in enumerate(sending):
+            count.counted, count.before = int(results[3 * position]), int(results[3 * position + 2] or 0)
+            count.in_flight -= waiting
+            count.heard = heard
+
+
+atexit.register(counts_send)
+
+
+def counts_forget() -> None:
+    """Forget this process's counts (tests: a flushed Redis database has forgotten them)."""
+    with _counts_lock:
+        _counts.clear()
 
 
 class PlanRateThrottle(BaseThrottle):
-    """Requests per member (or API key) by the organization's plan (THROTTLE_RATES_BY_PLAN).
-
-    The plan's limits are read in the counter's round trip (the route's once warm, see above; else its own):
-    counted first under the window length of the deployment's rate for the plan, which an operator's
-    per-minute limit shares unless the deployment set another unit (then the count is moved, at the cost of a
-    second round trip)."""
+    """Requests per member (or API key) by the organization's plan: the operator's requests per minute for
+    the plan when set (shared_apps.organizations.limits), else the deployment's THROTTLE_RATES_BY_PLAN.
+    Counted in the process while warm (plan_wait)."""
 
     _wait: float | None = None
 
@@ -195,28 +222,13 @@ class PlanRateThrottle(BaseThrottle):
         tenant = getattr(request._request, "tenant", None)
         if tenant is None or not request.user or not request.user.is_authenticated:
             return True
-        rates = settings.THROTTLE_RATES_BY_PLAN
-        deployment_rate = rates.get(tenant.plan, rates["free"])
-        _, counted_duration = _parse_rate(deployment_rate)
-        _plans[tenant.pk] = tenant.plan
-        key, limits_key = self.get_cache_key(request, view), plan_limits_redis_key(tenant.plan)
-        early: _Early | None = route_take(_EARLY)
-        if early is not None and early[:4] == (tenant.pk, tenant.plan, key, counted_duration):
-            now, window = early.now, early.window  # counted with the route
+        per_minute = plan_limits(tenant.plan)["api_requests_per_minute"]
+        if per_minute is not None:
+            limit, duration = _parse_rate(f"{per_minute}/min")
         else:
-            if early is not None:
-                _take_back(early)  # counted for a wrong guess
-            now = time.time()
-            window = _window_count(key, counted_duration, now, read=limits_key)
-        route_remember(limits_key, window.read)  # the request's later plan checks read them from here
-        # the plan's own requests per minute when an operator set one, else the deployment's rate for it
-        per_minute = plan_limits_read(tenant.plan, window.read)["api_requests_per_minute"]
-        limit, duration = _parse_rate(f"{per_minute}/min" if per_minute is not None else deployment_rate)
-        if duration == counted_duration:
-            self._wait = _window_wait(window, limit, duration)
-        else:
-            window.client.decr(window.current)
-            self._wait = sliding_window_wait(key, limit, duration, now)
+            rates = settings.THROTTLE_RATES_BY_PLAN
+            limit, duration = _parse_rate(rates.get(tenant.plan, rates["free"]))
+        self._wait = plan_wait(self.get_cache_key(request, view), limit, duration)
         return self._wait is None
 
     def get_cache_key(self, request: Request, view: Any) -> str:

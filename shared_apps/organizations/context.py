@@ -52,9 +52,8 @@ __all__ = [
     "MissingOrganizationContext",
     "Organization",
     "PlanLimitReached",
+    "cache_changed",
     "cache_get",
-    "cache_read_forget",
-    "cached_with_route",
     "current_organization",
     "current_organization_or_none",
     "enqueue_in_organization",
@@ -64,6 +63,7 @@ __all__ = [
     "fan_out",
     "generation_memo",
     "job_organization",
+    "kept_in_process",
     "live_organization",
     "organization_context",
     "organization_for_schema",
@@ -80,14 +80,14 @@ __all__ = [
 ]
 
 
-# Small organization cache entries read in each request's routing round trip (request_cache, which builds on
-# namespace, which builds on this module: imported when first called).
+# Small organization cache entries kept in each process (request_cache, which builds on namespace, which
+# builds on this module: imported when first called).
 
 
-def cached_with_route(key: str) -> None:
+def kept_in_process(key: str) -> None:
     from shared_apps.organizations import request_cache
 
-    request_cache.cached_with_route(key)
+    request_cache.kept_in_process(key)
 
 
 def cache_get(key: str, default: Any = None) -> Any:
@@ -96,10 +96,10 @@ def cache_get(key: str, default: Any = None) -> Any:
     return request_cache.cache_get(key, default)
 
 
-def cache_read_forget(key: str) -> None:
+def cache_changed(key: str) -> None:
     from shared_apps.organizations import request_cache
 
-    request_cache.cache_read_forget(key)
+    request_cache.cache_changed(key)
 
 
 def generation_memo(key: str, load: Any) -> Any:

@@ -23,10 +23,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from shared_apps.core import nearcache
 from shared_apps.core.errors import AppError
 from shared_apps.core.events import publish_on_commit
 from shared_apps.organizations.models import Organization, OrganizationUsage, PlanDefinition
-from shared_apps.organizations.routing import route_read
 
 # limit name (in errors and notifications) -> PlanDefinition field
 LIMIT_FIELDS = {
@@ -72,24 +72,12 @@ def _key(plan: str) -> str:
     return f"plan-limits:{plan}"
 
 
-def plan_limits_redis_key(plan: str) -> str:
-    """The Redis key a plan's cached limits live under, for a caller that reads them in a pipeline of its
-    own (the request throttle: its counter and the plan in one round trip), then calls plan_limits_read."""
-    return str(_cache().make_key(_key(plan)))
-
-
-def plan_limits_read(plan: str, raw: bytes | None) -> dict[str, int | None]:
-    """plan_limits from the value read under plan_limits_redis_key (None: not cached, so loaded now)."""
-    return _limits(plan, None if raw is None else _cache()._cache._serializer.loads(raw))
-
-
 def plan_limits(plan: str) -> dict[str, int | None]:
-    """Every limit of a plan (None: unlimited); an unknown plan has none. In a request whose throttle read
-    them (in its counter's round trip), what it read."""
-    read, raw = route_read(plan_limits_redis_key(plan))
-    if read and raw is not None:
-        return plan_limits_read(plan, raw)
-    return _limits(plan, _cache().get(_key(plan)))
+    """Every limit of a plan (None: unlimited); an unknown plan has none. Each process keeps the cached
+    limits it read (shared_apps.core.nearcache; a change of the plan drops every copy)."""
+    cache = _cache()
+    raw = nearcache.read([cache.make_key(_key(plan))])[0]
+    return _limits(plan, None if raw is None else cache._cache._serializer.loads(raw))
 
 
 def _limits(plan: str, cached: dict[str, int | None] | None) -> dict[str, int | None]:
@@ -103,8 +91,12 @@ def _limits(plan: str, cached: dict[str, int | None] | None) -> dict[str, int | 
 
 
 def forget_plan(plan: str) -> None:
-    _cache().delete(_key(plan))
-    transaction.on_commit(lambda: _cache().delete(_key(plan)))
+    def forget() -> None:
+        _cache().delete(_key(plan))
+        nearcache.forget([_cache().make_key(_key(plan))])
+
+    forget()
+    transaction.on_commit(forget)
 
 
 @receiver([post_save, post_delete], sender=PlanDefinition)

@@ -15,7 +15,7 @@ from shared_apps.core.errors import json_error
 from shared_apps.observability.logging import bind
 from shared_apps.organizations.context import enter_organization, enter_public
 from shared_apps.organizations.models import OrganizationStatus
-from shared_apps.organizations.routing import organization_for_host, request_reads, route_finish
+from shared_apps.organizations.routing import organization_for_host
 
 
 class OrganizationRoutingMiddleware:
@@ -32,13 +32,6 @@ class OrganizationRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with request_reads():  # what the route's round trip read serves this request only
-            try:
-                return self._route(request)
-            finally:
-                route_finish()
-
-    def _route(self, request: HttpRequest) -> HttpResponse:
         enter_public()  # this thread may have served another database's organization
         # `request.tenant` is set on an organization's host only. The root domain leaves it unset rather than
         # None: django-tenants' admin templates (is_public_schema) read `request.tenant.schema_name` whenever
@@ -54,7 +47,7 @@ class OrganizationRoutingMiddleware:
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             return self.get_response(request)
 
-        organization = organization_for_host(host, request)
+        organization = organization_for_host(host)
         if organization is None or organization.status not in (
             OrganizationStatus.ACTIVE,
             OrganizationStatus.SUSPENDED,

@@ -1,15 +1,15 @@
-"""Small cache entries of an organization that most requests read, fetched in the routing round trip.
+"""Small cache entries of an organization that most requests read, kept in each process.
 
 A lead list page reads the stage labels and the custom field definitions; a lead write reads which events
-webhooks and automation rules subscribe to: each was one Redis round trip of its own (~0.1 ms apiece here).
-Keys registered with `cached_with_route` are read in the routing MGET (organizations.routing
-`read_with_route`) for every request to a known organization, and `cache_get` serves them from it; outside a
-request, or when the route was cold, it reads the cache as before. A request that changes such a key calls
-`cache_read_forget`, so it never reads back what its own change replaced.
+webhooks and automation rules subscribe to: each was one Redis round trip (~0.2 ms apiece here). Keys
+registered with `kept_in_process` are read through shared_apps.core.nearcache: each process keeps the
+values it read and serves them from memory until a change drops them. Whoever changes such a key calls
+`cache_changed` (at once, and again when the transaction commits), which drops every process's copy; the
+request that made the change reads its own change back.
 
 Values cached under a generation (`<what>:<generation>`, a new generation for every change) never change, so
-each process also keeps the latest ones it read (`generation_memo`): with the generation read in the routing
-round trip, such a value costs no round trip at all once warm.
+each process also keeps the latest ones it read (`generation_memo`): with the generation kept in the process,
+such a value costs no round trip at all once warm.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 
 from django.core.cache import caches
 
-from shared_apps.organizations.namespace import organization_cache_key
-from shared_apps.organizations.routing import read_with_route, route_forget, route_read
+from shared_apps.core import nearcache
 
 MEMO_MAX = 4096
 _cache_object: Any = None
 _memo: dict[str, Any] = {}
 _memo_lock = threading.Lock()
+_kept: set[str] = set()
 
 
 def _cache() -> Any:
@@ -37,25 +37,26 @@ def _cache() -> Any:
     return _cache_object
 
 
-def cached_with_route(key: str) -> None:
-    """Read `key` of the organization's namespace of the default cache in every request's routing round
-    trip (call once, at import)."""
-    read_with_route(lambda organization_id: organization_cache_key(organization_id, key, _cache()))
+def kept_in_process(key: str) -> None:
+    """Keep `key` of the organization's namespace of the default cache in each process (call once, at import;
+    every change of it must call `cache_changed`)."""
+    _kept.add(key)
 
 
 def cache_get(key: str, default: Any = None) -> Any:
-    """`caches["default"].get(key, default)` in the current organization, from the routing round trip when
-    it read the key."""
+    """`caches["default"].get(key, default)` in the current organization; from the process's copy for a key
+    registered with kept_in_process."""
     cache = _cache()
-    read, raw = route_read(cache.make_key(key))
-    if read:
-        return default if raw is None else cache._cache._serializer.loads(raw)
-    return cache.get(key, default)
+    if key not in _kept:
+        return cache.get(key, default)
+    raw = nearcache.read([cache.make_key(key)])[0]
+    return default if raw is None else cache._cache._serializer.loads(raw)
 
 
-def cache_read_forget(key: str) -> None:
-    """The current request changed `key` (call it where the key is set or deleted)."""
-    route_forget(_cache().make_key(key))
+def cache_changed(key: str) -> None:
+    """The current organization's `key` changed in the cache (call after setting or deleting it): every
+    process drops its copy."""
+    nearcache.forget([_cache().make_key(key)])
 
 
 def generation_memo(key: str, load: Callable[[], Any]) -> Any:

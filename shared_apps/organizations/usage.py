@@ -4,10 +4,9 @@ row only: no page scans an organization's schema.
 
 Requests: the access log middleware (shared_apps.observability.logging) counts each answered request of an
 organization in a Redis hash per organization and UTC day (total, 4xx, 5xx), kept USAGE_DAYS + 5 days. The
-counts wait in the process (`pending_request_counts`) and ride the next request's routing round trip
-(shared_apps.organizations.routing), so counting costs a request no round trip of its own; they are sent on
-their own when they have waited PENDING_MAX_SECONDS (an idle process), before this process reads the counts,
-and at exit.
+counts wait in the process (`pending_request_counts`), so counting costs a request no round trip of its own:
+a timer sends them PENDING_MAX_SECONDS after the first waiting one, and they are sent before this process
+reads the counts, and at exit.
 Job time is counted the same way by the job class (`job_ms`). The
 collector sums the last USAGE_DAYS days.
 
@@ -37,7 +36,6 @@ from shared_apps.core.db import connection
 from shared_apps.organizations.jobs import tenant_job
 from shared_apps.organizations.limits import forget_storage
 from shared_apps.organizations.models import Organization, OrganizationUsage
-from shared_apps.organizations.routing import write_with_route
 from shared_apps.users.models import SUPPORT_EMAIL_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -83,12 +81,12 @@ def count_request(organization_id: int, status: int) -> None:
             if _pending_since is None:
                 _pending_since = time.monotonic()
             if _timer is None or not _timer.is_alive():
-                # an idle process sends them itself (in a busy one the next request has taken them: nothing
-                # to send); one timer at a time, not one per request
+                # the timer sends them, off the request path; one timer at a time, not one per request
                 _timer = threading.Timer(PENDING_MAX_SECONDS, flush_request_counts)
                 _timer.daemon = True
                 _timer.start()
-            overdue = time.monotonic() - _pending_since >= PENDING_MAX_SECONDS
+            # the request sends them itself only when the timer is late (a starved thread)
+            overdue = time.monotonic() - _pending_since >= 2 * PENDING_MAX_SECONDS
         if overdue:
             flush_request_counts()
     except Exception:
@@ -120,7 +118,6 @@ def flush_request_counts() -> None:
 
 
 atexit.register(flush_request_counts)
-write_with_route(pending_request_counts)
 
 
 def count_job_time(organization_id: int, seconds: float) -> None:

@@ -15,15 +15,10 @@ from rest_framework.request import Request
 from shared_apps.audit.services import audit_record
 from shared_apps.core.errors import Forbidden, InvalidInput, NotFound
 from shared_apps.core.validation import clean_text
-from shared_apps.users.credentials_cache import (
-    API_KEY_PREFIX,
-    credential_lookup,
-    credential_touched,
-    credentials_changed,
-)
+from shared_apps.users.credentials_cache import credential_lookup, credential_touched, credentials_changed
 from shared_apps.users.models import ApiKey, ApiKeyScope, User, token_digest
 
-KEY_PREFIX = API_KEY_PREFIX
+KEY_PREFIX = "lpk_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 

@@ -9,10 +9,11 @@ rows while the change was uncommitted cannot leave them cached. New tokens and k
 Bulk updates that bypass model signals call `credentials_changed()` themselves (api_key_revoke's cascade).
 The user's password hash is not cached: reading it from a cached user loads it from the database.
 
-On a request the generation comes with the host's route, in its round trip (organizations.routing
-`read_with_route`), and each process keeps its own copy of recent entries (LOCAL_TTL seconds, at most
-LOCAL_MAX), used only under the generation just read: a warm request reads nothing more from Redis to
-authenticate, and a change reaches every process at its next request.
+Each process keeps the generation it read (shared_apps.core.nearcache: raising it drops every process's
+copy) and its own copy of recent entries (LOCAL_TTL seconds, at most LOCAL_MAX), used only under the
+generation it holds: a warm request reads nothing from Redis to authenticate. A change is seen at once by
+the process that made it, and by the others as soon as its message reaches them (a fraction of a
+millisecond on one host).
 """
 
 from __future__ import annotations
@@ -25,11 +26,8 @@ from django.core.cache import caches
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
-from shared_apps.organizations.namespace import organization_cache_key
-from shared_apps.organizations.routing import read_with_route, route_read
-from shared_apps.users.models import ApiKey, AuthToken, User, token_digest
-
-API_KEY_PREFIX = "lpk_"  # shared_apps.users.apikeys.KEY_PREFIX (which builds on this module)
+from shared_apps.core import nearcache
+from shared_apps.users.models import ApiKey, AuthToken, User
 
 ENTRY_TTL = 300
 LOCAL_TTL = 5.0
@@ -66,18 +64,14 @@ def credential_lookup(model: type[_M], digest: str, load: Callable[[], _M | None
     cache when current, else from `load()` (then cached). None if there is none."""
     cache = _cache()
     entry_key = f"auth:{model._meta.model_name}:{digest}"
-    read, raw = route_read(cache.make_key(_GENERATION))
-    if read:
-        generation = int(raw or 0)
-        entry = _local_entry(entry_key, generation)
-        if entry is None:
-            entry = cache.get(entry_key)
-            if entry is not None and entry[0] == generation:
-                _keep(entry_key, entry)
-    else:
-        found = cache.get_many([entry_key, _GENERATION])
-        generation = int(found.get(_GENERATION) or 0)
-        entry = found.get(entry_key)
+    # every write of the generation is followed by nearcache.forget (credentials_changed): its absence too
+    # may be kept
+    generation = int(nearcache.read([cache.make_key(_GENERATION)], keep_missing=True)[0] or 0)
+    entry = _local_entry(entry_key, generation)
+    if entry is None:
+        entry = cache.get(entry_key)
+        if entry is not None and entry[0] == generation:
+            _keep(entry_key, entry)
     if entry is not None and entry[0] == generation:
         credential = model.from_db("default", _attnames(model), entry[1])
         user = User.from_db("default", _USER_FIELDS, entry[2])
@@ -91,34 +85,6 @@ def credential_lookup(model: type[_M], digest: str, load: Callable[[], _M | None
         _store(entry_key, generation, credential, user)
     credential._cached_generation = generation  # type: ignore[attr-defined]
     return credential, user
-
-
-_TOKEN_USER_ID = _USER_FIELDS.index("id")
-_KEY_ID = _attnames(ApiKey).index("id")
-
-
-def cached_subject(meta: Any, organization_id: int) -> str | None:
-    """Whom the request's credential names, from this process's copy only (no Redis, no generation check):
-    "key:<api key id>" or "member:<user id>", as the request throttle counts them; None when the process
-    keeps no copy. A guess made before the route is read; authentication decides (with the generation)."""
-    raw = meta.get("HTTP_X_API_KEY", "")
-    model: type[models.Model] = ApiKey
-    if not raw:
-        header = meta.get("HTTP_AUTHORIZATION", "")
-        if header[:7].lower() != "bearer ":
-            return None
-        raw = header[7:].strip()
-        model = ApiKey if raw.startswith(API_KEY_PREFIX) else AuthToken
-    if not isinstance(raw, str) or not raw or len(raw) > 200:
-        return None
-    entry_key = f"auth:{model._meta.model_name}:{token_digest(raw)}"
-    kept = _local.get(organization_cache_key(organization_id, entry_key, _cache()))
-    if kept is None or time.monotonic() - kept[0] > LOCAL_TTL:
-        return None
-    entry = kept[1]
-    if model is ApiKey:
-        return f"key:{entry[1][_KEY_ID]}"
-    return f"member:{entry[2][_TOKEN_USER_ID]}"
 
 
 def _local_entry(entry_key: str, generation: int) -> tuple[Any, ...] | None:
@@ -158,8 +124,13 @@ def credentials_changed() -> None:
     cache = _cache()
     key = cache.make_key(_GENERATION)
     client = cache._cache.get_client(write=True)
-    client.incr(key)
-    transaction.on_commit(lambda: client.incr(key))
+
+    def raise_generation() -> None:
+        client.incr(key)
+        nearcache.forget([key])
+
+    raise_generation()
+    transaction.on_commit(raise_generation)
 
 
 def _changed(sender: type, instance: models.Model, created: bool = False, **kwargs: Any) -> None:
@@ -170,6 +141,3 @@ def _changed(sender: type, instance: models.Model, created: bool = False, **kwar
 for _model in (User, AuthToken, ApiKey):
     post_save.connect(_changed, sender=_model, dispatch_uid=f"credentials_cache.{_model.__name__}.save")
     post_delete.connect(_changed, sender=_model, dispatch_uid=f"credentials_cache.{_model.__name__}.delete")
-
-
-read_with_route(lambda organization_id: organization_cache_key(organization_id, _GENERATION, _cache()))

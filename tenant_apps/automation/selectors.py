@@ -11,11 +11,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from shared_apps.organizations.context import (
+    cache_changed,
     cache_get,
-    cache_read_forget,
-    cached_with_route,
     current_organization,
     generation_memo,
+    kept_in_process,
     organization_context,
 )
 from shared_apps.users.models import User
@@ -38,7 +38,7 @@ from tenant_apps.leads.selectors import lead_get
 # change replaces (right away and again on commit): a reader racing a change can only fill an entry that
 # nobody reads any more, never bring a stale summary back.
 GENERATION_KEY = "automation:summary:generation"
-cached_with_route(GENERATION_KEY)  # every lead write asks which rules listen
+kept_in_process(GENERATION_KEY)  # every lead write asks which rules listen
 SUMMARY_TTL = 3600
 
 
@@ -97,7 +97,7 @@ def lead_score_get(*, actor: User | None, lead_id: int) -> tuple[Lead, LeadScore
 def automation_summary() -> dict[str, Any]:
     """{"triggers": [active rules' trigger types], "watched": [fields field_changed rules watch], "scoring":
     any active scoring rule, "routing": routing on} for the active organization, cached."""
-    generation = cache_get(GENERATION_KEY)  # read in the request's routing round trip when warm
+    generation = cache_get(GENERATION_KEY)  # the process's copy when warm
     if generation is None:
         generation = uuid.uuid4().hex
         cache.add(GENERATION_KEY, generation, timeout=None)
@@ -144,7 +144,7 @@ def summary_invalidate() -> None:
     def forget() -> None:
         with organization_context(organization):
             cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-            cache_read_forget(GENERATION_KEY)
+            cache_changed(GENERATION_KEY)
 
     forget()
     transaction.on_commit(forget)

@@ -60,7 +60,7 @@ from django.utils.dateparse import parse_datetime
 
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
-from shared_apps.organizations.context import cache_get, cache_read_forget, cached_with_route
+from shared_apps.organizations.context import cache_changed, cache_get, kept_in_process
 from shared_apps.users.models import User
 from tenant_apps.customfields.models import CustomField, FieldKind, FieldState, RecordType
 from tenant_apps.records import normalize
@@ -123,14 +123,14 @@ def _cache_key(record_type: str) -> str:
     return f"customfields:definitions:{record_type}"  # the default cache adds the organization's namespace
 
 
-# a lead list page reads the lead fields' definitions: read them in each request's routing round trip
-cached_with_route(_cache_key(RecordType.LEAD))
+# a lead list page reads the lead fields' definitions: each process keeps them
+kept_in_process(_cache_key(RecordType.LEAD))
 
 
 def cache_drop() -> None:
     """Forget the definitions cached for the current organization (every change does, now and on commit)."""
     caches["default"].delete_many([_cache_key(record_type) for record_type in RecordType.values])
-    cache_read_forget(_cache_key(RecordType.LEAD))
+    cache_changed(_cache_key(RecordType.LEAD))
 
 
 def definitions(record_type: str) -> list[CustomField]:

@@ -11,13 +11,13 @@ from django.db import transaction
 
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.validation import clean_text
-from shared_apps.organizations.context import cache_get, cache_read_forget, cached_with_route
+from shared_apps.organizations.context import cache_changed, cache_get, kept_in_process
 from tenant_apps.leads.models import Stage
 from tenant_apps.opportunities.models import LeadStageLabel
 
 # the default cache's keys carry the organization (shared_apps.organizations.namespace)
 CACHE_KEY = "lead-stage-labels"
-cached_with_route(CACHE_KEY)  # read in each request's routing round trip: most pages and list pages show them
+kept_in_process(CACHE_KEY)  # kept in each process: most pages and list pages show them
 
 
 def lead_stage_labels() -> dict[str, str]:
@@ -35,6 +35,11 @@ def lead_stage_label(stage: str, labels: dict[str, str] | None = None) -> str:
     return (labels or lead_stage_labels()).get(stage, stage)
 
 
+def _forget() -> None:
+    cache.delete(CACHE_KEY)
+    cache_changed(CACHE_KEY)
+
+
 @transaction.atomic
 def lead_stage_labels_set(*, labels: Any) -> dict[str, dict[str, str]]:
     """Set labels ({stage: label}); an empty label restores the built-in one. Returns the changes as
@@ -42,9 +47,8 @@ def lead_stage_labels_set(*, labels: Any) -> dict[str, dict[str, str]]:
     if not isinstance(labels, dict) or not labels:
         raise InvalidInput("labels", "An object of {stage: label}.")
     before = lead_stage_labels()
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
-    cache.delete(CACHE_KEY)
-    cache_read_forget(CACHE_KEY)
+    transaction.on_commit(_forget)
+    _forget()
     for stage, label in labels.items():
         if stage not in Stage.values:
             expected = ", ".join(Stage.values)

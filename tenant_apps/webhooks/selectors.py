@@ -9,7 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
-from shared_apps.organizations.context import cache_get, cache_read_forget, cached_with_route, generation_memo
+from shared_apps.organizations.context import cache_changed, cache_get, generation_memo, kept_in_process
 from shared_apps.users.models import Role, User
 from tenant_apps.webhooks.exceptions import DeliveryNotFound, EndpointNotFound, WebhooksAdminOnly
 from tenant_apps.webhooks.models import Delivery, DeliveryAttempt, Endpoint
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # under a generation that every endpoint change replaces: a reader racing a change can only fill an
 # entry nobody reads any more, never bring a stale list back.
 GENERATION_KEY = "webhooks:patterns:generation"
-cached_with_route(GENERATION_KEY)  # every change published asks which events endpoints listen to
+kept_in_process(GENERATION_KEY)  # every change published asks which events endpoints listen to
 PATTERNS_TTL = 3600
 
 
@@ -84,7 +84,7 @@ def _patterns_load(key: str) -> list[str]:
 def subscribed_patterns() -> list[str]:
     """Every event type (or wildcard) an active endpoint of this organization subscribes to."""
     try:
-        generation = cache_get(GENERATION_KEY)  # read in the request's routing round trip when warm
+        generation = cache_get(GENERATION_KEY)  # the process's copy when warm
         if generation is None:
             generation = uuid.uuid4().hex
             if not cache.add(GENERATION_KEY, generation, timeout=None):
@@ -100,6 +100,6 @@ def subscribed_patterns() -> list[str]:
 def patterns_invalidate() -> None:
     try:
         cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-        cache_read_forget(GENERATION_KEY)
+        cache_changed(GENERATION_KEY)
     except Exception:
         logger.warning("webhooks: could not invalidate the topic cache", exc_info=True)

@@ -1,10 +1,14 @@
-"""The plan throttle: one atomic Redis round trip per request, a sliding window, 429 + Retry-After."""
+"""The plan throttle: a sliding window counted atomically in Redis (one round trip), or in the process and
+sent behind once warm; 429 + Retry-After."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
+from shared_apps.http import throttling
 from shared_apps.http.throttling import sliding_window_wait
+from tests.conftest import eventually as _until
 
 MINUTE = 60
 
@@ -37,19 +41,74 @@ def test_the_previous_window_fades_instead_of_resetting_at_the_boundary(public: 
     assert wait is not None and 14 < wait < 16  # 4 * (1 - f) + 1 <= 4 once f >= 1/4: 15 s in
 
 
-def test_concurrent_requests_never_exceed_the_limit(public: None) -> None:
+def _admitted_at_once(wait: Callable[[], float | None], threads: int = 60) -> int:
+    """How many of `threads` concurrent calls of `wait` were admitted."""
     allowed: list[bool] = []
     lock = threading.Lock()
-    now = 600 * MINUTE + 5.0
 
     def call() -> None:
-        ok = sliding_window_wait("t:d", 25, MINUTE, now=now) is None
+        ok = wait() is None
         with lock:
             allowed.append(ok)
 
-    threads = [threading.Thread(target=call) for _ in range(60)]
-    for thread in threads:
+    running = [threading.Thread(target=call) for _ in range(threads)]
+    for thread in running:
         thread.start()
-    for thread in threads:
+    for thread in running:
         thread.join()
-    assert allowed.count(True) == 25
+    return allowed.count(True)
+
+
+def test_concurrent_requests_never_exceed_the_limit(public: None) -> None:
+    now = 600 * MINUTE + 5.0
+    assert _admitted_at_once(lambda: sliding_window_wait("t:d", 25, MINUTE, now=now)) == 25
+
+
+# ---- counted in the process once warm (plan_wait) --------------------------------------------------------
+
+
+def _counter(key: str, now: float) -> int:
+    cache = throttling._counters()
+    raw = cache._cache.get_client(write=True).get(cache.make_key(f"{key}:{int(now // MINUTE)}"))
+    return int(raw or 0)
+
+
+def _heard(key: str, now: float) -> int | None:
+    """The window's count as this process last heard it from Redis, once nothing is on its way."""
+    cache = throttling._counters()
+    count = throttling._counts.get(cache.make_key(f"{key}:{int(now // MINUTE)}"))
+    return None if count is None or count.in_flight or count.waiting else count.counted
+
+
+def test_warm_counts_are_exact_in_the_process_and_reach_redis_behind(public: None) -> None:
+    now = 600 * MINUTE + 5.0
+    assert throttling.plan_wait("t:e", 5, MINUTE, now=now) is None  # cold: counted in Redis at once
+    assert _counter("t:e", now) == 1
+    assert [throttling.plan_wait("t:e", 5, MINUTE, now=now) for _ in range(4)] == [None] * 4
+    assert throttling.plan_wait("t:e", 5, MINUTE, now=now) is not None  # the 6th, refused in the process
+    assert _until(lambda: _counter("t:e", now) == 5)  # the 4 warm ones sent behind; the refused one never
+
+
+def test_counts_of_other_processes_are_heard_at_the_next_send(public: None) -> None:
+    now = 600 * MINUTE + 5.0
+    assert throttling.plan_wait("t:f", 10, MINUTE, now=now) is None  # cold
+    cache = throttling._counters()
+    cache._cache.get_client(write=True).incrby(cache.make_key(f"t:f:{int(now // MINUTE)}"), 8)  # elsewhere
+    assert throttling.plan_wait("t:f", 10, MINUTE, now=now) is None  # 2 as far as this process knows
+    assert _until(lambda: _heard("t:f", now) == 10)  # sent behind, the answer counting every process's
+    assert throttling.plan_wait("t:f", 10, MINUTE, now=now) is not None  # 10 heard back: full
+
+
+def test_a_count_not_heard_about_lately_is_counted_in_redis_at_once(public: None, monkeypatch) -> None:
+    monkeypatch.setattr(throttling, "FRESH_FOR", 0.0)
+    now = 600 * MINUTE + 5.0
+    for expected in range(1, 4):
+        assert throttling.plan_wait("t:g", 10, MINUTE, now=now) is None
+        assert _counter("t:g", now) == expected
+
+
+def test_concurrent_warm_requests_never_exceed_the_limit_in_a_process(public: None) -> None:
+    now = 600 * MINUTE + 5.0
+    assert throttling.plan_wait("t:h", 25, MINUTE, now=now) is None  # warm from here
+    assert _admitted_at_once(lambda: throttling.plan_wait("t:h", 25, MINUTE, now=now)) == 24
+    assert _until(lambda: _counter("t:h", now) == 25)

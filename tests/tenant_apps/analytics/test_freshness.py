@@ -40,6 +40,10 @@ def test_reports_are_cached_until_a_lead_change_commits(
         first = build_lead(clock, created=29, steps=[], name="first")
         clock.now = day(30)
         services.analytics_refresh()
+        # what the refresh cost decides whether the next one is delayed (refresh_delay): on a loaded machine
+        # even this one took long enough to delay it, and a delayed job waits in the scheduled registry, not
+        # the queue. Forget it: this test is about the cache, not the delay (test_refreshes_of_a_large_*).
+        cache.delete(services.REFRESH_COST_KEY)
     assert stage_count(counts(client), "NEW") == 1
 
     with schema_context(org.schema_name):
