@@ -18,10 +18,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import DEFAULT_DB_ALIAS, connections
 from django_tenants.utils import get_public_schema_name
 
-from shared_apps.core.db import connection
 from shared_apps.organizations.context import current_organization_or_none
+from shared_apps.organizations.models import Organization
 
 SCAN_BATCH = 1000
 
@@ -39,9 +40,15 @@ def _namespace(organization_id: int) -> str:
 
 def current_namespace() -> str:
     """`o<id>` for an organization, `public` for the platform, `s:<schema>` for a schema no row owns."""
-    schema_name = connection.schema_name
+    # every cache key is made here (several per request): the connection is looked up once (each attribute
+    # read through django.db.connection looks it up in the thread's connections again)
+    wrapper: Any = connections[DEFAULT_DB_ALIAS]  # django-tenants' wrapper (shared_apps.core.db)
+    schema_name = wrapper.schema_name
     if schema_name == get_public_schema_name():
         return "public"
+    tenant = getattr(wrapper, "tenant", None)
+    if isinstance(tenant, Organization):  # entered through the organization context: the row is at hand
+        return _namespace(tenant.pk)
     organization_id = current_organization_id()
     return _namespace(organization_id) if organization_id is not None else f"s:{schema_name}"
 
