@@ -97,6 +97,7 @@ def read(keys: Sequence[str], *, keep_missing: bool = False) -> list[bytes | Non
 
 def held(key: str) -> tuple[bool, bytes | None]:
     """(True, raw value) when this process holds a current copy of `key`; (False, None) otherwise."""
+    _ensure_listener()  # a forked child holds nothing of its parent's
     kept = _copies.get(key) if _listening else None
     if kept is None or time.monotonic() - kept[0] >= MAX_AGE:
         return False, None
@@ -179,6 +180,18 @@ def _set_listening(value: bool) -> None:
     _copies.clear()
     _epoch += 1
     _listening = value
+
+
+def _after_fork_in_child() -> None:
+    """The child has no listener thread, and a lock another thread held at the fork would stay held."""
+    global _lock, _listening, _listener_pid, _epoch
+    _lock = threading.Lock()
+    _copies.clear()
+    _epoch += 1
+    _listening, _listener_pid = False, None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _listen() -> None:

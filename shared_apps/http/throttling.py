@@ -211,6 +211,17 @@ def counts_forget() -> None:
         _counts.clear()
 
 
+def _after_fork_in_child() -> None:
+    """The parent sends its own counts; the child has no sender thread, and a lock another thread held at
+    the fork would stay held."""
+    global _counts_lock, _sender_wake, _sender_pid
+    _counts_lock, _sender_wake, _sender_pid = threading.Lock(), threading.Event(), None
+    _counts.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class PlanRateThrottle(BaseThrottle):
     """Requests per member (or API key) by the organization's plan: the operator's requests per minute for
     the plan when set (shared_apps.organizations.limits), else the deployment's THROTTLE_RATES_BY_PLAN.

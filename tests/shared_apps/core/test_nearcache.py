@@ -4,6 +4,7 @@ read that raced a change, and all dropped when the listener (re)subscribes."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -90,3 +91,21 @@ def test_copies_are_dropped_and_not_kept_until_the_listener_has_subscribed_again
     client.set(key, b"two")
     assert nearcache.read([key]) == [b"two"]
     assert nearcache.held(key) == (True, b"two")
+
+
+def test_a_forked_child_serves_nothing_of_its_parents_copies(key):
+    """A server that loads the application and then forks its workers (gunicorn's preload): a child's copies
+    are its own, kept once its own listener has subscribed."""
+    assert nearcache.read([key]) == [b"one"]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it holds, and leave at once
+        try:
+            os.write(write_end, repr(nearcache.held(key)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as reader:
+        assert reader.read() == repr((False, None))
+    assert nearcache.held(key) == (True, b"one")  # the parent's own stand

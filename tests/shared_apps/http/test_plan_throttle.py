@@ -3,6 +3,7 @@ sent behind once warm; 429 + Retry-After."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -112,3 +113,20 @@ def test_concurrent_warm_requests_never_exceed_the_limit_in_a_process(public: No
     assert throttling.plan_wait("t:h", 25, MINUTE, now=now) is None  # warm from here
     assert _admitted_at_once(lambda: throttling.plan_wait("t:h", 25, MINUTE, now=now)) == 24
     assert _until(lambda: _counter("t:h", now) == 25)
+
+
+def test_a_forked_child_does_not_send_its_parents_counts_again(public: None) -> None:
+    now = 600 * MINUTE + 5.0
+    assert throttling.plan_wait("t:i", 25, MINUTE, now=now) is None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report how many counts it would send, and leave at once
+        try:
+            os.write(write_end, str(len(throttling._counts)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as reader:
+        assert reader.read() == "0"
+    assert len(throttling._counts) == 1  # the parent's own stand
