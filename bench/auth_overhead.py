@@ -13,11 +13,10 @@ constant body and differ by one layer each:
                                                                                         -> throttling
 
 Every variant is timed request by request, interleaved round by round (order rotated), after a warm-up (the
-route and credential caches filled, the token's last_used_at written at most once a minute). The throttle is
-a counter (pipelined INCR/EXPIRE/GET): its cost does not depend on how many requests the window holds. Since
-the counter is counted in the route's round trip (one round trip per warm request), the "authenticated" and
-"+ permissions" variants (views without the plan throttle) pay for counting and taking back a count they do
-not use, and "+ throttle" adds almost nothing: the per-layer split moved, the total is what the target is.
+route and credential caches filled and the process's copies of them kept, the token's last_used_at written
+at most once a minute). A warm request makes no Redis round trip: the route, the credentials generation and
+the plan's limits are the process's copies (shared_apps.core.nearcache), and the plan throttle counts in the
+process, its counts sent behind by a background thread every 50 ms (shared_apps.http.throttling.plan_wait).
 Medians are reported, with the added cost of each layer (differences of medians). Target (issue 21): tenant
 resolution + authentication + permissions + throttling together <= 300 µs.
 """

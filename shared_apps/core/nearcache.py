@@ -43,6 +43,7 @@ MAX_AGE = 60.0
 MAX_ENTRIES = 20_000
 HEALTH_CHECK = 5
 RECONNECT_DELAY = 0.5
+MAX_RECONNECT_DELAY = 5.0
 
 _copies: dict[str, tuple[float, bytes | None]] = {}  # full Redis key -> (monotonic time kept, raw value)
 _lock = threading.Lock()
@@ -199,6 +200,7 @@ def _listen() -> None:
     shared = _client().connection_pool
     kwargs = dict(shared.connection_kwargs, health_check_interval=HEALTH_CHECK, socket_timeout=None)
     kwargs["client_name"] = listener_name()
+    delay = RECONNECT_DELAY
     while _listener_pid == pid:
         pubsub = None
         try:
@@ -213,15 +215,19 @@ def _listen() -> None:
                 if message["type"] == "subscribe":
                     with _lock:
                         _set_listening(True)  # what was kept before may predate a missed message
+                    delay = RECONNECT_DELAY
                 elif message["type"] == "message":
                     data = message["data"]
                     _drop((data.decode() if isinstance(data, bytes) else str(data)).split("\n"))
         except Exception:
-            logger.warning("nearcache: listener lost its connection; reconnecting", exc_info=True)
+            # once per outage: Redis down means every request says so already
+            log = logger.warning if delay == RECONNECT_DELAY else logger.debug
+            log("nearcache: listener lost its connection; reconnecting", exc_info=True)
         finally:
             with _lock:
                 _set_listening(False)
             if pubsub is not None:
                 with contextlib.suppress(Exception):  # a dead connection: nothing left to close
                     pubsub.close()
-        time.sleep(RECONNECT_DELAY)
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_RECONNECT_DELAY)
