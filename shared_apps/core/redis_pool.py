@@ -72,3 +72,23 @@ class RedisCache(DjangoRedisCache):
     @property
     def _client(self) -> redis.Redis:
         return self._cache.get_client(write=True)
+
+
+_background: dict[redis.ConnectionPool, redis.Redis] = {}
+
+
+def background_client(shared: redis.Redis) -> redis.Redis:
+    """A client over its own connection to `shared`'s server, for the process's background senders (plan
+    counts sent behind, usage counts on a timer): they never take one of the requests' pooled connections,
+    nor make the pool open another when they meet a request in it. One connection per process (a sender
+    finding it busy waits for it)."""
+    pool = shared.connection_pool
+    client = _background.get(pool)
+    if client is None:
+        with _lock:
+            client = _background.get(pool)
+            if client is None:
+                kwargs = dict(pool.connection_kwargs, connection_class=pool.connection_class)
+                own = redis.BlockingConnectionPool(max_connections=1, timeout=None, **kwargs)
+                client = _background[pool] = redis.Redis(connection_pool=own)
+    return client

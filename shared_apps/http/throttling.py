@@ -26,6 +26,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from shared_apps.core.redis_pool import background_client
 from shared_apps.organizations.limits import plan_limits
 from shared_apps.users.models import ApiKey
 
@@ -180,7 +181,7 @@ def counts_send() -> None:
     if not sending:
         return
     try:
-        pipe = _counters()._cache.get_client(write=True).pipeline(transaction=False)
+        pipe = background_client(_counters()._cache.get_client(write=True)).pipeline(transaction=False)
         for key, count, waiting in sending:
             pipe.incrby(key, waiting)
             pipe.expire(key, 2 * count.duration)

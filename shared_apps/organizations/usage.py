@@ -33,6 +33,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from shared_apps.core.db import connection
+from shared_apps.core.redis_pool import background_client
 from shared_apps.organizations.jobs import tenant_job
 from shared_apps.organizations.limits import forget_storage
 from shared_apps.organizations.models import Organization, OrganizationUsage
@@ -109,7 +110,7 @@ def pending_request_counts(pipe: Any) -> None:
 def flush_request_counts() -> None:
     """Send the waiting request counts now (never raises)."""
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = background_client(_redis()).pipeline(transaction=False)  # off the requests' pool
         pending_request_counts(pipe)
         if len(pipe):
             pipe.execute()

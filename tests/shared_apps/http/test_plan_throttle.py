@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
+from redis.connection import AbstractConnection
+
+from shared_apps.core.redis_pool import background_client
 from shared_apps.http import throttling
 from shared_apps.http.throttling import sliding_window_wait
 from tests.conftest import eventually as _until
@@ -130,3 +134,24 @@ def test_a_forked_child_does_not_send_its_parents_counts_again(public: None) -> 
     with os.fdopen(read_end) as reader:
         assert reader.read() == "0"
     assert len(throttling._counts) == 1  # the parent's own stand
+
+
+def test_counts_are_sent_over_a_connection_of_their_own(public: None, monkeypatch) -> None:
+    """The sender never takes one of the requests' pooled connections (nor makes that pool open another
+    when it meets a request there)."""
+    now = 600 * MINUTE + 5.0
+    assert throttling.plan_wait("t:j", 25, MINUTE, now=now) is None  # cold, in the request's own trip
+    used: list[Any] = []
+    real = AbstractConnection.send_packed_command
+
+    def recording(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        used.append(self)
+        real(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    assert throttling.plan_wait("t:j", 25, MINUTE, now=now) is None  # warm: sent behind
+    throttling.counts_send()
+    shared = throttling._counters()._cache.get_client(write=True)
+    own = background_client(shared).connection_pool
+    assert used and all(connection.pid and connection in own._connections for connection in used)
+    assert not any(connection in shared.connection_pool._connections for connection in used)
