@@ -117,6 +117,23 @@ def routing_check_register(check: Callable[[], bool]) -> None:
         _routing_checks.append(check)
 
 
+# Whether work that a new lead's creation queues for after the commit may change the lead (automation's
+# rules answering lead.created, routing, scoring). The automation app registers its answer, as for routing.
+_follow_up_checks: list[Callable[[], bool]] = []
+
+
+def follow_up_check_register(check: Callable[[], bool]) -> None:
+    """Called once by the app whose queued work may change a new lead (automation)."""
+    if check not in _follow_up_checks:
+        _follow_up_checks.append(check)
+
+
+def created_lead_may_change() -> bool:
+    """Whether work queued by a lead's creation may have changed it since its commit. When not, the lead
+    lead_create returned is the row as stored: nothing else writes to a lead its creation has just made."""
+    return any(check() for check in _follow_up_checks)
+
+
 def lead_create(
     *, actor: User | None, allow_duplicate: bool = False, allow_do_not_contact: bool = False, **fields: Any
 ) -> Lead:
