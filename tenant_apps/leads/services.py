@@ -148,7 +148,9 @@ def lead_create(
     check_fields(fields, EDITABLE_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
     cleaned["custom"] = custom_for_create("lead", fields)
-    record_email_check(email=cleaned.get("email", ""), allow=allow_do_not_contact)
+    email_check = "" if allow_do_not_contact else cleaned.get("email", "")
+    if allow_duplicate:
+        record_email_check(email=email_check, allow=False)
     if (
         "owner_id" not in fields
         and actor is not None
@@ -164,8 +166,10 @@ def lead_create(
         "identity_key": cleaned["identity_key"],
     }
     with transaction.atomic():
-        if not allow_duplicate:
-            record_duplicate_check(model=Lead, actor=actor, keys=keys, error=DuplicateLead)
+        if not allow_duplicate:  # with the address's do-not-contact check, in the round trip of its locks
+            record_duplicate_check(
+                model=Lead, actor=actor, keys=keys, error=DuplicateLead, email_check=email_check
+            )
         now = timezone.now()
         lead = Lead.objects.create(**cleaned, stage=Stage.NEW, stage_changed_at=now, created_at=now)
         activity_record(
