@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.apps import apps
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, Value
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -138,12 +138,24 @@ def record_duplicate_check(
         reason = _lock_keys_and_read_suppression(locks, email_check)
         if reason is not None:
             _refuse_suppressed(reason)
+    if not present:
+        return
+    # each key's first live record by id, in one query; the first key (in `keys` order) that has one wins
     alive = model._default_manager.alive().exclude(pk=exclude_id)  # type: ignore[attr-defined]
-    for field, value in present.items():
-        existing = alive.filter(**{field: value}).order_by("id").first()
-        if existing is not None:
-            existing_id = existing.pk if visibility.can_see(actor, existing) else None
-            raise error(existing_id=existing_id, matched_on=DUPLICATE_LABELS.get(field, field))
+    lookups = [
+        alive.filter(**{field: value})
+        .annotate(matched=Value(index))
+        .order_by("id")
+        .values_list("matched", "id", "owner_id")[:1]
+        for index, (field, value) in enumerate(present.items())
+    ]
+    found = sorted(lookups[0].union(*lookups[1:], all=True) if len(lookups) > 1 else lookups[0])
+    if found:
+        index, existing_id, owner_id = found[0]
+        field = list(present)[index]
+        if not visibility.can_see(actor, model(pk=existing_id, owner_id=owner_id)):
+            existing_id = None
+        raise error(existing_id=existing_id, matched_on=DUPLICATE_LABELS.get(field, field))
 
 
 # The keys' locks in the array's order (unnest reads it in order: every writer takes them sorted, so two

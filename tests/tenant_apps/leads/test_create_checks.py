@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 from shared_apps.users.models import Role
 from tenant_apps.leads.models import Lead
 from tenant_apps.privacy.services import suppress
+from tests.conftest import client_for
 
 
 @pytest.fixture
@@ -80,3 +81,47 @@ def test_an_address_allowed_on_the_list_is_not_read(api):
         )
     assert created.status_code == 201, created.content
     assert not any("privacy_donotcontact" in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_first_key_with_a_live_match_names_the_duplicate(api, make_lead):
+    by_identity = make_lead(name="Jane Doe", company="Initech")
+    by_phone = make_lead(name="Phone", phone="+1 555 010 7777")
+    by_email = make_lead(name="Email", email="jane@example.test")
+    make_lead(name="Email later", email="jane@example.test")  # the first by id is named
+    client = api(Role.ADMIN)
+    body = {"name": "Jane Doe", "company": "Initech", "phone": "+1-555-010-7777"}
+    cases = [
+        ({**body, "email": "jane@example.test"}, "email", by_email.pk),
+        (body, "phone", by_phone.pk),
+        ({"name": "Jane Doe", "company": "Initech, Inc."}, "company and name", by_identity.pk),
+    ]
+    for sent, matched_on, existing_id in cases:
+        refused = client.post("/api/leads/", sent, format="json")
+        assert refused.status_code == 409, refused.content
+        assert refused.json()["details"] == {"existing_id": existing_id, "matched_on": matched_on}
+
+
+def test_a_rep_is_not_told_the_id_of_a_duplicate_they_cannot_see(org, make_lead, member):
+    rep, other = member(role=Role.REP), member(role=Role.REP)
+    make_lead(name="Theirs", email="theirs@example.test", owner_id=other.pk)
+    mine = make_lead(name="Mine", email="mine@example.test", owner_id=rep.pk)
+    client = client_for(org, rep)
+    for email, details in (
+        ("theirs@example.test", {"matched_on": "email"}),
+        ("mine@example.test", {"existing_id": mine.pk, "matched_on": "email"}),
+    ):
+        refused = client.post("/api/leads/", {"name": "Again", "email": email}, format="json")
+        assert refused.status_code == 409, refused.content
+        assert refused.json()["details"] == details
+
+
+def test_the_duplicate_keys_are_looked_up_in_one_query(api):
+    client = api(Role.ADMIN)
+    client.post("/api/leads/", {"name": "Warm"}, format="json")
+    body = {"name": "Jane", "email": "jane@example.test", "phone": "+1 555 010 9999", "company": "Initech"}
+    with CaptureQueriesContext(connection) as queries:
+        created = client.post("/api/leads/", body, format="json")
+    assert created.status_code == 201, created.content
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("SELECT", "(SELECT"))]
+    lookups = [sql for sql in reads if '"leads_lead"' in sql]
+    assert len(lookups) == 1, reads
