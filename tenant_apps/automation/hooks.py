@@ -86,6 +86,13 @@ def _rules_may_answer(topic: str, summary: dict[str, Any], fields: Any = None) -
     return bool(triggers)
 
 
+def new_lead_followed_up() -> bool:
+    """Whether a lead.created event queues work that may change the new lead (a rule answering it, routing,
+    scoring), as _queue_work decides: the lead API's create reads the lead back only then."""
+    summary = automation_summary()
+    return _rules_may_answer("lead.created", summary) or bool(summary["scoring"])
+
+
 def _rescores(event: DomainEvent) -> bool:
     if event.topic in NO_RESCORE:
         return False

@@ -117,6 +117,23 @@ def routing_check_register(check: Callable[[], bool]) -> None:
         _routing_checks.append(check)
 
 
+# Whether work that a new lead's creation queues for after the commit may change the lead (automation's
+# rules answering lead.created, routing, scoring). The automation app registers its answer, as for routing.
+_follow_up_checks: list[Callable[[], bool]] = []
+
+
+def follow_up_check_register(check: Callable[[], bool]) -> None:
+    """Called once by the app whose queued work may change a new lead (automation)."""
+    if check not in _follow_up_checks:
+        _follow_up_checks.append(check)
+
+
+def created_lead_may_change() -> bool:
+    """Whether work queued by a lead's creation may have changed it since its commit. When not, the lead
+    lead_create returned is the row as stored: nothing else writes to a lead its creation has just made."""
+    return any(check() for check in _follow_up_checks)
+
+
 def lead_create(
     *, actor: User | None, allow_duplicate: bool = False, allow_do_not_contact: bool = False, **fields: Any
 ) -> Lead:
@@ -131,7 +148,9 @@ def lead_create(
     check_fields(fields, EDITABLE_FIELDS)
     cleaned = _clean({"name": fields.get("name"), **fields})
     cleaned["custom"] = custom_for_create("lead", fields)
-    record_email_check(email=cleaned.get("email", ""), allow=allow_do_not_contact)
+    email_check = "" if allow_do_not_contact else cleaned.get("email", "")
+    if allow_duplicate:
+        record_email_check(email=email_check, allow=False)
     if (
         "owner_id" not in fields
         and actor is not None
@@ -147,8 +166,10 @@ def lead_create(
         "identity_key": cleaned["identity_key"],
     }
     with transaction.atomic():
-        if not allow_duplicate:
-            record_duplicate_check(model=Lead, actor=actor, keys=keys, error=DuplicateLead)
+        if not allow_duplicate:  # with the address's do-not-contact check, in the round trip of its locks
+            record_duplicate_check(
+                model=Lead, actor=actor, keys=keys, error=DuplicateLead, email_check=email_check
+            )
         now = timezone.now()
         lead = Lead.objects.create(**cleaned, stage=Stage.NEW, stage_changed_at=now, created_at=now)
         activity_record(

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from django.apps import apps
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, Value
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from shared_apps.users.models import Role, User
 from tenant_apps.activities.models import ActivityType, Note
 from tenant_apps.activities.services import activity_record, note_add
 from tenant_apps.customfields.values import serialize_values, validate_values
-from tenant_apps.privacy.services import suppression_of
+from tenant_apps.privacy.services import SUPPRESSION_REASON_SQL, normalized, suppression_reason
 from tenant_apps.records import normalize, visibility
 from tenant_apps.records.models import CustomerRecord
 
@@ -125,38 +125,77 @@ def record_duplicate_check(
     keys: dict[str, str],
     error: type[AppError],
     exclude_id: int | None = None,
+    email_check: str = "",
 ) -> None:
     """Refuse (`error`) a record sharing one of `keys` (email, phone_normalized, identity_key: checked in that
     order, empty ones skipped) with another live record. Creations and changes that share a key are
-    serialized first (advisory locks), so two of them cannot both pass the check."""
+    serialized first (advisory locks, taken in one statement in one order), so two of them cannot both pass
+    the check. `email_check`: an address to refuse as record_email_check does, read in the locks' round
+    trip; its refusal comes first, as when the caller checks it before."""
     present = {field: value for field, value in keys.items() if value}
-    with connection.cursor() as cursor:
-        for value in sorted(present.values()):
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{connection.schema_name}:{value}"]
-            )
+    locks = sorted(f"{connection.schema_name}:{value}" for value in present.values())
+    if locks or email_check:
+        reason = _lock_keys_and_read_suppression(locks, email_check)
+        if reason is not None:
+            _refuse_suppressed(reason)
+    if not present:
+        return
+    # each key's first live record by id, in one query; the first key (in `keys` order) that has one wins
     alive = model._default_manager.alive().exclude(pk=exclude_id)  # type: ignore[attr-defined]
-    for field, value in present.items():
-        existing = alive.filter(**{field: value}).order_by("id").first()
-        if existing is not None:
-            existing_id = existing.pk if visibility.can_see(actor, existing) else None
-            raise error(existing_id=existing_id, matched_on=DUPLICATE_LABELS.get(field, field))
+    lookups = [
+        alive.filter(**{field: value})
+        .annotate(matched=Value(index))
+        .order_by("id")
+        .values_list("matched", "id", "owner_id")[:1]
+        for index, (field, value) in enumerate(present.items())
+    ]
+    found = sorted(lookups[0].union(*lookups[1:], all=True) if len(lookups) > 1 else lookups[0])
+    if found:
+        index, existing_id, owner_id = found[0]
+        field = list(present)[index]
+        if not visibility.can_see(actor, model(pk=existing_id, owner_id=owner_id)):
+            existing_id = None
+        raise error(existing_id=existing_id, matched_on=DUPLICATE_LABELS.get(field, field))
+
+
+# The keys' locks in the array's order (unnest reads it in order: every writer takes them sorted, so two
+# writers sharing keys never deadlock), then the do-not-contact list's reason for the address, if asked.
+_LOCKS_SQL = (
+    "SELECT (SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0))) FROM unnest(%s::text[]) AS key)"
+)
+_LOCKS_AND_SUPPRESSION_SQL = f"{_LOCKS_SQL}, ({SUPPRESSION_REASON_SQL})"
+
+
+def _lock_keys_and_read_suppression(locks: list[str], email: str) -> str | None:
+    email = normalized(email)
+    with connection.cursor() as cursor:
+        if email:
+            cursor.execute(_LOCKS_AND_SUPPRESSION_SQL, [locks, email])
+            row = cursor.fetchone()
+            return row[1] if row is not None else None
+        cursor.execute(_LOCKS_SQL, [locks])
+    return None
 
 
 def record_email_check(*, email: str, allow: bool) -> None:
     """Refuse (400 `do_not_contact`, on `email`) an address on the do-not-contact list, unless `allow`: a
     member who creates (or re-addresses) a record for a person who was erased, unsubscribed or bounced must
-    say so. The address stays on the list, so imports and sequences still leave the person alone."""
+    say so. The address stays on the list, so imports and sequences still leave the person alone.
+    (record_duplicate_check does the same for its `email_check`, in the round trip of its locks.)"""
     if allow or not email:
         return
-    entry = suppression_of(email)
-    if entry is not None:
-        raise InvalidInput(
-            "email",
-            "This address is on the do-not-contact list; send allow_do_not_contact to add the record anyway.",
-            code="do_not_contact",
-            reason=entry.reason,
-        )
+    reason = suppression_reason(email)
+    if reason is not None:
+        _refuse_suppressed(reason)
+
+
+def _refuse_suppressed(reason: str) -> None:
+    raise InvalidInput(
+        "email",
+        "This address is on the do-not-contact list; send allow_do_not_contact to add the record anyway.",
+        code="do_not_contact",
+        reason=reason,
+    )
 
 
 def changed_keys(record: Model, cleaned: dict[str, Any]) -> dict[str, str]:

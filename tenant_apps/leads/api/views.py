@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from shared_apps.http.api import ERRORS, ErrorSerializer, OrganizationView, merged_response, parse
 from shared_apps.http.pagination import Cursor
+from shared_apps.users.models import User
 from tenant_apps.activities.models import Note
 from tenant_apps.leads import selectors, services
 from tenant_apps.leads.api.serializers import (
@@ -30,6 +31,18 @@ class LeadCursor(Cursor):
 
 def _lead_response(lead_id: int, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(LeadSerializer(selectors.lead_get(lead_id=lead_id)).data, status=status_code)
+
+
+def _created_response(lead: Lead, actor: User) -> Response:
+    """The new lead as lead_create wrote it (the row as stored: its values are the ones the INSERT sent, and
+    nothing else writes to a lead its creation has just made), with its owner when that is the creator.
+    Read back, as before, when work its creation queued may have changed it by now (automation), or when
+    its owner is another member (their row is not at hand)."""
+    if services.created_lead_may_change() or lead.owner_id not in (None, actor.pk):
+        return _lead_response(lead.pk, status.HTTP_201_CREATED)
+    if lead.owner_id is not None:
+        Lead.owner.field.set_cached_value(lead, actor)
+    return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
 
 
 class LeadListView(OrganizationView):
@@ -60,7 +73,7 @@ class LeadListView(OrganizationView):
             allow_do_not_contact=data.pop("allow_do_not_contact"),
             **data,
         )
-        return _lead_response(lead.pk, status.HTTP_201_CREATED)
+        return _created_response(lead, self.member)
 
 
 class LeadDetailView(VersionedRecordView, LeadView):

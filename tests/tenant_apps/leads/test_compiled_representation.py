@@ -106,3 +106,41 @@ def test_a_plan_kept_per_class_still_reads_labels_per_serializer(org, make_lead)
         lead_stage_labels_set(labels={"NEW": "Fresh"})
         assert LeadSerializer(leads, many=True).data[0]["stage_label"] == "Fresh"
         assert _dumped(LeadSerializer, leads) == _dumped(DrfWalk, leads)
+
+
+@pytest.fixture
+def more_leads(org, varied_leads, make_lead):
+    """varied_leads, plus a converted one, one contacted, one with an empty tag list and a large value."""
+    converted = make_lead(name="Converted", stage=Stage.QUALIFIED)
+    contacted = make_lead(name="Contacted", value=Decimal("9999999999.99"))
+    with schema_context(org.schema_name):
+        now = timezone.now()
+        Lead.objects.filter(pk=converted.pk).update(converted_at=now)
+        Lead.objects.filter(pk=contacted.pk).update(last_contacted_at=now, tags=[])
+        return list(Lead.objects.select_related("owner").order_by("id"))
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/St_Johns"])
+def test_a_page_is_written_out_without_the_plan_and_as_drf_renders_it(org, more_leads, zone):
+    with schema_context(org.schema_name), timezone.override(zone):
+        serializer = LeadSerializer(more_leads, many=True)
+        written = json.dumps(serializer.data, default=str)
+        assert "_representation_plan" not in serializer.child.__dict__  # the plan was never needed
+        assert written == _dumped(DrfWalk, more_leads)
+    rows = json.loads(written)
+    assert [list(row) for row in rows] == [list(LeadSerializer.Meta.fields)] * len(rows)
+    assert {row["status"] for row in rows} == {"open", "won", "converted"}
+
+
+def test_what_the_written_row_does_not_cover_takes_the_plan(org, make_lead):
+    lead = make_lead(name="In memory")
+
+    def like(**changes: Any) -> Lead:
+        fields = {f.attname: getattr(lead, f.attname) for f in Lead._meta.concrete_fields if not f.generated}
+        return Lead(**{**fields, **changes})
+
+    with schema_context(org.schema_name), timezone.override("Europe/Paris"):
+        # a value not read from numeric(12, 2): an int (a new lead's default), one decimal place
+        for odd in (like(value=0), like(value=5), like(value=Decimal("1.5"))):
+            assert _dumped(LeadSerializer, [odd]) == _dumped(DrfWalk, [odd])
+        assert LeadSerializer(like(value=0)).data["value"] == "0.00"
