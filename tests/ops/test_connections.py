@@ -5,6 +5,7 @@ served DB_CONN_MAX_SCHEMAS schemas (shared_apps/core/connections.py)."""
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 import subprocess
 import sys
@@ -446,3 +447,34 @@ def test_a_connection_that_died_while_idle_is_replaced_by_the_check(in_own_threa
             assert pooled.connection.info.backend_pid != pid
 
     in_own_thread(body)
+
+
+# ---- date-times read by psycopg's own loader -------------------------------------------------------------
+
+DATE_TIMES = {
+    "2026-03-29 01:30:00+00": datetime.datetime(2026, 3, 29, 1, 30, tzinfo=datetime.UTC),
+    "2026-12-07 05:10:11.123456+00": datetime.datetime(2026, 12, 7, 5, 10, 11, 123456, tzinfo=datetime.UTC),
+    "2026-07-01 12:00:00+02": datetime.datetime(2026, 7, 1, 10, 0, tzinfo=datetime.UTC),  # another offset
+    "0001-01-01 00:00:00+00": datetime.datetime(1, 1, 1, tzinfo=datetime.UTC),
+    "9999-12-31 23:59:59.999999+00": datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.UTC),
+}
+
+
+def test_date_times_are_read_by_psycopgs_own_loader_in_utc(db):
+    """What Django's Python loader gives (aware, datetime.UTC), from psycopg's compiled loader."""
+    with connection.cursor() as cursor:
+        loader = connection.connection.adapters.get_loader(backend._TIMESTAMPTZ, psycopg.pq.Format.TEXT)
+        assert loader is backend._StockTimestamptzLoader
+        assert "psycopg_binary" in loader.__module__ or "psycopg_c" in loader.__module__  # compiled here
+        for text, expected in DATE_TIMES.items():
+            cursor.execute("SELECT %s::timestamptz", [text])
+            [[value]] = cursor.fetchall()
+            assert value == expected and value.tzinfo is datetime.UTC, text
+
+
+def test_server_side_cursors_read_date_times_alike(db):
+    """QuerySet.iterator() reads through a named (server-side) cursor, made here as Django makes it."""
+    with transaction.atomic():
+        read = list(Organization.objects.order_by("pk").values_list("created_at", flat=True).iterator(1))
+    assert read == list(Organization.objects.order_by("pk").values_list("created_at", flat=True))
+    assert read and all(value.tzinfo is datetime.UTC for value in read)

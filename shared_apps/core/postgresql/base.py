@@ -17,15 +17,19 @@ is handed out unchecked; one idle for longer is checked as before.
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
+from django.db.backends.postgresql import base as django_postgresql
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import get_limit_set_calls
-from psycopg.pq import TransactionStatus
+from psycopg import adapters
+from psycopg.adapt import AdaptersMap
+from psycopg.pq import Format, TransactionStatus
 from psycopg_pool import ConnectionPool
 
 # physical connection -> the search path it holds outside any transaction (absent: unknown)
@@ -80,9 +84,44 @@ def check_unless_fresh(conn: Any) -> None:
     ConnectionPool.check_connection(conn)
 
 
+# psycopg's own timestamptz loader (compiled, with psycopg's C or binary package): its values carry the
+# session's zone, `datetime.UTC` for a UTC session. Django registers a Python subclass that parses the text in
+# Python and replaces the zone with the connection's: ~4 µs a value here, 1.1 ms of a 50-lead page's three
+# date-times a row, against 0.5 ms. For a UTC connection (USE_TZ, no TIME_ZONE in DATABASES: Django sets
+# every session to UTC) both give the same datetimes. Connections made here use psycopg's.
+_TIMESTAMPTZ = adapters.types["timestamptz"].oid
+_StockTimestamptzLoader: Any = adapters.get_loader(_TIMESTAMPTZ, Format.TEXT)
+_utc_contexts: dict[int, AdaptersMap] = {}
+
+
 class DatabaseWrapper(TenantDatabaseWrapper):
     search_path_set_schemas: list[str] | None
     _setting_search_path: bool
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        template = params.get("context")
+        if template is not None and settings.USE_TZ and self.timezone is datetime.UTC:
+            context = _utc_contexts.get(id(template))
+            if context is None:  # one per Django template (kept by Django for the process)
+                context = _utc_contexts[id(template)] = AdaptersMap(template)
+                context.register_loader("timestamptz", _StockTimestamptzLoader)
+            params["context"] = context
+        return params
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        if self.connection.adapters.get_loader(_TIMESTAMPTZ, Format.TEXT) is not _StockTimestamptzLoader:
+            return super().create_cursor(name)
+        # a connection made with psycopg's loader (get_connection_params): UTC, as this wrapper is. Django's
+        # create_cursor compares the loader's `timezone` attribute, which the compiled class has no room for;
+        # otherwise this is what it does.
+        if not name:
+            return self.connection.cursor()
+        withhold = self.connection.autocommit  # a holdable cursor, used outside a transaction
+        if self.settings_dict["OPTIONS"].get("server_side_binding") is not True:
+            server_side: Any = django_postgresql.ServerSideCursor  # (its stub lacks psycopg's signature)
+            return server_side(self.connection, name=name, scrollable=False, withhold=withhold)
+        return self.connection.cursor(name, scrollable=False, withhold=withhold)
 
     @property
     def pool(self) -> Any:
