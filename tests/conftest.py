@@ -28,6 +28,7 @@ from shared_apps.organizations.models import Organization
 from shared_apps.organizations.services import database_prepare, organization_provision, template_ensure
 from shared_apps.users.models import Role, User
 from shared_apps.users.services import token_issue
+from tenant_apps.customfields import values as customfields_values
 
 PASSWORD = "correct-horse-battery"
 TEST_ORGANIZATIONS = {"acme": "Acme Test", "globex": "Globex Test"}
@@ -81,6 +82,9 @@ def _clean_redis() -> Iterator[None]:
     caches["default"].clear()
     nearcache.clear()  # the process's copies of what was just flushed
     throttling.counts_forget()
+    # a thread's memo of custom field definitions lasts until its next request or job: a test that calls
+    # services directly would read the fields the previous test defined (and rolled back)
+    customfields_values.forget()
     yield
     connection.set_schema_to_public()
 
