@@ -141,12 +141,12 @@ def plan_wait(key: str, limit: int, duration: int, now: float | None = None) -> 
     counted = _window_count(key, duration, now)
     wait = _window_wait(counted, limit, duration)
     with _counts_lock:
-        old = _counts.get(current)
-        heard = time.monotonic()
-        fresh = _Count(counted.counted - (wait is not None), counted.before, previous, duration, heard)
-        if old is not None:  # admitted meanwhile by other threads: still to be sent
-            fresh.in_flight, fresh.waiting = old.in_flight, old.waiting
-        _counts[current] = fresh
+        heard, total = time.monotonic(), counted.counted - (wait is not None)
+        count = _counts.get(current)
+        if count is None:
+            _counts[current] = _Count(total, counted.before, previous, duration, heard)
+        else:  # updated in place: what other threads admitted meanwhile, or the sender is sending, stays
+            count.counted, count.before, count.heard = total, counted.before, heard
     return wait
 
 

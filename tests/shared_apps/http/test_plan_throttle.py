@@ -155,3 +155,17 @@ def test_counts_are_sent_over_a_connection_of_their_own(public: None, monkeypatc
     own = background_client(shared).connection_pool
     assert used and all(connection.pid and connection in own._connections for connection in used)
     assert not any(connection in shared.connection_pool._connections for connection in used)
+
+
+def test_a_count_refreshed_in_redis_keeps_what_the_sender_is_sending(public: None, monkeypatch) -> None:
+    """A stale count counted in Redis again while the sender has counts on their way: the sender settles them
+    on the same count, so nothing stays counted as in flight for good (a refusal too early ever after)."""
+    now = 600 * MINUTE + 5.0
+    assert throttling.plan_wait("t:k", 25, MINUTE, now=now) is None
+    cache = throttling._counters()
+    count = throttling._counts[f"{cache.make_key('t:k')}:{int(now // MINUTE)}"]
+    count.in_flight = 2  # a send under way
+    monkeypatch.setattr(throttling, "FRESH_FOR", 0.0)
+    assert throttling.plan_wait("t:k", 25, MINUTE, now=now) is None  # stale: counted in Redis at once
+    assert throttling._counts[f"{cache.make_key('t:k')}:{int(now // MINUTE)}"] is count
+    assert (count.counted, count.in_flight) == (2, 2)  # the sender's answer will take its 2 off this count
