@@ -239,6 +239,8 @@ IMPORT_BULK_MIN_ROWS = env.int("IMPORT_BULK_MIN_ROWS", default=100_000)
 IMPORT_INDEX_BUILD_MEMORY = env("IMPORT_INDEX_BUILD_MEMORY", default="256MB")
 # Worker processes normalizing an import's phone numbers past its first 20,000 rows (0: in the job's process)
 IMPORT_PHONE_WORKERS = env.int("IMPORT_PHONE_WORKERS", default=2)
+# connections a bulk import writes its batches on at once (committed in file order); 1: one after the other
+IMPORT_WRITERS = env.int("IMPORT_WRITERS", default=2)
 # Files of CSV exports run as jobs, one directory per organization (workers and web servers share it).
 EXPORTS_DIR = Path(env("EXPORTS_DIR", default=str(BASE_DIR / ".data" / "exports")))
 

@@ -211,6 +211,12 @@ def enter_organization(organization: Organization) -> None:
     timezone.activate(organization_zone(organization))
 
 
+def thread_connections_close() -> None:
+    """At the end of a thread of the caller's own (a writer of a bulk import): its connections to every
+    database closed (a pooled one goes back to its pool)."""
+    placement.close_all()
+
+
 def enter_public() -> None:
     """At a request or job boundary: the primary database, the public schema, UTC."""
     placement.activate(placement.DEFAULT)

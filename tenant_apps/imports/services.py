@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,7 +27,13 @@ from shared_apps.audit.services import audit_record
 from shared_apps.core.db import connection
 from shared_apps.core.errors import InvalidInput
 from shared_apps.core.events import publish_on_commit
-from shared_apps.organizations.context import current_organization, enqueue_in_organization, exports_dir
+from shared_apps.organizations.context import (
+    current_organization,
+    enqueue_in_organization,
+    exports_dir,
+    organization_context,
+    thread_connections_close,
+)
 from shared_apps.users.models import User
 from tenant_apps.imports import csvio
 from tenant_apps.imports import custom as custom_fields
@@ -53,9 +60,11 @@ from tenant_apps.imports.models import (
     RecordType,
 )
 from tenant_apps.imports.pipeline import Pipeline, bulk
+from tenant_apps.imports.pipeline.sql import fetchall
 from tenant_apps.imports.pipeline.write import Counts
 from tenant_apps.imports.tasks import TASK_COLUMNS, TaskColumns, task_rows_write
 from tenant_apps.records.services import clean_owner, clean_tags, import_create_check, record_create_room
+from tenant_apps.search.vocabulary import words_defer
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)
@@ -397,13 +406,15 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
                 bulk.lock_release()
                 held = False
         try:
-            status, error = _write_batches(run, pipeline)
+            status, error = _write_batches(run, pipeline, bulk_mode=deferred)
         except Exception:
             if deferred:
                 _indexes_build(run)
             raise
         if deferred:
             _indexes_build(run)
+        elif run.attempts > 1 and run.record_type in bulk.TABLES:  # an earlier attempt may have deferred them
+            bulk.words_add(run)
         return _finish(run, status, pipeline, error=error)
     finally:
         if held:
@@ -414,11 +425,17 @@ def _indexes_build(run: Import) -> None:
     """Build the indexes a bulk import deferred, the import showing phase "indexing" meanwhile (at 1M leads
     about a minute with every row written: not stuck)."""
     Import.objects.filter(pk=run.pk).update(phase=ImportPhase.INDEXING)
+    bulk.words_add(run)  # the batches deferred the search vocabulary's words too
     bulk.indexes_build(run.record_type)
 
 
-def _write_batches(run: Import, pipeline: Pipeline) -> tuple[str, str]:
-    """Write batch after batch from the checkpoint; returns the import's final status and error."""
+def _write_batches(run: Import, pipeline: Pipeline, *, bulk_mode: bool = False) -> tuple[str, str]:
+    """Write batch after batch from the checkpoint; returns the import's final status and error. In bulk mode
+    the batches leave the search vocabulary to the end (_indexes_build), and IMPORT_WRITERS connections write
+    at once when the plan sets no records limit and no caller's transaction holds this one (tests)."""
+    writers = settings.IMPORT_WRITERS if bulk_mode and not run.dry_run else 1
+    if writers > 1 and not connection.in_atomic_block and record_create_room() is None:
+        return _write_together(run, pipeline, writers)
     total = run.rows_read or 0
     while run.checkpoint < total:
         if Import.objects.filter(pk=run.pk, cancel_requested=True).exists():
@@ -429,10 +446,100 @@ def _write_batches(run: Import, pipeline: Pipeline) -> tuple[str, str]:
             return ImportStatus.FAILED, PLAN_LIMIT_ERROR.format(row=run.checkpoint)
         high = high if room is None else min(high, run.checkpoint + room)
         with transaction.atomic():
+            if bulk_mode:
+                words_defer()
             counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
             _batch_done(run, checkpoint=high, counts=counts)
         if after_batch is not None:
             after_batch(run)
+    return ImportStatus.DONE, ""
+
+
+class ImportOrderBroken(RuntimeError):
+    """A bulk import's batch found the batch before it rolled back: it rolls back too (the import's attempt
+    fails with the first batch's error, and its retry resumes at the checkpoint)."""
+
+
+def _write_together(run: Import, pipeline: Pipeline, writers: int) -> tuple[str, str]:
+    """Bulk mode's batches on `writers` connections at once (this one and writers - 1 threads of its own),
+    committed in file order, so that the checkpoint still says which rows are written. Measured at 1M rows:
+    the batches' statements are CPU work in PostgreSQL, and a second connection uses the second core.
+
+    Batch k's transaction first takes the transaction-scoped advisory lock (import, k), under a lock that
+    hands the batches out in order; its rows written, it waits for the lock of batch k - 1 (held until that
+    batch commits or rolls back) and checks the checkpoint is where batch k starts, then moves it and commits.
+    Every wait is in PostgreSQL, so a wait that could never end would be a deadlock PostgreSQL detects and
+    breaks (failing the attempt), never a hang; the vocabulary, where two batches could wait for each other's
+    commit, is added once at the end."""
+    organization = current_organization()
+    total = run.rows_read or 0
+    bounds = [(low, min(low + BATCH_ROWS, total)) for low in range(run.checkpoint, total, BATCH_ROWS)]
+    key = f"{connection.schema_name}:imports:{run.pk}:batches"
+    handing_out = threading.Lock()
+    state: dict[str, Any] = {"next": 0, "cancelled": False}
+    errors: list[BaseException] = []
+
+    def batch_take() -> tuple[int, int, int] | None:
+        """The next batch (index, low, high) with its lock taken in this transaction, or None: all handed
+        out, cancelled, or another writer failed."""
+        with handing_out:
+            if errors or state["cancelled"] or state["next"] >= len(bounds):
+                return None
+            if Import.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                state["cancelled"] = True
+                return None
+            index = state["next"]
+            state["next"] += 1
+            fetchall("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [key, index])
+            return (index, *bounds[index])
+
+    def write() -> None:
+        mine = Import.objects.get(pk=run.pk)
+        while not errors:
+            with transaction.atomic():
+                taken = batch_take()
+                if taken is None:
+                    return
+                index, low, high = taken
+                words_defer()
+                counts = pipeline.write_batch(low, high, dry_run=False)
+                if index > 0:  # the batch before this one: committed (its lock free) and the checkpoint moved
+                    fetchall("SELECT pg_advisory_xact_lock_shared(hashtext(%s), %s)", [key, index - 1])
+                if Import.objects.filter(pk=run.pk).values_list("checkpoint", flat=True)[0] != low:
+                    raise ImportOrderBroken(f"the batch before row {low} was not written")
+                _batch_done(mine, checkpoint=high, counts=counts)
+            if after_batch is not None:
+                after_batch(mine)
+
+    def writer(in_thread: bool) -> None:
+        try:
+            if not in_thread:
+                write()
+                return
+            try:
+                with organization_context(organization):
+                    write()
+            finally:
+                thread_connections_close()
+        except BaseException as error:  # a simulated kill too: the import's own thread raises it below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=writer, args=(True,), name=f"import-{run.pk}-writer-{n}")
+        for n in range(1, writers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        writer(False)
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:  # the first to fail; the others are its consequences (ImportOrderBroken)
+        raise next((error for error in errors if not isinstance(error, ImportOrderBroken)), errors[0])
+    run.refresh_from_db()
+    if state["cancelled"]:
+        return ImportStatus.CANCELLED, ""
     return ImportStatus.DONE, ""
 
 
