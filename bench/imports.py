@@ -350,7 +350,9 @@ def main() -> None:
         f"{settings.IMPORT_GIN_PENDING_LIST_KB or 'server default'} (IMPORT_GIN_PENDING_LIST_KB, kB); "
         f"bulk mode {'on' if BULK else 'OFF (BENCH_IMPORTS_BULK=0)'} (IMPORT_BULK_MIN_ROWS "
         f"{settings.IMPORT_BULK_MIN_ROWS:,}, maintenance_work_mem for the builds "
-        f"{settings.IMPORT_INDEX_BUILD_MEMORY or 'server default'}); load average {os.getloadavg()[0]:.2f}"
+        f"{settings.IMPORT_INDEX_BUILD_MEMORY or 'server default'}, batches written on "
+        f"{settings.IMPORT_WRITERS} connection(s) at once: IMPORT_WRITERS); "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     organization = _organization()
     schema = organization.schema_name

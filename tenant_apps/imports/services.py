@@ -10,7 +10,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import IO, Any
 
@@ -64,7 +64,7 @@ from tenant_apps.imports.pipeline.sql import fetchall
 from tenant_apps.imports.pipeline.write import Counts
 from tenant_apps.imports.tasks import TASK_COLUMNS, TaskColumns, task_rows_write
 from tenant_apps.records.services import clean_owner, clean_tags, import_create_check, record_create_room
-from tenant_apps.search.vocabulary import words_defer
+from tenant_apps.search.vocabulary import words_deferred
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000  # rows per write transaction (and per progress report)
@@ -401,7 +401,7 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
                 bulk.indexes_defer(run.record_type, creates)
                 deferred = True
             elif bulk.indexes_missing(run.record_type):  # a bulk import's worker died: built again now
-                _indexes_build(run)
+                _indexes_build(run, pipeline)
             if not deferred:  # a small import leaves the lock to a large one starting meanwhile
                 bulk.lock_release()
                 held = False
@@ -409,23 +409,23 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
             status, error = _write_batches(run, pipeline, bulk_mode=deferred)
         except Exception:
             if deferred:
-                _indexes_build(run)
+                _indexes_build(run, pipeline)
             raise
         if deferred:
-            _indexes_build(run)
+            _indexes_build(run, pipeline)
         elif run.attempts > 1 and run.record_type in bulk.TABLES:  # an earlier attempt may have deferred them
-            bulk.words_add(run)
+            pipeline.words_add()
         return _finish(run, status, pipeline, error=error)
     finally:
         if held:
             bulk.lock_release()
 
 
-def _indexes_build(run: Import) -> None:
+def _indexes_build(run: Import, pipeline: Pipeline) -> None:
     """Build the indexes a bulk import deferred, the import showing phase "indexing" meanwhile (at 1M leads
     about a minute with every row written: not stuck)."""
     Import.objects.filter(pk=run.pk).update(phase=ImportPhase.INDEXING)
-    bulk.words_add(run)  # the batches deferred the search vocabulary's words too
+    pipeline.words_add()  # the batches deferred the search vocabulary's words too
     bulk.indexes_build(run.record_type)
 
 
@@ -446,9 +446,8 @@ def _write_batches(run: Import, pipeline: Pipeline, *, bulk_mode: bool = False) 
             return ImportStatus.FAILED, PLAN_LIMIT_ERROR.format(row=run.checkpoint)
         high = high if room is None else min(high, run.checkpoint + room)
         with transaction.atomic():
-            if bulk_mode:
-                words_defer()
-            counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
+            with words_deferred() if bulk_mode else nullcontext():
+                counts = pipeline.write_batch(run.checkpoint, high, dry_run=run.dry_run)
             _batch_done(run, checkpoint=high, counts=counts)
         if after_batch is not None:
             after_batch(run)
@@ -501,8 +500,8 @@ def _write_together(run: Import, pipeline: Pipeline, writers: int) -> tuple[str,
                 if taken is None:
                     return
                 index, low, high = taken
-                words_defer()
-                counts = pipeline.write_batch(low, high, dry_run=False)
+                with words_deferred():
+                    counts = pipeline.write_batch(low, high, dry_run=False)
                 if index > 0:  # the batch before this one: committed (its lock free) and the checkpoint moved
                     fetchall("SELECT pg_advisory_xact_lock_shared(hashtext(%s), %s)", [key, index - 1])
                 if Import.objects.filter(pk=run.pk).values_list("checkpoint", flat=True)[0] != low:

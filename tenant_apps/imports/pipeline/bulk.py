@@ -30,10 +30,9 @@ from django.db import models
 
 from shared_apps.core.db import connection
 from tenant_apps.activities.models import Activity
-from tenant_apps.imports.models import Import, ImportChange, RecordType
+from tenant_apps.imports.models import RecordType
 from tenant_apps.imports.pipeline.sql import execute, fetchall, ident
 from tenant_apps.leads.models import Lead
-from tenant_apps.search.vocabulary import words_add as vocabulary_add
 
 # the tables a bulk import of a record type writes (its records, their CREATED activities), each with the
 # indexes that stay live: the leads' dedupe keys (the activities' unique message key is a constraint: live)
@@ -184,15 +183,3 @@ def bulk_worthwhile(record_type: str, creates: int) -> bool:
         return False
     records, _ = TABLES[record_type][0]
     return _holds_at_most(records, creates)
-
-
-def words_add(run: Import) -> None:
-    """The search vocabulary's words of the records the import created (its batches deferred them: see
-    tenant_apps.search.vocabulary), in one statement; adding a word twice adds nothing."""
-    records, _ = TABLES[run.record_type][0]
-    changes = ident(ImportChange._meta.db_table)
-    vocabulary_add(
-        records._meta.db_table,
-        f"SELECT unnest(c.record_ids) FROM {changes} c "
-        f"WHERE c.import_run_id = {int(run.pk)} AND c.kind = 'created'",
-    )

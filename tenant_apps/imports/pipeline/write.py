@@ -25,6 +25,7 @@ from tenant_apps.imports.pipeline.sql import (
 )
 from tenant_apps.imports.pipeline.tables import Tables
 from tenant_apps.records import normalize
+from tenant_apps.search import vocabulary
 
 
 @dataclass
@@ -81,6 +82,18 @@ class Writing(Tables):
             "WHERE i.indrelid = %s::regclass AND a.amname = 'gin'",
             [ident(self.spec.table)],
         )
+
+    def words_add(self) -> None:
+        """The search vocabulary's words of the records the plan creates, in one statement (bulk mode's
+        batches defer them: tenant_apps.search.vocabulary), read from the plan: the values the batches
+        write. Words are never removed, so those of rows not written (a cancelled import) only make the
+        correction step propose a word that finds nothing, as a deleted record's do."""
+        table = self.spec.table
+        if table not in vocabulary.SOURCES:
+            return
+        insert = self.spec.insert(self.ctx)
+        columns = ", ".join(f"{insert[column]} AS {column}" for column in vocabulary.SOURCES[table])
+        vocabulary.words_add(table, f"SELECT {columns} FROM {self.plan} p WHERE p.action = 'create'")
 
     def _warnings(self, where: str, *, source: str | None = None) -> int:
         """The written rows' warnings into the row errors; returns how many rows had one."""

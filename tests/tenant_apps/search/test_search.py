@@ -308,6 +308,29 @@ def test_the_vocabulary_follows_new_and_renamed_records(api, make_lead, org):
     assert [row["id"] for row in search(api(Role.ADMIN), "Quigleworth", types="lead")] == [lead.pk]
 
 
+def test_a_session_may_defer_the_vocabulary_and_add_the_words_itself(make_lead, org):
+    """Bulk imports' writers (tenant_apps.search.vocabulary): with the trigger deferred in a transaction,
+    inserts add no words; words_add adds the words of the rows it is given, as the trigger would."""
+    from django.db import transaction
+
+    from tenant_apps.leads.models import Lead
+    from tenant_apps.search import vocabulary
+    from tenant_apps.search.models import SearchWord
+
+    with schema_context(org.schema_name):
+        with transaction.atomic(), vocabulary.words_deferred():
+            lead = make_lead(name="Ottoline Brackwater", company="Thistledown 42 Ltd")
+            words = ["ottoline", "brackwater", "thistledown", "ltd"]
+            assert not SearchWord.objects.filter(word__in=words).exists()
+        make_lead(name="Peregrine Undeferred")  # after the block: the trigger again
+        assert SearchWord.objects.filter(word="peregrine").exists()
+        vocabulary.words_add("leads_lead", f"SELECT name, company FROM leads_lead WHERE id = {lead.pk}")
+        assert set(SearchWord.objects.filter(word__in=[*words, "42"]).values_list("word", flat=True)) == set(
+            words
+        )  # digits only are not words
+        assert Lead.objects.filter(pk=lead.pk).exists()
+
+
 @pytest.mark.parametrize("typo", ["Garica", "Gracia", "Garcai", "Gacria"])
 def test_swapped_letters_are_one_edit(api, make_lead, typo):
     make_lead(name="Maria Garcia")
