@@ -12,7 +12,8 @@ many matching the existing leads. Timed:
   their CREATED activities and the change log written in batches with a checkpoint), with its phases;
   the final counts are checked against what the generator put in the file;
 - bulk mode (tenant_apps.imports.pipeline.bulk): the file is large for the fresh organization, so the costly
-  lead indexes are dropped and built concurrently at the end (both timed as phases); BENCH_IMPORTS_BULK=0
+  lead indexes are dropped and built concurrently at the end (both timed as phases), the batches are written
+  on IMPORT_WRITERS connections at once (committed in file order); BENCH_IMPORTS_BULK=0
   runs the row-by-row path instead (the code before bulk mode) for a same-hour comparison;
 - meanwhile a prober on a connection of its own does what requests do on the organization every 0.2 s (the
   lead list's first page, a lead insert rolled back, a full-text search): the slowest of each and errors;
