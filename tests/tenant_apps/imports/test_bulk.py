@@ -78,10 +78,22 @@ def test_a_large_import_writes_without_the_costly_indexes_and_builds_them_at_the
     assert len(seen) == 3
     for during in seen:
         assert not set(DEFERRED) & set(during), during  # none maintained row by row
-        assert all(during[name] for name in KEPT)  # the dedupe keys stay live
+        assert all(during[name] for name in KEPT)  # the dedupe keys and the appended-to b-trees stay live
     assert_all_indexes_valid(org)
     with schema_context(org.schema_name):
         assert bulk.indexes_missing("lead") == []
+
+
+def test_the_indexes_kept_live_are_the_lead_models_and_the_costly_ones_are_not_among_them():
+    names = {index.name for index in Lead._meta.indexes}
+    assert names >= bulk.APPENDED and set(KEPT) <= names  # a renamed index would silently be dropped
+    # the default list, the board and a rep's pipeline keep theirs while an import runs
+    assert {"lead_alive_created_idx", "lead_board_column_idx", "lead_owner_stage_idx"} <= set(KEPT)
+    # every GIN, and every b-tree on a value imported rows spread over, is built at the end
+    gins = {index.name for index in Lead._meta.indexes if type(index).__name__ == "GinIndex"}
+    assert gins <= set(DEFERRED) and {"lead_by_value_idx", "lead_by_name_idx", "lead_name_prefix"} <= set(
+        DEFERRED
+    )
 
 
 def test_search_finds_bulk_imported_leads_by_name_prefix_and_misspelling(client, org, bulk_from_5, api):
