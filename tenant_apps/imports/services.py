@@ -425,8 +425,40 @@ def _indexes_build(run: Import, pipeline: Pipeline) -> None:
     """Build the indexes a bulk import deferred, the import showing phase "indexing" meanwhile (at 1M leads
     about a minute with every row written: not stuck)."""
     Import.objects.filter(pk=run.pk).update(phase=ImportPhase.INDEXING)
-    pipeline.words_add()  # the batches deferred the search vocabulary's words too
-    bulk.indexes_build(run.record_type)
+    # the search vocabulary's words, which the batches deferred, meanwhile: a GIN build keeps one core busy
+    with _meanwhile(pipeline.words_add):
+        bulk.indexes_build(run.record_type)
+
+
+@contextmanager
+def _meanwhile(work: Callable[[], None]) -> Iterator[None]:
+    """`work` on a connection of its own (a thread in the organization) while the block runs, its error
+    raised after the block; inline first when a caller's transaction holds this connection (tests: another
+    connection would not see the import's tables)."""
+    if connection.in_atomic_block:
+        work()
+        yield
+        return
+    organization = current_organization()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with organization_context(organization):
+                work()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            thread_connections_close()
+
+    thread = threading.Thread(target=run, name="import-meanwhile")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _write_batches(run: Import, pipeline: Pipeline, *, bulk_mode: bool = False) -> tuple[str, str]:

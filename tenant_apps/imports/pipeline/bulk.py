@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from shared_apps.core.db import connection
@@ -144,6 +145,8 @@ def indexes_build(record_type: str = RecordType.LEAD) -> list[str]:
         for model, kept in TABLES[record_type]:
             existing = _existing(model)
             missing = [index for index in deferrable(model, kept) if not existing.get(index.name)]
+            # the GIN indexes first: built on one core, the caller's other work meanwhile has the other
+            missing.sort(key=lambda index: not isinstance(index, GinIndex))
             for index in missing:
                 if index.name in existing:
                     _drop(index.name)

@@ -210,3 +210,30 @@ def test_a_worker_killed_midway_leaves_a_prefix_and_its_retry_writes_every_row_o
     monkeypatch.setattr(services, "after_batch", None)
     work(organization, import_id)  # rq's retry
     assert_written_once(organization, import_id)
+
+
+def test_the_vocabulary_is_added_on_another_connection_while_the_indexes_build(organization, monkeypatch):
+    from tenant_apps.imports.pipeline import bulk
+
+    spans: dict[str, tuple[float, float]] = {}
+    words_add, indexes_build = Pipeline.words_add, bulk.indexes_build
+
+    def timed(name: str, fn: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            began = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if name == "words":
+                    time.sleep(0.3)  # long enough to overlap however fast the builds are
+                spans[name] = (began, time.monotonic())
+
+        return call
+
+    monkeypatch.setattr(Pipeline, "words_add", timed("words", words_add))
+    monkeypatch.setattr(bulk, "indexes_build", timed("build", indexes_build))
+    import_id = queued(organization)
+    work(organization, import_id)
+    (words_began, words_ended), (build_began, build_ended) = spans["words"], spans["build"]
+    assert words_began < build_ended and build_began < words_ended  # at the same time
+    assert_written_once(organization, import_id)
