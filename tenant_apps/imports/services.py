@@ -413,8 +413,8 @@ def _write(run: Import, pipeline: Pipeline) -> Import:
             raise
         if deferred:
             _indexes_build(run, pipeline)
-        elif run.attempts > 1 and run.record_type in bulk.TABLES:  # an earlier attempt may have deferred them
-            pipeline.words_add()
+        elif run.attempts > 1 and not run.dry_run and run.record_type in bulk.TABLES:  # an earlier attempt's
+            pipeline.words_add()  # batches may have deferred their words
         return _finish(run, status, pipeline, error=error)
     finally:
         if held:
