@@ -25,12 +25,15 @@ FUZZY_THRESHOLD = 0.4
 @dataclass(frozen=True)
 class Evidence:
     """One way two records can look alike. `weight` is how sure a match alone makes us (fuzzy evidence is
-    weighted by the similarity); the score combines evidence as independent signals: 1 - Π(1 - e)."""
+    weighted by the similarity); the score combines evidence as independent signals: 1 - Π(1 - e).
+    `alone`: whether a match on it makes a candidate by itself; a company alike only adds to the score of a
+    record found otherwise (two people of one company are colleagues, not duplicates): it needs no index."""
 
     field: str
     reason: str
     weight: float
     fuzzy: bool = False
+    alone: bool = True
 
 
 # An exact email (or domain) alone outranks any fuzzy name match: 0.9 against at most 0.6 (+ company).
@@ -39,7 +42,7 @@ EVIDENCE: dict[type[models.Model], tuple[Evidence, ...]] = {
         Evidence("email", "email", 0.9),
         Evidence("phone_normalized", "phone", 0.8),
         Evidence("name", "name", 0.6, fuzzy=True),
-        Evidence("company", "company", 0.3, fuzzy=True),
+        Evidence("company", "company", 0.3, fuzzy=True, alone=False),
     ),
     Contact: (
         Evidence("email", "email", 0.9),
@@ -69,9 +72,10 @@ def live_record(*, model: type[models.Model], record_id: int) -> Any:
 
 def duplicate_candidates(*, record: Any) -> QuerySet[Any]:
     """Live records of the record's type that share an exact key with it (email, phone, domain) or whose
-    (accent-folded) name/company is trigram-similar (`%`), annotated with `_score` and each evidence, best
-    first. Every arm of the OR has an index (the exact keys their partial b-trees, `%` the trigram GIN
-    indexes on the folded names): the candidates come from a BitmapOr, never from reading the table."""
+    (accent-folded) name is trigram-similar (`%`), annotated with `_score` and each evidence (a lead's
+    company similarity too), best first. Every arm of the OR has an index (the exact keys their partial
+    b-trees, `%` the trigram GIN indexes on the folded names): the candidates come from a BitmapOr, never
+    from reading the table."""
     model = type(record)
     match = Q()
     annotations: dict[str, Expression] = {}
@@ -83,7 +87,8 @@ def duplicate_candidates(*, record: Any) -> QuerySet[Any]:
         if evidence.fuzzy:
             # the same folded expression as the trigram GIN indexes (lead_name_trgm, ...), so they serve it
             folded_value = Unaccent(Value(value))
-            match |= Q(TrigramMatch(folded(evidence.field), folded_value))
+            if evidence.alone:
+                match |= Q(TrigramMatch(folded(evidence.field), folded_value))
             # (the stubs say str; TrigramSimilarity takes any expression)
             similarity = TrigramSimilarity(folded(evidence.field), folded_value)  # type: ignore[arg-type]
             annotations[f"_{evidence.field}"] = similarity
@@ -96,7 +101,8 @@ def duplicate_candidates(*, record: Any) -> QuerySet[Any]:
                 output_field=FloatField(),
             )
         else:
-            match |= Q(**{evidence.field: value})
+            if evidence.alone:
+                match |= Q(**{evidence.field: value})
             annotations[f"_{evidence.field}"] = Case(
                 When(**{evidence.field: value}, then=Value(1.0)),
                 default=Value(0.0),
@@ -105,7 +111,7 @@ def duplicate_candidates(*, record: Any) -> QuerySet[Any]:
             strength = F(f"_{evidence.field}") * Value(evidence.weight)
         doubt = Value(1.0) - strength
         remaining = doubt if remaining is None else remaining * doubt
-    if remaining is None:
+    if remaining is None or not match:
         return model._default_manager.none()
     return (
         model._default_manager.alive()

@@ -145,11 +145,11 @@ class Lead(CustomerRecord):
             models.Index(fields=["identity_key"], name="lead_identity_idx", condition=~Q(identity_key="")),
             GinIndex(fields=["tags"], name="lead_tags_gin"),
             GinIndex(fields=["search_vector"], name="lead_search_gin"),
-            # fuzzy duplicate detection on names and companies (tenant_apps.dedupe, pg_trgm `%`); search
-            # corrects misspellings against its vocabulary instead. No trigram index on the email: no query
-            # reads one, and it cost every lead write (an import's index maintenance is its ceiling).
+            # fuzzy duplicate detection on names (tenant_apps.dedupe, pg_trgm `%`); search corrects
+            # misspellings against its vocabulary instead. No trigram index on the email or the company: no
+            # query reads one (a company alike only adds to a candidate's score: colleagues are not
+            # duplicates), and each cost every lead write (an import's index maintenance is its ceiling).
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="lead_name_trgm"),
-            GinIndex(OpClass(folded("company"), name="gin_trgm_ops"), name="lead_company_trgm"),
             # the board's columns: a stage's latest moved live leads first (read backwards, LIMIT 21), so a
             # column's first cards and each "load more" are a short index range, never a sort of the stage
             models.Index(

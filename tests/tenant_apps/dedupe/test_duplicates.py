@@ -47,6 +47,24 @@ def test_lead_suggestions_rank_exact_keys_above_fuzzy_names(api, in_org, admin, 
     assert {lead.pk, deleted.pk, tombstone.pk}.isdisjoint(by_id)
 
 
+def test_a_company_alike_adds_to_a_candidate_but_makes_none(api, in_org, make_lead):
+    """Two people of one company are colleagues, not duplicates: a company alone suggests nobody (no trigram
+    index on the company, migration leads 0013), yet it still raises a candidate found by its name."""
+    lead = make_lead(name="Priya Raman", company="Globex Corporation")
+    make_lead(name="Oskar Lindqvist", company="Globex Corporation")  # a colleague
+    make_lead(name="Oskar Lindqvist", company="GLOBEX Corp")
+    named_elsewhere = make_lead(name="Priya Ramanathan", company="Initech")
+    named_here = make_lead(name="Priya Ramanathan", company="Globex Corp.")
+
+    rows = suggestions(api(Role.MANAGER), f"/api/leads/{lead.pk}/duplicates/")
+
+    assert [row["id"] for row in rows] == [named_here.pk, named_elsewhere.pk]
+    by_id = {row["id"]: row for row in rows}
+    assert [reason.split(" ")[0] for reason in by_id[named_here.pk]["reasons"]] == ["name", "company"]
+    assert [reason.split(" ")[0] for reason in by_id[named_elsewhere.pk]["reasons"]] == ["name"]
+    assert by_id[named_here.pk]["score"] > by_id[named_elsewhere.pk]["score"]
+
+
 def test_suggestions_are_capped_at_twenty_best_first(api, in_org, make_lead):
     lead = make_lead(name="Popular Name", email="shared@acme.test")
     for index in range(22):
@@ -134,7 +152,7 @@ def test_the_suggestion_query_is_served_by_indexes(in_org, kind):
     GIN indexes on folded names), so suggestions never read the whole table. 3,000 rows with fresh
     statistics; sequential scans are off, as the question is which index serves the query."""
     model, expected = {
-        "lead": (Lead, ["lead_email_idx", "lead_phone_idx", "lead_name_trgm", "lead_company_trgm"]),
+        "lead": (Lead, ["lead_email_idx", "lead_phone_idx", "lead_name_trgm"]),
         "contact": (Contact, ["contact_email_idx", "contact_phone_idx", "contact_name_trgm"]),
         "account": (Account, ["account_domain_idx", "account_name_trgm"]),
     }[kind]
