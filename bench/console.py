@@ -96,7 +96,7 @@ def _grow_to(count: int) -> None:
                     failed_jobs=rng.randrange(20) if rng.random() < 0.05 else 0,
                     job_seconds_30d=rng.random() * 5000,
                     migrations_applied=120,
-                    last_migration="activities.0008_redact_switch",
+                    last_migration="search.0003_search_words_deferrable",
                 )
                 for o in organizations
             ]

@@ -12,8 +12,8 @@ so a later run continues where an earlier one stopped (BENCH_KEEP=0 purges them 
   nothing to apply   `migrate_organizations` over all (measured, median of 3) vs plain sequential
                  `migrate_schemas` run per schema over a sample of BENCH_SAMPLE (default 100) organizations,
                  EXTRAPOLATED linearly to all of them (marked "~" in the table)
-  one migration  the row of a leaf migration whose re-application emits no SQL (accounts.0003, an
-                 AlterField) is deleted in every bench organization and re-applied:
+  one migration  the row of a leaf migration whose re-application changes nothing (search.0003, a CREATE
+                 OR REPLACE of a trigger function) is deleted in every bench organization and re-applied:
                  `migrate_organizations` over all (measured) vs sequential `migrate_schemas` over the
                  sample, extrapolated the same way
 
@@ -40,7 +40,7 @@ KEEP = os.environ.get("BENCH_KEEP", "1") != "0"
 DEADLINE = float(os.environ.get("BENCH_DEADLINE_MINUTES", "0")) * 60
 SLUG_RE = r"^bmig[0-9]+$"
 PROBE_RE = r"^bprobe[0-9]+$"
-APP, NAME = "activities", "0008_redact_switch"
+APP, NAME = "search", "0003_search_words_deferrable"
 PASSWORD = "bench-password-2026"
 
 

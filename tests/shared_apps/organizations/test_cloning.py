@@ -244,8 +244,8 @@ def test_migrating_the_template_waits_for_clones_in_progress(side_connection):
     # the template is one migration behind (a leaf migration whose re-application changes nothing)
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM org_template.django_migrations WHERE app = 'activities' "
-            "AND name = '0008_redact_switch'"
+            "DELETE FROM org_template.django_migrations WHERE app = 'search' "
+            "AND name = '0003_search_words_deferrable'"
         )
     with side_connection.cursor() as cursor:  # what a provisioning holds while it clones
         cursor.execute("SELECT pg_advisory_lock_shared(%s)", [TEMPLATE_LOCK_KEY])
@@ -256,7 +256,7 @@ def test_migrating_the_template_waits_for_clones_in_progress(side_connection):
     finished = time.monotonic()
     assert seen["waiter"] is True
     assert finished >= seen["released_at"]
-    assert report.template_pending == ["activities.0008_redact_switch"]
+    assert report.template_pending == ["search.0003_search_words_deferrable"]
 
 
 def test_batch_migration_applies_the_missing_migration_and_the_templates_content_types(org, other_org):
@@ -272,13 +272,13 @@ def test_batch_migration_applies_the_missing_migration_and_the_templates_content
             )
             return migrations, cursor.fetchall()
 
-    # as if activities.0008 (a leaf: CREATE OR REPLACE of a trigger function, harmless to re-apply) were
+    # as if search.0003 (a leaf: CREATE OR REPLACE of a trigger function, harmless to re-apply) were
     # new, and had created the Account model's content type and permissions
     with connection.cursor() as cursor:
         for schema in (org.schema_name, other_org.schema_name):
             cursor.execute(
                 f'DELETE FROM "{schema}".django_migrations '
-                "WHERE app = 'activities' AND name = '0008_redact_switch'"
+                "WHERE app = 'search' AND name = '0003_search_words_deferrable'"
             )
         cursor.execute(
             f'DELETE FROM "{org.schema_name}".auth_permission WHERE content_type_id = '

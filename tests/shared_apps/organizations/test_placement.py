@@ -290,8 +290,8 @@ def test_migrate_organizations_brings_every_database_level(committed):
     committed("behindco")
     with placement.using(SHARD), connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM org_behindco.django_migrations WHERE app = 'activities' "
-            "AND name = '0008_redact_switch'"
+            "DELETE FROM org_behindco.django_migrations WHERE app = 'search' "
+            "AND name = '0003_search_words_deferrable'"
         )
     report = migrate_organizations(workers=1)
     assert "org_behindco" in report.behind and "org_behindco" in report.migrated
@@ -488,8 +488,8 @@ def test_bulk_migrate_migrates_the_chosen_organizations_behind(committed):
     committed("bulkmig2", database="default")
     with placement.using(SHARD), connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM org_bulkmig1.django_migrations WHERE app = 'activities' "
-            "AND name = '0008_redact_switch'"
+            "DELETE FROM org_bulkmig1.django_migrations WHERE app = 'search' "
+            "AND name = '0003_search_words_deferrable'"
         )
     client, operator = _operator_client()
     try:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.postgres.operations import AddIndexConcurrently
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.operations import AddIndex
+from django.db.migrations.operations import AddIndex, RemoveIndex
 from django.utils import timezone
 
 SCHEMA = "org_pipeline_migration_test"
@@ -24,9 +24,10 @@ def _targets(executor: MigrationExecutor, opportunities: tuple[str, str] | None)
 @pytest.fixture
 def old_schema(db, monkeypatch):
     """A tenant schema with every migration applied but the pipelines' data migration and after. Inside the
-    test's transaction the big tables' CREATE INDEX CONCURRENTLY migrations build their indexes plainly (the
-    schema is empty)."""
+    test's transaction the big tables' CREATE / DROP INDEX CONCURRENTLY migrations build and drop their
+    indexes plainly (the schema is empty)."""
     monkeypatch.setattr(AddIndexConcurrently, "database_forwards", AddIndex.database_forwards)
+    monkeypatch.setattr(RemoveIndexConcurrently, "database_forwards", RemoveIndex.database_forwards)
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{SCHEMA}"')
     connection.set_schema(SCHEMA)
