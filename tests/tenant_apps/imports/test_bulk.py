@@ -25,6 +25,7 @@ FILE = (
 )
 DEFERRED = [index.name for model, kept in bulk.TABLES["lead"] for index in bulk.deferrable(model, kept)]
 KEPT = sorted(bulk.TABLES["lead"][0][1])
+ACTIVITY_INDEXES = sorted(index.name for index in Activity._meta.indexes)
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def queued(client, content: str = FILE) -> int:
 
 def assert_all_indexes_valid(org) -> None:
     present = indexes(org)
-    assert all(present.get(name) for name in DEFERRED + KEPT), present
+    assert all(present.get(name) for name in DEFERRED + KEPT + ACTIVITY_INDEXES), present
 
 
 def test_a_large_import_writes_without_the_costly_indexes_and_builds_them_at_the_end(
@@ -79,6 +80,8 @@ def test_a_large_import_writes_without_the_costly_indexes_and_builds_them_at_the
     for during in seen:
         assert not set(DEFERRED) & set(during), during  # none maintained row by row
         assert all(during[name] for name in KEPT)  # the dedupe keys and the appended-to b-trees stay live
+        # a first import into an empty activity table too: a lead's timeline stays indexed
+        assert all(during[name] for name in ACTIVITY_INDEXES), during
     assert_all_indexes_valid(org)
     with schema_context(org.schema_name):
         assert bulk.indexes_missing("lead") == []
@@ -158,6 +161,16 @@ def test_the_sweep_builds_the_indexes_an_import_that_died_for_good_left_missing(
         assert sorted(bulk.indexes_missing("lead")) == sorted(DEFERRED)
         assert sorted(jobs.imports_indexes_sweep()) == sorted(DEFERRED)
         assert jobs.imports_indexes_sweep() == []  # nothing left to do
+    assert_all_indexes_valid(org)
+
+
+def test_the_sweep_builds_a_kept_index_an_earlier_versions_import_dropped(org):
+    """Before they stayed live, a first bulk import dropped the activity indexes: an import that died for good
+    across an upgrade leaves them missing, and the sweep builds any declared index missing."""
+    with schema_context(org.schema_name), connection.cursor() as cursor:
+        cursor.execute("DROP INDEX activity_lead_created_idx")
+        assert bulk.indexes_missing("lead") == ["activity_lead_created_idx"]
+        assert jobs.imports_indexes_sweep() == ["activity_lead_created_idx"]
     assert_all_indexes_valid(org)
 
 
@@ -305,10 +318,9 @@ def test_activity_indexes_stay_live_when_the_organization_has_more_activities_th
     seen = watch_batches(monkeypatch, org)
     assert run(org, queued(client)).imported == 9
     lead_deferred = [index.name for index in bulk.deferrable(*bulk.TABLES["lead"][0])]
-    activity_indexes = [index.name for index in bulk.deferrable(*bulk.TABLES["lead"][1])]
     for during in seen:
         assert not set(lead_deferred) & set(during)
-        assert set(activity_indexes) <= set(during)
+        assert all(during[name] for name in ACTIVITY_INDEXES), during
     assert_all_indexes_valid(org)
 
 
