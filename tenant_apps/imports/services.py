@@ -425,8 +425,13 @@ def _indexes_build(run: Import, pipeline: Pipeline) -> None:
     """Build the indexes a bulk import deferred, the import showing phase "indexing" meanwhile (at 1M leads
     about a minute with every row written: not stuck)."""
     Import.objects.filter(pk=run.pk).update(phase=ImportPhase.INDEXING)
-    # the search vocabulary's words, which the batches deferred, meanwhile: a GIN build keeps one core busy
-    with _meanwhile(pipeline.words_add):
+
+    def beside_the_builds() -> None:
+        pipeline.words_add()  # the search vocabulary's words, which the batches deferred
+        bulk.live_tables_analyze(run.record_type)
+
+    # meanwhile, on a connection of its own: a GIN build keeps one core busy
+    with _meanwhile(beside_the_builds):
         bulk.indexes_build(run.record_type)
 
 

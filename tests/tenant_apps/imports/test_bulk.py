@@ -99,6 +99,25 @@ def test_the_indexes_kept_live_are_the_lead_models_and_the_costly_ones_are_not_a
     )
 
 
+def test_a_bulk_import_leaves_the_planner_the_size_of_both_tables(client, org, bulk_from_5):
+    """The lead table is analyzed after its builds, the activity table (no build: its indexes stay live)
+    beside them: a first import's million activities are not planned as the empty table they were."""
+    with schema_context(org.schema_name), connection.cursor() as cursor:
+        # never analyzed (ANALYZE writes pg_class in place: an earlier test's survives its rollback)
+        cursor.execute(
+            "UPDATE pg_class SET reltuples = -1 "
+            "WHERE oid IN ('leads_lead'::regclass, 'activities_activity'::regclass)"
+        )
+    done = run(org, queued(client))
+    assert done.status == "done" and done.imported == 9
+    with schema_context(org.schema_name), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class "
+            "WHERE oid IN ('leads_lead'::regclass, 'activities_activity'::regclass)"
+        )
+        assert dict(cursor.fetchall()) == {"leads_lead": 9, "activities_activity": 9}
+
+
 def test_search_finds_bulk_imported_leads_by_name_prefix_and_misspelling(client, org, bulk_from_5, api):
     done = run(org, queued(client))
     assert done.status == "done"
@@ -305,6 +324,10 @@ def test_requests_during_a_bulk_import_succeed_and_the_indexes_are_built_concurr
     ]
     assert len(built) == 2 * len(DEFERRED), built
     assert all("CONCURRENTLY" in sql for sql in built), built
+    # the GIN indexes first, the search vector's (the longest, beside the vocabulary) first of all
+    creates = [sql.split('"')[1] for sql in built if sql.startswith("CREATE INDEX")]
+    gins = {index.name for index in Lead._meta.indexes if type(index).__name__ == "GinIndex"}
+    assert creates[0] == "lead_search_gin" and set(creates[: len(gins)]) == gins, creates
 
 
 def test_activity_indexes_stay_live_when_the_organization_has_more_activities_than_the_import_creates(
