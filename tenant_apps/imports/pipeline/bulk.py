@@ -17,8 +17,9 @@ time per organization (a session advisory lock, released if the worker dies): a 
 writes row by row and its rows are indexed by the first one's build. Recovery: the indexes are rebuilt when
 the import ends, fails or is cancelled, when it is retried (a killed worker) and by the periodic sweep
 (`indexes_restore`, config/cron.py) for an import that died for good; an index left INVALID by an
-interrupted concurrent build is dropped and built again. The builds cover every index the tables declare
-(kept ones included), so an index an earlier version's import dropped is built again too.
+interrupted concurrent build is dropped and built again. Recovery also covers the activity indexes an
+earlier version's import dropped (LEGACY_DEFERRED), but never a declared index that no import drops: one a
+pending migration is about to add is left to it (built first, the migration would fail on its name).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ APPENDED = frozenset(
 # table (1M rows: 102.7 -> 96.7 s end to end, builds 38.0 -> 32.0 s), and a lead's timeline stays indexed
 # while a first import runs.
 ACTIVITY_KEPT = frozenset(index.name for index in Activity._meta.indexes)
+# what a bulk import of an earlier version dropped and built again at its end besides the lead indexes still
+# deferred (the activity table's, when it held no more rows than the import created): an import that died
+# across the upgrade may have left them missing, so recovery builds them too
+LEGACY_DEFERRED = frozenset(
+    {
+        "activity_search_gin",
+        "activity_lead_created_idx",
+        "activity_lead_type_idx",
+        "activity_type_created_idx",
+        "activity_thread_idx",
+    }
+)
 # the tables a bulk import of a record type writes (its records, their CREATED activities), each with the
 # indexes that stay live: the leads' dedupe keys and APPENDED, the activities' all (constraints are live)
 TABLES: dict[str, tuple[tuple[type[models.Model], frozenset[str]], ...]] = {
@@ -124,12 +137,17 @@ def _build_order(index: models.Index) -> tuple[bool, bool]:
     return (not isinstance(index, GinIndex), "search_vector" not in index.fields)
 
 
+def restorable(model: type[models.Model], kept: frozenset[str]) -> list[models.Index]:
+    """The indexes recovery builds when they are missing: the deferrable ones and LEGACY_DEFERRED."""
+    return [index for index in model._meta.indexes if index.name not in kept or index.name in LEGACY_DEFERRED]
+
+
 def indexes_missing(record_type: str = RecordType.LEAD) -> list[str]:
-    """The tables' declared indexes absent or invalid in the current organization's schema."""
+    """The restorable indexes absent or invalid in the current organization's schema."""
     missing = []
-    for model, _kept in TABLES[record_type]:
+    for model, kept in TABLES[record_type]:
         existing = _existing(model)
-        missing += [index.name for index in model._meta.indexes if not existing.get(index.name)]
+        missing += [index.name for index in restorable(model, kept) if not existing.get(index.name)]
     return missing
 
 
@@ -149,16 +167,16 @@ def indexes_defer(record_type: str, creates: int) -> list[str]:
 
 
 def indexes_build(record_type: str = RecordType.LEAD) -> list[str]:
-    """Build the tables' declared indexes that are missing (an invalid one, left by an interrupted concurrent
-    build, is dropped first), one after the other; returns their names. The caller holds the bulk lock."""
+    """Build the restorable indexes that are missing (an invalid one, left by an interrupted concurrent build,
+    is dropped first), one after the other; returns their names. The caller holds the bulk lock."""
     built = []
     memory = settings.IMPORT_INDEX_BUILD_MEMORY
     if memory:  # a session setting (a concurrent build spans transactions); set back below
         execute("SELECT set_config('maintenance_work_mem', %s, false)", [memory])
     try:
-        for model, _kept in TABLES[record_type]:
+        for model, kept in TABLES[record_type]:
             existing = _existing(model)
-            missing = [index for index in model._meta.indexes if not existing.get(index.name)]
+            missing = [index for index in restorable(model, kept) if not existing.get(index.name)]
             missing.sort(key=_build_order)
             for index in missing:
                 if index.name in existing:
