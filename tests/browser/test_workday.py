@@ -135,6 +135,27 @@ def test_a_bulk_action_on_the_lead_list(server: Server, world: World, day: dict[
     assert not page.errors, page.errors
 
 
+def test_a_file_chosen_before_the_page_script_ran_is_previewed(
+    server: Server, world: World, new_context, tmp_path
+):
+    """A file chosen while imports.js is still loading (a slow network, or a form the browser restores on
+    "back") is previewed once the script runs, not ignored for want of a change event."""
+    page = signed_in(new_context, server, world.manager.email, "/imports/")
+    held: list[Any] = []
+    # the script's response waits until released below
+    page.route("**/imports*.js", lambda route: held.append(route))
+    page.goto(server.url("acme", "/imports/"), wait_until="commit")
+    csv = tmp_path / "early.csv"
+    csv.write_text(f"Who,Mail\nEarly {world.tag},early-{world.tag}@ex.test\n")
+    page.locator('input[type="file"]').set_input_files(str(csv))
+    while not held:
+        page.wait_for_timeout(50)
+    expect(page.locator("#mapping")).to_be_hidden()
+    held[0].continue_()
+    expect(page.locator("#mapping")).to_be_visible()
+    expect(page.locator("#mapping-summary")).to_contain_text("Choose a column for name")
+
+
 def test_an_import_reaches_done_without_a_reload(server: Server, world: World, new_context, tmp_path):
     page = signed_in(new_context, server, world.manager.email, "/imports/")
     csv = tmp_path / "people.csv"

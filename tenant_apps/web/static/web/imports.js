@@ -154,7 +154,7 @@
   }
   rowsBody?.addEventListener("change", check);
   typeSelect?.addEventListener("change", render);
-  fileInput?.addEventListener("change", () => {
+  function preview() {
     const file = fileInput.files && fileInput.files[0];
     mappingInput.value = "";
     parsed = null;
@@ -166,7 +166,10 @@
       if (parsed) render();
     };
     reader.readAsText(file.slice(0, 65536));
-  });
+  }
+  fileInput?.addEventListener("change", preview);
+  // a file chosen before this script ran (a slow load, or the browser restoring the form on "back")
+  if (fileInput?.files?.length) preview();
   form?.addEventListener("submit", (event) => {
     if (parsed && !check()) { event.preventDefault(); summary.focus?.(); window.LeadPulse?.say(summary.textContent, "error"); }
   });
